@@ -1,0 +1,423 @@
+//! Sync configs: what a person asks dotsync to keep in sync, and the rules an input must follow.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::paths::{self, Ignore};
+use crate::remote;
+
+/// Longest accepted config name.
+pub const MAX_NAME_LEN: usize = 64;
+/// Bounds for `interval_s`: at least a second, at most a week.
+pub const INTERVAL_RANGE: std::ops::RangeInclusive<u64> = 1..=604_800;
+
+/// Which way a config's changes travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Local edits are pushed and remote edits are pulled.
+    #[default]
+    Both,
+    /// Only local edits travel; the home is never written.
+    Push,
+    /// Only remote edits travel; nothing is ever pushed.
+    Pull,
+}
+
+/// What a sync does when both sides changed the same lines of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum OnConflict {
+    /// Keep this machine's file, keep the other version in history and list the conflict.
+    #[default]
+    KeepBoth,
+    /// This machine's version wins and is pushed.
+    Local,
+    /// The remote version wins and is written into the home.
+    Remote,
+}
+
+/// A stored sync config, as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SyncConfig {
+    /// Assigned by the server (`cfg_` and 16 hex digits).
+    pub id: String,
+    /// Unique short name a person types, such as `dotfiles`.
+    pub name: String,
+    /// Files or directories, written `~/...` or absolute inside the home, stored as given.
+    pub paths: Vec<String>,
+    /// Glob patterns of files to leave alone.
+    pub ignore: Vec<String>,
+    /// The git remote: a URL git accepts, or a path to a repository.
+    pub remote: String,
+    /// The remote branch.
+    pub branch: String,
+    pub direction: Direction,
+    pub on_conflict: OnConflict,
+    /// Whether the daemon syncs this config by itself.
+    pub auto: bool,
+    /// Seconds between two checks of the remote.
+    pub interval_s: u64,
+}
+
+/// The body of `POST /v1/config` and `PUT /v1/config/{id}`; omitted optional fields take their
+/// defaults, unknown fields are refused.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConfigInput {
+    /// Accepted so that a config read with GET can be sent back with PUT; it must then match the
+    /// URL. Refused on create, where the server assigns it.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    pub remote: String,
+    #[serde(default = "default_branch")]
+    pub branch: String,
+    #[serde(default)]
+    pub direction: Direction,
+    #[serde(default)]
+    pub on_conflict: OnConflict,
+    #[serde(default = "default_true")]
+    pub auto: bool,
+    #[serde(default = "default_interval")]
+    pub interval_s: u64,
+}
+
+fn default_branch() -> String {
+    "main".to_owned()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_interval() -> u64 {
+    60
+}
+
+/// An input field that broke a rule, with a sentence a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    /// The JSON field the problem is in (`paths`, `remote`, ...).
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl ConfigInput {
+    /// Checks every rule that needs nothing but the input and the home directory, and returns
+    /// the config it describes under `id`.
+    ///
+    /// Rules that involve other configs (unique names, overlapping paths on one remote) are
+    /// checked by [`check_against_others`].
+    pub fn validate(self, id: String, home: &Path) -> Result<SyncConfig, ValidationError> {
+        if let Some(given) = &self.id
+            && *given != id
+        {
+            return Err(ValidationError::new(
+                "id",
+                format!("the body's id {given:?} does not match the config being written ({id})"),
+            ));
+        }
+        validate_name(&self.name)?;
+        if self.paths.is_empty() {
+            return Err(ValidationError::new(
+                "paths",
+                "a config needs at least one path, such as \"~/.zshrc\" or \"~/.config/nvim\"",
+            ));
+        }
+        let mut resolved: Vec<(PathBuf, &str)> = Vec::with_capacity(self.paths.len());
+        for p in &self.paths {
+            let abs = paths::resolve_config_path(p, home)
+                .map_err(|e| ValidationError::new("paths", e.to_string()))?;
+            for (other, other_src) in &resolved {
+                if paths::overlaps(&abs, other) {
+                    return Err(ValidationError::new(
+                        "paths",
+                        format!("{p:?} overlaps {other_src:?}; list each file or directory once"),
+                    ));
+                }
+            }
+            resolved.push((abs, p));
+        }
+        Ignore::new(&self.ignore).map_err(|e| ValidationError::new("ignore", e.to_string()))?;
+        remote::validate_remote(&self.remote)
+            .map_err(|e| ValidationError::new("remote", e.to_string()))?;
+        validate_branch(&self.branch)?;
+        if !INTERVAL_RANGE.contains(&self.interval_s) {
+            return Err(ValidationError::new(
+                "interval_s",
+                format!(
+                    "must be between {} and {} seconds, got {}",
+                    INTERVAL_RANGE.start(),
+                    INTERVAL_RANGE.end(),
+                    self.interval_s
+                ),
+            ));
+        }
+        Ok(SyncConfig {
+            id,
+            name: self.name,
+            paths: self.paths,
+            ignore: self.ignore,
+            remote: self.remote,
+            branch: self.branch,
+            direction: self.direction,
+            on_conflict: self.on_conflict,
+            auto: self.auto,
+            interval_s: self.interval_s,
+        })
+    }
+}
+
+/// Why a config cannot live beside the others.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConflictWithOthers {
+    #[error("a config named {0:?} already exists; pick another name or edit that config")]
+    DuplicateName(String),
+    #[error(
+        "path {path:?} overlaps {other_path:?} of config {other:?}, which syncs the same remote \
+         and branch; a file may belong to one config of a repository only"
+    )]
+    OverlappingPaths {
+        path: String,
+        other: String,
+        other_path: String,
+    },
+}
+
+/// Checks the rules that involve other configs. `others` must not contain `cfg` itself.
+pub fn check_against_others<'a>(
+    cfg: &SyncConfig,
+    others: impl IntoIterator<Item = &'a SyncConfig>,
+    home: &Path,
+) -> Result<(), ConflictWithOthers> {
+    for other in others {
+        if other.id == cfg.id {
+            continue;
+        }
+        if other.name == cfg.name {
+            return Err(ConflictWithOthers::DuplicateName(cfg.name.clone()));
+        }
+        if crate::remote::same_remote(&other.remote, &cfg.remote, home)
+            && other.branch == cfg.branch
+        {
+            for p in &cfg.paths {
+                for q in &other.paths {
+                    let (Ok(a), Ok(b)) = (
+                        paths::resolve_config_path(p, home),
+                        paths::resolve_config_path(q, home),
+                    ) else {
+                        continue;
+                    };
+                    if paths::overlaps(&a, &b) {
+                        return Err(ConflictWithOthers::OverlappingPaths {
+                            path: p.clone(),
+                            other: other.name.clone(),
+                            other_path: q.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `s` has the shape of a server-assigned id.
+pub fn looks_like_id(s: &str) -> bool {
+    s.len() == 20 && s.starts_with("cfg_") && s[4..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn validate_name(name: &str) -> Result<(), ValidationError> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if name.is_empty()
+        || name.len() > MAX_NAME_LEN
+        || !ok_chars
+        || !name.as_bytes()[0].is_ascii_alphanumeric()
+    {
+        return Err(ValidationError::new(
+            "name",
+            format!(
+                "{name:?} is not a valid name: use 1 to {MAX_NAME_LEN} letters, digits, '-', '_' \
+                 or '.', starting with a letter or digit (for example \"dotfiles\")"
+            ),
+        ));
+    }
+    if name.starts_with("cfg_") {
+        return Err(ValidationError::new(
+            "name",
+            "names starting with \"cfg_\" are reserved for config ids",
+        ));
+    }
+    Ok(())
+}
+
+/// Git's rules for a branch name (`git check-ref-format --branch`), checked without running git.
+fn validate_branch(branch: &str) -> Result<(), ValidationError> {
+    let bad = branch.is_empty()
+        || branch.len() > 200
+        || branch.starts_with('-')
+        || branch.starts_with('/')
+        || branch.ends_with('/')
+        || branch.ends_with('.')
+        || branch.ends_with(".lock")
+        || branch.contains("..")
+        || branch.contains("@{")
+        || branch.contains("//")
+        || branch == "@"
+        || branch
+            .chars()
+            .any(|c| c.is_control() || c == ' ' || "~^:?*[\\".contains(c))
+        || branch.split('/').any(|c| c.starts_with('.'));
+    if bad {
+        return Err(ValidationError::new(
+            "branch",
+            format!("{branch:?} is not a valid git branch name"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(json: serde_json::Value) -> ConfigInput {
+        serde_json::from_value(json).expect("test input parses")
+    }
+
+    fn id() -> String {
+        "cfg_0123456789abcdef".into()
+    }
+
+    #[test]
+    fn defaults_fill_in_omitted_fields() {
+        let cfg = input(
+            serde_json::json!({"name": "dots", "paths": ["~/.zshrc"], "remote": "/srv/dots.git"}),
+        )
+        .validate(id(), Path::new("/home/me"))
+        .expect("valid");
+        assert_eq!(cfg.branch, "main");
+        assert_eq!(cfg.direction, Direction::Both);
+        assert_eq!(cfg.on_conflict, OnConflict::KeepBoth);
+        assert!(cfg.auto);
+        assert_eq!(cfg.interval_s, 60);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let r: Result<ConfigInput, _> = serde_json::from_value(serde_json::json!({
+            "name": "dots", "paths": ["~/.zshrc"], "remote": "/r", "colour": "blue"
+        }));
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn bad_inputs_name_their_field() {
+        let home = Path::new("/home/me");
+        let cases = [
+            (
+                serde_json::json!({"name": "a b", "paths": ["~/.x"], "remote": "/r"}),
+                "name",
+            ),
+            (
+                serde_json::json!({"name": "cfg_x", "paths": ["~/.x"], "remote": "/r"}),
+                "name",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": [], "remote": "/r"}),
+                "paths",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/../etc"], "remote": "/r"}),
+                "paths",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["/etc/passwd"], "remote": "/r"}),
+                "paths",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/.x", "~/.x/y"], "remote": "/r"}),
+                "paths",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "ext::sh -c x"}),
+                "remote",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "-oProxy=x"}),
+                "remote",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "branch": "a..b"}),
+                "branch",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "interval_s": 0}),
+                "interval_s",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "ignore": ["a[" ]}),
+                "ignore",
+            ),
+        ];
+        for (json, field) in cases {
+            let err = input(json.clone())
+                .validate(id(), home)
+                .expect_err(&format!("{json} must be refused"));
+            assert_eq!(err.field, field, "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn two_configs_on_one_remote_may_not_share_files() {
+        let home = Path::new("/home/me");
+        let a = input(serde_json::json!({"name": "a", "paths": ["~/.config"], "remote": "/r"}))
+            .validate("cfg_aaaaaaaaaaaaaaaa".into(), home)
+            .expect("valid");
+        let b = input(
+            serde_json::json!({"name": "b", "paths": ["/home/me/.config/nvim"], "remote": "/r"}),
+        )
+        .validate("cfg_bbbbbbbbbbbbbbbb".into(), home)
+        .expect("valid");
+        assert!(matches!(
+            check_against_others(&b, [&a], home),
+            Err(ConflictWithOthers::OverlappingPaths { .. })
+        ));
+        let mut c = b.clone();
+        c.branch = "other".into();
+        assert_eq!(check_against_others(&c, [&a], home), Ok(()));
+        let mut d = b.clone();
+        d.name = "a".into();
+        d.paths = vec!["~/.zshrc".into()];
+        assert!(matches!(
+            check_against_others(&d, [&a], home),
+            Err(ConflictWithOthers::DuplicateName(_))
+        ));
+    }
+
+    #[test]
+    fn ids_are_recognised() {
+        assert!(looks_like_id("cfg_0123456789abcdef"));
+        assert!(!looks_like_id("dotfiles"));
+        assert!(!looks_like_id("cfg_0123"));
+    }
+}

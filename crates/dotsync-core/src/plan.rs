@@ -1,0 +1,1 @@
+//! Three-way planning; filled in with the sync engine.

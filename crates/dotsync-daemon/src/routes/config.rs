@@ -1,0 +1,109 @@
+//! Config CRUD: the seed's `/v1/config` routes.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use dotsync_core::{ConfigInput, SyncConfig};
+use serde::Serialize;
+
+use crate::App;
+use crate::error::{ApiError, ErrorBody};
+use crate::json::ApiJson;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Created {
+    /// The new config's id.
+    pub id: String,
+}
+
+impl App {
+    /// The config with this id or name, or a 404.
+    pub fn config(&self, key: &str) -> Result<SyncConfig, ApiError> {
+        self.store
+            .get_config(key)?
+            .ok_or_else(|| ApiError::no_config(key))
+    }
+}
+
+/// All configs.
+#[utoipa::path(get, path = "/v1/config", tag = "config",
+    responses((status = 200, body = Vec<SyncConfig>)))]
+pub async fn list(State(app): State<App>) -> Result<Json<Vec<SyncConfig>>, ApiError> {
+    Ok(Json(app.store.list_configs()?))
+}
+
+/// Creates a config; the server assigns its id.
+#[utoipa::path(post, path = "/v1/config", tag = "config", request_body = ConfigInput,
+    responses((status = 201, body = Created), (status = 400, body = ErrorBody)))]
+pub async fn create(
+    State(app): State<App>,
+    ApiJson(input): ApiJson<ConfigInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    if input.id.is_some() {
+        return Err(ApiError::invalid(
+            "id",
+            "the server assigns ids; leave \"id\" out when creating a config",
+        ));
+    }
+    let id = format!("cfg_{}", dotsync_state::random_hex(8));
+    let cfg = input.validate(id.clone(), &app.home)?;
+    app.store.create_config(&cfg, &app.home)?;
+    tracing::info!(config = %cfg.name, id = %cfg.id, "config created");
+    app.events.emit(
+        "config_changed",
+        serde_json::json!({"change": "created", "config": cfg}),
+    );
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+/// One config, by id or name.
+#[utoipa::path(get, path = "/v1/config/{id}", tag = "config",
+    params(("id" = String, Path, description = "The config's id or name")),
+    responses((status = 200, body = SyncConfig), (status = 404, body = ErrorBody)))]
+pub async fn show(
+    State(app): State<App>,
+    Path(key): Path<String>,
+) -> Result<Json<SyncConfig>, ApiError> {
+    Ok(Json(app.config(&key)?))
+}
+
+/// Replaces a config (omitted optional fields take their defaults).
+#[utoipa::path(put, path = "/v1/config/{id}", tag = "config", request_body = ConfigInput,
+    params(("id" = String, Path, description = "The config's id or name")),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn replace(
+    State(app): State<App>,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<ConfigInput>,
+) -> Result<StatusCode, ApiError> {
+    let existing = app.config(&key)?;
+    let cfg = input.validate(existing.id.clone(), &app.home)?;
+    app.store.replace_config(&cfg, &app.home)?;
+    tracing::info!(config = %cfg.name, id = %cfg.id, "config replaced");
+    app.events.emit(
+        "config_changed",
+        serde_json::json!({"change": "updated", "config": cfg}),
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a config. Files in the home and the remote's history are left as they are.
+#[utoipa::path(delete, path = "/v1/config/{id}", tag = "config",
+    params(("id" = String, Path, description = "The config's id or name")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(app): State<App>,
+    Path(key): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let existing = app.config(&key)?;
+    if !app.store.delete_config(&existing.id)? {
+        return Err(ApiError::no_config(&key));
+    }
+    tracing::info!(config = %existing.name, id = %existing.id, "config deleted");
+    app.events.emit(
+        "config_changed",
+        serde_json::json!({"change": "deleted", "id": existing.id, "name": existing.name}),
+    );
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,28 @@
+use axum::Json;
+use serde::Serialize;
+use utoipa::OpenApi;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok` when the daemon answers.
+    pub status: &'static str,
+    /// The daemon's version.
+    pub version: &'static str,
+}
+
+/// Whether the daemon is up. The only route that needs no token.
+#[utoipa::path(get, path = "/v1/health", tag = "daemon", security(()),
+    responses((status = 200, body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// This document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "daemon",
+    responses((status = 200, description = "The OpenAPI 3 document of the API")))]
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::ApiDoc::openapi())
+}

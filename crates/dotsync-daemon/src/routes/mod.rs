@@ -1,0 +1,41 @@
+use axum::Router;
+use axum::http::{Method, StatusCode, Uri};
+use axum::routing::get;
+
+use crate::App;
+use crate::error::ApiError;
+
+pub mod config;
+pub mod file;
+pub mod health;
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/v1/health", get(health::health))
+        .route("/v1/openapi.json", get(health::openapi))
+        .route("/v1/config", get(config::list).post(config::create))
+        .route(
+            "/v1/config/{id}",
+            get(config::show)
+                .put(config::replace)
+                .delete(config::delete),
+        )
+        .route("/v1/file/{*name}", get(file::which))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no such route {}; GET /v1/openapi.json lists the API",
+        uri.path()
+    ))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}

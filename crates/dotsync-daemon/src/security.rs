@@ -1,0 +1,141 @@
+//! The checks every request passes before it reaches a handler.
+//!
+//! 1. `Host` must be a loopback name (`127.0.0.1`, `localhost`, `[::1]`, any port): a page on
+//!    another site that re-binds its DNS name to 127.0.0.1 still sends its own name, and is
+//!    refused (403).
+//! 2. A browser's `Origin`, when sent, must be the daemon's own (`http://` + the Host): another
+//!    site's page gets nothing, not even an error it can read (403).
+//! 3. Every `/v1` route but `/v1/health` (and the UI's login exchange) needs the bearer token
+//!    from `~/.dotsync/state/token`, or the web app's session cookie together with its CSRF
+//!    header (401).
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::App;
+use crate::error::ApiError;
+
+/// Routes reachable without credentials.
+fn is_public(path: &str) -> bool {
+    path == "/v1/health" || path == "/v1/session/login" || !path.starts_with("/v1/")
+}
+
+pub async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return ApiError::forbidden(
+            "requests must carry a Host header naming 127.0.0.1 or localhost",
+        )
+        .into_response();
+    };
+    if !is_loopback_host(host) {
+        return ApiError::forbidden(format!(
+            "Host {host:?} is not a loopback name; dotsync answers only requests addressed to \
+             127.0.0.1, localhost or [::1]"
+        ))
+        .into_response();
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let own = format!("http://{host}");
+        if origin.as_bytes() != own.as_bytes() {
+            return ApiError::forbidden("cross-origin requests are not allowed").into_response();
+        }
+    }
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        return ApiError::forbidden("cross-site requests are not allowed").into_response();
+    }
+    if !is_public(req.uri().path()) && !app.authorized(req.headers()) {
+        let msg = if req.headers().contains_key(header::AUTHORIZATION) {
+            "the bearer token is wrong; the current one is in ~/.dotsync/state/token"
+        } else {
+            "this route needs `Authorization: Bearer <token>`; the token is in \
+             ~/.dotsync/state/token"
+        };
+        return ApiError::unauthorized(msg).into_response();
+    }
+    next.run(req).await
+}
+
+/// Whether a Host header names this machine's loopback interface.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((inner, port)) if port.is_empty() || valid_port(port) => {
+                return inner == "::1";
+            }
+            _ => return false,
+        }
+    } else {
+        match host.split_once(':') {
+            Some((name, port)) if valid_port(&format!(":{port}")) => name,
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost")
+}
+
+fn valid_port(s: &str) -> bool {
+    s.strip_prefix(':')
+        .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The bearer token of a request, if it has one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_hosts_pass() {
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:11000",
+            "localhost",
+            "LOCALHOST:8080",
+            "[::1]",
+            "[::1]:11000",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:11000",
+            "127.0.0.1.evil.example",
+            "localhost:abc",
+            "[::2]:1",
+            "127.0.0.2",
+            "",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

@@ -1,0 +1,19 @@
+//! dotsync's state: where it lives on disk, who may use it, and the SQLite database.
+//!
+//! Layout under `$DOTSYNC_HOME` (default `~/.dotsync`, mode 0700):
+//!
+//! ```text
+//! state/            0700  the backend's state
+//!   dotsync.db      SQLite (WAL): configs, sync bases, stat cache, conflicts, UI sessions
+//!   token           0600  the API bearer token, created on first start
+//!   lock                  held (flock) by the one process that owns the state: the daemon, or
+//!                         a CLI command running without a daemon; holds "pid addr"
+//!   repos/                the sync engine's bare repositories, one per remote
+//! config            0600  the frontend's own settings (JSON)
+//! ```
+
+mod db;
+mod layout;
+
+pub use db::{ConfigStoreError, Store, StoreError, now_unix};
+pub use layout::{Layout, LayoutError, LockInfo, StateLock, home_dir, random_hex};

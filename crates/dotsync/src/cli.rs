@@ -1,0 +1,146 @@
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Keeps your dotfiles identical across your machines, through an ordinary git repository.
+#[derive(Parser, Debug)]
+#[command(name = "dotsync", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the daemon: the API on 127.0.0.1:11000, syncing by itself.
+    Daemon(DaemonArgs),
+    /// Create, list, show, edit and remove sync configs.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Show which configs sync a file.
+    Which {
+        /// A path (`~/.zshrc`, `/home/me/.zshrc`) or a bare file name.
+        path: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct DaemonArgs {
+    /// Address to listen on; loopback only.
+    #[arg(long, env = "DOTSYNC_ADDR", default_value = crate::client::DEFAULT_ADDR)]
+    pub addr: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// Create a config: `dotsync config add dots --remote git@host:me/dots.git ~/.zshrc ~/.config/nvim`
+    Add {
+        /// A short name, such as `dotfiles`.
+        name: String,
+        /// The git remote: URL, user@host:path, or a path to a repository.
+        #[arg(long)]
+        remote: String,
+        /// Files or directories to sync (`~/...` or absolute, inside your home).
+        #[arg(required = true)]
+        paths: Vec<String>,
+        #[command(flatten)]
+        fields: FieldArgs,
+    },
+    /// List configs.
+    #[command(alias = "ls")]
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one config.
+    Show {
+        /// Name or id.
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change fields of a config; fields not given keep their value.
+    Edit {
+        /// Name or id.
+        name: String,
+        /// Rename the config.
+        #[arg(long = "name")]
+        new_name: Option<String>,
+        #[arg(long)]
+        remote: Option<String>,
+        /// Replace the whole path list (repeatable).
+        #[arg(long = "path")]
+        set_paths: Vec<String>,
+        /// Add a path (repeatable).
+        #[arg(long)]
+        add_path: Vec<String>,
+        /// Remove a path (repeatable).
+        #[arg(long)]
+        rm_path: Vec<String>,
+        /// Remove every ignore pattern before adding those given.
+        #[arg(long)]
+        clear_ignore: bool,
+        #[command(flatten)]
+        fields: FieldArgs,
+    },
+    /// Remove a config. Your files and the remote's history stay as they are.
+    #[command(alias = "remove")]
+    Rm { name: String },
+}
+
+#[derive(Args, Debug, Default)]
+pub struct FieldArgs {
+    /// A glob pattern of files to leave alone (repeatable).
+    #[arg(long)]
+    pub ignore: Vec<String>,
+    /// The remote branch [default: main].
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Which way changes travel [default: both].
+    #[arg(long, value_enum)]
+    pub direction: Option<DirectionArg>,
+    /// What to do when both sides changed the same lines [default: keep-both].
+    #[arg(long, value_enum)]
+    pub on_conflict: Option<OnConflictArg>,
+    /// Whether the daemon syncs this config by itself [default: true].
+    #[arg(long)]
+    pub auto: Option<bool>,
+    /// Seconds between checks of the remote [default: 60].
+    #[arg(long = "interval")]
+    pub interval_s: Option<u64>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum DirectionArg {
+    Both,
+    Push,
+    Pull,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum OnConflictArg {
+    KeepBoth,
+    Local,
+    Remote,
+}
+
+impl DirectionArg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Both => "both",
+            Self::Push => "push",
+            Self::Pull => "pull",
+        }
+    }
+}
+
+impl OnConflictArg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KeepBoth => "keep-both",
+            Self::Local => "local",
+            Self::Remote => "remote",
+        }
+    }
+}

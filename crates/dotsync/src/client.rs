@@ -1,0 +1,247 @@
+//! How the CLI reaches the API: over HTTP to a running daemon, or, when none runs, through the
+//! daemon's own router in this process while holding the state lock. Either way every command
+//! goes through the same `/v1` routes, checks and errors.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use dotsync_state::{Layout, LayoutError, StateLock};
+use serde_json::Value;
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:11000";
+
+/// A response: status and a body that can be read as it streams.
+pub struct Response {
+    pub status: u16,
+    pub body: Box<dyn Read + Send>,
+}
+
+impl Response {
+    pub fn json(mut self) -> Result<Value> {
+        let mut s = String::new();
+        self.body.read_to_string(&mut s)?;
+        if s.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&s)
+            .with_context(|| format!("the daemon answered something that is not JSON: {s}"))
+    }
+}
+
+pub enum Client {
+    Http {
+        base: String,
+        token: String,
+        agent: ureq::Agent,
+    },
+    InProcess {
+        rt: tokio::runtime::Runtime,
+        router: axum::Router,
+        token: String,
+        _lock: StateLock,
+    },
+}
+
+/// An API error, as the daemon described it.
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{field}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+impl std::error::Error for ApiFailure {}
+
+impl Client {
+    /// Connects to the daemon of this `DOTSYNC_HOME`, or opens the state in-process.
+    pub fn connect() -> Result<Self> {
+        let layout = Layout::from_env()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match layout.try_lock() {
+                Ok(lock) => return Self::in_process(layout, lock),
+                Err(LayoutError::Locked { holder, .. }) => {
+                    let addr = std::env::var("DOTSYNC_ADDR")
+                        .ok()
+                        .filter(|a| !a.is_empty())
+                        .or_else(|| holder.as_ref().and_then(|h| h.addr.clone()));
+                    if let Some(addr) = addr {
+                        let token = layout.read_token()?.ok_or_else(|| {
+                            anyhow!(
+                                "the daemon's token file {} is missing",
+                                layout.token_path().display()
+                            )
+                        })?;
+                        return Ok(Self::http(&addr, token));
+                    }
+                    // Another CLI command holds the state for a moment; wait for it.
+                    if Instant::now() > deadline {
+                        bail!(LayoutError::Locked {
+                            state: layout.state_dir(),
+                            holder
+                        });
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn http(addr: &str, token: String) -> Self {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(5))
+            .build();
+        Client::Http {
+            base: format!("http://{addr}"),
+            token,
+            agent,
+        }
+    }
+
+    fn in_process(layout: Layout, lock: StateLock) -> Result<Self> {
+        let home = dotsync_state::home_dir()?;
+        let app = dotsync_daemon::App::open(layout, home)?;
+        let token = app.layout.load_or_create_token()?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let router = app.router();
+        Ok(Client::InProcess {
+            rt,
+            router,
+            token,
+            _lock: lock,
+        })
+    }
+
+    /// Sends a request; 4xx and 5xx answers become [`ApiFailure`] errors.
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Response> {
+        let resp = self.raw(method, path, body)?;
+        if resp.status >= 400 {
+            let status = resp.status;
+            let v = resp.json().unwrap_or(Value::Null);
+            let err = &v["error"];
+            return Err(ApiFailure {
+                status,
+                code: err["code"].as_str().unwrap_or("unknown").to_owned(),
+                message: err["message"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("the daemon answered HTTP {status}")),
+                field: err["field"].as_str().map(str::to_owned),
+            }
+            .into());
+        }
+        Ok(resp)
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value> {
+        self.call("GET", path, None)?.json()
+    }
+
+    fn raw(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Response> {
+        let payload = body.map(serde_json::to_vec).transpose()?;
+        match self {
+            Client::Http { base, token, agent } => {
+                let mut req = agent
+                    .request(method, &format!("{base}{path}"))
+                    .set("Authorization", &format!("Bearer {token}"));
+                let sent = match payload {
+                    Some(p) => {
+                        req = req.set("Content-Type", "application/json");
+                        req.send_bytes(&p)
+                    }
+                    None => req.call(),
+                };
+                match sent {
+                    Ok(r) => Ok(Response {
+                        status: r.status(),
+                        body: Box::new(r.into_reader()),
+                    }),
+                    Err(ureq::Error::Status(status, r)) => Ok(Response {
+                        status,
+                        body: Box::new(r.into_reader()),
+                    }),
+                    Err(ureq::Error::Transport(t)) => Err(anyhow!(
+                        "cannot reach the dotsync daemon at {base}: {t}\n\
+                         hint: its state lock is held, so it should be running; check `dotsync daemon`'s log, or set DOTSYNC_ADDR"
+                    )),
+                }
+            }
+            Client::InProcess {
+                rt, router, token, ..
+            } => {
+                use tower::ServiceExt;
+                let mut req = axum::http::Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .header("host", "127.0.0.1")
+                    .header("authorization", format!("Bearer {token}"));
+                if payload.is_some() {
+                    req = req.header("content-type", "application/json");
+                }
+                let req = req.body(axum::body::Body::from(payload.unwrap_or_default()))?;
+                let router = router.clone();
+                let resp = rt
+                    .block_on(router.oneshot(req))
+                    .map_err(|e| anyhow!("in-process request failed: {e}"))?;
+                let status = resp.status().as_u16();
+                let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+                let mut stream = resp.into_body().into_data_stream();
+                rt.spawn(async move {
+                    use futures_util::StreamExt;
+                    while let Some(Ok(chunk)) = stream.next().await {
+                        if tx.send(chunk.to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                });
+                Ok(Response {
+                    status,
+                    body: Box::new(ChannelReader {
+                        rx,
+                        buf: Vec::new(),
+                        pos: 0,
+                    }),
+                })
+            }
+        }
+    }
+}
+
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.buf.len() {
+            match self.rx.recv() {
+                Ok(chunk) => {
+                    self.buf = chunk;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}

@@ -1,0 +1,87 @@
+//! `dotsync daemon`.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use dotsync_state::Layout;
+
+use crate::cli::DaemonArgs;
+
+pub fn run(args: DaemonArgs) -> Result<()> {
+    init_logging();
+    let addr: SocketAddr = resolve_addr(&args.addr)?;
+    dotsync_daemon::check_loopback(&addr)?;
+    let layout = Layout::from_env()?;
+    let mut lock = layout.try_lock()?;
+    let home = dotsync_state::home_dir()?;
+    let app = dotsync_daemon::App::open(layout, home)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| dotsync_daemon::StartError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let local = listener.local_addr()?;
+        lock.set_addr(&local.to_string())?;
+        tracing::info!(
+            "dotsync {} listening on http://{local} (state in {})",
+            env!("CARGO_PKG_VERSION"),
+            app.layout.state_dir().display()
+        );
+        dotsync_daemon::serve(app, listener, shutdown_signal()).await?;
+        tracing::info!("dotsync stopped");
+        drop(lock);
+        Ok(())
+    })
+}
+
+fn resolve_addr(s: &str) -> Result<SocketAddr> {
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    // `localhost:PORT` is accepted and means the IPv4 loopback.
+    if let Some(port) = s.strip_prefix("localhost:") {
+        let port: u16 = port
+            .parse()
+            .with_context(|| format!("{s:?} has no valid port"))?;
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    anyhow::bail!("{s:?} is not an address such as 127.0.0.1:11000")
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("DOTSYNC_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
+        .try_init();
+}

@@ -1,0 +1,24 @@
+//! The `dotsync` command: the daemon (`dotsync daemon`) and the CLI, a client of its API.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod client;
+mod commands;
+mod daemon;
+mod render;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match commands::run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            render::print_error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}

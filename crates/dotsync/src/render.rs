@@ -1,0 +1,63 @@
+//! What the CLI prints: data on stdout, messages on stderr.
+
+use serde_json::Value;
+
+pub fn print_error(err: &anyhow::Error) {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}
+
+pub fn print_json(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// Prints rows as aligned columns under a header.
+pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+}
+
+pub fn config_detail(c: &Value) {
+    let s = |k: &str| c[k].as_str().unwrap_or("").to_owned();
+    let list = |k: &str| {
+        c[k].as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    println!("name:        {}", s("name"));
+    println!("id:          {}", s("id"));
+    println!("remote:      {}", s("remote"));
+    println!("branch:      {}", s("branch"));
+    println!("paths:       {}", list("paths"));
+    println!("ignore:      {}", list("ignore"));
+    println!("direction:   {}", s("direction"));
+    println!("on_conflict: {}", s("on_conflict"));
+    println!("auto:        {}", c["auto"]);
+    println!("interval_s:  {}", c["interval_s"]);
+}
