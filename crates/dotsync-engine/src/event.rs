@@ -1,0 +1,80 @@
+use serde::Serialize;
+
+/// What happened to one file in a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileAction {
+    /// A local change was committed and pushed.
+    Pushed,
+    /// A remote change was written into the home.
+    Pulled,
+    /// Edits from both sides were merged line by line; the result is in the home and pushed.
+    Merged,
+    /// The file was deleted on one side and the deletion propagated.
+    Deleted,
+    /// Both sides changed it incompatibly; kept as a conflict, neither side synced.
+    Conflict,
+    /// A conflict was resolved by the config's `on_conflict` policy or by the user.
+    Resolved,
+    /// Left alone, for the reason in `detail`.
+    Skipped,
+    /// Could not be synced, for the reason in `detail`; the rest of the sync went on.
+    Failed,
+}
+
+/// One line of a sync's NDJSON stream.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SyncEvent {
+    Start {
+        config: String,
+        config_id: String,
+        remote: String,
+        branch: String,
+        trigger: String,
+    },
+    Progress {
+        config: String,
+        /// `scan`, `fetch`, `plan`, `commit`, `push`, `apply`.
+        phase: &'static str,
+        done: u64,
+        total: Option<u64>,
+    },
+    File {
+        config: String,
+        /// Repository path, which is the path relative to the home (`.config/nvim/init.lua`).
+        path: String,
+        action: FileAction,
+        bytes: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    Summary(SyncSummary),
+}
+
+/// The last line of a sync: counts and the resulting commit.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncSummary {
+    pub config: String,
+    pub config_id: String,
+    /// Whether the sync completed. A failed sync changed nothing it did not report.
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `offline`, `mass_delete`, `git`, `io`, when `ok` is false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<&'static str>,
+    /// The commit the remote branch points at after the sync.
+    pub commit: Option<String>,
+    pub pushed: u64,
+    pub pulled: u64,
+    pub merged: u64,
+    pub deleted: u64,
+    pub conflicts: u64,
+    pub resolved: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    /// Files the config covers after the sync.
+    pub files: u64,
+    pub duration_ms: u64,
+}
