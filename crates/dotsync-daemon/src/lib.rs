@@ -37,6 +37,7 @@ pub struct AppInner {
     token: String,
     pub events: events::Hub,
     pub started: Instant,
+    pub engine: Arc<dotsync_engine::Engine>,
 }
 
 impl std::ops::Deref for App {
@@ -71,8 +72,14 @@ impl App {
         layout.ensure()?;
         let token = layout.load_or_create_token()?;
         let store = Arc::new(Store::open(&layout.db_path())?);
+        let engine = Arc::new(dotsync_engine::Engine::new(
+            layout.clone(),
+            store.clone(),
+            home.clone(),
+        ));
         Ok(Self {
             inner: Arc::new(AppInner {
+                engine,
                 layout,
                 store,
                 home,
