@@ -1,0 +1,14 @@
+//! dotsync's integration tests: one binary, real daemons, real HTTP, real git, temporary homes.
+//!
+//! Every test builds its machines with [`util::Machine`]: a private `HOME` and `DOTSYNC_HOME`
+//! under a temporary directory, a daemon on a free loopback port. Nothing touches the real home
+//! or port 11000.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+mod util;

@@ -1,0 +1,307 @@
+//! Test harness: machines (home + state + daemon), HTTP helpers, git remotes.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_dotsync");
+
+/// A temporary directory that holds everything of one test: machines and remotes.
+pub struct World {
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::Builder::new()
+                .prefix("dotsync-test-")
+                .tempdir()
+                .expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A machine named `name`: `<world>/<name>/home` as HOME, `<home>/.dotsync` as DOTSYNC_HOME.
+    pub fn machine(&self, name: &str) -> Machine {
+        let home = self.path().join(name).join("home");
+        std::fs::create_dir_all(&home).expect("create home");
+        Machine {
+            name: name.to_owned(),
+            dotsync_home: home.join(".dotsync"),
+            home,
+            daemon: None,
+        }
+    }
+
+    /// An empty bare git repository at `<world>/<name>.git` (its default branch `main`).
+    pub fn bare_remote(&self, name: &str) -> PathBuf {
+        let p = self.path().join(format!("{name}.git"));
+        git(
+            self.path(),
+            &["init", "-q", "--bare", "-b", "main", p.to_str().unwrap()],
+        );
+        p
+    }
+}
+
+/// Runs git in `dir`, isolated from the user's global config, and returns stdout; panics on
+/// failure.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub struct Machine {
+    pub name: String,
+    pub home: PathBuf,
+    pub dotsync_home: PathBuf,
+    pub daemon: Option<Daemon>,
+}
+
+pub struct Daemon {
+    pub child: Child,
+    pub addr: String,
+    pub token: String,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response: status and parsed JSON body (`Value::Null` when empty or not JSON), raw text.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub json: Value,
+    pub text: String,
+    pub content_type: String,
+}
+
+impl Machine {
+    /// A `dotsync` command with this machine's environment (and no DOTSYNC_ADDR).
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.env("HOME", &self.home)
+            .env("DOTSYNC_HOME", &self.dotsync_home)
+            .env_remove("DOTSYNC_ADDR")
+            .env("DOTSYNC_LOG", "info,dotsync=debug")
+            .env("NO_COLOR", "1")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+            .env("GIT_COMMITTER_NAME", "test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `dotsync ARGS` to completion.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run dotsync")
+    }
+
+    /// Runs `dotsync ARGS`, asserts success, returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "dotsync {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts `dotsync daemon` on a free loopback port (extra args appended) and waits until it
+    /// answers /v1/health.
+    pub fn start_daemon_with(&mut self, extra: &[&str]) -> &Daemon {
+        assert!(self.daemon.is_none(), "daemon already running");
+        let log = std::fs::File::create(self.home.parent().unwrap().join("daemon.log"))
+            .expect("log file");
+        let child = self
+            .cmd()
+            .args(["daemon", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn daemon");
+        let mut d = Daemon {
+            child,
+            addr: String::new(),
+            token: String::new(),
+        };
+        let lock = self.dotsync_home.join("state/lock");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = d.child.try_wait().expect("try_wait") {
+                panic!("daemon exited early ({status}):\n{}", self.daemon_log());
+            }
+            if let Ok(s) = std::fs::read_to_string(&lock) {
+                let mut parts = s.split_whitespace();
+                if let (Some(_pid), Some(addr)) = (parts.next(), parts.next()) {
+                    let url = format!("http://{addr}/v1/health");
+                    if ureq::get(&url).call().is_ok() {
+                        d.addr = addr.to_owned();
+                        break;
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not start:\n{}",
+                self.daemon_log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        d.token = std::fs::read_to_string(self.dotsync_home.join("state/token"))
+            .expect("token")
+            .trim()
+            .to_owned();
+        self.daemon = Some(d);
+        self.daemon.as_ref().unwrap()
+    }
+
+    pub fn start_daemon(&mut self) -> &Daemon {
+        self.start_daemon_with(&[])
+    }
+
+    /// Stops the daemon with SIGKILL.
+    pub fn kill_daemon(&mut self) {
+        self.daemon = None;
+    }
+
+    /// Sends SIGTERM and waits for the daemon to exit; returns its exit status.
+    pub fn stop_daemon(&mut self) -> std::process::ExitStatus {
+        let mut d = self.daemon.take().expect("daemon running");
+        let pid = d.child.id();
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(st) = d.child.try_wait().expect("wait") {
+                return st;
+            }
+            assert!(Instant::now() < deadline, "daemon ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(self.home.parent().unwrap().join("daemon.log")).unwrap_or_default()
+    }
+
+    pub fn d(&self) -> &Daemon {
+        self.daemon.as_ref().expect("daemon running")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.d().addr)
+    }
+
+    /// An authorised request; any status is returned, never an Err.
+    pub fn req(&self, method: &str, path: &str, body: Option<&Value>) -> Resp {
+        let r = ureq::request(method, &self.url(path))
+            .set("Authorization", &format!("Bearer {}", self.d().token));
+        send(r, body)
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.req("GET", path, None)
+    }
+    pub fn post(&self, path: &str, body: &Value) -> Resp {
+        self.req("POST", path, Some(body))
+    }
+    pub fn put(&self, path: &str, body: &Value) -> Resp {
+        self.req("PUT", path, Some(body))
+    }
+    pub fn delete(&self, path: &str) -> Resp {
+        self.req("DELETE", path, None)
+    }
+
+    /// Creates a config through the API and returns its id.
+    pub fn add_config(&self, body: &Value) -> String {
+        let r = self.post("/v1/config", body);
+        assert_eq!(r.status, 201, "create config: {}", r.text);
+        r.json["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Writes a file under the home (creating parents).
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let p = self.home.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.home.join(rel))
+            .unwrap_or_else(|e| panic!("{}: read {rel}: {e}", self.name))
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.home.join(rel).symlink_metadata().is_ok()
+    }
+}
+
+/// Sends a ureq request, turning HTTP error statuses into a normal [`Resp`].
+pub fn send(r: ureq::Request, body: Option<&Value>) -> Resp {
+    let res = match body {
+        Some(b) => r
+            .set("Content-Type", "application/json")
+            .send_string(&b.to_string()),
+        None => r.call(),
+    };
+    let resp = match res {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("request failed: {e}"),
+    };
+    let status = resp.status();
+    let content_type = resp.header("content-type").unwrap_or("").to_owned();
+    let text = resp.into_string().unwrap_or_default();
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        json,
+        text,
+        content_type,
+    }
+}
+
+/// Polls `f` every 50 ms until it returns true or `secs` pass.
+pub fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
