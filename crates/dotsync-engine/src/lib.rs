@@ -22,6 +22,9 @@ pub struct SyncOptions {
     pub allow_mass_delete: bool,
     /// Why the sync runs (`api`, `cli`, `watch`, `schedule`), recorded in events.
     pub trigger: String,
+    /// Set to stop the sync at the next safe point (between two files; never mid-write). A
+    /// cancelled sync reports `ok: false, error_kind: "cancelled"` and is simply run again later.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Errors that stop a whole sync. Per-file trouble is reported as `file` events instead.

@@ -112,6 +112,7 @@ impl Machine {
             .env_remove("DOTSYNC_ADDR")
             .env("DOTSYNC_LOG", "info,dotsync=debug")
             .env("NO_COLOR", "1")
+            .env("DOTSYNC_MACHINE", &self.name)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_AUTHOR_NAME", "test")
             .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
