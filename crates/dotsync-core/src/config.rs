@@ -145,6 +145,12 @@ impl ConfigInput {
         for p in &self.paths {
             let abs = paths::resolve_config_path(p, home)
                 .map_err(|e| ValidationError::new("paths", e.to_string()))?;
+            if abs.starts_with(home.join(".dotsync")) {
+                return Err(ValidationError::new(
+                    "paths",
+                    format!("{p:?} is inside ~/.dotsync, dotsync's own state, which never syncs"),
+                ));
+            }
             for (other, other_src) in &resolved {
                 if paths::overlaps(&abs, other) {
                     return Err(ValidationError::new(

@@ -17,6 +17,46 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
     );",
+    // 2: the sync engine's records, per config. `sync_base` is the version of each file this
+    // machine last synced (the base of the three-way plan); `stat_cache` lets a scan skip hashing
+    // files whose stat did not change; `conflicts` keeps both sides' blob ids until resolved;
+    // `sync_state` the commit the config last synced with.
+    "CREATE TABLE sync_base (
+        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path      TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        blob      TEXT NOT NULL,
+        mode      INTEGER NOT NULL,
+        PRIMARY KEY (config_id, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE stat_cache (
+        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path      TEXT NOT NULL,
+        size      INTEGER NOT NULL,
+        mtime_ns  INTEGER NOT NULL,
+        ctime_ns  INTEGER NOT NULL,
+        ino       INTEGER NOT NULL,
+        mode      INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        blob      TEXT NOT NULL,
+        PRIMARY KEY (config_id, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE conflicts (
+        config_id     TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path          TEXT NOT NULL,
+        reason        TEXT NOT NULL,
+        base          TEXT,
+        local         TEXT,
+        remote        TEXT,
+        remote_commit TEXT,
+        detected_at   INTEGER NOT NULL,
+        PRIMARY KEY (config_id, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE sync_state (
+        config_id    TEXT PRIMARY KEY REFERENCES configs(id) ON DELETE CASCADE,
+        last_commit  TEXT,
+        last_sync_at INTEGER
+    );",
 ];
 
 /// Errors of the database.
