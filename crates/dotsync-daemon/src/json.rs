@@ -1,7 +1,9 @@
-//! A JSON body extractor whose every rejection speaks the API's error shape.
+//! Extractors whose every rejection speaks the API's error shape: a JSON body ([`ApiJson`]) and
+//! URL path parameters ([`ApiPath`]).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
@@ -49,5 +51,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         let value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
         Ok(ApiJson(value))
+    }
+}
+
+/// Like `axum::extract::Path`, but a parameter that does not decode (invalid percent-encoding or
+/// UTF-8) is a 400 in the API's error shape, not axum's plain-text rejection.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(ApiPath(v)),
+            Err(rej) if rej.status().is_client_error() => Err(ApiError::bad_request(format!(
+                "the URL does not decode: {}; percent-encode it as UTF-8",
+                rej.body_text()
+            ))),
+            Err(rej) => Err(ApiError::internal(rej.body_text())),
+        }
     }
 }

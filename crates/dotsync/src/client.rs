@@ -44,6 +44,9 @@ pub enum Client {
 }
 
 /// An API error, as the daemon described it.
+// `status` and `code` are for commands that branch on the kind of failure (via
+// `anyhow::Error::downcast_ref`); none does yet.
+#[allow(dead_code)]
 #[derive(Debug)]
 pub struct ApiFailure {
     pub status: u16,

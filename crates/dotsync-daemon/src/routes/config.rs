@@ -1,7 +1,7 @@
 //! Config CRUD: the seed's `/v1/config` routes.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use dotsync_core::{ConfigInput, SyncConfig};
@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiPath};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Created {
@@ -63,7 +63,7 @@ pub async fn create(
     responses((status = 200, body = SyncConfig), (status = 404, body = ErrorBody)))]
 pub async fn show(
     State(app): State<App>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<SyncConfig>, ApiError> {
     Ok(Json(app.config(&key)?))
 }
@@ -74,7 +74,7 @@ pub async fn show(
     responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn replace(
     State(app): State<App>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(input): ApiJson<ConfigInput>,
 ) -> Result<StatusCode, ApiError> {
     let existing = app.config(&key)?;
@@ -94,7 +94,7 @@ pub async fn replace(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(app): State<App>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let existing = app.config(&key)?;
     if !app.store.delete_config(&existing.id)? {

@@ -1,11 +1,12 @@
 //! `GET /v1/file/{name}`: which configs include a file.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use dotsync_core::paths::{self, Ignore};
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
+use crate::json::ApiPath;
 
 /// The ids of the configs whose paths cover a file.
 ///
@@ -18,7 +19,7 @@ use crate::error::{ApiError, ErrorBody};
     responses((status = 200, body = Vec<String>), (status = 400, body = ErrorBody)))]
 pub async fn which(
     State(app): State<App>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Vec<String>>, ApiError> {
     let bare = !name.contains('/');
     let abs = paths::resolve_query_path(&name, &app.home)

@@ -306,3 +306,132 @@ pub fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+// ---- Helpers for the API, CLI and durability tests ----
+
+impl Machine {
+    /// A request carrying this machine's bearer token, for tests that set their own headers or
+    /// body; send it with [`send`] or [`send_raw`].
+    pub fn authed(&self, method: &str, path: &str) -> ureq::Request {
+        ureq::request(method, &self.url(path))
+            .set("Authorization", &format!("Bearer {}", self.d().token))
+    }
+
+    /// A request without credentials.
+    pub fn anon(&self, method: &str, path: &str) -> ureq::Request {
+        ureq::request(method, &self.url(path))
+    }
+
+    /// Runs `dotsync ARGS`, asserts that it fails with nothing on stdout, and returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !out.status.success(),
+            "dotsync {args:?} succeeded but should have failed:\nstdout: {}\nstderr: {stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "dotsync {args:?} failed but printed data on stdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        stderr
+    }
+
+    /// Runs `dotsync ARGS`, asserts success, and parses stdout as JSON.
+    pub fn ok_json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("dotsync {args:?} printed invalid JSON ({e}):\n{out}"))
+    }
+
+    /// The pid of the running daemon.
+    pub fn daemon_pid(&self) -> u32 {
+        self.d().child.id()
+    }
+
+    /// The home path as a string, for building absolute paths.
+    pub fn home_str(&self) -> &str {
+        self.home.to_str().expect("UTF-8 home")
+    }
+}
+
+/// Sends a request with a raw body and an optional Content-Type, turning HTTP error statuses
+/// into a normal [`Resp`]. A transport error (such as the server closing the connection while a
+/// large body is still being written) is returned as `Err`.
+pub fn send_raw(r: ureq::Request, content_type: Option<&str>, body: &[u8]) -> Result<Resp, String> {
+    let r = match content_type {
+        Some(ct) => r.set("Content-Type", ct),
+        None => r,
+    };
+    let resp = match r.send_bytes(body) {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(ureq::Error::Transport(t)) => return Err(t.to_string()),
+    };
+    let status = resp.status();
+    let content_type = resp.header("content-type").unwrap_or("").to_owned();
+    let text = resp.into_string().unwrap_or_default();
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Ok(Resp {
+        status,
+        json,
+        text,
+        content_type,
+    })
+}
+
+impl Resp {
+    /// Asserts the API's error shape: `status`, a JSON body `{"error":{"code","message"}}` with
+    /// this `code` and a non-empty message. Returns the message.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) -> &str {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "error bodies are JSON, got {:?}: {}",
+            self.content_type,
+            self.text
+        );
+        let err = &self.json["error"];
+        assert_eq!(err["code"], code, "error code; body: {}", self.text);
+        let msg = err["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("error.message is not a string: {}", self.text));
+        assert!(!msg.trim().is_empty(), "empty error message: {}", self.text);
+        msg
+    }
+
+    /// The `error.field` of an error body, if any.
+    pub fn error_field(&self) -> Option<&str> {
+        self.json["error"]["field"].as_str()
+    }
+}
+
+/// Percent-encodes one URL path segment (everything but unreserved characters).
+pub fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The permission bits of a file or directory.
+pub fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
