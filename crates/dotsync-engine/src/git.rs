@@ -1,0 +1,551 @@
+//! Running git against the engine's own bare repositories.
+//!
+//! Network operations (ls-remote, fetch, push) shell out to the `git` binary so that the user's
+//! ssh config, agent, credential helpers and `insteadOf` rules apply, exactly as for their own
+//! `git push`. Everything that could run code or wait for a person is neutralised: no hooks, no
+//! signing, no fsmonitor, no `ext::`/`fd::` transports, no terminal prompt, ssh in batch mode.
+//! Blobs are hashed and written in-process (SHA-1 + zlib loose objects), so that a sync with
+//! local changes spawns a handful of processes, not one per file.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::SyncError;
+
+/// The all-zero object id, which `update-index --index-info` reads as "remove".
+pub const ZERO_OID: &str = "0000000000000000000000000000000000000000";
+
+/// A bare repository of the engine, and how to call git on it.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub dir: PathBuf,
+    /// `GIT_SSH_COMMAND` to set, when the user configured none.
+    ssh_command: Option<String>,
+}
+
+/// What a git command printed, when it failed.
+#[derive(Debug)]
+pub struct GitFailure {
+    pub code: Option<i32>,
+    pub stderr: String,
+}
+
+impl Repo {
+    /// Opens the bare repository at `dir`, creating it if needed, and clears lock files a killed
+    /// git may have left (the caller holds the state lock, so no other git runs here).
+    pub fn open_or_init(dir: &Path) -> Result<Self, SyncError> {
+        let ssh_command = if std::env::var_os("GIT_SSH_COMMAND").is_some()
+            || std::env::var_os("GIT_SSH").is_some()
+        {
+            None
+        } else {
+            Some("ssh -o BatchMode=yes".to_owned())
+        };
+        let repo = Self {
+            dir: dir.to_path_buf(),
+            ssh_command,
+        };
+        if !dir.join("HEAD").exists() {
+            std::fs::create_dir_all(dir).map_err(|source| SyncError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            repo.run(&["init", "--quiet", "--bare"], None)?;
+        }
+        repo.clear_stale_locks();
+        Ok(repo)
+    }
+
+    fn clear_stale_locks(&self) {
+        fn walk(dir: &Path) {
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                match e.file_type() {
+                    Ok(t) if t.is_dir() => walk(&p),
+                    Ok(t) if t.is_file() && p.extension().is_some_and(|x| x == "lock") => {
+                        tracing::warn!("removing stale git lock {}", p.display());
+                        let _ = std::fs::remove_file(&p);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for f in [
+            "HEAD.lock",
+            "config.lock",
+            "packed-refs.lock",
+            "shallow.lock",
+            "index.lock",
+        ] {
+            let _ = std::fs::remove_file(self.dir.join(f));
+        }
+        walk(&self.dir.join("refs"));
+    }
+
+    /// A git command on this repository with the engine's safety settings.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new("git");
+        c.env("GIT_DIR", &self.dir)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_ASKPASS", "")
+            .env("SSH_ASKPASS", "")
+            .env("GCM_INTERACTIVE", "never")
+            .env("GIT_OPTIONAL_LOCKS", "0")
+            .env("LC_ALL", "C")
+            .env_remove("GIT_WORK_TREE")
+            .env_remove("GIT_INDEX_FILE")
+            .env_remove("GIT_EDITOR")
+            .env_remove("GIT_CONFIG_PARAMETERS")
+            .args([
+                "-c",
+                "core.hooksPath=/dev/null",
+                "-c",
+                "commit.gpgSign=false",
+                "-c",
+                "tag.gpgSign=false",
+                "-c",
+                "push.gpgSign=false",
+                "-c",
+                "core.fsmonitor=false",
+                "-c",
+                "protocol.ext.allow=never",
+                "-c",
+                "protocol.fd.allow=never",
+                "-c",
+                "credential.interactive=false",
+                "-c",
+                "core.askPass=",
+                "-c",
+                "gc.auto=0",
+                "-c",
+                "maintenance.auto=false",
+            ])
+            .stdin(Stdio::null());
+        if let Some(ssh) = &self.ssh_command {
+            c.env("GIT_SSH_COMMAND", ssh);
+        }
+        c
+    }
+
+    /// Runs git with `args` (and optional stdin), returning stdout or the failure.
+    pub fn try_run(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<u8>, GitFailure> {
+        self.try_run_env(args, stdin, &[])
+    }
+
+    pub fn try_run_env(
+        &self,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Result<Vec<u8>, GitFailure> {
+        let mut cmd = self.command();
+        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        if stdin.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        tracing::trace!(?args, "git");
+        let mut child = cmd.spawn().map_err(|e| GitFailure {
+            code: None,
+            stderr: format!("cannot run git: {e}; is git installed and on PATH?"),
+        })?;
+        // Feed stdin from a thread so a large input cannot deadlock against a full stdout pipe.
+        let writer = match (stdin, child.stdin.take()) {
+            (Some(data), Some(mut pipe)) => {
+                let data = data.to_vec();
+                Some(std::thread::spawn(move || {
+                    let _ = pipe.write_all(&data);
+                }))
+            }
+            _ => None,
+        };
+        let out = child.wait_with_output().map_err(|e| GitFailure {
+            code: None,
+            stderr: e.to_string(),
+        })?;
+        if let Some(w) = writer {
+            let _ = w.join();
+        }
+        if out.status.success() {
+            Ok(out.stdout)
+        } else {
+            Err(GitFailure {
+                code: out.status.code(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            })
+        }
+    }
+
+    /// Like [`try_run`](Self::try_run), with a failure as [`SyncError::Git`].
+    pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<u8>, SyncError> {
+        self.try_run(args, stdin).map_err(|f| {
+            SyncError::Git(format!("git {}: {}", args.first().unwrap_or(&""), f.stderr))
+        })
+    }
+
+    /// The commit `refs/heads/<branch>` points at on the remote, `None` if it has no such branch.
+    pub fn ls_remote(&self, url: &str, branch: &str) -> Result<Option<String>, SyncError> {
+        let refname = format!("refs/heads/{branch}");
+        let out = self
+            .try_run(&["ls-remote", "--", url, &refname], None)
+            .map_err(|f| offline(url, f))?;
+        let text = String::from_utf8_lossy(&out);
+        Ok(text
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .find(|(_, r)| *r == refname)
+            .map(|(oid, _)| oid.to_owned()))
+    }
+
+    /// Fetches the remote branch into `refs/dotsync/remote/<branch>`.
+    pub fn fetch(&self, url: &str, branch: &str) -> Result<(), SyncError> {
+        let spec = format!("+refs/heads/{branch}:{}", tracking_ref(branch));
+        self.try_run(
+            &[
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--",
+                url,
+                &spec,
+            ],
+            None,
+        )
+        .map_err(|f| offline(url, f))?;
+        Ok(())
+    }
+
+    /// Pushes `commit` to the remote branch. `Ok(false)` when the remote moved meanwhile
+    /// (another machine pushed first): fetch, re-plan and try again.
+    pub fn push(&self, url: &str, commit: &str, branch: &str) -> Result<bool, SyncError> {
+        let spec = format!("{commit}:refs/heads/{branch}");
+        match self.try_run(&["push", "--quiet", "--porcelain", "--", url, &spec], None) {
+            Ok(_) => Ok(true),
+            Err(f) => {
+                let s = f.stderr.to_ascii_lowercase();
+                if s.contains("non-fast-forward")
+                    || s.contains("fetch first")
+                    || s.contains("rejected")
+                    || s.contains("stale info")
+                    || s.contains("failed to update ref")
+                    || s.contains("cannot lock ref")
+                {
+                    Ok(false)
+                } else {
+                    Err(offline(url, f))
+                }
+            }
+        }
+    }
+
+    /// Resolves a ref or revision to a commit id, `None` if it does not exist.
+    pub fn rev_parse(&self, rev: &str) -> Option<String> {
+        let spec = format!("{rev}^{{commit}}");
+        self.try_run(&["rev-parse", "--verify", "--quiet", &spec], None)
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Every blob and symlink of a commit's tree: (git mode, blob id, path as raw bytes).
+    pub fn ls_tree(&self, commit: &str) -> Result<Vec<(u32, String, Vec<u8>)>, SyncError> {
+        let out = self.run(&["ls-tree", "-r", "-z", "--full-tree", commit], None)?;
+        let mut entries = Vec::new();
+        for rec in out.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+            // "<mode> SP <type> SP <oid> TAB <path>"
+            let Some(tab) = rec.iter().position(|&b| b == b'\t') else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&rec[..tab]);
+            let mut parts = head.split(' ');
+            let (Some(mode), Some(kind), Some(oid)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if kind != "blob" {
+                continue; // submodules (commits) are not synced
+            }
+            let Ok(mode) = u32::from_str_radix(mode, 8) else {
+                continue;
+            };
+            entries.push((mode, oid.to_owned(), rec[tab + 1..].to_vec()));
+        }
+        Ok(entries)
+    }
+
+    /// Reads blobs by id, in one `git cat-file --batch`.
+    pub fn read_blobs(&self, oids: &[&str]) -> Result<Vec<Vec<u8>>, SyncError> {
+        if oids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut input = Vec::with_capacity(oids.len() * 41);
+        for o in oids {
+            input.extend_from_slice(o.as_bytes());
+            input.push(b'\n');
+        }
+        let out = self.run(&["cat-file", "--batch"], Some(&input))?;
+        let mut r = BufReader::new(&out[..]);
+        let mut blobs = Vec::with_capacity(oids.len());
+        for oid in oids {
+            let mut header = String::new();
+            r.read_line(&mut header)
+                .map_err(|e| SyncError::Git(format!("reading cat-file output: {e}")))?;
+            let mut parts = header.split_whitespace();
+            let (_, kind, size) = (parts.next(), parts.next(), parts.next());
+            if kind == Some("missing") || size.is_none() {
+                return Err(SyncError::Git(format!(
+                    "object {oid} is missing from the repository"
+                )));
+            }
+            let size: usize = size
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| SyncError::Git(format!("bad cat-file header {header:?}")))?;
+            let mut buf = vec![0; size + 1];
+            r.read_exact(&mut buf)
+                .map_err(|e| SyncError::Git(format!("reading blob {oid}: {e}")))?;
+            buf.truncate(size);
+            blobs.push(buf);
+        }
+        Ok(blobs)
+    }
+
+    pub fn read_blob(&self, oid: &str) -> Result<Vec<u8>, SyncError> {
+        self.read_blobs(&[oid])?
+            .pop()
+            .ok_or_else(|| SyncError::Git(format!("object {oid} is missing")))
+    }
+
+    /// Writes `data` as a loose blob object (if absent) and returns its id.
+    pub fn write_blob(&self, data: &[u8]) -> Result<String, SyncError> {
+        let oid = blob_id(data);
+        let dir = self.dir.join("objects").join(&oid[..2]);
+        let path = dir.join(&oid[2..]);
+        if path.exists() {
+            return Ok(oid);
+        }
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| SyncError::Io { path: p, source }
+        };
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(format!("blob {}\0", data.len()).as_bytes())
+            .and_then(|_| enc.write_all(data))
+            .map_err(io(&path))?;
+        let compressed = enc.finish().map_err(io(&path))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io(&dir))?;
+        tmp.write_all(&compressed).map_err(io(&path))?;
+        tmp.persist(&path).map_err(|e| SyncError::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
+        Ok(oid)
+    }
+
+    /// Builds a tree from `base` (a commit, or none) with `changes` applied: `(path, Some((git
+    /// mode, oid)))` to set, `(path, None)` to remove. Returns the tree id.
+    pub fn build_tree(
+        &self,
+        base: Option<&str>,
+        changes: &[(String, Option<(u32, String)>)],
+    ) -> Result<String, SyncError> {
+        let index = tempfile::Builder::new()
+            .prefix("dotsync-index-")
+            .tempfile_in(&self.dir)
+            .map_err(|source| SyncError::Io {
+                path: self.dir.clone(),
+                source,
+            })?;
+        let index_path = index.path().to_path_buf();
+        // git wants to create the index itself.
+        drop(index);
+        let env = [("GIT_INDEX_FILE", index_path.as_os_str())];
+        let result = (|| {
+            match base {
+                Some(c) => self.try_run_env(&["read-tree", c], None, &env),
+                None => self.try_run_env(&["read-tree", "--empty"], None, &env),
+            }
+            .map_err(|f| SyncError::Git(format!("git read-tree: {}", f.stderr)))?;
+            let mut info = Vec::new();
+            for (path, entry) in changes {
+                match entry {
+                    Some((mode, oid)) => {
+                        info.extend_from_slice(format!("{mode:o} {oid}\t").as_bytes())
+                    }
+                    None => info.extend_from_slice(format!("0 {ZERO_OID}\t").as_bytes()),
+                }
+                info.extend_from_slice(path.as_bytes());
+                info.push(0);
+            }
+            self.try_run_env(&["update-index", "-z", "--index-info"], Some(&info), &env)
+                .map_err(|f| SyncError::Git(format!("git update-index: {}", f.stderr)))?;
+            let out = self
+                .try_run_env(&["write-tree"], None, &env)
+                .map_err(|f| SyncError::Git(format!("git write-tree: {}", f.stderr)))?;
+            Ok(String::from_utf8_lossy(&out).trim().to_owned())
+        })();
+        let _ = std::fs::remove_file(&index_path);
+        let _ = std::fs::remove_file(index_path.with_extension("lock"));
+        result
+    }
+
+    /// The tree id of a commit.
+    pub fn tree_of(&self, commit: &str) -> Result<String, SyncError> {
+        let spec = format!("{commit}^{{tree}}");
+        let out = self.run(&["rev-parse", "--verify", &spec], None)?;
+        Ok(String::from_utf8_lossy(&out).trim().to_owned())
+    }
+
+    /// Creates a commit of `tree` on `parent` with `message`, authored as `author` (name, email).
+    pub fn commit_tree(
+        &self,
+        tree: &str,
+        parent: Option<&str>,
+        message: &str,
+        author: (&str, &str),
+    ) -> Result<String, SyncError> {
+        let mut args = vec!["commit-tree", tree];
+        if let Some(p) = parent {
+            args.push("-p");
+            args.push(p);
+        }
+        let env = [
+            ("GIT_AUTHOR_NAME", std::ffi::OsStr::new(author.0)),
+            ("GIT_AUTHOR_EMAIL", std::ffi::OsStr::new(author.1)),
+            ("GIT_COMMITTER_NAME", std::ffi::OsStr::new(author.0)),
+            ("GIT_COMMITTER_EMAIL", std::ffi::OsStr::new(author.1)),
+        ];
+        let out = self
+            .try_run_env(&args, Some(message.as_bytes()), &env)
+            .map_err(|f| SyncError::Git(format!("git commit-tree: {}", f.stderr)))?;
+        Ok(String::from_utf8_lossy(&out).trim().to_owned())
+    }
+
+    /// Moves a local ref (no reflog needed; the engine's refs are its own).
+    pub fn update_ref(&self, name: &str, commit: &str) -> Result<(), SyncError> {
+        self.run(&["update-ref", name, commit], None)?;
+        Ok(())
+    }
+
+    /// A three-way line merge of `ours` and `theirs` against `base` with `git merge-file`.
+    /// `Ok(Some(merged))` when clean, `Ok(None)` when the edits overlap.
+    pub fn merge_text(
+        &self,
+        ours: &[u8],
+        base: &[u8],
+        theirs: &[u8],
+    ) -> Result<Option<Vec<u8>>, SyncError> {
+        let dir = tempfile::tempdir_in(&self.dir).map_err(|source| SyncError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let write = |name: &str, data: &[u8]| -> Result<String, SyncError> {
+            let p = dir.path().join(name);
+            std::fs::write(&p, data).map_err(|source| SyncError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            Ok(p.display().to_string())
+        };
+        let (o, b, t) = (
+            write("ours", ours)?,
+            write("base", base)?,
+            write("theirs", theirs)?,
+        );
+        match self.try_run(&["merge-file", "-p", "--", &o, &b, &t], None) {
+            Ok(out) => Ok(Some(out)),
+            Err(f) if f.code.is_some_and(|c| c > 0 && c < 127) => Ok(None),
+            Err(f) => Err(SyncError::Git(format!("git merge-file: {}", f.stderr))),
+        }
+    }
+}
+
+/// Where the engine keeps the last fetched state of a remote branch.
+pub fn tracking_ref(branch: &str) -> String {
+    format!("refs/dotsync/remote/{branch}")
+}
+
+fn offline(url: &str, f: GitFailure) -> SyncError {
+    SyncError::Offline {
+        remote: url.to_owned(),
+        detail: if f.stderr.is_empty() {
+            format!("git exited with {:?}", f.code)
+        } else {
+            f.stderr
+        },
+    }
+}
+
+/// Git's blob id of `data`: SHA-1 of `blob <len>\0<data>`.
+pub fn blob_id(data: &[u8]) -> String {
+    let mut h = sha1_smol::Sha1::new();
+    h.update(format!("blob {}\0", data.len()).as_bytes());
+    h.update(data);
+    h.digest().to_string()
+}
+
+/// The git tree mode for a file kind and permission bits.
+pub fn git_mode(kind: dotsync_core::plan::Kind, mode: u32) -> u32 {
+    match kind {
+        dotsync_core::plan::Kind::Symlink => 0o120000,
+        dotsync_core::plan::Kind::File if mode & 0o100 != 0 => 0o100755,
+        dotsync_core::plan::Kind::File => 0o100644,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_ids_match_git() {
+        // `printf 'hello\n' | git hash-object --stdin`
+        assert_eq!(
+            blob_id(b"hello\n"),
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
+        assert_eq!(blob_id(b""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+    }
+
+    #[test]
+    fn written_blobs_are_readable_by_git() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repo::open_or_init(&dir.path().join("r.git")).expect("init");
+        let oid = repo.write_blob(b"some content\n").expect("write");
+        assert_eq!(repo.read_blob(&oid).expect("read"), b"some content\n");
+        let tree = repo
+            .build_tree(None, &[("a/b.txt".into(), Some((0o100644, oid.clone())))])
+            .expect("tree");
+        let commit = repo
+            .commit_tree(&tree, None, "m", ("t", "t@x"))
+            .expect("commit");
+        let entries = repo.ls_tree(&commit).expect("ls-tree");
+        assert_eq!(entries, vec![(0o100644, oid, b"a/b.txt".to_vec())]);
+    }
+
+    #[test]
+    fn text_merges_apart_and_refuses_overlaps() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repo::open_or_init(&dir.path().join("r.git")).expect("init");
+        let base = b"a\nb\nc\nd\ne\n";
+        let ours = b"A\nb\nc\nd\ne\n";
+        let theirs = b"a\nb\nc\nd\nE\n";
+        assert_eq!(
+            repo.merge_text(ours, base, theirs)
+                .expect("merge")
+                .as_deref(),
+            Some(&b"A\nb\nc\nd\nE\n"[..])
+        );
+        assert_eq!(
+            repo.merge_text(b"x\n", b"a\n", b"y\n").expect("merge"),
+            None
+        );
+    }
+}

@@ -1,0 +1,532 @@
+//! What the API and CLI ask of the engine besides syncing: conflicts and their resolution, a
+//! file's history, old versions and their restore, and the state of a config's files.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use dotsync_core::SyncConfig;
+use dotsync_core::paths::{Ignore, RepoPath, resolve_config_path};
+use dotsync_core::plan::{Kind, Version};
+use serde::Serialize;
+
+use crate::apply::Target;
+use crate::git::{Repo, tracking_ref};
+use crate::meta::{META_PATH, Meta};
+use crate::records::{self, Outcome, decode_version};
+use crate::scan::{Scanner, StatKey};
+use crate::{Engine, SyncError};
+
+/// A conflict, as clients see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConflictInfo {
+    pub config: String,
+    pub config_id: String,
+    pub path: String,
+    /// `both_changed`, `delete_vs_change` or `no_base`.
+    pub reason: String,
+    pub detected_at: i64,
+    pub local_exists: bool,
+    pub remote_exists: bool,
+    pub base_exists: bool,
+    pub remote_commit: Option<String>,
+    /// Whether either side is binary (no text view, no edited result).
+    pub binary: bool,
+}
+
+/// How a person resolves a conflict.
+#[derive(Debug, Clone)]
+pub enum Resolution {
+    /// Keep this machine's version; the next sync pushes it.
+    Local,
+    /// Take the other machine's version into the home now.
+    Remote,
+    /// Write this content (an edited merge) into the home; the next sync pushes it.
+    Content(Vec<u8>),
+}
+
+/// One version of a file in the remote's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub commit: String,
+    /// Unix seconds.
+    pub time: i64,
+    pub machine: String,
+    pub message: String,
+    /// Size in bytes; None where this commit deleted the file.
+    pub size: Option<u64>,
+    pub blob: Option<String>,
+}
+
+/// The state of one covered file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileState {
+    Synced,
+    Modified,
+    New,
+    Deleted,
+    Conflict,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileStatus {
+    pub path: String,
+    pub size: Option<u64>,
+    pub mode: Option<String>,
+    pub kind: Option<Kind>,
+    pub state: FileState,
+}
+
+fn is_hex_rev(rev: &str) -> bool {
+    (4..=40).contains(&rev.len()) && rev.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl Engine {
+    /// The open conflicts, of one config or all.
+    pub fn conflicts(&self, cfgs: &[SyncConfig]) -> Result<Vec<ConflictInfo>, SyncError> {
+        let by_id: BTreeMap<&str, &SyncConfig> = cfgs.iter().map(|c| (c.id.as_str(), c)).collect();
+        let mut out = Vec::new();
+        for c in records::load_conflicts(&self.store, None)? {
+            let Some(cfg) = by_id.get(c.config_id.as_str()) else {
+                continue;
+            };
+            let binary = self.conflict_side_binary(cfg, &c);
+            out.push(ConflictInfo {
+                config: cfg.name.clone(),
+                config_id: cfg.id.clone(),
+                path: c.path.clone(),
+                reason: c.reason.clone(),
+                detected_at: c.detected_at,
+                local_exists: self.home.join(&c.path).symlink_metadata().is_ok(),
+                remote_exists: c.remote.is_some(),
+                base_exists: c.base.is_some(),
+                remote_commit: c.remote_commit.clone(),
+                binary,
+            });
+        }
+        Ok(out)
+    }
+
+    fn conflict_side_binary(&self, cfg: &SyncConfig, c: &records::ConflictRecord) -> bool {
+        let local_bin = std::fs::read(self.home.join(&c.path)).is_ok_and(|b| b.contains(&0));
+        let remote_bin = c
+            .remote
+            .as_deref()
+            .and_then(decode_version)
+            .and_then(|v| self.repo_for(cfg).ok()?.read_blob(&v.blob).ok())
+            .is_some_and(|b| b.contains(&0));
+        local_bin || remote_bin
+    }
+
+    fn conflict_record(
+        &self,
+        cfg: &SyncConfig,
+        path: &str,
+    ) -> Result<records::ConflictRecord, SyncError> {
+        records::load_conflicts(&self.store, Some(&cfg.id))?
+            .into_iter()
+            .find(|c| c.path == path)
+            .ok_or_else(|| {
+                SyncError::NotFound(format!("{path} of config {} is not in conflict", cfg.name))
+            })
+    }
+
+    /// One side of a conflict: `local` (the file in the home now), `remote` or `base`.
+    /// `Ok(None)` when that side has no file.
+    pub fn conflict_content(
+        &self,
+        cfg: &SyncConfig,
+        path: &str,
+        side: &str,
+    ) -> Result<Option<Vec<u8>>, SyncError> {
+        let c = self.conflict_record(cfg, path)?;
+        let rp = parse_path(path)?;
+        match side {
+            "local" => match std::fs::symlink_metadata(rp.under(&self.home)) {
+                Ok(m) => {
+                    let kind = if m.file_type().is_symlink() {
+                        Kind::Symlink
+                    } else {
+                        Kind::File
+                    };
+                    crate::scan::read_entry(&rp.under(&self.home), kind)
+                        .map(Some)
+                        .map_err(|source| SyncError::Io {
+                            path: rp.under(&self.home),
+                            source,
+                        })
+                }
+                Err(_) => Ok(None),
+            },
+            "remote" | "base" => {
+                let v = if side == "remote" { c.remote } else { c.base };
+                match v.as_deref().and_then(decode_version) {
+                    Some(v) => Ok(Some(self.repo_for(cfg)?.read_blob(&v.blob)?)),
+                    None => Ok(None),
+                }
+            }
+            other => Err(SyncError::Invalid(format!(
+                "side must be local, remote or base, not {other:?}"
+            ))),
+        }
+    }
+
+    /// Resolves a conflict. The home is written at once (for `Remote` and `Content`); the
+    /// conflict is cleared and the base moved to the remote's version, so the next sync pushes
+    /// whatever the home now holds.
+    pub fn resolve(&self, cfg: &SyncConfig, path: &str, how: Resolution) -> Result<(), SyncError> {
+        let url = dotsync_core::remote::expand_remote(&cfg.remote, &self.home);
+        let repo_dir = self.repo_dir(&url);
+        let lock = self.repo_lock(&repo_dir);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let c = self.conflict_record(cfg, path)?;
+        let rp = parse_path(path)?;
+        let remote = c.remote.as_deref().and_then(decode_version);
+        let repo = Repo::open_or_init(&repo_dir)?;
+        let abs = rp.under(&self.home);
+        let current = std::fs::symlink_metadata(&abs)
+            .ok()
+            .map(|m| StatKey::of(&m));
+        let roots: Vec<PathBuf> = cfg
+            .paths
+            .iter()
+            .filter_map(|p| resolve_config_path(p, &self.home).ok())
+            .collect();
+        let meta = self.meta_at(&repo, c.remote_commit.as_deref());
+        let dir_mode = |rel: &str| meta.dir_mode(rel);
+        let target = Target {
+            home: &self.home,
+            roots: &roots,
+            dir_mode: &dir_mode,
+        };
+        let mut outcome = Outcome {
+            conflicts_cleared: vec![path.to_owned()],
+            bases: vec![(path.to_owned(), remote.clone())],
+            ..Outcome::default()
+        };
+        let fail = |e: crate::apply::ApplyError| SyncError::Io {
+            path: abs.clone(),
+            source: std::io::Error::other(e.to_string()),
+        };
+        match how {
+            Resolution::Local => {}
+            Resolution::Remote => match &remote {
+                Some(v) => {
+                    let content = repo.read_blob(&v.blob)?;
+                    let stat = target
+                        .write(&abs, v.kind, v.mode, &content, current)
+                        .map_err(fail)?;
+                    outcome
+                        .stats
+                        .push((path.to_owned(), Some((stat, v.clone()))));
+                }
+                None => {
+                    target.remove(&abs, current).map_err(fail)?;
+                    outcome.stats.push((path.to_owned(), None));
+                }
+            },
+            Resolution::Content(bytes) => {
+                let mode = current
+                    .map(|s| s.mode & 0o777)
+                    .or(remote.as_ref().map(|v| v.mode))
+                    .unwrap_or(0o644);
+                // Kept in the object store too, so the edited result is never lost.
+                repo.write_blob(&bytes)?;
+                target
+                    .write(&abs, Kind::File, mode, &bytes, current)
+                    .map_err(fail)?;
+            }
+        }
+        records::record(&self.store, &cfg.id, &outcome)?;
+        // The remote's version is the new base, so "the remote did not move" no longer holds.
+        self.forget_commit_pub(&cfg.id)?;
+        Ok(())
+    }
+
+    fn forget_commit_pub(&self, config_id: &str) -> Result<(), SyncError> {
+        self.store
+            .conn()
+            .execute(
+                "UPDATE sync_state SET last_commit = NULL WHERE config_id = ?1",
+                rusqlite::params![config_id],
+            )
+            .map_err(|source| dotsync_state::StoreError::Sqlite {
+                path: self.store.path().to_path_buf(),
+                source,
+            })?;
+        Ok(())
+    }
+
+    fn meta_at(&self, repo: &Repo, commit: Option<&str>) -> Meta {
+        let Some(commit) = commit else {
+            return Meta::default();
+        };
+        let spec = format!("{commit}:{META_PATH}");
+        match repo.try_run(&["cat-file", "blob", &spec], None) {
+            Ok(bytes) => Meta::parse(&bytes),
+            Err(_) => Meta::default(),
+        }
+    }
+
+    /// Every version of a file in the remote's history (as last fetched), newest first.
+    pub fn history(&self, cfg: &SyncConfig, path: &str) -> Result<Vec<HistoryEntry>, SyncError> {
+        let rp = parse_path(path)?;
+        let repo = self.repo_for(cfg)?;
+        let tip = tracking_ref(&cfg.branch);
+        if repo.rev_parse(&tip).is_none() {
+            return Ok(Vec::new());
+        }
+        let out = repo.run(
+            &[
+                "-c",
+                "core.quotePath=false",
+                "log",
+                "--no-renames",
+                "--raw",
+                "--no-abbrev",
+                "--format=%x1e%H%x1f%ct%x1f%an%x1f%s%x1f%(trailers:key=Dotsync-Machine,valueonly,separator=%x2C)",
+                &tip,
+                "--",
+                rp.as_str(),
+            ],
+            None,
+        )?;
+        let text = String::from_utf8_lossy(&out);
+        let mut entries = Vec::new();
+        for rec in text.split('\x1e').filter(|r| !r.trim().is_empty()) {
+            let mut lines = rec.lines();
+            let Some(head) = lines.next() else { continue };
+            let f: Vec<&str> = head.split('\x1f').collect();
+            if f.len() < 5 {
+                continue;
+            }
+            let mut blob = None;
+            for l in lines {
+                // ":100644 100644 <old> <new> M\tpath"
+                if let Some(rest) = l.strip_prefix(':') {
+                    let (meta, p) = rest.split_once('\t').unwrap_or((rest, ""));
+                    if p != rp.as_str() {
+                        continue;
+                    }
+                    let parts: Vec<&str> = meta.split_whitespace().collect();
+                    if parts.len() >= 5 {
+                        blob = if parts[4].starts_with('D') {
+                            None
+                        } else {
+                            Some(parts[3].to_owned())
+                        };
+                    }
+                }
+            }
+            let machine = if f[4].trim().is_empty() {
+                f[2].trim_end_matches(" (dotsync)").to_owned()
+            } else {
+                f[4].trim().to_owned()
+            };
+            entries.push(HistoryEntry {
+                commit: f[0].to_owned(),
+                time: f[1].parse().unwrap_or(0),
+                machine,
+                message: f[3].to_owned(),
+                size: None,
+                blob,
+            });
+        }
+        let blobs: Vec<&str> = entries.iter().filter_map(|e| e.blob.as_deref()).collect();
+        if !blobs.is_empty() {
+            let mut input = blobs.join("\n");
+            input.push('\n');
+            let sizes = repo.run(
+                &["cat-file", "--batch-check=%(objectname) %(objectsize)"],
+                Some(input.as_bytes()),
+            )?;
+            let sizes: BTreeMap<String, u64> = String::from_utf8_lossy(&sizes)
+                .lines()
+                .filter_map(|l| {
+                    let (o, s) = l.split_once(' ')?;
+                    Some((o.to_owned(), s.parse().ok()?))
+                })
+                .collect();
+            for e in &mut entries {
+                e.size = e.blob.as_ref().and_then(|b| sizes.get(b).copied());
+            }
+        }
+        Ok(entries)
+    }
+
+    /// A file's bytes at a commit of the history, or in the home now when `rev` is None.
+    pub fn content(
+        &self,
+        cfg: &SyncConfig,
+        path: &str,
+        rev: Option<&str>,
+    ) -> Result<Vec<u8>, SyncError> {
+        let rp = parse_path(path)?;
+        match rev {
+            None => {
+                let abs = rp.under(&self.home);
+                let m = std::fs::symlink_metadata(&abs).map_err(|_| {
+                    SyncError::NotFound(format!("~/{path} does not exist on this machine"))
+                })?;
+                let kind = if m.file_type().is_symlink() {
+                    Kind::Symlink
+                } else {
+                    Kind::File
+                };
+                crate::scan::read_entry(&abs, kind)
+                    .map_err(|source| SyncError::Io { path: abs, source })
+            }
+            Some(rev) => {
+                let (bytes, _) = self.version_at(cfg, &rp, rev)?;
+                Ok(bytes)
+            }
+        }
+    }
+
+    fn version_at(
+        &self,
+        cfg: &SyncConfig,
+        rp: &RepoPath,
+        rev: &str,
+    ) -> Result<(Vec<u8>, Version), SyncError> {
+        if !is_hex_rev(rev) {
+            return Err(SyncError::Invalid(format!(
+                "{rev:?} is not a commit id (4 to 40 hex digits)"
+            )));
+        }
+        let repo = self.repo_for(cfg)?;
+        let commit = repo.rev_parse(rev).ok_or_else(|| {
+            SyncError::NotFound(format!("no commit {rev} in the history of {}", cfg.name))
+        })?;
+        let out = repo
+            .try_run(&["ls-tree", "-z", &commit, "--", rp.as_str()], None)
+            .map_err(|f| SyncError::Git(f.stderr))?;
+        let rec = out
+            .split(|&b| b == 0)
+            .find(|r| !r.is_empty())
+            .ok_or_else(|| {
+                SyncError::NotFound(format!("{} does not exist in commit {}", rp, &commit[..12]))
+            })?;
+        let head = String::from_utf8_lossy(rec.split(|&b| b == b'\t').next().unwrap_or(&[]));
+        let parts: Vec<&str> = head.split(' ').collect();
+        if parts.len() < 3 || parts[1] != "blob" {
+            return Err(SyncError::NotFound(format!(
+                "{rp} is not a file in commit {}",
+                &commit[..12]
+            )));
+        }
+        let git_mode = u32::from_str_radix(parts[0], 8).unwrap_or(0o100644);
+        let meta = self.meta_at(&repo, Some(&commit));
+        let kind = if git_mode == 0o120000 {
+            Kind::Symlink
+        } else {
+            Kind::File
+        };
+        let version = Version {
+            kind,
+            blob: parts[2].to_owned(),
+            mode: meta.file_mode(rp.as_str(), git_mode),
+        };
+        Ok((repo.read_blob(parts[2])?, version))
+    }
+
+    /// Puts the version of `path` at commit `rev` back into the home, atomically. It is then a
+    /// local edit like any other, and the next sync pushes it. Returns the bytes written.
+    pub fn restore(&self, cfg: &SyncConfig, path: &str, rev: &str) -> Result<u64, SyncError> {
+        let rp = parse_path(path)?;
+        let abs = rp.under(&self.home);
+        let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Invalid(e.to_string()))?;
+        if !dotsync_core::paths::covers(&cfg.paths, &ignore, &abs, &self.home) {
+            return Err(SyncError::Invalid(format!(
+                "~/{path} is not one of config {}'s files",
+                cfg.name
+            )));
+        }
+        let (bytes, version) = self.version_at(cfg, &rp, rev)?;
+        let roots: Vec<PathBuf> = cfg
+            .paths
+            .iter()
+            .filter_map(|p| resolve_config_path(p, &self.home).ok())
+            .collect();
+        let none = |_: &str| None;
+        let target = Target {
+            home: &self.home,
+            roots: &roots,
+            dir_mode: &none,
+        };
+        let current = std::fs::symlink_metadata(&abs)
+            .ok()
+            .map(|m| StatKey::of(&m));
+        target
+            .write(&abs, version.kind, version.mode, &bytes, current)
+            .map_err(|e| SyncError::Io {
+                path: abs.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        Ok(bytes.len() as u64)
+    }
+
+    /// The files a config covers, here or in its last synced state, with their state.
+    pub fn files(&self, cfg: &SyncConfig) -> Result<Vec<FileStatus>, SyncError> {
+        let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Invalid(e.to_string()))?;
+        let bases = records::load_bases(&self.store, &cfg.id)?;
+        let cache = records::load_stat_cache(&self.store, &cfg.id)?;
+        let conflicts: std::collections::BTreeSet<String> =
+            records::load_conflicts(&self.store, Some(&cfg.id))?
+                .into_iter()
+                .map(|c| c.path)
+                .collect();
+        let state_dir = self.layout.state_dir();
+        let scan = Scanner {
+            home: &self.home,
+            state_dir: &state_dir,
+            ignore: &ignore,
+            cache: &cache,
+            progress: &mut |_| {},
+        }
+        .scan(cfg);
+        let mut out = Vec::new();
+        for (p, e) in &scan.files {
+            let key = p.to_string();
+            let state = if conflicts.contains(&key) {
+                FileState::Conflict
+            } else {
+                match bases.get(&key) {
+                    None => FileState::New,
+                    Some(b) if *b == e.version => FileState::Synced,
+                    Some(_) => FileState::Modified,
+                }
+            };
+            out.push(FileStatus {
+                path: key,
+                size: Some(e.size),
+                mode: Some(format!("{:o}", e.version.mode)),
+                kind: Some(e.version.kind),
+                state,
+            });
+        }
+        for (k, b) in &bases {
+            if RepoPath::parse(k).is_ok_and(|rp| !scan.files.contains_key(&rp)) {
+                out.push(FileStatus {
+                    path: k.clone(),
+                    size: None,
+                    mode: Some(format!("{:o}", b.mode)),
+                    kind: Some(b.kind),
+                    state: if conflicts.contains(k) {
+                        FileState::Conflict
+                    } else {
+                        FileState::Deleted
+                    },
+                });
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+}
+
+/// A repository path from a client: `.zshrc`, `~/.zshrc` or an absolute path in the home are
+/// all accepted by the API layer, which normalises before calling; here it must be relative.
+fn parse_path(path: &str) -> Result<RepoPath, SyncError> {
+    RepoPath::parse(path).map_err(|e| SyncError::Invalid(e.to_string()))
+}

@@ -1,0 +1,275 @@
+//! The engine's tables in the state database (migration 2 of dotsync-state).
+
+use std::collections::{BTreeMap, HashMap};
+
+use dotsync_core::plan::{Kind, Version};
+use dotsync_state::{Store, StoreError};
+use rusqlite::{OptionalExtension, params};
+
+use crate::scan::{Cached, StatKey};
+
+fn kind_str(k: Kind) -> &'static str {
+    match k {
+        Kind::File => "file",
+        Kind::Symlink => "symlink",
+    }
+}
+
+fn parse_kind(s: &str) -> Kind {
+    if s == "symlink" {
+        Kind::Symlink
+    } else {
+        Kind::File
+    }
+}
+
+fn sql(store: &Store) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Sqlite {
+        path: store.path().to_path_buf(),
+        source,
+    }
+}
+
+/// A conflict as recorded.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConflictRecord {
+    pub config_id: String,
+    pub path: String,
+    /// `both_changed`, `delete_vs_change` or `no_base`.
+    pub reason: String,
+    /// Blob ids as `kind:mode:oid`, or None where that side has no file.
+    pub base: Option<String>,
+    pub local: Option<String>,
+    pub remote: Option<String>,
+    pub remote_commit: Option<String>,
+    pub detected_at: i64,
+}
+
+pub fn encode_version(v: &Version) -> String {
+    format!("{}:{:o}:{}", kind_str(v.kind), v.mode, v.blob)
+}
+
+pub fn decode_version(s: &str) -> Option<Version> {
+    let mut parts = s.splitn(3, ':');
+    let kind = parse_kind(parts.next()?);
+    let mode = u32::from_str_radix(parts.next()?, 8).ok()?;
+    let blob = parts.next()?.to_owned();
+    Some(Version { kind, blob, mode })
+}
+
+pub fn load_bases(store: &Store, config_id: &str) -> Result<BTreeMap<String, Version>, StoreError> {
+    let conn = store.conn();
+    let mut stmt = conn
+        .prepare_cached("SELECT path, kind, blob, mode FROM sync_base WHERE config_id = ?1")
+        .map_err(sql(store))?;
+    let rows = stmt
+        .query_map(params![config_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Version {
+                    kind: parse_kind(&r.get::<_, String>(1)?),
+                    blob: r.get(2)?,
+                    mode: r.get(3)?,
+                },
+            ))
+        })
+        .map_err(sql(store))?;
+    rows.collect::<Result<_, _>>().map_err(sql(store))
+}
+
+pub fn load_stat_cache(
+    store: &Store,
+    config_id: &str,
+) -> Result<HashMap<String, Cached>, StoreError> {
+    let conn = store.conn();
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT path, size, mtime_ns, ctime_ns, ino, mode, kind, blob FROM stat_cache WHERE config_id = ?1",
+        )
+        .map_err(sql(store))?;
+    let rows = stmt
+        .query_map(params![config_id], |r| {
+            let mode: u32 = r.get(5)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                Cached {
+                    stat: StatKey {
+                        size: r.get(1)?,
+                        mtime_ns: r.get(2)?,
+                        ctime_ns: r.get(3)?,
+                        ino: r.get(4)?,
+                        mode,
+                    },
+                    version: Version {
+                        kind: parse_kind(&r.get::<_, String>(6)?),
+                        blob: r.get(7)?,
+                        mode: mode & 0o777,
+                    },
+                },
+            ))
+        })
+        .map_err(sql(store))?;
+    rows.collect::<Result<_, _>>().map_err(sql(store))
+}
+
+pub fn cached_stat(store: &Store, config_id: &str, path: &str) -> Option<Cached> {
+    let conn = store.conn();
+    conn.query_row(
+        "SELECT size, mtime_ns, ctime_ns, ino, mode, kind, blob FROM stat_cache WHERE config_id = ?1 AND path = ?2",
+        params![config_id, path],
+        |r| {
+            let mode: u32 = r.get(4)?;
+            Ok(Cached {
+                stat: StatKey {
+                    size: r.get(0)?,
+                    mtime_ns: r.get(1)?,
+                    ctime_ns: r.get(2)?,
+                    ino: r.get(3)?,
+                    mode,
+                },
+                version: Version {
+                    kind: parse_kind(&r.get::<_, String>(5)?),
+                    blob: r.get(6)?,
+                    mode: mode & 0o777,
+                },
+            })
+        },
+    )
+    .optional()
+    .ok()
+    .flatten()
+}
+
+pub fn load_conflicts(
+    store: &Store,
+    config_id: Option<&str>,
+) -> Result<Vec<ConflictRecord>, StoreError> {
+    let conn = store.conn();
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT config_id, path, reason, base, local, remote, remote_commit, detected_at
+             FROM conflicts WHERE ?1 IS NULL OR config_id = ?1 ORDER BY detected_at, path",
+        )
+        .map_err(sql(store))?;
+    let rows = stmt
+        .query_map(params![config_id], |r| {
+            Ok(ConflictRecord {
+                config_id: r.get(0)?,
+                path: r.get(1)?,
+                reason: r.get(2)?,
+                base: r.get(3)?,
+                local: r.get(4)?,
+                remote: r.get(5)?,
+                remote_commit: r.get(6)?,
+                detected_at: r.get(7)?,
+            })
+        })
+        .map_err(sql(store))?;
+    rows.collect::<Result<_, _>>().map_err(sql(store))
+}
+
+pub fn last_commit(store: &Store, config_id: &str) -> Result<Option<String>, StoreError> {
+    store
+        .conn()
+        .query_row(
+            "SELECT last_commit FROM sync_state WHERE config_id = ?1",
+            params![config_id],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()
+        .map(Option::flatten)
+        .map_err(sql(store))
+}
+
+/// Everything one sync learned, written in one transaction at its end.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// New base per path; `None` removes the base (the file is gone on both sides).
+    pub bases: Vec<(String, Option<Version>)>,
+    /// New stat-cache rows; `None` removes one.
+    pub stats: Vec<(String, Option<(StatKey, Version)>)>,
+    pub conflicts_set: Vec<ConflictRecord>,
+    pub conflicts_cleared: Vec<String>,
+    pub commit: Option<String>,
+    /// Replace the whole stat cache (drop rows of files that were not seen).
+    pub prune_stats_except: Option<Vec<String>>,
+}
+
+pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreError> {
+    store.transaction(|tx| {
+        let e = sql(store);
+        for (path, v) in &o.bases {
+            match v {
+                Some(v) => tx.execute(
+                    "INSERT INTO sync_base (config_id, path, kind, blob, mode) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (config_id, path) DO UPDATE SET kind = ?3, blob = ?4, mode = ?5",
+                    params![config_id, path, kind_str(v.kind), v.blob, v.mode],
+                ),
+                None => tx.execute(
+                    "DELETE FROM sync_base WHERE config_id = ?1 AND path = ?2",
+                    params![config_id, path],
+                ),
+            }
+            .map_err(&e)?;
+        }
+        if let Some(keep) = &o.prune_stats_except {
+            let existing: Vec<String> = {
+                let mut stmt = tx
+                    .prepare("SELECT path FROM stat_cache WHERE config_id = ?1")
+                    .map_err(&e)?;
+                let rows = stmt.query_map(params![config_id], |r| r.get(0)).map_err(&e)?;
+                rows.collect::<Result<_, _>>().map_err(&e)?
+            };
+            let keep: std::collections::HashSet<&str> = keep.iter().map(String::as_str).collect();
+            for p in existing.iter().filter(|p| !keep.contains(p.as_str())) {
+                tx.execute(
+                    "DELETE FROM stat_cache WHERE config_id = ?1 AND path = ?2",
+                    params![config_id, p],
+                )
+                .map_err(&e)?;
+            }
+        }
+        for (path, s) in &o.stats {
+            match s {
+                Some((st, v)) => tx.execute(
+                    "INSERT INTO stat_cache (config_id, path, size, mtime_ns, ctime_ns, ino, mode, kind, blob)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (config_id, path) DO UPDATE SET size = ?3, mtime_ns = ?4,
+                       ctime_ns = ?5, ino = ?6, mode = ?7, kind = ?8, blob = ?9",
+                    params![config_id, path, st.size, st.mtime_ns, st.ctime_ns, st.ino, st.mode, kind_str(v.kind), v.blob],
+                ),
+                None => tx.execute(
+                    "DELETE FROM stat_cache WHERE config_id = ?1 AND path = ?2",
+                    params![config_id, path],
+                ),
+            }
+            .map_err(&e)?;
+        }
+        for c in &o.conflicts_set {
+            tx.execute(
+                "INSERT INTO conflicts (config_id, path, reason, base, local, remote, remote_commit, detected_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (config_id, path) DO UPDATE SET reason = ?3, base = ?4, local = ?5,
+                   remote = ?6, remote_commit = ?7",
+                params![config_id, c.path, c.reason, c.base, c.local, c.remote, c.remote_commit, c.detected_at],
+            )
+            .map_err(&e)?;
+        }
+        for p in &o.conflicts_cleared {
+            tx.execute(
+                "DELETE FROM conflicts WHERE config_id = ?1 AND path = ?2",
+                params![config_id, p],
+            )
+            .map_err(&e)?;
+        }
+        if let Some(c) = &o.commit {
+            tx.execute(
+                "INSERT INTO sync_state (config_id, last_commit, last_sync_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (config_id) DO UPDATE SET last_commit = ?2, last_sync_at = ?3",
+                params![config_id, c, dotsync_state::now_unix()],
+            )
+            .map_err(&e)?;
+        }
+        Ok::<_, StoreError>(())
+    })
+}

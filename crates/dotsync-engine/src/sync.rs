@@ -1,0 +1,926 @@
+//! One sync of one config: scan → remote check/fetch → plan → commit → push → apply → record.
+//!
+//! The home is written only after the push succeeded (or was not needed), and a file's base is
+//! recorded only once the file really holds that version, in one transaction at the end. So a
+//! sync killed anywhere is harmless: the next run recomputes its plan from (base, local, remote)
+//! and converges. A rejected push (another machine was faster) goes back to the fetch; nothing
+//! in the home was touched yet.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use dotsync_core::SyncConfig;
+use dotsync_core::paths::{Ignore, RepoPath, covers, resolve_config_path};
+use dotsync_core::plan::{self, ConflictWhy, Decision, Kind, Side, Version};
+use dotsync_core::remote::expand_remote;
+
+use crate::apply::{ApplyError, Target};
+use crate::git::{Repo, git_mode, tracking_ref};
+use crate::meta::{META_PATH, Meta};
+use crate::records::{self, ConflictRecord, Outcome, encode_version};
+use crate::scan::{LocalEntry, Scanner, is_racy};
+use crate::{Engine, FileAction, SyncError, SyncEvent, SyncOptions, SyncSummary};
+
+/// How often a push rejected because another machine pushed first is retried.
+const PUSH_ATTEMPTS: usize = 5;
+/// Files larger than this never go through a text merge.
+const MERGE_LIMIT: usize = 1 << 20;
+
+/// The remote side of a sync: the fetched tip and what it holds for this config.
+struct RemoteState {
+    tip: Option<String>,
+    files: BTreeMap<RepoPath, Version>,
+    meta: Meta,
+}
+
+/// A change to make in the home after the push.
+enum HomeChange {
+    Write {
+        path: RepoPath,
+        version: Version,
+        content: Vec<u8>,
+        action: FileAction,
+        detail: Option<String>,
+    },
+    Remove {
+        path: RepoPath,
+        detail: Option<String>,
+    },
+}
+
+struct Emitter<'a> {
+    sink: &'a mut dyn FnMut(&SyncEvent),
+    summary: SyncSummary,
+}
+
+impl Emitter<'_> {
+    fn file(&mut self, path: &str, action: FileAction, bytes: u64, detail: Option<String>) {
+        let s = &mut self.summary;
+        match action {
+            FileAction::Pushed => s.pushed += 1,
+            FileAction::Pulled => s.pulled += 1,
+            FileAction::Merged => s.merged += 1,
+            FileAction::Deleted => s.deleted += 1,
+            FileAction::Conflict => s.conflicts += 1,
+            FileAction::Resolved => s.resolved += 1,
+            FileAction::Skipped => s.skipped += 1,
+            FileAction::Failed => s.failed += 1,
+        }
+        (self.sink)(&SyncEvent::File {
+            config: s.config.clone(),
+            path: path.to_owned(),
+            action,
+            bytes,
+            detail,
+        });
+    }
+
+    fn progress(&mut self, phase: &'static str, done: u64, total: Option<u64>) {
+        (self.sink)(&SyncEvent::Progress {
+            config: self.summary.config.clone(),
+            phase,
+            done,
+            total,
+        });
+    }
+}
+
+impl Engine {
+    pub(crate) fn run_sync(
+        &self,
+        cfg: &SyncConfig,
+        opts: &SyncOptions,
+        sink: &mut dyn FnMut(&SyncEvent),
+    ) -> Result<SyncSummary, SyncError> {
+        let started = Instant::now();
+        let url = expand_remote(&cfg.remote, &self.home);
+        let repo_dir = self.repo_dir(&url);
+        let lock = self.repo_lock(&repo_dir);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        sink(&SyncEvent::Start {
+            config: cfg.name.clone(),
+            config_id: cfg.id.clone(),
+            remote: cfg.remote.clone(),
+            branch: cfg.branch.clone(),
+            trigger: if opts.trigger.is_empty() {
+                "api".into()
+            } else {
+                opts.trigger.clone()
+            },
+        });
+        let mut em = Emitter {
+            sink,
+            summary: SyncSummary {
+                config: cfg.name.clone(),
+                config_id: cfg.id.clone(),
+                ..SyncSummary::default()
+            },
+        };
+        let result = self.sync_inner(cfg, opts, &url, &repo_dir, &mut em);
+        let mut summary = em.summary.clone();
+        summary.duration_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(()) => summary.ok = true,
+            Err(e) => {
+                summary.ok = false;
+                summary.error = Some(e.to_string());
+                summary.error_kind = Some(e.kind());
+            }
+        }
+        tracing::info!(
+            config = %cfg.name,
+            ok = summary.ok,
+            pushed = summary.pushed,
+            pulled = summary.pulled,
+            merged = summary.merged,
+            deleted = summary.deleted,
+            conflicts = summary.conflicts,
+            failed = summary.failed,
+            ms = summary.duration_ms,
+            error = summary.error.as_deref().unwrap_or(""),
+            "sync finished"
+        );
+        (em.sink)(&SyncEvent::Summary(summary.clone()));
+        result.map(|()| summary)
+    }
+
+    fn sync_inner(
+        &self,
+        cfg: &SyncConfig,
+        opts: &SyncOptions,
+        url: &str,
+        repo_dir: &std::path::Path,
+        em: &mut Emitter<'_>,
+    ) -> Result<(), SyncError> {
+        let repo = Repo::open_or_init(repo_dir)?;
+        let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Git(e.to_string()))?;
+        let roots: Vec<PathBuf> = cfg
+            .paths
+            .iter()
+            .filter_map(|p| resolve_config_path(p, &self.home).ok())
+            .collect();
+        let bases = records::load_bases(&self.store, &cfg.id)?;
+        let cache = records::load_stat_cache(&self.store, &cfg.id)?;
+        let open_conflicts: BTreeMap<String, ConflictRecord> =
+            records::load_conflicts(&self.store, Some(&cfg.id))?
+                .into_iter()
+                .map(|c| (c.path.clone(), c))
+                .collect();
+        let last_commit = records::last_commit(&self.store, &cfg.id)?;
+
+        // 1. Scan.
+        let state_dir = self.layout.state_dir();
+        let scan = {
+            let sink_progress = &mut |n: u64| em.progress("scan", n, None);
+            Scanner {
+                home: &self.home,
+                state_dir: &state_dir,
+                ignore: &ignore,
+                cache: &cache,
+                progress: sink_progress,
+            }
+            .scan(cfg)
+        };
+        for (path, why) in &scan.skipped {
+            em.file(path, FileAction::Skipped, 0, Some(why.clone()));
+        }
+        let unreadable: BTreeSet<&str> = scan.skipped.iter().map(|(p, _)| p.as_str()).collect();
+
+        let mut outcome = Outcome::default();
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        let stat_rows = |files: &BTreeMap<RepoPath, LocalEntry>| -> Vec<(String, Option<(crate::scan::StatKey, Version)>)> {
+            files
+                .iter()
+                .filter(|(_, e)| !e.cached && !is_racy(&e.stat, now_ns))
+                .map(|(p, e)| (p.to_string(), Some((e.stat, e.version.clone()))))
+                .collect()
+        };
+        outcome.prune_stats_except = Some(scan.files.keys().map(|p| p.to_string()).collect());
+
+        let local_dirty = scan
+            .files
+            .iter()
+            .any(|(p, e)| bases.get(p.as_str()) != Some(&e.version))
+            || bases.keys().any(|p| {
+                !unreadable.contains(p.as_str())
+                    && RepoPath::parse(p).is_ok_and(|rp| !scan.files.contains_key(&rp))
+            });
+
+        // 2. Remote check: one ls-remote. Nothing else if neither side moved.
+        em.progress("fetch", 0, None);
+        let mut head = repo.ls_remote(url, &cfg.branch)?;
+        if head.is_some() && head == last_commit && !local_dirty && open_conflicts.is_empty() {
+            outcome.stats = stat_rows(&scan.files);
+            outcome.commit = head.clone();
+            em.summary.commit = head;
+            em.summary.files = scan.files.len() as u64;
+            records::record(&self.store, &cfg.id, &outcome)?;
+            return Ok(());
+        }
+
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let remote = self.load_remote(&repo, url, cfg, &ignore, head.as_deref(), em)?;
+            let planned = self.plan(
+                cfg,
+                opts,
+                &repo,
+                &bases,
+                &scan.files,
+                &unreadable,
+                &remote,
+                &open_conflicts,
+                em,
+            )?;
+            let Planned {
+                tree_changes,
+                mut meta,
+                preserve,
+                home_changes,
+                pushed_bases,
+                settled_bases,
+                conflicts_set,
+                conflicts_cleared,
+                events,
+            } = planned;
+
+            // Directory modes other than 0755 (`~/.ssh` at 0700) travel in the metadata too.
+            if cfg.direction != dotsync_core::Direction::Pull {
+                for (d, m) in &scan.dir_modes {
+                    meta.dirs.insert(d.clone(), format!("{m:o}"));
+                }
+            }
+
+            // 3. Commit and push, unless there is nothing to say.
+            let mut new_tip = remote.tip.clone();
+            let meta_changed = meta != remote.meta;
+            if cfg.direction != dotsync_core::Direction::Pull
+                && (!tree_changes.is_empty()
+                    || !preserve.is_empty()
+                    || (meta_changed && remote.tip.is_some()))
+            {
+                if let Some(c) = &opts.cancel
+                    && c.load(Ordering::SeqCst)
+                {
+                    return Err(SyncError::Cancelled);
+                }
+                em.progress("commit", 0, None);
+                let mut parent = remote.tip.clone();
+                let machine = &self.machine;
+                let author = (format!("{machine} (dotsync)"), format!("dotsync@{machine}"));
+                if !preserve.is_empty() {
+                    let tree = repo.build_tree(parent.as_deref(), &preserve)?;
+                    let names: Vec<&str> = preserve.iter().map(|(p, _)| p.as_str()).collect();
+                    let msg = format!(
+                        "{machine}: keep this machine's version of {} before taking the remote's\n\n\
+                         on_conflict = remote replaced it; this commit keeps it in history.\n\n\
+                         Dotsync-Machine: {machine}\n",
+                        names.join(", ")
+                    );
+                    parent = Some(repo.commit_tree(
+                        &tree,
+                        parent.as_deref(),
+                        &msg,
+                        (&author.0, &author.1),
+                    )?);
+                }
+                let mut changes = tree_changes.clone();
+                if meta_changed
+                    || (remote.tip.is_none() && !meta.modes.is_empty())
+                    || (remote.tip.is_none() && !meta.dirs.is_empty())
+                {
+                    let oid = repo.write_blob(&meta.to_bytes())?;
+                    changes.push((META_PATH.to_owned(), Some((0o100644, oid))));
+                }
+                let tree = repo.build_tree(parent.as_deref(), &changes)?;
+                let unchanged_tree = match &remote.tip {
+                    Some(t) => preserve.is_empty() && repo.tree_of(t)? == tree,
+                    None => false,
+                };
+                if !unchanged_tree {
+                    let msg = commit_message(machine, &events);
+                    let commit =
+                        repo.commit_tree(&tree, parent.as_deref(), &msg, (&author.0, &author.1))?;
+                    em.progress("push", 0, None);
+                    if !repo.push(url, &commit, &cfg.branch)? {
+                        if attempt >= PUSH_ATTEMPTS {
+                            return Err(SyncError::Git(format!(
+                                "the remote kept moving: {PUSH_ATTEMPTS} pushes were rejected \
+                                 because other machines pushed first; try again"
+                            )));
+                        }
+                        tracing::info!(config = %cfg.name, attempt, "push rejected, fetching again");
+                        head = repo.ls_remote(url, &cfg.branch)?;
+                        continue;
+                    }
+                    repo.update_ref(&tracking_ref(&cfg.branch), &commit)?;
+                    new_tip = Some(commit);
+                }
+            }
+
+            // 4. The push is in (or was not needed): report what travelled out.
+            for (path, action, bytes, detail) in &events {
+                em.file(path, *action, *bytes, detail.clone());
+            }
+            outcome.bases.extend(pushed_bases);
+            outcome.bases.extend(settled_bases);
+            outcome.conflicts_set = conflicts_set;
+            outcome.conflicts_cleared = conflicts_cleared;
+            outcome.stats = stat_rows(&scan.files);
+
+            // 5. Apply the remote's changes into the home.
+            let dir_mode = |rel: &str| meta.dir_mode(rel);
+            let target = Target {
+                home: &self.home,
+                roots: &roots,
+                dir_mode: &dir_mode,
+            };
+            let total = home_changes.len() as u64;
+            let mut failed = false;
+            for (i, change) in home_changes.into_iter().enumerate() {
+                if let Some(c) = &opts.cancel
+                    && c.load(Ordering::SeqCst)
+                {
+                    // What is applied so far is recorded; the rest comes next time.
+                    records::record(&self.store, &cfg.id, &outcome)?;
+                    return Err(SyncError::Cancelled);
+                }
+                if total > 20 && i % 100 == 0 {
+                    em.progress("apply", i as u64, Some(total));
+                }
+                match change {
+                    HomeChange::Write {
+                        path,
+                        version,
+                        content,
+                        action,
+                        detail,
+                    } => {
+                        let abs = path.under(&self.home);
+                        let expected = scan.files.get(&path).map(|e| e.stat);
+                        match target.write(&abs, version.kind, version.mode, &content, expected) {
+                            Ok(stat) => {
+                                outcome
+                                    .bases
+                                    .push((path.to_string(), Some(version.clone())));
+                                outcome
+                                    .stats
+                                    .push((path.to_string(), Some((stat, version))));
+                                if let Some(keep) = outcome.prune_stats_except.as_mut() {
+                                    keep.push(path.to_string());
+                                }
+                                em.file(path.as_str(), action, content.len() as u64, detail);
+                            }
+                            Err(e) => {
+                                failed |= !matches!(e, ApplyError::ChangedSinceScan);
+                                let act = if matches!(e, ApplyError::ChangedSinceScan) {
+                                    FileAction::Skipped
+                                } else {
+                                    FileAction::Failed
+                                };
+                                em.file(path.as_str(), act, 0, Some(e.to_string()));
+                            }
+                        }
+                    }
+                    HomeChange::Remove { path, detail } => {
+                        let abs = path.under(&self.home);
+                        let expected = scan.files.get(&path).map(|e| e.stat);
+                        match target.remove(&abs, expected) {
+                            Ok(()) => {
+                                outcome.bases.push((path.to_string(), None));
+                                outcome.stats.push((path.to_string(), None));
+                                em.file(path.as_str(), FileAction::Deleted, 0, detail);
+                            }
+                            Err(e) => {
+                                failed |= !matches!(e, ApplyError::ChangedSinceScan);
+                                let act = if matches!(e, ApplyError::ChangedSinceScan) {
+                                    FileAction::Skipped
+                                } else {
+                                    FileAction::Failed
+                                };
+                                em.file(path.as_str(), act, 0, Some(e.to_string()));
+                            }
+                        }
+                    }
+                }
+            }
+
+            // 6. Record. A sync with failures records no commit, so the next check runs a
+            // full sync again instead of trusting "nothing moved".
+            outcome.commit = if failed || em.summary.failed > 0 {
+                None
+            } else {
+                new_tip.clone()
+            };
+            records::record(&self.store, &cfg.id, &outcome)?;
+            if outcome.commit.is_none() {
+                self.forget_commit(&cfg.id)?;
+            }
+            em.summary.commit = new_tip;
+            em.summary.files = self.count_files(&cfg.id)?;
+            return Ok(());
+        }
+    }
+
+    fn forget_commit(&self, config_id: &str) -> Result<(), SyncError> {
+        self.store
+            .conn()
+            .execute(
+                "UPDATE sync_state SET last_commit = NULL WHERE config_id = ?1",
+                rusqlite::params![config_id],
+            )
+            .map_err(|source| dotsync_state::StoreError::Sqlite {
+                path: self.store.path().to_path_buf(),
+                source,
+            })?;
+        Ok(())
+    }
+
+    fn count_files(&self, config_id: &str) -> Result<u64, SyncError> {
+        Ok(records::load_bases(&self.store, config_id)?.len() as u64)
+    }
+
+    /// Fetches `head` if needed and reads the config's files in it.
+    fn load_remote(
+        &self,
+        repo: &Repo,
+        url: &str,
+        cfg: &SyncConfig,
+        ignore: &Ignore,
+        head: Option<&str>,
+        em: &mut Emitter<'_>,
+    ) -> Result<RemoteState, SyncError> {
+        let Some(head) = head else {
+            return Ok(RemoteState {
+                tip: None,
+                files: BTreeMap::new(),
+                meta: Meta::default(),
+            });
+        };
+        if repo.rev_parse(head).is_none() {
+            repo.fetch(url, &cfg.branch)?;
+        }
+        if repo.rev_parse(head).is_none() {
+            return Err(SyncError::Git(format!(
+                "the remote announced commit {head} for {} but did not send it",
+                cfg.branch
+            )));
+        }
+        repo.update_ref(&tracking_ref(&cfg.branch), head)?;
+        let entries = repo.ls_tree(head)?;
+        let mut meta = Meta::default();
+        let mut files = BTreeMap::new();
+        let home = &self.home;
+        for (mode, oid, raw) in entries {
+            let name = String::from_utf8_lossy(&raw).into_owned();
+            if name == META_PATH {
+                meta = Meta::parse(&repo.read_blob(&oid)?);
+                continue;
+            }
+            let path = match RepoPath::parse(&name) {
+                Ok(p) => p,
+                Err(e) => {
+                    em.file(
+                        &name,
+                        FileAction::Skipped,
+                        0,
+                        Some(format!("unsafe path in the remote, never written: {e}")),
+                    );
+                    continue;
+                }
+            };
+            if !covers(&cfg.paths, ignore, &path.under(home), home) {
+                continue;
+            }
+            let kind = if mode == 0o120000 {
+                Kind::Symlink
+            } else {
+                Kind::File
+            };
+            files.insert(path, (kind, oid, mode));
+        }
+        let files = files
+            .into_iter()
+            .map(|(p, (kind, blob, mode))| {
+                let m = meta.file_mode(p.as_str(), mode);
+                (
+                    p,
+                    Version {
+                        kind,
+                        blob,
+                        mode: m,
+                    },
+                )
+            })
+            .collect();
+        Ok(RemoteState {
+            tip: Some(head.to_owned()),
+            files,
+            meta,
+        })
+    }
+}
+
+/// Everything a plan decided.
+struct Planned {
+    tree_changes: Vec<(String, Option<(u32, String)>)>,
+    meta: Meta,
+    /// Local versions replaced under `on_conflict = remote`, committed first so history keeps them.
+    preserve: Vec<(String, Option<(u32, String)>)>,
+    home_changes: Vec<HomeChange>,
+    /// Bases that hold once the push succeeded.
+    pushed_bases: Vec<(String, Option<Version>)>,
+    /// Bases that hold already (both sides agree).
+    settled_bases: Vec<(String, Option<Version>)>,
+    conflicts_set: Vec<ConflictRecord>,
+    conflicts_cleared: Vec<String>,
+    /// File events to report once the push is in.
+    events: Vec<(String, FileAction, u64, Option<String>)>,
+}
+
+impl Engine {
+    #[allow(clippy::too_many_arguments)]
+    fn plan(
+        &self,
+        cfg: &SyncConfig,
+        opts: &SyncOptions,
+        repo: &Repo,
+        bases: &BTreeMap<String, Version>,
+        local: &BTreeMap<RepoPath, LocalEntry>,
+        unreadable: &BTreeSet<&str>,
+        remote: &RemoteState,
+        open_conflicts: &BTreeMap<String, ConflictRecord>,
+        em: &mut Emitter<'_>,
+    ) -> Result<Planned, SyncError> {
+        let mut p = Planned {
+            tree_changes: Vec::new(),
+            meta: remote.meta.clone(),
+            preserve: Vec::new(),
+            home_changes: Vec::new(),
+            pushed_bases: Vec::new(),
+            settled_bases: Vec::new(),
+            conflicts_set: Vec::new(),
+            conflicts_cleared: Vec::new(),
+            events: Vec::new(),
+        };
+        let mut all: BTreeSet<RepoPath> = local.keys().cloned().collect();
+        all.extend(remote.files.keys().cloned());
+        all.extend(bases.keys().filter_map(|k| RepoPath::parse(k).ok()));
+        all.retain(|path| {
+            !unreadable.contains(path.as_str())
+                && !unreadable
+                    .iter()
+                    .any(|u| path.as_str().starts_with(&format!("{u}/")))
+        });
+        let mut deletions = 0usize;
+        let dir_modes: BTreeMap<String, u32> = BTreeMap::new();
+        let _ = dir_modes;
+        let total = all.len() as u64;
+        let policy = plan::settle(cfg.on_conflict);
+
+        for (n, path) in all.into_iter().enumerate() {
+            if total > 1000 && n % 1000 == 0 {
+                em.progress("plan", n as u64, Some(total));
+            }
+            let key = path.to_string();
+            let b = bases.get(&key);
+            let l = local.get(&path).map(|e| &e.version);
+            let r = remote.files.get(&path);
+            let size = local.get(&path).map(|e| e.size).unwrap_or(0);
+
+            if let Some(c) = open_conflicts.get(&key) {
+                if l == r {
+                    p.conflicts_cleared.push(key.clone());
+                    p.settled_bases.push((key.clone(), l.cloned()));
+                    p.events.push((
+                        key,
+                        FileAction::Resolved,
+                        0,
+                        Some("both sides now agree".into()),
+                    ));
+                } else {
+                    let mut c = c.clone();
+                    c.local = l.map(encode_version);
+                    c.remote = r.map(encode_version);
+                    c.remote_commit = remote.tip.clone();
+                    if let Some(l) = l
+                        && l.kind == Kind::File
+                    {
+                        // Keep this side's bytes in the object store too, as they were now.
+                        if let Ok(bytes) = std::fs::read(path.under(&self.home)) {
+                            repo.write_blob(&bytes)?;
+                        }
+                    }
+                    p.conflicts_set.push(c);
+                    p.events.push((
+                        key,
+                        FileAction::Conflict,
+                        size,
+                        Some("still in conflict; resolve it with `dotsync resolve`".into()),
+                    ));
+                }
+                continue;
+            }
+
+            let mut decision = plan::decide(b, l, r, cfg.direction, true);
+            let mut merged: Option<Vec<u8>> = None;
+            if decision == Decision::Merge {
+                // The three versions must be text files small enough to merge.
+                let (Some(bv), Some(lv), Some(rv)) = (b, l, r) else {
+                    unreachable_merge()
+                };
+                if bv.kind == Kind::File && lv.kind == Kind::File && rv.kind == Kind::File {
+                    let blobs = repo.read_blobs(&[bv.blob.as_str(), rv.blob.as_str()]);
+                    let ours = std::fs::read(path.under(&self.home));
+                    if let (Ok(blobs), Ok(ours)) = (blobs, ours)
+                        && let [base_bytes, theirs] = &blobs[..]
+                        && is_text(base_bytes)
+                        && is_text(&ours)
+                        && is_text(theirs)
+                        && crate::git::blob_id(&ours) == lv.blob
+                    {
+                        merged = repo.merge_text(&ours, base_bytes, theirs)?;
+                    }
+                }
+                if merged.is_none() {
+                    decision = Decision::Conflict(ConflictWhy::BothChanged);
+                }
+            }
+
+            match decision {
+                Decision::InSync => {
+                    if b != l {
+                        p.settled_bases.push((key, l.cloned()));
+                    }
+                }
+                Decision::Hold(why) => {
+                    p.events
+                        .push((key, FileAction::Skipped, 0, Some(why.into())));
+                }
+                Decision::Push => match l {
+                    Some(lv) => {
+                        if !self.stage_local(repo, &path, lv, &mut p)? {
+                            em.file(
+                                &key,
+                                FileAction::Skipped,
+                                0,
+                                Some("changed during the sync; it will sync next time".into()),
+                            );
+                            continue;
+                        }
+                        p.pushed_bases.push((key.clone(), Some(lv.clone())));
+                        p.events.push((key, FileAction::Pushed, size, None));
+                    }
+                    None => {
+                        deletions += 1;
+                        p.tree_changes.push((key.clone(), None));
+                        p.meta.modes.remove(&key);
+                        p.pushed_bases.push((key.clone(), None));
+                        p.events.push((
+                            key,
+                            FileAction::Deleted,
+                            0,
+                            Some("deleted here; removed from the remote".into()),
+                        ));
+                    }
+                },
+                Decision::Pull => match r {
+                    Some(rv) => {
+                        let content = repo.read_blob(&rv.blob)?;
+                        p.home_changes.push(HomeChange::Write {
+                            path,
+                            version: rv.clone(),
+                            content,
+                            action: FileAction::Pulled,
+                            detail: None,
+                        });
+                    }
+                    None => {
+                        deletions += 1;
+                        p.home_changes.push(HomeChange::Remove {
+                            path,
+                            detail: Some("deleted on another machine".into()),
+                        });
+                    }
+                },
+                Decision::Merge => {
+                    let (Some(bv), Some(lv), Some(rv), Some(m)) = (b, l, r, merged) else {
+                        unreachable_merge()
+                    };
+                    // Each side's mode change wins over an unchanged mode.
+                    let mode = if lv.mode != bv.mode { lv.mode } else { rv.mode };
+                    let blob = repo.write_blob(&m)?;
+                    let v = Version {
+                        kind: Kind::File,
+                        blob: blob.clone(),
+                        mode,
+                    };
+                    p.tree_changes
+                        .push((key.clone(), Some((git_mode(Kind::File, mode), blob))));
+                    p.meta.set_file_mode(&key, mode);
+                    p.home_changes.push(HomeChange::Write {
+                        path,
+                        version: v,
+                        content: m,
+                        action: FileAction::Merged,
+                        detail: Some("edits from both machines merged line by line".into()),
+                    });
+                }
+                Decision::Conflict(why) => {
+                    let reason = match why {
+                        ConflictWhy::BothChanged => "both_changed",
+                        ConflictWhy::DeleteVsChange => "delete_vs_change",
+                        ConflictWhy::NoBase => "no_base",
+                    };
+                    match policy {
+                        None => {
+                            if let Some(lv) = l
+                                && lv.kind == Kind::File
+                                && let Ok(bytes) = std::fs::read(path.under(&self.home))
+                            {
+                                repo.write_blob(&bytes)?;
+                            }
+                            p.conflicts_set.push(ConflictRecord {
+                                config_id: cfg.id.clone(),
+                                path: key.clone(),
+                                reason: reason.into(),
+                                base: b.map(encode_version),
+                                local: l.map(encode_version),
+                                remote: r.map(encode_version),
+                                remote_commit: remote.tip.clone(),
+                                detected_at: dotsync_state::now_unix(),
+                            });
+                            let detail = match why {
+                                ConflictWhy::NoBase => {
+                                    "this machine has its own copy, different from the remote's; both kept"
+                                }
+                                ConflictWhy::DeleteVsChange => {
+                                    "deleted on one side, changed on the other; both kept"
+                                }
+                                ConflictWhy::BothChanged => {
+                                    "both machines changed the same lines; both kept"
+                                }
+                            };
+                            p.events
+                                .push((key, FileAction::Conflict, size, Some(detail.into())));
+                        }
+                        Some(Side::Local) if cfg.direction != dotsync_core::Direction::Pull => {
+                            match l {
+                                Some(lv) => {
+                                    if !self.stage_local(repo, &path, lv, &mut p)? {
+                                        em.file(
+                                            &key,
+                                            FileAction::Skipped,
+                                            0,
+                                            Some(
+                                                "changed during the sync; it will sync next time"
+                                                    .into(),
+                                            ),
+                                        );
+                                        continue;
+                                    }
+                                }
+                                None => {
+                                    p.tree_changes.push((key.clone(), None));
+                                    p.meta.modes.remove(&key);
+                                }
+                            }
+                            p.pushed_bases.push((key.clone(), l.cloned()));
+                            p.events.push((key, FileAction::Resolved, size, Some("kept this machine's version (on_conflict = local); the other stays in history".into())));
+                        }
+                        Some(_) => {
+                            // The remote wins; this machine's version is committed first so
+                            // that history keeps it.
+                            if let Some(lv) = l {
+                                let bytes =
+                                    crate::scan::read_entry(&path.under(&self.home), lv.kind)
+                                        .map_err(|source| SyncError::Io {
+                                            path: path.under(&self.home),
+                                            source,
+                                        })?;
+                                let oid = repo.write_blob(&bytes)?;
+                                p.preserve
+                                    .push((key.clone(), Some((git_mode(lv.kind, lv.mode), oid))));
+                            }
+                            match r {
+                                Some(rv) => {
+                                    let content = repo.read_blob(&rv.blob)?;
+                                    p.home_changes.push(HomeChange::Write {
+                                        path,
+                                        version: rv.clone(),
+                                        content,
+                                        action: FileAction::Resolved,
+                                        detail: Some("took the remote's version (on_conflict = remote); this machine's stays in history".into()),
+                                    });
+                                }
+                                None => p.home_changes.push(HomeChange::Remove {
+                                    path,
+                                    detail: Some("deleted on another machine (on_conflict = remote); this machine's version stays in history".into()),
+                                }),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        // Directory modes of this config's own directories travel with it.
+        let _ = opts;
+        let tracked = bases.len().max(local.len());
+        if deletions >= 2 && deletions * 2 > tracked && !opts.allow_mass_delete {
+            return Err(SyncError::MassDelete {
+                config: cfg.name.clone(),
+                count: deletions,
+                total: tracked,
+            });
+        }
+        Ok(p)
+    }
+
+    /// Writes a local file's content into the object store and stages it. `false` when the file
+    /// no longer has the content the scan hashed.
+    fn stage_local(
+        &self,
+        repo: &Repo,
+        path: &RepoPath,
+        lv: &Version,
+        p: &mut Planned,
+    ) -> Result<bool, SyncError> {
+        let abs = path.under(&self.home);
+        let bytes = match crate::scan::read_entry(&abs, lv.kind) {
+            Ok(b) => b,
+            Err(_) => return Ok(false),
+        };
+        let oid = repo.write_blob(&bytes)?;
+        if oid != lv.blob {
+            return Ok(false);
+        }
+        p.tree_changes
+            .push((path.to_string(), Some((git_mode(lv.kind, lv.mode), oid))));
+        if lv.kind == Kind::File {
+            p.meta.set_file_mode(path.as_str(), lv.mode);
+        } else {
+            p.meta.modes.remove(path.as_str());
+        }
+        Ok(true)
+    }
+}
+
+#[allow(clippy::panic)]
+fn unreachable_merge() -> ! {
+    // `decide` returns Merge only when base, local and remote all exist.
+    panic!("merge planned without all three versions")
+}
+
+/// Text: no NUL byte and small enough to merge.
+fn is_text(b: &[u8]) -> bool {
+    b.len() <= MERGE_LIMIT && !b.contains(&0)
+}
+
+fn commit_message(machine: &str, events: &[(String, FileAction, u64, Option<String>)]) -> String {
+    let travelling: Vec<&(String, FileAction, u64, Option<String>)> = events
+        .iter()
+        .filter(|(_, a, _, _)| {
+            matches!(
+                a,
+                FileAction::Pushed
+                    | FileAction::Deleted
+                    | FileAction::Merged
+                    | FileAction::Resolved
+            )
+        })
+        .collect();
+    let names: Vec<&str> = travelling
+        .iter()
+        .take(3)
+        .map(|(p, _, _, _)| p.as_str())
+        .collect();
+    let mut subject = format!(
+        "{machine}: {}",
+        if names.is_empty() {
+            "update".to_owned()
+        } else {
+            names.join(", ")
+        }
+    );
+    if travelling.len() > 3 {
+        subject.push_str(&format!(" and {} more", travelling.len() - 3));
+    }
+    let mut body = String::new();
+    for (p, a, _, _) in &travelling {
+        let verb = match a {
+            FileAction::Deleted => "delete",
+            FileAction::Merged => "merge",
+            FileAction::Resolved => "resolve",
+            _ => "update",
+        };
+        body.push_str(&format!("{verb} {p}\n"));
+    }
+    format!("{subject}\n\n{body}\nDotsync-Machine: {machine}\n")
+}
