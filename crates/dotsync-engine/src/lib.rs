@@ -108,6 +108,12 @@ impl Engine {
         }
     }
 
+    /// Names this machine explicitly (tests run several machines in one process).
+    pub fn with_machine(mut self, name: &str) -> Self {
+        self.machine = name.to_owned();
+        self
+    }
+
     /// This machine's name as it appears in commits.
     pub fn machine(&self) -> &str {
         &self.machine
