@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{config, file, health};
+use crate::routes::{config, file, health, history};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,6 +13,8 @@ use crate::routes::{config, file, health};
         health::health, health::openapi,
         config::list, config::create, config::show, config::replace, config::delete,
         file::which,
+        history::conflicts, history::conflict_content, history::resolve, history::history,
+        history::content, history::restore, history::files,
     ),
     components(schemas(crate::error::ErrorBody, crate::events::Event)),
     modifiers(&BearerAuth),

@@ -8,6 +8,7 @@ use crate::error::ApiError;
 pub mod config;
 pub mod file;
 pub mod health;
+pub mod history;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -21,6 +22,13 @@ pub fn router() -> Router<App> {
                 .delete(config::delete),
         )
         .route("/v1/file/{*name}", get(file::which))
+        .route("/v1/conflicts", get(history::conflicts))
+        .route("/v1/conflicts/content", get(history::conflict_content))
+        .route("/v1/conflicts/resolve", axum::routing::post(history::resolve))
+        .route("/v1/history", get(history::history))
+        .route("/v1/content", get(history::content))
+        .route("/v1/restore", axum::routing::post(history::restore))
+        .route("/v1/files", get(history::files))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
