@@ -12,4 +12,6 @@
 )]
 
 mod api;
+mod cli;
+mod durability;
 mod util;

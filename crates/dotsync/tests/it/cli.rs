@@ -1,0 +1,498 @@
+//! The `dotsync` CLI, run as a person or a script would: against a running daemon, and with no
+//! daemon at all (the same API in-process, under the state lock).
+
+use serde_json::{Value, json};
+
+use crate::util::{Machine, World};
+
+/// The person's day with configs, the same whether or not a daemon runs.
+fn config_scenario(m: &Machine) {
+    let home = m.home_str().to_owned();
+
+    // Nothing yet: an empty list, a hint on stderr, nothing on stdout.
+    let out = m.run(&["config", "list"]);
+    assert!(out.status.success());
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("dotsync config add"),
+        "the empty list says how to start"
+    );
+    assert_eq!(m.ok_json(&["config", "list", "--json"]), json!([]));
+
+    // add, with every field flag.
+    let out = m.run(&[
+        "config",
+        "add",
+        "dots",
+        "--remote",
+        "git@example.com:me/dots.git",
+        "~/.zshrc",
+        "~/.config/nvim",
+        "--ignore",
+        "*.bak",
+        "--ignore",
+        "*.swp",
+        "--branch",
+        "laptop",
+        "--direction",
+        "push",
+        "--on-conflict",
+        "local",
+        "--auto",
+        "false",
+        "--interval",
+        "300",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("created config dots"), "{stderr}");
+    let shown = m.ok_json(&["config", "show", "dots", "--json"]);
+    let id = shown["id"].as_str().expect("id").to_owned();
+    assert!(stderr.contains(&id), "add names the new id: {stderr}");
+    assert_eq!(
+        shown,
+        json!({"id": id, "name": "dots", "paths": ["~/.zshrc", "~/.config/nvim"],
+            "ignore": ["*.bak", "*.swp"], "remote": "git@example.com:me/dots.git",
+            "branch": "laptop", "direction": "push", "on_conflict": "local", "auto": false,
+            "interval_s": 300})
+    );
+
+    // add with the defaults.
+    m.ok(&[
+        "config",
+        "add",
+        "work",
+        "--remote",
+        "/srv/work.git",
+        &format!("{home}/.gitconfig"),
+    ]);
+    let work = m.ok_json(&["config", "show", "work", "--json"]);
+    assert_eq!(work["branch"], "main");
+    assert_eq!(work["direction"], "both");
+    assert_eq!(work["on_conflict"], "keep-both");
+    assert_eq!(work["auto"], true);
+    assert_eq!(work["interval_s"], 60);
+    assert_eq!(
+        work["paths"],
+        json!([format!("{home}/.gitconfig")]),
+        "paths stored as given"
+    );
+    let work_id = work["id"].as_str().unwrap().to_owned();
+
+    // list: a table for people, JSON for scripts.
+    let table = m.ok(&["config", "list"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    for col in ["NAME", "ID", "REMOTE", "PATHS"] {
+        assert!(lines[0].contains(col), "{table}");
+    }
+    assert!(
+        lines[1].starts_with("dots ") && lines[1].contains(&id),
+        "{table}"
+    );
+    assert!(
+        lines[1].contains("manual") && lines[1].contains("~/.zshrc ~/.config/nvim"),
+        "{table}"
+    );
+    assert!(
+        lines[2].starts_with("work ") && lines[2].contains("auto"),
+        "{table}"
+    );
+    let listed = m.ok_json(&["config", "list", "--json"]);
+    assert_eq!(listed, json!([shown, work]));
+    assert_eq!(m.ok_json(&["config", "ls", "--json"]), listed, "ls is list");
+
+    // show, for people, by name or by id.
+    let text = m.ok(&["config", "show", &id]);
+    assert!(text.contains("name:        dots"), "{text}");
+    assert!(
+        text.contains("remote:      git@example.com:me/dots.git"),
+        "{text}"
+    );
+    assert!(
+        text.contains("paths:       ~/.zshrc, ~/.config/nvim"),
+        "{text}"
+    );
+    assert!(text.contains("direction:   push"), "{text}");
+    assert_eq!(m.ok_json(&["config", "show", &id, "--json"]), shown);
+
+    // edit: only the fields given change.
+    let out = m.run(&[
+        "config",
+        "edit",
+        "dots",
+        "--name",
+        "dotfiles",
+        "--add-path",
+        "~/.vimrc",
+        "--rm-path",
+        "~/.zshrc",
+        "--clear-ignore",
+        "--ignore",
+        "*.tmp",
+        "--interval",
+        "120",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("updated config dotfiles"));
+    let edited = m.ok_json(&["config", "show", "dotfiles", "--json"]);
+    assert_eq!(
+        edited,
+        json!({"id": id, "name": "dotfiles", "paths": ["~/.config/nvim", "~/.vimrc"],
+            "ignore": ["*.tmp"], "remote": "git@example.com:me/dots.git", "branch": "laptop",
+            "direction": "push", "on_conflict": "local", "auto": false, "interval_s": 120})
+    );
+    m.ok(&[
+        "config",
+        "edit",
+        &id,
+        "--path",
+        "~/.zshrc",
+        "--path",
+        "~/.config/nvim",
+        "--remote",
+        "/srv/dots.git",
+        "--direction",
+        "both",
+        "--auto",
+        "true",
+        "--branch",
+        "main",
+    ]);
+    let edited = m.ok_json(&["config", "show", &id, "--json"]);
+    assert_eq!(edited["paths"], json!(["~/.zshrc", "~/.config/nvim"]));
+    assert_eq!(edited["remote"], "/srv/dots.git");
+    assert_eq!(edited["direction"], "both");
+    assert_eq!(edited["auto"], true);
+    assert_eq!(edited["ignore"], json!(["*.tmp"]), "ignore kept");
+    assert_eq!(edited["on_conflict"], "local", "on_conflict kept");
+
+    // which: a ~/ path, an absolute path, a bare name, a file inside a listed directory.
+    assert_eq!(m.ok_json(&["which", "~/.zshrc", "--json"]), json!([id]));
+    assert_eq!(
+        m.ok_json(&["which", &format!("{home}/.zshrc"), "--json"]),
+        json!([id])
+    );
+    assert_eq!(
+        m.ok_json(&["which", ".gitconfig", "--json"]),
+        json!([work_id])
+    );
+    assert_eq!(
+        m.ok_json(&["which", "~/.config/nvim/lua/init.lua", "--json"]),
+        json!([id])
+    );
+    assert_eq!(
+        m.ok_json(&["which", "~/.config/nvim/x.tmp", "--json"]),
+        json!([]),
+        "ignored"
+    );
+    assert_eq!(m.ok(&["which", ".zshrc"]), format!("dotfiles\t{id}\n"));
+    let out = m.run(&["which", "~/.nothing"]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no config syncs ~/.nothing"));
+
+    // rm, by name and by id.
+    let out = m.run(&["config", "rm", "dotfiles"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("removed config dotfiles"));
+    m.ok(&["config", "remove", &work_id]);
+    assert_eq!(m.ok_json(&["config", "list", "--json"]), json!([]));
+}
+
+/// Every failure exits non-zero, prints nothing on stdout, and says on stderr what went wrong
+/// and what to do.
+fn failure_scenario(m: &Machine) {
+    m.ok(&["config", "add", "y", "--remote", "/srv/y.git", "~/.y"]);
+    let before = m.ok_json(&["config", "list", "--json"]);
+
+    for args in [
+        &["config", "show", "nope"][..],
+        &["config", "show", "nope", "--json"],
+        &["config", "rm", "nope"],
+        &["config", "edit", "nope", "--interval", "5"],
+    ] {
+        let err = m.fails(args);
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(
+            err.contains("\"nope\""),
+            "{args:?} names what was not found: {err}"
+        );
+        assert!(
+            err.contains("dotsync config list"),
+            "{args:?} says what to do: {err}"
+        );
+    }
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &[
+                "config",
+                "add",
+                "x",
+                "--remote",
+                "ext::sh -c touch% /tmp/pwned",
+                "~/.x",
+            ],
+            &["remote:", "ext::sh"],
+        ),
+        (
+            &["config", "add", "x", "--remote=-oProxyCommand=x", "~/.x"],
+            &["remote:", "option"],
+        ),
+        (
+            &[
+                "config",
+                "add",
+                "x",
+                "--remote",
+                "/srv/x.git",
+                "/etc/passwd",
+            ],
+            &["paths:", "outside"],
+        ),
+        (
+            &["config", "add", "x", "--remote", "/srv/x.git", "~/../x"],
+            &["paths:", ".."],
+        ),
+        (
+            &["config", "add", "x", "--remote", "/srv/x.git", ".x"],
+            &["paths:", "~/"],
+        ),
+        (
+            &["config", "add", "y", "--remote", "/srv/z.git", "~/.z"],
+            &["name:", "already exists"],
+        ),
+        (
+            &["config", "add", "x", "--remote", "/srv/y.git", "~/.y"],
+            &["paths:", "\"y\""],
+        ),
+        (
+            &["config", "add", "a b", "--remote", "/srv/x.git", "~/.x"],
+            &["name:"],
+        ),
+        (
+            &[
+                "config",
+                "add",
+                "x",
+                "--remote",
+                "/srv/x.git",
+                "~/.x",
+                "--interval",
+                "0",
+            ],
+            &["interval_s:"],
+        ),
+        (
+            &["config", "edit", "y", "--rm-path", "~/.nothere"],
+            &["no path", "dotsync config show y"],
+        ),
+        (&["config", "edit", "y", "--branch", "a..b"], &["branch:"]),
+        (
+            &["config", "edit", "y", "--rm-path", "~/.y"],
+            &["paths:", "at least one path"],
+        ),
+        (&["which", "~/../etc/passwd"], &[".."]),
+    ];
+    for (args, needles) in cases {
+        let err = m.fails(args);
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        for n in *needles {
+            assert!(err.contains(n), "{args:?}: stderr lacks {n:?}: {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // Usage errors come from the argument parser (exit 2), pointing at --help.
+    for args in [
+        &["config", "add", "x", "--remote", "/srv/x.git"][..],
+        &["config", "add", "x", "~/.x"],
+        &[
+            "config",
+            "add",
+            "x",
+            "--remote",
+            "/r",
+            "~/.x",
+            "--direction",
+            "sideways",
+        ],
+        &[
+            "config",
+            "add",
+            "x",
+            "--remote",
+            "/r",
+            "~/.x",
+            "--interval",
+            "soon",
+        ],
+        &["config", "frobnicate"],
+    ] {
+        let out = m.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(err.contains("--help"), "{args:?}: {err}");
+    }
+    assert_eq!(
+        m.ok_json(&["config", "list", "--json"]),
+        before,
+        "no failed command changed anything"
+    );
+    m.ok(&["config", "rm", "y"]);
+}
+
+#[test]
+fn the_cli_works_against_a_running_daemon() {
+    let w = World::new();
+    let mut m = w.machine("m");
+    m.start_daemon();
+    config_scenario(&m);
+    failure_scenario(&m);
+
+    // The commands went through the daemon, not around it.
+    let log = m.daemon_log();
+    for line in [
+        "config created config=dots",
+        "config replaced config=dotfiles",
+        "config deleted config=dotfiles",
+    ] {
+        assert!(log.contains(line), "daemon log lacks {line:?}:\n{log}");
+    }
+    // And the daemon and the CLI see the same configs, at once.
+    let id = m.add_config(&json!({"name": "api", "paths": ["~/.api"], "remote": "/srv/a.git"}));
+    assert_eq!(
+        m.ok_json(&["config", "show", "api", "--json"])["id"],
+        id.as_str()
+    );
+    m.ok(&["config", "add", "cli", "--remote", "/srv/c.git", "~/.cli"]);
+    assert_eq!(m.get("/v1/config/cli").status, 200);
+}
+
+#[test]
+fn the_cli_works_without_a_daemon() {
+    let w = World::new();
+    let mut m = w.machine("m");
+    config_scenario(&m);
+    failure_scenario(&m);
+    assert!(
+        !m.home.parent().unwrap().join("daemon.log").exists(),
+        "no daemon was involved"
+    );
+
+    // What the CLI wrote alone, a daemon started later serves, and vice versa.
+    m.ok(&[
+        "config",
+        "add",
+        "offline",
+        "--remote",
+        "/srv/o.git",
+        "~/.offline",
+    ]);
+    m.start_daemon();
+    let r = m.get("/v1/config/offline");
+    assert_eq!(r.status, 200, "{}", r.text);
+    m.add_config(&json!({"name": "online", "paths": ["~/.online"], "remote": "/srv/o.git"}));
+    m.stop_daemon();
+    let names: Vec<Value> = m
+        .ok_json(&["config", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("offline"), json!("online")]);
+}
+
+#[test]
+fn cli_commands_without_a_daemon_take_turns() {
+    // Scripts may run several commands at once; without a daemon they share the state lock.
+    let w = World::new();
+    let m = w.machine("m");
+    let children: Vec<_> = (0..6)
+        .map(|i| {
+            m.cmd()
+                .args([
+                    "config",
+                    "add",
+                    &format!("c{i}"),
+                    "--remote",
+                    "/srv/c.git",
+                    &format!("~/.c{i}"),
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let listed = m.ok_json(&["config", "list", "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 6, "{listed}");
+}
+
+#[test]
+fn the_cli_says_when_the_daemon_cannot_be_reached() {
+    let w = World::new();
+    let mut m = w.machine("m");
+    m.start_daemon();
+    m.ok(&["config", "add", "a", "--remote", "/srv/a.git", "~/.a"]);
+
+    // The daemon holds the state but the address given is wrong.
+    let out = m
+        .cmd()
+        .args(["config", "list"])
+        .env("DOTSYNC_ADDR", "127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot reach the dotsync daemon at http://127.0.0.1:1"),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+
+    // DOTSYNC_ADDR pointing at the daemon is used as is.
+    let out = m
+        .cmd()
+        .args(["config", "list", "--json"])
+        .env("DOTSYNC_ADDR", &m.d().addr)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A token that is not the daemon's: refused, and the message says where the right one is.
+    let token_path = m.dotsync_home.join("state/token");
+    let token = std::fs::read_to_string(&token_path).unwrap();
+    std::fs::write(&token_path, "f".repeat(64)).unwrap();
+    let err = m.fails(&["config", "list"]);
+    assert!(err.contains("token"), "{err}");
+    std::fs::write(&token_path, token).unwrap();
+
+    // Once the daemon is gone (even by kill -9), the CLI works on the state by itself.
+    m.kill_daemon();
+    let listed = m.ok_json(&["config", "list", "--json"]);
+    assert_eq!(listed[0]["name"], "a");
+    m.ok(&["config", "rm", "a"]);
+    assert_eq!(m.ok_json(&["config", "list", "--json"]), json!([]));
+}
