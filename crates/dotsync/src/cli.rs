@@ -23,6 +23,56 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List conflicts, or show both versions of one.
+    Conflicts {
+        /// A conflicted file: print this machine's and the other machine's version.
+        path: Option<String>,
+        /// Only this config.
+        #[arg(long)]
+        config: Option<String>,
+        /// Print only one side's raw bytes: local, remote or base.
+        #[arg(long, requires = "path")]
+        side: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolve a conflict: keep this machine's version, the other's, or an edited result.
+    Resolve {
+        /// The conflicted file (`~/.zshrc`).
+        path: String,
+        /// `local` (this machine's) or `remote` (the other machine's).
+        #[arg(long, value_parser = ["local", "remote"], conflicts_with = "file")]
+        keep: Option<String>,
+        /// A file with the edited result (`-` reads standard input).
+        #[arg(long)]
+        file: Option<String>,
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// List every synced version of a file: time, machine, size.
+    Log {
+        path: String,
+        #[arg(long)]
+        config: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put an old version of a file back; it then syncs like any edit.
+    Restore {
+        path: String,
+        /// The version's commit id, from `dotsync log`.
+        #[arg(long)]
+        rev: String,
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// List a config's files and their state.
+    Files {
+        /// The config's name or id.
+        config: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]

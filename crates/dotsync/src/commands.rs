@@ -13,6 +13,32 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Daemon(args) => crate::daemon::run(args)?,
         Command::Config(cmd) => config(cmd)?,
         Command::Which { path, json } => which(&path, json)?,
+        Command::Conflicts {
+            path,
+            config,
+            side,
+            json,
+        } => crate::history_cmd::conflicts(
+            config.as_deref(),
+            path.as_deref(),
+            side.as_deref(),
+            json,
+        )?,
+        Command::Resolve {
+            path,
+            keep,
+            file,
+            config,
+        } => {
+            crate::history_cmd::resolve(config.as_deref(), &path, keep.as_deref(), file.as_deref())?
+        }
+        Command::Log { path, config, json } => {
+            crate::history_cmd::log(config.as_deref(), &path, json)?
+        }
+        Command::Restore { path, rev, config } => {
+            crate::history_cmd::restore(config.as_deref(), &path, &rev)?
+        }
+        Command::Files { config, json } => crate::history_cmd::files(&config, json)?,
     }
     Ok(ExitCode::SUCCESS)
 }

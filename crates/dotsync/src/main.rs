@@ -10,6 +10,7 @@ mod cli;
 mod client;
 mod commands;
 mod daemon;
+mod history_cmd;
 mod render;
 
 fn main() -> ExitCode {
