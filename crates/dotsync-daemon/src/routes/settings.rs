@@ -1,0 +1,202 @@
+//! `GET/PUT /v1/settings`: the web app's own settings, kept in `~/.dotsync/config` (the seed's
+//! "frontend config") as JSON, mode 0600.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+
+use crate::App;
+use crate::error::{ApiError, ErrorBody};
+use crate::json::ApiJson;
+
+/// The app's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The daemon's address as the desktop shell should reach it (`127.0.0.1:11000`); loopback
+    /// only.
+    pub backend_addr: String,
+    /// `light`, `dark` or `system`.
+    pub theme: String,
+    /// Whether the app shows desktop notifications for conflicts and failed syncs.
+    pub notifications: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            backend_addr: "127.0.0.1:11000".to_owned(),
+            theme: "system".to_owned(),
+            notifications: true,
+        }
+    }
+}
+
+impl Settings {
+    fn validate(&self) -> Result<(), ApiError> {
+        validate_addr(&self.backend_addr)?;
+        if !matches!(self.theme.as_str(), "light" | "dark" | "system") {
+            return Err(ApiError::invalid(
+                "theme",
+                format!("{:?} is not a theme; use light, dark or system", self.theme),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn validate_addr(addr: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| {
+        ApiError::invalid(
+            "backend_addr",
+            format!(
+                "{addr:?} {why}; write a loopback address with a port, such as 127.0.0.1:11000"
+            ),
+        )
+    };
+    if let Ok(sa) = addr.parse::<std::net::SocketAddr>() {
+        if !sa.ip().is_loopback() {
+            return Err(bad(
+                "is not a loopback address (the daemon listens on loopback only)",
+            ));
+        }
+        if sa.port() == 0 {
+            return Err(bad("has port 0"));
+        }
+        return Ok(());
+    }
+    match addr.split_once(':') {
+        Some((host, port)) if host.eq_ignore_ascii_case("localhost") => match port.parse::<u16>() {
+            Ok(p) if p != 0 => Ok(()),
+            _ => Err(bad("has no valid port")),
+        },
+        _ => Err(bad("is not an address")),
+    }
+}
+
+/// Reads the settings file; a missing file means the defaults.
+pub fn load(path: &Path) -> Result<Settings, ApiError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::internal(format!(
+                "{} is not valid settings JSON ({e}); fix it, or delete it to start from the \
+                 defaults",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+        Err(e) => Err(ApiError::internal(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Writes the settings atomically (temporary file, fsync, rename), mode 0600.
+fn save(path: &Path, s: &Settings) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".config.tmp-{}", std::process::id()));
+    let mut text = serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?;
+    text.push(b'\n');
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&text)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The app's settings (the defaults until saved once).
+#[utoipa::path(get, path = "/v1/settings", tag = "app",
+    responses((status = 200, body = Settings), (status = 500, body = ErrorBody)))]
+pub async fn show(State(app): State<App>) -> Result<Json<Settings>, ApiError> {
+    Ok(Json(load(&app.layout.frontend_config_path())?))
+}
+
+/// Replaces the app's settings. Every field is required; unknown fields are refused.
+#[utoipa::path(put, path = "/v1/settings", tag = "app", request_body = Settings,
+    responses((status = 200, body = Settings), (status = 400, body = ErrorBody)))]
+pub async fn replace(
+    State(app): State<App>,
+    ApiJson(s): ApiJson<Settings>,
+) -> Result<Json<Settings>, ApiError> {
+    s.validate()?;
+    let path = app.layout.frontend_config_path();
+    let to_save = s.clone();
+    tokio::task::spawn_blocking(move || save(&path, &to_save))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| {
+            ApiError::internal(format!(
+                "cannot write {}: {e}",
+                app.layout.frontend_config_path().display()
+            ))
+        })?;
+    app.events.emit(
+        "settings_changed",
+        serde_json::to_value(&s).unwrap_or_default(),
+    );
+    Ok(Json(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_must_be_loopback_with_a_port() {
+        for ok in [
+            "127.0.0.1:11000",
+            "[::1]:11000",
+            "localhost:8080",
+            "127.0.0.2:1",
+        ] {
+            assert!(validate_addr(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "0.0.0.0:11000",
+            "10.0.0.1:11000",
+            "127.0.0.1",
+            "localhost:0",
+            "example.com:1",
+            "",
+        ] {
+            assert_eq!(
+                validate_addr(bad).unwrap_err().field,
+                Some("backend_addr"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn saved_settings_are_private_and_read_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        assert_eq!(load(&path).unwrap(), Settings::default());
+        let s = Settings {
+            backend_addr: "127.0.0.1:12000".into(),
+            theme: "dark".into(),
+            notifications: false,
+        };
+        save(&path, &s).unwrap();
+        assert_eq!(load(&path).unwrap(), s);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}

@@ -1,0 +1,221 @@
+// The app's shared state and the work that changes it: the live status, the configs, the
+// settings and the running sync. Views subscribe and re-render.
+
+import { ApiError, authHeaders, get, request, setUnauthorizedHandler } from "./api";
+import { readNdjson } from "./ndjson";
+import { EventStream, type StreamState } from "./sse";
+import { applyStatus, initialState, reduce, type LiveState } from "./state";
+import { applyLine, finish, newRun, type SyncRun } from "./syncrun";
+import type { DaemonStatus, Settings, SyncConfig } from "./types";
+
+export interface Store {
+  signed_in: boolean | null;
+  live: LiveState;
+  stream: StreamState;
+  /** Set when GET /v1/status is not available, so the overview is built from the configs. */
+  status_missing: boolean;
+  configs: SyncConfig[] | null;
+  settings: Settings | null;
+  run: SyncRun | null;
+  toasts: { id: number; kind: "info" | "error"; text: string }[];
+}
+
+export const store: Store = {
+  signed_in: null,
+  live: initialState(),
+  stream: "closed",
+  status_missing: false,
+  configs: null,
+  settings: null,
+  run: null,
+  toasts: [],
+};
+
+type Listener = () => void;
+const listeners = new Set<Listener>();
+
+export function subscribe(f: Listener): () => void {
+  listeners.add(f);
+  return () => listeners.delete(f);
+}
+
+let scheduled = false;
+export function changed(): void {
+  if (scheduled) return;
+  scheduled = true;
+  queueMicrotask(() => {
+    scheduled = false;
+    for (const f of [...listeners]) f();
+  });
+}
+
+let toastId = 0;
+export function toast(text: string, kind: "info" | "error" = "info"): void {
+  const id = ++toastId;
+  store.toasts = [...store.toasts, { id, kind, text }];
+  changed();
+  setTimeout(() => {
+    store.toasts = store.toasts.filter((t) => t.id !== id);
+    changed();
+  }, kind === "error" ? 8000 : 4000);
+}
+
+export function errorText(e: unknown): string {
+  if (e instanceof ApiError) return e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+setUnauthorizedHandler(() => {
+  if (store.signed_in !== false) {
+    store.signed_in = false;
+    events?.stop();
+    changed();
+  }
+});
+
+export async function loadConfigs(): Promise<SyncConfig[]> {
+  const list = await get<SyncConfig[]>("/v1/config");
+  store.configs = list;
+  changed();
+  return list;
+}
+
+let refreshing: Promise<void> | null = null;
+export function refreshStatus(): Promise<void> {
+  if (refreshing) return refreshing;
+  refreshing = (async () => {
+    try {
+      const st = await get<DaemonStatus>("/v1/status");
+      store.status_missing = false;
+      store.live = applyStatus(store.live, st, Date.now());
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) {
+        // An older daemon without /v1/status: show the configs, states unknown.
+        store.status_missing = true;
+        const [configs, health] = await Promise.all([
+          loadConfigs(),
+          get<{ version: string }>("/v1/health"),
+        ]);
+        store.live = applyStatus(
+          store.live,
+          {
+            version: health.version,
+            uptime_s: NaN,
+            configs: configs.map((c) => ({
+              id: c.id,
+              name: c.name,
+              state: "idle",
+              last_sync: null,
+              last_error: null,
+              pending: null,
+              conflicts: 0,
+            })),
+          },
+          Date.now(),
+        );
+      } else {
+        throw e;
+      }
+    } finally {
+      refreshing = null;
+      changed();
+    }
+  })();
+  return refreshing;
+}
+
+let refreshTimer: ReturnType<typeof setTimeout> | null = null;
+function refreshSoon(): void {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(() => {
+    refreshTimer = null;
+    refreshStatus().catch(() => {});
+  }, 250);
+}
+
+export type EventHook = (kind: string, data: unknown) => void;
+const eventHooks = new Set<EventHook>();
+export function onDaemonEvent(f: EventHook): () => void {
+  eventHooks.add(f);
+  return () => eventHooks.delete(f);
+}
+
+let events: EventStream | null = null;
+export function connectEvents(): void {
+  events?.stop();
+  events = new EventStream({
+    url: "/v1/events",
+    headers: authHeaders,
+    onState: (s) => {
+      const wasClosed = store.stream !== "open";
+      store.stream = s;
+      // After a reconnect the status may have moved on while we were away.
+      if (s === "open" && wasClosed) refreshSoon();
+      changed();
+    },
+    onUnauthorized: () => {
+      store.signed_in = false;
+      changed();
+    },
+    onMessage: (m) => {
+      let data: unknown = null;
+      try {
+        data = m.data ? JSON.parse(m.data) : null;
+      } catch {
+        data = m.data;
+      }
+      const id = Number(m.id) || 0;
+      store.live = reduce(store.live, { id, kind: m.event, data });
+      if (m.event === "config_changed") loadConfigs().catch(() => {});
+      if (store.live.needs_refresh) refreshSoon();
+      for (const f of eventHooks) f(m.event, data);
+      changed();
+    },
+  });
+  events.start();
+}
+
+/** Starts "Sync now" for one config (id) or for all (null). One run at a time. */
+export async function startSync(target: string | null, label: string): Promise<void> {
+  if (store.run && !store.run.finished) {
+    toast("a sync is already running; wait for it to finish", "error");
+    return;
+  }
+  store.run = newRun(target, label);
+  changed();
+  try {
+    const path = target ? `/v1/sync/${encodeURIComponent(target)}` : "/v1/sync";
+    const resp = await request("POST", path);
+    if (!resp.body) throw new Error("the daemon sent no stream");
+    for await (const line of readNdjson(resp.body)) {
+      store.run = applyLine(store.run, line);
+      changed();
+    }
+    store.run = finish(store.run);
+  } catch (e) {
+    store.run = finish(store.run!, errorText(e));
+  }
+  changed();
+  refreshSoon();
+}
+
+export async function loadSettings(): Promise<Settings | null> {
+  try {
+    store.settings = await get<Settings>("/v1/settings");
+  } catch {
+    store.settings = null;
+  }
+  changed();
+  return store.settings;
+}
+
+export async function signOut(): Promise<void> {
+  try {
+    await request("POST", "/v1/session/logout");
+  } finally {
+    events?.stop();
+    store.signed_in = false;
+    changed();
+  }
+}

@@ -1,0 +1,94 @@
+// The shapes of the daemon's /v1 API that the app uses.
+
+export type Direction = "both" | "push" | "pull";
+export type OnConflict = "keep-both" | "local" | "remote";
+
+export interface SyncConfig {
+  id: string;
+  name: string;
+  paths: string[];
+  ignore: string[];
+  remote: string;
+  branch: string;
+  direction: Direction;
+  on_conflict: OnConflict;
+  auto: boolean;
+  interval_s: number;
+}
+
+export type ConfigInput = Omit<SyncConfig, "id"> & { id?: string };
+
+export type ConfigState = "idle" | "syncing" | "conflict" | "error" | "offline";
+
+export interface ConfigStatus {
+  id: string;
+  name: string;
+  state: ConfigState;
+  last_sync: number | string | null;
+  last_error: string | null;
+  pending: number | null;
+  conflicts: number;
+  [more: string]: unknown;
+}
+
+export interface DaemonStatus {
+  version: string;
+  uptime_s: number;
+  configs: ConfigStatus[];
+}
+
+export interface Conflict {
+  config: string;
+  config_id: string;
+  path: string;
+  detected_at: number | string;
+  local_exists: boolean;
+  remote_exists: boolean;
+  base_exists: boolean;
+  remote_commit: string | null;
+  binary: boolean;
+}
+
+export interface HistoryEntry {
+  commit: string;
+  time: number | string;
+  machine: string | null;
+  message: string;
+  size: number | null;
+  blob: string | null;
+}
+
+export type FileState = "synced" | "modified" | "new" | "conflict" | "deleted";
+
+export interface FileEntry {
+  path: string;
+  size: number | null;
+  mode: number | string | null;
+  state: FileState;
+}
+
+export interface FsEntry {
+  name: string;
+  path: string;
+  kind: "file" | "dir" | "symlink" | "other";
+  size: number | null;
+}
+
+export interface FsListing {
+  path: string;
+  parent: string | null;
+  entries: FsEntry[];
+  truncated: boolean;
+}
+
+export type Theme = "light" | "dark" | "system";
+
+export interface Settings {
+  backend_addr: string;
+  theme: Theme;
+  notifications: boolean;
+}
+
+export interface ApiErrorBody {
+  error: { code: string; message: string; field?: string };
+}

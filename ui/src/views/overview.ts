@@ -1,0 +1,97 @@
+import { button, card, empty, pageHeader, statePill } from "../components";
+import { formatAgo, formatDuration, h, mount } from "../dom";
+import { startSync, store, subscribe } from "../store";
+import { uptimeNow, type LiveConfig } from "../state";
+import { navigate } from "../router";
+
+export function overview(root: HTMLElement): () => void {
+  const render = () => {
+    const live = store.live;
+    const running = store.run !== null && !store.run.finished;
+    const uptime = uptimeNow(live, Date.now());
+    const streamLabel =
+      store.stream === "open" ? "live" : store.stream === "connecting" ? "connecting…" : "reconnecting…";
+    mount(
+      root,
+      pageHeader(
+        "Overview",
+        "Every config and what it is doing, live.",
+        button("Sync all now", () => void startSyncAndShow(null, "all configs"), {
+          kind: "primary",
+          testid: "sync-all",
+          disabled: running || live.configs.length === 0,
+        }),
+      ),
+      h(
+        "section",
+        { class: "daemon-strip", "data-testid": "daemon-status" },
+        h("span", { class: `dot dot-${store.stream}` }),
+        h("strong", null, "Daemon"),
+        h("span", null, live.version ? `dotsync ${live.version}` : "…"),
+        uptime !== null && Number.isFinite(uptime) ? h("span", { class: "muted" }, `up ${formatDuration(uptime)}`) : null,
+        h("span", { class: "muted", "data-testid": "stream-state" }, `events: ${streamLabel}`),
+        store.status_missing ? h("span", { class: "muted" }, "(this daemon has no /v1/status yet: states are not live)") : null,
+      ),
+      live.configs.length === 0
+        ? empty(
+            "No configs yet",
+            "A config names the files to keep in sync and the git remote they travel through.",
+            button("Create a config", () => navigate("#/configs/new"), { kind: "primary" }),
+          )
+        : h("div", { class: "grid" }, ...live.configs.map((c) => configCard(c, running))),
+    );
+  };
+  render();
+  const unsub = subscribe(render);
+  // Relative times ("2 min ago") age without events.
+  const tick = setInterval(render, 15_000);
+  return () => {
+    unsub();
+    clearInterval(tick);
+  };
+}
+
+function configCard(c: LiveConfig, running: boolean): HTMLElement {
+  return card(
+    h(
+      "div",
+      { class: "card-title", "data-testid": "config-card", "data-config": c.name },
+      h("h2", null, c.name),
+      statePill(c.state),
+    ),
+    c.state === "syncing"
+      ? h(
+          "p",
+          { class: "current-file", "data-testid": "current-file" },
+          h("span", { class: "spin small" }),
+          c.current_file ? c.current_file : "starting…",
+        )
+      : null,
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", null, "Last sync"),
+      h("dd", { "data-testid": "last-sync" }, formatAgo(c.last_sync)),
+      c.pending !== null && c.pending !== undefined ? [h("dt", null, "Pending"), h("dd", null, String(c.pending))] : null,
+      h("dt", null, "Conflicts"),
+      h("dd", null, c.conflicts ? h("a", { href: "#/conflicts" }, String(c.conflicts)) : "0"),
+    ),
+    c.last_error ? h("p", { class: "alert alert-error small", "data-testid": "last-error" }, c.last_error) : null,
+    h(
+      "div",
+      { class: "card-actions" },
+      button("Sync now", () => void startSyncAndShow(c.id, c.name), {
+        kind: "primary",
+        testid: "sync-now",
+        disabled: running || c.state === "syncing",
+      }),
+      button("Files", () => navigate(`#/files/${encodeURIComponent(c.id)}`), { kind: "ghost" }),
+      button("Edit", () => navigate(`#/configs/${encodeURIComponent(c.id)}`), { kind: "ghost" }),
+    ),
+  );
+}
+
+export async function startSyncAndShow(target: string | null, label: string): Promise<void> {
+  navigate("#/sync");
+  await startSync(target, label);
+}

@@ -1,0 +1,134 @@
+import { actionPill, button, card, empty, pageHeader } from "../components";
+import { formatBytes, h, mount } from "../dom";
+import { store, subscribe } from "../store";
+import { fraction, runOk, totals, type SyncRun } from "../syncrun";
+import { navigate } from "../router";
+
+/** The live view of the running (or last) "Sync now". */
+export function syncView(root: HTMLElement): () => void {
+  const list = h("tbody");
+  let shown = 0;
+  let shownRun: SyncRun | null = null;
+  const top = h("div");
+  const bottom = h("div");
+  const table = h(
+    "table",
+    { class: "table files-table", "data-testid": "sync-files" },
+    h("thead", null, h("tr", null, h("th", null, "Result"), h("th", null, "File"), h("th", { class: "num" }, "Size"), h("th", null, "Detail"))),
+    list,
+  );
+
+  const render = () => {
+    const r = store.run;
+    if (!r) {
+      mount(
+        root,
+        pageHeader("Live sync"),
+        empty("No sync running", "Start one from the Overview: each file shows here as it is synced.", button("Go to Overview", () => navigate("#/overview"), { kind: "primary" })),
+      );
+      shownRun = null;
+      return;
+    }
+    if (shownRun === null || r.started_at !== shownRun.started_at) {
+      // A new run: rebuild the page.
+      list.replaceChildren();
+      shown = 0;
+      mount(root, pageHeader("Live sync", `Syncing ${r.label}`), top, card(h("h2", null, "Files"), table), bottom);
+    }
+    shownRun = r;
+    const pct = Math.round(fraction(r) * 100);
+    const start = r.starts[r.starts.length - 1];
+    mount(
+      top,
+      card(
+        h(
+          "div",
+          { class: "sync-head" },
+          h("div", null,
+            h("h2", null, r.config ?? r.label),
+            start ? h("p", { class: "muted" }, `${start.remote} · ${start.branch} · ${start.trigger}`) : null,
+          ),
+          h("span", { class: `pill ${r.finished ? (runOk(r) ? "pill-idle" : "pill-error") : "pill-syncing"}`, "data-testid": "run-state" },
+            r.finished ? (runOk(r) ? "Done" : "Finished with problems") : "Syncing"),
+        ),
+        h(
+          "div",
+          { class: "progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(pct), "data-testid": "progress" },
+          bar(pct, !r.finished),
+        ),
+        h(
+          "p",
+          { class: "current-file", "data-testid": "sync-current" },
+          r.finished
+            ? "Finished."
+            : [
+                h("span", { class: "phase" }, r.phase ?? "starting"),
+                r.total ? ` ${r.done}/${r.total}` : "",
+                r.current_file ? [" · ", h("span", { class: "path" }, r.current_file)] : "",
+              ],
+        ),
+        r.error ? h("p", { class: "alert alert-error", role: "alert" }, r.error) : null,
+        r.invalid_lines ? h("p", { class: "muted" }, `${r.invalid_lines} line(s) of the stream could not be read.`) : null,
+      ),
+    );
+    for (; shown < r.files.length; shown++) {
+      const f = r.files[shown];
+      list.appendChild(
+        h(
+          "tr",
+          { "data-testid": "sync-file", "data-action": f.action },
+          h("td", null, actionPill(f.action)),
+          h("td", { class: "path" }, f.path),
+          h("td", { class: "num" }, formatBytes(f.bytes)),
+          h("td", { class: "muted" }, f.detail ?? ""),
+        ),
+      );
+    }
+    if (r.files.length === 0 && r.finished) {
+      list.replaceChildren(h("tr", null, h("td", { colspan: "4", class: "muted" }, "Nothing to do: every file was already in sync.")));
+    }
+    mount(bottom, r.summaries.length ? summaryCard(r) : null);
+  };
+  render();
+  return subscribe(render);
+}
+
+function summaryCard(r: SyncRun): HTMLElement {
+  const t = totals(r);
+  const labels: [string, string][] = [
+    ["pushed", "Pushed"],
+    ["pulled", "Pulled"],
+    ["merged", "Merged"],
+    ["deleted", "Deleted"],
+    ["conflicts", "Conflicts"],
+    ["resolved", "Resolved"],
+    ["skipped", "Skipped"],
+    ["failed", "Failed"],
+    ["files", "Files covered"],
+  ];
+  return card(
+    h("h2", null, "Summary"),
+    h(
+      "div",
+      { class: "stats", "data-testid": "summary" },
+      ...labels.map(([k, l]) => h("div", { class: `stat stat-${k}${t[k] ? "" : " zero"}` }, h("strong", { "data-stat": k }, String(t[k])), h("span", null, l))),
+    ),
+    ...r.summaries.map((s) =>
+      h(
+        "p",
+        { class: s.ok ? "muted" : "alert alert-error" },
+        `${s.config}: `,
+        s.ok ? `ok in ${s.duration_ms} ms` : (s.error ?? "failed"),
+        s.commit ? [" · commit ", h("code", null, s.commit.slice(0, 10))] : "",
+      ),
+    ),
+    t.conflicts ? button("Resolve conflicts", () => navigate("#/conflicts"), { kind: "primary" }) : null,
+  );
+}
+
+/** Inline style attributes are refused by the CSP; the CSSOM is not. */
+function bar(pct: number, active: boolean): HTMLElement {
+  const el = h("div", { class: `progress-bar${active ? " active" : ""}` });
+  el.style.width = `${pct}%`;
+  return el;
+}
