@@ -13,12 +13,16 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
 use dotsync_state::{Layout, Store};
 
+mod background;
 pub mod error;
 pub mod events;
 mod json;
 mod openapi;
 mod routes;
+mod schedule;
 mod security;
+pub mod sync;
+mod watch;
 
 pub use openapi::ApiDoc;
 pub use security::is_loopback_host;
@@ -38,6 +42,8 @@ pub struct AppInner {
     pub events: events::Hub,
     pub started: Instant,
     pub engine: Arc<dotsync_engine::Engine>,
+    /// Decides when configs sync; see [`sync::Coordinator`].
+    pub sync: sync::Coordinator,
 }
 
 impl std::ops::Deref for App {
@@ -86,6 +92,7 @@ impl App {
                 token,
                 events: events::Hub::default(),
                 started: Instant::now(),
+                sync: sync::Coordinator::default(),
             }),
         })
     }
@@ -108,16 +115,82 @@ impl App {
     }
 }
 
-/// Runs the daemon on `listener` until `shutdown` resolves.
+/// Options of [`serve_with`].
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The quiet period after a burst of file events before the burst becomes one sync.
+    pub debounce: std::time::Duration,
+    /// At most this many directories are watched with inotify; configs beyond fall back to
+    /// rescans every interval (as when the kernel's own limit is hit).
+    pub watch_limit: Option<usize>,
+    /// How long shutdown waits for running syncs to reach a safe point.
+    pub shutdown_grace: std::time::Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            debounce: std::time::Duration::from_millis(500),
+            watch_limit: None,
+            shutdown_grace: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+/// Runs the daemon on `listener` until `shutdown` resolves, with default options.
 pub async fn serve(
     app: App,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(app, listener, shutdown, ServeOptions::default()).await
+}
+
+/// Runs the daemon: the API on `listener`, and the background work (watching, schedules) that
+/// only a daemon does. When `shutdown` resolves: no new connection or sync is accepted, running
+/// syncs are cancelled and reach a safe point (between two files, never mid-write), open
+/// streams end, and this returns.
+pub async fn serve_with(
+    app: App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    opts: ServeOptions,
+) -> std::io::Result<()> {
+    let background = background::Background::start(
+        &app,
+        watch::WatchOptions {
+            debounce: opts.debounce,
+            limit: opts.watch_limit,
+        },
+    );
     let router = app.router();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app2 = app.clone();
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new syncs; running ones stop at a safe point");
+            app2.sync.begin_shutdown();
+        })
+        .into_future();
+    // Streams end when their sync does; a sync that does not stop in time is not waited for
+    // forever.
+    let mut stopping = app.sync.shutdown_signal();
+    let grace = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+        tokio::time::sleep(opts.shutdown_grace).await;
+    };
+    let result = tokio::select! {
+        r = server => r,
+        _ = grace => Ok(()),
+    };
+    // Syncs started by the watcher or the scheduler have no connection that waits for them.
+    if !app.sync.wait_idle(opts.shutdown_grace).await {
+        tracing::warn!(
+            "a sync did not reach a safe point in time; it will run again at next start"
+        );
+    }
+    background.stop().await;
+    result
 }
 
 /// Checks that an address to listen on is a loopback one.

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{config, file, health, history};
+use crate::routes::{config, events, file, health, history, status, sync};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,7 @@ use crate::routes::{config, file, health, history};
         file::which,
         history::conflicts, history::conflict_content, history::resolve, history::history,
         history::content, history::restore, history::files,
+        sync::sync_one, sync::sync_all, status::status, events::events,
     ),
     components(schemas(crate::error::ErrorBody, crate::events::Event)),
     modifiers(&BearerAuth),

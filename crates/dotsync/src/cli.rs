@@ -66,6 +66,17 @@ pub enum Command {
         #[arg(long)]
         config: Option<String>,
     },
+    /// Sync now: one config by name or id, or every config one after another.
+    Sync(SyncArgs),
+    /// Show what the daemon and each config are doing (fast enough for a shell prompt).
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the daemon as a user service: systemd on Linux, launchd on macOS.
+    #[command(subcommand)]
+    Service(ServiceCmd),
     /// List a config's files and their state.
     Files {
         /// The config's name or id.
@@ -80,6 +91,35 @@ pub struct DaemonArgs {
     /// Address to listen on; loopback only.
     #[arg(long, env = "DOTSYNC_ADDR", default_value = crate::client::DEFAULT_ADDR)]
     pub addr: String,
+    /// Quiet period after a file changes before it syncs, in milliseconds: a burst of writes
+    /// within it becomes one sync.
+    #[arg(long, env = "DOTSYNC_DEBOUNCE_MS", default_value_t = 500)]
+    pub debounce_ms: u64,
+    /// Watch at most this many directories; configs beyond are rescanned every interval.
+    #[arg(long, env = "DOTSYNC_WATCH_LIMIT", hide = true)]
+    pub watch_limit: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    /// The config's name or id; all configs when left out.
+    pub name: Option<String>,
+    /// Print the sync's NDJSON stream (one JSON object per line) instead of a report.
+    #[arg(long)]
+    pub json: bool,
+    /// Go on even if the sync would delete most of a config's files.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServiceCmd {
+    /// Write the service definition for this binary, enable it and start it.
+    Install,
+    /// Stop the service and remove its definition.
+    Uninstall,
+    /// Tell whether the service is installed and whether the daemon runs.
+    Status,
 }
 
 #[derive(Subcommand, Debug)]

@@ -39,6 +39,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             crate::history_cmd::restore(config.as_deref(), &path, &rev)?
         }
         Command::Files { config, json } => crate::history_cmd::files(&config, json)?,
+        Command::Sync(args) => return crate::sync_cmd::run(args),
+        Command::Status { json } => crate::status_cmd::run(json)?,
+        Command::Service(cmd) => return crate::service::run(cmd),
     }
     Ok(ExitCode::SUCCESS)
 }

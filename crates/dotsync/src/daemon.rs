@@ -34,7 +34,12 @@ pub fn run(args: DaemonArgs) -> Result<()> {
             env!("CARGO_PKG_VERSION"),
             app.layout.state_dir().display()
         );
-        dotsync_daemon::serve(app, listener, shutdown_signal()).await?;
+        let opts = dotsync_daemon::ServeOptions {
+            debounce: std::time::Duration::from_millis(args.debounce_ms),
+            watch_limit: args.watch_limit,
+            ..Default::default()
+        };
+        dotsync_daemon::serve_with(app, listener, shutdown_signal(), opts).await?;
         tracing::info!("dotsync stopped");
         drop(lock);
         Ok(())

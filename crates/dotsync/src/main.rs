@@ -12,6 +12,9 @@ mod commands;
 mod daemon;
 mod history_cmd;
 mod render;
+mod service;
+mod status_cmd;
+mod sync_cmd;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

@@ -8,7 +8,10 @@ use crate::error::ApiError;
 pub mod config;
 pub mod file;
 pub mod health;
+pub mod events;
 pub mod history;
+pub mod status;
+pub mod sync;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -29,6 +32,10 @@ pub fn router() -> Router<App> {
         .route("/v1/content", get(history::content))
         .route("/v1/restore", axum::routing::post(history::restore))
         .route("/v1/files", get(history::files))
+        .route("/v1/sync", axum::routing::post(sync::sync_all))
+        .route("/v1/sync/{id}", axum::routing::post(sync::sync_one))
+        .route("/v1/status", get(status::status))
+        .route("/v1/events", get(events::events))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -1,0 +1,174 @@
+//! The seed's sync routes: `POST /v1/sync/{id}` and `POST /v1/sync`, answered with an NDJSON
+//! stream of the sync as it runs.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt as _;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+use crate::App;
+use crate::error::{ApiError, ErrorBody};
+use crate::sync::{Line, RequestError};
+
+/// Options of a sync, as an optional JSON body or as query parameters.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SyncRequest {
+    /// Go on even if the sync would delete most of a config's files.
+    #[serde(default)]
+    pub allow_mass_delete: bool,
+}
+
+/// The lines of the stream, for the documentation (the engine writes them).
+///
+/// Every line is one JSON object with a `type`:
+/// - `start`: `config`, `config_id`, `remote`, `branch`, `trigger`; always first;
+/// - `progress`: `config`, `phase` (`scan`, `fetch`, `plan`, `commit`, `push`, `apply`), `done`,
+///   `total`;
+/// - `file`: `config`, `path`, `action` (`pushed`, `pulled`, `merged`, `deleted`, `conflict`,
+///   `resolved`, `skipped`, `failed`), `bytes`, `detail`;
+/// - `summary`: `config`, `config_id`, `ok`, `error`, `error_kind`, `commit`, the counts and
+///   `duration_ms`; always last.
+#[derive(utoipa::ToSchema, Deserialize)]
+#[allow(dead_code)]
+pub struct SyncLine {
+    /// `start`, `progress`, `file` or `summary`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub config: String,
+}
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        )
+    }
+}
+
+/// Reads the optional JSON body: empty means defaults; otherwise it must be JSON.
+fn options(headers: &HeaderMap, body: &Bytes, query: SyncRequest) -> Result<bool, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(query.allow_mass_delete);
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with the header Content-Type: application/json, or send no body",
+        ));
+    }
+    let req: SyncRequest = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    Ok(req.allow_mass_delete || query.allow_mass_delete)
+}
+
+fn ndjson(rx: mpsc::UnboundedReceiver<Line>) -> Response {
+    let stream = UnboundedReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>);
+    let mut resp = Body::from_stream(stream).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Proxies must pass the lines on as they come.
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+fn query_options(
+    q: Result<Query<SyncRequest>, axum::extract::rejection::QueryRejection>,
+) -> Result<SyncRequest, ApiError> {
+    match q {
+        Ok(Query(q)) => Ok(q),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "invalid query string: {}; the only parameter is allow_mass_delete=true|false",
+            e.body_text()
+        ))),
+    }
+}
+
+/// Syncs one config (by id or name), streaming the sync as NDJSON.
+///
+/// The answer is `200` with `Content-Type: application/x-ndjson` once the config is found; the
+/// lines follow while the sync runs (see `SyncLine`): `start` first, `summary` last. If a sync of
+/// the config is already running, this request waits for it and gets the one follow-up run.
+/// A client that disconnects does not stop the sync.
+#[utoipa::path(post, path = "/v1/sync/{id}", tag = "sync",
+    params(("id" = String, Path, description = "The config's id or name"), SyncRequest),
+    request_body(content = Option<SyncRequest>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "One JSON object per line: start, progress, file..., summary",
+            content_type = "application/x-ndjson", body = SyncLine),
+        (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "The daemon is shutting down"),
+    ))]
+pub async fn sync_one(
+    State(app): State<App>,
+    Path(key): Path<String>,
+    query: Result<Query<SyncRequest>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let allow = options(&headers, &body, query_options(query)?)?;
+    let cfg = app.config(&key)?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    app.sync.request(&app, &cfg.id, allow, "api", Some(tx))?;
+    Ok(ndjson(rx))
+}
+
+/// Syncs every config, one after another, in one NDJSON stream (each config's lines from its
+/// `start` to its `summary`). No configs: an empty stream.
+#[utoipa::path(post, path = "/v1/sync", tag = "sync",
+    params(SyncRequest),
+    request_body(content = Option<SyncRequest>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Each config's start, progress, file... and summary lines",
+            content_type = "application/x-ndjson", body = SyncLine),
+        (status = 503, body = ErrorBody, description = "The daemon is shutting down"),
+    ))]
+pub async fn sync_all(
+    State(app): State<App>,
+    query: Result<Query<SyncRequest>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let allow = options(&headers, &body, query_options(query)?)?;
+    let configs = app.store.list_configs()?;
+    // Refuse at once rather than with a stream of failures.
+    if app.sync.shutdown_signal().borrow().to_owned() {
+        return Err(RequestError::ShuttingDown.into());
+    }
+    let (out, rx) = mpsc::unbounded_channel::<Line>();
+    let app2 = app.clone();
+    tokio::spawn(async move {
+        for cfg in configs {
+            let (tx, mut one) = mpsc::unbounded_channel();
+            if app2
+                .sync
+                .request(&app2, &cfg.id, allow, "api", Some(tx))
+                .is_err()
+            {
+                break;
+            }
+            // Every config runs to its end even if the client went away: it asked for all.
+            while let Some(line) = one.recv().await {
+                let _ = out.send(line);
+            }
+        }
+    });
+    Ok(ndjson(rx))
+}

@@ -1,0 +1,566 @@
+//! Watching the files of `auto` configs, so that a save becomes a sync without anyone asking.
+//!
+//! - Parent directories are watched, not files: editors such as vim save by writing a new file
+//!   and renaming it over the old one, which silences a watch on the file itself. A listed
+//!   directory is watched recursively (new subdirectories are added as they appear), together
+//!   with its parent, so that the directory being removed and created again is noticed. A listed
+//!   path that does not exist yet is waited for from its nearest existing ancestor.
+//! - A burst of events (a `git pull` into `~/.config/nvim`, an editor's several writes) becomes
+//!   one report per config after a quiet period (500 ms by default, at most ten quiet periods
+//!   after the first event). The coordinator then drops the paths the engine itself wrote
+//!   ([`dotsync_engine::Engine::is_unchanged`]) once any sync of the config has finished.
+//! - Lost events (the kernel's queue overflowed) become a rescan of every watched config. When
+//!   the kernel's watch limit is reached, the configs concerned are rescanned every `interval_s`
+//!   instead, and `GET /v1/status` says so.
+//!
+//! The debouncing is done here rather than with `notify-debouncer-full`, whose timer thread
+//! ticks several times a second even when nothing happens: an idle daemon must not wake up but
+//! for its remote checks. The inotify backend blocks until the kernel has something to say, and
+//! the loop below sleeps only while a burst is pending.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dotsync_core::SyncConfig;
+use dotsync_core::paths::{HomePath, Ignore, resolve_config_path};
+use notify::event::{AccessKind, AccessMode, ModifyKind, RemoveKind, RenameMode};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::App;
+use crate::sync::WatchMode;
+
+/// Messages to the watch loop.
+pub(crate) enum Msg {
+    /// From the kernel, through notify's thread.
+    Fs(notify::Result<notify::Event>),
+    /// The configs changed; these are the ones to watch now (every config, auto or not).
+    Configs(Vec<SyncConfig>),
+}
+
+/// Handle of the running watch loop.
+pub(crate) struct Watcher {
+    tx: mpsc::UnboundedSender<Msg>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Watcher {
+    pub(crate) fn sender(&self) -> mpsc::UnboundedSender<Msg> {
+        self.tx.clone()
+    }
+
+    pub(crate) async fn stop(self) {
+        drop(self.tx);
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// Options of the watcher.
+#[derive(Debug, Clone)]
+pub(crate) struct WatchOptions {
+    pub debounce: Duration,
+    /// At most this many directories are watched; beyond, configs fall back to rescans as if
+    /// the kernel's limit had been reached (`DOTSYNC_WATCH_LIMIT`, for machines where dotsync
+    /// must leave inotify watches to other programs, and for tests).
+    pub limit: Option<usize>,
+}
+
+pub(crate) fn start(app: App, opts: WatchOptions, shutdown: watch::Receiver<bool>) -> Watcher {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let fs_tx = tx.clone();
+    let backend = RecommendedWatcher::new(
+        move |res: notify::Result<notify::Event>| {
+            let _ = fs_tx.send(Msg::Fs(res));
+        },
+        // The engine never follows symlinks in the home; neither does the watcher.
+        notify::Config::default().with_follow_symlinks(false),
+    );
+    let backend = match backend {
+        Ok(w) => {
+            app.sync.update_watcher(|s| {
+                s.running = true;
+                s.error = None;
+            });
+            Some(w)
+        }
+        Err(e) => {
+            let msg = format!(
+                "cannot watch files ({e}); changes are found by rescanning each config every \
+                 interval_s instead"
+            );
+            tracing::warn!("{msg}");
+            app.sync.update_watcher(|s| {
+                s.running = false;
+                s.error = Some(msg);
+            });
+            None
+        }
+    };
+    let state = State {
+        home: app.home.clone(),
+        state_root: app.layout.root.clone(),
+        app,
+        backend,
+        opts,
+        configs: Vec::new(),
+        current: BTreeMap::new(),
+        degraded: HashMap::new(),
+        pending: HashMap::new(),
+        first_at: None,
+        last_at: None,
+    };
+    let task = tokio::spawn(state.run(rx, shutdown));
+    Watcher { tx, task }
+}
+
+struct Watched {
+    id: String,
+    roots: Vec<PathBuf>,
+    ignore: Ignore,
+}
+
+#[derive(Default)]
+struct Pending {
+    paths: HashSet<PathBuf>,
+    /// Renamed away with no rename into a watched place seen: if it was a directory, the files
+    /// below it vanished without an event each.
+    moved_out: HashSet<PathBuf>,
+    rescan: bool,
+}
+
+struct State {
+    app: App,
+    home: PathBuf,
+    /// `DOTSYNC_HOME`: never a source of changes.
+    state_root: PathBuf,
+    backend: Option<RecommendedWatcher>,
+    opts: WatchOptions,
+    configs: Vec<Watched>,
+    /// What is watched now: path → (recursive, directories it covers).
+    current: BTreeMap<PathBuf, (bool, usize)>,
+    /// Configs whose changes are found by rescans, and why.
+    degraded: HashMap<String, String>,
+    pending: HashMap<String, Pending>,
+    first_at: Option<Instant>,
+    last_at: Option<Instant>,
+}
+
+const WATCH_LIMIT_HINT: &str = "the kernel's limit of inotify watches was reached, so dotsync \
+    finds this config's changes by rescanning it every interval_s; raise the limit (for example \
+    `sudo sysctl fs.inotify.max_user_watches=524288`) and restart the daemon";
+
+impl State {
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<Msg>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        loop {
+            let deadline = self.deadline();
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(Msg::Fs(Ok(ev))) => self.on_event(ev),
+                    Some(Msg::Fs(Err(e))) => self.on_error(e),
+                    Some(Msg::Configs(cfgs)) => self.set_configs(cfgs),
+                    None => break,
+                },
+                _ = sleep_until_opt(deadline) => self.flush(),
+                _ = shutdown.changed() => break,
+            }
+        }
+        self.app.sync.update_watcher(|s| s.running = false);
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        let (first, last) = (self.first_at?, self.last_at?);
+        let quiet = last + self.opts.debounce;
+        let longest = first + self.opts.debounce * 10;
+        Some(quiet.min(longest))
+    }
+
+    fn set_configs(&mut self, cfgs: Vec<SyncConfig>) {
+        let mut watched = Vec::new();
+        for cfg in cfgs {
+            if !cfg.auto {
+                self.app.sync.set_watch(&cfg.id, WatchMode::Off);
+                continue;
+            }
+            let roots = cfg
+                .paths
+                .iter()
+                .filter_map(|p| resolve_config_path(p, &self.home).ok())
+                .collect();
+            let ignore = match Ignore::new(&cfg.ignore) {
+                Ok(i) => i,
+                Err(e) => {
+                    tracing::warn!(config = %cfg.name, "ignore patterns do not compile: {e}");
+                    continue;
+                }
+            };
+            watched.push(Watched {
+                id: cfg.id,
+                roots,
+                ignore,
+            });
+        }
+        let ids: HashSet<&str> = watched.iter().map(|w| w.id.as_str()).collect();
+        self.degraded.retain(|id, _| ids.contains(id.as_str()));
+        self.pending.retain(|id, _| ids.contains(id.as_str()));
+        self.configs = watched;
+        self.rearm();
+    }
+
+    /// The directories that should be watched now, and which configs need each.
+    fn desired(&self) -> BTreeMap<PathBuf, (bool, Vec<usize>)> {
+        let mut want: BTreeMap<PathBuf, (bool, Vec<usize>)> = BTreeMap::new();
+        let mut add = |p: PathBuf, recursive: bool, owner: usize| {
+            let e = want.entry(p).or_insert((false, Vec::new()));
+            e.0 |= recursive;
+            e.1.push(owner);
+        };
+        for (i, w) in self.configs.iter().enumerate() {
+            for root in &w.roots {
+                match std::fs::symlink_metadata(root) {
+                    Ok(m) if m.is_dir() => {
+                        add(root.clone(), true, i);
+                        if let Some(parent) = root.parent() {
+                            add(parent.to_path_buf(), false, i);
+                        }
+                    }
+                    Ok(_) => {
+                        if let Some(parent) = root.parent() {
+                            add(parent.to_path_buf(), false, i);
+                        }
+                    }
+                    Err(_) => {
+                        if let Some(a) = nearest_existing_dir(root, &self.home) {
+                            add(a, false, i);
+                        }
+                    }
+                }
+            }
+        }
+        // A directory below a recursively watched one is already watched.
+        let recursive: Vec<PathBuf> = want
+            .iter()
+            .filter(|(_, (r, _))| *r)
+            .map(|(p, _)| p.clone())
+            .collect();
+        let covered: Vec<PathBuf> = want
+            .keys()
+            .filter(|p| recursive.iter().any(|r| p.starts_with(r) && *p != r))
+            .cloned()
+            .collect();
+        for p in covered {
+            if let Some((_, owners)) = want.remove(&p) {
+                // Keep the owners on the covering watch, for error attribution.
+                if let Some(r) = recursive.iter().find(|r| p.starts_with(r))
+                    && let Some(e) = want.get_mut(r)
+                {
+                    e.1.extend(owners);
+                }
+            }
+        }
+        want
+    }
+
+    /// Brings the watches in line with the configs and what exists on disk.
+    fn rearm(&mut self) {
+        let want = self.desired();
+        let Some(backend) = self.backend.as_mut() else {
+            for w in &self.configs {
+                self.app.sync.set_watch(
+                    &w.id,
+                    WatchMode::Rescan(
+                        "file notifications are not available; dotsync rescans this config \
+                         every interval_s"
+                            .to_owned(),
+                    ),
+                );
+            }
+            return;
+        };
+        let stale: Vec<PathBuf> = self
+            .current
+            .iter()
+            .filter(|(p, (r, _))| want.get(*p).is_none_or(|(wr, _)| wr != r))
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in stale {
+            let _ = backend.unwatch(&p);
+            self.current.remove(&p);
+        }
+        let mut total: usize = self.current.values().map(|(_, n)| n).sum();
+        let mut newly_degraded: Vec<(usize, String)> = Vec::new();
+        for (p, (recursive, owners)) in &want {
+            if self.current.contains_key(p) {
+                continue;
+            }
+            let dirs = if *recursive { count_dirs(p) } else { 1 };
+            if self.opts.limit.is_some_and(|l| total + dirs > l) {
+                for &o in owners {
+                    newly_degraded.push((o, WATCH_LIMIT_HINT.to_owned()));
+                }
+                continue;
+            }
+            let mode = if *recursive {
+                RecursiveMode::Recursive
+            } else {
+                RecursiveMode::NonRecursive
+            };
+            match backend.watch(p, mode) {
+                Ok(()) => {
+                    self.current.insert(p.clone(), (*recursive, dirs));
+                    total += dirs;
+                }
+                Err(e) => match e.kind {
+                    notify::ErrorKind::MaxFilesWatch => {
+                        for &o in owners {
+                            newly_degraded.push((o, WATCH_LIMIT_HINT.to_owned()));
+                        }
+                        // Part of a recursive tree may be watched; unwatching frees it.
+                        let _ = backend.unwatch(p);
+                    }
+                    // Gone between the look and the watch: the next event re-arms.
+                    notify::ErrorKind::PathNotFound => {}
+                    _ => {
+                        for &o in owners {
+                            newly_degraded.push((
+                                o,
+                                format!(
+                                    "{} cannot be watched ({e}); dotsync rescans this config \
+                                     every interval_s",
+                                    p.display()
+                                ),
+                            ));
+                        }
+                    }
+                },
+            }
+        }
+        for (o, why) in newly_degraded {
+            if let Some(w) = self.configs.get(o)
+                && !self.degraded.contains_key(&w.id)
+            {
+                tracing::warn!(config = %w.id, "{why}");
+                self.degraded.insert(w.id.clone(), why);
+                // Whatever happened before the fallback took over is found by one rescan now.
+                self.pending.entry(w.id.clone()).or_default().rescan = true;
+                self.touch();
+            }
+        }
+        for w in &self.configs {
+            let mode = match self.degraded.get(&w.id) {
+                Some(why) => WatchMode::Rescan(why.clone()),
+                None => WatchMode::Watching,
+            };
+            self.app.sync.set_watch(&w.id, mode);
+        }
+        let n = self.current.values().map(|(_, n)| n).sum();
+        let limit_error = (!self.degraded.is_empty()).then(|| WATCH_LIMIT_HINT.to_owned());
+        self.app.sync.update_watcher(|s| {
+            s.watches = n;
+            if limit_error.is_some() {
+                s.error = limit_error;
+            }
+        });
+    }
+
+    fn touch(&mut self) {
+        let now = Instant::now();
+        self.first_at.get_or_insert(now);
+        self.last_at = Some(now);
+    }
+
+    fn on_event(&mut self, ev: notify::Event) {
+        if ev.need_rescan() {
+            tracing::warn!(
+                "the kernel dropped file events (its queue overflowed); rescanning every watched \
+                 config"
+            );
+            self.app.sync.update_watcher(|s| {
+                s.overflows += 1;
+                s.last_overflow = Some(dotsync_state::now_unix());
+            });
+            for w in &self.configs {
+                self.pending.entry(w.id.clone()).or_default().rescan = true;
+            }
+            self.touch();
+            return;
+        }
+        let structural = matches!(
+            ev.kind,
+            EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+        );
+        match ev.kind {
+            EventKind::Create(_)
+            | EventKind::Remove(_)
+            | EventKind::Modify(_)
+            | EventKind::Access(AccessKind::Close(AccessMode::Write)) => {}
+            // Opening and reading (the engine's own scan, a shell reading its rc file) change
+            // nothing.
+            _ => return,
+        }
+        let mut relevant = false;
+        let mut rearm = false;
+        for (i, p) in ev.paths.iter().enumerate() {
+            if p.starts_with(&self.state_root) {
+                continue;
+            }
+            for w in &self.configs {
+                if structural && w.roots.iter().any(|r| r.starts_with(p)) {
+                    rearm = true;
+                }
+                if !w.roots.iter().any(|r| p.starts_with(r)) {
+                    continue;
+                }
+                if let Ok(hp) = HomePath::from_abs(p, &self.home)
+                    && w.ignore.is_ignored(hp.repo.as_str())
+                {
+                    continue;
+                }
+                let pend = self.pending.entry(w.id.clone()).or_default();
+                pend.paths.insert(p.clone());
+                match ev.kind {
+                    EventKind::Remove(RemoveKind::Folder) => pend.rescan = true,
+                    EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
+                        pend.moved_out.insert(p.clone());
+                    }
+                    EventKind::Modify(ModifyKind::Name(RenameMode::Both)) if i == 0 => {
+                        pend.moved_out.remove(p);
+                    }
+                    _ => {}
+                }
+                relevant = true;
+            }
+        }
+        if rearm {
+            self.rearm();
+        }
+        if relevant {
+            self.touch();
+        }
+    }
+
+    fn on_error(&mut self, e: notify::Error) {
+        if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
+            // A directory created inside a watched tree could not be watched.
+            let mut hit = Vec::new();
+            for w in &self.configs {
+                let concerned = e.paths.is_empty()
+                    || e.paths
+                        .iter()
+                        .any(|p| w.roots.iter().any(|r| p.starts_with(r)));
+                if concerned && !self.degraded.contains_key(&w.id) {
+                    hit.push(w.id.clone());
+                }
+            }
+            for id in hit {
+                tracing::warn!(config = %id, "{WATCH_LIMIT_HINT}");
+                self.degraded
+                    .insert(id.clone(), WATCH_LIMIT_HINT.to_owned());
+                self.app
+                    .sync
+                    .set_watch(&id, WatchMode::Rescan(WATCH_LIMIT_HINT.to_owned()));
+                self.pending.entry(id).or_default().rescan = true;
+            }
+            self.app
+                .sync
+                .update_watcher(|s| s.error = Some(WATCH_LIMIT_HINT.to_owned()));
+            self.touch();
+            return;
+        }
+        tracing::warn!("file watcher: {e}");
+    }
+
+    fn flush(&mut self) {
+        self.first_at = None;
+        self.last_at = None;
+        for (id, p) in self.pending.drain() {
+            let rescan = p.rescan || !p.moved_out.is_empty();
+            tracing::debug!(
+                config = %id,
+                paths = p.paths.len(),
+                rescan,
+                "local changes after the quiet period"
+            );
+            self.app
+                .sync
+                .local_changes(&self.app, &id, p.paths.into_iter().collect(), rescan);
+        }
+    }
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The closest ancestor of `p` that is an existing directory, not above `home`.
+fn nearest_existing_dir(p: &Path, home: &Path) -> Option<PathBuf> {
+    let mut cur = p.parent();
+    while let Some(dir) = cur {
+        if !dir.starts_with(home) {
+            return None;
+        }
+        if std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+            return Some(dir.to_path_buf());
+        }
+        cur = dir.parent();
+    }
+    None
+}
+
+/// Directories in the tree at `p` (itself included), symlinks not followed: what a recursive
+/// inotify watch of it costs.
+fn count_dirs(p: &Path) -> usize {
+    let mut n = 1;
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                n += 1;
+                stack.push(e.path());
+            }
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nearest_existing_directory_stays_in_the_home() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join(".config")).expect("mkdir");
+        assert_eq!(
+            nearest_existing_dir(&home.join(".config/nvim/init.lua"), &home),
+            Some(home.join(".config"))
+        );
+        assert_eq!(
+            nearest_existing_dir(&home.join(".zshrc"), &home),
+            Some(home.clone())
+        );
+        assert_eq!(nearest_existing_dir(Path::new("/elsewhere/x"), &home), None);
+    }
+
+    #[test]
+    fn recursive_watches_cost_one_watch_per_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("a/b/c")).expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("d")).expect("mkdir");
+        std::fs::write(dir.path().join("a/file"), "x").expect("write");
+        assert_eq!(count_dirs(dir.path()), 5);
+    }
+}
