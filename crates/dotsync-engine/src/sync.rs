@@ -830,8 +830,7 @@ impl Engine {
             }
         }
 
-        // Directory modes of this config's own directories travel with it.
-        let _ = opts;
+        drop_file_dir_clashes(&remote.files, &mut p, em);
         let tracked = bases.len().max(local.len());
         if deletions >= 2 && deletions * 2 > tracked && !opts.allow_mass_delete {
             return Err(SyncError::MassDelete {
@@ -869,6 +868,57 @@ impl Engine {
             p.meta.modes.remove(path.as_str());
         }
         Ok(true)
+    }
+}
+
+/// A path cannot be a file in one place and a directory in another of the same tree (a local
+/// `~/.config/nvim` symlink while the remote has files under `.config/nvim/`). Such changes are
+/// dropped from the commit and reported; the rest of the sync goes on, and nothing is lost.
+fn drop_file_dir_clashes(
+    remote: &BTreeMap<RepoPath, Version>,
+    p: &mut Planned,
+    em: &mut Emitter<'_>,
+) {
+    let mut files: BTreeSet<String> = remote.keys().map(|k| k.to_string()).collect();
+    let mut ours: BTreeSet<String> = BTreeSet::new();
+    for (path, entry) in &p.tree_changes {
+        if entry.is_some() {
+            files.insert(path.clone());
+            ours.insert(path.clone());
+        } else {
+            files.remove(path);
+        }
+    }
+    let mut bad: BTreeSet<String> = BTreeSet::new();
+    for f in &files {
+        let mut end = 0;
+        while let Some(i) = f[end..].find('/') {
+            let ancestor = &f[..end + i];
+            if files.contains(ancestor) {
+                // Drop whichever side is ours: the new file, or the new children.
+                if ours.contains(ancestor) {
+                    bad.insert(ancestor.to_owned());
+                }
+                if ours.contains(f) {
+                    bad.insert(f.clone());
+                }
+            }
+            end += i + 1;
+        }
+    }
+    if bad.is_empty() {
+        return;
+    }
+    p.tree_changes.retain(|(path, _)| !bad.contains(path));
+    p.pushed_bases.retain(|(path, _)| !bad.contains(path));
+    p.events.retain(|(path, _, _, _)| !bad.contains(path));
+    for path in bad {
+        em.file(
+            &path,
+            FileAction::Failed,
+            0,
+            Some("a file here is a directory on the remote, or the other way round; rename one of them".into()),
+        );
     }
 }
 

@@ -14,4 +14,5 @@
 mod api;
 mod cli;
 mod durability;
+mod sync;
 mod util;
