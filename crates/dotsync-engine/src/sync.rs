@@ -161,7 +161,17 @@ impl Engine {
             .iter()
             .filter_map(|p| resolve_config_path(p, &self.home).ok())
             .collect();
-        let bases = records::load_bases(&self.store, &cfg.id)?;
+        // Bases of files the config no longer covers (a path removed from it, a new ignore
+        // pattern) are forgotten, never read as deletions: narrowing a config must not delete
+        // anything on the remote or on other machines.
+        let (bases, forgotten): (BTreeMap<String, Version>, BTreeMap<String, Version>) =
+            records::load_bases(&self.store, &cfg.id)?
+                .into_iter()
+                .partition(|(k, _)| {
+                    RepoPath::parse(k).is_ok_and(|rp| {
+                        covers(&cfg.paths, &ignore, &rp.under(&self.home), &self.home)
+                    })
+                });
         let cache = records::load_stat_cache(&self.store, &cfg.id)?;
         let open_conflicts: BTreeMap<String, ConflictRecord> =
             records::load_conflicts(&self.store, Some(&cfg.id))?
@@ -189,6 +199,9 @@ impl Engine {
         let unreadable: BTreeSet<&str> = scan.skipped.iter().map(|(p, _)| p.as_str()).collect();
 
         let mut outcome = Outcome::default();
+        outcome
+            .bases
+            .extend(forgotten.into_keys().map(|k| (k, None)));
         let now_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64)

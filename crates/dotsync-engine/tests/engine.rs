@@ -332,3 +332,21 @@ fn on_conflict_remote_keeps_the_local_version_in_history() {
     assert!(versions.contains(&b"desktop\n".to_vec()), "{h:?}");
     let _ = &b.store;
 }
+
+#[test]
+fn narrowing_a_config_forgets_files_instead_of_deleting_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut a, b) = two(dir.path());
+    a.write(".zshrc", "z\n");
+    a.write(".config/nvim/init.lua", "n\n");
+    a.sync();
+    b.sync();
+    // The laptop stops syncing ~/.config/nvim and starts ignoring nothing else.
+    a.cfg.paths = vec!["~/.zshrc".into()];
+    a.store.replace_config(&a.cfg, &a.home).unwrap();
+    let (s, ev) = a.sync();
+    assert_eq!(s.deleted, 0, "{ev:?}");
+    b.sync();
+    assert_eq!(b.read(".config/nvim/init.lua"), "n\n");
+    assert!(a.home.join(".config/nvim/init.lua").exists());
+}
