@@ -152,7 +152,7 @@ impl Scanner<'_> {
             }
         };
         *seen += 1;
-        if *seen % 1000 == 0 {
+        if (*seen).is_multiple_of(1000) {
             (self.progress)(*seen);
         }
         let ft = meta.file_type();
