@@ -191,8 +191,16 @@ pub struct Outcome {
     pub conflicts_set: Vec<ConflictRecord>,
     pub conflicts_cleared: Vec<String>,
     pub commit: Option<String>,
-    /// Replace the whole stat cache (drop rows of files that were not seen).
-    pub prune_stats_except: Option<Vec<String>>,
+}
+
+impl Outcome {
+    /// Whether recording would change nothing but the commit.
+    pub fn only_commit(&self) -> bool {
+        self.bases.is_empty()
+            && self.stats.is_empty()
+            && self.conflicts_set.is_empty()
+            && self.conflicts_cleared.is_empty()
+    }
 }
 
 pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreError> {
@@ -211,23 +219,6 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
                 ),
             }
             .map_err(&e)?;
-        }
-        if let Some(keep) = &o.prune_stats_except {
-            let existing: Vec<String> = {
-                let mut stmt = tx
-                    .prepare("SELECT path FROM stat_cache WHERE config_id = ?1")
-                    .map_err(&e)?;
-                let rows = stmt.query_map(params![config_id], |r| r.get(0)).map_err(&e)?;
-                rows.collect::<Result<_, _>>().map_err(&e)?
-            };
-            let keep: std::collections::HashSet<&str> = keep.iter().map(String::as_str).collect();
-            for p in existing.iter().filter(|p| !keep.contains(p.as_str())) {
-                tx.execute(
-                    "DELETE FROM stat_cache WHERE config_id = ?1 AND path = ?2",
-                    params![config_id, p],
-                )
-                .map_err(&e)?;
-            }
         }
         for (path, s) in &o.stats {
             match s {

@@ -213,7 +213,12 @@ impl Engine {
                 .map(|(p, e)| (p.to_string(), Some((e.stat, e.version.clone()))))
                 .collect()
         };
-        outcome.prune_stats_except = Some(scan.files.keys().map(|p| p.to_string()).collect());
+        // Stat rows of files that are gone or no longer covered.
+        let stale_stats: Vec<(String, Option<(crate::scan::StatKey, Version)>)> = cache
+            .keys()
+            .filter(|k| RepoPath::parse(k).map_or(true, |rp| !scan.files.contains_key(&rp)))
+            .map(|k| (k.clone(), None))
+            .collect();
 
         let local_dirty = scan
             .files
@@ -229,10 +234,14 @@ impl Engine {
         let mut head = repo.ls_remote(url, &cfg.branch)?;
         if head.is_some() && head == last_commit && !local_dirty && open_conflicts.is_empty() {
             outcome.stats = stat_rows(&scan.files);
-            outcome.commit = head.clone();
-            em.summary.commit = head;
+            outcome.stats.extend(stale_stats);
+            em.summary.commit = head.clone();
             em.summary.files = scan.files.len() as u64;
-            records::record(&self.store, &cfg.id, &outcome)?;
+            // Nothing moved: write only if the stat cache learned something (no fsync else).
+            if !outcome.only_commit() {
+                outcome.commit = head;
+                records::record(&self.store, &cfg.id, &outcome)?;
+            }
             return Ok(());
         }
 
@@ -346,6 +355,7 @@ impl Engine {
             outcome.conflicts_set = conflicts_set;
             outcome.conflicts_cleared = conflicts_cleared;
             outcome.stats = stat_rows(&scan.files);
+            outcome.stats.extend(stale_stats.iter().cloned());
 
             // 5. Apply the remote's changes into the home.
             let dir_mode = |rel: &str| meta.dir_mode(rel);
@@ -385,9 +395,6 @@ impl Engine {
                                 outcome
                                     .stats
                                     .push((path.to_string(), Some((stat, version))));
-                                if let Some(keep) = outcome.prune_stats_except.as_mut() {
-                                    keep.push(path.to_string());
-                                }
                                 em.file(path.as_str(), action, content.len() as u64, detail);
                             }
                             Err(e) => {
