@@ -255,12 +255,11 @@ pub async fn files(
 }
 
 impl App {
-    /// A resolve or restore changed what the next sync of `cfg` must carry. Published as an
-    /// event; the daemon's coordinator turns it into a sync when it runs in the background.
+    /// A resolve or restore changed what the next sync of `cfg` must carry: the daemon syncs
+    /// it right away (a CLI command without a daemon leaves that to `dotsync sync`).
     pub(crate) fn after_local_edit(&self, cfg: &SyncConfig) {
-        self.events.emit(
-            "local_edit",
-            serde_json::json!({"config": cfg.name, "config_id": cfg.id}),
-        );
+        if self.sync.background() && cfg.auto {
+            let _ = self.sync.request(self, &cfg.id, false, "local-edit", None);
+        }
     }
 }
