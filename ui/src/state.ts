@@ -17,6 +17,7 @@ export interface LiveConfig extends ConfigStatus {
 export interface LiveState {
   version: string | null;
   uptime_s: number | null;
+  watcher: DaemonStatus["watcher"] | null;
   /** When the status snapshot was taken (ms), to advance the uptime between snapshots. */
   status_at: number | null;
   configs: LiveConfig[];
@@ -34,6 +35,7 @@ export function initialState(): LiveState {
   return {
     version: null,
     uptime_s: null,
+    watcher: null,
     status_at: null,
     configs: [],
     last_event_id: 0,
@@ -58,6 +60,7 @@ export function applyStatus(s: LiveState, status: DaemonStatus, now: number): Li
     ...s,
     version: status.version ?? null,
     uptime_s: typeof status.uptime_s === "number" ? status.uptime_s : null,
+    watcher: status.watcher ?? null,
     status_at: now,
     configs: (status.configs ?? []).map((c) => live(c, byId.get(c.id))),
     needs_refresh: false,
@@ -119,7 +122,6 @@ export function reduce(s0: LiveState, ev: LiveEvent, now = Date.now()): LiveStat
           state: "idle",
           last_sync: null,
           last_error: null,
-          pending: null,
           conflicts: 0,
           current_file: null,
           files_done: 0,
@@ -133,6 +135,11 @@ export function reduce(s0: LiveState, ev: LiveEvent, now = Date.now()): LiveStat
       const i = find(s.configs, d);
       if (i === -1) return { ...s, needs_refresh: true };
       return update(s, i, { state: "syncing", current_file: null, files_done: 0 });
+    }
+    case "sync_progress": {
+      const i = find(s.configs, d);
+      if (i === -1 || s.configs[i].state === "syncing") return s;
+      return update(s, i, { state: "syncing" });
     }
     case "file": {
       const i = find(s.configs, d);
@@ -191,7 +198,7 @@ export function reduce(s0: LiveState, ev: LiveEvent, now = Date.now()): LiveStat
       const i = find(s.configs, d);
       if (i === -1) return { ...s, needs_refresh: true };
       const patch: Partial<LiveConfig> = {};
-      for (const k of ["state", "last_sync", "last_error", "pending", "conflicts"] as const) {
+      for (const k of ["state", "last_sync", "last_error", "last_error_kind", "pending", "pending_changes", "conflicts", "trigger", "retry_in_s"] as const) {
         if (k in d) (patch as Obj)[k] = d[k];
       }
       if (patch.state && patch.state !== "syncing") patch.current_file = null;
@@ -213,4 +220,11 @@ export function uptimeNow(s: LiveState, now: number): number | null {
 
 export function totalConflicts(s: LiveState): number {
   return s.configs.reduce((n, c) => n + (c.conflicts || 0), 0);
+}
+
+/** Local changes waiting to be pushed, whichever name the daemon used. */
+export function pendingOf(c: ConfigStatus): number | null {
+  if (typeof c.pending_changes === "number") return c.pending_changes;
+  if (typeof c.pending === "number") return c.pending;
+  return null;
 }

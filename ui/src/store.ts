@@ -108,7 +108,6 @@ export function refreshStatus(): Promise<void> {
               state: "idle",
               last_sync: null,
               last_error: null,
-              pending: null,
               conflicts: 0,
             })),
           },

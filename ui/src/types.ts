@@ -26,8 +26,14 @@ export interface ConfigStatus {
   state: ConfigState;
   last_sync: number | string | null;
   last_error: string | null;
-  pending: number | null;
+  /** Local changes not yet pushed (`pending_changes` in the daemon's answer). */
+  pending?: number | null;
+  pending_changes?: number;
   conflicts: number;
+  trigger?: string;
+  last_error_kind?: string | null;
+  retry_in_s?: number;
+  watch?: string;
   [more: string]: unknown;
 }
 
@@ -35,6 +41,7 @@ export interface DaemonStatus {
   version: string;
   uptime_s: number;
   configs: ConfigStatus[];
+  watcher?: { running: boolean; watches: number; [more: string]: unknown };
 }
 
 export interface Conflict {

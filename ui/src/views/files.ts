@@ -73,7 +73,7 @@ function render(root: HTMLElement, configs: SyncConfig[], cfg: SyncConfig | unde
         h("div", { class: "row" }, h("h2", null, `${files.length} file${files.length === 1 ? "" : "s"}`), filter),
         files.length === 0
           ? h("p", { class: "muted" }, "No files yet: sync the config first, or check its paths.")
-          : h("table", { class: "table" }, h("thead", null, h("tr", null, h("th", null, "Path"), h("th", null, "State"), h("th", { class: "num" }, "Size"))), body),
+          : h("div", { class: "table-scroll" }, h("table", { class: "table" }, h("thead", null, h("tr", null, h("th", null, "Path"), h("th", null, "State"), h("th", { class: "num" }, "Size"))), body)),
       );
     })
     .catch((e) => mount(list, errorBox(errorText(e))));
@@ -172,7 +172,7 @@ function fileDetail(el: HTMLElement, cfg: SyncConfig, path: string): void {
           { class: "clickable", "data-testid": "version", "data-commit": v.commit, onclick: () => void show(v, li) },
           h("div", { class: "version-head" }, h("strong", null, formatAgo(v.time)), i === 0 ? h("span", { class: "pill pill-idle" }, "latest") : null),
           h("div", { class: "muted small" }, formatTime(v.time), " · ", v.machine ?? "unknown machine", v.size !== null ? ` · ${formatBytes(v.size)}` : " · deleted"),
-          v.message ? h("div", { class: "small" }, v.message) : null,
+          v.message ? h("div", { class: "small clamp", title: v.message }, v.message) : null,
           h("code", { class: "small" }, v.commit.slice(0, 10)),
         );
         versions.appendChild(li);

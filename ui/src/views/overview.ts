@@ -1,7 +1,7 @@
 import { button, card, empty, pageHeader, statePill } from "../components";
 import { formatAgo, formatDuration, h, mount } from "../dom";
 import { startSync, store, subscribe } from "../store";
-import { uptimeNow, type LiveConfig } from "../state";
+import { pendingOf, uptimeNow, type LiveConfig } from "../state";
 import { navigate } from "../router";
 
 export function overview(root: HTMLElement): () => void {
@@ -29,6 +29,7 @@ export function overview(root: HTMLElement): () => void {
         h("strong", null, "Daemon"),
         h("span", null, live.version ? `dotsync ${live.version}` : "…"),
         uptime !== null && Number.isFinite(uptime) ? h("span", { class: "muted" }, `up ${formatDuration(uptime)}`) : null,
+        live.watcher ? h("span", { class: "muted" }, live.watcher.running ? `watching ${live.watcher.watches} folders` : "not watching files") : null,
         h("span", { class: "muted", "data-testid": "stream-state" }, `events: ${streamLabel}`),
         store.status_missing ? h("span", { class: "muted" }, "(this daemon has no /v1/status yet: states are not live)") : null,
       ),
@@ -64,7 +65,7 @@ function configCard(c: LiveConfig, running: boolean): HTMLElement {
           "p",
           { class: "current-file", "data-testid": "current-file" },
           h("span", { class: "spin small" }),
-          c.current_file ? c.current_file : "starting…",
+          c.current_file ? c.current_file : c.trigger ? `starting (${c.trigger})…` : "starting…",
         )
       : null,
     h(
@@ -72,7 +73,8 @@ function configCard(c: LiveConfig, running: boolean): HTMLElement {
       { class: "facts" },
       h("dt", null, "Last sync"),
       h("dd", { "data-testid": "last-sync" }, formatAgo(c.last_sync)),
-      c.pending !== null && c.pending !== undefined ? [h("dt", null, "Pending"), h("dd", null, String(c.pending))] : null,
+      pendingOf(c) !== null ? [h("dt", null, "Local changes"), h("dd", null, pendingOf(c) ? `${pendingOf(c)} waiting` : "none")] : null,
+      typeof c.retry_in_s === "number" ? [h("dt", null, "Retry"), h("dd", null, `in ${formatDuration(c.retry_in_s)}`)] : null,
       h("dt", null, "Conflicts"),
       h("dd", null, c.conflicts ? h("a", { href: "#/conflicts" }, String(c.conflicts)) : "0"),
     ),

@@ -33,7 +33,7 @@ export function syncView(root: HTMLElement): () => void {
       // A new run: rebuild the page.
       list.replaceChildren();
       shown = 0;
-      mount(root, pageHeader("Live sync", `Syncing ${r.label}`), top, card(h("h2", null, "Files"), table), bottom);
+      mount(root, pageHeader("Live sync", `Syncing ${r.label}`), top, bottom, card(h("h2", null, "Files"), h("div", { class: "table-scroll" }, table)));
     }
     shownRun = r;
     const pct = Math.round(fraction(r) * 100);

@@ -1,0 +1,306 @@
+// The web app end to end: real daemons, a real bare git remote, Debian's Chromium.
+//
+// One story, in order, on two machines ("laptop" and "desktop") that sync through one remote:
+// sign in with the one-time link, create a config through the form, watch a sync live, browse a
+// file's history and restore a version, resolve a conflict the other machine made, and see that
+// a file named like markup stays text. Screenshots of the main screens go to docs/screenshots/.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser, Page } from "playwright-core";
+import { launchBrowser, newPage, shot, waitFor, World, type Machine } from "./harness";
+
+const XSS = "<img src=x onerror=alert(1)>";
+const V1 = "export EDITOR=vim\nalias ll='ls -l'\nexport PATH=$HOME/bin:$PATH\n";
+const V2 = "export EDITOR=nvim\nalias ll='ls -la'\nexport PATH=$HOME/bin:$PATH\nalias gs='git status'\n";
+
+let world: World;
+let remote: string;
+let laptop: Machine;
+let desktop: Machine;
+let browser: Browser;
+let page: Page;
+let problems: string[];
+let httpErrors: string[];
+let configId = "";
+
+/** Records every value the progress bar shows, from before the app's first script runs. */
+const RECORD_PROGRESS = () => {
+  const w = window as unknown as { __progress: number[] };
+  w.__progress = [];
+  new MutationObserver((records) => {
+    for (const r of records)
+      for (const n of Array.from(r.addedNodes)) {
+        if (!(n instanceof Element)) continue;
+        const bars = n.matches('[data-testid="progress"]') ? [n] : Array.from(n.querySelectorAll('[data-testid="progress"]'));
+        for (const b of bars) w.__progress.push(Number(b.getAttribute("aria-valuenow")));
+      }
+  }).observe(document, { childList: true, subtree: true });
+};
+
+beforeAll(async () => {
+  world = new World();
+  remote = world.bareRemote("dots");
+  laptop = world.machine("laptop");
+  desktop = world.machine("desktop");
+  laptop.write(".zshrc", V1);
+  laptop.write(".config/app/settings.toml", "[ui]\ntheme = \"dark\"\nfont_size = 13\n");
+  laptop.write(`.config/app/${XSS}`, "a file whose name is markup\n");
+  for (let i = 0; i < 120; i++) laptop.write(`.config/app/snippets/s${String(i).padStart(3, "0")}.txt`, `snippet ${i}\n`);
+  await Promise.all([laptop.start(), desktop.start()]);
+  browser = await launchBrowser();
+  ({ page, problems, httpErrors } = await newPage(browser));
+  await page.addInitScript(RECORD_PROGRESS);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await world?.close();
+});
+
+async function csrfFetch(p: Page, url: string, withHeader: boolean, method = "GET"): Promise<number> {
+  return p.evaluate(
+    async ([url, withHeader, method]) => {
+      const port = location.port;
+      const m = document.cookie.match(new RegExp(`(?:^|; )dotsync_csrf_${port}=([^;]*)`));
+      const headers: Record<string, string> = {};
+      if (withHeader && m) headers["X-Dotsync-CSRF"] = m[1];
+      const r = await fetch(url as string, { method: method as string, headers });
+      return r.status;
+    },
+    [url, withHeader, method] as const,
+  );
+}
+
+describe("the dotsync app", () => {
+  it("signs in with a one-time link; the API refuses a cookie without the CSRF header", async () => {
+    // Before signing in, the app says how to.
+    await page.goto(laptop.url + "/");
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    expect(await csrfFetch(page, "/v1/config", true)).toBe(401);
+
+    const link = laptop.loginUrl();
+    await page.goto(link);
+    expect(page.url()).toBe(laptop.url + "/");
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+
+    const cookies = await page.context().cookies(laptop.url);
+    const session = cookies.find((c) => c.name.startsWith("dotsync_session_"));
+    expect(session).toMatchObject({ httpOnly: true, sameSite: "Strict" });
+    // Scripts see the CSRF token, never the session.
+    const visible = await page.evaluate(() => document.cookie);
+    expect(visible).toContain("dotsync_csrf_");
+    expect(visible).not.toContain("dotsync_session_");
+
+    expect(await csrfFetch(page, "/v1/config", true)).toBe(200);
+    expect(await csrfFetch(page, "/v1/config", false)).toBe(401);
+    expect(await csrfFetch(page, "/v1/sync", false, "POST")).toBe(401);
+    // A session cannot mint login codes: that takes the token itself.
+    expect(await csrfFetch(page, "/v1/session/code", true, "POST")).toBe(401);
+
+    // The link worked once.
+    const other = await newPage(browser);
+    await other.page.goto(link);
+    await other.page.getByTestId("login-expired").waitFor();
+    expect(await csrfFetch(other.page, "/v1/config", true)).toBe(401);
+    await shot(other.page, "login");
+    await other.ctx.close();
+  });
+
+  it("creates a config through the form, showing the server's validation error next to the field", async () => {
+    await page.goto(laptop.url + "/#/configs/new");
+    await page.locator("#f-name").fill("dotfiles");
+    await page.locator("#f-remote").fill(remote);
+    await page.locator("#f-paths").fill("/etc/hostname");
+    await page.locator("#f-paths").press("Enter");
+    await page.getByTestId("save-config").click();
+    const err = page.locator('[data-error-for="paths"]');
+    await waitFor("the paths error", async () => ((await err.textContent()) ?? "").length > 0);
+    expect(await err.textContent()).toMatch(/home/i);
+    expect(await page.locator('[data-error-for="name"]').textContent()).toBe("");
+    await shot(page, "config-editor-error");
+
+    // Fix it: drop the bad path, type one, pick a folder from the home browser.
+    expect(httpErrors).toEqual(["400 POST /v1/config"]);
+    httpErrors.length = 0;
+    await page.getByTitle("Remove /etc/hostname").click();
+    await page.locator("#f-paths").fill("~/.zshrc");
+    await page.locator("#f-paths").press("Enter");
+    await page.getByTestId("browse").click();
+    const picker = page.getByTestId("picker");
+    await picker.getByRole("button", { name: /\.config/ }).click();
+    await picker.locator('li[data-entry="app"]').getByRole("button", { name: "Add" }).click();
+    await expect.poll(() => page.getByTestId("path-list").textContent()).toContain("~/.config/app");
+    await page.locator("#f-auto").uncheck();
+    await page.locator("#f-interval_s").fill("3600");
+    await shot(page, "config-editor");
+    await page.getByTestId("save-config").click();
+
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    await page.locator('[data-testid="config-card"][data-config="dotfiles"]').waitFor();
+    const list = await laptop.api("GET", "/v1/config");
+    expect(list.json).toHaveLength(1);
+    expect(list.json[0]).toMatchObject({ name: "dotfiles", paths: ["~/.zshrc", "~/.config/app"], auto: false, interval_s: 3600, remote });
+    configId = list.json[0].id;
+  });
+
+  it("syncs live: the progress bar and each file as it is synced, then the summary", async () => {
+    await page.locator('[data-config="dotfiles"]').locator("..").getByTestId("sync-now").click();
+    await page.waitForURL(/#\/sync$/);
+    await page.getByTestId("summary").waitFor();
+    await expect.poll(() => page.getByTestId("run-state").textContent()).toBe("Done");
+    const files = 3 + 120;
+    expect(await page.locator('[data-stat="pushed"]').textContent()).toBe(String(files));
+    expect(await page.getByTestId("sync-file").count()).toBe(files);
+    expect(await page.locator('[data-testid="sync-file"][data-action="pushed"]').count()).toBe(files);
+    expect(await page.getByTestId("progress").getAttribute("aria-valuenow")).toBe("100");
+    const seen = await page.evaluate(() => (window as unknown as { __progress: number[] }).__progress);
+    // The bar moved through intermediate values before it reached the end.
+    expect(seen.some((v) => v > 0 && v < 100)).toBe(true);
+    expect(seen[seen.length - 1]).toBe(100);
+    // The file named like markup is listed as text.
+    const xssRow = page.getByTestId("sync-file").filter({ hasText: XSS });
+    expect(await xssRow.count()).toBe(1);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot(page, "live-sync");
+    const log = await laptop.run(["files", "dotfiles"]);
+    expect(log).toContain(".zshrc");
+  });
+
+  it("shows a file's versions, diffs one against the current file, and restores it", async () => {
+    laptop.write(".zshrc", V2);
+    const s = await laptop.sync("dotfiles");
+    expect(s).toMatchObject({ ok: true, pushed: 1 });
+
+    await page.goto(`${laptop.url}/#/files/${encodeURIComponent(configId)}`);
+    const row = page.locator('[data-testid="file-row"][data-path=".zshrc"]');
+    await row.waitFor();
+    expect(await row.textContent()).toContain("synced");
+    await row.click();
+    const versions = page.getByTestId("version");
+    await expect.poll(() => versions.count()).toBe(2);
+    // The older version is shown against the current file.
+    const diff = page.getByTestId("diff");
+    await diff.waitFor();
+    const text = (await diff.textContent()) ?? "";
+    expect(text).toContain("export EDITOR=vim");
+    expect(text).toContain("export EDITOR=nvim");
+    expect(text).toContain("alias gs='git status'");
+    expect(await diff.locator("tr.diff-line.del").count()).toBe(2);
+    expect(await diff.locator("tr.diff-line.ins").count()).toBe(3);
+    await shot(page, "files-history");
+
+    await page.getByTestId("restore").click();
+    await page.getByTestId("restore").click(); // confirm
+    await waitFor("the old version back in the home", () => laptop.read(".zshrc") === V1);
+    // It then syncs like any edit.
+    const again = await laptop.sync("dotfiles");
+    expect(again).toMatchObject({ ok: true, pushed: 1 });
+  });
+
+  it("shows the file named like markup as text, everywhere", async () => {
+    await page.goto(`${laptop.url}/#/files/${encodeURIComponent(configId)}`);
+    const row = page.locator('[data-testid="file-row"]').filter({ hasText: XSS });
+    await row.waitFor();
+    expect(await row.locator(".path").textContent()).toBe(`.config/app/${XSS}`);
+    await row.click();
+    await page.getByTestId("detail-path").filter({ hasText: XSS }).waitFor();
+    // Which config syncs it? Ask by its full name.
+    await page.getByTestId("which-input").fill(`~/.config/app/${XSS}`);
+    await page.getByTestId("which-input").press("Enter");
+    await expect.poll(() => page.getByTestId("which-result").textContent()).toContain("is synced by dotfiles");
+    expect(await page.getByTestId("which-result").textContent()).toContain(XSS);
+    expect(await page.locator("img").count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
+
+  it("resolves a conflict made by a second machine, with an edited result", async () => {
+    // The desktop joins the same remote and gets everything.
+    const r = await desktop.api("POST", "/v1/config", { name: "dotfiles", paths: ["~/.zshrc", "~/.config/app"], remote, auto: false });
+    expect(r.status).toBe(201);
+    expect(await desktop.sync("dotfiles")).toMatchObject({ ok: true });
+    expect(desktop.read(".zshrc")).toBe(V1);
+
+    // Both machines change the same line; the desktop pushes first.
+    desktop.write(".zshrc", V1.replace("vim", "emacs"));
+    laptop.write(".zshrc", V1.replace("vim", "helix"));
+    expect(await desktop.sync("dotfiles")).toMatchObject({ ok: true, pushed: 1 });
+
+    await page.goto(`${laptop.url}/#/overview`);
+    await page.locator('[data-config="dotfiles"]').waitFor();
+    const summary = await laptop.sync("dotfiles");
+    expect(summary.conflicts).toBe(1);
+    // The overview learns of it live, from the event stream.
+    await page.getByTestId("conflict-badge").waitFor();
+    await expect.poll(() => page.locator('[data-config="dotfiles"] [data-state]').getAttribute("data-state")).toBe("conflict");
+
+    await page.locator('a[data-nav="conflicts"]').click();
+    const card = page.locator('[data-testid="conflict"][data-path=".zshrc"]').locator("..");
+    await card.getByTestId("pane-mine").filter({ hasText: "helix" }).waitFor();
+    expect(await card.getByTestId("pane-theirs").textContent()).toContain("emacs");
+    await shot(page, "conflicts");
+
+    const merged = V1.replace("vim", "helix") + "# also tried emacs\n";
+    await card.getByTestId("edit").click();
+    await card.getByTestId("edit-result").fill(merged);
+    await card.getByTestId("save-edit").click();
+    await page.getByRole("heading", { name: "No conflicts" }).waitFor();
+    expect(laptop.read(".zshrc")).toBe(merged);
+
+    await laptop.sync("dotfiles");
+    await desktop.sync("dotfiles");
+    expect(desktop.read(".zshrc")).toBe(merged);
+  });
+
+  it("updates the overview live as configs change and sync elsewhere", async () => {
+    await page.goto(`${laptop.url}/#/overview`);
+    await page.locator('[data-config="dotfiles"]').waitFor();
+    laptop.write("notes.txt", "remember the milk\n");
+    const r = await laptop.api("POST", "/v1/config", { name: "notes", paths: ["~/notes.txt"], remote: world.bareRemote("notes"), auto: false });
+    expect(r.status).toBe(201);
+    const card = page.locator('[data-config="notes"]');
+    await card.waitFor();
+    expect(await card.locator("..").getByTestId("last-sync").textContent()).toBe("never");
+    await laptop.sync("notes");
+    await expect.poll(() => card.locator("..").getByTestId("last-sync").textContent()).toBe("just now");
+    expect(await page.getByTestId("stream-state").textContent()).toBe("events: live");
+    await shot(page, "overview");
+  });
+
+  it("saves settings to ~/.dotsync/config, with errors next to the field, and applies the theme", async () => {
+    await page.goto(`${laptop.url}/#/settings`);
+    await page.getByTestId("settings-form").waitFor();
+    await page.locator("#s-backend_addr").fill("0.0.0.0:11000");
+    await page.getByTestId("save-settings").click();
+    await expect.poll(() => page.locator('[data-error-for="backend_addr"]').textContent()).toMatch(/loopback/);
+    expect(httpErrors).toEqual(["400 PUT /v1/settings"]);
+    httpErrors.length = 0;
+
+    await page.locator("#s-backend_addr").fill("127.0.0.1:11000");
+    await page.getByRole("radio", { name: "Dark" }).check();
+    await page.locator("#s-notifications").uncheck();
+    await page.getByTestId("save-settings").click();
+    const file = path.join(laptop.dotsyncHome, "config");
+    await waitFor("the settings file", () => fs.existsSync(file) && JSON.parse(fs.readFileSync(file, "utf8")).theme === "dark");
+    expect(JSON.parse(fs.readFileSync(file, "utf8"))).toEqual({ backend_addr: "127.0.0.1:11000", theme: "dark", notifications: false });
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe("dark");
+    await shot(page, "settings-dark");
+
+    // The theme survives a reload (it comes from the daemon), and the overview in dark.
+    await page.goto(`${laptop.url}/#/overview`);
+    await page.locator('[data-config="notes"]').waitFor();
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe("dark");
+    await shot(page, "overview-dark");
+  });
+
+  it("signs out: the old cookie and CSRF token stop working", async () => {
+    await page.goto(`${laptop.url}/#/settings`);
+    await page.getByTestId("sign-out").click();
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    expect(await csrfFetch(page, "/v1/config", true)).toBe(401);
+    expect(problems).toEqual([]);
+    expect(httpErrors).toEqual([]);
+  });
+});
