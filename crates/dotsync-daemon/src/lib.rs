@@ -44,6 +44,8 @@ pub struct AppInner {
     pub engine: Arc<dotsync_engine::Engine>,
     /// Decides when configs sync; see [`sync::Coordinator`].
     pub sync: sync::Coordinator,
+    /// The web app's login codes and sessions; see `routes/session.rs`.
+    pub(crate) sessions: routes::session::Sessions,
 }
 
 impl std::ops::Deref for App {
@@ -93,14 +95,19 @@ impl App {
                 events: events::Hub::default(),
                 started: Instant::now(),
                 sync: sync::Coordinator::default(),
+                sessions: routes::session::Sessions::default(),
             }),
         })
     }
 
-    /// Whether a request carries valid credentials.
+    /// Whether a request carries valid credentials: the bearer token, or the web app's session
+    /// cookie together with the matching CSRF header. A request that sends a bearer token is
+    /// judged by it alone, so a wrong token is never rescued by a cookie.
     pub(crate) fn authorized(&self, headers: &HeaderMap) -> bool {
-        security::bearer(headers)
-            .is_some_and(|t| security::constant_time_eq(t.as_bytes(), self.token.as_bytes()))
+        match security::bearer(headers) {
+            Some(t) => security::constant_time_eq(t.as_bytes(), self.token.as_bytes()),
+            None => self.sessions.authorized(headers),
+        }
     }
 
     /// The whole API (and, later, the web app) as one router, security checks included.

@@ -50,7 +50,12 @@ pub async fn guard(State(app): State<App>, req: Request, next: Next) -> Response
         return ApiError::forbidden("cross-site requests are not allowed").into_response();
     }
     if !is_public(req.uri().path()) && !app.authorized(req.headers()) {
-        let msg = if req.headers().contains_key(header::AUTHORIZATION) {
+        let msg = if !req.headers().contains_key(header::AUTHORIZATION)
+            && crate::routes::session::has_session_cookie(req.headers())
+        {
+            "the web app's session is not valid for this request: it needs the X-Dotsync-CSRF \
+             header matching its cookie, or it has ended; run `dotsync ui` to sign in again"
+        } else if req.headers().contains_key(header::AUTHORIZATION) {
             "the bearer token is wrong; the current one is in ~/.dotsync/state/token"
         } else {
             "this route needs `Authorization: Bearer <token>`; the token is in \

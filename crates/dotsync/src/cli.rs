@@ -66,6 +66,12 @@ pub enum Command {
         #[arg(long)]
         config: Option<String>,
     },
+    /// Open the web app in your browser, signed in (the daemon must be running).
+    Ui {
+        /// Print the one-time sign-in link instead of opening a browser.
+        #[arg(long)]
+        print: bool,
+    },
     /// Sync now: one config by name or id, or every config one after another.
     Sync(SyncArgs),
     /// Show what the daemon and each config are doing (fast enough for a shell prompt).

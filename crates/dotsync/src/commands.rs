@@ -42,6 +42,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sync(args) => return crate::sync_cmd::run(args),
         Command::Status { json } => crate::status_cmd::run(json)?,
         Command::Service(cmd) => return crate::service::run(cmd),
+        Command::Ui { print } => crate::ui_cmd::run(print)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@ mod render;
 mod service;
 mod status_cmd;
 mod sync_cmd;
+mod ui_cmd;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

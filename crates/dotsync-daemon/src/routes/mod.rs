@@ -8,8 +8,12 @@ use crate::error::ApiError;
 pub mod config;
 pub mod file;
 pub mod health;
-pub mod events;
 pub mod history;
+pub mod events;
+pub mod fs;
+pub mod session;
+pub mod settings;
+pub mod ui;
 pub mod status;
 pub mod sync;
 
@@ -36,6 +40,17 @@ pub fn router() -> Router<App> {
         .route("/v1/sync/{id}", axum::routing::post(sync::sync_one))
         .route("/v1/status", get(status::status))
         .route("/v1/events", get(events::events))
+        .route("/", get(ui::index))
+        .route("/index.html", get(ui::index))
+        .route("/app.js", get(ui::app_js))
+        .route("/app.css", get(ui::app_css))
+        .route("/favicon.svg", get(ui::favicon))
+        .route("/v1/session", get(session::show))
+        .route("/v1/session/code", axum::routing::post(session::create_code))
+        .route("/v1/session/login", get(session::login))
+        .route("/v1/session/logout", axum::routing::post(session::logout))
+        .route("/v1/fs", get(fs::list))
+        .route("/v1/settings", get(settings::show).put(settings::replace))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
