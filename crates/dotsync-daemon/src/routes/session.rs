@@ -330,6 +330,7 @@ pub async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -154,6 +154,7 @@ pub async fn replace(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

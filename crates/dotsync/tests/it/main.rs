@@ -15,4 +15,5 @@ mod api;
 mod cli;
 mod durability;
 mod sync;
+mod ui;
 mod util;
