@@ -542,13 +542,7 @@ pub(crate) enum ScheduleDecision {
 
 /// The `error_kind` of an engine error.
 pub fn error_kind(e: &SyncError) -> &'static str {
-    match e {
-        SyncError::Offline { .. } => "offline",
-        SyncError::Git(_) => "git",
-        SyncError::MassDelete { .. } => "mass_delete",
-        SyncError::Io { .. } => "io",
-        _ => "internal",
-    }
+    e.kind()
 }
 
 async fn load_config(app: &App, id: &str) -> Option<SyncConfig> {

@@ -13,6 +13,7 @@
 
 mod api;
 mod cli;
+mod daemon;
 mod durability;
 mod sync;
 mod ui;
