@@ -117,3 +117,81 @@ pub async fn events(
     Sse::new(ReceiverStream::new(rx).map(Ok))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use crate::App;
+
+    /// Opens an app in a temporary state directory; the token to call it with.
+    fn app() -> (tempfile::TempDir, App, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = dotsync_state::Layout::new(dir.path().join("dots"));
+        let app = App::open(layout.clone(), dir.path().to_path_buf()).expect("open");
+        let token = layout.read_token().expect("read").expect("token");
+        (dir, app, token)
+    }
+
+    /// The whole SSE body of a request, ended by shutting the app down.
+    async fn body(app: &App, token: &str, last_id: Option<u64>) -> String {
+        let mut req = Request::get("/v1/events")
+            .header("host", "127.0.0.1")
+            .header("authorization", format!("Bearer {token}"));
+        if let Some(id) = last_id {
+            req = req.header("last-event-id", id.to_string());
+        }
+        let resp = app
+            .router()
+            .oneshot(req.body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        assert_eq!(resp.status(), 200);
+        // Let the stream send what it has, then end it the way a daemon stop does.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        app.sync.begin_shutdown();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        String::from_utf8(bytes.to_vec()).expect("UTF-8")
+    }
+
+    #[tokio::test]
+    async fn a_client_that_lost_events_is_told_and_gets_the_rest() {
+        let (_dir, app, token) = app();
+        for i in 0..5000 {
+            app.events.emit("file", serde_json::json!({ "n": i }));
+        }
+        let text = body(&app, &token, Some(10)).await;
+        let first = text.split("\n\n").next().expect("an event");
+        assert!(first.contains("event: missed"), "{first}");
+        assert!(!first.contains("id:"), "a missed notice has no id: {first}");
+        // Then the oldest event still buffered, and every later one, in order.
+        let ids: Vec<u64> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("id: "))
+            .map(|v| v.parse().expect("numeric id"))
+            .collect();
+        assert_eq!(ids.first(), Some(&(5000 - 4096 + 1)));
+        assert_eq!(ids.last(), Some(&5000));
+        assert!(ids.windows(2).all(|p| p[1] == p[0] + 1));
+    }
+
+    #[tokio::test]
+    async fn a_client_that_is_up_to_date_gets_only_what_follows() {
+        let (_dir, app, token) = app();
+        for i in 0..3 {
+            app.events.emit("status", serde_json::json!({ "n": i }));
+        }
+        let text = body(&app, &token, Some(2)).await;
+        assert!(!text.contains("missed"), "{text}");
+        let ids: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("id: "))
+            .collect();
+        assert_eq!(ids, ["3"]);
+        assert!(text.contains("event: status"));
+    }
+}
