@@ -9,5 +9,7 @@ export default defineConfig({
     hookTimeout: 90_000,
     fileParallelism: false,
     sequence: { concurrent: false },
+    // The daemon answers in milliseconds here, but CI machines are shared and slower.
+    expect: { poll: { timeout: 15_000, interval: 50 } },
   },
 });

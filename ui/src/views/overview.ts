@@ -71,6 +71,7 @@ function configCard(c: LiveConfig, running: boolean): HTMLElement {
     h(
       "dl",
       { class: "facts" },
+      typeof c.auto === "boolean" ? [h("dt", null, "Syncs"), h("dd", null, c.auto ? "by itself" : "when asked")] : null,
       h("dt", null, "Last sync"),
       h("dd", { "data-testid": "last-sync" }, formatAgo(c.last_sync)),
       pendingOf(c) !== null ? [h("dt", null, "Local changes"), h("dd", null, pendingOf(c) ? `${pendingOf(c)} waiting` : "none")] : null,
