@@ -17,7 +17,11 @@ fn sync(m: &Machine, config: &str) -> Vec<Value> {
 fn sync_with(m: &Machine, path: &str) -> Vec<Value> {
     let r = m.req("POST", path, None);
     assert_eq!(r.status, 200, "sync {path}: {}", r.text);
-    assert!(r.content_type.starts_with("application/x-ndjson"), "{}", r.content_type);
+    assert!(
+        r.content_type.starts_with("application/x-ndjson"),
+        "{}",
+        r.content_type
+    );
     r.text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
@@ -63,7 +67,11 @@ fn pair(w: &World, paths: &[&str]) -> (Machine, Machine, PathBuf) {
 }
 
 fn mode(m: &Machine, rel: &str) -> u32 {
-    std::fs::symlink_metadata(m.home.join(rel)).unwrap().permissions().mode() & 0o777
+    std::fs::symlink_metadata(m.home.join(rel))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 #[test]
@@ -72,14 +80,24 @@ fn first_push_and_a_second_machines_first_pull_carry_everything() {
     let (a, b, remote) = pair(&w, &["~/.zshrc", "~/.ssh", "~/.config/app", "~/.local/bin"]);
     a.write(".zshrc", "export EDITOR=nvim\n");
     a.write(".ssh/config", "Host *\n  IdentitiesOnly yes\n");
-    std::fs::set_permissions(a.home.join(".ssh/config"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(
+        a.home.join(".ssh/config"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
     std::fs::set_permissions(a.home.join(".ssh"), std::fs::Permissions::from_mode(0o700)).unwrap();
     a.write(".local/bin/hello", "#!/bin/sh\necho hello\n");
-    std::fs::set_permissions(a.home.join(".local/bin/hello"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        a.home.join(".local/bin/hello"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     std::os::unix::fs::symlink("../../.zshrc", a.home.join(".config/app/zshrc-link")).ok();
     a.write(".config/app/my settings ünïcödé.conf", "colour = blue\n");
     a.write(".config/app/empty", "");
-    let big: Vec<u8> = (0..2 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    let big: Vec<u8> = (0..2 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
     std::fs::write(a.home.join(".config/app/blob.bin"), &big).unwrap();
     std::os::unix::fs::symlink("../../.zshrc", a.home.join(".config/app/zshrc-link")).ok();
 
@@ -89,17 +107,34 @@ fn first_push_and_a_second_machines_first_pull_carry_everything() {
     assert_eq!(s["pushed"], 7, "{lines:#?}");
     // The remote is an ordinary repository a person can clone and read: ~/X lives at X.
     let clone = w.path().join("clone");
-    git(w.path(), &["clone", "-q", remote.to_str().unwrap(), clone.to_str().unwrap()]);
-    assert_eq!(std::fs::read_to_string(clone.join(".zshrc")).unwrap(), "export EDITOR=nvim\n");
+    git(
+        w.path(),
+        &[
+            "clone",
+            "-q",
+            remote.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(clone.join(".zshrc")).unwrap(),
+        "export EDITOR=nvim\n"
+    );
     let log = git(&clone, &["log", "--format=%an %s"]);
     assert!(log.contains("laptop"), "commits name the machine: {log}");
 
     let lines = sync(&b, "dots");
     assert_eq!(ok_summary(&lines)["pulled"], 7, "{lines:#?}");
     assert_eq!(b.read(".zshrc"), "export EDITOR=nvim\n");
-    assert_eq!(b.read(".config/app/my settings ünïcödé.conf"), "colour = blue\n");
+    assert_eq!(
+        b.read(".config/app/my settings ünïcödé.conf"),
+        "colour = blue\n"
+    );
     assert_eq!(b.read(".config/app/empty"), "");
-    assert_eq!(std::fs::read(b.home.join(".config/app/blob.bin")).unwrap(), big);
+    assert_eq!(
+        std::fs::read(b.home.join(".config/app/blob.bin")).unwrap(),
+        big
+    );
     assert_eq!(mode(&b, ".ssh/config"), 0o600);
     assert_eq!(mode(&b, ".ssh"), 0o700);
     assert_eq!(mode(&b, ".local/bin/hello"), 0o755);
@@ -159,10 +194,17 @@ fn the_same_line_edited_on_two_machines_is_kept_listed_and_resolvable() {
     b.write(".config/app/settings.conf", "theme = solarized\n");
     ok_summary(&sync(&a, "dots"));
     let lines = sync(&b, "dots");
-    assert_eq!(files_with(&lines, "conflict"), vec![".config/app/settings.conf"]);
+    assert_eq!(
+        files_with(&lines, "conflict"),
+        vec![".config/app/settings.conf"]
+    );
     // This machine's file stays in place; no conflict copy lands in the directory.
     assert_eq!(b.read(".config/app/settings.conf"), "theme = solarized\n");
-    let names: Vec<_> = std::fs::read_dir(b.home.join(".config/app")).unwrap().flatten().map(|e| e.file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(b.home.join(".config/app"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(names.len(), 1, "{names:?}");
 
     let list = b.get("/v1/conflicts");
@@ -173,13 +215,19 @@ fn the_same_line_edited_on_two_machines_is_kept_listed_and_resolvable() {
     let out = b.ok(&["conflicts"]);
     assert!(out.contains(".config/app/settings.conf"), "{out}");
     let both = b.ok(&["conflicts", "~/.config/app/settings.conf"]);
-    assert!(both.contains("theme = dark") && both.contains("theme = solarized"), "{both}");
+    assert!(
+        both.contains("theme = dark") && both.contains("theme = solarized"),
+        "{both}"
+    );
 
     // Neither side of the file syncs while the conflict is open.
     assert!(files_with(&sync(&b, "dots"), "pushed").is_empty());
     assert_eq!(a.read(".config/app/settings.conf"), "theme = dark\n");
 
-    let bad = b.post("/v1/conflicts/resolve", &json!({"path": ".config/app/settings.conf", "keep": "both"}));
+    let bad = b.post(
+        "/v1/conflicts/resolve",
+        &json!({"path": ".config/app/settings.conf", "keep": "both"}),
+    );
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json["error"]["field"], "keep");
     b.ok(&["resolve", "~/.config/app/settings.conf", "--keep", "remote"]);
@@ -188,10 +236,24 @@ fn the_same_line_edited_on_two_machines_is_kept_listed_and_resolvable() {
     ok_summary(&sync(&b, "dots"));
     // Both versions remain retrievable from history.
     let hist = a.get("/v1/history?path=~/.config/app/settings.conf");
-    let versions: Vec<String> = hist.json.as_array().unwrap().iter()
-        .map(|h| a.get(&format!("/v1/content?path=.config/app/settings.conf&rev={}", h["commit"].as_str().unwrap())).text)
+    let versions: Vec<String> = hist
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            a.get(&format!(
+                "/v1/content?path=.config/app/settings.conf&rev={}",
+                h["commit"].as_str().unwrap()
+            ))
+            .text
+        })
         .collect();
-    assert!(versions.contains(&"theme = dark\n".to_owned()) && versions.contains(&"theme = light\n".to_owned()), "{versions:?}");
+    assert!(
+        versions.contains(&"theme = dark\n".to_owned())
+            && versions.contains(&"theme = light\n".to_owned()),
+        "{versions:?}"
+    );
 }
 
 #[test]
@@ -205,7 +267,10 @@ fn resolving_with_an_edited_result_pushes_it() {
     b.write(".zshrc", "x=3\n");
     ok_summary(&sync(&a, "dots"));
     assert_eq!(files_with(&sync(&b, "dots"), "conflict"), vec![".zshrc"]);
-    let r = b.post("/v1/conflicts/resolve", &json!({"config": "dots", "path": "~/.zshrc", "keep": "content", "content": "x=23\n"}));
+    let r = b.post(
+        "/v1/conflicts/resolve",
+        &json!({"config": "dots", "path": "~/.zshrc", "keep": "content", "content": "x=23\n"}),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(files_with(&sync(&b, "dots"), "pushed"), vec![".zshrc"]);
     ok_summary(&sync(&a, "dots"));
@@ -251,7 +316,10 @@ fn an_old_version_is_listed_and_restored_then_synced() {
     assert_eq!(files_with(&sync(&a, "dots"), "pushed"), vec![".zshrc"]);
     ok_summary(&sync(&b, "dots"));
     assert_eq!(b.read(".zshrc"), "v1\n");
-    let bad = a.post("/v1/restore", &json!({"path": ".zshrc", "rev": "--upload-pack=x"}));
+    let bad = a.post(
+        "/v1/restore",
+        &json!({"path": ".zshrc", "rev": "--upload-pack=x"}),
+    );
     assert_eq!(bad.status, 400, "{}", bad.text);
 }
 
@@ -277,8 +345,14 @@ fn a_push_race_between_two_machines_converges_with_both_edits() {
     ok_summary(&sync(&b, "dots"));
     for m in [&a, &b] {
         for round in 0..3 {
-            assert_eq!(m.read(&format!(".config/app/from-laptop-{round}")), "laptop\n");
-            assert_eq!(m.read(&format!(".config/app/from-desktop-{round}")), "desktop\n");
+            assert_eq!(
+                m.read(&format!(".config/app/from-laptop-{round}")),
+                "laptop\n"
+            );
+            assert_eq!(
+                m.read(&format!(".config/app/from-desktop-{round}")),
+                "desktop\n"
+            );
         }
     }
 }
@@ -303,20 +377,34 @@ fn push_malicious_tree(remote: &Path) {
             .unwrap();
         c.stdin.take().unwrap().write_all(input).unwrap();
         let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
     let blob = run(&["hash-object", "-w", "--stdin"], b"pwned\n");
     let good = run(&["hash-object", "-w", "--stdin"], b"fine\n");
-    let hex = |h: &str| (0..20).map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap()).collect::<Vec<u8>>();
+    let hex = |h: &str| {
+        (0..20)
+            .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
+            .collect::<Vec<u8>>()
+    };
     let mut inner = b"100644 evil\0".to_vec();
     inner.extend(hex(&blob));
-    let inner_tree = run(&["hash-object", "-w", "-t", "tree", "--literally", "--stdin"], &inner);
+    let inner_tree = run(
+        &["hash-object", "-w", "-t", "tree", "--literally", "--stdin"],
+        &inner,
+    );
     let mut root = b"100644 .zshrc\0".to_vec();
     root.extend(hex(&good));
     root.extend(b"40000 ..\0");
     root.extend(hex(&inner_tree));
-    let root_tree = run(&["hash-object", "-w", "-t", "tree", "--literally", "--stdin"], &root);
+    let root_tree = run(
+        &["hash-object", "-w", "-t", "tree", "--literally", "--stdin"],
+        &root,
+    );
     let commit = run(&["commit-tree", &root_tree, "-m", "evil"], b"");
     run(&["update-ref", "refs/heads/main", &commit], b"");
 }
@@ -334,8 +422,16 @@ fn a_remote_with_a_dotdot_path_writes_nothing_outside() {
     assert_eq!(b.read(".zshrc"), "fine\n", "{lines:#?}");
     assert!(s["ok"] == true || s["error"].is_string());
     // Nothing named `evil` anywhere around the home.
-    for dir in [b.home.clone(), b.home.parent().unwrap().to_path_buf(), w.path().to_path_buf()] {
-        assert!(!dir.join("evil").exists(), "written outside: {}", dir.display());
+    for dir in [
+        b.home.clone(),
+        b.home.parent().unwrap().to_path_buf(),
+        w.path().to_path_buf(),
+    ] {
+        assert!(
+            !dir.join("evil").exists(),
+            "written outside: {}",
+            dir.display()
+        );
     }
 }
 
@@ -360,7 +456,10 @@ fn a_directory_turned_into_a_symlink_cannot_redirect_writes() {
     );
     // The desktop's symlink is its own (pushed as a symlink would clash with the laptop's
     // directory): the clash and the refused write are both reported, nothing is lost.
-    assert_eq!(b.home.join(".config/nvim/lua").read_link().unwrap(), outside);
+    assert_eq!(
+        b.home.join(".config/nvim/lua").read_link().unwrap(),
+        outside
+    );
     assert!(lines.iter().any(|l| l["action"] == "failed"), "{lines:#?}");
 }
 
@@ -377,7 +476,10 @@ fn an_unreachable_remote_is_a_clear_error_keeps_local_edits_and_recovers() {
     let s = summary(&lines);
     assert_eq!(s["ok"], false);
     assert_eq!(s["error_kind"], "offline", "{s}");
-    assert!(s["error"].as_str().unwrap().contains("cannot be reached"), "{s}");
+    assert!(
+        s["error"].as_str().unwrap().contains("cannot be reached"),
+        "{s}"
+    );
     assert_eq!(a.read(".zshrc"), "two\n");
     std::fs::rename(&moved, &remote).unwrap();
     let lines = sync(&a, "dots");
@@ -416,7 +518,11 @@ impl Drop for GitDaemon {
 }
 
 fn git_daemon(base: &Path) -> GitDaemon {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new("git")
         .args([
             "daemon",
@@ -432,7 +538,9 @@ fn git_daemon(base: &Path) -> GitDaemon {
         .stderr(Stdio::null())
         .spawn()
         .expect("git daemon (is git's daemon installed?)");
-    wait_until(20, "git daemon to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    wait_until(20, "git daemon to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
     GitDaemon(child, port)
 }
 
