@@ -118,20 +118,47 @@ mod tests {
     #[test]
     fn one_sided_changes_travel_the_right_way() {
         let (a, b) = (v("a"), v("b"));
-        assert_eq!(decide(a.as_ref(), b.as_ref(), a.as_ref(), Direction::Both, true), Decision::Push);
-        assert_eq!(decide(a.as_ref(), a.as_ref(), b.as_ref(), Direction::Both, true), Decision::Pull);
-        assert_eq!(decide(a.as_ref(), None, a.as_ref(), Direction::Both, true), Decision::Push);
-        assert_eq!(decide(a.as_ref(), a.as_ref(), None, Direction::Both, true), Decision::Pull);
-        assert!(matches!(decide(a.as_ref(), b.as_ref(), a.as_ref(), Direction::Pull, true), Decision::Hold(_)));
-        assert!(matches!(decide(a.as_ref(), a.as_ref(), b.as_ref(), Direction::Push, true), Decision::Hold(_)));
+        assert_eq!(
+            decide(a.as_ref(), b.as_ref(), a.as_ref(), Direction::Both, true),
+            Decision::Push
+        );
+        assert_eq!(
+            decide(a.as_ref(), a.as_ref(), b.as_ref(), Direction::Both, true),
+            Decision::Pull
+        );
+        assert_eq!(
+            decide(a.as_ref(), None, a.as_ref(), Direction::Both, true),
+            Decision::Push
+        );
+        assert_eq!(
+            decide(a.as_ref(), a.as_ref(), None, Direction::Both, true),
+            Decision::Pull
+        );
+        assert!(matches!(
+            decide(a.as_ref(), b.as_ref(), a.as_ref(), Direction::Pull, true),
+            Decision::Hold(_)
+        ));
+        assert!(matches!(
+            decide(a.as_ref(), a.as_ref(), b.as_ref(), Direction::Push, true),
+            Decision::Hold(_)
+        ));
     }
 
     #[test]
     fn agreement_is_never_a_conflict() {
         let (a, b) = (v("a"), v("b"));
-        assert_eq!(decide(a.as_ref(), b.as_ref(), b.as_ref(), Direction::Both, false), Decision::InSync);
-        assert_eq!(decide(None, b.as_ref(), b.as_ref(), Direction::Both, false), Decision::InSync);
-        assert_eq!(decide(a.as_ref(), None, None, Direction::Both, false), Decision::InSync);
+        assert_eq!(
+            decide(a.as_ref(), b.as_ref(), b.as_ref(), Direction::Both, false),
+            Decision::InSync
+        );
+        assert_eq!(
+            decide(None, b.as_ref(), b.as_ref(), Direction::Both, false),
+            Decision::InSync
+        );
+        assert_eq!(
+            decide(a.as_ref(), None, None, Direction::Both, false),
+            Decision::InSync
+        );
     }
 
     #[test]
@@ -141,13 +168,25 @@ mod tests {
         if let Some(x) = a_exec.as_mut() {
             x.mode = 0o755;
         }
-        assert_eq!(decide(a.as_ref(), a_exec.as_ref(), a.as_ref(), Direction::Both, true), Decision::Push);
+        assert_eq!(
+            decide(
+                a.as_ref(),
+                a_exec.as_ref(),
+                a.as_ref(),
+                Direction::Both,
+                true
+            ),
+            Decision::Push
+        );
     }
 
     #[test]
     fn double_changes_merge_or_conflict() {
         let (a, b, c) = (v("a"), v("b"), v("c"));
-        assert_eq!(decide(a.as_ref(), b.as_ref(), c.as_ref(), Direction::Both, true), Decision::Merge);
+        assert_eq!(
+            decide(a.as_ref(), b.as_ref(), c.as_ref(), Direction::Both, true),
+            Decision::Merge
+        );
         assert_eq!(
             decide(a.as_ref(), b.as_ref(), c.as_ref(), Direction::Both, false),
             Decision::Conflict(ConflictWhy::BothChanged)

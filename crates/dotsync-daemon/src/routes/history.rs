@@ -41,9 +41,14 @@ async fn blocking<T: Send + 'static>(
 /// Finds the config and repository path a request means. `path` may be `~/x`, an absolute
 /// path in the home, or a repository path (`.config/nvim/init.lua`); without `config`, the
 /// first config that covers the path is taken.
-pub fn locate(app: &App, config: Option<&str>, path: &str) -> Result<(SyncConfig, String), ApiError> {
+pub fn locate(
+    app: &App,
+    config: Option<&str>,
+    path: &str,
+) -> Result<(SyncConfig, String), ApiError> {
     let rel = if path.starts_with('/') || path.starts_with("~/") {
-        let abs = resolve_query_path(path, &app.home).map_err(|e| ApiError::invalid("path", e.to_string()))?;
+        let abs = resolve_query_path(path, &app.home)
+            .map_err(|e| ApiError::invalid("path", e.to_string()))?;
         HomePath::from_abs(&abs, &app.home)
             .map_err(|e| ApiError::invalid("path", e.to_string()))?
             .repo
@@ -57,7 +62,9 @@ pub fn locate(app: &App, config: Option<&str>, path: &str) -> Result<(SyncConfig
             app.store
                 .list_configs()?
                 .into_iter()
-                .find(|c| Ignore::new(&c.ignore).is_ok_and(|ig| covers(&c.paths, &ig, &abs, &app.home)))
+                .find(|c| {
+                    Ignore::new(&c.ignore).is_ok_and(|ig| covers(&c.paths, &ig, &abs, &app.home))
+                })
                 .ok_or_else(|| ApiError::not_found(format!("no config syncs ~/{rel}")))?
         }
     };
@@ -68,8 +75,14 @@ fn bytes_response(bytes: Vec<u8>) -> Response {
     let binary = bytes.contains(&0);
     let mut resp = Body::from(bytes).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-    h.insert("x-dotsync-binary", HeaderValue::from_static(if binary { "true" } else { "false" }));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(
+        "x-dotsync-binary",
+        HeaderValue::from_static(if binary { "true" } else { "false" }),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
@@ -120,7 +133,10 @@ pub async fn conflict_content(
     let bytes = blocking(move || Ok(engine.conflict_content(&cfg, &path, &side)?)).await?;
     match bytes {
         Some(b) => Ok(bytes_response(b)),
-        None => Err(ApiError::not_found(format!("the {} side of {} has no file (it was deleted there)", q.side, q.path))),
+        None => Err(ApiError::not_found(format!(
+            "the {} side of {} has no file (it was deleted there)",
+            q.side, q.path
+        ))),
     }
 }
 
@@ -147,9 +163,24 @@ pub async fn resolve(
         ("local", None) => Resolution::Local,
         ("remote", None) => Resolution::Remote,
         ("content", Some(c)) => Resolution::Content(c.into_bytes()),
-        ("content", None) => return Err(ApiError::invalid("content", "keep: \"content\" needs the edited result in \"content\"")),
-        ("local" | "remote", Some(_)) => return Err(ApiError::invalid("content", "\"content\" goes only with keep: \"content\"")),
-        (other, _) => return Err(ApiError::invalid("keep", format!("keep must be local, remote or content, not {other:?}"))),
+        ("content", None) => {
+            return Err(ApiError::invalid(
+                "content",
+                "keep: \"content\" needs the edited result in \"content\"",
+            ));
+        }
+        ("local" | "remote", Some(_)) => {
+            return Err(ApiError::invalid(
+                "content",
+                "\"content\" goes only with keep: \"content\"",
+            ));
+        }
+        (other, _) => {
+            return Err(ApiError::invalid(
+                "keep",
+                format!("keep must be local, remote or content, not {other:?}"),
+            ));
+        }
     };
     let (cfg, path) = locate(&app, body.config.as_deref(), &body.path)?;
     let engine = app.engine.clone();
@@ -160,7 +191,9 @@ pub async fn resolve(
         serde_json::json!({"config": cfg.name, "config_id": cfg.id, "path": path, "keep": body.keep}),
     );
     app.after_local_edit(&cfg);
-    Ok(Json(serde_json::json!({"resolved": true, "config": cfg.name, "path": path})))
+    Ok(Json(
+        serde_json::json!({"resolved": true, "config": cfg.name, "path": path}),
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -180,7 +213,9 @@ pub async fn history(
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     let (cfg, path) = locate(&app, q.config.as_deref(), &q.path)?;
     let engine = app.engine.clone();
-    Ok(Json(blocking(move || Ok(engine.history(&cfg, &path)?)).await?))
+    Ok(Json(
+        blocking(move || Ok(engine.history(&cfg, &path)?)).await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -232,7 +267,9 @@ pub async fn restore(
         serde_json::json!({"config": cfg.name, "config_id": cfg.id, "path": path, "rev": body.rev, "bytes": bytes}),
     );
     app.after_local_edit(&cfg);
-    Ok(Json(serde_json::json!({"restored": true, "config": cfg.name, "path": path, "rev": body.rev, "bytes": bytes})))
+    Ok(Json(
+        serde_json::json!({"restored": true, "config": cfg.name, "path": path, "rev": body.rev, "bytes": bytes}),
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -6,16 +6,16 @@ use crate::App;
 use crate::error::ApiError;
 
 pub mod config;
+pub mod events;
 pub mod file;
+pub mod fs;
 pub mod health;
 pub mod history;
-pub mod events;
-pub mod fs;
 pub mod session;
 pub mod settings;
-pub mod ui;
 pub mod status;
 pub mod sync;
+pub mod ui;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -31,7 +31,10 @@ pub fn router() -> Router<App> {
         .route("/v1/file/{*name}", get(file::which))
         .route("/v1/conflicts", get(history::conflicts))
         .route("/v1/conflicts/content", get(history::conflict_content))
-        .route("/v1/conflicts/resolve", axum::routing::post(history::resolve))
+        .route(
+            "/v1/conflicts/resolve",
+            axum::routing::post(history::resolve),
+        )
         .route("/v1/history", get(history::history))
         .route("/v1/content", get(history::content))
         .route("/v1/restore", axum::routing::post(history::restore))
@@ -46,7 +49,10 @@ pub fn router() -> Router<App> {
         .route("/app.css", get(ui::app_css))
         .route("/favicon.svg", get(ui::favicon))
         .route("/v1/session", get(session::show))
-        .route("/v1/session/code", axum::routing::post(session::create_code))
+        .route(
+            "/v1/session/code",
+            axum::routing::post(session::create_code),
+        )
         .route("/v1/session/login", get(session::login))
         .route("/v1/session/logout", axum::routing::post(session::logout))
         .route("/v1/fs", get(fs::list))
