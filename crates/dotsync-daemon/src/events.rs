@@ -21,7 +21,10 @@ pub struct Event {
     pub time: i64,
     /// `config_changed`, `sync_started`, `file`, `sync_finished`, `conflict`, `error`, `status`.
     pub kind: String,
-    pub data: serde_json::Value,
+    /// Kept as JSON text: the buffer holds thousands of events (a large sync's file events),
+    /// and a parsed `Value` costs several times more memory than its text.
+    #[schema(value_type = Object)]
+    pub data: Box<serde_json::value::RawValue>,
 }
 
 pub struct Hub {
@@ -46,6 +49,8 @@ impl Hub {
     pub fn emit(&self, kind: &str, data: serde_json::Value) -> u64 {
         // The buffer lock is held while the id is taken and the event sent, so ids reach every
         // subscriber and the buffer in increasing order.
+        // Serializing a `Value` cannot fail (its map keys are strings); `null` otherwise.
+        let data = serde_json::value::to_raw_value(&data).unwrap_or_default();
         let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         let id = self.next.fetch_add(1, Ordering::SeqCst);
         let ev = std::sync::Arc::new(Event {

@@ -17,6 +17,7 @@ mod background;
 pub mod error;
 pub mod events;
 mod json;
+mod memory;
 mod openapi;
 mod routes;
 mod schedule;

@@ -765,6 +765,7 @@ fn execute(
     }
     app.sync.finish_run(cfg, &summary);
     publish(app, subs, &SyncEvent::Summary(summary.clone()));
+    crate::memory::release_free_memory(&app.store);
     summary
 }
 
