@@ -176,7 +176,7 @@ pub async fn serve_with(
     let server = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;
-            tracing::info!("shutting down: no new syncs; running ones stop at a safe point");
+            tracing::debug!("no new syncs; running ones stop at a safe point");
             app2.sync.begin_shutdown();
         })
         .into_future();

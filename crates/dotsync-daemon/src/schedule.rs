@@ -65,7 +65,11 @@ async fn check(app: &App, cfg: &SyncConfig) {
             }
         }
         Ok(Err(e)) => {
-            tracing::warn!(config = %cfg.name, "checking the remote failed: {e}");
+            tracing::warn!(
+                config = %cfg.name,
+                "checking the remote failed: {}",
+                crate::sync::one_line(&e.to_string())
+            );
             app.sync.check_failed(cfg, &e);
             if let Ok(v) = serde_json::to_value(app.sync.status_of(cfg, None, None)) {
                 app.events.emit("status", v);

@@ -393,7 +393,9 @@ impl Coordinator {
         let Some(e) = inner.entries.get(id) else {
             return ScheduleDecision::Check;
         };
-        if e.running || e.state == SyncState::Syncing {
+        // A retry that was just set (the sync the last wake-up asked for already failed again)
+        // is waited for, not run at once.
+        if e.running || e.state == SyncState::Syncing || e.in_backoff(Instant::now()) {
             return ScheduleDecision::Skip;
         }
         if e.failures > 0 {
@@ -721,10 +723,15 @@ async fn run(app: &App, cfg: SyncConfig, q: Queued) {
             kind = summary.error_kind.unwrap_or("error"),
             ms,
             "sync failed: {}",
-            summary.error.as_deref().unwrap_or("no reason given")
+            one_line(summary.error.as_deref().unwrap_or("no reason given"))
         );
     }
     publish_status(app, &cfg);
+}
+
+/// Git's multi-line messages as one log line.
+pub(crate) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn short(c: &str) -> &str {

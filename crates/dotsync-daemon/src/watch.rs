@@ -538,6 +538,146 @@ fn count_dirs(p: &Path) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use notify::event::{CreateKind, DataChange, Flag};
+
+    fn cfg(id: &str, paths: &[&str], ignore: &[&str]) -> SyncConfig {
+        SyncConfig {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            ignore: ignore.iter().map(|p| p.to_string()).collect(),
+            remote: "/nowhere.git".to_owned(),
+            branch: "main".to_owned(),
+            direction: Default::default(),
+            on_conflict: Default::default(),
+            auto: true,
+            interval_s: 60,
+        }
+    }
+
+    /// A watch loop's state without a kernel watcher, for feeding it events by hand.
+    fn state(dir: &Path) -> State {
+        let home = dir.join("home");
+        std::fs::create_dir_all(home.join(".config/nvim")).expect("mkdir");
+        let layout = dotsync_state::Layout::new(home.join(".dotsync"));
+        let app = App::open(layout, home.clone()).expect("open");
+        State {
+            home,
+            state_root: app.layout.root.clone(),
+            app,
+            backend: None,
+            opts: WatchOptions {
+                debounce: Duration::from_millis(500),
+                limit: None,
+            },
+            configs: Vec::new(),
+            current: BTreeMap::new(),
+            degraded: HashMap::new(),
+            pending: HashMap::new(),
+            first_at: None,
+            last_at: None,
+        }
+    }
+
+    fn ev(kind: EventKind, paths: &[PathBuf]) -> notify::Event {
+        let mut e = notify::Event::new(kind);
+        for p in paths {
+            e = e.add_path(p.clone());
+        }
+        e
+    }
+
+    #[tokio::test]
+    async fn events_are_sorted_to_their_configs_and_noise_is_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = state(dir.path());
+        let h = st.home.clone();
+        st.set_configs(vec![
+            cfg("zsh", &["~/.zshrc"], &[]),
+            cfg("nvim", &["~/.config/nvim"], &["*.swp"]),
+        ]);
+        let modify = EventKind::Modify(ModifyKind::Data(DataChange::Any));
+        st.on_event(ev(modify, &[h.join(".zshrc")]));
+        st.on_event(ev(modify, &[h.join(".bash_history")]));
+        st.on_event(ev(modify, &[h.join(".config/nvim/.init.lua.swp")]));
+        st.on_event(ev(
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            &[h.join(".config/nvim/init.lua")],
+        ));
+        st.on_event(ev(modify, &[h.join(".dotsync/state/dotsync.db")]));
+        st.on_event(ev(
+            EventKind::Create(CreateKind::File),
+            &[h.join(".config/nvim/lua/new.lua")],
+        ));
+        assert_eq!(st.pending["zsh"].paths, HashSet::from([h.join(".zshrc")]));
+        assert_eq!(
+            st.pending["nvim"].paths,
+            HashSet::from([h.join(".config/nvim/lua/new.lua")])
+        );
+        assert!(st.deadline().is_some(), "a quiet period runs");
+        // A rename within the tree is not a move out; a rename away is.
+        let from = h.join(".config/nvim/a.lua");
+        let to = h.join(".config/nvim/b.lua");
+        st.on_event(ev(
+            EventKind::Modify(ModifyKind::Name(RenameMode::From)),
+            std::slice::from_ref(&from),
+        ));
+        st.on_event(ev(
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+            &[from.clone(), to],
+        ));
+        assert!(st.pending["nvim"].moved_out.is_empty());
+        st.on_event(ev(
+            EventKind::Modify(ModifyKind::Name(RenameMode::From)),
+            &[h.join(".config/nvim/lua")],
+        ));
+        assert!(!st.pending["nvim"].moved_out.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_overflow_rescans_every_config_and_shows_in_the_status() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = state(dir.path());
+        st.set_configs(vec![
+            cfg("zsh", &["~/.zshrc"], &[]),
+            cfg("nvim", &["~/.config/nvim"], &[]),
+        ]);
+        st.on_event(notify::Event::new(EventKind::Other).set_flag(Flag::Rescan));
+        assert!(st.pending["zsh"].rescan && st.pending["nvim"].rescan);
+        let w = st.app.sync.watcher_status();
+        assert_eq!(w.overflows, 1);
+        assert!(w.last_overflow.is_some());
+    }
+
+    #[tokio::test]
+    async fn past_the_watch_limit_a_config_falls_back_to_rescans() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = state(dir.path());
+        std::fs::create_dir_all(st.home.join(".config/nvim/lua/plugins")).expect("mkdir");
+        st.backend = Some(
+            RecommendedWatcher::new(
+                |_: notify::Result<notify::Event>| {},
+                notify::Config::default(),
+            )
+            .expect("watcher"),
+        );
+        st.opts.limit = Some(2);
+        let nvim = cfg("nvim", &["~/.config/nvim"], &[]);
+        st.set_configs(vec![cfg("zsh", &["~/.zshrc"], &[]), nvim.clone()]);
+        assert!(st.degraded.contains_key("nvim"));
+        assert!(!st.degraded.contains_key("zsh"));
+        assert!(st.pending["nvim"].rescan, "one rescan at once");
+        let status = st.app.sync.status_of(&nvim, None, None);
+        assert_eq!(status.watch, "off", "no daemon: shown as off");
+        st.app.sync.set_background(true);
+        let status = st.app.sync.status_of(&nvim, None, None);
+        assert_eq!(status.watch, "rescan");
+        assert!(
+            status
+                .watch_detail
+                .is_some_and(|d| d.contains("max_user_watches"))
+        );
+    }
 
     #[test]
     fn the_nearest_existing_directory_stays_in_the_home() {

@@ -50,7 +50,14 @@ pub fn run(json: bool) -> Result<()> {
         .map(|c| {
             let mut note = Vec::new();
             if let Some(e) = c["last_error"].as_str() {
-                note.push(e.to_owned());
+                // Git's messages span lines; the table shows the first sentence-ish part.
+                let e = e.split_whitespace().collect::<Vec<_>>().join(" ");
+                let short: String = e.chars().take(100).collect();
+                note.push(if short.len() < e.len() {
+                    format!("{short}...")
+                } else {
+                    short
+                });
             }
             if let Some(r) = c["retry_in_s"].as_u64() {
                 note.push(format!("retry in {}", duration(r)));
