@@ -128,6 +128,9 @@ struct Pending {
     /// Renamed away with no rename into a watched place seen: if it was a directory, the files
     /// below it vanished without an event each.
     moved_out: HashSet<PathBuf>,
+    /// Listed paths below a directory that appeared, vanished or moved; looked at when the
+    /// quiet period ends.
+    roots_touched: HashSet<PathBuf>,
     rescan: bool,
 }
 
@@ -413,6 +416,19 @@ impl State {
             for w in &self.configs {
                 if structural && w.roots.iter().any(|r| r.starts_with(p)) {
                     rearm = true;
+                    // A directory above a listed path appeared, vanished or moved: whatever
+                    // happened below it before the watches caught up had no events of its own
+                    // (`mkdir -p ~/.config/app && cp ...`, `mv ~/.config ~/.config.old`).
+                    let below: Vec<&PathBuf> = w
+                        .roots
+                        .iter()
+                        .filter(|r| r.starts_with(p) && *r != p)
+                        .collect();
+                    if !below.is_empty() {
+                        let pend = self.pending.entry(w.id.clone()).or_default();
+                        pend.roots_touched.extend(below.into_iter().cloned());
+                        relevant = true;
+                    }
                 }
                 if !w.roots.iter().any(|r| p.starts_with(r)) {
                     continue;
@@ -479,8 +495,18 @@ impl State {
     fn flush(&mut self) {
         self.first_at = None;
         self.last_at = None;
-        for (id, p) in self.pending.drain() {
-            let rescan = p.rescan || !p.moved_out.is_empty();
+        for (id, mut p) in self.pending.drain() {
+            let mut rescan = p.rescan || !p.moved_out.is_empty();
+            for root in p.roots_touched.drain() {
+                if std::fs::symlink_metadata(&root).is_ok() {
+                    // Compared file by file: the engine creating ~/.config for a pulled file
+                    // is no reason to sync again.
+                    p.paths.insert(root);
+                } else {
+                    // Gone with its files, which had no events of their own.
+                    rescan = true;
+                }
+            }
             tracing::debug!(
                 config = %id,
                 paths = p.paths.len(),
@@ -632,6 +658,17 @@ mod tests {
             &[h.join(".config/nvim/lua")],
         ));
         assert!(!st.pending["nvim"].moved_out.is_empty());
+        // A directory above a listed one changed: what happened below it had no events, so
+        // the listed directory is looked at when the quiet period ends.
+        st.on_event(ev(
+            EventKind::Remove(notify::event::RemoveKind::Folder),
+            &[h.join(".config")],
+        ));
+        assert_eq!(
+            st.pending["nvim"].roots_touched,
+            HashSet::from([h.join(".config/nvim")])
+        );
+        assert!(st.pending["zsh"].roots_touched.is_empty());
     }
 
     #[tokio::test]
