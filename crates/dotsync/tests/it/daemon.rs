@@ -1042,6 +1042,45 @@ fn the_sync_command_passes_ndjson_through_and_fails_when_the_sync_does() {
 }
 
 #[test]
+fn a_sync_that_would_delete_most_files_asks_for_allow_mass_delete() {
+    let w = World::new();
+    let remote = w.bare_remote("dots");
+    let mut a = w.machine("laptop");
+    a.start_daemon();
+    a.add_config(&manual_cfg(&remote, "dots", &["~/.config/app"]));
+    for i in 0..10 {
+        a.write(&format!(".config/app/f{i}.conf"), format!("{i}\n"));
+    }
+    a.ok(&["sync", "dots"]);
+    for i in 1..10 {
+        std::fs::remove_file(a.home.join(format!(".config/app/f{i}.conf"))).unwrap();
+    }
+    let out = a.run(&["sync", "dots"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--allow-mass-delete"), "{err}");
+    assert_eq!(
+        git(&remote, &["ls-tree", "-r", "--name-only", "main"])
+            .lines()
+            .count(),
+        10,
+        "nothing was deleted on the remote"
+    );
+    let s = config_status(&a, "dots");
+    assert_eq!(s["state"], "error");
+    assert_eq!(s["last_error_kind"], "mass_delete");
+    let out = a.ok(&["sync", "dots", "--allow-mass-delete", "--json"]);
+    let last: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(last["ok"], true, "{last}");
+    assert_eq!(last["deleted"], 9, "{last}");
+    assert_eq!(
+        git(&remote, &["ls-tree", "-r", "--name-only", "main"]).trim(),
+        ".config/app/f0.conf"
+    );
+    assert_eq!(config_status(&a, "dots")["state"], "idle");
+}
+
+#[test]
 fn the_service_is_installed_as_a_systemd_user_unit_and_removed() {
     let w = World::new();
     let m = w.machine("laptop");
