@@ -230,6 +230,59 @@ impl Ignore {
     }
 }
 
+impl Ignore {
+    /// Whether nothing is ignored.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty() && self.paths.is_empty()
+    }
+
+    /// Like [`is_ignored`](Self::is_ignored) for an entry whose parent directories are already
+    /// known not to be ignored (a walk that never descends into an ignored directory): only the
+    /// entry's own name and its whole path are matched.
+    pub fn is_ignored_entry(&self, path: &str) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        let name = path.rsplit('/').next().unwrap_or(path);
+        self.names.is_match(name) || self.paths.is_match(path)
+    }
+}
+
+/// A config's paths and ignore patterns compiled once, to test many repository paths quickly
+/// (a sync asks for every base and every remote entry).
+#[derive(Debug, Clone)]
+pub struct Coverage {
+    /// The config's roots as repository paths (`.config/nvim`).
+    roots: Vec<String>,
+    ignore: Ignore,
+}
+
+impl Coverage {
+    /// `paths` must be valid config paths (invalid ones cover nothing).
+    pub fn new(paths: &[String], ignore: Ignore, home: &Path) -> Self {
+        let roots = paths
+            .iter()
+            .filter_map(|p| resolve_config_path(p, home).ok())
+            .filter_map(|abs| HomePath::from_abs(&abs, home).ok())
+            .map(|hp| hp.repo.0)
+            .collect();
+        Self { roots, ignore }
+    }
+
+    /// Whether the config covers the repository path `path`.
+    pub fn covers(&self, path: &str) -> bool {
+        let inside = self.roots.iter().any(|r| {
+            path == r
+                || (path.starts_with(r.as_str()) && path.as_bytes().get(r.len()) == Some(&b'/'))
+        });
+        inside && (self.ignore.is_empty() || !self.ignore.is_ignored(path))
+    }
+
+    pub fn ignore(&self) -> &Ignore {
+        &self.ignore
+    }
+}
+
 /// Whether a config with these (already valid) paths and ignore patterns covers `file`, an
 /// absolute, lexically normal path.
 pub fn covers(paths: &[String], ignore: &Ignore, file: &Path, home: &Path) -> bool {
@@ -312,6 +365,30 @@ mod tests {
         assert!(ig.is_ignored(".config/nvim/plugin/packer.lua"));
         assert!(ig.is_ignored(".config/app/node_modules/x/y.js"));
         assert!(!ig.is_ignored(".config/nvim/init.lua"));
+    }
+
+    #[test]
+    fn coverage_agrees_with_covers() {
+        let home = Path::new(HOME);
+        let ig = Ignore::new(&["*.bak".into(), ".config/nvim/plugin/**".into()]).expect("valid");
+        let paths = vec!["~/.config/nvim".to_owned(), "/home/me/.zshrc".to_owned()];
+        let cov = Coverage::new(&paths, ig.clone(), home);
+        for f in [
+            ".zshrc",
+            ".zshrc.local",
+            ".config/nvim/init.lua",
+            ".config/nvim/a.bak",
+            ".config/nvimrc",
+            ".config/nvim/plugin/x.lua",
+            ".config",
+            "x/.zshrc",
+        ] {
+            assert_eq!(
+                cov.covers(f),
+                covers(&paths, &ig, &home.join(f), home),
+                "{f}"
+            );
+        }
     }
 
     #[test]

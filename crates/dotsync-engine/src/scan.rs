@@ -92,7 +92,7 @@ impl Scanner<'_> {
                 continue;
             };
             self.record_ancestor_modes(&root, &mut out);
-            self.visit(&root, &mut out, &mut seen);
+            self.visit(&root, true, &mut out, &mut seen);
         }
         (self.progress)(seen);
         out
@@ -115,7 +115,8 @@ impl Scanner<'_> {
         }
     }
 
-    fn visit(&mut self, abs: &Path, out: &mut Scan, seen: &mut u64) {
+    /// Visits `abs`; `is_root` for a config's own path, whose ancestors were not walked.
+    fn visit(&mut self, abs: &Path, is_root: bool, out: &mut Scan, seen: &mut u64) {
         if abs.starts_with(self.state_dir) {
             return;
         }
@@ -139,7 +140,12 @@ impl Scanner<'_> {
                 return;
             }
         };
-        if self.ignore.is_ignored(repo.as_str()) || is_temp_name(repo.file_name()) {
+        let ignored = if is_root {
+            self.ignore.is_ignored(repo.as_str())
+        } else {
+            self.ignore.is_ignored_entry(repo.as_str())
+        };
+        if ignored || is_temp_name(repo.file_name()) {
             return;
         }
         let meta = match std::fs::symlink_metadata(abs) {
@@ -174,7 +180,7 @@ impl Scanner<'_> {
                 if name == ".git" {
                     continue;
                 }
-                self.visit(&abs.join(name), out, seen);
+                self.visit(&abs.join(name), false, out, seen);
             }
             return;
         }
@@ -264,7 +270,9 @@ pub fn is_temp_name(name: &str) -> bool {
 /// Whether the stat of a file is recent enough that a change within the same timestamp tick
 /// could go unnoticed (git's "racy" entries): such hashes are not cached.
 pub fn is_racy(stat: &StatKey, now_ns: i64) -> bool {
-    now_ns - stat.mtime_ns < 2_000_000_000 || now_ns - stat.ctime_ns < 2_000_000_000
+    // As git does, only the content timestamp counts: a file copied or extracted a moment ago
+    // has a fresh ctime but an old mtime, and any later write moves mtime (and ctime) again.
+    now_ns - stat.mtime_ns < 2_000_000_000
 }
 
 /// Sets exact permission bits (umask does not apply).

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use dotsync_core::SyncConfig;
-use dotsync_core::paths::{Ignore, RepoPath, covers, resolve_config_path};
+use dotsync_core::paths::{Coverage, Ignore, RepoPath, resolve_config_path};
 use dotsync_core::plan::{self, ConflictWhy, Decision, Kind, Side, Version};
 use dotsync_core::remote::expand_remote;
 
@@ -161,17 +161,14 @@ impl Engine {
             .iter()
             .filter_map(|p| resolve_config_path(p, &self.home).ok())
             .collect();
+        let coverage = Coverage::new(&cfg.paths, ignore.clone(), &self.home);
         // Bases of files the config no longer covers (a path removed from it, a new ignore
         // pattern) are forgotten, never read as deletions: narrowing a config must not delete
         // anything on the remote or on other machines.
         let (bases, forgotten): (BTreeMap<String, Version>, BTreeMap<String, Version>) =
             records::load_bases(&self.store, &cfg.id)?
                 .into_iter()
-                .partition(|(k, _)| {
-                    RepoPath::parse(k).is_ok_and(|rp| {
-                        covers(&cfg.paths, &ignore, &rp.under(&self.home), &self.home)
-                    })
-                });
+                .partition(|(k, _)| coverage.covers(k));
         let cache = records::load_stat_cache(&self.store, &cfg.id)?;
         let open_conflicts: BTreeMap<String, ConflictRecord> =
             records::load_conflicts(&self.store, Some(&cfg.id))?
@@ -248,7 +245,7 @@ impl Engine {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let remote = self.load_remote(&repo, url, cfg, &ignore, head.as_deref(), em)?;
+            let remote = self.load_remote(&repo, url, cfg, &coverage, head.as_deref(), em)?;
             let planned = self.plan(
                 cfg,
                 opts,
@@ -264,12 +261,13 @@ impl Engine {
                 tree_changes,
                 mut meta,
                 preserve,
-                home_changes,
+                mut home_changes,
                 pushed_bases,
                 settled_bases,
                 conflicts_set,
                 conflicts_cleared,
                 events,
+                reads,
             } = planned;
 
             // Directory modes other than 0755 (`~/.ssh` at 0700) travel in the metadata too.
@@ -358,6 +356,15 @@ impl Engine {
             outcome.stats.extend(stale_stats.iter().cloned());
 
             // 5. Apply the remote's changes into the home.
+            if !reads.is_empty() {
+                let oids: Vec<&str> = reads.iter().map(|(_, o)| o.as_str()).collect();
+                let blobs = repo.read_blobs(&oids)?;
+                for ((i, _), bytes) in reads.iter().zip(blobs) {
+                    if let Some(HomeChange::Write { content, .. }) = home_changes.get_mut(*i) {
+                        *content = bytes;
+                    }
+                }
+            }
             let dir_mode = |rel: &str| meta.dir_mode(rel);
             let target = Target {
                 home: &self.home,
@@ -472,7 +479,7 @@ impl Engine {
         repo: &Repo,
         url: &str,
         cfg: &SyncConfig,
-        ignore: &Ignore,
+        coverage: &Coverage,
         head: Option<&str>,
         em: &mut Emitter<'_>,
     ) -> Result<RemoteState, SyncError> {
@@ -496,7 +503,6 @@ impl Engine {
         let entries = repo.ls_tree(head)?;
         let mut meta = Meta::default();
         let mut files = BTreeMap::new();
-        let home = &self.home;
         for (mode, oid, raw) in entries {
             let name = String::from_utf8_lossy(&raw).into_owned();
             if name == META_PATH {
@@ -515,7 +521,7 @@ impl Engine {
                     continue;
                 }
             };
-            if !covers(&cfg.paths, ignore, &path.under(home), home) {
+            if !coverage.covers(path.as_str()) {
                 continue;
             }
             let kind = if mode == 0o120000 {
@@ -562,6 +568,8 @@ struct Planned {
     conflicts_cleared: Vec<String>,
     /// File events to report once the push is in.
     events: Vec<(String, FileAction, u64, Option<String>)>,
+    /// Home writes whose content is a remote blob still to read: (index in `home_changes`, oid).
+    reads: Vec<(usize, String)>,
 }
 
 impl Engine {
@@ -588,6 +596,7 @@ impl Engine {
             conflicts_set: Vec::new(),
             conflicts_cleared: Vec::new(),
             events: Vec::new(),
+            reads: Vec::new(),
         };
         let mut all: BTreeSet<RepoPath> = local.keys().cloned().collect();
         all.extend(remote.files.keys().cloned());
@@ -712,11 +721,12 @@ impl Engine {
                 },
                 Decision::Pull => match r {
                     Some(rv) => {
-                        let content = repo.read_blob(&rv.blob)?;
+                        // Read later, all blobs in one `git cat-file --batch`.
+                        p.reads.push((p.home_changes.len(), rv.blob.clone()));
                         p.home_changes.push(HomeChange::Write {
                             path,
                             version: rv.clone(),
-                            content,
+                            content: Vec::new(),
                             action: FileAction::Pulled,
                             detail: None,
                         });
@@ -830,11 +840,11 @@ impl Engine {
                             }
                             match r {
                                 Some(rv) => {
-                                    let content = repo.read_blob(&rv.blob)?;
+                                    p.reads.push((p.home_changes.len(), rv.blob.clone()));
                                     p.home_changes.push(HomeChange::Write {
                                         path,
                                         version: rv.clone(),
-                                        content,
+                                        content: Vec::new(),
                                         action: FileAction::Resolved,
                                         detail: Some("took the remote's version (on_conflict = remote); this machine's stays in history".into()),
                                     });
