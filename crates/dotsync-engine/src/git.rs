@@ -136,13 +136,42 @@ impl Repo {
         self.try_run_env(args, stdin, &[])
     }
 
+    /// Runs git. Only the network commands (ls-remote, fetch, push) read the person's own git
+    /// configuration, which they need for credentials, `insteadOf` and ssh settings; everything
+    /// else runs without it, so that a broken `~/.gitconfig` (one dotsync may itself be syncing)
+    /// never stops dotsync from pulling the fix. If even a network command fails on an
+    /// unreadable configuration, it is retried once without it.
     pub fn try_run_env(
         &self,
         args: &[&str],
         stdin: Option<&[u8]>,
         env: &[(&str, &std::ffi::OsStr)],
     ) -> Result<Vec<u8>, GitFailure> {
+        let network = matches!(args.first(), Some(&("ls-remote" | "fetch" | "push")));
+        match self.spawn_git(args, stdin, env, !network) {
+            Err(f) if network && is_config_error(&f.stderr) => {
+                tracing::warn!(
+                    "git cannot read your git configuration ({}); retrying without it",
+                    f.stderr.lines().next().unwrap_or("")
+                );
+                self.spawn_git(args, stdin, env, true)
+            }
+            other => other,
+        }
+    }
+
+    fn spawn_git(
+        &self,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+        env: &[(&str, &std::ffi::OsStr)],
+        isolated: bool,
+    ) -> Result<Vec<u8>, GitFailure> {
         let mut cmd = self.command();
+        if isolated {
+            cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1");
+        }
         cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
@@ -465,6 +494,12 @@ impl Repo {
             Err(f) => Err(SyncError::Git(format!("git merge-file: {}", f.stderr))),
         }
     }
+}
+
+fn is_config_error(stderr: &str) -> bool {
+    stderr.contains("bad config")
+        || stderr.contains("bad numeric config")
+        || stderr.contains("unable to parse")
 }
 
 /// Where the engine keeps the last fetched state of a remote branch.

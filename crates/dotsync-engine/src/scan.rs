@@ -6,7 +6,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use dotsync_core::SyncConfig;
 use dotsync_core::paths::{Ignore, RepoPath, resolve_config_path};
@@ -85,17 +87,156 @@ pub struct Scanner<'a> {
 
 impl Scanner<'_> {
     pub fn scan(&mut self, cfg: &SyncConfig) -> Scan {
+        let walker = Walker {
+            home: self.home,
+            state_dir: self.state_dir,
+            ignore: self.ignore,
+            cache: self.cache,
+        };
         let mut out = Scan::default();
-        let mut seen = 0u64;
+        let mut roots = Vec::new();
         for p in &cfg.paths {
             let Ok(root) = resolve_config_path(p, self.home) else {
                 continue;
             };
-            self.record_ancestor_modes(&root, &mut out);
-            self.visit(&root, true, &mut out, &mut seen);
+            walker.record_ancestor_modes(&root, &mut out);
+            roots.push(Work::Visit(root));
         }
-        (self.progress)(seen);
+        // The walk is mostly stat calls; a few threads hide their latency (git does the same
+        // with its preloaded index). Each thread fills its own Scan; they merge at the end.
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let queue = Mutex::new(roots);
+        let active = AtomicUsize::new(0);
+        let seen = AtomicU64::new(0);
+        let progress = &mut *self.progress;
+        let parts: Vec<Scan> = std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut part = Scan::default();
+                        walker.work(&queue, &active, &seen, &mut part, &mut |_| {});
+                        part
+                    })
+                })
+                .collect();
+            let mut mine = Scan::default();
+            let mut reported = 0;
+            walker.work(&queue, &active, &seen, &mut mine, &mut |n| {
+                if n >= reported + 1000 {
+                    reported = n;
+                    progress(n);
+                }
+            });
+            let mut parts = vec![mine];
+            parts.extend(helpers.into_iter().filter_map(|h| h.join().ok()));
+            parts
+        });
+        for part in parts {
+            out.files.extend(part.files);
+            out.skipped.extend(part.skipped);
+            out.dir_modes.extend(part.dir_modes);
+            out.hashed += part.hashed;
+        }
+        out.skipped.sort();
+        progress(seen.load(Ordering::Relaxed));
         out
+    }
+}
+
+/// A unit of the walk: an entry to look at, or a directory (already looked at) to list.
+enum Work {
+    Visit(PathBuf),
+    List(PathBuf),
+}
+
+/// The read-only part of a scan, shared by its threads.
+#[derive(Clone, Copy)]
+struct Walker<'a> {
+    home: &'a Path,
+    state_dir: &'a Path,
+    ignore: &'a Ignore,
+    cache: &'a HashMap<String, Cached>,
+}
+
+impl Walker<'_> {
+    /// Takes work from the queue until it is empty and no other thread can add to it.
+    fn work(
+        &self,
+        queue: &Mutex<Vec<Work>>,
+        active: &AtomicUsize,
+        seen: &AtomicU64,
+        out: &mut Scan,
+        tick: &mut dyn FnMut(u64),
+    ) {
+        let mut idle = 0u32;
+        loop {
+            let item = {
+                let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                let item = q.pop();
+                if item.is_some() {
+                    active.fetch_add(1, Ordering::SeqCst);
+                }
+                item
+            };
+            let Some(item) = item else {
+                if active.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                idle += 1;
+                if idle < 50 {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+                continue;
+            };
+            idle = 0;
+            let mut subdirs = Vec::new();
+            match item {
+                Work::Visit(abs) => {
+                    if self.visit(&abs, true, out, seen) {
+                        subdirs.push(Work::List(abs));
+                    }
+                }
+                Work::List(dir) => {
+                    for child in self.list(&dir, out) {
+                        if self.visit(&child, false, out, seen) {
+                            subdirs.push(Work::List(child));
+                        }
+                    }
+                }
+            }
+            if !subdirs.is_empty() {
+                queue
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(subdirs);
+            }
+            active.fetch_sub(1, Ordering::SeqCst);
+            tick(seen.load(Ordering::Relaxed));
+        }
+    }
+
+    /// The entries of a directory, but its `.git`.
+    fn list(&self, dir: &Path, out: &mut Scan) -> Vec<PathBuf> {
+        match std::fs::read_dir(dir) {
+            Ok(rd) => rd
+                .flatten()
+                .filter(|e| e.file_name() != ".git")
+                .map(|e| e.path())
+                .collect(),
+            Err(e) => {
+                let rel = dir.strip_prefix(self.home).unwrap_or(dir);
+                out.skipped.push((
+                    rel.to_string_lossy().into_owned(),
+                    format!("cannot list: {e}"),
+                ));
+                Vec::new()
+            }
+        }
     }
 
     fn record_ancestor_modes(&self, root: &Path, out: &mut Scan) {
@@ -115,20 +256,21 @@ impl Scanner<'_> {
         }
     }
 
-    /// Visits `abs`; `is_root` for a config's own path, whose ancestors were not walked.
-    fn visit(&mut self, abs: &Path, is_root: bool, out: &mut Scan, seen: &mut u64) {
+    /// Looks at one entry: records a file, or returns true for a directory to list.
+    /// `is_root` for a config's own path, whose ancestors were not walked.
+    fn visit(&self, abs: &Path, is_root: bool, out: &mut Scan, seen: &AtomicU64) -> bool {
         if abs.starts_with(self.state_dir) {
-            return;
+            return false;
         }
         let Ok(rel) = abs.strip_prefix(self.home) else {
-            return;
+            return false;
         };
         let Some(rel_str) = rel.to_str() else {
             out.skipped.push((
                 rel.to_string_lossy().into_owned(),
                 "the name is not UTF-8".into(),
             ));
-            return;
+            return false;
         };
         let repo = match RepoPath::parse(rel_str) {
             Ok(r) => r,
@@ -137,7 +279,7 @@ impl Scanner<'_> {
                 if !rel_str.split('/').any(|c| c.eq_ignore_ascii_case(".git")) {
                     out.skipped.push((rel_str.to_owned(), e.to_string()));
                 }
-                return;
+                return false;
             }
         };
         let ignored = if is_root {
@@ -146,43 +288,24 @@ impl Scanner<'_> {
             self.ignore.is_ignored_entry(repo.as_str())
         };
         if ignored || is_temp_name(repo.file_name()) {
-            return;
+            return false;
         }
         let meta = match std::fs::symlink_metadata(abs) {
             Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return false,
             Err(e) => {
                 out.skipped
                     .push((rel_str.to_owned(), format!("cannot read: {e}")));
-                return;
+                return false;
             }
         };
-        *seen += 1;
-        if (*seen).is_multiple_of(1000) {
-            (self.progress)(*seen);
-        }
+        seen.fetch_add(1, Ordering::Relaxed);
         let ft = meta.file_type();
         if ft.is_dir() {
             if perm(meta.mode()) != 0o755 {
                 out.dir_modes.insert(rel_str.to_owned(), perm(meta.mode()));
             }
-            let entries = match std::fs::read_dir(abs) {
-                Ok(rd) => rd,
-                Err(e) => {
-                    out.skipped
-                        .push((rel_str.to_owned(), format!("cannot list: {e}")));
-                    return;
-                }
-            };
-            let mut names: Vec<_> = entries.flatten().map(|e| e.file_name()).collect();
-            names.sort();
-            for name in names {
-                if name == ".git" {
-                    continue;
-                }
-                self.visit(&abs.join(name), false, out, seen);
-            }
-            return;
+            return true;
         }
         let stat = StatKey::of(&meta);
         let kind = if ft.is_symlink() {
@@ -194,14 +317,14 @@ impl Scanner<'_> {
                 rel_str.to_owned(),
                 "not a regular file, directory or symlink".into(),
             ));
-            return;
+            return false;
         };
         if kind == Kind::File && meta.len() > MAX_FILE {
             out.skipped.push((
                 rel_str.to_owned(),
                 format!("larger than {} MiB", MAX_FILE >> 20),
             ));
-            return;
+            return false;
         }
         let mode = if kind == Kind::Symlink {
             0o777
@@ -224,14 +347,14 @@ impl Scanner<'_> {
                     cached: true,
                 },
             );
-            return;
+            return false;
         }
         let content = match read_entry(abs, kind) {
             Ok(c) => c,
             Err(e) => {
                 out.skipped
                     .push((rel_str.to_owned(), format!("cannot read: {e}")));
-                return;
+                return false;
             }
         };
         out.hashed += 1;
@@ -248,6 +371,7 @@ impl Scanner<'_> {
                 cached: false,
             },
         );
+        false
     }
 }
 

@@ -179,17 +179,24 @@ impl Engine {
 
         // 1. Scan.
         let state_dir = self.layout.state_dir();
-        let scan = {
+        // The remote check (one `git ls-remote`, a network round trip) runs while the home is
+        // scanned: a sync with nothing to do costs the longer of the two, not their sum.
+        let (scan, remote_check) = std::thread::scope(|scope| {
+            let check = scope.spawn(|| repo.ls_remote(url, &cfg.branch));
             let sink_progress = &mut |n: u64| em.progress("scan", n, None);
-            Scanner {
+            let scan = Scanner {
                 home: &self.home,
                 state_dir: &state_dir,
                 ignore: &ignore,
                 cache: &cache,
                 progress: sink_progress,
             }
-            .scan(cfg)
-        };
+            .scan(cfg);
+            let check = check
+                .join()
+                .unwrap_or_else(|_| Err(SyncError::Git("the remote check panicked".into())));
+            (scan, check)
+        });
         for (path, why) in &scan.skipped {
             em.file(path, FileAction::Skipped, 0, Some(why.clone()));
         }
@@ -226,9 +233,9 @@ impl Engine {
                     && RepoPath::parse(p).is_ok_and(|rp| !scan.files.contains_key(&rp))
             });
 
-        // 2. Remote check: one ls-remote. Nothing else if neither side moved.
+        // 2. The remote check's answer. Nothing else to do if neither side moved.
         em.progress("fetch", 0, None);
-        let mut head = repo.ls_remote(url, &cfg.branch)?;
+        let mut head = remote_check?;
         if head.is_some() && head == last_commit && !local_dirty && open_conflicts.is_empty() {
             outcome.stats = stat_rows(&scan.files);
             outcome.stats.extend(stale_stats);

@@ -566,3 +566,18 @@ fn machines_sync_over_a_real_network_transport() {
     ok_summary(&sync(&a, "dots"));
     assert_eq!(a.read(".zshrc"), "and back\n");
 }
+
+#[test]
+fn a_broken_gitconfig_in_the_home_does_not_stop_the_sync_that_fixes_it() {
+    let w = World::new();
+    let (a, b, _) = pair(&w, &["~/.gitconfig"]);
+    // git reads $HOME/.gitconfig, which here is the very file being synced.
+    a.write(".gitconfig", "[user\n\tbroken =\n");
+    ok_summary(&sync(&a, "dots"));
+    ok_summary(&sync(&b, "dots"));
+    assert_eq!(b.read(".gitconfig"), "[user\n\tbroken =\n");
+    a.write(".gitconfig", "[user]\n\tname = Fixed\n");
+    ok_summary(&sync(&a, "dots"));
+    ok_summary(&sync(&b, "dots"));
+    assert_eq!(b.read(".gitconfig"), "[user]\n\tname = Fixed\n");
+}
