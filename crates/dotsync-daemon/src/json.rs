@@ -72,3 +72,22 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
         }
     }
 }
+
+/// Like `axum::extract::Query`, but a malformed query (a missing, unknown or mistyped parameter)
+/// answers 400 in the API's JSON error shape instead of plain text.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(rej) => Err(ApiError::bad_request(format!(
+                "invalid query: {}",
+                rej.body_text()
+                    .trim_start_matches("Failed to deserialize query string: ")
+            ))),
+        }
+    }
+}

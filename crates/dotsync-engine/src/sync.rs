@@ -129,7 +129,7 @@ impl Engine {
                 summary.error_kind = Some(e.kind());
             }
         }
-        tracing::info!(
+        tracing::debug!(
             config = %cfg.name,
             ok = summary.ok,
             pushed = summary.pushed,

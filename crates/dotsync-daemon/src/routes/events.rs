@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use serde::Deserialize;
@@ -14,6 +14,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::App;
 use crate::events::Event;
+use crate::json::ApiQuery;
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -50,7 +51,7 @@ fn missed(data: serde_json::Value) -> SseEvent {
 pub async fn events(
     State(app): State<App>,
     headers: HeaderMap,
-    Query(q): Query<EventsQuery>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let last = headers
         .get("last-event-id")

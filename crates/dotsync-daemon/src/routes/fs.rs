@@ -8,11 +8,12 @@
 use std::path::{Component, Path, PathBuf};
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
+use crate::json::ApiQuery;
 
 /// At most this many entries are returned for one directory.
 pub const MAX_ENTRIES: usize = 5000;
@@ -60,7 +61,7 @@ pub struct FsListing {
         (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(app): State<App>,
-    Query(q): Query<FsQuery>,
+    ApiQuery(q): ApiQuery<FsQuery>,
 ) -> Result<Json<FsListing>, ApiError> {
     let home = app.home.clone();
     let raw = q.path.unwrap_or_default();

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dotsync_core::SyncConfig;
@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiQuery};
 
 impl From<SyncError> for ApiError {
     fn from(e: SyncError) -> Self {
@@ -99,7 +99,7 @@ pub struct ConfigQuery {
     responses((status = 200, description = "Open conflicts, oldest first")))]
 pub async fn conflicts(
     State(app): State<App>,
-    Query(q): Query<ConfigQuery>,
+    ApiQuery(q): ApiQuery<ConfigQuery>,
 ) -> Result<Json<Vec<ConflictInfo>>, ApiError> {
     let cfgs = match &q.config {
         Some(k) => vec![app.config(k)?],
@@ -125,7 +125,7 @@ pub struct SideQuery {
         (status = 404, body = ErrorBody)))]
 pub async fn conflict_content(
     State(app): State<App>,
-    Query(q): Query<SideQuery>,
+    ApiQuery(q): ApiQuery<SideQuery>,
 ) -> Result<Response, ApiError> {
     let (cfg, path) = locate(&app, q.config.as_deref(), &q.path)?;
     let engine = app.engine.clone();
@@ -209,7 +209,7 @@ pub struct PathQuery {
     responses((status = 200, description = "Versions: commit, time, machine, message, size (null: deleted)")))]
 pub async fn history(
     State(app): State<App>,
-    Query(q): Query<PathQuery>,
+    ApiQuery(q): ApiQuery<PathQuery>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     let (cfg, path) = locate(&app, q.config.as_deref(), &q.path)?;
     let engine = app.engine.clone();
@@ -233,7 +233,7 @@ pub struct ContentQuery {
         (status = 404, body = ErrorBody)))]
 pub async fn content(
     State(app): State<App>,
-    Query(q): Query<ContentQuery>,
+    ApiQuery(q): ApiQuery<ContentQuery>,
 ) -> Result<Response, ApiError> {
     let (cfg, path) = locate(&app, q.config.as_deref(), &q.path)?;
     let engine = app.engine.clone();
@@ -284,7 +284,7 @@ pub struct FilesQuery {
     responses((status = 200, description = "Files and their state"), (status = 404, body = ErrorBody)))]
 pub async fn files(
     State(app): State<App>,
-    Query(q): Query<FilesQuery>,
+    ApiQuery(q): ApiQuery<FilesQuery>,
 ) -> Result<Json<Vec<FileStatus>>, ApiError> {
     let cfg = app.config(&q.config)?;
     let engine = app.engine.clone();

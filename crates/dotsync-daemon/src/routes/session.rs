@@ -23,13 +23,14 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
+use crate::json::ApiQuery;
 use crate::security;
 
 /// How long a login code can be used.
@@ -250,7 +251,7 @@ pub struct LoginQuery {
 pub async fn login(
     State(app): State<App>,
     headers: HeaderMap,
-    Query(q): Query<LoginQuery>,
+    ApiQuery(q): ApiQuery<LoginQuery>,
 ) -> Response {
     let redeemed = q.code.as_deref().and_then(|c| app.sessions.redeem(c));
     let Some((id, csrf)) = redeemed else {

@@ -2,7 +2,7 @@
 //! stream of the sync as it runs.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
+use crate::json::ApiPath;
 use crate::sync::{Line, RequestError};
 
 /// Options of a sync, as an optional JSON body or as query parameters.
@@ -118,7 +119,7 @@ fn query_options(
     ))]
 pub async fn sync_one(
     State(app): State<App>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     query: Result<Query<SyncRequest>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     body: Bytes,

@@ -581,3 +581,33 @@ fn a_broken_gitconfig_in_the_home_does_not_stop_the_sync_that_fixes_it() {
     ok_summary(&sync(&b, "dots"));
     assert_eq!(b.read(".gitconfig"), "[user]\n\tname = Fixed\n");
 }
+
+#[test]
+fn malformed_queries_and_unknown_configs_answer_json_errors() {
+    let w = World::new();
+    let mut a = w.machine("laptop");
+    a.start_daemon();
+    for path in [
+        "/v1/history",
+        "/v1/history?path=.zshrc&colour=blue",
+        "/v1/files",
+        "/v1/conflicts/content?path=.zshrc",
+    ] {
+        let r = a.get(path);
+        assert_eq!(r.status, 400, "{path}: {}", r.text);
+        assert_eq!(r.json["error"]["code"], "bad_request", "{path}: {}", r.text);
+    }
+    let r = a.get("/v1/history?path=.zshrc");
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert!(
+        r.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no config syncs")
+    );
+    let r = a.get("/v1/history?path=../etc/passwd");
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = a.req("POST", "/v1/sync/%FF", None);
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.json["error"]["code"], "bad_request");
+}
