@@ -239,21 +239,7 @@ impl Engine {
         }
         records::record(&self.store, &cfg.id, &outcome)?;
         // The remote's version is the new base, so "the remote did not move" no longer holds.
-        self.forget_commit_pub(&cfg.id)?;
-        Ok(())
-    }
-
-    fn forget_commit_pub(&self, config_id: &str) -> Result<(), SyncError> {
-        self.store
-            .conn()
-            .execute(
-                "UPDATE sync_state SET last_commit = NULL WHERE config_id = ?1",
-                rusqlite::params![config_id],
-            )
-            .map_err(|source| dotsync_state::StoreError::Sqlite {
-                path: self.store.path().to_path_buf(),
-                source,
-            })?;
+        records::forget_commit(&self.store, &cfg.id)?;
         Ok(())
     }
 

@@ -181,6 +181,19 @@ pub fn last_commit(store: &Store, config_id: &str) -> Result<Option<String>, Sto
         .map_err(sql(store))
 }
 
+/// Forgets the commit a config last synced with, so the next check syncs fully instead of
+/// trusting "the remote did not move".
+pub fn forget_commit(store: &Store, config_id: &str) -> Result<(), StoreError> {
+    store
+        .conn()
+        .execute(
+            "UPDATE sync_state SET last_commit = NULL WHERE config_id = ?1",
+            params![config_id],
+        )
+        .map_err(sql(store))?;
+    Ok(())
+}
+
 /// Everything one sync learned, written in one transaction at its end.
 #[derive(Debug, Default)]
 pub struct Outcome {

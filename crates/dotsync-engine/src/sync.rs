@@ -411,15 +411,7 @@ impl Engine {
                                     .push((path.to_string(), Some((stat, version))));
                                 em.file(path.as_str(), action, content.len() as u64, detail);
                             }
-                            Err(e) => {
-                                failed |= !matches!(e, ApplyError::ChangedSinceScan);
-                                let act = if matches!(e, ApplyError::ChangedSinceScan) {
-                                    FileAction::Skipped
-                                } else {
-                                    FileAction::Failed
-                                };
-                                em.file(path.as_str(), act, 0, Some(e.to_string()));
-                            }
+                            Err(e) => failed |= report_apply_error(em, path.as_str(), e),
                         }
                     }
                     HomeChange::Remove { path, detail } => {
@@ -431,15 +423,7 @@ impl Engine {
                                 outcome.stats.push((path.to_string(), None));
                                 em.file(path.as_str(), FileAction::Deleted, 0, detail);
                             }
-                            Err(e) => {
-                                failed |= !matches!(e, ApplyError::ChangedSinceScan);
-                                let act = if matches!(e, ApplyError::ChangedSinceScan) {
-                                    FileAction::Skipped
-                                } else {
-                                    FileAction::Failed
-                                };
-                                em.file(path.as_str(), act, 0, Some(e.to_string()));
-                            }
+                            Err(e) => failed |= report_apply_error(em, path.as_str(), e),
                         }
                     }
                 }
@@ -454,26 +438,12 @@ impl Engine {
             };
             records::record(&self.store, &cfg.id, &outcome)?;
             if outcome.commit.is_none() {
-                self.forget_commit(&cfg.id)?;
+                records::forget_commit(&self.store, &cfg.id)?;
             }
             em.summary.commit = new_tip;
             em.summary.files = self.count_files(&cfg.id)?;
             return Ok(());
         }
-    }
-
-    fn forget_commit(&self, config_id: &str) -> Result<(), SyncError> {
-        self.store
-            .conn()
-            .execute(
-                "UPDATE sync_state SET last_commit = NULL WHERE config_id = ?1",
-                rusqlite::params![config_id],
-            )
-            .map_err(|source| dotsync_state::StoreError::Sqlite {
-                path: self.store.path().to_path_buf(),
-                source,
-            })?;
-        Ok(())
     }
 
     fn count_files(&self, config_id: &str) -> Result<u64, SyncError> {
@@ -906,6 +876,19 @@ impl Engine {
         }
         Ok(true)
     }
+}
+
+/// Reports a file the home could not take. A file edited since the scan is only skipped (the
+/// next sync plans it again, three-way); anything else is a failure. Returns whether it failed.
+fn report_apply_error(em: &mut Emitter<'_>, path: &str, e: ApplyError) -> bool {
+    let changed = matches!(e, ApplyError::ChangedSinceScan);
+    let action = if changed {
+        FileAction::Skipped
+    } else {
+        FileAction::Failed
+    };
+    em.file(path, action, 0, Some(e.to_string()));
+    !changed
 }
 
 /// A path cannot be a file in one place and a directory in another of the same tree (a local
