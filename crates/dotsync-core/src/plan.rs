@@ -72,6 +72,9 @@ pub fn decide(
             Direction::Push => Decision::Hold("changed on the remote, but this config only pushes"),
             _ => Decision::Pull,
         },
+        // A push-only machine is the source of truth: its version goes out, and the remote's
+        // stays in history.
+        (true, true) if direction == Direction::Push => Decision::Push,
         (true, true) => {
             if base.is_none() {
                 Decision::Conflict(ConflictWhy::NoBase)
@@ -87,11 +90,15 @@ pub fn decide(
 }
 
 /// How a conflict is settled under a config's policy: `None` keeps it as a conflict.
-pub fn settle(policy: OnConflict) -> Option<Side> {
-    match policy {
-        OnConflict::KeepBoth => None,
-        OnConflict::Local => Some(Side::Local),
-        OnConflict::Remote => Some(Side::Remote),
+///
+/// A pull-only machine cannot push, so "the remote wins" could not keep this machine's version
+/// in history: there it stays a conflict for the person to settle.
+pub fn settle(policy: OnConflict, direction: Direction) -> Option<Side> {
+    match (policy, direction) {
+        (OnConflict::KeepBoth, _) => None,
+        (OnConflict::Local, _) => Some(Side::Local),
+        (OnConflict::Remote, Direction::Pull) => None,
+        (OnConflict::Remote, _) => Some(Side::Remote),
     }
 }
 
@@ -177,6 +184,28 @@ mod tests {
                 true
             ),
             Decision::Push
+        );
+    }
+
+    #[test]
+    fn a_push_only_machine_wins_and_a_pull_only_one_never_loses_its_file() {
+        let (a, b, c) = (v("a"), v("b"), v("c"));
+        assert_eq!(
+            decide(a.as_ref(), b.as_ref(), c.as_ref(), Direction::Push, false),
+            Decision::Push
+        );
+        assert_eq!(
+            decide(None, b.as_ref(), c.as_ref(), Direction::Push, false),
+            Decision::Push
+        );
+        assert_eq!(settle(OnConflict::Remote, Direction::Pull), None);
+        assert_eq!(
+            settle(OnConflict::Remote, Direction::Both),
+            Some(Side::Remote)
+        );
+        assert_eq!(
+            settle(OnConflict::Local, Direction::Pull),
+            Some(Side::Local)
         );
     }
 

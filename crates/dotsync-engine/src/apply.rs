@@ -33,6 +33,9 @@ pub enum ApplyError {
 /// Where a write may go: the home and the roots the config lists.
 pub struct Target<'a> {
     pub home: &'a Path,
+    /// dotsync's own state (`DOTSYNC_HOME/state`), never written through a config, wherever
+    /// `DOTSYNC_HOME` points.
+    pub state_dir: &'a Path,
     pub roots: &'a [PathBuf],
     /// Mode for a directory that has to be created (repository-relative path → mode).
     pub dir_mode: &'a dyn Fn(&str) -> Option<u32>,
@@ -42,6 +45,9 @@ impl Target<'_> {
     /// Makes sure the parent directories of `abs` exist, creating them as recorded, and that
     /// none from the config's root down is a symlink.
     fn prepare_parents(&self, abs: &Path) -> Result<(), ApplyError> {
+        if abs.starts_with(self.state_dir) {
+            return Err(ApplyError::OutsideConfig);
+        }
         let root = self
             .roots
             .iter()
@@ -134,6 +140,9 @@ impl Target<'_> {
 
     /// Removes `abs` if it still has the stat `expected`.
     pub fn remove(&self, abs: &Path, expected: Option<StatKey>) -> Result<(), ApplyError> {
+        if abs.starts_with(self.state_dir) {
+            return Err(ApplyError::OutsideConfig);
+        }
         self.roots
             .iter()
             .find(|r| abs == r.as_path() || abs.starts_with(r))
@@ -152,7 +161,8 @@ impl Target<'_> {
         Ok(())
     }
 
-    fn check_no_symlink_parents(&self, abs: &Path) -> Result<(), ApplyError> {
+    /// Whether reading `abs` would pass through a symlink from the config's root down.
+    pub fn check_no_symlink_parents(&self, abs: &Path) -> Result<(), ApplyError> {
         let root = self
             .roots
             .iter()
@@ -199,6 +209,7 @@ mod tests {
     fn target<'a>(home: &'a Path, roots: &'a [PathBuf]) -> Target<'a> {
         Target {
             home,
+            state_dir: Path::new("/nonexistent-state"),
             roots,
             dir_mode: &|rel| (rel == ".ssh").then_some(0o700),
         }

@@ -29,6 +29,8 @@ pub struct Repo {
 pub struct GitFailure {
     pub code: Option<i32>,
     pub stderr: String,
+    /// What git printed on stdout (push's porcelain report).
+    pub stdout: String,
 }
 
 impl Repo {
@@ -53,11 +55,12 @@ impl Repo {
             })?;
             repo.run(&["init", "--quiet", "--bare"], None)?;
         }
-        repo.clear_stale_locks();
         Ok(repo)
     }
 
-    fn clear_stale_locks(&self) {
+    /// Removes lock files a killed git left behind. Only under the engine's repository lock
+    /// (a sync, a resolve), when no other git can be running on this repository.
+    pub fn clear_stale_locks(&self) {
         fn walk(dir: &Path) {
             let Ok(rd) = std::fs::read_dir(dir) else {
                 return;
@@ -181,6 +184,7 @@ impl Repo {
         }
         tracing::trace!(?args, "git");
         let mut child = cmd.spawn().map_err(|e| GitFailure {
+            stdout: String::new(),
             code: None,
             stderr: format!("cannot run git: {e}; is git installed and on PATH?"),
         })?;
@@ -195,6 +199,7 @@ impl Repo {
             _ => None,
         };
         let out = child.wait_with_output().map_err(|e| GitFailure {
+            stdout: String::new(),
             code: None,
             stderr: e.to_string(),
         })?;
@@ -205,6 +210,7 @@ impl Repo {
             Ok(out.stdout)
         } else {
             Err(GitFailure {
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
                 code: out.status.code(),
                 stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
             })
@@ -251,26 +257,42 @@ impl Repo {
         Ok(())
     }
 
-    /// Pushes `commit` to the remote branch. `Ok(false)` when the remote moved meanwhile
-    /// (another machine pushed first): fetch, re-plan and try again.
-    pub fn push(&self, url: &str, commit: &str, branch: &str) -> Result<bool, SyncError> {
+    /// Pushes `commit` to the remote branch, which must still be at `expected` (None: must not
+    /// exist yet). `Ok(false)` when the remote moved meanwhile (another machine pushed first,
+    /// or someone rewrote the branch): fetch, re-plan and try again. The lease also keeps a
+    /// branch that was force-pushed back (say, to drop a leaked secret) from being silently
+    /// fast-forwarded to what it had before.
+    pub fn push(
+        &self,
+        url: &str,
+        commit: &str,
+        branch: &str,
+        expected: Option<&str>,
+    ) -> Result<bool, SyncError> {
         let spec = format!("{commit}:refs/heads/{branch}");
-        match self.try_run(&["push", "--quiet", "--porcelain", "--", url, &spec], None) {
-            Ok(_) => Ok(true),
-            Err(f) => {
-                let s = f.stderr.to_ascii_lowercase();
-                if s.contains("non-fast-forward")
-                    || s.contains("fetch first")
-                    || s.contains("rejected")
-                    || s.contains("stale info")
-                    || s.contains("failed to update ref")
-                    || s.contains("cannot lock ref")
-                {
-                    Ok(false)
-                } else {
-                    Err(offline(url, f))
-                }
+        let lease = format!(
+            "--force-with-lease=refs/heads/{branch}:{}",
+            expected.unwrap_or("")
+        );
+        let (report, failure) =
+            match self.try_run(&["push", "--porcelain", &lease, "--", url, &spec], None) {
+                Ok(out) => (String::from_utf8_lossy(&out).into_owned(), None),
+                Err(f) => (f.stdout.clone(), Some(f)),
+            };
+        // Porcelain lines: "<flag>\t<from>:<to>\t<summary> (<reason>)"; "!" is a rejected ref.
+        if let Some(line) = report.lines().find(|l| l.starts_with('!')) {
+            let summary = line.splitn(3, '\t').nth(2).unwrap_or(line);
+            if summary.starts_with("[rejected]") {
+                return Ok(false);
             }
+            return Err(SyncError::Git(format!(
+                "the remote refused the push: {}",
+                summary.trim_start_matches("[remote rejected]").trim()
+            )));
+        }
+        match failure {
+            None => Ok(true),
+            Some(f) => Err(offline(url, f)),
         }
     }
 
@@ -490,7 +512,8 @@ impl Repo {
         );
         match self.try_run(&["merge-file", "-p", "--", &o, &b, &t], None) {
             Ok(out) => Ok(Some(out)),
-            Err(f) if f.code.is_some_and(|c| c > 0 && c < 127) => Ok(None),
+            // The exit code is the number of conflicts, capped at 127; errors are negative (255).
+            Err(f) if f.code.is_some_and(|c| (1..=127).contains(&c)) => Ok(None),
             Err(f) => Err(SyncError::Git(format!("git merge-file: {}", f.stderr))),
         }
     }

@@ -142,22 +142,7 @@ impl Engine {
         let c = self.conflict_record(cfg, path)?;
         let rp = parse_path(path)?;
         match side {
-            "local" => match std::fs::symlink_metadata(rp.under(&self.home)) {
-                Ok(m) => {
-                    let kind = if m.file_type().is_symlink() {
-                        Kind::Symlink
-                    } else {
-                        Kind::File
-                    };
-                    crate::scan::read_entry(&rp.under(&self.home), kind)
-                        .map(Some)
-                        .map_err(|source| SyncError::Io {
-                            path: rp.under(&self.home),
-                            source,
-                        })
-                }
-                Err(_) => Ok(None),
-            },
+            "local" => self.read_home(cfg, &rp),
             "remote" | "base" => {
                 let v = if side == "remote" { c.remote } else { c.base };
                 match v.as_deref().and_then(decode_version) {
@@ -194,8 +179,10 @@ impl Engine {
             .collect();
         let meta = self.meta_at(&repo, c.remote_commit.as_deref());
         let dir_mode = |rel: &str| meta.dir_mode(rel);
+        let state_dir = self.layout.state_dir();
         let target = Target {
             home: &self.home,
+            state_dir: &state_dir,
             roots: &roots,
             dir_mode: &dir_mode,
         };
@@ -266,6 +253,7 @@ impl Engine {
             &[
                 "-c",
                 "core.quotePath=false",
+                "--literal-pathspecs",
                 "log",
                 "--no-renames",
                 "--raw",
@@ -349,24 +337,57 @@ impl Engine {
     ) -> Result<Vec<u8>, SyncError> {
         let rp = parse_path(path)?;
         match rev {
-            None => {
-                let abs = rp.under(&self.home);
-                let m = std::fs::symlink_metadata(&abs).map_err(|_| {
-                    SyncError::NotFound(format!("~/{path} does not exist on this machine"))
-                })?;
-                let kind = if m.file_type().is_symlink() {
-                    Kind::Symlink
-                } else {
-                    Kind::File
-                };
-                crate::scan::read_entry(&abs, kind)
-                    .map_err(|source| SyncError::Io { path: abs, source })
-            }
+            None => self.read_home(cfg, &rp)?.ok_or_else(|| {
+                SyncError::NotFound(format!("~/{path} does not exist on this machine"))
+            }),
             Some(rev) => {
                 let (bytes, _) = self.version_at(cfg, &rp, rev)?;
                 Ok(bytes)
             }
         }
+    }
+
+    /// A covered file's bytes (a symlink's target) in the home now, `None` if it does not exist.
+    /// Refuses files the config does not cover and paths that pass through a symlink from the
+    /// config's root down: the API never becomes a way to read anything else in the home.
+    fn read_home(&self, cfg: &SyncConfig, rp: &RepoPath) -> Result<Option<Vec<u8>>, SyncError> {
+        let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Invalid(e.to_string()))?;
+        let abs = rp.under(&self.home);
+        if !dotsync_core::paths::covers(&cfg.paths, &ignore, &abs, &self.home) {
+            return Err(SyncError::Invalid(format!(
+                "~/{rp} is not one of config {}'s files",
+                cfg.name
+            )));
+        }
+        let roots: Vec<PathBuf> = cfg
+            .paths
+            .iter()
+            .filter_map(|p| resolve_config_path(p, &self.home).ok())
+            .collect();
+        let none = |_: &str| None;
+        let state_dir = self.layout.state_dir();
+        let target = Target {
+            home: &self.home,
+            state_dir: &state_dir,
+            roots: &roots,
+            dir_mode: &none,
+        };
+        target
+            .check_no_symlink_parents(&abs)
+            .map_err(|e| SyncError::Invalid(format!("~/{rp}: {e}")))?;
+        let Ok(m) = std::fs::symlink_metadata(&abs) else {
+            return Ok(None);
+        };
+        let kind = if m.file_type().is_symlink() {
+            Kind::Symlink
+        } else if m.is_file() {
+            Kind::File
+        } else {
+            return Err(SyncError::Invalid(format!("~/{rp} is not a file")));
+        };
+        crate::scan::read_entry(&abs, kind)
+            .map(Some)
+            .map_err(|source| SyncError::Io { path: abs, source })
     }
 
     fn version_at(
@@ -429,6 +450,19 @@ impl Engine {
             )));
         }
         let (bytes, version) = self.version_at(cfg, &rp, rev)?;
+        let url = dotsync_core::remote::expand_remote(&cfg.remote, &self.home);
+        let repo_dir = self.repo_dir(&url);
+        let lock = self.repo_lock(&repo_dir);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        // The version being replaced may never have synced: keep its bytes in the object
+        // store, so a restore cannot lose an edit.
+        if let Ok(m) = std::fs::symlink_metadata(&abs)
+            && m.is_file()
+            && let Ok(current) = std::fs::read(&abs)
+        {
+            Repo::open_or_init(&repo_dir)?.write_blob(&current)?;
+        }
+        let state_dir = self.layout.state_dir();
         let roots: Vec<PathBuf> = cfg
             .paths
             .iter()
@@ -437,6 +471,7 @@ impl Engine {
         let none = |_: &str| None;
         let target = Target {
             home: &self.home,
+            state_dir: &state_dir,
             roots: &roots,
             dir_mode: &none,
         };

@@ -222,9 +222,11 @@ impl Walker<'_> {
 
     /// The entries of a directory, but its `.git`.
     fn list(&self, dir: &Path, out: &mut Scan) -> Vec<PathBuf> {
-        match std::fs::read_dir(dir) {
-            Ok(rd) => rd
-                .flatten()
+        // A listing that fails half way must not make the missing entries look deleted: the
+        // whole directory is then skipped (left out of the plan), as if unreadable.
+        match std::fs::read_dir(dir).and_then(|rd| rd.collect::<Result<Vec<_>, _>>()) {
+            Ok(entries) => entries
+                .into_iter()
                 .filter(|e| e.file_name() != ".git")
                 .map(|e| e.path())
                 .collect(),

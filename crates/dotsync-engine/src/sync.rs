@@ -43,6 +43,9 @@ enum HomeChange {
         content: Vec<u8>,
         action: FileAction,
         detail: Option<String>,
+        /// The base to record once written, when it is not `version` (a pull-only merge keeps
+        /// the remote's version as base, so this machine's part stays a held local change).
+        base: Option<Version>,
     },
     Remove {
         path: RepoPath,
@@ -155,6 +158,7 @@ impl Engine {
         em: &mut Emitter<'_>,
     ) -> Result<(), SyncError> {
         let repo = Repo::open_or_init(repo_dir)?;
+        repo.clear_stale_locks();
         let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Git(e.to_string()))?;
         let roots: Vec<PathBuf> = cfg
             .paths
@@ -279,8 +283,12 @@ impl Engine {
 
             // Directory modes other than 0755 (`~/.ssh` at 0700) travel in the metadata too.
             if cfg.direction != dotsync_core::Direction::Pull {
+                // Only modes the remote does not know yet: two machines whose umasks differ must
+                // not take turns rewriting each other's record forever.
                 for (d, m) in &scan.dir_modes {
-                    meta.dirs.insert(d.clone(), format!("{m:o}"));
+                    meta.dirs
+                        .entry(d.clone())
+                        .or_insert_with(|| format!("{m:o}"));
                 }
             }
 
@@ -303,7 +311,8 @@ impl Engine {
                 let author = (format!("{machine} (dotsync)"), format!("dotsync@{machine}"));
                 if !preserve.is_empty() {
                     let tree = repo.build_tree(parent.as_deref(), &preserve)?;
-                    let names: Vec<&str> = preserve.iter().map(|(p, _)| p.as_str()).collect();
+                    let names: Vec<String> =
+                        preserve.iter().map(|(p, _)| message_path(p)).collect();
                     let msg = format!(
                         "{machine}: keep this machine's version of {} before taking the remote's\n\n\
                          on_conflict = remote replaced it; this commit keeps it in history.\n\n\
@@ -335,7 +344,7 @@ impl Engine {
                     let commit =
                         repo.commit_tree(&tree, parent.as_deref(), &msg, (&author.0, &author.1))?;
                     em.progress("push", 0, None);
-                    if !repo.push(url, &commit, &cfg.branch)? {
+                    if !repo.push(url, &commit, &cfg.branch, remote.tip.as_deref())? {
                         if attempt >= PUSH_ATTEMPTS {
                             return Err(SyncError::Git(format!(
                                 "the remote kept moving: {PUSH_ATTEMPTS} pushes were rejected \
@@ -375,6 +384,7 @@ impl Engine {
             let dir_mode = |rel: &str| meta.dir_mode(rel);
             let target = Target {
                 home: &self.home,
+                state_dir: &state_dir,
                 roots: &roots,
                 dir_mode: &dir_mode,
             };
@@ -398,20 +408,25 @@ impl Engine {
                         content,
                         action,
                         detail,
+                        base,
                     } => {
                         let abs = path.under(&self.home);
                         let expected = scan.files.get(&path).map(|e| e.stat);
                         match target.write(&abs, version.kind, version.mode, &content, expected) {
                             Ok(stat) => {
-                                outcome
-                                    .bases
-                                    .push((path.to_string(), Some(version.clone())));
+                                let base = base.unwrap_or_else(|| version.clone());
+                                outcome.bases.push((path.to_string(), Some(base)));
                                 outcome
                                     .stats
                                     .push((path.to_string(), Some((stat, version))));
                                 em.file(path.as_str(), action, content.len() as u64, detail);
                             }
-                            Err(e) => failed |= report_apply_error(em, path.as_str(), e),
+                            Err(e) => {
+                                report_apply_error(em, path.as_str(), e);
+                                // Skipped or failed, the home is behind the remote: the next
+                                // check must sync again, not trust "nothing moved".
+                                failed = true;
+                            }
                         }
                     }
                     HomeChange::Remove { path, detail } => {
@@ -423,7 +438,12 @@ impl Engine {
                                 outcome.stats.push((path.to_string(), None));
                                 em.file(path.as_str(), FileAction::Deleted, 0, detail);
                             }
-                            Err(e) => failed |= report_apply_error(em, path.as_str(), e),
+                            Err(e) => {
+                                report_apply_error(em, path.as_str(), e);
+                                // Skipped or failed, the home is behind the remote: the next
+                                // check must sync again, not trust "nothing moved".
+                                failed = true;
+                            }
                         }
                     }
                 }
@@ -481,7 +501,15 @@ impl Engine {
         let mut meta = Meta::default();
         let mut files = BTreeMap::new();
         for (mode, oid, raw) in entries {
-            let name = String::from_utf8_lossy(&raw).into_owned();
+            let Ok(name) = String::from_utf8(raw) else {
+                em.file(
+                    "(a name that is not UTF-8)",
+                    FileAction::Skipped,
+                    0,
+                    Some("the remote has a file whose name is not UTF-8; it is left alone".into()),
+                );
+                continue;
+            };
             if name == META_PATH {
                 meta = Meta::parse(&repo.read_blob(&oid)?);
                 continue;
@@ -588,7 +616,7 @@ impl Engine {
         let dir_modes: BTreeMap<String, u32> = BTreeMap::new();
         let _ = dir_modes;
         let total = all.len() as u64;
-        let policy = plan::settle(cfg.on_conflict);
+        let policy = plan::settle(cfg.on_conflict, cfg.direction);
 
         for (n, path) in all.into_iter().enumerate() {
             if total > 1000 && n % 1000 == 0 {
@@ -706,6 +734,7 @@ impl Engine {
                             content: Vec::new(),
                             action: FileAction::Pulled,
                             detail: None,
+                            base: None,
                         });
                     }
                     None => {
@@ -728,15 +757,23 @@ impl Engine {
                         blob: blob.clone(),
                         mode,
                     };
-                    p.tree_changes
-                        .push((key.clone(), Some((git_mode(Kind::File, mode), blob))));
-                    p.meta.set_file_mode(&key, mode);
+                    let pull_only = cfg.direction == dotsync_core::Direction::Pull;
+                    if !pull_only {
+                        p.tree_changes
+                            .push((key.clone(), Some((git_mode(Kind::File, mode), blob))));
+                        p.meta.set_file_mode(&key, mode);
+                    }
                     p.home_changes.push(HomeChange::Write {
                         path,
                         version: v,
                         content: m,
                         action: FileAction::Merged,
-                        detail: Some("edits from both machines merged line by line".into()),
+                        detail: Some(if pull_only {
+                            "the remote's edits merged into this machine's file line by line".into()
+                        } else {
+                            "edits from both machines merged line by line".into()
+                        }),
+                        base: pull_only.then(|| rv.clone()),
                     });
                 }
                 Decision::Conflict(why) => {
@@ -777,7 +814,13 @@ impl Engine {
                             p.events
                                 .push((key, FileAction::Conflict, size, Some(detail.into())));
                         }
-                        Some(Side::Local) if cfg.direction != dotsync_core::Direction::Pull => {
+                        Some(Side::Local) if cfg.direction == dotsync_core::Direction::Pull => {
+                            // This machine's file stays; taking the remote's version as base
+                            // keeps it a held local change instead of a conflict.
+                            p.settled_bases.push((key.clone(), r.cloned()));
+                            p.events.push((key, FileAction::Resolved, size, Some("kept this machine's version (on_conflict = local); this config only pulls, so it stays here".into())));
+                        }
+                        Some(Side::Local) => {
                             match l {
                                 Some(lv) => {
                                     if !self.stage_local(repo, &path, lv, &mut p)? {
@@ -824,6 +867,7 @@ impl Engine {
                                         content: Vec::new(),
                                         action: FileAction::Resolved,
                                         detail: Some("took the remote's version (on_conflict = remote); this machine's stays in history".into()),
+                                        base: None,
                                     });
                                 }
                                 None => p.home_changes.push(HomeChange::Remove {
@@ -953,6 +997,16 @@ fn is_text(b: &[u8]) -> bool {
     b.len() <= MERGE_LIMIT && !b.contains(&0)
 }
 
+/// A path as it may appear in a commit message: control characters escaped, so that a file
+/// name cannot add lines (or a forged trailer) to the message.
+fn message_path(p: &str) -> String {
+    if p.chars().any(char::is_control) {
+        p.escape_default().to_string()
+    } else {
+        p.to_owned()
+    }
+}
+
 fn commit_message(machine: &str, events: &[(String, FileAction, u64, Option<String>)]) -> String {
     let travelling: Vec<&(String, FileAction, u64, Option<String>)> = events
         .iter()
@@ -966,10 +1020,10 @@ fn commit_message(machine: &str, events: &[(String, FileAction, u64, Option<Stri
             )
         })
         .collect();
-    let names: Vec<&str> = travelling
+    let names: Vec<String> = travelling
         .iter()
         .take(3)
-        .map(|(p, _, _, _)| p.as_str())
+        .map(|(p, _, _, _)| message_path(p))
         .collect();
     let mut subject = format!(
         "{machine}: {}",
@@ -990,7 +1044,7 @@ fn commit_message(machine: &str, events: &[(String, FileAction, u64, Option<Stri
             FileAction::Resolved => "resolve",
             _ => "update",
         };
-        body.push_str(&format!("{verb} {p}\n"));
+        body.push_str(&format!("{verb} {}\n", message_path(p)));
     }
     format!("{subject}\n\n{body}\nDotsync-Machine: {machine}\n")
 }

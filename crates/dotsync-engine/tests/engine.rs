@@ -350,3 +350,103 @@ fn narrowing_a_config_forgets_files_instead_of_deleting_them() {
     assert_eq!(b.read(".config/nvim/init.lua"), "n\n");
     assert!(a.home.join(".config/nvim/init.lua").exists());
 }
+
+fn pair_with(dir: &Path, a_cfg: serde_json::Value, b_cfg: serde_json::Value) -> (Machine, Machine) {
+    let remote = bare(dir);
+    (
+        machine(dir, "laptop", &remote, a_cfg),
+        machine(dir, "desktop", &remote, b_cfg),
+    )
+}
+
+#[test]
+fn a_pull_only_machine_merges_remote_edits_and_never_loses_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = pair_with(
+        dir.path(),
+        serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]}),
+        serde_json::json!({"name": "dots", "paths": ["~/.zshrc"], "direction": "pull"}),
+    );
+    a.write(".zshrc", "1\n2\n3\n4\n5\n");
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\n2\n3\n4\n5\n");
+    a.write(".zshrc", "1\n2\n3\n4\nfive\n");
+    a.sync();
+    let (s, _) = b.sync();
+    assert_eq!(s.merged, 1, "{s:?}");
+    assert_eq!(b.read(".zshrc"), "one\n2\n3\n4\nfive\n");
+    assert_eq!(s.pushed, 0);
+    // The remote moves again: the desktop's own line survives, still held back.
+    a.write(".zshrc", "1\n2\nthree\n4\nfive\n");
+    a.sync();
+    b.sync();
+    assert_eq!(b.read(".zshrc"), "one\n2\nthree\n4\nfive\n");
+    a.sync();
+    assert_eq!(
+        a.read(".zshrc"),
+        "1\n2\nthree\n4\nfive\n",
+        "a pull-only machine pushes nothing"
+    );
+}
+
+#[test]
+fn a_pull_only_machine_with_on_conflict_remote_keeps_a_conflict_instead_of_overwriting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = pair_with(
+        dir.path(),
+        serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]}),
+        serde_json::json!({"name": "dots", "paths": ["~/.zshrc"], "direction": "pull", "on_conflict": "remote"}),
+    );
+    a.write(".zshrc", "x\n");
+    a.sync();
+    b.write(".zshrc", "mine\n");
+    let (s, _) = b.sync();
+    assert_eq!(s.conflicts, 1, "{s:?}");
+    assert_eq!(b.read(".zshrc"), "mine\n");
+}
+
+#[test]
+fn a_push_only_machine_wins_and_its_home_is_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = pair_with(
+        dir.path(),
+        serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.vimrc"]}),
+        serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.vimrc"], "direction": "push"}),
+    );
+    a.write(".zshrc", "base\n");
+    a.sync();
+    b.write(".zshrc", "desktop\n");
+    // The desktop joins with its own copy: a push-only machine's version wins.
+    assert_eq!(b.sync().0.pushed, 1);
+    a.sync();
+    assert_eq!(a.read(".zshrc"), "desktop\n");
+    a.write(".vimrc", "only on the laptop\n");
+    a.sync();
+    b.write(".zshrc", "desktop again\n");
+    let (s, _) = b.sync();
+    assert_eq!(s.pushed, 1, "{s:?}");
+    assert!(
+        !b.home.join(".vimrc").exists(),
+        "a push-only home is never written"
+    );
+    a.sync();
+    assert_eq!(a.read(".zshrc"), "desktop again\n");
+}
+
+#[test]
+fn machines_with_different_directory_modes_do_not_commit_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".ssh/config", "Host *\n");
+    std::fs::set_permissions(a.home.join(".ssh"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    a.sync();
+    b.write(".ssh/known_hosts", "h\n");
+    std::fs::set_permissions(b.home.join(".ssh"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    b.sync();
+    let c1 = a.sync().0.commit;
+    let c2 = b.sync().0.commit;
+    let c3 = a.sync().0.commit;
+    assert_eq!(c1, c2);
+    assert_eq!(c2, c3);
+}

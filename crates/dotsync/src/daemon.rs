@@ -20,7 +20,7 @@ pub fn run(args: DaemonArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(async move {
+    let result = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| dotsync_daemon::StartError::Bind {
@@ -40,10 +40,15 @@ pub fn run(args: DaemonArgs) -> Result<()> {
             ..Default::default()
         };
         dotsync_daemon::serve_with(app, listener, shutdown_signal(), opts).await?;
-        tracing::info!("dotsync stopped");
-        drop(lock);
         Ok(())
-    })
+    });
+    // Dropping the runtime waits for blocking work still running (a sync that outlived the
+    // grace period); only then may another process take the state, so two syncs never share a
+    // home or a repository.
+    drop(rt);
+    drop(lock);
+    tracing::info!("dotsync stopped");
+    result
 }
 
 fn resolve_addr(s: &str) -> Result<SocketAddr> {
