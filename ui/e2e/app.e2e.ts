@@ -59,45 +59,103 @@ afterAll(async () => {
   await world?.close();
 });
 
-async function csrfFetch(p: Page, url: string, withHeader: boolean, method = "GET"): Promise<number> {
+/** The CSRF token the app keeps for this tab (null when it has none). */
+function tabToken(p: Page): Promise<string | null> {
+  return p.evaluate(() => sessionStorage.getItem("dotsync.csrf"));
+}
+
+/** A fetch from the page, with the browser's cookies and, when `withHeader`, the CSRF header
+ * carrying `token` (by default the tab's own). */
+async function csrfFetch(p: Page, url: string, withHeader: boolean, method = "GET", token?: string): Promise<number> {
   return p.evaluate(
-    async ([url, withHeader, method]) => {
-      const port = location.port;
-      const m = document.cookie.match(new RegExp(`(?:^|; )dotsync_csrf_${port}=([^;]*)`));
+    async ([url, withHeader, method, token]) => {
+      const t = token ?? sessionStorage.getItem("dotsync.csrf");
       const headers: Record<string, string> = {};
-      if (withHeader && m) headers["X-Dotsync-CSRF"] = m[1];
+      if (withHeader && t) headers["X-Dotsync-CSRF"] = t;
       const r = await fetch(url as string, { method: method as string, headers });
       return r.status;
     },
-    [url, withHeader, method] as const,
+    [url, withHeader, method, token ?? null] as const,
   );
 }
 
 describe("the dotsync app", () => {
   it("signs in with a one-time link; the API refuses a cookie without the CSRF header", async () => {
-    // Before signing in, the app says how to.
+    // Before signing in, the app says how to, and sends no API request without a token.
+    const apiCalls: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (new URL(r.url()).pathname.startsWith("/v1/")) apiCalls.push(new URL(r.url()).pathname);
+    };
+    page.on("request", onRequest);
     await page.goto(laptop.url + "/");
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    await page.getByTestId("login-no-token").waitFor();
+    expect(apiCalls).toEqual([]);
+    page.off("request", onRequest);
     expect(await csrfFetch(page, "/v1/config", true)).toBe(401);
 
     const link = laptop.loginUrl();
-    await page.goto(link);
+    const landed = await page.goto(link);
+    // The token came in the redirect's fragment and left the address bar at once.
     expect(page.url()).toBe(laptop.url + "/");
     await page.getByRole("heading", { name: "Overview" }).waitFor();
+    const redirect = await landed!.request().redirectedFrom()!.response();
+    expect(redirect!.status()).toBe(303);
+    const target = (await redirect!.headerValue("location")) ?? "";
+    expect(target).toMatch(/^\/#csrf=[0-9a-f]{64}$/);
+    const token = target.slice("/#csrf=".length);
+    expect(await tabToken(page)).toBe(token);
+    expect(await page.evaluate(() => location.href)).not.toContain(token);
 
-    const cookies = await page.context().cookies(laptop.url);
-    const session = cookies.find((c) => c.name.startsWith("dotsync_session_"));
-    expect(session).toMatchObject({ httpOnly: true, sameSite: "Strict" });
-    // Scripts see the CSRF token, never the session.
-    const visible = await page.evaluate(() => document.cookie);
-    expect(visible).toContain("dotsync_csrf_");
-    expect(visible).not.toContain("dotsync_session_");
+    // The token is in no cookie at all: not in what the daemon set, not in what the browser
+    // holds (HttpOnly included), not readable by scripts. Another port gets only the session.
+    const setCookies = await redirect!.headerValues("set-cookie");
+    expect(setCookies).toHaveLength(1);
+    expect(setCookies[0]).toMatch(/^dotsync_session_\d+=/);
+    expect(setCookies.join("\n")).not.toContain(token);
+    const cookies = await page.context().cookies();
+    expect(cookies.map((c) => c.name)).toEqual([expect.stringMatching(/^dotsync_session_\d+$/)]);
+    expect(cookies[0]).toMatchObject({ httpOnly: true, sameSite: "Strict", path: "/" });
+    expect(JSON.stringify(cookies)).not.toContain(token);
+    expect(await page.evaluate(() => document.cookie)).toBe("");
 
     expect(await csrfFetch(page, "/v1/config", true)).toBe(200);
     expect(await csrfFetch(page, "/v1/config", false)).toBe(401);
     expect(await csrfFetch(page, "/v1/sync", false, "POST")).toBe(401);
     // A session cannot mint login codes: that takes the token itself.
     expect(await csrfFetch(page, "/v1/session/code", true, "POST")).toBe(401);
+
+    // What another local server receives from this browser is the session cookie; replayed
+    // from outside a browser (no Origin, a loopback Host) it reaches nothing.
+    const replay = (headers: Record<string, string>) => fetch(`${laptop.url}/v1/config`, { headers }).then((r) => r.status);
+    const leaked = `${cookies[0].name}=${cookies[0].value}`;
+    expect(await replay({ Cookie: leaked })).toBe(401);
+    expect(await replay({ Cookie: leaked, "X-Dotsync-CSRF": "" })).toBe(401);
+    expect(await replay({ Cookie: leaked, "X-Dotsync-CSRF": token.replace(/.$/, (c) => (c === "0" ? "1" : "0")) })).toBe(401);
+    // Only with the tab's token (which no other port can read) does the cookie count.
+    expect(await replay({ Cookie: leaked, "X-Dotsync-CSRF": token })).toBe(200);
+
+    // A reload keeps the tab signed in: sessionStorage survives it.
+    await page.reload();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    expect(await tabToken(page)).toBe(token);
+    expect(await csrfFetch(page, "/v1/config", true)).toBe(200);
+
+    // A new tab has the cookie but no token: it says to open `dotsync ui` again, cleanly.
+    const tab = await page.context().newPage();
+    const tabProblems: string[] = [];
+    tab.on("pageerror", (e) => tabProblems.push(e.message));
+    await tab.goto(laptop.url + "/#/configs");
+    const notice = tab.getByTestId("login-no-token");
+    await notice.waitFor();
+    expect(await notice.textContent()).toContain("dotsync ui");
+    expect(await tabToken(tab)).toBeNull();
+    expect(await csrfFetch(tab, "/v1/config", true)).toBe(401);
+    expect(tabProblems).toEqual([]);
+    await shot(tab, "login-new-tab");
+    await tab.close();
+    // That did not sign the first tab out.
+    expect(await csrfFetch(page, "/v1/config", true)).toBe(200);
 
     // The link worked once.
     const other = await newPage(browser);
@@ -300,9 +358,12 @@ describe("the dotsync app", () => {
 
   it("signs out: the old cookie and CSRF token stop working", async () => {
     await page.goto(`${laptop.url}/#/settings`);
+    const token = (await tabToken(page))!;
+    expect(await csrfFetch(page, "/v1/config", true, "GET", token)).toBe(200);
     await page.getByTestId("sign-out").click();
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
-    expect(await csrfFetch(page, "/v1/config", true)).toBe(401);
+    expect(await tabToken(page)).toBeNull();
+    expect(await csrfFetch(page, "/v1/config", true, "GET", token)).toBe(401);
     expect(problems).toEqual([]);
     expect(httpErrors).toEqual([]);
   });

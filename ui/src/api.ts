@@ -1,6 +1,8 @@
 // Every request of the app goes through here: same origin, the session cookie (sent by the
-// browser), and the CSRF header the daemon requires of cookie-authenticated requests.
+// browser), and the CSRF header the daemon requires of cookie-authenticated requests (its token
+// comes from session.ts, never from a cookie).
 
+import { csrfToken } from "./session";
 import type { ApiErrorBody } from "./types";
 
 export const CSRF_HEADER = "X-Dotsync-CSRF";
@@ -17,27 +19,9 @@ export class ApiError extends Error {
   }
 }
 
-/** The value of cookie `name` in a `document.cookie` string. */
-export function cookieValue(cookies: string, name: string): string | null {
-  for (const part of cookies.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq === -1) continue;
-    if (part.slice(0, eq).trim() === name) {
-      const v = part.slice(eq + 1).trim();
-      return v === "" ? null : v;
-    }
-  }
-  return null;
-}
-
-/** The daemon names its cookies after its port: browsers share cookies across ports. */
-export function csrfCookieName(loc: { port: string; protocol: string }): string {
-  const port = loc.port || (loc.protocol === "https:" ? "443" : "80");
-  return `dotsync_csrf_${port}`;
-}
-
+/** The CSRF header of this tab's session; none before sign-in (the daemon then answers 401). */
 export function authHeaders(): Record<string, string> {
-  const token = cookieValue(document.cookie, csrfCookieName(location));
+  const token = csrfToken();
   return token ? { [CSRF_HEADER]: token } : {};
 }
 

@@ -1,7 +1,8 @@
 import "./style.css";
-import { get } from "./api";
+import { ApiError, get } from "./api";
 import { h, mount } from "./dom";
 import { parseRoute, setRerender, type Route } from "./router";
+import { adoptToken, csrfToken } from "./session";
 import {
   connectEvents,
   loadConfigs,
@@ -22,6 +23,8 @@ import { overview } from "./views/overview";
 import { settingsView } from "./views/settings";
 import { syncView } from "./views/syncview";
 
+// First of all: a sign-in link's token leaves the address bar for this tab's sessionStorage.
+adoptToken();
 applyTheme(cachedTheme());
 
 const NAV: [Route["name"], string, string][] = [
@@ -78,7 +81,7 @@ function renderRoute(force = false): void {
     cleanup = undefined;
     currentKey = "login";
     mount(document.body, h("div", { class: "login-page" }, main), toasts);
-    loginView(main, false);
+    loginView(main, store.signed_out_reason);
     return;
   }
   if (route.name === "login") {
@@ -86,7 +89,7 @@ function renderRoute(force = false): void {
     cleanup = undefined;
     currentKey = location.hash;
     mount(document.body, h("div", { class: "login-page" }, main), toasts);
-    loginView(main, route.expired);
+    loginView(main, route.expired ? "expired" : null);
     return;
   }
   if (!document.body.contains(shell)) mount(document.body, shell, toasts);
@@ -170,12 +173,20 @@ async function start(): Promise<void> {
     renderRoute(true);
     return;
   }
+  if (!csrfToken()) {
+    // No token in this tab: the session cookie alone would be refused, so don't even ask.
+    store.signed_in = false;
+    store.signed_out_reason = "no-token";
+    renderRoute(true);
+    return;
+  }
   mount(document.body, h("div", { class: "boot" }, h("span", { class: "spin" }), "Connecting to dotsync…"));
   try {
     await get("/v1/session");
     store.signed_in = true;
-  } catch {
+  } catch (e) {
     store.signed_in = false;
+    if (!store.signed_out_reason) store.signed_out_reason = e instanceof ApiError && e.status === 0 ? "offline" : "ended";
     renderRoute(true);
     return;
   }

@@ -3,13 +3,26 @@
 
 import { ApiError, authHeaders, get, request, setUnauthorizedHandler } from "./api";
 import { readNdjson } from "./ndjson";
+import { forgetToken } from "./session";
 import { EventStream, type StreamState } from "./sse";
 import { applyStatus, initialState, reduce, type LiveState } from "./state";
 import { applyLine, finish, newRun, type SyncRun } from "./syncrun";
 import type { DaemonStatus, Settings, SyncConfig } from "./types";
 
+/** Why the app shows the sign-in page: the words it shows with it. */
+export type SignedOutReason =
+  /** This tab holds no CSRF token: never signed in here, or a new tab. */
+  | "no-token"
+  /** The daemon no longer knows the session: signed out elsewhere, expired, daemon restarted. */
+  | "ended"
+  /** The daemon did not answer. */
+  | "offline"
+  /** The person signed out. */
+  | "signed-out";
+
 export interface Store {
   signed_in: boolean | null;
+  signed_out_reason: SignedOutReason | null;
   live: LiveState;
   stream: StreamState;
   /** Set when GET /v1/status is not available, so the overview is built from the configs. */
@@ -22,6 +35,7 @@ export interface Store {
 
 export const store: Store = {
   signed_in: null,
+  signed_out_reason: null,
   live: initialState(),
   stream: "closed",
   status_missing: false,
@@ -66,13 +80,18 @@ export function errorText(e: unknown): string {
   return String(e);
 }
 
-setUnauthorizedHandler(() => {
+/** The session is over (the daemon answered 401): its token is worth nothing any more. */
+export function sessionEnded(): void {
+  forgetToken();
   if (store.signed_in !== false) {
     store.signed_in = false;
+    store.signed_out_reason = "ended";
     events?.stop();
     changed();
   }
-});
+}
+
+setUnauthorizedHandler(sessionEnded);
 
 export async function loadConfigs(): Promise<SyncConfig[]> {
   const list = await get<SyncConfig[]>("/v1/config");
@@ -153,10 +172,7 @@ export function connectEvents(): void {
       if (s === "open" && wasClosed) refreshSoon();
       changed();
     },
-    onUnauthorized: () => {
-      store.signed_in = false;
-      changed();
-    },
+    onUnauthorized: sessionEnded,
     onMessage: (m) => {
       let data: unknown = null;
       try {
@@ -213,8 +229,10 @@ export async function signOut(): Promise<void> {
   try {
     await request("POST", "/v1/session/logout");
   } finally {
+    forgetToken();
     events?.stop();
     store.signed_in = false;
+    store.signed_out_reason = "signed-out";
     changed();
   }
 }

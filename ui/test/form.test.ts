@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, cookieValue, csrfCookieName, qs, decodeText } from "../src/api";
+import { ApiError, qs, decodeText } from "../src/api";
 import { configToForm, emptyForm, formToInput, placeError } from "../src/form";
 import { parseRoute } from "../src/router";
 
@@ -46,14 +46,6 @@ describe("the config form", () => {
 });
 
 describe("api helpers", () => {
-  it("finds the CSRF cookie of this daemon's port", () => {
-    const cookies = "dotsync_csrf_4000=aaa; dotsync_csrf_4001=bbb;theme=x";
-    expect(cookieValue(cookies, csrfCookieName({ port: "4001", protocol: "http:" }))).toBe("bbb");
-    expect(cookieValue(cookies, "theme")).toBe("x");
-    expect(cookieValue(cookies, "dotsync_csrf_80")).toBeNull();
-    expect(csrfCookieName({ port: "", protocol: "http:" })).toBe("dotsync_csrf_80");
-  });
-
   it("encodes query strings and skips undefined", () => {
     expect(qs({ config: "a b", path: ".config/x&y", rev: undefined })).toBe("?config=a+b&path=.config%2Fx%26y");
   });

@@ -53,8 +53,9 @@ pub async fn guard(State(app): State<App>, req: Request, next: Next) -> Response
         let msg = if !req.headers().contains_key(header::AUTHORIZATION)
             && crate::routes::session::has_session_cookie(req.headers())
         {
-            "the web app's session is not valid for this request: it needs the X-Dotsync-CSRF \
-             header matching its cookie, or it has ended; run `dotsync ui` to sign in again"
+            "the web app's session is not valid for this request: a session cookie counts only \
+             with the X-Dotsync-CSRF header holding the token the app got at sign-in, or the \
+             session has ended; run `dotsync ui` to sign in again"
         } else if req.headers().contains_key(header::AUTHORIZATION) {
             "the bearer token is wrong; the current one is in ~/.dotsync/state/token"
         } else {

@@ -6,17 +6,26 @@
 //! 1. `dotsync ui` asks for a one-time code with the bearer token (`POST /v1/session/code`);
 //!    the code is good for [`CODE_TTL`] and for one use.
 //! 2. It opens the browser on `/v1/session/login?code=...`. The daemon trades the code for a
-//!    session: an `HttpOnly; SameSite=Strict` session cookie that no script can read, plus a
-//!    readable CSRF cookie, and redirects to the app at `/`.
-//! 3. The app sends every API request with the CSRF cookie's value in the [`CSRF_HEADER`]
-//!    header. A request that carries the session cookie is authorised only with that header
-//!    matching the session's CSRF token: another site can make a browser send the cookie, but it
-//!    can neither read the CSRF cookie nor set a custom header on a cross-origin request.
+//!    session: an `HttpOnly; SameSite=Strict` session cookie that no script can read, and a
+//!    CSRF token handed to the app in the redirect's fragment (`/#csrf=...`). The app moves the
+//!    token into `sessionStorage` and takes it out of the address bar.
+//! 3. The app sends every API request with that token in the [`CSRF_HEADER`] header. A request
+//!    that carries the session cookie is authorised only with that header matching the
+//!    session's token, compared in constant time with the copy only the daemon holds.
+//!
+//! Why the token is in no cookie: browsers send the cookies of `127.0.0.1` and `localhost` to
+//! every port, so any other HTTP server on this machine that the browser visits (another
+//! user's service, a container's published port) receives this daemon's cookies and can replay
+//! them from outside a browser, where neither `Origin` nor a custom header is out of reach. The
+//! session cookie alone is therefore worth nothing; the token travels only where no other port
+//! can read it: a URL fragment (never sent to any server) and `sessionStorage` (scoped to the
+//! origin, port included). The price: a sign-in belongs to the browser tab it opened, and a new
+//! tab signs in with `dotsync ui` again.
 //!
 //! Sessions live in the daemon's memory: restarting the daemon signs the app out.
 //!
-//! Browsers keep cookies per host name, not per port, so the cookie names carry the daemon's
-//! port: two daemons on one machine (two users, or a test) never overwrite each other's session.
+//! The cookie's name carries the daemon's port, so two daemons on one machine (two users, or a
+//! test) never overwrite each other's session.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,7 +46,7 @@ use crate::security;
 pub const CODE_TTL: Duration = Duration::from_secs(60);
 /// How long a session lasts after it was made.
 pub const SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-/// The header that must carry the CSRF cookie's value.
+/// The header that must carry the session's CSRF token.
 pub const CSRF_HEADER: &str = "x-dotsync-csrf";
 /// Codes not yet used are capped so that a loop calling `POST /v1/session/code` cannot grow
 /// the daemon's memory without bound.
@@ -132,10 +141,10 @@ impl Sessions {
         Some((id, csrf))
     }
 
-    /// Whether the request carries a live session cookie together with its CSRF header.
+    /// Whether the request carries a live session cookie together with its CSRF header. The
+    /// cookie alone never is: other local servers receive it too (see the module's docs).
     pub fn authorized(&self, headers: &HeaderMap) -> bool {
-        let names = CookieNames::for_headers(headers);
-        let Some(id) = cookie(headers, &names.session) else {
+        let Some(id) = cookie(headers, &session_cookie_name(headers)) else {
             return false;
         };
         let Some(sent) = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) else {
@@ -151,8 +160,7 @@ impl Sessions {
 
     /// Ends the session the request's cookie names, if any.
     fn end(&self, headers: &HeaderMap) {
-        let names = CookieNames::for_headers(headers);
-        if let Some(id) = cookie(headers, &names.session) {
+        if let Some(id) = cookie(headers, &session_cookie_name(headers)) {
             self.lock().sessions.remove(id);
         }
     }
@@ -160,32 +168,22 @@ impl Sessions {
 
 /// Whether a request carries a session cookie at all (to word a 401 helpfully).
 pub fn has_session_cookie(headers: &HeaderMap) -> bool {
-    cookie(headers, &CookieNames::for_headers(headers).session).is_some()
+    cookie(headers, &session_cookie_name(headers)).is_some()
 }
 
-struct CookieNames {
-    session: String,
-    csrf: String,
-}
-
-impl CookieNames {
-    /// `dotsync_session_PORT` and `dotsync_csrf_PORT`, the port taken from the Host header
-    /// (the guard has already checked that it is a loopback name).
-    fn for_headers(headers: &HeaderMap) -> Self {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
-        let port = host
-            .rsplit_once(':')
-            .map(|(_, p)| p)
-            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-            .unwrap_or("80");
-        Self {
-            session: format!("dotsync_session_{port}"),
-            csrf: format!("dotsync_csrf_{port}"),
-        }
-    }
+/// `dotsync_session_PORT`, the port taken from the Host header (the guard has already checked
+/// that it is a loopback name).
+fn session_cookie_name(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let port = host
+        .rsplit_once(':')
+        .map(|(_, p)| p)
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or("80");
+    format!("dotsync_session_{port}")
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
@@ -243,11 +241,13 @@ pub struct LoginQuery {
     pub code: Option<String>,
 }
 
-/// Trades a one-time code for a session: sets the session and CSRF cookies and redirects to
-/// the app. An unknown, used or expired code redirects to the app's sign-in page instead.
+/// Trades a one-time code for a session: sets the session cookie and redirects to the app
+/// with the session's CSRF token in the URL fragment (`/#csrf=...`), which browsers never send
+/// to any server. An unknown, used or expired code redirects to the app's sign-in page instead.
 #[utoipa::path(get, path = "/v1/session/login", tag = "session", security(()),
     params(LoginQuery),
-    responses((status = 303, description = "Redirect to `/` (signed in) or `/#/login?error=expired`")))]
+    responses((status = 303, description = "Redirect to `/#csrf=<token>` (signed in; the app \
+        sends the token in the `X-Dotsync-CSRF` header) or to `/#/login?error=expired`")))]
 pub async fn login(
     State(app): State<App>,
     headers: HeaderMap,
@@ -256,40 +256,32 @@ pub async fn login(
     let redeemed = q.code.as_deref().and_then(|c| app.sessions.redeem(c));
     let Some((id, csrf)) = redeemed else {
         tracing::warn!("refused a web app login with an unknown, used or expired code");
-        return redirect("/#/login?error=expired", &[]);
+        return redirect("/#/login?error=expired", None);
     };
     tracing::info!("web app signed in");
-    let names = CookieNames::for_headers(&headers);
-    let max_age = SESSION_TTL.as_secs();
-    redirect(
-        "/",
-        &[
-            format!(
-                "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}",
-                names.session
-            ),
-            format!(
-                "{}={csrf}; Path=/; SameSite=Strict; Max-Age={max_age}",
-                names.csrf
-            ),
-        ],
-    )
+    let cookie = format!(
+        "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        session_cookie_name(&headers),
+        SESSION_TTL.as_secs()
+    );
+    redirect(&format!("/#csrf={csrf}"), Some(&cookie))
 }
 
-fn redirect(to: &'static str, cookies: &[String]) -> Response {
+fn redirect(to: &str, cookie: Option<&str>) -> Response {
     let mut resp = StatusCode::SEE_OTHER.into_response();
     let h = resp.headers_mut();
-    h.insert(header::LOCATION, HeaderValue::from_static(to));
-    // The URL held a secret: keep it out of caches and out of the next page's Referer.
+    // Both are made here from hex and fixed text, so they are always valid header values.
+    if let Ok(v) = HeaderValue::from_str(to) {
+        h.insert(header::LOCATION, v);
+    }
+    // The URLs hold secrets: keep them out of caches and out of the next page's Referer.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    for c in cookies {
-        if let Ok(v) = HeaderValue::from_str(c) {
-            h.append(header::SET_COOKIE, v);
-        }
+    if let Some(v) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
+        h.insert(header::SET_COOKIE, v);
     }
     resp
 }
@@ -313,19 +305,18 @@ pub async fn show(headers: HeaderMap) -> Json<SessionInfo> {
     })
 }
 
-/// Signs the web app out: forgets the session and clears its cookies.
+/// Signs the web app out: forgets the session and clears its cookie.
 #[utoipa::path(post, path = "/v1/session/logout", tag = "session",
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
     app.sessions.end(&headers);
-    let names = CookieNames::for_headers(&headers);
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    for name in [names.session, names.csrf] {
-        if let Ok(v) =
-            HeaderValue::from_str(&format!("{name}=; Path=/; SameSite=Strict; Max-Age=0"))
-        {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
+    let clear = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        session_cookie_name(&headers)
+    );
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     resp
 }
@@ -356,14 +347,18 @@ mod tests {
     fn cookie_needs_matching_csrf_header() {
         let s = Sessions::default();
         let (id, csrf) = s.redeem(&s.new_code()).unwrap();
-        let cookie = format!("other=1; dotsync_session_4000={id}; dotsync_csrf_4000={csrf}");
+        let cookie = format!("other=1; dotsync_session_4000={id}");
         let host = ("host", "127.0.0.1:4000");
+        // What another local server receives from the browser, and could replay: the cookie.
         assert!(!s.authorized(&headers(&[host, ("cookie", &cookie)])));
         assert!(!s.authorized(&headers(&[
             host,
             ("cookie", &cookie),
             (CSRF_HEADER, "wrong")
         ])));
+        assert!(!s.authorized(&headers(&[host, ("cookie", &cookie), (CSRF_HEADER, "")])));
+        // The token without the cookie is nothing either.
+        assert!(!s.authorized(&headers(&[host, (CSRF_HEADER, &csrf)])));
         assert!(s.authorized(&headers(&[host, ("cookie", &cookie), (CSRF_HEADER, &csrf)])));
         // The same cookie sent to a daemon on another port is not that daemon's session.
         assert!(!s.authorized(&headers(&[
@@ -373,6 +368,27 @@ mod tests {
         ])));
         s.end(&headers(&[host, ("cookie", &cookie)]));
         assert!(!s.authorized(&headers(&[host, ("cookie", &cookie), (CSRF_HEADER, &csrf)])));
+    }
+
+    #[test]
+    fn sessions_do_not_share_tokens() {
+        let s = Sessions::default();
+        let (a, a_csrf) = s.redeem(&s.new_code()).unwrap();
+        let (b, b_csrf) = s.redeem(&s.new_code()).unwrap();
+        assert_ne!(a_csrf, b_csrf);
+        let host = ("host", "127.0.0.1:4000");
+        let a_cookie = format!("dotsync_session_4000={a}");
+        let b_cookie = format!("dotsync_session_4000={b}");
+        assert!(!s.authorized(&headers(&[
+            host,
+            ("cookie", &a_cookie),
+            (CSRF_HEADER, &b_csrf)
+        ])));
+        assert!(s.authorized(&headers(&[
+            host,
+            ("cookie", &b_cookie),
+            (CSRF_HEADER, &b_csrf)
+        ])));
     }
 
     #[test]

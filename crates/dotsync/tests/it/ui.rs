@@ -23,35 +23,49 @@ struct Session {
     csrf: String,
 }
 
+/// Signs in as `dotsync ui` does, and checks where the two secrets travel: the session in an
+/// `HttpOnly; SameSite=Strict` cookie, the CSRF token only in the redirect's URL fragment (which
+/// the browser keeps to itself) and in no cookie, since every other server on this machine
+/// receives this host's cookies.
 fn login(m: &Machine) -> Session {
     let r = m.post("/v1/session/code", &Value::Null);
     assert_eq!(r.status, 201, "{}", r.text);
     let path = r.json["path"].as_str().unwrap().to_owned();
     let resp = no_redirects().get(&m.url(&path)).call().unwrap();
     assert_eq!(resp.status(), 303);
-    assert_eq!(resp.header("location"), Some("/"));
+    assert_eq!(resp.header("cache-control"), Some("no-store"));
+    assert_eq!(resp.header("referrer-policy"), Some("no-referrer"));
+    let location = resp.header("location").unwrap().to_owned();
+    let csrf = location
+        .strip_prefix("/#csrf=")
+        .unwrap_or_else(|| panic!("the token goes in the fragment: {location}"))
+        .to_owned();
+    assert!(
+        csrf.len() >= 32 && csrf.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{csrf}"
+    );
     let cookies: Vec<String> = resp
         .all("set-cookie")
         .iter()
         .map(|s| s.to_string())
         .collect();
     let port = m.d().addr.rsplit(':').next().unwrap().to_owned();
-    let session = cookies
-        .iter()
-        .find(|c| c.starts_with(&format!("dotsync_session_{port}=")))
-        .expect("session cookie");
+    assert_eq!(cookies.len(), 1, "only the session cookie: {cookies:?}");
+    let session = &cookies[0];
+    assert!(
+        session.starts_with(&format!("dotsync_session_{port}=")),
+        "{session}"
+    );
     assert!(session.contains("HttpOnly"), "{session}");
     assert!(session.contains("SameSite=Strict"), "{session}");
-    let csrf = cookies
-        .iter()
-        .find(|c| c.starts_with(&format!("dotsync_csrf_{port}=")))
-        .expect("csrf cookie");
-    assert!(!csrf.contains("HttpOnly"), "the app must read it: {csrf}");
-    let pair = |c: &String| c.split(';').next().unwrap().to_owned();
-    Session {
-        cookie: format!("{}; {}", pair(session), pair(csrf)),
-        csrf: pair(csrf).split_once('=').unwrap().1.to_owned(),
-    }
+    assert!(session.contains("Path=/;"), "{session}");
+    assert!(
+        !session.contains(&csrf),
+        "the CSRF token is in no cookie: {session}"
+    );
+    let pair = session.split(';').next().unwrap().to_owned();
+    assert!(!pair.contains(&csrf));
+    Session { cookie: pair, csrf }
 }
 
 fn with_session(m: &Machine, s: &Session, method: &str, path: &str, csrf: Option<&str>) -> Resp {
@@ -155,6 +169,57 @@ fn a_login_code_becomes_a_session_that_needs_its_csrf_header() {
     );
 }
 
+/// Browsers send the cookies of 127.0.0.1 to every port, so another local server the browser
+/// visits receives the session cookie, and whatever other cookie the daemon set. Replayed from
+/// outside a browser (no Origin, a loopback Host, any header it likes), that is still nothing.
+#[test]
+fn a_replayed_session_cookie_alone_reaches_nothing() {
+    let w = World::new();
+    let mut m = w.machine("laptop");
+    m.start_daemon();
+    let s = login(&m);
+    // Everything the browser would hand to another port: the cookies this host holds.
+    let leaked = s.cookie.clone();
+
+    m.write(".zshrc", "x");
+    let id = m.add_config(&json!({"name": "dots", "paths": ["~/.zshrc"],
+        "remote": w.bare_remote("dots").to_string_lossy(), "auto": false}));
+    let settings =
+        json!({"backend_addr": "127.0.0.1:11000", "theme": "dark", "notifications": true});
+    for (method, path, body) in [
+        ("GET", "/v1/config".to_owned(), None),
+        ("GET", "/v1/session".to_owned(), None),
+        ("GET", "/v1/events".to_owned(), None),
+        ("GET", "/v1/fs".to_owned(), None),
+        ("GET", format!("/v1/files?config={id}"), None),
+        ("POST", format!("/v1/sync/{id}"), None),
+        ("PUT", "/v1/settings".to_owned(), Some(&settings)),
+        ("POST", "/v1/session/logout".to_owned(), None),
+        ("DELETE", format!("/v1/config/{id}"), None),
+    ] {
+        for csrf in [None, Some(""), Some("x"), Some(&s.csrf[..s.csrf.len() - 1])] {
+            let mut r = ureq::request(method, &m.url(&path)).set("Cookie", &leaked);
+            if let Some(c) = csrf {
+                r = r.set("X-Dotsync-CSRF", c);
+            }
+            let resp = send(r, body);
+            assert_eq!(
+                resp.status, 401,
+                "{method} {path} with {csrf:?}: {}",
+                resp.text
+            );
+        }
+    }
+    // Nothing changed: the config is still there, the settings file was never written.
+    assert_eq!(m.get(&format!("/v1/config/{id}")).status, 200);
+    assert!(!m.dotsync_home.join("config").exists());
+    // And with the token the app holds, the same cookie works.
+    assert_eq!(
+        with_session(&m, &s, "GET", &format!("/v1/config/{id}"), Some(&s.csrf)).status,
+        200
+    );
+}
+
 #[test]
 fn a_login_link_works_once() {
     let w = World::new();
@@ -167,7 +232,11 @@ fn a_login_link_works_once() {
         "{url}"
     );
     let first = no_redirects().get(url).call().unwrap();
-    assert_eq!(first.header("location"), Some("/"));
+    assert!(
+        first.header("location").unwrap().starts_with("/#csrf="),
+        "{:?}",
+        first.header("location")
+    );
     assert!(first.header("set-cookie").is_some());
     let second = no_redirects().get(url).call().unwrap();
     assert_eq!(second.status(), 303);
@@ -288,4 +357,83 @@ fn settings_live_in_the_frontend_config_file() {
     assert!(r.text.contains("extra"), "{}", r.text);
     // Refused writes left the file alone.
     assert_eq!(m.get("/v1/settings").json, s);
+}
+
+/// Two windows saving settings at once never leave a torn file: every read finds one whole
+/// body that some request sent, every request succeeds, and no temporary file stays behind.
+#[test]
+fn concurrent_settings_saves_keep_the_file_whole() {
+    let w = World::new();
+    let mut m = w.machine("laptop");
+    m.start_daemon();
+    const THEMES: [&str; 3] = ["light", "dark", "system"];
+    let bodies: Vec<Value> = (0..6)
+        .map(|i| {
+            json!({
+                "backend_addr": format!("127.0.0.1:{}", 12000 + i * 1111),
+                "theme": THEMES[i % 3],
+                "notifications": i % 2 == 0,
+            })
+        })
+        .collect();
+    let file = m.dotsync_home.join("config");
+    let url = m.url("/v1/settings");
+    let auth = format!("Bearer {}", m.d().token);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        // Writers report failures instead of panicking, so that the reader is always told to
+        // stop: a failing test fails, it never hangs.
+        let writers: Vec<_> = bodies
+            .iter()
+            .map(|b| {
+                let (url, auth) = (&url, &auth);
+                scope.spawn(move || {
+                    (0..15)
+                        .map(|_| send(ureq::put(url).set("Authorization", auth), Some(b)))
+                        .filter(|r| r.status != 200)
+                        .map(|r| format!("{}: {}", r.status, r.text))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let reader = scope.spawn(|| {
+            let mut reads = 0;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !done.load(std::sync::atomic::Ordering::Relaxed)
+                && std::time::Instant::now() < deadline
+            {
+                if let Ok(text) = std::fs::read_to_string(&file) {
+                    let v: Value = serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("torn settings file ({e}): {text:?}"));
+                    assert!(bodies.contains(&v), "{v}");
+                    reads += 1;
+                }
+            }
+            reads
+        });
+        let failures: Vec<String> = writers
+            .into_iter()
+            .flat_map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| vec!["a writer panicked".to_owned()])
+            })
+            .collect();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let reads = reader.join().unwrap();
+        assert_eq!(failures, Vec::<String>::new(), "every save succeeds");
+        assert!(reads > 0, "the reader saw the file");
+    });
+    let last: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert!(bodies.contains(&last), "{last}");
+    assert_eq!(m.get("/v1/settings").json, last);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&m.dotsync_home)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".config.tmp"))
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new());
 }
