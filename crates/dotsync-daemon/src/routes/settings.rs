@@ -96,21 +96,19 @@ pub fn load(path: &Path) -> Result<Settings, ApiError> {
     }
 }
 
-/// Writes the settings atomically (temporary file, fsync, rename), mode 0600.
+/// Writes the settings atomically, mode 0600: a temporary file of its own in the same
+/// directory, fsync, rename over the file, fsync the directory. Each write has its own temporary
+/// file (a random name, created exclusively), so concurrent writes never share one: the file
+/// always holds one whole write, the last one renamed.
 fn save(path: &Path, s: &Settings) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".config.tmp-{}", std::process::id()));
     let mut text = serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?;
     text.push(b'\n');
+    let (tmp, mut f) = create_temp(dir)?;
     let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
         f.write_all(&text)?;
         f.sync_all()?;
+        drop(f);
         std::fs::rename(&tmp, path)?;
         std::fs::File::open(dir)?.sync_all()
     })();
@@ -118,6 +116,26 @@ fn save(path: &Path, s: &Settings) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// A new file `.config.tmp-RANDOM` in `dir`, created exclusively with mode 0600 (never a file
+/// that was already there, nor one a symlink points to).
+fn create_temp(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
+    let mut tries = 0;
+    loop {
+        let tmp = dir.join(format!(".config.tmp-{}", dotsync_state::random_hex(8)));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            // 64 random bits make a clash all but impossible; a few retries cover it anyway.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 3 => tries += 1,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The app's settings (the defaults until saved once).
@@ -199,5 +217,43 @@ mod tests {
         assert_eq!(load(&path).unwrap(), s);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn concurrent_saves_leave_one_whole_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        let all: Vec<Settings> = (0..8)
+            .map(|i| Settings {
+                backend_addr: format!("127.0.0.1:{}", 12000 + i),
+                // Lengths differ, so an interleaving of two writes cannot pass for one.
+                theme: ["light", "dark", "system"][i % 3].into(),
+                notifications: i % 2 == 0,
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            for s in &all {
+                let path = &path;
+                scope.spawn(move || {
+                    for _ in 0..50 {
+                        save(path, s).unwrap();
+                    }
+                });
+            }
+            scope.spawn(|| {
+                for _ in 0..500 {
+                    if path.exists() {
+                        let got = load(&path).unwrap();
+                        assert!(all.contains(&got), "{got:?}");
+                    }
+                }
+            });
+        });
+        assert!(all.contains(&load(&path).unwrap()));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["config"], "no temporary file is left behind");
     }
 }
