@@ -282,7 +282,13 @@ impl Repo {
         // Porcelain lines: "<flag>\t<from>:<to>\t<summary> (<reason>)"; "!" is a rejected ref.
         if let Some(line) = report.lines().find(|l| l.starts_with('!')) {
             let summary = line.splitn(3, '\t').nth(2).unwrap_or(line);
-            if summary.starts_with("[rejected]") {
+            // "[rejected]": the remote moved (non-fast-forward, fetch first, stale lease). A
+            // remote that could not lock or update the ref lost a race with another push.
+            let lost_race = summary.starts_with("[rejected]")
+                || summary.contains("failed to update ref")
+                || summary.contains("cannot lock ref")
+                || summary.contains("failed to lock");
+            if lost_race {
                 return Ok(false);
             }
             return Err(SyncError::Git(format!(

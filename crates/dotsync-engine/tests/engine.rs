@@ -450,3 +450,41 @@ fn machines_with_different_directory_modes_do_not_commit_forever() {
     assert_eq!(c1, c2);
     assert_eq!(c2, c3);
 }
+
+#[test]
+fn a_branch_rewound_on_purpose_is_not_silently_fast_forwarded_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", "ok\n");
+    a.sync();
+    let clean = a.engine.last_synced_commit(&a.cfg).unwrap().unwrap();
+    a.write(".config/nvim/secret.lua", "token = 'leaked'\n");
+    a.sync();
+    b.sync();
+    // Someone removes the leak by force-pushing the branch back.
+    git(
+        &dir.path().join("remote.git"),
+        &["update-ref", "refs/heads/main", &clean],
+    );
+    // The laptop, which still has the leaked commit as its base, edits something else.
+    a.write(".zshrc", "ok, edited\n");
+    let (s, _) = a.sync();
+    assert!(s.commit.is_some());
+    let tree = git(
+        &dir.path().join("remote.git"),
+        &["ls-tree", "-r", "--name-only", "main"],
+    );
+    assert!(
+        !tree.contains("secret.lua"),
+        "the rewound commit came back: {tree}"
+    );
+    let log = git(
+        &dir.path().join("remote.git"),
+        &["log", "--format=%H", "main"],
+    );
+    let leaked = b.engine.last_synced_commit(&b.cfg).unwrap().unwrap();
+    assert!(
+        !log.contains(&leaked),
+        "the leaked commit is in the history again"
+    );
+}
