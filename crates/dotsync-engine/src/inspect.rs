@@ -2,10 +2,9 @@
 //! file's history, old versions and their restore, and the state of a config's files.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use dotsync_core::SyncConfig;
-use dotsync_core::paths::{Ignore, RepoPath, resolve_config_path};
+use dotsync_core::paths::{Ignore, RepoPath};
 use dotsync_core::plan::{Kind, Version};
 use serde::Serialize;
 
@@ -160,9 +159,7 @@ impl Engine {
     /// conflict is cleared and the base moved to the remote's version, so the next sync pushes
     /// whatever the home now holds.
     pub fn resolve(&self, cfg: &SyncConfig, path: &str, how: Resolution) -> Result<(), SyncError> {
-        let url = dotsync_core::remote::expand_remote(&cfg.remote, &self.home);
-        let repo_dir = self.repo_dir(&url);
-        let lock = self.repo_lock(&repo_dir);
+        let (repo_dir, lock) = self.repo_and_lock(cfg);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
         let c = self.conflict_record(cfg, path)?;
         let rp = parse_path(path)?;
@@ -172,11 +169,7 @@ impl Engine {
         let current = std::fs::symlink_metadata(&abs)
             .ok()
             .map(|m| StatKey::of(&m));
-        let roots: Vec<PathBuf> = cfg
-            .paths
-            .iter()
-            .filter_map(|p| resolve_config_path(p, &self.home).ok())
-            .collect();
+        let roots = self.config_roots(cfg);
         let meta = self.meta_at(&repo, c.remote_commit.as_deref());
         let dir_mode = |rel: &str| meta.dir_mode(rel);
         let state_dir = self.layout.state_dir();
@@ -359,11 +352,7 @@ impl Engine {
                 cfg.name
             )));
         }
-        let roots: Vec<PathBuf> = cfg
-            .paths
-            .iter()
-            .filter_map(|p| resolve_config_path(p, &self.home).ok())
-            .collect();
+        let roots = self.config_roots(cfg);
         let none = |_: &str| None;
         let state_dir = self.layout.state_dir();
         let target = Target {
@@ -450,9 +439,7 @@ impl Engine {
             )));
         }
         let (bytes, version) = self.version_at(cfg, &rp, rev)?;
-        let url = dotsync_core::remote::expand_remote(&cfg.remote, &self.home);
-        let repo_dir = self.repo_dir(&url);
-        let lock = self.repo_lock(&repo_dir);
+        let (repo_dir, lock) = self.repo_and_lock(cfg);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
         // The version being replaced may never have synced: keep its bytes in the object
         // store, so a restore cannot lose an edit.
@@ -463,11 +450,7 @@ impl Engine {
             Repo::open_or_init(&repo_dir)?.write_blob(&current)?;
         }
         let state_dir = self.layout.state_dir();
-        let roots: Vec<PathBuf> = cfg
-            .paths
-            .iter()
-            .filter_map(|p| resolve_config_path(p, &self.home).ok())
-            .collect();
+        let roots = self.config_roots(cfg);
         let none = |_: &str| None;
         let target = Target {
             home: &self.home,

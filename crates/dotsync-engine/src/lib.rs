@@ -182,6 +182,23 @@ impl Engine {
         locks.entry(dir.to_path_buf()).or_default().clone()
     }
 
+    /// The config's roots, resolved against the home: where writes may go.
+    fn config_roots(&self, cfg: &SyncConfig) -> Vec<PathBuf> {
+        cfg.paths
+            .iter()
+            .filter_map(|p| dotsync_core::paths::resolve_config_path(p, &self.home).ok())
+            .collect()
+    }
+
+    /// The engine repository of a config and its lock (held by whoever changes the repository
+    /// or the config's files: a sync, a resolve, a restore).
+    fn repo_and_lock(&self, cfg: &SyncConfig) -> (PathBuf, Arc<Mutex<()>>) {
+        let url = dotsync_core::remote::expand_remote(&cfg.remote, &self.home);
+        let dir = self.repo_dir(&url);
+        let lock = self.repo_lock(&dir);
+        (dir, lock)
+    }
+
     fn repo_for(&self, cfg: &SyncConfig) -> Result<git::Repo, SyncError> {
         let url = dotsync_core::remote::expand_remote(&cfg.remote, &self.home);
         git::Repo::open_or_init(&self.repo_dir(&url))

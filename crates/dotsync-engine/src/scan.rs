@@ -69,6 +69,9 @@ pub struct Scan {
     pub dir_modes: BTreeMap<String, u32>,
     /// Files whose content was read (not served from the stat cache).
     pub hashed: u64,
+    /// A scan thread died: the scan is incomplete and must not be planned from (missing
+    /// files would read as deletions).
+    pub incomplete: bool,
 }
 
 /// Permission bits dotsync keeps: rwx for user, group, other. Never setuid, setgid or sticky.
@@ -131,7 +134,12 @@ impl Scanner<'_> {
                 }
             });
             let mut parts = vec![mine];
-            parts.extend(helpers.into_iter().filter_map(|h| h.join().ok()));
+            for h in helpers {
+                match h.join() {
+                    Ok(part) => parts.push(part),
+                    Err(_) => parts[0].incomplete = true,
+                }
+            }
             parts
         });
         for part in parts {
@@ -139,10 +147,19 @@ impl Scanner<'_> {
             out.skipped.extend(part.skipped);
             out.dir_modes.extend(part.dir_modes);
             out.hashed += part.hashed;
+            out.incomplete |= part.incomplete;
         }
         out.skipped.sort();
         progress(seen.load(Ordering::Relaxed));
         out
+    }
+}
+
+struct Busy<'a>(&'a AtomicUsize);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -194,6 +211,9 @@ impl Walker<'_> {
                 continue;
             };
             idle = 0;
+            // Decrements `active` however this item ends, a panic included, so the other
+            // threads never wait for work that will not come.
+            let busy = Busy(active);
             let mut subdirs = Vec::new();
             match item {
                 Work::Visit(abs) => {
@@ -215,7 +235,7 @@ impl Walker<'_> {
                     .unwrap_or_else(|p| p.into_inner())
                     .extend(subdirs);
             }
-            active.fetch_sub(1, Ordering::SeqCst);
+            drop(busy);
             tick(seen.load(Ordering::Relaxed));
         }
     }

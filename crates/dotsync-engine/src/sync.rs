@@ -7,12 +7,11 @@
 //! in the home was touched yet.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use dotsync_core::SyncConfig;
-use dotsync_core::paths::{Coverage, Ignore, RepoPath, resolve_config_path};
+use dotsync_core::paths::{Coverage, Ignore, RepoPath};
 use dotsync_core::plan::{self, ConflictWhy, Decision, Kind, Side, Version};
 use dotsync_core::remote::expand_remote;
 
@@ -160,11 +159,7 @@ impl Engine {
         let repo = Repo::open_or_init(repo_dir)?;
         repo.clear_stale_locks();
         let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Git(e.to_string()))?;
-        let roots: Vec<PathBuf> = cfg
-            .paths
-            .iter()
-            .filter_map(|p| resolve_config_path(p, &self.home).ok())
-            .collect();
+        let roots = self.config_roots(cfg);
         let coverage = Coverage::new(&cfg.paths, ignore.clone(), &self.home);
         // Bases of files the config no longer covers (a path removed from it, a new ignore
         // pattern) are forgotten, never read as deletions: narrowing a config must not delete
@@ -201,6 +196,14 @@ impl Engine {
                 .unwrap_or_else(|_| Err(SyncError::Git("the remote check panicked".into())));
             (scan, check)
         });
+        if scan.incomplete {
+            return Err(SyncError::Io {
+                path: self.home.clone(),
+                source: std::io::Error::other(
+                    "the scan of the home stopped half way; nothing was synced, try again",
+                ),
+            });
+        }
         for (path, why) in &scan.skipped {
             em.file(path, FileAction::Skipped, 0, Some(why.clone()));
         }
@@ -577,6 +580,22 @@ struct Planned {
     reads: Vec<(usize, String)>,
 }
 
+impl Planned {
+    /// Writes the remote's version of `path` into the home after the push. Its bytes are read
+    /// later, every pulled blob in one `git cat-file --batch`.
+    fn pull(&mut self, path: RepoPath, rv: &Version, action: FileAction, detail: Option<String>) {
+        self.reads.push((self.home_changes.len(), rv.blob.clone()));
+        self.home_changes.push(HomeChange::Write {
+            path,
+            version: rv.clone(),
+            content: Vec::new(),
+            action,
+            detail,
+            base: None,
+        });
+    }
+}
+
 impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn plan(
@@ -725,18 +744,7 @@ impl Engine {
                     }
                 },
                 Decision::Pull => match r {
-                    Some(rv) => {
-                        // Read later, all blobs in one `git cat-file --batch`.
-                        p.reads.push((p.home_changes.len(), rv.blob.clone()));
-                        p.home_changes.push(HomeChange::Write {
-                            path,
-                            version: rv.clone(),
-                            content: Vec::new(),
-                            action: FileAction::Pulled,
-                            detail: None,
-                            base: None,
-                        });
-                    }
+                    Some(rv) => p.pull(path, rv, FileAction::Pulled, None),
                     None => {
                         deletions += 1;
                         p.home_changes.push(HomeChange::Remove {
@@ -859,17 +867,12 @@ impl Engine {
                                     .push((key.clone(), Some((git_mode(lv.kind, lv.mode), oid))));
                             }
                             match r {
-                                Some(rv) => {
-                                    p.reads.push((p.home_changes.len(), rv.blob.clone()));
-                                    p.home_changes.push(HomeChange::Write {
-                                        path,
-                                        version: rv.clone(),
-                                        content: Vec::new(),
-                                        action: FileAction::Resolved,
-                                        detail: Some("took the remote's version (on_conflict = remote); this machine's stays in history".into()),
-                                        base: None,
-                                    });
-                                }
+                                Some(rv) => p.pull(
+                                    path,
+                                    rv,
+                                    FileAction::Resolved,
+                                    Some("took the remote's version (on_conflict = remote); this machine's stays in history".into()),
+                                ),
                                 None => p.home_changes.push(HomeChange::Remove {
                                     path,
                                     detail: Some("deleted on another machine (on_conflict = remote); this machine's version stays in history".into()),
