@@ -72,6 +72,9 @@ pub struct Scan {
     /// A scan thread died: the scan is incomplete and must not be planned from (missing
     /// files would read as deletions).
     pub incomplete: bool,
+    /// dotsync's own temporary files left by a process killed mid-write, old enough that no
+    /// running write can own them.
+    pub stale_temps: Vec<PathBuf>,
 }
 
 /// Permission bits dotsync keeps: rwx for user, group, other. Never setuid, setgid or sticky.
@@ -148,6 +151,7 @@ impl Scanner<'_> {
             out.dir_modes.extend(part.dir_modes);
             out.hashed += part.hashed;
             out.incomplete |= part.incomplete;
+            out.stale_temps.extend(part.stale_temps);
         }
         out.skipped.sort();
         progress(seen.load(Ordering::Relaxed));
@@ -309,7 +313,19 @@ impl Walker<'_> {
         } else {
             self.ignore.is_ignored_entry(repo.as_str())
         };
-        if ignored || is_temp_name(repo.file_name()) {
+        if ignored {
+            return false;
+        }
+        if is_temp_name(repo.file_name()) {
+            if let Ok(m) = std::fs::symlink_metadata(abs)
+                && !m.is_dir()
+                && m.modified()
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > STALE_TEMP)
+            {
+                out.stale_temps.push(abs.to_path_buf());
+            }
             return false;
         }
         let meta = match std::fs::symlink_metadata(abs) {
@@ -407,6 +423,10 @@ pub fn read_entry(abs: &Path, kind: Kind) -> std::io::Result<Vec<u8>> {
         }
     }
 }
+
+/// How old a temporary file of dotsync's must be before it counts as left over by a killed
+/// process (a write takes milliseconds; a hundred-MiB file on a slow disk, seconds).
+const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The engine's temporary files, which a scan must never pick up.
 pub fn is_temp_name(name: &str) -> bool {

@@ -204,6 +204,14 @@ impl Engine {
                 ),
             });
         }
+        // Leftovers of a process killed mid-write; the file they were for is intact (the
+        // rename never happened), so they are only clutter.
+        for tmp in &scan.stale_temps {
+            match std::fs::remove_file(tmp) {
+                Ok(()) => tracing::info!("removed a leftover temporary file {}", tmp.display()),
+                Err(e) => tracing::warn!("cannot remove leftover {}: {e}", tmp.display()),
+            }
+        }
         for (path, why) in &scan.skipped {
             em.file(path, FileAction::Skipped, 0, Some(why.clone()));
         }

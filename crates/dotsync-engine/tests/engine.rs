@@ -488,3 +488,40 @@ fn a_branch_rewound_on_purpose_is_not_silently_fast_forwarded_back() {
         "the leaked commit is in the history again"
     );
 }
+
+#[test]
+fn temporary_files_left_by_a_killed_write_are_never_synced_and_old_ones_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".config/nvim/init.lua", "ok\n");
+    a.write(".config/nvim/.init.lua.dotsync-tmp-0a1b2c", "half a fi");
+    a.write(".config/nvim/.x.lua.dotsync-tmp-ffeedd", "in flight");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(a.home.join(".config/nvim/.init.lua.dotsync-tmp-0a1b2c"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let (s, _) = a.sync();
+    assert_eq!(s.pushed, 1, "{s:?}");
+    assert!(
+        !a.home
+            .join(".config/nvim/.init.lua.dotsync-tmp-0a1b2c")
+            .exists(),
+        "an old leftover is removed"
+    );
+    assert!(
+        a.home
+            .join(".config/nvim/.x.lua.dotsync-tmp-ffeedd")
+            .exists(),
+        "a fresh one may belong to a running write"
+    );
+    b.sync();
+    let names: Vec<_> = std::fs::read_dir(b.home.join(".config/nvim"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("init.lua")]);
+}
