@@ -3,7 +3,8 @@
 // One story, in order, on two machines ("laptop" and "desktop") that sync through one remote:
 // sign in with the one-time link, create a config through the form, watch a sync live, browse a
 // file's history and restore a version, resolve a conflict the other machine made, and see that
-// a file named like markup stays text. Screenshots of the main screens go to docs/screenshots/.
+// a file named like markup stays text, and see a sync the daemon's watcher started show up live
+// by itself. Screenshots of the main screens go to docs/screenshots/.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -354,6 +355,40 @@ describe("the dotsync app", () => {
     await page.locator('[data-config="notes"]').waitFor();
     expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe("dark");
     await shot(page, "overview-dark");
+  });
+
+  it("shows a sync the daemon's watcher started, file by file to the summary, without a click", async () => {
+    laptop.write("watched/first.txt", "already here\n");
+    const r = await laptop.api("POST", "/v1/config", {
+      name: "watched",
+      paths: ["~/watched"],
+      remote: world.bareRemote("watched"),
+      auto: true,
+      interval_s: 3600,
+    });
+    expect(r.status).toBe(201);
+    const id = r.json.id;
+    // The daemon syncs a new auto config by itself; this request queues behind that sync (or is
+    // that sync), so every earlier sync is over before the page opens.
+    expect(await laptop.sync("watched")).toMatchObject({ ok: true });
+    await page.goto(`${laptop.url}/#/sync`);
+    await page.getByRole("heading", { name: "Live sync" }).waitFor();
+    await expect.poll(() => page.locator(".sidebar-foot").textContent()).toContain("Connected");
+
+    laptop.write("watched/saved-in-an-editor.txt", "written while the page was open\n");
+    const row = page.locator('[data-testid="sync-file"]').filter({ hasText: "watched/saved-in-an-editor.txt" });
+    await row.waitFor();
+    expect(await row.getAttribute("data-action")).toBe("pushed");
+    await page.getByTestId("summary").waitFor();
+    await expect.poll(() => page.getByTestId("run-state").textContent()).toBe("Done");
+    expect(await page.locator('[data-stat="pushed"]').textContent()).toBe("1");
+    expect(await page.getByTestId("progress").getAttribute("aria-valuenow")).toBe("100");
+    expect(await page.locator(".page-header").textContent()).toMatch(/started by a change the daemon saw/);
+    // Shown once: one row for the file, one summary line.
+    expect(await page.getByTestId("sync-file").count()).toBe(1);
+    const log = await laptop.api("GET", `/v1/history?config=${id}&path=watched/saved-in-an-editor.txt`);
+    expect(log.json).toHaveLength(1);
+    await shot(page, "live-sync-watcher");
   });
 
   it("signs out: the old cookie and CSRF token stop working", async () => {

@@ -7,6 +7,7 @@ import { forgetToken } from "./session";
 import { EventStream, type StreamState } from "./sse";
 import { applyStatus, initialState, reduce, type LiveState } from "./state";
 import { applyLine, finish, newRun, type SyncRun } from "./syncrun";
+import { appFinished, appLine, eventLine, followEvent, missedEvents, newFollow, type Follow } from "./follow";
 import type { DaemonStatus, Settings, SyncConfig } from "./types";
 
 /** Why the app shows the sign-in page: the words it shows with it. */
@@ -160,6 +161,19 @@ export function onDaemonEvent(f: EventHook): () => void {
 }
 
 let events: EventStream | null = null;
+/** Matches the app's own syncs on the event stream with its NDJSON streams (follow.ts). */
+let follow: Follow = newFollow();
+
+/** Keeps the Live sync view on syncs the app did not start. */
+function followSync(kind: string, data: unknown): void {
+  if (kind === "missed") {
+    ({ run: store.run, follow } = missedEvents(store.run));
+    return;
+  }
+  const line = eventLine(kind, data);
+  if (line) ({ run: store.run, follow } = followEvent(store.run, follow, line));
+}
+
 export function connectEvents(): void {
   events?.stop();
   events = new EventStream({
@@ -182,6 +196,7 @@ export function connectEvents(): void {
       }
       const id = Number(m.id) || 0;
       store.live = reduce(store.live, { id, kind: m.event, data });
+      followSync(m.event, data);
       if (m.event === "config_changed") loadConfigs().catch(() => {});
       if (store.live.needs_refresh) refreshSoon();
       for (const f of eventHooks) f(m.event, data);
@@ -191,9 +206,10 @@ export function connectEvents(): void {
   events.start();
 }
 
-/** Starts "Sync now" for one config (id) or for all (null). One run at a time. */
+/** Starts "Sync now" for one config (id) or for all (null). One run at a time; a sync the
+ * daemon started is queued behind by the daemon, and the view switches to this one. */
 export async function startSync(target: string | null, label: string): Promise<void> {
-  if (store.run && !store.run.finished) {
+  if (store.run && store.run.source === "app" && !store.run.finished) {
     toast("a sync is already running; wait for it to finish", "error");
     return;
   }
@@ -204,6 +220,7 @@ export async function startSync(target: string | null, label: string): Promise<v
     const resp = await request("POST", path);
     if (!resp.body) throw new Error("the daemon sent no stream");
     for await (const line of readNdjson(resp.body)) {
+      follow = appLine(follow, line);
       store.run = applyLine(store.run, line);
       changed();
     }
@@ -211,6 +228,7 @@ export async function startSync(target: string | null, label: string): Promise<v
   } catch (e) {
     store.run = finish(store.run!, errorText(e));
   }
+  follow = appFinished(follow);
   changed();
   refreshSoon();
 }

@@ -1,12 +1,16 @@
 // One run of "Sync now": the NDJSON lines of POST /v1/sync[/{id}] folded into what the Live
 // sync view shows. For "sync all" the daemon streams one config after another, each with its own
-// start, progress, files and summary.
+// start, progress, files and summary. Syncs the daemon started are followed from its event
+// stream into the same shape (follow.ts).
 
 import type { FileLine, StartLine, SummaryLine, SyncLine } from "./ndjson";
 
 export const PHASES = ["scan", "fetch", "plan", "commit", "push", "apply"] as const;
 
 export interface SyncRun {
+  /** "app": this tab's "Sync now", fed by its NDJSON stream; "daemon": a sync someone else
+   * started (the watcher, the schedule, the CLI), followed on the event stream. */
+  source: "app" | "daemon";
   /** Config id, or null for all configs. */
   target: string | null;
   label: string;
@@ -26,8 +30,9 @@ export interface SyncRun {
   invalid_lines: number;
 }
 
-export function newRun(target: string | null, label: string, now = Date.now()): SyncRun {
+export function newRun(target: string | null, label: string, now = Date.now(), source: SyncRun["source"] = "app"): SyncRun {
   return {
+    source,
     target,
     label,
     started_at: now,

@@ -7,7 +7,8 @@ import { navigate } from "../router";
 export function overview(root: HTMLElement): () => void {
   const render = () => {
     const live = store.live;
-    const running = store.run !== null && !store.run.finished;
+    // Only this tab's own "Sync now" blocks another; the daemon queues behind its own syncs.
+    const running = store.run !== null && store.run.source === "app" && !store.run.finished;
     const uptime = uptimeNow(live, Date.now());
     const streamLabel =
       store.stream === "open" ? "live" : store.stream === "connecting" ? "connecting…" : "reconnecting…";

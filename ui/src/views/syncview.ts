@@ -3,8 +3,10 @@ import { formatBytes, h, mount } from "../dom";
 import { store, subscribe } from "../store";
 import { fraction, runOk, totals, type SyncRun } from "../syncrun";
 import { navigate } from "../router";
+import { triggerText } from "../follow";
 
-/** The live view of the running (or last) "Sync now". */
+/** The live view of the running (or last) sync: this tab's "Sync now", or one the daemon ran
+ * for the watcher, the schedule or another client. */
 export function syncView(root: HTMLElement): () => void {
   const list = h("tbody");
   let shown = 0;
@@ -24,7 +26,7 @@ export function syncView(root: HTMLElement): () => void {
       mount(
         root,
         pageHeader("Live sync"),
-        empty("No sync running", "Start one from the Overview: each file shows here as it is synced.", button("Go to Overview", () => navigate("#/overview"), { kind: "primary" })),
+        empty("No sync running", "Start one from the Overview, or save a file the daemon watches: each file shows here as it is synced.", button("Go to Overview", () => navigate("#/overview"), { kind: "primary" })),
       );
       shownRun = null;
       return;
@@ -33,7 +35,8 @@ export function syncView(root: HTMLElement): () => void {
       // A new run: rebuild the page.
       list.replaceChildren();
       shown = 0;
-      mount(root, pageHeader("Live sync", `Syncing ${r.label}`), top, bottom, card(h("h2", null, "Files"), h("div", { class: "table-scroll" }, table)));
+      const subtitle = r.source === "daemon" ? `Syncing ${r.label}, started by ${triggerText(r.starts[0]?.trigger)}` : `Syncing ${r.label}`;
+      mount(root, pageHeader("Live sync", subtitle), top, bottom, card(h("h2", null, "Files"), h("div", { class: "table-scroll" }, table)));
     }
     shownRun = r;
     const pct = Math.round(fraction(r) * 100);
