@@ -89,27 +89,30 @@ pub fn load_stat_cache(
         .map_err(sql(store))?;
     let rows = stmt
         .query_map(params![config_id], |r| {
-            let mode: u32 = r.get(5)?;
-            Ok((
-                r.get::<_, String>(0)?,
-                Cached {
-                    stat: StatKey {
-                        size: r.get(1)?,
-                        mtime_ns: r.get(2)?,
-                        ctime_ns: r.get(3)?,
-                        ino: r.get(4)?,
-                        mode,
-                    },
-                    version: Version {
-                        kind: parse_kind(&r.get::<_, String>(6)?),
-                        blob: r.get(7)?,
-                        mode: mode & 0o777,
-                    },
-                },
-            ))
+            Ok((r.get::<_, String>(0)?, cached_from(r, 1)?))
         })
         .map_err(sql(store))?;
     rows.collect::<Result<_, _>>().map_err(sql(store))
+}
+
+/// A stat-cache row's columns `size, mtime_ns, ctime_ns, ino, mode, kind, blob`, from column
+/// `at` on.
+fn cached_from(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Cached> {
+    let mode: u32 = r.get(at + 4)?;
+    Ok(Cached {
+        stat: StatKey {
+            size: r.get(at)?,
+            mtime_ns: r.get(at + 1)?,
+            ctime_ns: r.get(at + 2)?,
+            ino: r.get(at + 3)?,
+            mode,
+        },
+        version: Version {
+            kind: parse_kind(&r.get::<_, String>(at + 5)?),
+            blob: r.get(at + 6)?,
+            mode: mode & 0o777,
+        },
+    })
 }
 
 pub fn cached_stat(store: &Store, config_id: &str, path: &str) -> Option<Cached> {
@@ -117,23 +120,7 @@ pub fn cached_stat(store: &Store, config_id: &str, path: &str) -> Option<Cached>
     conn.query_row(
         "SELECT size, mtime_ns, ctime_ns, ino, mode, kind, blob FROM stat_cache WHERE config_id = ?1 AND path = ?2",
         params![config_id, path],
-        |r| {
-            let mode: u32 = r.get(4)?;
-            Ok(Cached {
-                stat: StatKey {
-                    size: r.get(0)?,
-                    mtime_ns: r.get(1)?,
-                    ctime_ns: r.get(2)?,
-                    ino: r.get(3)?,
-                    mode,
-                },
-                version: Version {
-                    kind: parse_kind(&r.get::<_, String>(5)?),
-                    blob: r.get(6)?,
-                    mode: mode & 0o777,
-                },
-            })
-        },
+        |r| cached_from(r, 0),
     )
     .optional()
     .ok()

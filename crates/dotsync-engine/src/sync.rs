@@ -131,19 +131,6 @@ impl Engine {
                 summary.error_kind = Some(e.kind());
             }
         }
-        tracing::debug!(
-            config = %cfg.name,
-            ok = summary.ok,
-            pushed = summary.pushed,
-            pulled = summary.pulled,
-            merged = summary.merged,
-            deleted = summary.deleted,
-            conflicts = summary.conflicts,
-            failed = summary.failed,
-            ms = summary.duration_ms,
-            error = summary.error.as_deref().unwrap_or(""),
-            "sync finished"
-        );
         (em.sink)(&SyncEvent::Summary(summary.clone()));
         result.map(|()| summary)
     }
