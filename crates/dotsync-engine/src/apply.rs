@@ -39,6 +39,9 @@ pub struct Target<'a> {
     pub roots: &'a [PathBuf],
     /// Mode for a directory that has to be created (repository-relative path → mode).
     pub dir_mode: &'a dyn Fn(&str) -> Option<u32>,
+    /// The random part of this sync's temporary names, recorded before the first was
+    /// created: only names with a recorded token are ever removed as leftovers.
+    pub token: &'a str,
 }
 
 impl Target<'_> {
@@ -99,13 +102,18 @@ impl Target<'_> {
         expected: Option<StatKey>,
     ) -> Result<StatKey, ApplyError> {
         self.prepare_parents(abs)?;
+        if expected.is_none() {
+            // An empty directory where the file goes (the other machine replaced a directory
+            // by a file, and its files were removed just before) gives way; a directory that
+            // still holds anything does not (rmdir refuses it).
+            if std::fs::symlink_metadata(abs).is_ok_and(|m| m.is_dir()) {
+                std::fs::remove_dir(abs).map_err(|_| ApplyError::DirectoryInTheWay)?;
+            }
+        }
         check_unchanged(abs, expected)?;
         let dir = abs.parent().ok_or(ApplyError::OutsideConfig)?;
         let name = abs.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-        let tmp = dir.join(format!(
-            ".{name}.dotsync-tmp-{}",
-            dotsync_state::random_hex(6)
-        ));
+        let tmp = dir.join(format!(".{name}{}{}", crate::scan::TEMP_MARK, self.token));
         let written = (|| -> Result<(), ApplyError> {
             match kind {
                 Kind::File => {
@@ -161,6 +169,33 @@ impl Target<'_> {
         Ok(())
     }
 
+    /// Removes the directories above `abs` that are now empty, up to (not including) the
+    /// config's root: a directory whose files were all deleted on the other machine goes too,
+    /// so that a file of the same name can take its place.
+    pub fn remove_empty_parents(&self, abs: &Path) {
+        let Some(root) = self
+            .roots
+            .iter()
+            .find(|r| abs.starts_with(r) && abs != r.as_path())
+        else {
+            return;
+        };
+        let mut cur = abs.parent();
+        while let Some(d) = cur {
+            if d == root.as_path() || !d.starts_with(root) || d == self.home {
+                break;
+            }
+            // rmdir removes only an empty directory, and never follows a symlink.
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            if let Some(p) = d.parent() {
+                fsync_dir(p);
+            }
+            cur = d.parent();
+        }
+    }
+
     /// Whether reading `abs` would pass through a symlink from the config's root down.
     pub fn check_no_symlink_parents(&self, abs: &Path) -> Result<(), ApplyError> {
         let root = self
@@ -212,6 +247,7 @@ mod tests {
             state_dir: Path::new("/nonexistent-state"),
             roots,
             dir_mode: &|rel| (rel == ".ssh").then_some(0o700),
+            token: "0123456789abcdef",
         }
     }
 

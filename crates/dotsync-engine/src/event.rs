@@ -61,7 +61,7 @@ pub struct SyncSummary {
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// `offline`, `mass_delete`, `git`, `io`, when `ok` is false.
+    /// [`SyncError::kind`](crate::SyncError::kind) when `ok` is false.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<&'static str>,
     /// The commit the remote branch points at after the sync.
@@ -77,4 +77,6 @@ pub struct SyncSummary {
     /// Files the config covers after the sync.
     pub files: u64,
     pub duration_ms: u64,
+    /// Some file was still being written and was held: sync again soon.
+    pub retry: bool,
 }

@@ -24,6 +24,62 @@ pub struct Repo {
     ssh_command: Option<String>,
 }
 
+/// One entry of `ls-tree -r -l`.
+#[derive(Debug, Clone)]
+pub struct TreeEntry {
+    pub mode: u32,
+    pub oid: String,
+    /// Size in bytes, read from the tree listing without reading the blob.
+    pub size: u64,
+    /// The path as raw bytes (git allows any).
+    pub name: Vec<u8>,
+}
+
+/// A running `git cat-file --batch`: blobs are read one at a time, so memory holds one blob,
+/// whatever the number of files.
+pub struct BlobStream {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl BlobStream {
+    /// The bytes of one blob.
+    pub fn read(&mut self, oid: &str) -> Result<Vec<u8>, SyncError> {
+        let err = |e: std::io::Error| SyncError::Git(format!("reading blob {oid}: {e}"));
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| SyncError::Git("git cat-file is closed".into()))?;
+        stdin.write_all(format!("{oid}\n").as_bytes()).map_err(err)?;
+        stdin.flush().map_err(err)?;
+        let mut header = String::new();
+        self.stdout.read_line(&mut header).map_err(err)?;
+        let mut parts = header.split_whitespace();
+        let (_, kind, size) = (parts.next(), parts.next(), parts.next());
+        if kind == Some("missing") || size.is_none() {
+            return Err(SyncError::Git(format!(
+                "object {oid} is missing from the repository"
+            )));
+        }
+        let size: usize = size
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| SyncError::Git(format!("bad cat-file header {header:?}")))?;
+        let mut buf = vec![0; size + 1];
+        self.stdout.read_exact(&mut buf).map_err(err)?;
+        buf.truncate(size);
+        Ok(buf)
+    }
+}
+
+impl Drop for BlobStream {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// What a git command printed, when it failed.
 #[derive(Debug)]
 pub struct GitFailure {
@@ -284,17 +340,36 @@ impl Repo {
             let summary = line.splitn(3, '\t').nth(2).unwrap_or(line);
             // "[rejected]": the remote moved (non-fast-forward, fetch first, stale lease). A
             // remote that could not lock or update the ref lost a race with another push.
-            let lost_race = summary.starts_with("[rejected]")
-                || summary.contains("failed to update ref")
-                || summary.contains("cannot lock ref")
-                || summary.contains("failed to lock");
-            if lost_race {
+            if summary.starts_with("[rejected]") {
                 return Ok(false);
             }
-            return Err(SyncError::Git(format!(
-                "the remote refused the push: {}",
-                summary.trim_start_matches("[remote rejected]").trim()
-            )));
+            // A remote that could not lock the ref either lost a race with another push (the
+            // ref moved: fetch and try again) or holds a stale lock file (the ref did not move:
+            // nothing will change by retrying, and it is not "other machines pushed first").
+            let lock = summary.contains("failed to update ref")
+                || summary.contains("cannot lock ref")
+                || summary.contains("failed to lock");
+            let detail = summary.trim_start_matches("[remote rejected]").trim();
+            if lock {
+                let now = self.ls_remote(url, branch)?;
+                if now.as_deref() != expected {
+                    return Ok(false);
+                }
+                return Err(SyncError::Remote {
+                    problem: crate::RemoteProblem::Locked,
+                    remote: url.to_owned(),
+                    detail: detail.to_owned(),
+                });
+            }
+            let problem = match classify(detail) {
+                crate::RemoteProblem::Offline => crate::RemoteProblem::Rejected,
+                p => p,
+            };
+            return Err(SyncError::Remote {
+                problem,
+                remote: url.to_owned(),
+                detail: detail.to_owned(),
+            });
         }
         match failure {
             None => Ok(true),
@@ -311,9 +386,27 @@ impl Repo {
             .filter(|s| !s.is_empty())
     }
 
-    /// Every blob and symlink of a commit's tree: (git mode, blob id, path as raw bytes).
-    pub fn ls_tree(&self, commit: &str) -> Result<Vec<(u32, String, Vec<u8>)>, SyncError> {
-        let out = self.run(&["ls-tree", "-r", "-z", "--full-tree", commit], None)?;
+    /// Whether `ancestor` is in the history of `commit` (both must exist).
+    pub fn is_ancestor(&self, ancestor: &str, commit: &str) -> Result<bool, SyncError> {
+        match self.try_run(&["merge-base", "--is-ancestor", ancestor, commit], None) {
+            Ok(_) => Ok(true),
+            Err(f) if f.code == Some(1) => Ok(false),
+            Err(f) => Err(SyncError::Git(format!("git merge-base: {}", f.stderr))),
+        }
+    }
+
+    /// Whether two commits share any history (have a merge base).
+    pub fn have_common_history(&self, a: &str, b: &str) -> Result<bool, SyncError> {
+        match self.try_run(&["merge-base", a, b], None) {
+            Ok(_) => Ok(true),
+            Err(f) if f.code == Some(1) => Ok(false),
+            Err(f) => Err(SyncError::Git(format!("git merge-base: {}", f.stderr))),
+        }
+    }
+
+    /// Every blob and symlink of a commit's tree: (git mode, blob id, size, path as raw bytes).
+    pub fn ls_tree(&self, commit: &str) -> Result<Vec<TreeEntry>, SyncError> {
+        let out = self.run(&["ls-tree", "-r", "-l", "-z", "--full-tree", commit], None)?;
         let mut entries = Vec::new();
         for rec in out.split(|&b| b == 0).filter(|r| !r.is_empty()) {
             // "<mode> SP <type> SP <oid> TAB <path>"
@@ -326,13 +419,22 @@ impl Repo {
             else {
                 continue;
             };
+            let size: u64 = parts
+                .find(|p| !p.is_empty())
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
             if kind != "blob" {
                 continue; // submodules (commits) are not synced
             }
             let Ok(mode) = u32::from_str_radix(mode, 8) else {
                 continue;
             };
-            entries.push((mode, oid.to_owned(), rec[tab + 1..].to_vec()));
+            entries.push(TreeEntry {
+                mode,
+                oid: oid.to_owned(),
+                size,
+                name: rec[tab + 1..].to_vec(),
+            });
         }
         Ok(entries)
     }
@@ -371,6 +473,30 @@ impl Repo {
             blobs.push(buf);
         }
         Ok(blobs)
+    }
+
+    /// A `cat-file --batch` to read many blobs one by one.
+    pub fn blob_stream(&self) -> Result<BlobStream, SyncError> {
+        let mut cmd = self.command();
+        cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(["cat-file", "--batch"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| SyncError::Git(format!("cannot run git cat-file: {e}")))?;
+        let stdin = child.stdin.take();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| SyncError::Git("git cat-file has no output".into()))?;
+        Ok(BlobStream {
+            child,
+            stdin,
+            stdout: BufReader::new(stdout),
+        })
     }
 
     pub fn read_blob(&self, oid: &str) -> Result<Vec<u8>, SyncError> {
@@ -536,14 +662,61 @@ pub fn tracking_ref(branch: &str) -> String {
     format!("refs/dotsync/remote/{branch}")
 }
 
+/// A failed network command as the error the person can act on.
 fn offline(url: &str, f: GitFailure) -> SyncError {
-    SyncError::Offline {
+    let detail = if f.stderr.is_empty() {
+        format!("git exited with {:?}", f.code)
+    } else {
+        f.stderr
+    };
+    SyncError::Remote {
+        problem: classify(&detail),
         remote: url.to_owned(),
-        detail: if f.stderr.is_empty() {
-            format!("git exited with {:?}", f.code)
-        } else {
-            f.stderr
-        },
+        detail,
+    }
+}
+
+/// Which kind of trouble git's message describes. Anything not recognised counts as offline
+/// (retried by itself), which is what a network hiccup looks like.
+pub fn classify(stderr: &str) -> crate::RemoteProblem {
+    use crate::RemoteProblem as P;
+    let s = stderr.to_ascii_lowercase();
+    let any = |needles: &[&str]| needles.iter().any(|n| s.contains(n));
+    if any(&["no space left on device", "disk quota exceeded"]) {
+        P::DiskFull
+    } else if any(&[
+        "permission denied (publickey",
+        "permission denied, please try again",
+        "authentication failed",
+        "could not read username",
+        "could not read password",
+        "the requested url returned error: 401",
+        "the requested url returned error: 403",
+        "host key verification failed",
+        "access denied",
+        "access to this repository is denied",
+    ]) {
+        P::Auth
+    } else if any(&[
+        "does not appear to be a git repository",
+        "repository not found",
+        "not a git repository",
+        "the requested url returned error: 404",
+        "no such repository",
+    ]) {
+        P::NotFound
+    } else if any(&["cannot lock ref", "unable to create", "failed to lock", ".lock': file exists"])
+    {
+        P::Locked
+    } else if any(&[
+        "pre-receive hook declined",
+        "protected branch",
+        "[remote rejected]",
+        "remote rejected",
+    ]) {
+        P::Rejected
+    } else {
+        P::Offline
     }
 }
 
@@ -569,6 +742,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn git_messages_map_to_what_the_person_can_do() {
+        use crate::RemoteProblem as P;
+        for (msg, want) in [
+            ("ssh: connect to host example.com port 22: Connection refused\nfatal: Could not read from remote repository.", P::Offline),
+            ("fatal: unable to access 'https://x/': Could not resolve host: x", P::Offline),
+            ("git@github.com: Permission denied (publickey).\nfatal: Could not read from remote repository.", P::Auth),
+            ("fatal: unable to access 'https://x/r.git/': The requested URL returned error: 403", P::Auth),
+            ("fatal: '/srv/none.git' does not appear to be a git repository", P::NotFound),
+            ("remote: Repository not found.", P::NotFound),
+            ("error: unable to write file: No space left on device", P::DiskFull),
+            ("remote: error: cannot lock ref 'refs/heads/main': Unable to create '/srv/r.git/refs/heads/main.lock': File exists.", P::Locked),
+            ("! [remote rejected] main -> main (pre-receive hook declined)", P::Rejected),
+        ] {
+            assert_eq!(classify(msg), want, "{msg}");
+        }
+    }
+
+    #[test]
     fn blob_ids_match_git() {
         // `printf 'hello\n' | git hash-object --stdin`
         assert_eq!(
@@ -591,7 +782,14 @@ mod tests {
             .commit_tree(&tree, None, "m", ("t", "t@x"))
             .expect("commit");
         let entries = repo.ls_tree(&commit).expect("ls-tree");
-        assert_eq!(entries, vec![(0o100644, oid, b"a/b.txt".to_vec())]);
+        let got: Vec<_> = entries
+            .into_iter()
+            .map(|e| (e.mode, e.oid, e.size, e.name))
+            .collect();
+        assert_eq!(got, vec![(0o100644, oid.clone(), 13, b"a/b.txt".to_vec())]);
+        let mut stream = repo.blob_stream().expect("cat-file");
+        assert_eq!(stream.read(&oid).expect("read"), b"some content\n");
+        assert_eq!(stream.read(&oid).expect("read again"), b"some content\n");
     }
 
     #[test]

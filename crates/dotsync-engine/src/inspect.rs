@@ -173,17 +173,26 @@ impl Engine {
         let meta = self.meta_at(&repo, c.remote_commit.as_deref());
         let dir_mode = |rel: &str| meta.dir_mode(rel);
         let state_dir = self.layout.state_dir();
+        let token = dotsync_state::random_hex(8);
         let target = Target {
             home: &self.home,
             state_dir: &state_dir,
             roots: &roots,
             dir_mode: &dir_mode,
+            token: &token,
         };
         let mut outcome = Outcome {
             conflicts_cleared: vec![path.to_owned()],
             bases: vec![(path.to_owned(), remote.clone())],
             ..Outcome::default()
         };
+        if !matches!(how, Resolution::Local) {
+            // This machine's version is replaced: it goes into history first (kept here at
+            // once, and committed to the remote by the next push).
+            outcome.preserve_add =
+                self.preserve_current(&repo, cfg, &rp, c.remote_commit.as_deref())?;
+        }
+        records::add_apply_token(&self.store, &cfg.id, &token)?;
         let fail = |e: crate::apply::ApplyError| SyncError::Io {
             path: abs.clone(),
             source: std::io::Error::other(e.to_string()),
@@ -218,9 +227,78 @@ impl Engine {
             }
         }
         records::record(&self.store, &cfg.id, &outcome)?;
+        records::clear_apply_tokens(&self.store, &cfg.id)?;
         // The remote's version is the new base, so "the remote did not move" no longer holds.
         records::forget_commit(&self.store, &cfg.id)?;
         Ok(())
+    }
+
+    /// Keeps the home's current version of `rp` in history before it is replaced: a commit
+    /// on top of `on` (or on nothing) under a kept ref at once, and the version returned for
+    /// the `preserve` queue, which the next push commits to the remote. Nothing when there is
+    /// no file, or its version is already the base (so already in history).
+    fn preserve_current(
+        &self,
+        repo: &Repo,
+        cfg: &SyncConfig,
+        rp: &RepoPath,
+        on: Option<&str>,
+    ) -> Result<Vec<(String, Version)>, SyncError> {
+        let abs = rp.under(&self.home);
+        let Ok(m) = std::fs::symlink_metadata(&abs) else {
+            return Ok(Vec::new());
+        };
+        let kind = if m.file_type().is_symlink() {
+            Kind::Symlink
+        } else if m.is_file() {
+            Kind::File
+        } else {
+            return Ok(Vec::new());
+        };
+        let bytes = crate::scan::read_entry(&abs, kind).map_err(|source| SyncError::Io {
+            path: abs.clone(),
+            source,
+        })?;
+        let oid = repo.write_blob(&bytes)?;
+        let mode = if kind == Kind::Symlink {
+            0o777
+        } else {
+            crate::meta::file_perm(std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
+        };
+        let version = Version {
+            kind,
+            blob: oid.clone(),
+            mode,
+        };
+        let base = records::load_bases(&self.store, &cfg.id)?.remove(rp.as_str());
+        if base.as_ref().is_some_and(|b| b.blob == oid) {
+            return Ok(Vec::new());
+        }
+        let on = on.filter(|c| repo.rev_parse(c).is_some());
+        let tree = repo.build_tree(
+            on,
+            &[(
+                rp.to_string(),
+                Some((crate::git::git_mode(kind, mode), oid)),
+            )],
+        )?;
+        let machine = self.machine();
+        let msg = format!(
+            "{machine}: keep this machine's version of {rp} before replacing it\n\n\
+             Dotsync-Machine: {machine}\n"
+        );
+        let commit = repo.commit_tree(
+            &tree,
+            on,
+            &msg,
+            (&format!("{machine} (dotsync)"), &format!("dotsync@{machine}")),
+        )?;
+        repo.update_ref(&kept_ref(&cfg.id, &commit), &commit)?;
+        if cfg.direction == dotsync_core::Direction::Pull {
+            // Never pushed from here: the kept commit is its history.
+            return Ok(Vec::new());
+        }
+        Ok(vec![(rp.to_string(), version)])
     }
 
     fn meta_at(&self, repo: &Repo, commit: Option<&str>) -> Meta {
@@ -238,52 +316,71 @@ impl Engine {
     pub fn history(&self, cfg: &SyncConfig, path: &str) -> Result<Vec<HistoryEntry>, SyncError> {
         let rp = parse_path(path)?;
         let repo = self.repo_for(cfg)?;
+        // The remote's history as last fetched, and what this machine kept of histories the
+        // remote no longer has (moved back, replaced): what `log` shows never depends on the
+        // remote keeping its commits.
         let tip = tracking_ref(&cfg.branch);
-        if repo.rev_parse(&tip).is_none() {
-            return Ok(Vec::new());
+        let kept_glob = format!("--glob={}*", kept_prefix(&cfg.id));
+        let mut starts: Vec<&str> = vec![&kept_glob];
+        if repo.rev_parse(&tip).is_some() {
+            starts.push(&tip);
+        } else {
+            let kept = repo.run(
+                &["for-each-ref", "--count=1", "--format=%(objectname)", &kept_prefix(&cfg.id)],
+                None,
+            )?;
+            if kept.iter().all(u8::is_ascii_whitespace) {
+                // Nothing to start from: `git log` would fall back to HEAD.
+                return Ok(Vec::new());
+            }
         }
-        let out = repo.run(
-            &[
-                "-c",
-                "core.quotePath=false",
-                "--literal-pathspecs",
-                "log",
-                "--no-renames",
-                "--raw",
-                "--no-abbrev",
-                "--format=%x1e%H%x1f%ct%x1f%an%x1f%s%x1f%(trailers:key=Dotsync-Machine,valueonly,separator=%x2C)",
-                &tip,
-                "--",
-                rp.as_str(),
-            ],
-            None,
-        )?;
-        let text = String::from_utf8_lossy(&out);
+        let mut args = vec![
+            "--literal-pathspecs",
+            "log",
+            "--no-renames",
+            "--raw",
+            "-z",
+            "--no-abbrev",
+            "--date-order",
+            "--format=%x1e%H%x1f%ct%x1f%an%x1f%s%x1f%(trailers:key=Dotsync-Machine,valueonly,separator=%x2C)",
+        ];
+        args.extend(starts);
+        args.extend(["--", rp.as_str()]);
+        let out = repo.run(&args, None)?;
         let mut entries = Vec::new();
-        for rec in text.split('\x1e').filter(|r| !r.trim().is_empty()) {
-            let mut lines = rec.lines();
-            let Some(head) = lines.next() else { continue };
+        for rec in out.split(|&b| b == 0x1e).filter(|r| !r.is_empty()) {
+            // "<header>\0\n" then ":<modes> <old> <new> <status>\0<path>\0" per change;
+            // with -z names are not quoted, whatever characters they hold.
+            let mut fields = rec.split(|&b| b == 0);
+            let Some(head) = fields.next() else { continue };
+            let head = String::from_utf8_lossy(head);
             let f: Vec<&str> = head.split('\x1f').collect();
             if f.len() < 5 {
                 continue;
             }
             let mut blob = None;
-            for l in lines {
-                // ":100644 100644 <old> <new> M\tpath"
-                if let Some(rest) = l.strip_prefix(':') {
-                    let (meta, p) = rest.split_once('\t').unwrap_or((rest, ""));
-                    if p != rp.as_str() {
-                        continue;
-                    }
-                    let parts: Vec<&str> = meta.split_whitespace().collect();
-                    if parts.len() >= 5 {
-                        blob = if parts[4].starts_with('D') {
-                            None
-                        } else {
-                            Some(parts[3].to_owned())
-                        };
-                    }
+            let mut found = false;
+            while let Some(meta) = fields.next() {
+                let meta = String::from_utf8_lossy(meta);
+                let Some(meta) = meta.trim_start_matches('\n').strip_prefix(':') else {
+                    continue;
+                };
+                let Some(p) = fields.next() else { break };
+                if p != rp.as_str().as_bytes() {
+                    continue;
                 }
+                let parts: Vec<&str> = meta.split_whitespace().collect();
+                if parts.len() >= 5 {
+                    found = true;
+                    blob = if parts[4].starts_with('D') {
+                        None
+                    } else {
+                        Some(parts[3].to_owned())
+                    };
+                }
+            }
+            if !found {
+                continue;
             }
             let machine = if f[4].trim().is_empty() {
                 f[2].trim_end_matches(" (dotsync)").to_owned()
@@ -360,6 +457,7 @@ impl Engine {
             state_dir: &state_dir,
             roots: &roots,
             dir_mode: &none,
+            token: "",
         };
         target
             .check_no_symlink_parents(&abs)
@@ -441,22 +539,32 @@ impl Engine {
         let (bytes, version) = self.version_at(cfg, &rp, rev)?;
         let (repo_dir, lock) = self.repo_and_lock(cfg);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-        // The version being replaced may never have synced: keep its bytes in the object
-        // store, so a restore cannot lose an edit.
-        if let Ok(m) = std::fs::symlink_metadata(&abs)
-            && m.is_file()
-            && let Ok(current) = std::fs::read(&abs)
-        {
-            Repo::open_or_init(&repo_dir)?.write_blob(&current)?;
+        // The version being replaced may never have synced: it goes into history first, so
+        // a restore cannot lose an edit.
+        let repo = Repo::open_or_init(&repo_dir)?;
+        let tip = repo.rev_parse(&tracking_ref(&cfg.branch));
+        let preserve = self.preserve_current(&repo, cfg, &rp, tip.as_deref())?;
+        if !preserve.is_empty() {
+            records::record(
+                &self.store,
+                &cfg.id,
+                &Outcome {
+                    preserve_add: preserve,
+                    ..Outcome::default()
+                },
+            )?;
         }
         let state_dir = self.layout.state_dir();
         let roots = self.config_roots(cfg);
         let none = |_: &str| None;
+        let token = dotsync_state::random_hex(8);
+        records::add_apply_token(&self.store, &cfg.id, &token)?;
         let target = Target {
             home: &self.home,
             state_dir: &state_dir,
             roots: &roots,
             dir_mode: &none,
+            token: &token,
         };
         let current = std::fs::symlink_metadata(&abs)
             .ok()
@@ -467,6 +575,7 @@ impl Engine {
                 path: abs.clone(),
                 source: std::io::Error::other(e.to_string()),
             })?;
+        records::clear_apply_tokens(&self.store, &cfg.id)?;
         Ok(bytes.len() as u64)
     }
 
@@ -481,11 +590,16 @@ impl Engine {
                 .map(|c| c.path)
                 .collect();
         let state_dir = self.layout.state_dir();
+        let temps: Vec<(String, bool)> = records::apply_tokens(&self.store, None)?
+            .into_iter()
+            .map(|t| (t, false))
+            .collect();
         let scan = Scanner {
             home: &self.home,
             state_dir: &state_dir,
             ignore: &ignore,
             cache: &cache,
+            temps: &temps,
             progress: &mut |_| {},
         }
         .scan(cfg);
@@ -531,6 +645,15 @@ impl Engine {
 
 /// A repository path from a client: `.zshrc`, `~/.zshrc` or an absolute path in the home are
 /// all accepted by the API layer, which normalises before calling; here it must be relative.
+/// Where the engine keeps commits of a config that the remote may no longer have.
+pub(crate) fn kept_prefix(config_id: &str) -> String {
+    format!("refs/dotsync/kept/{config_id}/")
+}
+
+pub(crate) fn kept_ref(config_id: &str, commit: &str) -> String {
+    format!("{}{commit}", kept_prefix(config_id))
+}
+
 fn parse_path(path: &str) -> Result<RepoPath, SyncError> {
     RepoPath::parse(path).map_err(|e| SyncError::Invalid(e.to_string()))
 }

@@ -17,6 +17,7 @@ mod sync;
 pub use event::{FileAction, SyncEvent, SyncSummary};
 pub use inspect::{ConflictInfo, FileState, FileStatus, HistoryEntry, Resolution};
 pub use records::ConflictRecord;
+pub use scan::MAX_FILE;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,15 @@ use std::sync::{Arc, Mutex};
 
 use dotsync_core::SyncConfig;
 use dotsync_state::{Layout, Store};
+
+/// A file a sync could not write or remove, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileFailure {
+    pub path: String,
+    pub reason: String,
+    /// Unix time of the first sync it failed in.
+    pub since: i64,
+}
 
 /// Options of one sync run.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +45,40 @@ pub struct SyncOptions {
     /// Set to stop the sync at the next safe point (between two files; never mid-write). A
     /// cancelled sync reports `ok: false, error_kind: "cancelled"` and is simply run again later.
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// How to go on after the remote's branch was moved back (see [`SyncError::Rewound`]).
+    pub rewind: Option<RewindChoice>,
+    /// How long a file must have stopped changing before it is pushed: a changed file whose
+    /// last write is more recent is looked at again once it is this old, and held (retried
+    /// later, not pushed) if it changed meanwhile. Zero: only a change during the scan holds it.
+    pub settle: std::time::Duration,
+}
+
+/// The two ways out of a rewound remote. Both keep every version in this machine's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RewindChoice {
+    /// Put this machine's files back on the remote (a new commit on top of its branch).
+    PushLocal,
+    /// Take the remote's files; this machine's versions are kept in its history first.
+    TakeRemote,
+}
+
+/// What went wrong talking to a remote, for the person: each kind has its own way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteProblem {
+    /// Cannot connect (no network, host down, DNS): retried by itself.
+    Offline,
+    /// The remote refused who we are (ssh key, token, 403).
+    Auth,
+    /// The remote answered, but there is no repository there.
+    NotFound,
+    /// The remote refused the push (a protected branch, a hook on the server).
+    Rejected,
+    /// The remote's branch is locked (a stale `.lock` file on the server).
+    Locked,
+    /// The disk (here or on the remote) is full.
+    DiskFull,
 }
 
 /// Errors that stop a whole sync. Per-file trouble is reported as `file` events instead.
@@ -42,6 +86,19 @@ pub struct SyncOptions {
 pub enum SyncError {
     #[error("the remote {remote} cannot be reached: {detail}")]
     Offline { remote: String, detail: String },
+    #[error("{}", remote_message(*.problem, remote, detail))]
+    Remote {
+        problem: RemoteProblem,
+        remote: String,
+        detail: String,
+    },
+    #[error(
+        "the remote's branch {branch} was moved back: commit {synced}, which this machine last \
+         synced, is no longer in its history (someone force-pushed or reset it). Nothing was \
+         changed here. Choose one: push this machine's files back to the remote, or take the \
+         remote's files (this machine's versions stay in its history)"
+    )]
+    Rewound { branch: String, synced: String },
     #[error("git failed: {0}")]
     Git(String),
     #[error(
@@ -70,11 +127,21 @@ pub enum SyncError {
 }
 
 impl SyncError {
-    /// A stable one-word kind for clients: `offline`, `mass_delete`, `git`, `io`, `store`,
+    /// A stable one-word kind for clients: `offline`, `auth`, `remote_not_found`, `rejected`,
+    /// `remote_locked`, `disk_full`, `rewound`, `mass_delete`, `git`, `io`, `store`,
     /// `cancelled`, `not_found`, `invalid`.
     pub fn kind(&self) -> &'static str {
         match self {
             SyncError::Offline { .. } => "offline",
+            SyncError::Remote { problem, .. } => match problem {
+                RemoteProblem::Offline => "offline",
+                RemoteProblem::Auth => "auth",
+                RemoteProblem::NotFound => "remote_not_found",
+                RemoteProblem::Rejected => "rejected",
+                RemoteProblem::Locked => "remote_locked",
+                RemoteProblem::DiskFull => "disk_full",
+            },
+            SyncError::Rewound { .. } => "rewound",
             SyncError::Git(_) => "git",
             SyncError::MassDelete { .. } => "mass_delete",
             SyncError::Store(_) => "store",
@@ -83,6 +150,55 @@ impl SyncError {
             SyncError::NotFound(_) => "not_found",
             SyncError::Invalid(_) => "invalid",
         }
+    }
+}
+
+impl SyncError {
+    /// Whether trying again soon may help by itself (the network came back). Everything else
+    /// needs the person (or at least a change somewhere) and is retried only slowly.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Offline { .. }
+                | SyncError::Remote {
+                    problem: RemoteProblem::Offline,
+                    ..
+                }
+                | SyncError::Cancelled
+        )
+    }
+}
+
+fn remote_message(problem: RemoteProblem, remote: &str, detail: &str) -> String {
+    let what = match problem {
+        RemoteProblem::Offline => {
+            format!("the remote {remote} cannot be reached; dotsync retries by itself")
+        }
+        RemoteProblem::Auth => format!(
+            "the remote {remote} refused access: check that your ssh key or token works for it \
+             (`git ls-remote {remote}` must work without a prompt)"
+        ),
+        RemoteProblem::NotFound => format!(
+            "there is no git repository at {remote}: create it (for a folder or a server over \
+             ssh: `git init --bare -b main PATH`; on a git host: a new empty repository), or \
+             point the config at the right remote"
+        ),
+        RemoteProblem::Rejected => format!(
+            "the remote {remote} refused the push (a protected branch, or a hook on the \
+             server); allow pushes to the branch, or use another branch"
+        ),
+        RemoteProblem::Locked => format!(
+            "the branch on {remote} is locked by a `.lock` file (a push that died on the \
+             server); if no push is running there, remove that file on the server"
+        ),
+        RemoteProblem::DiskFull => {
+            format!("no space left on a disk while syncing with {remote}; free some space")
+        }
+    };
+    if detail.is_empty() {
+        what
+    } else {
+        format!("{what} (git: {detail})")
     }
 }
 
@@ -95,6 +211,8 @@ pub struct Engine {
     machine: String,
     /// One lock per engine repository: syncs of one repository never overlap.
     repo_locks: Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>,
+    /// Whether the home's file system folds case (probed once).
+    case_insensitive: std::sync::OnceLock<bool>,
 }
 
 impl Engine {
@@ -105,7 +223,37 @@ impl Engine {
             home,
             machine: machine_name(),
             repo_locks: Mutex::new(HashMap::new()),
+            case_insensitive: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Treats the home's file system as case-insensitive (or not) instead of probing it:
+    /// tests of what macOS and Windows file systems do, on Linux.
+    pub fn with_case_insensitive(self, yes: bool) -> Self {
+        let _ = self.case_insensitive.set(yes);
+        self
+    }
+
+    /// Whether names that differ only in case are one file here: probed once by creating a
+    /// file in dotsync's state directory and looking it up with other case.
+    fn case_insensitive(&self) -> bool {
+        *self.case_insensitive.get_or_init(|| {
+            let dir = self.layout.state_dir();
+            let probe = dir.join(format!("CaseProbe-{}", dotsync_state::random_hex(4)));
+            let upper = probe.clone();
+            let lower = dir.join(
+                probe
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_lowercase())
+                    .unwrap_or_default(),
+            );
+            if std::fs::write(&upper, b"").is_err() {
+                return false;
+            }
+            let folded = std::fs::symlink_metadata(&lower).is_ok();
+            let _ = std::fs::remove_file(&upper);
+            folded
+        })
     }
 
     /// Names this machine explicitly (tests run several machines in one process).
@@ -143,6 +291,19 @@ impl Engine {
     /// had failures, so that the next check syncs again).
     pub fn last_synced_commit(&self, cfg: &SyncConfig) -> Result<Option<String>, SyncError> {
         Ok(records::last_commit(&self.store, &cfg.id)?)
+    }
+
+    /// Files of `cfg` the home could not take at the last sync (a name too long, a directory
+    /// in the way, a full disk), with the reason. Each stays listed until a sync succeeds for it.
+    pub fn failures(&self, cfg: &SyncConfig) -> Result<Vec<FileFailure>, SyncError> {
+        Ok(records::load_failures(&self.store, &cfg.id)?
+            .into_iter()
+            .map(|(path, reason, since)| FileFailure {
+                path,
+                reason,
+                since,
+            })
+            .collect())
     }
 
     /// Whether the file at `path` (absolute) is exactly as the last sync left or saw it (or
@@ -205,14 +366,27 @@ impl Engine {
     }
 }
 
-/// `DOTSYNC_MACHINE`, else the kernel's host name, else "unknown".
+/// `DOTSYNC_MACHINE`, else the host name (`gethostname`, on every Unix), else "unknown".
 fn machine_name() -> String {
     std::env::var("DOTSYNC_MACHINE")
         .ok()
         .filter(|m| !m.trim().is_empty())
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .or_else(host_name)
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The kernel's host name through `gethostname(2)`.
+#[allow(unsafe_code)]
+fn host_name() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for `buf.len()` bytes; gethostname writes at most that many
+    // and we read only up to the first NUL (or the whole buffer).
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8(buf[..end].to_vec()).ok()
 }

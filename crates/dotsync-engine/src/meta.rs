@@ -52,7 +52,7 @@ impl Meta {
         {
             // A recorded mode only refines git's: the executable bit must agree.
             if (m & 0o100 != 0) == (git_mode & 0o111 != 0) {
-                return m & 0o777;
+                return file_perm(m);
             }
         }
         if git_mode & 0o111 != 0 { 0o755 } else { 0o644 }
@@ -71,8 +71,20 @@ impl Meta {
         self.dirs
             .get(path)
             .and_then(|s| u32::from_str_radix(s, 8).ok())
-            .map(|m| m & 0o777)
+            .map(dir_perm)
     }
+}
+
+/// The permission bits a file may have when they come from another machine (or go to one):
+/// never group- or world-writable, always readable by its owner. Owner and execute bits
+/// travel, so 0600, 0700 and 0755 keep working; a remote cannot make a file 0666 or 0000.
+pub fn file_perm(mode: u32) -> u32 {
+    (mode & 0o755) | 0o400
+}
+
+/// The same for directories: never group- or world-writable, always usable by their owner.
+pub fn dir_perm(mode: u32) -> u32 {
+    (mode & 0o755) | 0o700
 }
 
 #[cfg(test)]
@@ -91,6 +103,20 @@ mod tests {
         assert_eq!(back.file_mode("bin/x", 0o100755), 0o755);
         assert_eq!(back.dir_mode(".ssh"), Some(0o700));
         assert!(!back.modes.contains_key(".zshrc"));
+    }
+
+    #[test]
+    fn a_remote_cannot_make_files_or_directories_writable_by_others_or_unreadable() {
+        let m = Meta::parse(
+            br#"{"modes":{"a":"666","b":"0","c":"600","d":"4755"},"dirs":{"x":"777","y":"0","z":"700"}}"#,
+        );
+        assert_eq!(m.file_mode("a", 0o100644), 0o644);
+        assert_eq!(m.file_mode("b", 0o100644), 0o400, "0000 is not applied");
+        assert_eq!(m.file_mode("c", 0o100644), 0o600);
+        assert_eq!(m.file_mode("d", 0o100755), 0o755, "no setuid");
+        assert_eq!(m.dir_mode("x"), Some(0o755));
+        assert_eq!(m.dir_mode("y"), Some(0o700));
+        assert_eq!(m.dir_mode("z"), Some(0o700));
     }
 
     #[test]

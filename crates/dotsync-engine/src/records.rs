@@ -104,7 +104,9 @@ fn cached_from(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Cached> {
             size: r.get(at)?,
             mtime_ns: r.get(at + 1)?,
             ctime_ns: r.get(at + 2)?,
-            ino: r.get(at + 3)?,
+            // Stored bit for bit as SQLite's signed 64-bit integer (inode numbers above
+            // i64::MAX exist on some file systems).
+            ino: r.get::<_, i64>(at + 3)?.cast_unsigned(),
             mode,
         },
         version: Version {
@@ -181,6 +183,139 @@ pub fn forget_commit(store: &Store, config_id: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The remote commit this config's bases are relative to, and the URL it came from.
+/// Falls back to `last_commit` for records written before `synced_commit` existed.
+pub fn synced(store: &Store, config_id: &str) -> Result<Option<(String, Option<String>)>, StoreError> {
+    store
+        .conn()
+        .query_row(
+            "SELECT COALESCE(synced_commit, last_commit), synced_url FROM sync_state WHERE config_id = ?1",
+            params![config_id],
+            |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<String>>(1)?)),
+        )
+        .optional()
+        .map(|o| o.and_then(|(c, u)| c.map(|c| (c, u))))
+        .map_err(sql(store))
+}
+
+/// Records the random part of the temporary names a sync is about to create in the home,
+/// before it creates any (committed, so a kill right after still knows them).
+pub fn add_apply_token(store: &Store, config_id: &str, token: &str) -> Result<(), StoreError> {
+    store
+        .conn()
+        .execute(
+            "INSERT OR IGNORE INTO apply_tokens (config_id, token, created_at) VALUES (?1, ?2, ?3)",
+            params![config_id, token, dotsync_state::now_unix()],
+        )
+        .map_err(sql(store))?;
+    Ok(())
+}
+
+/// Temporary-name tokens: of one config, or of all configs (`None`).
+pub fn apply_tokens(store: &Store, config_id: Option<&str>) -> Result<Vec<String>, StoreError> {
+    let conn = store.conn();
+    let mut stmt = conn
+        .prepare_cached("SELECT token FROM apply_tokens WHERE ?1 IS NULL OR config_id = ?1")
+        .map_err(sql(store))?;
+    let rows = stmt
+        .query_map(params![config_id], |r| r.get::<_, String>(0))
+        .map_err(sql(store))?;
+    rows.collect::<Result<_, _>>().map_err(sql(store))
+}
+
+pub fn clear_apply_tokens(store: &Store, config_id: &str) -> Result<(), StoreError> {
+    store
+        .conn()
+        .execute(
+            "DELETE FROM apply_tokens WHERE config_id = ?1",
+            params![config_id],
+        )
+        .map_err(sql(store))?;
+    Ok(())
+}
+
+fn load_versions(
+    store: &Store,
+    table: &str,
+    config_id: &str,
+) -> Result<BTreeMap<String, Version>, StoreError> {
+    let conn = store.conn();
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT path, kind, blob, mode FROM {table} WHERE config_id = ?1"
+        ))
+        .map_err(sql(store))?;
+    let rows = stmt
+        .query_map(params![config_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Version {
+                    kind: parse_kind(&r.get::<_, String>(1)?),
+                    blob: r.get(2)?,
+                    mode: r.get(3)?,
+                },
+            ))
+        })
+        .map_err(sql(store))?;
+    rows.collect::<Result<_, _>>().map_err(sql(store))
+}
+
+fn put_versions(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    config_id: &str,
+    versions: &[(String, Version)],
+) -> rusqlite::Result<()> {
+    for (path, v) in versions {
+        tx.execute(
+            &format!(
+                "INSERT INTO {table} (config_id, path, kind, blob, mode) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (config_id, path) DO UPDATE SET kind = ?3, blob = ?4, mode = ?5"
+            ),
+            params![config_id, path, kind_str(v.kind), v.blob, v.mode],
+        )?;
+    }
+    Ok(())
+}
+
+/// Versions a sync is about to push, recorded before the push.
+pub fn load_pushed(store: &Store, config_id: &str) -> Result<BTreeMap<String, Version>, StoreError> {
+    load_versions(store, "pushed", config_id)
+}
+
+pub fn record_pushed(
+    store: &Store,
+    config_id: &str,
+    versions: &[(String, Version)],
+) -> Result<(), StoreError> {
+    store.transaction(|tx| put_versions(tx, "pushed", config_id, versions).map_err(sql(store)))
+}
+
+/// This machine's versions a resolution replaced, to be committed to history by the next push.
+pub fn load_preserve(
+    store: &Store,
+    config_id: &str,
+) -> Result<BTreeMap<String, Version>, StoreError> {
+    load_versions(store, "preserve", config_id)
+}
+
+/// Files the home could not take at the last sync, with the reason: (path, reason, since).
+pub fn load_failures(
+    store: &Store,
+    config_id: &str,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    let conn = store.conn();
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT path, reason, since FROM file_failures WHERE config_id = ?1 ORDER BY path",
+        )
+        .map_err(sql(store))?;
+    let rows = stmt
+        .query_map(params![config_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(sql(store))?;
+    rows.collect::<Result<_, _>>().map_err(sql(store))
+}
+
 /// Everything one sync learned, written in one transaction at its end.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -191,12 +326,27 @@ pub struct Outcome {
     pub conflicts_set: Vec<ConflictRecord>,
     pub conflicts_cleared: Vec<String>,
     pub commit: Option<String>,
+    /// The remote commit (and URL) the recorded bases are now relative to.
+    pub synced: Option<(String, String)>,
+    /// Versions committed to history by this sync's push: their `preserve` rows go.
+    pub preserved: Vec<String>,
+    /// The push is in (or was not needed): forget the `pushed` rows and temporary-name tokens.
+    pub settled: bool,
+    /// The files that failed in this sync, replacing the previous list (None: unchanged).
+    pub failures: Option<Vec<(String, String)>>,
+    /// Versions to queue for the next push (a resolution keeps this machine's version).
+    pub preserve_add: Vec<(String, Version)>,
 }
 
 impl Outcome {
     /// Whether recording would change nothing but the commit.
     pub fn only_commit(&self) -> bool {
-        self.bases.is_empty()
+        self.synced.is_none()
+            && self.preserved.is_empty()
+            && !self.settled
+            && self.failures.is_none()
+            && self.preserve_add.is_empty()
+            && self.bases.is_empty()
             && self.stats.is_empty()
             && self.conflicts_set.is_empty()
             && self.conflicts_cleared.is_empty()
@@ -227,7 +377,7 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT (config_id, path) DO UPDATE SET size = ?3, mtime_ns = ?4,
                        ctime_ns = ?5, ino = ?6, mode = ?7, kind = ?8, blob = ?9",
-                    params![config_id, path, st.size, st.mtime_ns, st.ctime_ns, st.ino, st.mode, kind_str(v.kind), v.blob],
+                    params![config_id, path, st.size, st.mtime_ns, st.ctime_ns, st.ino.cast_signed(), st.mode, kind_str(v.kind), v.blob],
                 ),
                 None => tx.execute(
                     "DELETE FROM stat_cache WHERE config_id = ?1 AND path = ?2",
@@ -252,6 +402,55 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
                 params![config_id, p],
             )
             .map_err(&e)?;
+        }
+        if let Some((c, url)) = &o.synced {
+            tx.execute(
+                "INSERT INTO sync_state (config_id, synced_commit, synced_url) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (config_id) DO UPDATE SET synced_commit = ?2, synced_url = ?3",
+                params![config_id, c, url],
+            )
+            .map_err(&e)?;
+        }
+        for p in &o.preserved {
+            tx.execute(
+                "DELETE FROM preserve WHERE config_id = ?1 AND path = ?2",
+                params![config_id, p],
+            )
+            .map_err(&e)?;
+        }
+        put_versions(tx, "preserve", config_id, &o.preserve_add).map_err(&e)?;
+        if o.settled {
+            tx.execute("DELETE FROM pushed WHERE config_id = ?1", params![config_id])
+                .map_err(&e)?;
+            tx.execute(
+                "DELETE FROM apply_tokens WHERE config_id = ?1",
+                params![config_id],
+            )
+            .map_err(&e)?;
+        }
+        if let Some(failures) = &o.failures {
+            let known: BTreeMap<String, i64> = {
+                let mut stmt = tx
+                    .prepare_cached("SELECT path, since FROM file_failures WHERE config_id = ?1")
+                    .map_err(&e)?;
+                let rows = stmt
+                    .query_map(params![config_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(&e)?;
+                rows.collect::<Result<_, _>>().map_err(&e)?
+            };
+            tx.execute(
+                "DELETE FROM file_failures WHERE config_id = ?1",
+                params![config_id],
+            )
+            .map_err(&e)?;
+            let now = dotsync_state::now_unix();
+            for (path, reason) in failures {
+                tx.execute(
+                    "INSERT OR REPLACE INTO file_failures (config_id, path, reason, since) VALUES (?1, ?2, ?3, ?4)",
+                    params![config_id, path, reason, known.get(path).copied().unwrap_or(now)],
+                )
+                .map_err(&e)?;
+            }
         }
         if let Some(c) = &o.commit {
             tx.execute(

@@ -15,6 +15,7 @@ use dotsync_core::paths::{Ignore, RepoPath, resolve_config_path};
 use dotsync_core::plan::{Kind, Version};
 
 use crate::git::blob_id;
+use crate::meta::{dir_perm, file_perm};
 
 /// Files larger than this are skipped (dotfiles are small; this is not a backup tool).
 pub const MAX_FILE: u64 = 100 << 20;
@@ -33,8 +34,15 @@ impl StatKey {
     pub fn of(m: &std::fs::Metadata) -> Self {
         Self {
             size: m.len(),
-            mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
-            ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+            // Saturating: a file dated after 2262 or before 1678 must not overflow.
+            mtime_ns: m
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(m.mtime_nsec()),
+            ctime_ns: m
+                .ctime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(m.ctime_nsec()),
             ino: m.ino(),
             mode: m.mode(),
         }
@@ -72,9 +80,11 @@ pub struct Scan {
     /// A scan thread died: the scan is incomplete and must not be planned from (missing
     /// files would read as deletions).
     pub incomplete: bool,
-    /// dotsync's own temporary files left by a process killed mid-write, old enough that no
-    /// running write can own them.
+    /// dotsync's own temporary files left by a sync of this config that was killed
+    /// mid-write (their names carry a token recorded before they were created).
     pub stale_temps: Vec<PathBuf>,
+    /// Files that changed while they were read: a write in progress, never a version.
+    pub unstable: Vec<String>,
 }
 
 /// Permission bits dotsync keeps: rwx for user, group, other. Never setuid, setgid or sticky.
@@ -87,6 +97,10 @@ pub struct Scanner<'a> {
     pub state_dir: &'a Path,
     pub ignore: &'a Ignore,
     pub cache: &'a HashMap<String, Cached>,
+    /// The tokens in the names of dotsync's temporary files: (token, whether it is a leftover
+    /// of this config's own killed sync, to remove). Names with another token, or none, are
+    /// the person's files like any other.
+    pub temps: &'a [(String, bool)],
     /// Called now and then with the number of entries seen.
     pub progress: &'a mut dyn FnMut(u64),
 }
@@ -98,6 +112,7 @@ impl Scanner<'_> {
             state_dir: self.state_dir,
             ignore: self.ignore,
             cache: self.cache,
+            temps: self.temps,
         };
         let mut out = Scan::default();
         let mut roots = Vec::new();
@@ -152,6 +167,7 @@ impl Scanner<'_> {
             out.hashed += part.hashed;
             out.incomplete |= part.incomplete;
             out.stale_temps.extend(part.stale_temps);
+            out.unstable.extend(part.unstable);
         }
         out.skipped.sort();
         progress(seen.load(Ordering::Relaxed));
@@ -180,6 +196,7 @@ struct Walker<'a> {
     state_dir: &'a Path,
     ignore: &'a Ignore,
     cache: &'a HashMap<String, Cached>,
+    temps: &'a [(String, bool)],
 }
 
 impl Walker<'_> {
@@ -273,10 +290,10 @@ impl Walker<'_> {
             }
             if let (Ok(m), Ok(rel)) = (std::fs::symlink_metadata(d), d.strip_prefix(self.home))
                 && m.is_dir()
-                && perm(m.mode()) != 0o755
+                && dir_perm(m.mode()) != 0o755
                 && let Some(rel) = rel.to_str()
             {
-                out.dir_modes.insert(rel.to_owned(), perm(m.mode()));
+                out.dir_modes.insert(rel.to_owned(), dir_perm(m.mode()));
             }
             dir = d.parent();
         }
@@ -316,13 +333,9 @@ impl Walker<'_> {
         if ignored {
             return false;
         }
-        if is_temp_name(repo.file_name()) {
-            if let Ok(m) = std::fs::symlink_metadata(abs)
-                && !m.is_dir()
-                && m.modified()
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age > STALE_TEMP)
+        if let Some(leftover) = own_temp(repo.file_name(), self.temps) {
+            if leftover
+                && std::fs::symlink_metadata(abs).is_ok_and(|m| !m.is_dir())
             {
                 out.stale_temps.push(abs.to_path_buf());
             }
@@ -340,8 +353,8 @@ impl Walker<'_> {
         seen.fetch_add(1, Ordering::Relaxed);
         let ft = meta.file_type();
         if ft.is_dir() {
-            if perm(meta.mode()) != 0o755 {
-                out.dir_modes.insert(rel_str.to_owned(), perm(meta.mode()));
+            if dir_perm(meta.mode()) != 0o755 {
+                out.dir_modes.insert(rel_str.to_owned(), dir_perm(meta.mode()));
             }
             return true;
         }
@@ -364,10 +377,12 @@ impl Walker<'_> {
             ));
             return false;
         }
+        // The bits that travel (never group- or world-writable): another machine could not
+        // apply the others, and comparing them would make two machines rewrite each other.
         let mode = if kind == Kind::Symlink {
             0o777
         } else {
-            perm(meta.mode())
+            file_perm(meta.mode())
         };
         if let Some(c) = self.cache.get(repo.as_str())
             && c.stat == stat
@@ -395,6 +410,12 @@ impl Walker<'_> {
                 return false;
             }
         };
+        // A file that changed while it was read is being written: what was read may be half
+        // of it. It is held and looked at again by the next sync.
+        if std::fs::symlink_metadata(abs).map(|m| StatKey::of(&m)).ok() != Some(stat) {
+            out.unstable.push(rel_str.to_owned());
+            return false;
+        }
         out.hashed += 1;
         out.files.insert(
             repo,
@@ -424,13 +445,18 @@ pub fn read_entry(abs: &Path, kind: Kind) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// How old a temporary file of dotsync's must be before it counts as left over by a killed
-/// process (a write takes milliseconds; a hundred-MiB file on a slow disk, seconds).
-const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(600);
+/// The marker in the names of the engine's temporary files, followed by a recorded token.
+pub const TEMP_MARK: &str = ".dotsync-tmp-";
 
-/// The engine's temporary files, which a scan must never pick up.
-pub fn is_temp_name(name: &str) -> bool {
-    name.contains(".dotsync-tmp-")
+/// Whether `name` is one of dotsync's temporary files (its token is recorded): `Some(true)`
+/// for a leftover to remove, `Some(false)` for one a running sync may still own, `None` for
+/// the person's own file, whatever its name looks like.
+pub fn own_temp(name: &str, temps: &[(String, bool)]) -> Option<bool> {
+    let (_, token) = name.rsplit_once(TEMP_MARK)?;
+    temps
+        .iter()
+        .find(|(t, _)| t == token)
+        .map(|(_, leftover)| *leftover)
 }
 
 /// Whether the stat of a file is recent enough that a change within the same timestamp tick

@@ -32,6 +32,10 @@ struct RemoteState {
     tip: Option<String>,
     files: BTreeMap<RepoPath, Version>,
     meta: Meta,
+    /// Covered paths the remote has but this machine cannot take (too large, names that
+    /// differ only in case on a case-insensitive file system): left out of the plan, so they
+    /// are neither pulled nor read as deleted.
+    skipped: BTreeSet<String>,
 }
 
 /// A change to make in the home after the push.
@@ -39,7 +43,8 @@ enum HomeChange {
     Write {
         path: RepoPath,
         version: Version,
-        content: Vec<u8>,
+        /// The bytes to write; `None`: the remote blob `version.blob`, read when written.
+        content: Option<Vec<u8>>,
         action: FileAction,
         detail: Option<String>,
         /// The base to record once written, when it is not `version` (a pull-only merge keeps
@@ -55,6 +60,8 @@ enum HomeChange {
 struct Emitter<'a> {
     sink: &'a mut dyn FnMut(&SyncEvent),
     summary: SyncSummary,
+    /// The files that failed, with the reason: shown in the status until they succeed.
+    failures: Vec<(String, String)>,
 }
 
 impl Emitter<'_> {
@@ -68,7 +75,11 @@ impl Emitter<'_> {
             FileAction::Conflict => s.conflicts += 1,
             FileAction::Resolved => s.resolved += 1,
             FileAction::Skipped => s.skipped += 1,
-            FileAction::Failed => s.failed += 1,
+            FileAction::Failed => {
+                s.failed += 1;
+                self.failures
+                    .push((path.to_owned(), detail.clone().unwrap_or_default()));
+            }
         }
         (self.sink)(&SyncEvent::File {
             config: s.config.clone(),
@@ -119,6 +130,7 @@ impl Engine {
                 config_id: cfg.id.clone(),
                 ..SyncSummary::default()
             },
+            failures: Vec::new(),
         };
         let result = self.sync_inner(cfg, opts, &url, &repo_dir, &mut em);
         let mut summary = em.summary.clone();
@@ -162,6 +174,21 @@ impl Engine {
                 .map(|c| (c.path.clone(), c))
                 .collect();
         let last_commit = records::last_commit(&self.store, &cfg.id)?;
+        let synced = records::synced(&self.store, &cfg.id)?;
+        let pushed = records::load_pushed(&self.store, &cfg.id)?;
+        let queued_preserve = records::load_preserve(&self.store, &cfg.id)?;
+        // Temporary files: this config's tokens belong to a sync of it that was killed (syncs
+        // of one config never overlap); other configs' may belong to a sync running now.
+        let own_tokens: BTreeSet<String> = records::apply_tokens(&self.store, Some(&cfg.id))?
+            .into_iter()
+            .collect();
+        let temps: Vec<(String, bool)> = records::apply_tokens(&self.store, None)?
+            .into_iter()
+            .map(|t| {
+                let mine = own_tokens.contains(&t);
+                (t, mine)
+            })
+            .collect();
 
         // 1. Scan.
         let state_dir = self.layout.state_dir();
@@ -175,6 +202,7 @@ impl Engine {
                 state_dir: &state_dir,
                 ignore: &ignore,
                 cache: &cache,
+                temps: &temps,
                 progress: sink_progress,
             }
             .scan(cfg);
@@ -191,18 +219,37 @@ impl Engine {
                 ),
             });
         }
-        // Leftovers of a process killed mid-write; the file they were for is intact (the
-        // rename never happened), so they are only clutter.
+        // Leftovers of a sync of this config killed mid-write: their names carry a token it
+        // recorded before creating them, so they are provably dotsync's. The file they were
+        // for is intact (the rename never happened), so they are only clutter.
         for tmp in &scan.stale_temps {
             match std::fs::remove_file(tmp) {
                 Ok(()) => tracing::info!("removed a leftover temporary file {}", tmp.display()),
                 Err(e) => tracing::warn!("cannot remove leftover {}: {e}", tmp.display()),
             }
         }
+        if !own_tokens.is_empty() {
+            records::clear_apply_tokens(&self.store, &cfg.id)?;
+        }
         for (path, why) in &scan.skipped {
             em.file(path, FileAction::Skipped, 0, Some(why.clone()));
         }
-        let unreadable: BTreeSet<&str> = scan.skipped.iter().map(|(p, _)| p.as_str()).collect();
+        // Files still being written are held: a file whose last write is recent is looked at
+        // again once it has settled, and one that changed meanwhile is not a version yet.
+        let mut unstable: BTreeSet<String> = scan.unstable.iter().cloned().collect();
+        unstable.extend(self.unsettled(&scan.files, opts.settle));
+        for path in &unstable {
+            em.file(
+                path,
+                FileAction::Skipped,
+                0,
+                Some("still being written; it will sync once it stops changing".into()),
+            );
+        }
+        em.summary.retry = !unstable.is_empty();
+        let mut unreadable: BTreeSet<String> =
+            scan.skipped.iter().map(|(p, _)| p.clone()).collect();
+        unreadable.extend(unstable.iter().cloned());
 
         let mut outcome = Outcome::default();
         outcome
@@ -226,10 +273,12 @@ impl Engine {
             .map(|k| (k.clone(), None))
             .collect();
 
-        let local_dirty = scan
-            .files
-            .iter()
-            .any(|(p, e)| bases.get(p.as_str()) != Some(&e.version))
+        let local_dirty = !unstable.is_empty()
+            || !queued_preserve.is_empty()
+            || scan
+                .files
+                .iter()
+                .any(|(p, e)| bases.get(p.as_str()) != Some(&e.version))
             || bases.keys().any(|p| {
                 !unreadable.contains(p.as_str())
                     && RepoPath::parse(p).is_ok_and(|rp| !scan.files.contains_key(&rp))
@@ -255,29 +304,67 @@ impl Engine {
         loop {
             attempt += 1;
             let remote = self.load_remote(&repo, url, cfg, &coverage, head.as_deref(), em)?;
+            let mut excluded = unreadable.clone();
+            excluded.extend(remote.skipped.iter().cloned());
+            // What the bases are relative to must still be in the remote's history; a remote
+            // that was replaced, emptied or moved back is never read as edits or deletions.
+            let replaced_bases =
+                self.bases_for_remote(cfg, opts, &repo, url, synced.as_ref(), &remote, &bases, &scan.files)?;
+            let plan_bases = replaced_bases.as_ref().unwrap_or(&bases);
+            let mut plan_opts = opts.clone();
+            // Taking the remote's files after a rewind was asked for by name: the deletions it
+            // brings are what the person chose.
+            plan_opts.allow_mass_delete |= replaced_bases.is_some()
+                && opts.rewind == Some(crate::RewindChoice::TakeRemote);
             let planned = self.plan(
                 cfg,
-                opts,
+                &plan_opts,
                 &repo,
-                &bases,
+                plan_bases,
                 &scan.files,
-                &unreadable,
+                &excluded,
                 &remote,
                 &open_conflicts,
+                &pushed,
                 em,
             )?;
             let Planned {
-                tree_changes,
+                mut tree_changes,
                 mut meta,
-                preserve,
+                mut preserve,
                 mut home_changes,
                 pushed_bases,
                 settled_bases,
                 conflicts_set,
                 conflicts_cleared,
                 events,
-                reads,
             } = planned;
+
+            // Versions a resolution replaced go into history with this push.
+            let mut preserved_now = Vec::new();
+            if cfg.direction != dotsync_core::Direction::Pull {
+                for (path, v) in &queued_preserve {
+                    preserved_now.push(path.clone());
+                    let on_remote = RepoPath::parse(path)
+                        .ok()
+                        .and_then(|rp| remote.files.get(&rp));
+                    if on_remote != Some(v) && !preserve.iter().any(|(p, _)| p == path) {
+                        preserve.push((path.clone(), Some((git_mode(v.kind, v.mode), v.blob.clone()))));
+                    }
+                }
+            }
+            // The commit after a preserving one puts back what the plan wants for each
+            // preserved path: the remote's version, unless the plan changes it anyway.
+            for (path, _) in &preserve {
+                if tree_changes.iter().any(|(p, _)| p == path) {
+                    continue;
+                }
+                let on_remote = RepoPath::parse(path)
+                    .ok()
+                    .and_then(|rp| remote.files.get(&rp))
+                    .map(|rv| (git_mode(rv.kind, rv.mode), rv.blob.clone()));
+                tree_changes.push((path.clone(), on_remote));
+            }
 
             // Directory modes other than 0755 (`~/.ssh` at 0700) travel in the metadata too.
             if cfg.direction != dotsync_core::Direction::Pull {
@@ -341,6 +428,16 @@ impl Engine {
                     let msg = commit_message(machine, &events);
                     let commit =
                         repo.commit_tree(&tree, parent.as_deref(), &msg, (&author.0, &author.1))?;
+                    // What this push carries from the home, recorded before it leaves: if the
+                    // process dies between the push and the record, the next sync recognises
+                    // these as this machine's own versions instead of conflicting with them.
+                    let carried: Vec<(String, Version)> = pushed_bases
+                        .iter()
+                        .filter_map(|(p, v)| v.clone().map(|v| (p.clone(), v)))
+                        .collect();
+                    if !carried.is_empty() {
+                        records::record_pushed(&self.store, &cfg.id, &carried)?;
+                    }
                     em.progress("push", 0, None);
                     if !repo.push(url, &commit, &cfg.branch, remote.tip.as_deref())? {
                         if attempt >= PUSH_ATTEMPTS {
@@ -362,22 +459,44 @@ impl Engine {
             for (path, action, bytes, detail) in &events {
                 em.file(path, *action, *bytes, detail.clone());
             }
+            if let Some(replaced) = &replaced_bases {
+                // The old bases no longer describe this remote: the replacement is recorded
+                // first, what this sync settles on top of it.
+                outcome.bases.extend(
+                    bases
+                        .keys()
+                        .filter(|k| !replaced.contains_key(*k))
+                        .map(|k| (k.clone(), None)),
+                );
+                outcome
+                    .bases
+                    .extend(replaced.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
+            }
             outcome.bases.extend(pushed_bases);
             outcome.bases.extend(settled_bases);
+            outcome.preserved = preserved_now;
+            outcome.settled = true;
+            if let Some(tip) = &new_tip {
+                outcome.synced = Some((tip.clone(), url.to_owned()));
+            }
             outcome.conflicts_set = conflicts_set;
             outcome.conflicts_cleared = conflicts_cleared;
             outcome.stats = stat_rows(&scan.files);
             outcome.stats.extend(stale_stats.iter().cloned());
 
-            // 5. Apply the remote's changes into the home.
-            if !reads.is_empty() {
-                let oids: Vec<&str> = reads.iter().map(|(_, o)| o.as_str()).collect();
-                let blobs = repo.read_blobs(&oids)?;
-                for ((i, _), bytes) in reads.iter().zip(blobs) {
-                    if let Some(HomeChange::Write { content, .. }) = home_changes.get_mut(*i) {
-                        *content = bytes;
-                    }
-                }
+            // 5. Apply the remote's changes into the home. Removals first, deepest first, so
+            // that a directory the other machine replaced by a file is gone (when empty) before
+            // the file is written, and the other way round.
+            home_changes.sort_by_key(|c| match c {
+                HomeChange::Remove { path, .. } => (0, std::cmp::Reverse(path.to_string())),
+                HomeChange::Write { .. } => (1, std::cmp::Reverse(String::new())),
+            });
+            let token = dotsync_state::random_hex(8);
+            if home_changes
+                .iter()
+                .any(|c| matches!(c, HomeChange::Write { .. }))
+            {
+                records::add_apply_token(&self.store, &cfg.id, &token)?;
             }
             let dir_mode = |rel: &str| meta.dir_mode(rel);
             let target = Target {
@@ -385,7 +504,11 @@ impl Engine {
                 state_dir: &state_dir,
                 roots: &roots,
                 dir_mode: &dir_mode,
+                token: &token,
             };
+            // Remote blobs are read one at a time as they are written: memory holds one file,
+            // whatever the number of files.
+            let mut blobs: Option<crate::git::BlobStream> = None;
             let total = home_changes.len() as u64;
             let mut failed = false;
             for (i, change) in home_changes.into_iter().enumerate() {
@@ -393,6 +516,7 @@ impl Engine {
                     && c.load(Ordering::SeqCst)
                 {
                     // What is applied so far is recorded; the rest comes next time.
+                    outcome.failures = Some(em.failures.clone());
                     records::record(&self.store, &cfg.id, &outcome)?;
                     return Err(SyncError::Cancelled);
                 }
@@ -408,6 +532,18 @@ impl Engine {
                         detail,
                         base,
                     } => {
+                        let content = match content {
+                            Some(c) => c,
+                            None => {
+                                if blobs.is_none() {
+                                    blobs = Some(repo.blob_stream()?);
+                                }
+                                match blobs.as_mut() {
+                                    Some(b) => b.read(&version.blob)?,
+                                    None => continue,
+                                }
+                            }
+                        };
                         let abs = path.under(&self.home);
                         let expected = scan.files.get(&path).map(|e| e.stat);
                         match target.write(&abs, version.kind, version.mode, &content, expected) {
@@ -432,6 +568,7 @@ impl Engine {
                         let expected = scan.files.get(&path).map(|e| e.stat);
                         match target.remove(&abs, expected) {
                             Ok(()) => {
+                                target.remove_empty_parents(&abs);
                                 outcome.bases.push((path.to_string(), None));
                                 outcome.stats.push((path.to_string(), None));
                                 em.file(path.as_str(), FileAction::Deleted, 0, detail);
@@ -446,14 +583,16 @@ impl Engine {
                     }
                 }
             }
+            drop(blobs);
 
             // 6. Record. A sync with failures records no commit, so the next check runs a
             // full sync again instead of trusting "nothing moved".
-            outcome.commit = if failed || em.summary.failed > 0 {
+            outcome.commit = if failed || em.summary.failed > 0 || em.summary.retry {
                 None
             } else {
                 new_tip.clone()
             };
+            outcome.failures = Some(em.failures.clone());
             records::record(&self.store, &cfg.id, &outcome)?;
             if outcome.commit.is_none() {
                 records::forget_commit(&self.store, &cfg.id)?;
@@ -483,6 +622,7 @@ impl Engine {
                 tip: None,
                 files: BTreeMap::new(),
                 meta: Meta::default(),
+                skipped: BTreeSet::new(),
             });
         };
         if repo.rev_parse(head).is_none() {
@@ -498,7 +638,14 @@ impl Engine {
         let entries = repo.ls_tree(head)?;
         let mut meta = Meta::default();
         let mut files = BTreeMap::new();
-        for (mode, oid, raw) in entries {
+        let mut skipped = BTreeSet::new();
+        for crate::git::TreeEntry {
+            mode,
+            oid,
+            size,
+            name: raw,
+        } in entries
+        {
             let Ok(name) = String::from_utf8(raw) else {
                 em.file(
                     "(a name that is not UTF-8)",
@@ -527,6 +674,21 @@ impl Engine {
             if !coverage.covers(path.as_str()) {
                 continue;
             }
+            if size > crate::scan::MAX_FILE {
+                // Judged by the size in the tree listing: the blob is never read.
+                em.file(
+                    path.as_str(),
+                    FileAction::Skipped,
+                    0,
+                    Some(format!(
+                        "larger than {} MiB on the remote ({} MiB); dotsync does not sync files that large",
+                        crate::scan::MAX_FILE >> 20,
+                        size >> 20
+                    )),
+                );
+                skipped.insert(path.to_string());
+                continue;
+            }
             let kind = if mode == 0o120000 {
                 Kind::Symlink
             } else {
@@ -534,7 +696,7 @@ impl Engine {
             };
             files.insert(path, (kind, oid, mode));
         }
-        let files = files
+        let mut files: BTreeMap<RepoPath, Version> = files
             .into_iter()
             .map(|(p, (kind, blob, mode))| {
                 let m = meta.file_mode(p.as_str(), mode);
@@ -548,11 +710,231 @@ impl Engine {
                 )
             })
             .collect();
+        // Names that differ only in case are one file on a case-insensitive file system:
+        // writing both would make them overwrite each other on every sync.
+        if self.case_insensitive() {
+            for clash in case_clashes(files.keys().map(RepoPath::as_str)) {
+                em.file(
+                    &clash,
+                    FileAction::Skipped,
+                    0,
+                    Some(CASE_CLASH.into()),
+                );
+                em.failures.push((clash.clone(), CASE_CLASH.into()));
+                skipped.insert(clash);
+            }
+            files.retain(|p: &RepoPath, _| !skipped.contains(p.as_str()));
+        }
         Ok(RemoteState {
             tip: Some(head.to_owned()),
             files,
             meta,
+            skipped,
         })
+    }
+
+    /// The bases to plan from, when the recorded ones no longer fit the remote (`None`: they
+    /// do). The bases are relative to the commit this machine last synced; if the remote's
+    /// branch is gone, was replaced by another repository, or no longer contains that commit,
+    /// reading the difference as edits would delete or revert files everywhere.
+    #[allow(clippy::too_many_arguments)]
+    fn bases_for_remote(
+        &self,
+        cfg: &SyncConfig,
+        opts: &SyncOptions,
+        repo: &Repo,
+        url: &str,
+        synced: Option<&(String, Option<String>)>,
+        remote: &RemoteState,
+        bases: &BTreeMap<String, Version>,
+        local: &BTreeMap<RepoPath, LocalEntry>,
+    ) -> Result<Option<BTreeMap<String, Version>>, SyncError> {
+        if let Some((s, Some(old))) = synced
+            && old != url
+            && repo.rev_parse(s).is_none()
+        {
+            // The bases were synced through another repository (the config's remote was
+            // changed): history synced there stays readable here.
+            self.import_history(repo, cfg, old, s);
+        }
+        let known = synced.filter(|(s, _)| repo.rev_parse(s).is_some());
+        let Some(tip) = &remote.tip else {
+            // No branch on the remote: a new, empty remote (the branch was deleted, the remote
+            // recreated, or the config pointed at a new one). Nothing was deleted: this
+            // machine's files go to it as on a first sync.
+            if let Some((s, _)) = known {
+                self.keep(repo, cfg, s)?;
+            }
+            return Ok((!bases.is_empty()).then(BTreeMap::new));
+        };
+        let Some((s, old_url)) = synced else {
+            return Ok(None);
+        };
+        if s == tip {
+            return Ok(None);
+        }
+        if known.is_none() || old_url.as_deref().is_some_and(|o| o != url) {
+            // Synced through another repository: this machine joins this one as a machine
+            // that never synced with it (its differing files become conflicts, none is
+            // deleted or overwritten).
+            return Ok(Some(BTreeMap::new()));
+        }
+        if repo.is_ancestor(s, tip)? {
+            return Ok(None);
+        }
+        if !repo.have_common_history(s, tip)? {
+            // A history unrelated to the one synced: the remote was recreated (and another
+            // machine pushed its files there first). Joining it is safe; the old history is
+            // kept here.
+            self.keep(repo, cfg, s)?;
+            return Ok(Some(BTreeMap::new()));
+        }
+        // Moved back (or rewritten): the versions since stay in this machine's history.
+        self.keep(repo, cfg, s)?;
+        let remote_of = |k: &str| RepoPath::parse(k).ok().and_then(|rp| remote.files.get(&rp));
+        match opts.rewind {
+            None => Err(SyncError::Rewound {
+                branch: cfg.branch.clone(),
+                synced: s.clone(),
+            }),
+            Some(crate::RewindChoice::PushLocal) => {
+                if cfg.direction == dotsync_core::Direction::Pull {
+                    return Err(SyncError::Invalid(format!(
+                        "config {} only pulls, so it cannot push its files back; take the remote's files instead",
+                        cfg.name
+                    )));
+                }
+                // Every file this machine knows counts as changed here since the remote's
+                // version: its version goes out, its deletions too.
+                let mut out = BTreeMap::new();
+                for k in bases
+                    .keys()
+                    .cloned()
+                    .chain(local.keys().map(RepoPath::to_string))
+                {
+                    if let Some(rv) = remote_of(&k) {
+                        out.insert(k, rv.clone());
+                    }
+                }
+                Ok(Some(out))
+            }
+            Some(crate::RewindChoice::TakeRemote) => {
+                // This machine's versions are kept in its own history first, then every
+                // difference counts as changed on the remote.
+                self.keep_local(repo, cfg, tip, local)?;
+                Ok(Some(
+                    local
+                        .iter()
+                        .map(|(p, e)| (p.to_string(), e.version.clone()))
+                        .collect(),
+                ))
+            }
+        }
+    }
+
+    /// Keeps `commit` (and so its history) in the engine's repository under a ref of its own,
+    /// whatever the remote does with it.
+    fn keep(&self, repo: &Repo, cfg: &SyncConfig, commit: &str) -> Result<(), SyncError> {
+        repo.update_ref(&crate::inspect::kept_ref(&cfg.id, commit), commit)
+    }
+
+    /// Commits this machine's files of the config (on top of `tip`) to a kept ref, not pushed.
+    fn keep_local(
+        &self,
+        repo: &Repo,
+        cfg: &SyncConfig,
+        tip: &str,
+        local: &BTreeMap<RepoPath, LocalEntry>,
+    ) -> Result<(), SyncError> {
+        let mut changes = Vec::new();
+        for (path, e) in local {
+            let Ok(bytes) = crate::scan::read_entry(&path.under(&self.home), e.version.kind) else {
+                continue;
+            };
+            let oid = repo.write_blob(&bytes)?;
+            changes.push((path.to_string(), Some((git_mode(e.version.kind, e.version.mode), oid))));
+        }
+        let tree = repo.build_tree(Some(tip), &changes)?;
+        let machine = &self.machine;
+        let msg = format!(
+            "{machine}: this machine's files before taking the remote's\n\n\
+             The remote's branch had been moved back; these versions are kept in this\n\
+             machine's history only.\n\nDotsync-Machine: {machine}\n"
+        );
+        let commit = repo.commit_tree(
+            &tree,
+            Some(tip),
+            &msg,
+            (&format!("{machine} (dotsync)"), &format!("dotsync@{machine}")),
+        )?;
+        self.keep(repo, cfg, &commit)
+    }
+
+    /// Brings the history synced through a previous remote of the config into this one's
+    /// repository, so `dotsync log` keeps showing it. Best effort: a failure only logs.
+    fn import_history(&self, repo: &Repo, cfg: &SyncConfig, old_url: &str, synced: &str) {
+        let old_dir = self.repo_dir(old_url);
+        let Ok(old) = Repo::open_or_init(&old_dir) else {
+            return;
+        };
+        if old.rev_parse(synced).is_none() {
+            return;
+        }
+        let prefix = crate::inspect::kept_prefix(&cfg.id);
+        if let Err(e) = old
+            .update_ref(&crate::inspect::kept_ref(&cfg.id, synced), synced)
+            .and_then(|()| {
+                let spec = format!("+{prefix}*:{prefix}*");
+                let dir = old_dir.to_string_lossy();
+                repo.run(&["fetch", "--quiet", "--no-tags", "--", &dir, &spec], None)
+                    .map(|_| ())
+            })
+        {
+            tracing::warn!(config = %cfg.name, "cannot bring the previous remote's history along: {e}");
+        }
+    }
+
+    /// Changed files whose last write is more recent than `settle`: looked at again once they
+    /// are that old; those that changed meanwhile are returned (held, retried later).
+    fn unsettled(
+        &self,
+        files: &BTreeMap<RepoPath, LocalEntry>,
+        settle: std::time::Duration,
+    ) -> Vec<String> {
+        if settle.is_zero() {
+            return Vec::new();
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        let settle_ns = i64::try_from(settle.as_nanos()).unwrap_or(i64::MAX);
+        let recent: Vec<(&RepoPath, &LocalEntry)> = files
+            .iter()
+            .filter(|(_, e)| !e.cached)
+            .filter(|(_, e)| now.saturating_sub(e.stat.mtime_ns.max(e.stat.ctime_ns)) < settle_ns)
+            .collect();
+        let Some(newest) = recent
+            .iter()
+            .map(|(_, e)| e.stat.mtime_ns.max(e.stat.ctime_ns))
+            .max()
+        else {
+            return Vec::new();
+        };
+        let wait = newest.saturating_add(settle_ns).saturating_sub(now);
+        if wait > 0 {
+            std::thread::sleep(std::time::Duration::from_nanos(wait.cast_unsigned()));
+        }
+        recent
+            .into_iter()
+            .filter(|(p, e)| {
+                std::fs::symlink_metadata(p.under(&self.home))
+                    .map(|m| crate::scan::StatKey::of(&m))
+                    .ok()
+                    != Some(e.stat)
+            })
+            .map(|(p, _)| p.to_string())
+            .collect()
     }
 }
 
@@ -571,19 +953,16 @@ struct Planned {
     conflicts_cleared: Vec<String>,
     /// File events to report once the push is in.
     events: Vec<(String, FileAction, u64, Option<String>)>,
-    /// Home writes whose content is a remote blob still to read: (index in `home_changes`, oid).
-    reads: Vec<(usize, String)>,
 }
 
 impl Planned {
     /// Writes the remote's version of `path` into the home after the push. Its bytes are read
-    /// later, every pulled blob in one `git cat-file --batch`.
+    /// as it is written, every pulled blob through one `git cat-file --batch`.
     fn pull(&mut self, path: RepoPath, rv: &Version, action: FileAction, detail: Option<String>) {
-        self.reads.push((self.home_changes.len(), rv.blob.clone()));
         self.home_changes.push(HomeChange::Write {
             path,
             version: rv.clone(),
-            content: Vec::new(),
+            content: None,
             action,
             detail,
             base: None,
@@ -600,9 +979,10 @@ impl Engine {
         repo: &Repo,
         bases: &BTreeMap<String, Version>,
         local: &BTreeMap<RepoPath, LocalEntry>,
-        unreadable: &BTreeSet<&str>,
+        unreadable: &BTreeSet<String>,
         remote: &RemoteState,
         open_conflicts: &BTreeMap<String, ConflictRecord>,
+        pushed: &BTreeMap<String, Version>,
         em: &mut Emitter<'_>,
     ) -> Result<Planned, SyncError> {
         let mut p = Planned {
@@ -615,7 +995,6 @@ impl Engine {
             conflicts_set: Vec::new(),
             conflicts_cleared: Vec::new(),
             events: Vec::new(),
-            reads: Vec::new(),
         };
         let mut all: BTreeSet<RepoPath> = local.keys().cloned().collect();
         all.extend(remote.files.keys().cloned());
@@ -627,8 +1006,6 @@ impl Engine {
                     .any(|u| path.as_str().starts_with(&format!("{u}/")))
         });
         let mut deletions = 0usize;
-        let dir_modes: BTreeMap<String, u32> = BTreeMap::new();
-        let _ = dir_modes;
         let total = all.len() as u64;
         let policy = plan::settle(cfg.on_conflict, cfg.direction);
 
@@ -637,9 +1014,14 @@ impl Engine {
                 em.progress("plan", n as u64, Some(total));
             }
             let key = path.to_string();
-            let b = bases.get(&key);
             let l = local.get(&path).map(|e| &e.version);
             let r = remote.files.get(&path);
+            // A version this machine pushed but did not get to record (killed in between) is
+            // its own: when the remote holds exactly it, it is the base, not the other side.
+            let b = match (pushed.get(&key), r) {
+                (Some(pv), Some(rv)) if pv == rv => Some(rv),
+                _ => bases.get(&key),
+            };
             let size = local.get(&path).map(|e| e.size).unwrap_or(0);
 
             if let Some(c) = open_conflicts.get(&key) {
@@ -684,14 +1066,28 @@ impl Engine {
                     unreachable_merge()
                 };
                 if bv.kind == Kind::File && lv.kind == Kind::File && rv.kind == Kind::File {
-                    let blobs = repo.read_blobs(&[bv.blob.as_str(), rv.blob.as_str()]);
                     let ours = std::fs::read(path.under(&self.home));
+                    if !ours
+                        .as_ref()
+                        .is_ok_and(|o| crate::git::blob_id(o) == lv.blob)
+                    {
+                        // Written to since the scan (an append while the sync ran): not a
+                        // conflict, just not this sync's business. The next sync merges it.
+                        em.file(
+                            &key,
+                            FileAction::Skipped,
+                            0,
+                            Some("changed during the sync; it will sync next time".into()),
+                        );
+                        em.summary.retry = true;
+                        continue;
+                    }
+                    let blobs = repo.read_blobs(&[bv.blob.as_str(), rv.blob.as_str()]);
                     if let (Ok(blobs), Ok(ours)) = (blobs, ours)
                         && let [base_bytes, theirs] = &blobs[..]
                         && is_text(base_bytes)
                         && is_text(&ours)
                         && is_text(theirs)
-                        && crate::git::blob_id(&ours) == lv.blob
                     {
                         merged = repo.merge_text(&ours, base_bytes, theirs)?;
                     }
@@ -720,6 +1116,7 @@ impl Engine {
                                 0,
                                 Some("changed during the sync; it will sync next time".into()),
                             );
+                            em.summary.retry = true;
                             continue;
                         }
                         p.pushed_bases.push((key.clone(), Some(lv.clone())));
@@ -769,7 +1166,7 @@ impl Engine {
                     p.home_changes.push(HomeChange::Write {
                         path,
                         version: v,
-                        content: m,
+                        content: Some(m),
                         action: FileAction::Merged,
                         detail: Some(if pull_only {
                             "the remote's edits merged into this machine's file line by line".into()
@@ -988,6 +1385,22 @@ fn drop_file_dir_clashes(
 fn unreachable_merge() -> ! {
     // `decide` returns Merge only when base, local and remote all exist.
     panic!("merge planned without all three versions")
+}
+
+const CASE_CLASH: &str = "another file on the remote has the same name but for upper/lower case, and this file system cannot tell them apart; rename one of them";
+
+/// Every path that has another with the same name but for case.
+fn case_clashes<'a>(paths: impl Iterator<Item = &'a str>) -> BTreeSet<String> {
+    let mut by_folded: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for p in paths {
+        by_folded.entry(p.to_lowercase()).or_default().push(p);
+    }
+    by_folded
+        .into_values()
+        .filter(|v| v.len() > 1)
+        .flatten()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Text: no NUL byte and small enough to merge.

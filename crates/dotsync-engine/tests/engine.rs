@@ -9,7 +9,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use dotsync_core::{ConfigInput, SyncConfig};
-use dotsync_engine::{Engine, FileAction, Resolution, SyncEvent, SyncOptions, SyncSummary};
+use dotsync_engine::{
+    Engine, FileAction, Resolution, RewindChoice, SyncEvent, SyncOptions, SyncSummary,
+};
 use dotsync_state::{Layout, Store};
 
 struct Machine {
@@ -451,8 +453,48 @@ fn machines_with_different_directory_modes_do_not_commit_forever() {
     assert_eq!(c2, c3);
 }
 
+fn remote_dir(dir: &Path) -> PathBuf {
+    dir.join("remote.git")
+}
+
+fn sync_err(m: &Machine, opts: &SyncOptions) -> dotsync_engine::SyncError {
+    match m.sync_with(opts).0 {
+        Ok(s) => panic!("the sync should have stopped, it did: {s:?}"),
+        Err(e) => e,
+    }
+}
+
+/// Every blob id reachable from the remote's refs.
+fn remote_blobs(dir: &Path) -> String {
+    git(&remote_dir(dir), &["rev-list", "--objects", "--all"])
+}
+
+fn history_blobs(m: &Machine, path: &str) -> Vec<Option<String>> {
+    m.engine
+        .history(&m.cfg, path)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.blob)
+        .collect()
+}
+
+fn blob_of(content: &str) -> String {
+    let out = Command::new("git")
+        .args(["hash-object", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(content.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 #[test]
-fn a_branch_rewound_on_purpose_is_not_silently_fast_forwarded_back() {
+fn a_branch_rewound_on_purpose_stops_the_sync_and_changes_nothing_here() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two(dir.path());
     a.write(".zshrc", "ok\n");
@@ -461,67 +503,434 @@ fn a_branch_rewound_on_purpose_is_not_silently_fast_forwarded_back() {
     a.write(".config/nvim/secret.lua", "token = 'leaked'\n");
     a.sync();
     b.sync();
+    let leaked = b.engine.last_synced_commit(&b.cfg).unwrap().unwrap();
     // Someone removes the leak by force-pushing the branch back.
-    git(
-        &dir.path().join("remote.git"),
-        &["update-ref", "refs/heads/main", &clean],
-    );
+    git(&remote_dir(dir.path()), &["update-ref", "refs/heads/main", &clean]);
     // The laptop, which still has the leaked commit as its base, edits something else.
     a.write(".zshrc", "ok, edited\n");
-    let (s, _) = a.sync();
-    assert!(s.commit.is_some());
-    let tree = git(
-        &dir.path().join("remote.git"),
-        &["ls-tree", "-r", "--name-only", "main"],
+    let e = sync_err(&a, &SyncOptions::default());
+    assert_eq!(e.kind(), "rewound", "{e}");
+    assert!(e.to_string().contains("moved back"), "{e}");
+    // Nothing changed in the home, nothing went to the remote.
+    assert_eq!(a.read(".zshrc"), "ok, edited\n");
+    assert_eq!(a.read(".config/nvim/secret.lua"), "token = 'leaked'\n");
+    assert_eq!(
+        git(&remote_dir(dir.path()), &["rev-parse", "main"]).trim(),
+        clean
+    );
+    // The same on the desktop: its files stay, and the versions stay in its log.
+    assert_eq!(sync_err(&b, &SyncOptions::default()).kind(), "rewound");
+    assert!(b.home.join(".config/nvim/secret.lua").exists());
+    assert_eq!(history_blobs(&b, ".config/nvim/secret.lua").len(), 1);
+
+    // The laptop takes the remote's files: the leak is gone here too, its edit is kept in its
+    // own history, and nothing of the leaked commit goes back to the remote.
+    let (r, _) = a.sync_with(&SyncOptions {
+        rewind: Some(RewindChoice::TakeRemote),
+        ..Default::default()
+    });
+    r.unwrap();
+    assert_eq!(a.read(".zshrc"), "ok\n");
+    assert!(!a.home.join(".config/nvim/secret.lua").exists());
+    let log = git(&remote_dir(dir.path()), &["log", "--format=%H", "main"]);
+    assert!(!log.contains(&leaked), "the leaked commit is in the history again");
+    assert!(!remote_blobs(dir.path()).contains(&blob_of("token = 'leaked'\n")));
+    assert!(
+        history_blobs(&a, ".zshrc").contains(&Some(blob_of("ok, edited\n"))),
+        "this machine's edit stays in its history"
     );
     assert!(
-        !tree.contains("secret.lua"),
-        "the rewound commit came back: {tree}"
+        history_blobs(&a, ".config/nvim/secret.lua").contains(&Some(blob_of("token = 'leaked'\n")))
     );
-    let log = git(
-        &dir.path().join("remote.git"),
-        &["log", "--format=%H", "main"],
-    );
-    let leaked = b.engine.last_synced_commit(&b.cfg).unwrap().unwrap();
-    assert!(
-        !log.contains(&leaked),
-        "the leaked commit is in the history again"
-    );
+    a.sync();
+    // The desktop pushes its files back instead: they are on the remote again, in a new commit.
+    let (r, _) = b.sync_with(&SyncOptions {
+        rewind: Some(RewindChoice::PushLocal),
+        ..Default::default()
+    });
+    r.unwrap();
+    let tree = git(&remote_dir(dir.path()), &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(tree.contains("secret.lua"), "{tree}");
+    a.sync();
+    assert_eq!(a.read(".config/nvim/secret.lua"), "token = 'leaked'\n");
 }
 
 #[test]
-fn temporary_files_left_by_a_killed_write_are_never_synced_and_old_ones_are_removed() {
+fn a_deleted_branch_is_a_new_empty_remote_not_a_deletion_of_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", "z1\n");
+    a.write(".config/nvim/init.lua", "n1\n");
+    a.sync();
+    b.sync();
+    a.write(".zshrc", "z2\n");
+    a.sync();
+    b.sync();
+    git(&remote_dir(dir.path()), &["update-ref", "-d", "refs/heads/main"]);
+    let (s, ev) = b.sync();
+    assert_eq!(s.deleted, 0, "{ev:?}");
+    assert_eq!(s.pushed, 2, "{ev:?}");
+    assert_eq!(b.read(".zshrc"), "z2\n");
+    assert_eq!(b.read(".config/nvim/init.lua"), "n1\n");
+    let (s, ev) = a.sync();
+    assert_eq!(s.deleted, 0, "{ev:?}");
+    assert_eq!(a.read(".zshrc"), "z2\n");
+    // History synced before the branch went is still listed.
+    let h = history_blobs(&a, ".zshrc");
+    assert!(h.contains(&Some(blob_of("z1\n"))), "{h:?}");
+}
+
+#[test]
+fn a_remote_replaced_by_a_new_empty_repository_gets_this_machines_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = two(dir.path());
+    a.write(".zshrc", "z1\n");
+    a.write(".config/nvim/init.lua", "n1\n");
+    a.sync();
+    a.write(".zshrc", "z2\n");
+    a.sync();
+    // `dotsync config edit dots --remote <new empty repo>`
+    let fresh = dir.path().join("fresh.git");
+    git(dir.path(), &["init", "-q", "--bare", "-b", "main", fresh.to_str().unwrap()]);
+    let mut cfg = a.cfg.clone();
+    cfg.remote = fresh.to_str().unwrap().to_owned();
+    let mut events = Vec::new();
+    let s = a
+        .engine
+        .sync(&cfg, &SyncOptions::default(), &mut |e| events.push(e.clone()))
+        .unwrap();
+    assert_eq!(s.deleted, 0, "{events:?}");
+    assert_eq!(s.pushed, 2, "{events:?}");
+    assert_eq!(a.read(".zshrc"), "z2\n");
+    let h: Vec<_> = a.engine.history(&cfg, ".zshrc").unwrap().into_iter().map(|h| h.blob).collect();
+    assert!(h.contains(&Some(blob_of("z1\n"))), "versions synced through the old remote: {h:?}");
+}
+
+#[test]
+fn on_conflict_remote_makes_every_machine_converge_on_the_remotes_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"], "on_conflict": "remote"});
+    let remote = bare(dir.path());
+    let p = machine(dir.path(), "p", &remote, cfg.clone());
+    let q = machine(dir.path(), "q", &remote, cfg.clone());
+    p.write(".zshrc", "shared\n");
+    p.sync();
+    // A joiner with its own file.
+    let j = machine(dir.path(), "j", &remote, cfg);
+    j.write(".zshrc", "joiner's own\n");
+    j.sync();
+    assert_eq!(j.read(".zshrc"), "shared\n");
+    q.sync();
+    p.sync();
+    assert_eq!(q.read(".zshrc"), "shared\n");
+    assert_eq!(p.read(".zshrc"), "shared\n");
+    assert!(remote_blobs(dir.path()).contains(&blob_of("joiner's own\n")));
+    // The same line edited on two machines.
+    p.write(".zshrc", "p's edit\n");
+    q.write(".zshrc", "q's edit\n");
+    p.sync();
+    q.sync();
+    p.sync();
+    j.sync();
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    for m in [&p, &q, &j] {
+        assert_eq!(m.read(".zshrc"), tip, "machine {}", m.engine.machine());
+    }
+    assert_eq!(tip, "p's edit\n");
+    assert!(remote_blobs(dir.path()).contains(&blob_of("q's edit\n")));
+}
+
+#[test]
+fn resolving_a_conflict_with_the_remotes_version_keeps_this_machines_in_a_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", "base\n");
+    a.sync();
+    b.sync();
+    a.write(".zshrc", "laptop\n");
+    b.write(".zshrc", "desktop\n");
+    a.sync();
+    let (s, _) = b.sync();
+    assert_eq!(s.conflicts, 1);
+    b.engine
+        .resolve(&b.cfg, ".zshrc", Resolution::Remote)
+        .unwrap();
+    assert_eq!(b.read(".zshrc"), "laptop\n");
+    // Kept in this machine's history at once...
+    assert!(history_blobs(&b, ".zshrc").contains(&Some(blob_of("desktop\n"))));
+    // ...and in a commit on the remote with the next sync.
+    b.sync();
+    assert!(remote_blobs(dir.path()).contains(&blob_of("desktop\n")));
+    assert_eq!(git(&remote_dir(dir.path()), &["show", "main:.zshrc"]), "laptop\n");
+    a.sync();
+    assert_eq!(a.read(".zshrc"), "laptop\n");
+    // An edited result keeps the replaced version too.
+    a.write(".zshrc", "laptop 2\n");
+    b.write(".zshrc", "desktop 2\n");
+    a.sync();
+    b.sync();
+    b.engine
+        .resolve(&b.cfg, ".zshrc", Resolution::Content(b"both 2\n".to_vec()))
+        .unwrap();
+    b.sync();
+    a.sync();
+    assert!(remote_blobs(dir.path()).contains(&blob_of("desktop 2\n")));
+    assert_eq!(a.read(".zshrc"), "both 2\n");
+}
+
+#[test]
+fn a_file_named_like_a_temporary_file_is_synced_like_any_other_and_never_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two(dir.path());
     a.write(".config/nvim/init.lua", "ok\n");
-    a.write(".config/nvim/.init.lua.dotsync-tmp-0a1b2c", "half a fi");
-    a.write(".config/nvim/.x.lua.dotsync-tmp-ffeedd", "in flight");
+    a.write(".config/nvim/notes.dotsync-tmp-backup", "mine\n");
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
     std::fs::File::options()
         .write(true)
-        .open(a.home.join(".config/nvim/.init.lua.dotsync-tmp-0a1b2c"))
+        .open(a.home.join(".config/nvim/notes.dotsync-tmp-backup"))
         .unwrap()
         .set_modified(old)
         .unwrap();
     let (s, _) = a.sync();
-    assert_eq!(s.pushed, 1, "{s:?}");
-    assert!(
-        !a.home
-            .join(".config/nvim/.init.lua.dotsync-tmp-0a1b2c")
-            .exists(),
-        "an old leftover is removed"
-    );
-    assert!(
-        a.home
-            .join(".config/nvim/.x.lua.dotsync-tmp-ffeedd")
-            .exists(),
-        "a fresh one may belong to a running write"
-    );
+    assert_eq!(s.pushed, 2, "{s:?}");
+    a.sync();
+    assert_eq!(a.read(".config/nvim/notes.dotsync-tmp-backup"), "mine\n");
     b.sync();
-    let names: Vec<_> = std::fs::read_dir(b.home.join(".config/nvim"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
+    assert_eq!(b.read(".config/nvim/notes.dotsync-tmp-backup"), "mine\n");
+}
+
+#[test]
+fn a_temporary_file_of_a_killed_write_is_removed_at_the_next_sync_and_never_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".config/nvim/init.lua", "ok\n");
+    a.sync();
+    b.sync();
+    // What a write killed half way leaves: a token recorded before the temporary file was
+    // created, and the temporary file.
+    a.store
+        .conn()
+        .execute(
+            "INSERT INTO apply_tokens (config_id, token, created_at) VALUES (?1, 'feedc0de12345678', 0)",
+            [&a.cfg.id],
+        )
+        .unwrap();
+    a.write(".config/nvim/.init.lua.dotsync-tmp-feedc0de12345678", "half a fi");
+    let (s, ev) = a.sync();
+    assert_eq!(s.pushed, 0, "{ev:?}");
+    assert!(!a.home.join(".config/nvim/.init.lua.dotsync-tmp-feedc0de12345678").exists());
+    let (s, _) = b.sync();
+    assert_eq!(s.pulled + s.deleted, 0);
+}
+
+#[test]
+fn an_append_during_the_sync_is_merged_next_time_not_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", "one\ntwo\nthree\nfour\nfive\n");
+    a.sync();
+    b.sync();
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+    a.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nfive\nsix\n");
+    // The file is appended to after the scan, while the sync runs.
+    let path = b.home.join(".zshrc");
+    let mut appended = false;
+    let mut events = Vec::new();
+    let r = b.engine.sync(&b.cfg, &SyncOptions::default(), &mut |e| {
+        if !appended && matches!(e, SyncEvent::Progress { phase: "fetch", .. }) {
+            appended = true;
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+            f.write_all(b"seven\n").unwrap();
+        }
+        events.push(e.clone());
+    });
+    let s = r.unwrap();
+    assert_eq!(s.conflicts, 0, "{events:?}");
+    assert!(s.retry);
+    let (s, ev) = b.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    assert_eq!(b.read(".zshrc"), "ONE\ntwo\nthree\nfour\nfive\nsix\nseven\n");
+}
+
+#[test]
+fn a_kill_between_push_and_record_is_not_a_conflict_with_this_machines_own_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = two(dir.path());
+    a.write(".zshrc", "v1\n");
+    a.sync();
+    a.write(".zshrc", "v2\n");
+    // The process dies right after the push: the first event after it never returns.
+    let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        a.engine.sync(&a.cfg, &SyncOptions::default(), &mut |e| {
+            if matches!(e, SyncEvent::File { .. }) {
+                panic!("killed after the push");
+            }
+        })
+    }));
+    assert!(died.is_err());
+    assert_eq!(git(&remote_dir(dir.path()), &["show", "main:.zshrc"]), "v2\n");
+    a.write(".zshrc", "v3\n");
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    assert_eq!(s.pushed, 1, "{ev:?}");
+    assert_eq!(git(&remote_dir(dir.path()), &["show", "main:.zshrc"]), "v3\n");
+}
+
+#[test]
+fn a_directory_replaced_by_a_file_converges_on_the_other_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", "z\n");
+    a.write(".config/nvim/init.lua", "i\n");
+    a.write(".config/nvim/lua/a.lua", "a\n");
+    a.write(".config/nvim/lua/b.lua", "b\n");
+    a.sync();
+    b.sync();
+    std::fs::remove_dir_all(a.home.join(".config/nvim/lua")).unwrap();
+    a.write(".config/nvim/lua", "now a file\n");
+    a.sync();
+    let (s, ev) = b.sync();
+    assert_eq!(s.failed, 0, "{ev:?}");
+    assert_eq!(b.read(".config/nvim/lua"), "now a file\n");
+    // And back.
+    std::fs::remove_file(b.home.join(".config/nvim/lua")).unwrap();
+    b.write(".config/nvim/lua/c.lua", "c\n");
+    b.sync();
+    let (s, ev) = a.sync();
+    assert_eq!(s.failed, 0, "{ev:?}");
+    assert_eq!(a.read(".config/nvim/lua/c.lua"), "c\n");
+    assert!(b.engine.failures(&b.cfg).unwrap().is_empty());
+}
+
+#[test]
+fn a_file_the_home_cannot_take_is_a_failure_listed_until_it_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".config/nvim/x", "a file\n");
+    // On the desktop a directory with a file of its own is where that file should go.
+    b.write(".config/nvim/x/mine.txt", "keep me\n");
+    a.sync();
+    let (s, ev) = b.sync();
+    assert!(s.failed >= 1, "{ev:?}");
+    let failures = b.engine.failures(&b.cfg).unwrap();
+    assert!(
+        failures.iter().any(|f| f.path == ".config/nvim/x" && !f.reason.is_empty()),
+        "{failures:?}"
+    );
+    assert_eq!(b.read(".config/nvim/x/mine.txt"), "keep me\n");
+    // A second sync does not call it done.
+    let (s, _) = b.sync();
+    assert!(s.failed >= 1);
+    assert!(!b.engine.failures(&b.cfg).unwrap().is_empty());
+    std::fs::remove_dir_all(b.home.join(".config/nvim/x")).unwrap();
+    let (s, ev) = b.sync();
+    assert_eq!(s.failed, 0, "{ev:?}");
+    assert_eq!(b.read(".config/nvim/x"), "a file\n");
+    assert!(b.engine.failures(&b.cfg).unwrap().is_empty());
+}
+
+#[test]
+fn a_remote_that_is_not_a_repository_or_is_locked_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = two(dir.path());
+    a.write(".zshrc", "x\n");
+    let mut cfg = a.cfg.clone();
+    cfg.remote = dir.path().join("nothing-here.git").to_str().unwrap().to_owned();
+    let e = a
+        .engine
+        .sync(&cfg, &SyncOptions::default(), &mut |_| {})
+        .unwrap_err();
+    assert_eq!(e.kind(), "remote_not_found", "{e}");
+    assert!(e.to_string().contains("git init --bare"), "{e}");
+    assert!(!e.is_transient());
+    a.sync();
+    // A stale lock on the remote's branch is not "other machines pushed first".
+    std::fs::write(remote_dir(dir.path()).join("refs/heads/main.lock"), "").unwrap();
+    a.write(".zshrc", "y\n");
+    let e = sync_err(&a, &SyncOptions::default());
+    assert_eq!(e.kind(), "remote_locked", "{e}");
+    assert!(e.to_string().contains(".lock"), "{e}");
+}
+
+#[test]
+fn history_lists_files_whose_names_hold_tabs_quotes_and_backslashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = two(dir.path());
+    let name = ".config/nvim/we\tird \"na\\me";
+    a.write(name, "one\n");
+    a.sync();
+    a.write(name, "two\n");
+    a.sync();
+    let h = a.engine.history(&a.cfg, name).unwrap();
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert!(h.iter().all(|e| e.blob.is_some() && e.size == Some(4)), "{h:?}");
+}
+
+#[test]
+fn files_dated_far_in_the_future_or_past_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", "future\n");
+    a.write(".config/nvim/old.lua", "past\n");
+    let far = std::time::UNIX_EPOCH + std::time::Duration::from_secs(11_000_000_000);
+    std::fs::File::options().write(true).open(a.home.join(".zshrc")).unwrap().set_modified(far).unwrap();
+    a.sync();
+    a.sync();
+    b.sync();
+    assert_eq!(b.read(".zshrc"), "future\n");
+}
+
+#[test]
+fn names_that_differ_only_in_case_are_reported_on_a_case_insensitive_file_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.config/nvim"]});
+    let a = machine(dir.path(), "linux", &remote, cfg.clone());
+    a.write(".config/nvim/Init.lua", "upper\n");
+    a.write(".config/nvim/init.lua", "lower\n");
+    a.write(".config/nvim/other.lua", "other\n");
+    a.sync();
+    let m = machine(dir.path(), "mac", &remote, cfg);
+    let m = Machine {
+        engine: Engine::new(
+            Layout::new(m.home.join(".dotsync")),
+            m.store.clone(),
+            m.home.clone(),
+        )
+        .with_machine("mac")
+        .with_case_insensitive(true),
+        ..m
+    };
+    let (s, ev) = m.sync();
+    assert_eq!(s.failed, 0, "{ev:?}");
+    let skipped: Vec<_> = actions(&ev)
+        .into_iter()
+        .filter(|(_, a)| *a == FileAction::Skipped)
+        .map(|(p, _)| p)
         .collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("init.lua")]);
+    assert_eq!(skipped, vec![".config/nvim/Init.lua", ".config/nvim/init.lua"]);
+    // Listed for the person until it is fixed, and the next sync does not fail either.
+    let listed: Vec<_> = m.engine.failures(&m.cfg).unwrap().into_iter().map(|f| f.path).collect();
+    assert_eq!(listed, skipped);
+    let (s, ev) = m.sync();
+    assert_eq!(s.failed, 0, "{ev:?}");
+    assert_eq!(m.read(".config/nvim/other.lua"), "other\n");
+    assert!(!m.home.join(".config/nvim/init.lua").exists());
+}
+
+#[test]
+fn a_remote_cannot_make_files_writable_by_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", "x\n");
+    std::fs::set_permissions(a.home.join(".zshrc"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    a.sync();
+    b.sync();
+    let mode = std::fs::metadata(b.home.join(".zshrc")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644);
+    // And the laptop's own bits are not rewritten back and forth.
+    let (s, _) = a.sync();
+    assert_eq!(s.pushed + s.pulled, 0);
 }

@@ -57,6 +57,46 @@ const MIGRATIONS: &[&str] = &[
         last_commit  TEXT,
         last_sync_at INTEGER
     );",
+    // 3: what makes a sync safe to interrupt and honest about the remote.
+    // `sync_state.synced_commit`/`synced_url`: the remote commit (and URL) the bases are
+    // relative to, kept even after a sync with failures, so a rewound or replaced remote is
+    // recognised. `apply_tokens`: the random part of the temporary file names of a sync that is
+    // writing into the home, recorded before the first is created, so dotsync only ever removes
+    // temporary files it provably made. `pushed`: versions a sync is pushing, recorded before the
+    // push, so a kill between push and record does not turn this machine's own version into a
+    // conflict. `preserve`: versions a resolution replaced, committed to history by the next
+    // push. `file_failures`: files the home could not take, shown until they succeed.
+    "ALTER TABLE sync_state ADD COLUMN synced_commit TEXT;
+    ALTER TABLE sync_state ADD COLUMN synced_url TEXT;
+    CREATE TABLE apply_tokens (
+        config_id  TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        token      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (config_id, token)
+    ) WITHOUT ROWID;
+    CREATE TABLE pushed (
+        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path      TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        blob      TEXT NOT NULL,
+        mode      INTEGER NOT NULL,
+        PRIMARY KEY (config_id, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE preserve (
+        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path      TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        blob      TEXT NOT NULL,
+        mode      INTEGER NOT NULL,
+        PRIMARY KEY (config_id, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE file_failures (
+        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path      TEXT NOT NULL,
+        reason    TEXT NOT NULL,
+        since     INTEGER NOT NULL,
+        PRIMARY KEY (config_id, path)
+    ) WITHOUT ROWID;",
 ];
 
 /// Errors of the database.
