@@ -105,6 +105,8 @@ async fn reconcile(
             .is_some_and(|c| c.auto && **c == s.cfg);
         if !keep && !current.contains_key(id.as_str()) {
             app.sync.forget(id);
+        } else if !keep {
+            app.sync.config_edited(id);
         }
         keep
     });
@@ -125,7 +127,13 @@ async fn reconcile(
             },
         );
         tracing::debug!(config = %cfg.name, interval_s = cfg.interval_s, "scheduled");
-        let _ = app.sync.request(app, &cfg.id, false, trigger, None);
+        let _ = app.sync.request(
+            app,
+            &cfg.id,
+            crate::sync::RunOptions::default(),
+            trigger,
+            None,
+        );
     }
     let _ = watcher.send(Msg::Configs(configs));
 }

@@ -41,7 +41,13 @@ pub(crate) async fn schedule_loop(app: App, cfg: SyncConfig, mut shutdown: watch
         match app.sync.schedule_decision(&cfg.id) {
             ScheduleDecision::Skip => {}
             ScheduleDecision::Sync(trigger) => {
-                let _ = app.sync.request(&app, &cfg.id, false, trigger, None);
+                let _ = app.sync.request(
+                    &app,
+                    &cfg.id,
+                    crate::sync::RunOptions::default(),
+                    trigger,
+                    None,
+                );
             }
             ScheduleDecision::Check => check(&app, &cfg).await,
         }
@@ -61,7 +67,13 @@ async fn check(app: &App, cfg: &SyncConfig) {
         Ok(Ok((head, last))) => {
             if head != last {
                 tracing::debug!(config = %cfg.name, ?head, ?last, "the remote moved");
-                let _ = app.sync.request(app, &cfg.id, false, "schedule", None);
+                let _ = app.sync.request(
+                    app,
+                    &cfg.id,
+                    crate::sync::RunOptions::default(),
+                    "schedule",
+                    None,
+                );
             }
         }
         Ok(Err(e)) => {

@@ -89,6 +89,19 @@ pub struct ConfigStatus {
     pub retry_in_s: Option<u64>,
     /// Failed attempts in a row.
     pub failures: u32,
+    /// Files the home could not take (or the remote holds in a form this machine cannot),
+    /// each with its reason, listed until a sync succeeds for it.
+    pub failed_files: Vec<FailedFile>,
+}
+
+/// A file that failed at the last sync.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FailedFile {
+    /// Repository-relative path (`~/` + path in the home).
+    pub path: String,
+    pub reason: String,
+    /// Unix seconds of the first sync it failed in.
+    pub since: i64,
 }
 
 /// The watcher's own health.
@@ -114,8 +127,25 @@ pub enum RequestError {
     ShuttingDown,
 }
 
+/// What a caller asks of one run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    pub allow_mass_delete: bool,
+    pub rewind: Option<dotsync_engine::RewindChoice>,
+}
+
+/// How long a file must have stopped changing before a sync the daemon starts by itself pushes
+/// it (`DOTSYNC_SETTLE_MS`, default 1000): a save that pauses half way is not a version.
+pub fn settle() -> Duration {
+    std::env::var("DOTSYNC_SETTLE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(Duration::from_millis(1000), Duration::from_millis)
+}
+
 struct Queued {
     allow_mass_delete: bool,
+    rewind: Option<dotsync_engine::RewindChoice>,
     trigger: String,
     /// API callers waiting for this run's lines. Explicit requests win the trigger's name.
     subscribers: Vec<mpsc::UnboundedSender<Line>>,
@@ -189,6 +219,17 @@ impl Default for Coordinator {
 /// The delay before retry number `failures` (1-based) of a config checked every `interval_s`:
 /// doubling from the interval (at most 30 s) up to the interval or 5 minutes, whichever is
 /// longer.
+/// When to try again after a failure: soon and backing off for a remote that cannot be
+/// reached (it comes back by itself), slowly for everything that needs the person (a missing
+/// repository, a refused key, a rewound branch): at most every five minutes, or the interval.
+pub fn retry_delay(interval_s: u64, failures: u32, transient: bool) -> Duration {
+    if transient {
+        backoff(interval_s, failures)
+    } else {
+        Duration::from_secs(interval_s.max(300))
+    }
+}
+
 pub fn backoff(interval_s: u64, failures: u32) -> Duration {
     let base = interval_s.clamp(1, 30);
     let cap = interval_s.max(300);
@@ -217,7 +258,7 @@ impl Coordinator {
         &self,
         app: &App,
         cfg_id: &str,
-        allow_mass_delete: bool,
+        opts: RunOptions,
         trigger: &str,
         subscriber: Option<mpsc::UnboundedSender<Line>>,
     ) -> Result<(), RequestError> {
@@ -228,10 +269,12 @@ impl Coordinator {
         let e = inner.entries.entry(cfg_id.to_owned()).or_default();
         let q = e.queued.get_or_insert_with(|| Queued {
             allow_mass_delete: false,
+            rewind: None,
             trigger: trigger.to_owned(),
             subscribers: Vec::new(),
         });
-        q.allow_mass_delete |= allow_mass_delete;
+        q.allow_mass_delete |= opts.allow_mass_delete;
+        q.rewind = opts.rewind.or(q.rewind);
         if let Some(s) = subscriber {
             if q.subscribers.is_empty() {
                 q.trigger = trigger.to_owned();
@@ -343,6 +386,12 @@ impl Coordinator {
                 self.retry.send_modify(|n| *n += 1);
             }
             e.in_flight.clear();
+            if s.retry {
+                // A file was still being written: look again shortly.
+                e.rescan = true;
+                e.retry_at = Some(Instant::now() + settle().max(Duration::from_millis(200)));
+                self.retry.send_modify(|n| *n += 1);
+            }
             return;
         }
         let in_flight: Vec<_> = e.in_flight.drain().collect();
@@ -351,7 +400,8 @@ impl Coordinator {
             e.state = e.state_before;
             return;
         }
-        e.state = if s.error_kind == Some("offline") {
+        let transient = s.error_kind == Some("offline");
+        e.state = if transient {
             SyncState::Offline
         } else {
             SyncState::Error
@@ -359,7 +409,7 @@ impl Coordinator {
         e.last_error = s.error.clone();
         e.last_error_kind = s.error_kind.map(str::to_owned);
         e.failures = e.failures.saturating_add(1);
-        e.retry_at = Some(Instant::now() + backoff(cfg.interval_s, e.failures));
+        e.retry_at = Some(Instant::now() + retry_delay(cfg.interval_s, e.failures, transient));
         self.retry.send_modify(|n| *n += 1);
     }
 
@@ -370,7 +420,8 @@ impl Coordinator {
         if e.state == SyncState::Syncing {
             return;
         }
-        e.state = if matches!(err, SyncError::Offline { .. }) {
+        let transient = err.is_transient();
+        e.state = if transient {
             SyncState::Offline
         } else {
             SyncState::Error
@@ -378,7 +429,7 @@ impl Coordinator {
         e.last_error = Some(err.to_string());
         e.last_error_kind = Some(error_kind(err).to_owned());
         e.failures = e.failures.saturating_add(1);
-        e.retry_at = Some(Instant::now() + backoff(cfg.interval_s, e.failures));
+        e.retry_at = Some(Instant::now() + retry_delay(cfg.interval_s, e.failures, transient));
         self.retry.send_modify(|n| *n += 1);
     }
 
@@ -427,6 +478,24 @@ impl Coordinator {
 
     pub(crate) fn set_background(&self, on: bool) {
         self.lock().background = on;
+    }
+
+    /// A config was edited: its old error (of the remote it had, maybe) is no longer news,
+    /// and the next check runs at once.
+    pub(crate) fn config_edited(&self, id: &str) {
+        let mut inner = self.lock();
+        if let Some(e) = inner.entries.get_mut(id)
+            && !e.running
+            && matches!(e.state, SyncState::Error | SyncState::Offline)
+        {
+            e.state = SyncState::Idle;
+            e.last_error = None;
+            e.last_error_kind = None;
+            e.failures = 0;
+            e.retry_at = None;
+            e.rescan = true;
+            self.retry.send_modify(|n| *n += 1);
+        }
     }
 
     /// Drops what is known about a deleted config (a running sync of it finishes first).
@@ -493,6 +562,7 @@ impl Coordinator {
                 .filter(|t| *t > now)
                 .map(|t| t.duration_since(now).as_secs_f64().ceil() as u64),
             failures: e.failures,
+            failed_files: Vec::new(),
         }
     }
 
@@ -595,6 +665,7 @@ async fn run_loop(app: App, id: String) {
                     let trigger = if rescan { "rescan" } else { "watch" };
                     let q = Queued {
                         allow_mass_delete: false,
+                        rewind: None,
                         trigger: trigger.to_owned(),
                         subscribers: Vec::new(),
                     };
@@ -679,10 +750,18 @@ async fn run(app: &App, cfg: SyncConfig, q: Queued) {
     app.sync.begin_run(&cfg.id, &q.trigger, cancel.clone());
     publish_status(app, &cfg);
     let subs = Arc::new(q.subscribers);
+    // A sync the daemon starts by itself waits for files to stop changing; one a person asks
+    // for runs at once (a file that changes while it is read is held either way).
+    let automatic = matches!(
+        q.trigger.as_str(),
+        "watch" | "rescan" | "schedule" | "retry" | "start" | "config"
+    );
     let opts = SyncOptions {
         allow_mass_delete: q.allow_mass_delete,
         trigger: q.trigger.clone(),
         cancel: Some(cancel),
+        rewind: q.rewind,
+        settle: if automatic { settle() } else { Duration::ZERO },
     };
     let (app2, cfg2, subs2) = (app.clone(), cfg.clone(), subs.clone());
     let started = Instant::now();

@@ -51,7 +51,9 @@ impl BlobStream {
             .stdin
             .as_mut()
             .ok_or_else(|| SyncError::Git("git cat-file is closed".into()))?;
-        stdin.write_all(format!("{oid}\n").as_bytes()).map_err(err)?;
+        stdin
+            .write_all(format!("{oid}\n").as_bytes())
+            .map_err(err)?;
         stdin.flush().map_err(err)?;
         let mut header = String::new();
         self.stdout.read_line(&mut header).map_err(err)?;
@@ -705,8 +707,12 @@ pub fn classify(stderr: &str) -> crate::RemoteProblem {
         "no such repository",
     ]) {
         P::NotFound
-    } else if any(&["cannot lock ref", "unable to create", "failed to lock", ".lock': file exists"])
-    {
+    } else if any(&[
+        "cannot lock ref",
+        "unable to create",
+        "failed to lock",
+        ".lock': file exists",
+    ]) {
         P::Locked
     } else if any(&[
         "pre-receive hook declined",
@@ -745,15 +751,39 @@ mod tests {
     fn git_messages_map_to_what_the_person_can_do() {
         use crate::RemoteProblem as P;
         for (msg, want) in [
-            ("ssh: connect to host example.com port 22: Connection refused\nfatal: Could not read from remote repository.", P::Offline),
-            ("fatal: unable to access 'https://x/': Could not resolve host: x", P::Offline),
-            ("git@github.com: Permission denied (publickey).\nfatal: Could not read from remote repository.", P::Auth),
-            ("fatal: unable to access 'https://x/r.git/': The requested URL returned error: 403", P::Auth),
-            ("fatal: '/srv/none.git' does not appear to be a git repository", P::NotFound),
+            (
+                "ssh: connect to host example.com port 22: Connection refused\nfatal: Could not read from remote repository.",
+                P::Offline,
+            ),
+            (
+                "fatal: unable to access 'https://x/': Could not resolve host: x",
+                P::Offline,
+            ),
+            (
+                "git@github.com: Permission denied (publickey).\nfatal: Could not read from remote repository.",
+                P::Auth,
+            ),
+            (
+                "fatal: unable to access 'https://x/r.git/': The requested URL returned error: 403",
+                P::Auth,
+            ),
+            (
+                "fatal: '/srv/none.git' does not appear to be a git repository",
+                P::NotFound,
+            ),
             ("remote: Repository not found.", P::NotFound),
-            ("error: unable to write file: No space left on device", P::DiskFull),
-            ("remote: error: cannot lock ref 'refs/heads/main': Unable to create '/srv/r.git/refs/heads/main.lock': File exists.", P::Locked),
-            ("! [remote rejected] main -> main (pre-receive hook declined)", P::Rejected),
+            (
+                "error: unable to write file: No space left on device",
+                P::DiskFull,
+            ),
+            (
+                "remote: error: cannot lock ref 'refs/heads/main': Unable to create '/srv/r.git/refs/heads/main.lock': File exists.",
+                P::Locked,
+            ),
+            (
+                "! [remote rejected] main -> main (pre-receive hook declined)",
+                P::Rejected,
+            ),
         ] {
             assert_eq!(classify(msg), want, "{msg}");
         }

@@ -291,7 +291,10 @@ impl Engine {
             &tree,
             on,
             &msg,
-            (&format!("{machine} (dotsync)"), &format!("dotsync@{machine}")),
+            (
+                &format!("{machine} (dotsync)"),
+                &format!("dotsync@{machine}"),
+            ),
         )?;
         repo.update_ref(&kept_ref(&cfg.id, &commit), &commit)?;
         if cfg.direction == dotsync_core::Direction::Pull {
@@ -326,7 +329,12 @@ impl Engine {
             starts.push(&tip);
         } else {
             let kept = repo.run(
-                &["for-each-ref", "--count=1", "--format=%(objectname)", &kept_prefix(&cfg.id)],
+                &[
+                    "for-each-ref",
+                    "--count=1",
+                    "--format=%(objectname)",
+                    &kept_prefix(&cfg.id),
+                ],
                 None,
             )?;
             if kept.iter().all(u8::is_ascii_whitespace) {

@@ -185,7 +185,10 @@ pub fn forget_commit(store: &Store, config_id: &str) -> Result<(), StoreError> {
 
 /// The remote commit this config's bases are relative to, and the URL it came from.
 /// Falls back to `last_commit` for records written before `synced_commit` existed.
-pub fn synced(store: &Store, config_id: &str) -> Result<Option<(String, Option<String>)>, StoreError> {
+pub fn synced(
+    store: &Store,
+    config_id: &str,
+) -> Result<Option<(String, Option<String>)>, StoreError> {
     store
         .conn()
         .query_row(
@@ -279,7 +282,10 @@ fn put_versions(
 }
 
 /// Versions a sync is about to push, recorded before the push.
-pub fn load_pushed(store: &Store, config_id: &str) -> Result<BTreeMap<String, Version>, StoreError> {
+pub fn load_pushed(
+    store: &Store,
+    config_id: &str,
+) -> Result<BTreeMap<String, Version>, StoreError> {
     load_versions(store, "pushed", config_id)
 }
 
@@ -311,7 +317,9 @@ pub fn load_failures(
         )
         .map_err(sql(store))?;
     let rows = stmt
-        .query_map(params![config_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_map(params![config_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .map_err(sql(store))?;
     rows.collect::<Result<_, _>>().map_err(sql(store))
 }

@@ -334,9 +334,7 @@ impl Walker<'_> {
             return false;
         }
         if let Some(leftover) = own_temp(repo.file_name(), self.temps) {
-            if leftover
-                && std::fs::symlink_metadata(abs).is_ok_and(|m| !m.is_dir())
-            {
+            if leftover && std::fs::symlink_metadata(abs).is_ok_and(|m| !m.is_dir()) {
                 out.stale_temps.push(abs.to_path_buf());
             }
             return false;
@@ -354,7 +352,8 @@ impl Walker<'_> {
         let ft = meta.file_type();
         if ft.is_dir() {
             if dir_perm(meta.mode()) != 0o755 {
-                out.dir_modes.insert(rel_str.to_owned(), dir_perm(meta.mode()));
+                out.dir_modes
+                    .insert(rel_str.to_owned(), dir_perm(meta.mode()));
             }
             return true;
         }

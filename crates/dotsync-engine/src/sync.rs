@@ -308,14 +308,22 @@ impl Engine {
             excluded.extend(remote.skipped.iter().cloned());
             // What the bases are relative to must still be in the remote's history; a remote
             // that was replaced, emptied or moved back is never read as edits or deletions.
-            let replaced_bases =
-                self.bases_for_remote(cfg, opts, &repo, url, synced.as_ref(), &remote, &bases, &scan.files)?;
+            let replaced_bases = self.bases_for_remote(
+                cfg,
+                opts,
+                &repo,
+                url,
+                synced.as_ref(),
+                &remote,
+                &bases,
+                &scan.files,
+            )?;
             let plan_bases = replaced_bases.as_ref().unwrap_or(&bases);
             let mut plan_opts = opts.clone();
             // Taking the remote's files after a rewind was asked for by name: the deletions it
             // brings are what the person chose.
-            plan_opts.allow_mass_delete |= replaced_bases.is_some()
-                && opts.rewind == Some(crate::RewindChoice::TakeRemote);
+            plan_opts.allow_mass_delete |=
+                replaced_bases.is_some() && opts.rewind == Some(crate::RewindChoice::TakeRemote);
             let planned = self.plan(
                 cfg,
                 &plan_opts,
@@ -349,7 +357,10 @@ impl Engine {
                         .ok()
                         .and_then(|rp| remote.files.get(&rp));
                     if on_remote != Some(v) && !preserve.iter().any(|(p, _)| p == path) {
-                        preserve.push((path.clone(), Some((git_mode(v.kind, v.mode), v.blob.clone()))));
+                        preserve.push((
+                            path.clone(),
+                            Some((git_mode(v.kind, v.mode), v.blob.clone())),
+                        ));
                     }
                 }
             }
@@ -714,12 +725,7 @@ impl Engine {
         // writing both would make them overwrite each other on every sync.
         if self.case_insensitive() {
             for clash in case_clashes(files.keys().map(RepoPath::as_str)) {
-                em.file(
-                    &clash,
-                    FileAction::Skipped,
-                    0,
-                    Some(CASE_CLASH.into()),
-                );
+                em.file(&clash, FileAction::Skipped, 0, Some(CASE_CLASH.into()));
                 em.failures.push((clash.clone(), CASE_CLASH.into()));
                 skipped.insert(clash);
             }
@@ -852,7 +858,10 @@ impl Engine {
                 continue;
             };
             let oid = repo.write_blob(&bytes)?;
-            changes.push((path.to_string(), Some((git_mode(e.version.kind, e.version.mode), oid))));
+            changes.push((
+                path.to_string(),
+                Some((git_mode(e.version.kind, e.version.mode), oid)),
+            ));
         }
         let tree = repo.build_tree(Some(tip), &changes)?;
         let machine = &self.machine;
@@ -865,7 +874,10 @@ impl Engine {
             &tree,
             Some(tip),
             &msg,
-            (&format!("{machine} (dotsync)"), &format!("dotsync@{machine}")),
+            (
+                &format!("{machine} (dotsync)"),
+                &format!("dotsync@{machine}"),
+            ),
         )?;
         self.keep(repo, cfg, &commit)
     }

@@ -505,7 +505,10 @@ fn a_branch_rewound_on_purpose_stops_the_sync_and_changes_nothing_here() {
     b.sync();
     let leaked = b.engine.last_synced_commit(&b.cfg).unwrap().unwrap();
     // Someone removes the leak by force-pushing the branch back.
-    git(&remote_dir(dir.path()), &["update-ref", "refs/heads/main", &clean]);
+    git(
+        &remote_dir(dir.path()),
+        &["update-ref", "refs/heads/main", &clean],
+    );
     // The laptop, which still has the leaked commit as its base, edits something else.
     a.write(".zshrc", "ok, edited\n");
     let e = sync_err(&a, &SyncOptions::default());
@@ -533,7 +536,10 @@ fn a_branch_rewound_on_purpose_stops_the_sync_and_changes_nothing_here() {
     assert_eq!(a.read(".zshrc"), "ok\n");
     assert!(!a.home.join(".config/nvim/secret.lua").exists());
     let log = git(&remote_dir(dir.path()), &["log", "--format=%H", "main"]);
-    assert!(!log.contains(&leaked), "the leaked commit is in the history again");
+    assert!(
+        !log.contains(&leaked),
+        "the leaked commit is in the history again"
+    );
     assert!(!remote_blobs(dir.path()).contains(&blob_of("token = 'leaked'\n")));
     assert!(
         history_blobs(&a, ".zshrc").contains(&Some(blob_of("ok, edited\n"))),
@@ -549,7 +555,10 @@ fn a_branch_rewound_on_purpose_stops_the_sync_and_changes_nothing_here() {
         ..Default::default()
     });
     r.unwrap();
-    let tree = git(&remote_dir(dir.path()), &["ls-tree", "-r", "--name-only", "main"]);
+    let tree = git(
+        &remote_dir(dir.path()),
+        &["ls-tree", "-r", "--name-only", "main"],
+    );
     assert!(tree.contains("secret.lua"), "{tree}");
     a.sync();
     assert_eq!(a.read(".config/nvim/secret.lua"), "token = 'leaked'\n");
@@ -566,7 +575,10 @@ fn a_deleted_branch_is_a_new_empty_remote_not_a_deletion_of_every_file() {
     a.write(".zshrc", "z2\n");
     a.sync();
     b.sync();
-    git(&remote_dir(dir.path()), &["update-ref", "-d", "refs/heads/main"]);
+    git(
+        &remote_dir(dir.path()),
+        &["update-ref", "-d", "refs/heads/main"],
+    );
     let (s, ev) = b.sync();
     assert_eq!(s.deleted, 0, "{ev:?}");
     assert_eq!(s.pushed, 2, "{ev:?}");
@@ -591,19 +603,40 @@ fn a_remote_replaced_by_a_new_empty_repository_gets_this_machines_files() {
     a.sync();
     // `dotsync config edit dots --remote <new empty repo>`
     let fresh = dir.path().join("fresh.git");
-    git(dir.path(), &["init", "-q", "--bare", "-b", "main", fresh.to_str().unwrap()]);
+    git(
+        dir.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            fresh.to_str().unwrap(),
+        ],
+    );
     let mut cfg = a.cfg.clone();
     cfg.remote = fresh.to_str().unwrap().to_owned();
     let mut events = Vec::new();
     let s = a
         .engine
-        .sync(&cfg, &SyncOptions::default(), &mut |e| events.push(e.clone()))
+        .sync(&cfg, &SyncOptions::default(), &mut |e| {
+            events.push(e.clone())
+        })
         .unwrap();
     assert_eq!(s.deleted, 0, "{events:?}");
     assert_eq!(s.pushed, 2, "{events:?}");
     assert_eq!(a.read(".zshrc"), "z2\n");
-    let h: Vec<_> = a.engine.history(&cfg, ".zshrc").unwrap().into_iter().map(|h| h.blob).collect();
-    assert!(h.contains(&Some(blob_of("z1\n"))), "versions synced through the old remote: {h:?}");
+    let h: Vec<_> = a
+        .engine
+        .history(&cfg, ".zshrc")
+        .unwrap()
+        .into_iter()
+        .map(|h| h.blob)
+        .collect();
+    assert!(
+        h.contains(&Some(blob_of("z1\n"))),
+        "versions synced through the old remote: {h:?}"
+    );
 }
 
 #[test]
@@ -661,7 +694,10 @@ fn resolving_a_conflict_with_the_remotes_version_keeps_this_machines_in_a_commit
     // ...and in a commit on the remote with the next sync.
     b.sync();
     assert!(remote_blobs(dir.path()).contains(&blob_of("desktop\n")));
-    assert_eq!(git(&remote_dir(dir.path()), &["show", "main:.zshrc"]), "laptop\n");
+    assert_eq!(
+        git(&remote_dir(dir.path()), &["show", "main:.zshrc"]),
+        "laptop\n"
+    );
     a.sync();
     assert_eq!(a.read(".zshrc"), "laptop\n");
     // An edited result keeps the replaced version too.
@@ -715,10 +751,17 @@ fn a_temporary_file_of_a_killed_write_is_removed_at_the_next_sync_and_never_sync
             [&a.cfg.id],
         )
         .unwrap();
-    a.write(".config/nvim/.init.lua.dotsync-tmp-feedc0de12345678", "half a fi");
+    a.write(
+        ".config/nvim/.init.lua.dotsync-tmp-feedc0de12345678",
+        "half a fi",
+    );
     let (s, ev) = a.sync();
     assert_eq!(s.pushed, 0, "{ev:?}");
-    assert!(!a.home.join(".config/nvim/.init.lua.dotsync-tmp-feedc0de12345678").exists());
+    assert!(
+        !a.home
+            .join(".config/nvim/.init.lua.dotsync-tmp-feedc0de12345678")
+            .exists()
+    );
     let (s, _) = b.sync();
     assert_eq!(s.pulled + s.deleted, 0);
 }
@@ -741,7 +784,10 @@ fn an_append_during_the_sync_is_merged_next_time_not_a_conflict() {
         if !appended && matches!(e, SyncEvent::Progress { phase: "fetch", .. }) {
             appended = true;
             use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .unwrap();
             f.write_all(b"seven\n").unwrap();
         }
         events.push(e.clone());
@@ -751,7 +797,10 @@ fn an_append_during_the_sync_is_merged_next_time_not_a_conflict() {
     assert!(s.retry);
     let (s, ev) = b.sync();
     assert_eq!(s.conflicts, 0, "{ev:?}");
-    assert_eq!(b.read(".zshrc"), "ONE\ntwo\nthree\nfour\nfive\nsix\nseven\n");
+    assert_eq!(
+        b.read(".zshrc"),
+        "ONE\ntwo\nthree\nfour\nfive\nsix\nseven\n"
+    );
 }
 
 #[test]
@@ -770,12 +819,18 @@ fn a_kill_between_push_and_record_is_not_a_conflict_with_this_machines_own_versi
         })
     }));
     assert!(died.is_err());
-    assert_eq!(git(&remote_dir(dir.path()), &["show", "main:.zshrc"]), "v2\n");
+    assert_eq!(
+        git(&remote_dir(dir.path()), &["show", "main:.zshrc"]),
+        "v2\n"
+    );
     a.write(".zshrc", "v3\n");
     let (s, ev) = a.sync();
     assert_eq!(s.conflicts, 0, "{ev:?}");
     assert_eq!(s.pushed, 1, "{ev:?}");
-    assert_eq!(git(&remote_dir(dir.path()), &["show", "main:.zshrc"]), "v3\n");
+    assert_eq!(
+        git(&remote_dir(dir.path()), &["show", "main:.zshrc"]),
+        "v3\n"
+    );
 }
 
 #[test]
@@ -816,7 +871,9 @@ fn a_file_the_home_cannot_take_is_a_failure_listed_until_it_succeeds() {
     assert!(s.failed >= 1, "{ev:?}");
     let failures = b.engine.failures(&b.cfg).unwrap();
     assert!(
-        failures.iter().any(|f| f.path == ".config/nvim/x" && !f.reason.is_empty()),
+        failures
+            .iter()
+            .any(|f| f.path == ".config/nvim/x" && !f.reason.is_empty()),
         "{failures:?}"
     );
     assert_eq!(b.read(".config/nvim/x/mine.txt"), "keep me\n");
@@ -837,7 +894,12 @@ fn a_remote_that_is_not_a_repository_or_is_locked_says_so() {
     let (a, _b) = two(dir.path());
     a.write(".zshrc", "x\n");
     let mut cfg = a.cfg.clone();
-    cfg.remote = dir.path().join("nothing-here.git").to_str().unwrap().to_owned();
+    cfg.remote = dir
+        .path()
+        .join("nothing-here.git")
+        .to_str()
+        .unwrap()
+        .to_owned();
     let e = a
         .engine
         .sync(&cfg, &SyncOptions::default(), &mut |_| {})
@@ -865,7 +927,10 @@ fn history_lists_files_whose_names_hold_tabs_quotes_and_backslashes() {
     a.sync();
     let h = a.engine.history(&a.cfg, name).unwrap();
     assert_eq!(h.len(), 2, "{h:?}");
-    assert!(h.iter().all(|e| e.blob.is_some() && e.size == Some(4)), "{h:?}");
+    assert!(
+        h.iter().all(|e| e.blob.is_some() && e.size == Some(4)),
+        "{h:?}"
+    );
 }
 
 #[test]
@@ -875,7 +940,12 @@ fn files_dated_far_in_the_future_or_past_sync() {
     a.write(".zshrc", "future\n");
     a.write(".config/nvim/old.lua", "past\n");
     let far = std::time::UNIX_EPOCH + std::time::Duration::from_secs(11_000_000_000);
-    std::fs::File::options().write(true).open(a.home.join(".zshrc")).unwrap().set_modified(far).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(a.home.join(".zshrc"))
+        .unwrap()
+        .set_modified(far)
+        .unwrap();
     a.sync();
     a.sync();
     b.sync();
@@ -910,9 +980,18 @@ fn names_that_differ_only_in_case_are_reported_on_a_case_insensitive_file_system
         .filter(|(_, a)| *a == FileAction::Skipped)
         .map(|(p, _)| p)
         .collect();
-    assert_eq!(skipped, vec![".config/nvim/Init.lua", ".config/nvim/init.lua"]);
+    assert_eq!(
+        skipped,
+        vec![".config/nvim/Init.lua", ".config/nvim/init.lua"]
+    );
     // Listed for the person until it is fixed, and the next sync does not fail either.
-    let listed: Vec<_> = m.engine.failures(&m.cfg).unwrap().into_iter().map(|f| f.path).collect();
+    let listed: Vec<_> = m
+        .engine
+        .failures(&m.cfg)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
     assert_eq!(listed, skipped);
     let (s, ev) = m.sync();
     assert_eq!(s.failed, 0, "{ev:?}");
@@ -925,10 +1004,18 @@ fn a_remote_cannot_make_files_writable_by_others() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two(dir.path());
     a.write(".zshrc", "x\n");
-    std::fs::set_permissions(a.home.join(".zshrc"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    std::fs::set_permissions(
+        a.home.join(".zshrc"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
     a.sync();
     b.sync();
-    let mode = std::fs::metadata(b.home.join(".zshrc")).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(b.home.join(".zshrc"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o644);
     // And the laptop's own bits are not rewritten back and forth.
     let (s, _) = a.sync();

@@ -116,6 +116,13 @@ pub struct SyncArgs {
     /// Go on even if the sync would delete most of a config's files.
     #[arg(long)]
     pub allow_mass_delete: bool,
+    /// After the remote's branch was moved back: put this machine's files back on the remote.
+    #[arg(long, conflicts_with = "take_remote")]
+    pub push_local: bool,
+    /// After the remote's branch was moved back: take the remote's files (this machine's
+    /// versions stay in `dotsync log`).
+    #[arg(long)]
+    pub take_remote: bool,
 }
 
 #[derive(Subcommand, Debug)]

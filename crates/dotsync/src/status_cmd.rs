@@ -68,6 +68,10 @@ pub fn run(json: bool) -> Result<()> {
             if c["auto"] != true {
                 note.push("manual".to_owned());
             }
+            let failed = c["failed_files"].as_array().map_or(0, Vec::len);
+            if failed > 0 {
+                note.push(format!("{failed} file(s) failed, listed below"));
+            }
             vec![
                 c["name"].as_str().unwrap_or("").to_owned(),
                 c["state"].as_str().unwrap_or("?").to_owned(),
@@ -85,6 +89,20 @@ pub fn run(json: bool) -> Result<()> {
         &["NAME", "STATE", "LAST SYNC", "PENDING", "CONFLICTS", "NOTE"],
         &rows,
     );
+    for c in configs {
+        let name = c["name"].as_str().unwrap_or("?");
+        for f in c["failed_files"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            println!(
+                "{name}: failed: ~/{}: {}",
+                f["path"].as_str().unwrap_or("?"),
+                f["reason"].as_str().unwrap_or("")
+            );
+        }
+    }
     Ok(())
 }
 

@@ -24,9 +24,15 @@ pub fn run(args: SyncArgs) -> Result<ExitCode> {
         Some(n) => format!("/v1/sync/{}", seg(n)),
         None => "/v1/sync".to_owned(),
     };
-    let body = args
-        .allow_mass_delete
-        .then(|| json!({"allow_mass_delete": true}));
+    let rewind = if args.push_local {
+        Some("push-local")
+    } else if args.take_remote {
+        Some("take-remote")
+    } else {
+        None
+    };
+    let body = (args.allow_mass_delete || rewind.is_some())
+        .then(|| json!({"allow_mass_delete": args.allow_mass_delete, "rewind": rewind}));
     let resp = client.call("POST", &path, body.as_ref())?;
     let reader = BufReader::new(resp.body);
     let mut out = std::io::stdout().lock();
@@ -48,7 +54,8 @@ pub fn run(args: SyncArgs) -> Result<ExitCode> {
             .with_context(|| format!("the daemon sent a line that is not JSON: {line}"))?;
         if v["type"] == "summary" {
             summaries += 1;
-            if v["ok"] != true {
+            // A sync that completed but could not write some file did not do its job either.
+            if v["ok"] != true || v["failed"].as_u64().unwrap_or(0) > 0 {
                 failed += 1;
             }
         }
@@ -155,6 +162,11 @@ impl Report {
                     if let Some(hint) = hint(v) {
                         self.line(&hint);
                     }
+                } else if v["failed"].as_u64().unwrap_or(0) > 0 {
+                    self.line(
+                        "hint: the files marked failed stay listed in `dotsync status` until a \
+                         sync can write them",
+                    );
                 } else if v["conflicts"].as_u64().unwrap_or(0) > 0 {
                     self.line(
                         "hint: `dotsync conflicts` shows them; `dotsync resolve PATH --keep \
@@ -256,6 +268,16 @@ fn hint(v: &Value) -> Option<String> {
                 .to_owned(),
         ),
         "cancelled" => Some("hint: the sync was stopped; run it again".to_owned()),
+        "rewound" => Some(format!(
+            "hint: `dotsync sync {config} --push-local` puts this machine's files back on the \
+             remote; `dotsync sync {config} --take-remote` takes the remote's (this machine's \
+             versions stay in `dotsync log`)"
+        )),
+        "remote_not_found" | "auth" | "rejected" | "remote_locked" | "disk_full" => Some(
+            "hint: your edits are kept; once that is fixed, run `dotsync sync` (the daemon also \
+             tries again every few minutes)"
+                .to_owned(),
+        ),
         _ => None,
     }
 }

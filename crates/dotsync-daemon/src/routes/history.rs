@@ -20,9 +20,11 @@ impl From<SyncError> for ApiError {
         match e {
             SyncError::NotFound(m) => ApiError::not_found(m),
             SyncError::Invalid(m) => ApiError::bad_request(m),
-            SyncError::Offline { .. } => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "offline", e.to_string())
+            SyncError::Offline { .. } | SyncError::Remote { .. } => {
+                let kind = e.kind();
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, kind, e.to_string())
             }
+            SyncError::Rewound { .. } => ApiError::conflict(e.to_string()),
             SyncError::MassDelete { .. } => ApiError::conflict(e.to_string()),
             other => ApiError::internal(other),
         }
@@ -296,7 +298,13 @@ impl App {
     /// it right away (a CLI command without a daemon leaves that to `dotsync sync`).
     pub(crate) fn after_local_edit(&self, cfg: &SyncConfig) {
         if self.sync.background() && cfg.auto {
-            let _ = self.sync.request(self, &cfg.id, false, "local-edit", None);
+            let _ = self.sync.request(
+                self,
+                &cfg.id,
+                crate::sync::RunOptions::default(),
+                "local-edit",
+                None,
+            );
         }
     }
 }

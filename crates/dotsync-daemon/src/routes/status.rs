@@ -63,8 +63,21 @@ pub async fn status(State(app): State<App>) -> Result<Json<Status>, ApiError> {
             let stored_conflicts = conflicts
                 .as_ref()
                 .map(|m| m.get(&c.id).copied().unwrap_or(0));
-            app.sync
-                .status_of(c, last.get(&c.id).copied(), stored_conflicts)
+            let mut st = app
+                .sync
+                .status_of(c, last.get(&c.id).copied(), stored_conflicts);
+            st.failed_files = app
+                .engine
+                .failures(c)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| crate::sync::FailedFile {
+                    path: f.path,
+                    reason: f.reason,
+                    since: f.since,
+                })
+                .collect();
+            st
         })
         .collect();
     Ok(Json(Status {

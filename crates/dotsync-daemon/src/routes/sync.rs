@@ -13,7 +13,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiPath;
-use crate::sync::{Line, RequestError};
+use crate::sync::{Line, RequestError, RunOptions};
 
 /// Options of a sync, as an optional JSON body or as query parameters.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
@@ -23,6 +23,22 @@ pub struct SyncRequest {
     /// Go on even if the sync would delete most of a config's files.
     #[serde(default)]
     pub allow_mass_delete: bool,
+    /// After the remote's branch was moved back (`error_kind: "rewound"`): `push-local` puts
+    /// this machine's files back on the remote, `take-remote` takes the remote's files (this
+    /// machine's versions stay in its history).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    #[param(value_type = Option<String>)]
+    pub rewind: Option<dotsync_engine::RewindChoice>,
+}
+
+impl SyncRequest {
+    fn run_options(&self) -> RunOptions {
+        RunOptions {
+            allow_mass_delete: self.allow_mass_delete,
+            rewind: self.rewind,
+        }
+    }
 }
 
 /// The lines of the stream, for the documentation (the engine writes them).
@@ -55,9 +71,9 @@ impl From<RequestError> for ApiError {
 }
 
 /// Reads the optional JSON body: empty means defaults; otherwise it must be JSON.
-fn options(headers: &HeaderMap, body: &Bytes, query: SyncRequest) -> Result<bool, ApiError> {
+fn options(headers: &HeaderMap, body: &Bytes, query: SyncRequest) -> Result<RunOptions, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(query.allow_mass_delete);
+        return Ok(query.run_options());
     }
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -73,7 +89,10 @@ fn options(headers: &HeaderMap, body: &Bytes, query: SyncRequest) -> Result<bool
     }
     let req: SyncRequest = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
-    Ok(req.allow_mass_delete || query.allow_mass_delete)
+    Ok(RunOptions {
+        allow_mass_delete: req.allow_mass_delete || query.allow_mass_delete,
+        rewind: req.rewind.or(query.rewind),
+    })
 }
 
 fn ndjson(rx: mpsc::UnboundedReceiver<Line>) -> Response {
@@ -96,7 +115,7 @@ fn query_options(
     match q {
         Ok(Query(q)) => Ok(q),
         Err(e) => Err(ApiError::bad_request(format!(
-            "invalid query string: {}; the only parameter is allow_mass_delete=true|false",
+            "invalid query string: {}; the parameters are allow_mass_delete=true|false and rewind=push-local|take-remote",
             e.body_text()
         ))),
     }

@@ -408,13 +408,24 @@ fn the_same_line_edited_on_both_machines_shows_as_a_conflict_until_resolved() {
 #[test]
 fn a_remote_that_goes_away_is_offline_and_recovers_by_itself() {
     let w = World::new();
-    let (a, b, remote) = pair(&w, "dots", &["~/.zshrc"]);
+    let _remote = w.bare_remote("dots");
+    // The remote is a server on loopback, stopped and started again.
+    let gd = crate::util::git_daemon(w.path(), None);
+    let port = gd.1;
+    let url = PathBuf::from(format!("git://127.0.0.1:{port}/dots.git"));
+    let mut a = w.machine("laptop");
+    let mut b = w.machine("desktop");
+    a.start_daemon();
+    b.start_daemon();
+    a.add_config(&auto_cfg(&url, "dots", &["~/.zshrc"], 1));
+    b.add_config(&auto_cfg(&url, "dots", &["~/.zshrc"], 1));
+    wait_synced(&a, "dots");
+    wait_synced(&b, "dots");
     a.write(".zshrc", "one\n");
     wait_until(20, "the first version on B", || {
         read_opt(&b, ".zshrc").as_deref() == Some("one\n")
     });
-    let away = w.path().join("dots.git.away");
-    std::fs::rename(&remote, &away).unwrap();
+    drop(gd);
     // A's edit cannot be pushed; B's remote checks fail.
     a.write(".zshrc", "two\n");
     for m in [&a, &b] {
@@ -435,7 +446,7 @@ fn a_remote_that_goes_away_is_offline_and_recovers_by_itself() {
     assert_eq!(a.read(".zshrc"), "two\n", "the local edit is kept");
     let out = a.ok(&["status"]);
     assert!(out.contains("offline"), "{out}");
-    std::fs::rename(&away, &remote).unwrap();
+    let _gd = crate::util::git_daemon(w.path(), Some(port));
     // Nobody asks: the retries find the remote back.
     wait_until(40, "the edit to reach B after the remote came back", || {
         read_opt(&b, ".zshrc").as_deref() == Some("two\n")
@@ -1035,7 +1046,7 @@ fn the_sync_command_passes_ndjson_through_and_fails_when_the_sync_does() {
     assert!(!out.status.success());
     let last: Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
-    assert_eq!(last["error_kind"], "offline");
+    assert_eq!(last["error_kind"], "remote_not_found");
     // An unknown config: the API's 404, as a message.
     let err = a.fails(&["sync", "nope"]);
     assert!(err.contains("nope"), "{err}");

@@ -3,11 +3,11 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::util::{Machine, World, git, wait_until};
+use crate::util::{Machine, World, git};
 
 /// POSTs a sync of `config` and returns the NDJSON lines.
 fn sync(m: &Machine, config: &str) -> Vec<Value> {
@@ -472,8 +472,36 @@ fn an_unreachable_remote_is_a_clear_error_keeps_local_edits_and_recovers() {
     let moved = w.path().join("moved.git");
     std::fs::rename(&remote, &moved).unwrap();
     a.write(".zshrc", "two\n");
+    // A folder that is not there is no repository: said so, with how to make one.
     let lines = sync(&a, "dots");
     let s = summary(&lines);
+    assert_eq!(s["ok"], false);
+    assert_eq!(s["error_kind"], "remote_not_found", "{s}");
+    assert!(
+        s["error"].as_str().unwrap().contains("git init --bare"),
+        "{s}"
+    );
+    assert_eq!(a.read(".zshrc"), "two\n");
+    std::fs::rename(&moved, &remote).unwrap();
+    let lines = sync(&a, "dots");
+    assert_eq!(files_with(&lines, "pushed"), vec![".zshrc"]);
+}
+
+#[test]
+fn a_remote_server_that_is_down_is_offline_keeps_local_edits_and_recovers() {
+    let w = World::new();
+    let _remote = w.bare_remote("dots");
+    let gd = crate::util::git_daemon(w.path(), None);
+    let port = gd.1;
+    let url = format!("git://127.0.0.1:{port}/dots.git");
+    let mut a = w.machine("laptop");
+    a.start_daemon();
+    a.add_config(&json!({"name": "dots", "paths": ["~/.zshrc"], "remote": url, "auto": false}));
+    a.write(".zshrc", "one\n");
+    ok_summary(&sync(&a, "dots"));
+    drop(gd);
+    a.write(".zshrc", "two\n");
+    let s = summary(&sync(&a, "dots")).clone();
     assert_eq!(s["ok"], false);
     assert_eq!(s["error_kind"], "offline", "{s}");
     assert!(
@@ -481,7 +509,7 @@ fn an_unreachable_remote_is_a_clear_error_keeps_local_edits_and_recovers() {
         "{s}"
     );
     assert_eq!(a.read(".zshrc"), "two\n");
-    std::fs::rename(&moved, &remote).unwrap();
+    let _gd = crate::util::git_daemon(w.path(), Some(port));
     let lines = sync(&a, "dots");
     assert_eq!(files_with(&lines, "pushed"), vec![".zshrc"]);
 }
@@ -507,48 +535,11 @@ fn sync_all_streams_every_config_and_the_cli_renders_it() {
     assert_eq!(last["pushed"], 1);
 }
 
-/// `git daemon` on a free loopback port, serving `base` with push enabled.
-struct GitDaemon(Child, u16);
-
-impl Drop for GitDaemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn git_daemon(base: &Path) -> GitDaemon {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("git")
-        .args([
-            "daemon",
-            "--reuseaddr",
-            "--export-all",
-            "--enable=receive-pack",
-            "--listen=127.0.0.1",
-            &format!("--port={port}"),
-            &format!("--base-path={}", base.display()),
-            base.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("git daemon (is git's daemon installed?)");
-    wait_until(20, "git daemon to listen", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    GitDaemon(child, port)
-}
-
 #[test]
 fn machines_sync_over_a_real_network_transport() {
     let w = World::new();
     let _remote = w.bare_remote("dots");
-    let gd = git_daemon(w.path());
+    let gd = crate::util::git_daemon(w.path(), None);
     let url = format!("git://127.0.0.1:{}/dots.git", gd.1);
     let mut a = w.machine("laptop");
     let mut b = w.machine("desktop");

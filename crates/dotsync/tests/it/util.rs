@@ -435,3 +435,45 @@ pub fn mode(p: &Path) -> u32 {
         .mode()
         & 0o7777
 }
+
+/// `git daemon` on a free loopback port, serving `base` with push enabled.
+pub struct GitDaemon(pub std::process::Child, pub u16);
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// On `port`, or a free one.
+pub fn git_daemon(base: &Path, port: Option<u16>) -> GitDaemon {
+    let port = port.unwrap_or_else(|| {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    });
+    // The daemon binary itself: `git daemon` is a wrapper whose child (the real daemon) would
+    // outlive a kill of the wrapper and keep serving.
+    let exec_path = git(Path::new("/"), &["--exec-path"]);
+    let child = std::process::Command::new(Path::new(exec_path.trim()).join("git-daemon"))
+        .args([
+            "--reuseaddr",
+            "--export-all",
+            "--enable=receive-pack",
+            "--listen=127.0.0.1",
+            &format!("--port={port}"),
+            &format!("--base-path={}", base.display()),
+            base.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("git daemon (is git's daemon installed?)");
+    wait_until(20, "git daemon to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    GitDaemon(child, port)
+}
