@@ -164,6 +164,7 @@ export function reduce(s0: LiveState, ev: LiveEvent, now = Date.now()): LiveStat
         {
           state: !ok ? (sum.error_kind === "offline" ? "offline" : "error") : conflicts > 0 ? "conflict" : "idle",
           last_error: ok ? null : (str(sum.error) ?? "the sync failed"),
+          last_error_kind: ok ? null : (str(sum.error_kind) ?? null),
           last_sync: ok ? now / 1000 : c.last_sync,
           conflicts,
           current_file: null,
@@ -198,7 +199,7 @@ export function reduce(s0: LiveState, ev: LiveEvent, now = Date.now()): LiveStat
       const i = find(s.configs, d);
       if (i === -1) return { ...s, needs_refresh: true };
       const patch: Partial<LiveConfig> = {};
-      for (const k of ["state", "last_sync", "last_error", "last_error_kind", "pending", "pending_changes", "conflicts", "trigger", "retry_in_s"] as const) {
+      for (const k of ["state", "last_sync", "last_error", "last_error_kind", "pending", "pending_changes", "conflicts", "trigger", "retry_in_s", "failed_files"] as const) {
         if (k in d) (patch as Obj)[k] = d[k];
       }
       if (patch.state && patch.state !== "syncing") patch.current_file = null;

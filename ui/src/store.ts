@@ -208,7 +208,11 @@ export function connectEvents(): void {
 
 /** Starts "Sync now" for one config (id) or for all (null). One run at a time; a sync the
  * daemon started is queued behind by the daemon, and the view switches to this one. */
-export async function startSync(target: string | null, label: string): Promise<void> {
+export async function startSync(
+  target: string | null,
+  label: string,
+  rewind?: "push-local" | "take-remote",
+): Promise<void> {
   if (store.run && store.run.source === "app" && !store.run.finished) {
     toast("a sync is already running; wait for it to finish", "error");
     return;
@@ -216,7 +220,8 @@ export async function startSync(target: string | null, label: string): Promise<v
   store.run = newRun(target, label);
   changed();
   try {
-    const path = target ? `/v1/sync/${encodeURIComponent(target)}` : "/v1/sync";
+    const base = target ? `/v1/sync/${encodeURIComponent(target)}` : "/v1/sync";
+    const path = rewind ? `${base}?rewind=${rewind}` : base;
     const resp = await request("POST", path);
     if (!resp.body) throw new Error("the daemon sent no stream");
     for await (const line of readNdjson(resp.body)) {

@@ -34,6 +34,8 @@ export interface ConfigStatus {
   last_error_kind?: string | null;
   retry_in_s?: number;
   watch?: string;
+  /** Files the home could not take at the last sync, with why; listed until they succeed. */
+  failed_files?: { path: string; reason: string; since: number }[];
   [more: string]: unknown;
 }
 

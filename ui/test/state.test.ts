@@ -47,6 +47,23 @@ describe("the live state", () => {
     expect(s.configs[0].state).toBe("offline");
   });
 
+  it("keeps the kind of a failure, so a rewound remote can offer its two ways out", () => {
+    let s = reduce(start(), {
+      id: 1,
+      kind: "sync_finished",
+      data: { config_id: "cfg_a", ok: false, error: "the remote's branch main was moved back", error_kind: "rewound" },
+    });
+    expect(s.configs[0]).toMatchObject({ state: "error", last_error_kind: "rewound" });
+    s = reduce(s, { id: 2, kind: "sync_finished", data: { config_id: "cfg_a", ok: true, conflicts: 0 } });
+    expect(s.configs[0]).toMatchObject({ state: "idle", last_error_kind: null });
+  });
+
+  it("lists the files a sync could not write, from status events", () => {
+    const failed = [{ path: ".config/x", reason: "a directory is where the file should be", since: 5 }];
+    const s = reduce(start(), { id: 1, kind: "status", data: { config_id: "cfg_a", failed_files: failed } });
+    expect(s.configs[0].failed_files).toEqual(failed);
+  });
+
   it("marks conflicts and counts them", () => {
     const s = reduce(start(), { id: 1, kind: "conflict", data: { config: "work", path: ".gitconfig" } });
     expect(s.configs[1].state).toBe("conflict");

@@ -94,6 +94,20 @@ pub struct ConfigStatus {
     pub failed_files: Vec<FailedFile>,
 }
 
+/// The files of `cfg` that failed at its last sync (one small query of the engine's records).
+pub(crate) fn failed_files(app: &App, cfg: &SyncConfig) -> Vec<FailedFile> {
+    app.engine
+        .failures(cfg)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| FailedFile {
+            path: f.path,
+            reason: f.reason,
+            since: f.since,
+        })
+        .collect()
+}
+
 /// A file that failed at the last sync.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FailedFile {
@@ -965,7 +979,8 @@ fn publish(app: &App, subs: &[mpsc::UnboundedSender<Line>], ev: &SyncEvent) {
 }
 
 fn publish_status(app: &App, cfg: &SyncConfig) {
-    let st = app.sync.status_of(cfg, None, None);
+    let mut st = app.sync.status_of(cfg, None, None);
+    st.failed_files = failed_files(app, cfg);
     if let Ok(v) = serde_json::to_value(st) {
         app.events.emit("status", v);
     }

@@ -797,6 +797,16 @@ impl Engine {
         }
         // Moved back (or rewritten): the versions since stay in this machine's history.
         self.keep(repo, cfg, s)?;
+        let same_files = bases.len() == remote.files.len()
+            && remote
+                .files
+                .iter()
+                .all(|(p, v)| bases.get(p.as_str()) == Some(v));
+        if same_files {
+            // The remote holds exactly what this machine last synced (another machine pushed
+            // its files back): nothing here would change, so there is nothing to choose.
+            return Ok(None);
+        }
         let remote_of = |k: &str| RepoPath::parse(k).ok().and_then(|rp| remote.files.get(&rp));
         match opts.rewind {
             None => Err(SyncError::Rewound {

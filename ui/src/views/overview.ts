@@ -81,6 +81,27 @@ function configCard(c: LiveConfig, running: boolean): HTMLElement {
       h("dd", null, c.conflicts ? h("a", { href: "#/conflicts" }, String(c.conflicts)) : "0"),
     ),
     c.last_error ? h("p", { class: "alert alert-error small", "data-testid": "last-error" }, c.last_error) : null,
+    c.last_error_kind === "rewound"
+      ? h(
+          "div",
+          { class: "card-actions", "data-testid": "rewound-choices" },
+          button("Push this machine's files back", () => void startSyncAndShow(c.id, c.name, "push-local"), {
+            kind: "primary",
+            testid: "rewind-push-local",
+          }),
+          button("Take the remote's files", () => void startSyncAndShow(c.id, c.name, "take-remote"), {
+            kind: "ghost",
+            testid: "rewind-take-remote",
+          }),
+        )
+      : null,
+    c.failed_files && c.failed_files.length > 0
+      ? h(
+          "ul",
+          { class: "alert alert-error small", "data-testid": "failed-files" },
+          c.failed_files.map((f) => h("li", null, `~/${f.path}: ${f.reason}`)),
+        )
+      : null,
     h(
       "div",
       { class: "card-actions" },
@@ -95,7 +116,11 @@ function configCard(c: LiveConfig, running: boolean): HTMLElement {
   );
 }
 
-export async function startSyncAndShow(target: string | null, label: string): Promise<void> {
+export async function startSyncAndShow(
+  target: string | null,
+  label: string,
+  rewind?: "push-local" | "take-remote",
+): Promise<void> {
   navigate("#/sync");
-  await startSync(target, label);
+  await startSync(target, label, rewind);
 }

@@ -66,17 +66,7 @@ pub async fn status(State(app): State<App>) -> Result<Json<Status>, ApiError> {
             let mut st = app
                 .sync
                 .status_of(c, last.get(&c.id).copied(), stored_conflicts);
-            st.failed_files = app
-                .engine
-                .failures(c)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|f| crate::sync::FailedFile {
-                    path: f.path,
-                    reason: f.reason,
-                    since: f.since,
-                })
-                .collect();
+            st.failed_files = crate::sync::failed_files(&app, c);
             st
         })
         .collect();

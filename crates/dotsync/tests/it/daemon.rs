@@ -1171,3 +1171,60 @@ fn the_service_is_installed_as_a_systemd_user_unit_and_removed() {
     assert!(err.contains("Failed to connect to bus"), "{err}");
     assert!(err.contains("dotsync daemon"), "{err}");
 }
+
+#[test]
+fn a_save_that_pauses_half_way_never_reaches_the_other_machine_half_written() {
+    let w = World::new();
+    let (a, b, _remote) = pair(&w, "dots", &["~/.config/nvim"]);
+    let full: String = (0..6)
+        .map(|i| format!("line {i} of a slow save\n"))
+        .collect();
+    a.write(".config/nvim/slow.lua", "");
+    wait_until(20, "the empty file on B", || {
+        read_opt(&b, ".config/nvim/slow.lua").as_deref() == Some("")
+    });
+    // A script writes the file in pieces with pauses longer than the watcher's quiet period
+    // (500 ms) but shorter than the settle time (1 s).
+    let path = a.home.join(".config/nvim/slow.lua");
+    let writer = {
+        let full = full.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&path)
+                .unwrap();
+            for line in full.split_inclusive('\n') {
+                f.write_all(line.as_bytes()).unwrap();
+                f.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(650));
+            }
+        })
+    };
+    // Whatever B holds at any moment is the old or the whole new file.
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(c) = read_opt(&b, ".config/nvim/slow.lua") {
+            seen.insert(c.clone());
+            if c == full && writer.is_finished() {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the whole file never arrived; B saw {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    writer.join().unwrap();
+    let partial: Vec<_> = seen
+        .iter()
+        .filter(|c| !c.is_empty() && **c != full)
+        .collect();
+    assert!(
+        partial.is_empty(),
+        "B held a half-written file: {partial:?}"
+    );
+}

@@ -602,3 +602,74 @@ fn malformed_queries_and_unknown_configs_answer_json_errors() {
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(r.json["error"]["code"], "bad_request");
 }
+
+#[test]
+fn a_rewound_remote_is_reported_by_sync_and_status_and_settled_by_the_persons_choice() {
+    let w = World::new();
+    let (a, b, remote) = pair(&w, &["~/.zshrc", "~/.config/nvim"]);
+    a.write(".zshrc", "one\n");
+    ok_summary(&sync(&a, "dots"));
+    let old = git(&remote, &["rev-parse", "main"]);
+    a.write(".config/nvim/init.lua", "new since\n");
+    ok_summary(&sync(&a, "dots"));
+    ok_summary(&sync(&b, "dots"));
+    git(&remote, &["update-ref", "refs/heads/main", old.trim()]);
+    // The CLI says what happened and the two ways out, exits non-zero, and changes nothing.
+    let out = b.run(&["sync", "dots"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("moved back"), "{err}");
+    assert!(
+        err.contains("--push-local") && err.contains("--take-remote"),
+        "{err}"
+    );
+    assert_eq!(b.read(".config/nvim/init.lua"), "new since\n");
+    // The status shows it too.
+    let st = b.ok_json(&["status", "--json"]);
+    assert_eq!(st["configs"][0]["last_error_kind"], "rewound", "{st}");
+    // The log still lists the version the remote dropped.
+    let log = b.ok_json(&["log", "~/.config/nvim/init.lua", "--json"]);
+    assert_eq!(log.as_array().map(Vec::len), Some(1), "{log}");
+    // Push this machine's files back: the remote has them again, and A keeps its files.
+    b.ok(&["sync", "dots", "--push-local"]);
+    let tree = git(&remote, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(tree.contains(".config/nvim/init.lua"), "{tree}");
+    let st = b.ok_json(&["status", "--json"]);
+    assert!(st["configs"][0]["last_error"].is_null(), "{st}");
+    ok_summary(&sync(&a, "dots"));
+    assert_eq!(a.read(".config/nvim/init.lua"), "new since\n");
+}
+
+#[test]
+fn a_file_the_home_cannot_take_fails_the_sync_and_stays_in_the_status() {
+    let w = World::new();
+    let (a, b, _remote) = pair(&w, &["~/.config/nvim"]);
+    a.write(".config/nvim/init.lua", "i\n");
+    a.write(".config/nvim/x", "a file\n");
+    ok_summary(&sync(&a, "dots"));
+    b.write(".config/nvim/x/mine.txt", "keep me\n");
+    let out = b.run(&["sync", "dots"]);
+    assert!(
+        !out.status.success(),
+        "a sync with failed files must not exit 0"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("failed"), "{err}");
+    let st = b.ok_json(&["status", "--json"]);
+    let failed = &st["configs"][0]["failed_files"];
+    assert!(
+        failed
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["path"] == ".config/nvim/x")),
+        "{st}"
+    );
+    let human = b.ok(&["status"]);
+    assert!(human.contains("failed: ~/.config/nvim/x"), "{human}");
+    assert_eq!(b.read(".config/nvim/x/mine.txt"), "keep me\n");
+    // Once the way is clear, the file arrives and the list empties.
+    std::fs::remove_dir_all(b.home.join(".config/nvim/x")).unwrap();
+    b.ok(&["sync", "dots"]);
+    assert_eq!(b.read(".config/nvim/x"), "a file\n");
+    let st = b.ok_json(&["status", "--json"]);
+    assert_eq!(st["configs"][0]["failed_files"], json!([]), "{st}");
+}
