@@ -390,3 +390,15 @@ fn host_name() -> Option<String> {
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8(buf[..end].to_vec()).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_host_name_comes_from_gethostname() {
+        let name = super::host_name().unwrap_or_default();
+        assert!(!name.is_empty());
+        if let Ok(kernel) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+            assert_eq!(name, kernel.trim());
+        }
+    }
+}

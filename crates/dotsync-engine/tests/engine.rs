@@ -1021,3 +1021,59 @@ fn a_remote_cannot_make_files_writable_by_others() {
     let (s, _) = a.sync();
     assert_eq!(s.pushed + s.pulled, 0);
 }
+
+#[test]
+fn a_file_over_100_mib_on_the_remote_is_skipped_by_its_size_and_never_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", "small\n");
+    a.sync();
+    // Someone commits a 101 MiB file into the repository by hand.
+    let work = dir.path().join("work");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            remote_dir(dir.path()).to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    std::fs::create_dir_all(work.join(".config/nvim")).unwrap();
+    let f = std::fs::File::create(work.join(".config/nvim/big.bin")).unwrap();
+    f.set_len((101 << 20) as u64).unwrap();
+    git(&work, &["add", "."]);
+    git(
+        &work,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@x",
+            "commit",
+            "-qm",
+            "big",
+        ],
+    );
+    git(&work, &["push", "-q", "origin", "HEAD:main"]);
+    for round in 0..2 {
+        let (s, ev) = b.sync();
+        let skipped: Vec<_> = actions(&ev)
+            .into_iter()
+            .filter(|(_, a)| *a == FileAction::Skipped)
+            .map(|(p, _)| p)
+            .collect();
+        if round == 0 {
+            assert_eq!(skipped, vec![".config/nvim/big.bin".to_owned()], "{ev:?}");
+        }
+        assert_eq!(s.deleted + s.failed, 0, "{ev:?}");
+    }
+    assert!(!b.home.join(".config/nvim/big.bin").exists());
+    assert_eq!(b.read(".zshrc"), "small\n");
+    // Nothing was taken off the remote either.
+    let tree = git(
+        &remote_dir(dir.path()),
+        &["ls-tree", "-r", "--name-only", "main"],
+    );
+    assert!(tree.contains(".config/nvim/big.bin"), "{tree}");
+}
