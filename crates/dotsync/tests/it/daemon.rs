@@ -1228,3 +1228,41 @@ fn a_save_that_pauses_half_way_never_reaches_the_other_machine_half_written() {
         "B held a half-written file: {partial:?}"
     );
 }
+
+#[test]
+fn a_remote_that_is_no_repository_is_an_error_that_says_so_and_editing_the_remote_clears_it() {
+    let w = World::new();
+    let mut a = w.machine("laptop");
+    a.start_daemon();
+    let missing = w.path().join("typo.git");
+    a.add_config(&auto_cfg(&missing, "dots", &["~/.zshrc"], 1));
+    a.write(".zshrc", "mine\n");
+    wait_until(20, "the error to show", || {
+        config_status(&a, "dots")["last_error_kind"] == "remote_not_found"
+    });
+    let s = config_status(&a, "dots");
+    assert_eq!(
+        s["state"], "error",
+        "not offline: it will not fix itself: {s}"
+    );
+    assert!(
+        s["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("git init --bare"),
+        "{s}"
+    );
+    // Not retried every second like an offline remote.
+    assert!(s["retry_in_s"].as_u64().unwrap_or(0) >= 60, "{s}");
+    let remote = w.bare_remote("dots");
+    let mut body = a.get("/v1/config/dots").json;
+    body["remote"] = json!(remote.to_str().unwrap());
+    assert_eq!(a.put("/v1/config/dots", &body).status, 204);
+    wait_until(20, "the edit to reach the corrected remote", || {
+        remote_file(&remote, ".zshrc").as_deref() == Some("mine\n")
+    });
+    wait_until(10, "the old error to go", || {
+        let s = config_status(&a, "dots");
+        s["last_error"].is_null() && s["state"] == "idle"
+    });
+}
