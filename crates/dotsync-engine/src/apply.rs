@@ -133,6 +133,7 @@ impl Target<'_> {
                     std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(content), &tmp)?;
                 }
             }
+            fail::fail_point!("apply::temp-written");
             // Last look before the rename: an edit that landed during the write wins.
             check_unchanged(abs, expected)?;
             std::fs::rename(&tmp, abs)?;

@@ -284,6 +284,7 @@ impl Engine {
                     && RepoPath::parse(p).is_ok_and(|rp| !scan.files.contains_key(&rp))
             });
 
+        fail::fail_point!("sync::after-scan");
         // 2. The remote check's answer. Nothing else to do if neither side moved.
         em.progress("fetch", 0, None);
         let mut head = remote_check?;
@@ -449,6 +450,7 @@ impl Engine {
                     if !carried.is_empty() {
                         records::record_pushed(&self.store, &cfg.id, &carried)?;
                     }
+                    fail::fail_point!("sync::after-commit");
                     em.progress("push", 0, None);
                     if !repo.push(url, &commit, &cfg.branch, remote.tip.as_deref())? {
                         if attempt >= PUSH_ATTEMPTS {
@@ -461,6 +463,7 @@ impl Engine {
                         head = repo.ls_remote(url, &cfg.branch)?;
                         continue;
                     }
+                    fail::fail_point!("sync::after-push");
                     repo.update_ref(&tracking_ref(&cfg.branch), &commit)?;
                     new_tip = Some(commit);
                 }
@@ -534,6 +537,9 @@ impl Engine {
                 if total > 20 && i % 100 == 0 {
                     em.progress("apply", i as u64, Some(total));
                 }
+                if i > 0 {
+                    fail::fail_point!("sync::between-files");
+                }
                 match change {
                     HomeChange::Write {
                         path,
@@ -604,6 +610,7 @@ impl Engine {
                 new_tip.clone()
             };
             outcome.failures = Some(em.failures.clone());
+            fail::fail_point!("sync::before-record");
             records::record(&self.store, &cfg.id, &outcome)?;
             if outcome.commit.is_none() {
                 records::forget_commit(&self.store, &cfg.id)?;

@@ -3,119 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
 
-use dotsync_core::{ConfigInput, SyncConfig};
-use dotsync_engine::{
-    Engine, FileAction, Resolution, RewindChoice, SyncEvent, SyncOptions, SyncSummary,
-};
-use dotsync_state::{Layout, Store};
-
-struct Machine {
-    home: PathBuf,
-    engine: Engine,
-    store: Arc<Store>,
-    cfg: SyncConfig,
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn bare(dir: &Path) -> PathBuf {
-    let r = dir.join("remote.git");
-    git(
-        dir,
-        &["init", "-q", "--bare", "-b", "main", r.to_str().unwrap()],
-    );
-    r
-}
-
-fn machine(dir: &Path, name: &str, remote: &Path, cfg_json: serde_json::Value) -> Machine {
-    let home = dir.join(name);
-    std::fs::create_dir_all(&home).unwrap();
-    let layout = Layout::new(home.join(".dotsync"));
-    layout.ensure().unwrap();
-    let store = Arc::new(Store::open(&layout.db_path()).unwrap());
-    let mut body = cfg_json;
-    body["remote"] = serde_json::json!(remote.to_str().unwrap());
-    let input: ConfigInput = serde_json::from_value(body).unwrap();
-    let cfg = input
-        .validate("cfg_00000000000000aa".into(), &home)
-        .unwrap();
-    store.create_config(&cfg, &home).unwrap();
-    let engine = Engine::new(layout, store.clone(), home.clone()).with_machine(name);
-    Machine {
-        home,
-        engine,
-        store,
-        cfg,
-    }
-}
-
-impl Machine {
-    fn sync_with(
-        &self,
-        opts: &SyncOptions,
-    ) -> (
-        Result<SyncSummary, dotsync_engine::SyncError>,
-        Vec<SyncEvent>,
-    ) {
-        let mut events = Vec::new();
-        let r = self
-            .engine
-            .sync(&self.cfg, opts, &mut |e| events.push(e.clone()));
-        (r, events)
-    }
-    fn sync(&self) -> (SyncSummary, Vec<SyncEvent>) {
-        let (r, ev) = self.sync_with(&SyncOptions::default());
-        (
-            r.unwrap_or_else(|e| panic!("sync failed: {e}; events: {ev:?}")),
-            ev,
-        )
-    }
-    fn write(&self, rel: &str, content: &str) {
-        let p = self.home.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, content).unwrap();
-    }
-    fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.home.join(rel)).unwrap()
-    }
-}
-
-fn actions(ev: &[SyncEvent]) -> Vec<(String, FileAction)> {
-    ev.iter()
-        .filter_map(|e| match e {
-            SyncEvent::File { path, action, .. } => Some((path.clone(), *action)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn two(dir: &Path) -> (Machine, Machine) {
-    let remote = bare(dir);
-    let cfg =
-        serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.config/nvim", "~/.ssh"]});
-    (
-        machine(dir, "laptop", &remote, cfg.clone()),
-        machine(dir, "desktop", &remote, cfg),
-    )
-}
+use common::*;
+use dotsync_engine::{Engine, FileAction, Resolution, RewindChoice, SyncEvent, SyncOptions};
+use dotsync_state::Layout;
 
 #[test]
 fn first_push_then_first_pull_carries_content_modes_and_symlinks() {
@@ -451,46 +346,6 @@ fn machines_with_different_directory_modes_do_not_commit_forever() {
     let c3 = a.sync().0.commit;
     assert_eq!(c1, c2);
     assert_eq!(c2, c3);
-}
-
-fn remote_dir(dir: &Path) -> PathBuf {
-    dir.join("remote.git")
-}
-
-fn sync_err(m: &Machine, opts: &SyncOptions) -> dotsync_engine::SyncError {
-    match m.sync_with(opts).0 {
-        Ok(s) => panic!("the sync should have stopped, it did: {s:?}"),
-        Err(e) => e,
-    }
-}
-
-/// Every blob id reachable from the remote's refs.
-fn remote_blobs(dir: &Path) -> String {
-    git(&remote_dir(dir), &["rev-list", "--objects", "--all"])
-}
-
-fn history_blobs(m: &Machine, path: &str) -> Vec<Option<String>> {
-    m.engine
-        .history(&m.cfg, path)
-        .unwrap()
-        .into_iter()
-        .map(|h| h.blob)
-        .collect()
-}
-
-fn blob_of(content: &str) -> String {
-    let out = Command::new("git")
-        .args(["hash-object", "--stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(content.as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 #[test]
