@@ -351,7 +351,11 @@ impl Engine {
 
             // Versions a resolution replaced go into history with this push.
             let mut preserved_now = Vec::new();
-            if cfg.direction != dotsync_core::Direction::Pull {
+            if cfg.direction == dotsync_core::Direction::Pull {
+                // Never pushed from here (the config was turned to pull-only since): the kept
+                // refs made at resolution time are their history.
+                preserved_now.extend(queued_preserve.keys().cloned());
+            } else {
                 for (path, v) in &queued_preserve {
                     preserved_now.push(path.clone());
                     let on_remote = RepoPath::parse(path)
