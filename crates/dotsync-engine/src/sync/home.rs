@@ -1,0 +1,172 @@
+//! The home side of a sync: files that are still being written, and writing the remote's
+//! changes in (`apply.rs` does each write).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use dotsync_core::SyncConfig;
+use dotsync_core::paths::RepoPath;
+
+use super::{Emitter, HomeChange};
+use crate::apply::{ApplyError, Target};
+use crate::git::Repo;
+use crate::records::{self, Outcome};
+use crate::scan::LocalEntry;
+use crate::{Engine, FileAction, SyncError, SyncOptions};
+
+impl Engine {
+    /// Writes the remote's changes into the home, one file at a time, recording each that made
+    /// it in `outcome`. Returns whether any file was skipped or failed (the home is then behind
+    /// the remote). A cancel between two files records what was applied and stops.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn apply_changes(
+        &self,
+        cfg: &SyncConfig,
+        opts: &SyncOptions,
+        repo: &Repo,
+        scanned: &BTreeMap<RepoPath, LocalEntry>,
+        home_changes: Vec<HomeChange>,
+        target: &Target<'_>,
+        outcome: &mut Outcome,
+        em: &mut Emitter<'_>,
+    ) -> Result<bool, SyncError> {
+        // Remote blobs are read one at a time as they are written: memory holds one file,
+        // whatever the number of files.
+        let mut blobs: Option<crate::git::BlobStream> = None;
+        let total = home_changes.len() as u64;
+        let mut failed = false;
+        for (i, change) in home_changes.into_iter().enumerate() {
+            if let Some(c) = &opts.cancel
+                && c.load(Ordering::SeqCst)
+            {
+                // What is applied so far is recorded; the rest comes next time.
+                outcome.failures = Some(em.failures.clone());
+                records::record(&self.store, &cfg.id, outcome)?;
+                return Err(SyncError::Cancelled);
+            }
+            if total > 20 && i % 100 == 0 {
+                em.progress("apply", i as u64, Some(total));
+            }
+            if i > 0 {
+                fail::fail_point!("sync::between-files");
+            }
+            match change {
+                HomeChange::Write {
+                    path,
+                    version,
+                    content,
+                    action,
+                    detail,
+                    base,
+                } => {
+                    let content = match content {
+                        Some(c) => c,
+                        None => {
+                            if blobs.is_none() {
+                                blobs = Some(repo.blob_stream()?);
+                            }
+                            match blobs.as_mut() {
+                                Some(b) => b.read(&version.blob)?,
+                                None => continue,
+                            }
+                        }
+                    };
+                    let abs = path.under(&self.home);
+                    let expected = scanned.get(&path).map(|e| e.stat);
+                    match target.write(&abs, version.kind, version.mode, &content, expected) {
+                        Ok(stat) => {
+                            let base = base.unwrap_or_else(|| version.clone());
+                            outcome.bases.push((path.to_string(), Some(base)));
+                            outcome
+                                .stats
+                                .push((path.to_string(), Some((stat, version))));
+                            em.file(path.as_str(), action, content.len() as u64, detail);
+                        }
+                        Err(e) => {
+                            report_apply_error(em, path.as_str(), e);
+                            // Skipped or failed, the home is behind the remote: the next
+                            // check must sync again, not trust "nothing moved".
+                            failed = true;
+                        }
+                    }
+                }
+                HomeChange::Remove { path, detail } => {
+                    let abs = path.under(&self.home);
+                    let expected = scanned.get(&path).map(|e| e.stat);
+                    match target.remove(&abs, expected) {
+                        Ok(()) => {
+                            target.remove_empty_parents(&abs);
+                            outcome.bases.push((path.to_string(), None));
+                            outcome.stats.push((path.to_string(), None));
+                            em.file(path.as_str(), FileAction::Deleted, 0, detail);
+                        }
+                        Err(e) => {
+                            report_apply_error(em, path.as_str(), e);
+                            // Skipped or failed, the home is behind the remote: the next
+                            // check must sync again, not trust "nothing moved".
+                            failed = true;
+                        }
+                    }
+                }
+            }
+        }
+        drop(blobs);
+        Ok(failed)
+    }
+
+    /// Changed files whose last write is more recent than `settle`: looked at again once they
+    /// are that old; those that changed meanwhile are returned (held, retried later).
+    pub(super) fn unsettled(
+        &self,
+        files: &BTreeMap<RepoPath, LocalEntry>,
+        settle: std::time::Duration,
+    ) -> Vec<String> {
+        if settle.is_zero() {
+            return Vec::new();
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        let settle_ns = i64::try_from(settle.as_nanos()).unwrap_or(i64::MAX);
+        let recent: Vec<(&RepoPath, &LocalEntry)> = files
+            .iter()
+            .filter(|(_, e)| !e.cached)
+            .filter(|(_, e)| now.saturating_sub(e.stat.mtime_ns.max(e.stat.ctime_ns)) < settle_ns)
+            .collect();
+        let Some(newest) = recent
+            .iter()
+            .map(|(_, e)| e.stat.mtime_ns.max(e.stat.ctime_ns))
+            .max()
+        else {
+            return Vec::new();
+        };
+        let wait = newest.saturating_add(settle_ns).saturating_sub(now);
+        if wait > 0 {
+            std::thread::sleep(std::time::Duration::from_nanos(wait.cast_unsigned()));
+        }
+        recent
+            .into_iter()
+            .filter(|(p, e)| {
+                std::fs::symlink_metadata(p.under(&self.home))
+                    .map(|m| crate::scan::StatKey::of(&m))
+                    .ok()
+                    != Some(e.stat)
+            })
+            .map(|(p, _)| p.to_string())
+            .collect()
+    }
+}
+
+/// Reports a file the home could not take. A file edited since the scan is only skipped (the
+/// next sync plans it again, three-way); anything else is a failure. Returns whether it failed.
+fn report_apply_error(em: &mut Emitter<'_>, path: &str, e: ApplyError) -> bool {
+    let changed = matches!(e, ApplyError::ChangedSinceScan);
+    let action = if changed {
+        FileAction::Skipped
+    } else {
+        FileAction::Failed
+    };
+    em.file(path, action, 0, Some(e.to_string()));
+    !changed
+}

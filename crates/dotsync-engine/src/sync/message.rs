@@ -1,0 +1,58 @@
+//! Commit messages: a subject naming the files, one line per file, the machine as a trailer.
+
+use crate::FileAction;
+
+/// A path as it may appear in a commit message: control characters escaped, so that a file
+/// name cannot add lines (or a forged trailer) to the message.
+pub(super) fn message_path(p: &str) -> String {
+    if p.chars().any(char::is_control) {
+        p.escape_default().to_string()
+    } else {
+        p.to_owned()
+    }
+}
+
+pub(super) fn commit_message(
+    machine: &str,
+    events: &[(String, FileAction, u64, Option<String>)],
+) -> String {
+    let travelling: Vec<&(String, FileAction, u64, Option<String>)> = events
+        .iter()
+        .filter(|(_, a, _, _)| {
+            matches!(
+                a,
+                FileAction::Pushed
+                    | FileAction::Deleted
+                    | FileAction::Merged
+                    | FileAction::Resolved
+            )
+        })
+        .collect();
+    let names: Vec<String> = travelling
+        .iter()
+        .take(3)
+        .map(|(p, _, _, _)| message_path(p))
+        .collect();
+    let mut subject = format!(
+        "{machine}: {}",
+        if names.is_empty() {
+            "update".to_owned()
+        } else {
+            names.join(", ")
+        }
+    );
+    if travelling.len() > 3 {
+        subject.push_str(&format!(" and {} more", travelling.len() - 3));
+    }
+    let mut body = String::new();
+    for (p, a, _, _) in &travelling {
+        let verb = match a {
+            FileAction::Deleted => "delete",
+            FileAction::Merged => "merge",
+            FileAction::Resolved => "resolve",
+            _ => "update",
+        };
+        body.push_str(&format!("{verb} {}\n", message_path(p)));
+    }
+    format!("{subject}\n\n{body}\nDotsync-Machine: {machine}\n")
+}

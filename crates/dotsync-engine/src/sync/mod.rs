@@ -1,0 +1,601 @@
+//! One sync of one config: scan → remote check/fetch → plan → commit → push → apply → record.
+//!
+//! The home is written only after the push succeeded (or was not needed), and a file's base is
+//! recorded only once the file really holds that version, in one transaction at the end. So a
+//! sync killed anywhere is harmless: the next run recomputes its plan from (base, local, remote)
+//! and converges. A rejected push (another machine was faster) goes back to the fetch; nothing
+//! in the home was touched yet.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use dotsync_core::SyncConfig;
+use dotsync_core::paths::{Coverage, Ignore, RepoPath};
+use dotsync_core::plan::Version;
+use dotsync_core::remote::expand_remote;
+
+mod home;
+mod message;
+mod planner;
+mod remote;
+
+use crate::apply::Target;
+use crate::git::{Repo, git_mode, tracking_ref};
+use crate::meta::META_PATH;
+use crate::records::{self, ConflictRecord, Outcome};
+
+use crate::scan::{LocalEntry, Scanner, is_racy};
+use crate::{Engine, FileAction, SyncError, SyncEvent, SyncOptions, SyncSummary};
+use message::{commit_message, message_path};
+use planner::Planned;
+use remote::RemoteState;
+
+/// How often a push rejected because another machine pushed first is retried.
+const PUSH_ATTEMPTS: usize = 5;
+
+/// How a commit and push ended.
+enum Pushed {
+    /// In (or nothing to push): the remote's tip now.
+    Tip(Option<String>),
+    /// Another machine pushed first.
+    Rejected,
+}
+
+/// A change to make in the home after the push.
+enum HomeChange {
+    Write {
+        path: RepoPath,
+        version: Version,
+        /// The bytes to write; `None`: the remote blob `version.blob`, read when written.
+        content: Option<Vec<u8>>,
+        action: FileAction,
+        detail: Option<String>,
+        /// The base to record once written, when it is not `version` (a pull-only merge keeps
+        /// the remote's version as base, so this machine's part stays a held local change).
+        base: Option<Version>,
+    },
+    Remove {
+        path: RepoPath,
+        detail: Option<String>,
+    },
+}
+
+struct Emitter<'a> {
+    sink: &'a mut dyn FnMut(&SyncEvent),
+    summary: SyncSummary,
+    /// The files that failed, with the reason: shown in the status until they succeed.
+    failures: Vec<(String, String)>,
+}
+
+impl Emitter<'_> {
+    fn file(&mut self, path: &str, action: FileAction, bytes: u64, detail: Option<String>) {
+        let s = &mut self.summary;
+        match action {
+            FileAction::Pushed => s.pushed += 1,
+            FileAction::Pulled => s.pulled += 1,
+            FileAction::Merged => s.merged += 1,
+            FileAction::Deleted => s.deleted += 1,
+            FileAction::Conflict => s.conflicts += 1,
+            FileAction::Resolved => s.resolved += 1,
+            FileAction::Skipped => s.skipped += 1,
+            FileAction::Failed => {
+                s.failed += 1;
+                self.failures
+                    .push((path.to_owned(), detail.clone().unwrap_or_default()));
+            }
+        }
+        (self.sink)(&SyncEvent::File {
+            config: s.config.clone(),
+            path: path.to_owned(),
+            action,
+            bytes,
+            detail,
+        });
+    }
+
+    fn progress(&mut self, phase: &'static str, done: u64, total: Option<u64>) {
+        (self.sink)(&SyncEvent::Progress {
+            config: self.summary.config.clone(),
+            phase,
+            done,
+            total,
+        });
+    }
+}
+
+impl Engine {
+    pub(crate) fn run_sync(
+        &self,
+        cfg: &SyncConfig,
+        opts: &SyncOptions,
+        sink: &mut dyn FnMut(&SyncEvent),
+    ) -> Result<SyncSummary, SyncError> {
+        let started = Instant::now();
+        let url = expand_remote(&cfg.remote, &self.home);
+        let repo_dir = self.repo_dir(&url);
+        let lock = self.repo_lock(&repo_dir);
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        sink(&SyncEvent::Start {
+            config: cfg.name.clone(),
+            config_id: cfg.id.clone(),
+            remote: cfg.remote.clone(),
+            branch: cfg.branch.clone(),
+            trigger: if opts.trigger.is_empty() {
+                "api".into()
+            } else {
+                opts.trigger.clone()
+            },
+        });
+        let mut em = Emitter {
+            sink,
+            summary: SyncSummary {
+                config: cfg.name.clone(),
+                config_id: cfg.id.clone(),
+                ..SyncSummary::default()
+            },
+            failures: Vec::new(),
+        };
+        let result = self.sync_inner(cfg, opts, &url, &repo_dir, &mut em);
+        let mut summary = em.summary.clone();
+        summary.duration_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(()) => summary.ok = true,
+            Err(e) => {
+                summary.ok = false;
+                summary.error = Some(e.to_string());
+                summary.error_kind = Some(e.kind());
+            }
+        }
+        (em.sink)(&SyncEvent::Summary(summary.clone()));
+        result.map(|()| summary)
+    }
+
+    fn sync_inner(
+        &self,
+        cfg: &SyncConfig,
+        opts: &SyncOptions,
+        url: &str,
+        repo_dir: &std::path::Path,
+        em: &mut Emitter<'_>,
+    ) -> Result<(), SyncError> {
+        let repo = Repo::open_or_init(repo_dir)?;
+        repo.clear_stale_locks();
+        let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Git(e.to_string()))?;
+        let roots = self.config_roots(cfg);
+        let coverage = Coverage::new(&cfg.paths, ignore.clone(), &self.home);
+        // Bases of files the config no longer covers (a path removed from it, a new ignore
+        // pattern) are forgotten, never read as deletions: narrowing a config must not delete
+        // anything on the remote or on other machines.
+        let (bases, forgotten): (BTreeMap<String, Version>, BTreeMap<String, Version>) =
+            records::load_bases(&self.store, &cfg.id)?
+                .into_iter()
+                .partition(|(k, _)| coverage.covers(k));
+        let cache = records::load_stat_cache(&self.store, &cfg.id)?;
+        let open_conflicts: BTreeMap<String, ConflictRecord> =
+            records::load_conflicts(&self.store, Some(&cfg.id))?
+                .into_iter()
+                .map(|c| (c.path.clone(), c))
+                .collect();
+        let last_commit = records::last_commit(&self.store, &cfg.id)?;
+        let synced = records::synced(&self.store, &cfg.id)?;
+        let pushed = records::load_pushed(&self.store, &cfg.id)?;
+        let queued_preserve = records::load_preserve(&self.store, &cfg.id)?;
+        // Temporary files: this config's tokens belong to a sync of it that was killed (syncs
+        // of one config never overlap); other configs' may belong to a sync running now.
+        let own_tokens: BTreeSet<String> = records::apply_tokens(&self.store, Some(&cfg.id))?
+            .into_iter()
+            .collect();
+        let temps: Vec<(String, bool)> = records::apply_tokens(&self.store, None)?
+            .into_iter()
+            .map(|t| {
+                let mine = own_tokens.contains(&t);
+                (t, mine)
+            })
+            .collect();
+
+        // 1. Scan.
+        let state_dir = self.layout.state_dir();
+        // The remote check (one `git ls-remote`, a network round trip) runs while the home is
+        // scanned: a sync with nothing to do costs the longer of the two, not their sum.
+        let (scan, remote_check) = std::thread::scope(|scope| {
+            let check = scope.spawn(|| repo.ls_remote(url, &cfg.branch));
+            let sink_progress = &mut |n: u64| em.progress("scan", n, None);
+            let scan = Scanner {
+                home: &self.home,
+                state_dir: &state_dir,
+                ignore: &ignore,
+                cache: &cache,
+                temps: &temps,
+                progress: sink_progress,
+            }
+            .scan(cfg);
+            let check = check
+                .join()
+                .unwrap_or_else(|_| Err(SyncError::Git("the remote check panicked".into())));
+            (scan, check)
+        });
+        if scan.incomplete {
+            return Err(SyncError::Io {
+                path: self.home.clone(),
+                source: std::io::Error::other(
+                    "the scan of the home stopped half way; nothing was synced, try again",
+                ),
+            });
+        }
+        // Leftovers of a sync of this config killed mid-write: their names carry a token it
+        // recorded before creating them, so they are provably dotsync's. The file they were
+        // for is intact (the rename never happened), so they are only clutter.
+        for tmp in &scan.stale_temps {
+            match std::fs::remove_file(tmp) {
+                Ok(()) => tracing::info!("removed a leftover temporary file {}", tmp.display()),
+                Err(e) => tracing::warn!("cannot remove leftover {}: {e}", tmp.display()),
+            }
+        }
+        if !own_tokens.is_empty() {
+            records::clear_apply_tokens(&self.store, &cfg.id)?;
+        }
+        for (path, why) in &scan.skipped {
+            em.file(path, FileAction::Skipped, 0, Some(why.clone()));
+        }
+        // Files still being written are held: a file whose last write is recent is looked at
+        // again once it has settled, and one that changed meanwhile is not a version yet.
+        let mut unstable: BTreeSet<String> = scan.unstable.iter().cloned().collect();
+        unstable.extend(self.unsettled(&scan.files, opts.settle));
+        for path in &unstable {
+            em.file(
+                path,
+                FileAction::Skipped,
+                0,
+                Some("still being written; it will sync once it stops changing".into()),
+            );
+        }
+        em.summary.retry = !unstable.is_empty();
+        let mut unreadable: BTreeSet<String> =
+            scan.skipped.iter().map(|(p, _)| p.clone()).collect();
+        unreadable.extend(unstable.iter().cloned());
+
+        let mut outcome = Outcome::default();
+        outcome
+            .bases
+            .extend(forgotten.into_keys().map(|k| (k, None)));
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        let stat_rows = |files: &BTreeMap<RepoPath, LocalEntry>| -> Vec<(String, Option<(crate::scan::StatKey, Version)>)> {
+            files
+                .iter()
+                .filter(|(_, e)| !e.cached && !is_racy(&e.stat, now_ns))
+                .map(|(p, e)| (p.to_string(), Some((e.stat, e.version.clone()))))
+                .collect()
+        };
+        // Stat rows of files that are gone or no longer covered.
+        let stale_stats: Vec<(String, Option<(crate::scan::StatKey, Version)>)> = cache
+            .keys()
+            .filter(|k| RepoPath::parse(k).map_or(true, |rp| !scan.files.contains_key(&rp)))
+            .map(|k| (k.clone(), None))
+            .collect();
+
+        let local_dirty = !unstable.is_empty()
+            || !queued_preserve.is_empty()
+            || scan
+                .files
+                .iter()
+                .any(|(p, e)| bases.get(p.as_str()) != Some(&e.version))
+            || bases.keys().any(|p| {
+                !unreadable.contains(p.as_str())
+                    && RepoPath::parse(p).is_ok_and(|rp| !scan.files.contains_key(&rp))
+            });
+
+        fail::fail_point!("sync::after-scan");
+        // 2. The remote check's answer. Nothing else to do if neither side moved.
+        em.progress("fetch", 0, None);
+        let mut head = remote_check?;
+        if head.is_some() && head == last_commit && !local_dirty && open_conflicts.is_empty() {
+            outcome.stats = stat_rows(&scan.files);
+            outcome.stats.extend(stale_stats);
+            em.summary.commit = head.clone();
+            em.summary.files = scan.files.len() as u64;
+            // Nothing moved: write only if the stat cache learned something (no fsync else).
+            if !outcome.only_commit() {
+                outcome.commit = head;
+                records::record(&self.store, &cfg.id, &outcome)?;
+            }
+            return Ok(());
+        }
+
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let remote = self.load_remote(&repo, url, cfg, &coverage, head.as_deref(), em)?;
+            let mut excluded = unreadable.clone();
+            excluded.extend(remote.skipped.iter().cloned());
+            // What the bases are relative to must still be in the remote's history; a remote
+            // that was replaced, emptied or moved back is never read as edits or deletions.
+            let replaced_bases = self.bases_for_remote(
+                cfg,
+                opts,
+                &repo,
+                url,
+                synced.as_ref(),
+                &remote,
+                &bases,
+                &scan.files,
+            )?;
+            let plan_bases = replaced_bases.as_ref().unwrap_or(&bases);
+            let mut plan_opts = opts.clone();
+            // Taking the remote's files after a rewind was asked for by name: the deletions it
+            // brings are what the person chose.
+            plan_opts.allow_mass_delete |=
+                replaced_bases.is_some() && opts.rewind == Some(crate::RewindChoice::TakeRemote);
+            let planned = self.plan(
+                cfg,
+                &plan_opts,
+                &repo,
+                plan_bases,
+                &scan.files,
+                &excluded,
+                &remote,
+                &open_conflicts,
+                &pushed,
+                em,
+            )?;
+            let Planned {
+                mut tree_changes,
+                mut meta,
+                mut preserve,
+                mut home_changes,
+                pushed_bases,
+                settled_bases,
+                conflicts_set,
+                conflicts_cleared,
+                events,
+            } = planned;
+
+            // Versions a resolution replaced go into history with this push.
+            let mut preserved_now = Vec::new();
+            if cfg.direction == dotsync_core::Direction::Pull {
+                // Never pushed from here (the config was turned to pull-only since): the kept
+                // refs made at resolution time are their history.
+                preserved_now.extend(queued_preserve.keys().cloned());
+            } else {
+                for (path, v) in &queued_preserve {
+                    preserved_now.push(path.clone());
+                    let on_remote = RepoPath::parse(path)
+                        .ok()
+                        .and_then(|rp| remote.files.get(&rp));
+                    if on_remote != Some(v) && !preserve.iter().any(|(p, _)| p == path) {
+                        preserve.push((
+                            path.clone(),
+                            Some((git_mode(v.kind, v.mode), v.blob.clone())),
+                        ));
+                    }
+                }
+            }
+            // The commit after a preserving one puts back what the plan wants for each
+            // preserved path: the remote's version, unless the plan changes it anyway.
+            for (path, _) in &preserve {
+                if tree_changes.iter().any(|(p, _)| p == path) {
+                    continue;
+                }
+                let on_remote = RepoPath::parse(path)
+                    .ok()
+                    .and_then(|rp| remote.files.get(&rp))
+                    .map(|rv| (git_mode(rv.kind, rv.mode), rv.blob.clone()));
+                tree_changes.push((path.clone(), on_remote));
+            }
+
+            // Directory modes other than 0755 (`~/.ssh` at 0700) travel in the metadata too.
+            if cfg.direction != dotsync_core::Direction::Pull {
+                // Only modes the remote does not know yet: two machines whose umasks differ must
+                // not take turns rewriting each other's record forever.
+                for (d, m) in &scan.dir_modes {
+                    meta.dirs
+                        .entry(d.clone())
+                        .or_insert_with(|| format!("{m:o}"));
+                }
+            }
+
+            // 3. Commit and push, unless there is nothing to say.
+            let new_tip = match self.commit_and_push(
+                cfg,
+                opts,
+                &repo,
+                url,
+                &remote,
+                &tree_changes,
+                &meta,
+                &preserve,
+                &pushed_bases,
+                &events,
+                em,
+            )? {
+                Pushed::Tip(tip) => tip,
+                Pushed::Rejected if attempt >= PUSH_ATTEMPTS => {
+                    return Err(SyncError::Git(format!(
+                        "the remote kept moving: {PUSH_ATTEMPTS} pushes were rejected because \
+                         other machines pushed first; try again"
+                    )));
+                }
+                Pushed::Rejected => {
+                    tracing::info!(config = %cfg.name, attempt, "push rejected, fetching again");
+                    head = repo.ls_remote(url, &cfg.branch)?;
+                    continue;
+                }
+            };
+
+            // 4. The push is in (or was not needed): report what travelled out.
+            for (path, action, bytes, detail) in &events {
+                em.file(path, *action, *bytes, detail.clone());
+            }
+            if let Some(replaced) = &replaced_bases {
+                // The old bases no longer describe this remote: the replacement is recorded
+                // first, what this sync settles on top of it.
+                outcome.bases.extend(
+                    bases
+                        .keys()
+                        .filter(|k| !replaced.contains_key(*k))
+                        .map(|k| (k.clone(), None)),
+                );
+                outcome
+                    .bases
+                    .extend(replaced.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
+            }
+            outcome.bases.extend(pushed_bases);
+            outcome.bases.extend(settled_bases);
+            outcome.preserved = preserved_now;
+            outcome.settled = true;
+            if let Some(tip) = &new_tip {
+                outcome.synced = Some((tip.clone(), url.to_owned()));
+            }
+            outcome.conflicts_set = conflicts_set;
+            outcome.conflicts_cleared = conflicts_cleared;
+            outcome.stats = stat_rows(&scan.files);
+            outcome.stats.extend(stale_stats.iter().cloned());
+
+            // 5. Apply the remote's changes into the home. Removals first, deepest first, so
+            // that a directory the other machine replaced by a file is gone (when empty) before
+            // the file is written, and the other way round.
+            home_changes.sort_by_key(|c| match c {
+                HomeChange::Remove { path, .. } => (0, std::cmp::Reverse(path.to_string())),
+                HomeChange::Write { .. } => (1, std::cmp::Reverse(String::new())),
+            });
+            let token = dotsync_state::random_hex(8);
+            if home_changes
+                .iter()
+                .any(|c| matches!(c, HomeChange::Write { .. }))
+            {
+                records::add_apply_token(&self.store, &cfg.id, &token)?;
+            }
+            let dir_mode = |rel: &str| meta.dir_mode(rel);
+            let target = Target {
+                home: &self.home,
+                state_dir: &state_dir,
+                roots: &roots,
+                dir_mode: &dir_mode,
+                token: &token,
+            };
+            let failed = self.apply_changes(
+                cfg,
+                opts,
+                &repo,
+                &scan.files,
+                home_changes,
+                &target,
+                &mut outcome,
+                em,
+            )?;
+
+            // 6. Record. A sync with failures records no commit, so the next check runs a
+            // full sync again instead of trusting "nothing moved".
+            outcome.commit = if failed || em.summary.failed > 0 || em.summary.retry {
+                None
+            } else {
+                new_tip.clone()
+            };
+            outcome.failures = Some(em.failures.clone());
+            fail::fail_point!("sync::before-record");
+            records::record(&self.store, &cfg.id, &outcome)?;
+            if outcome.commit.is_none() {
+                records::forget_commit(&self.store, &cfg.id)?;
+            }
+            em.summary.commit = new_tip;
+            em.summary.files = self.count_files(&cfg.id)?;
+            return Ok(());
+        }
+    }
+
+    /// Commits the planned changes on top of the remote's tip (after a commit that keeps
+    /// replaced versions, if any) and pushes with a lease on that tip. `Rejected` when another
+    /// machine pushed first: fetch and plan again.
+    #[allow(clippy::too_many_arguments)]
+    fn commit_and_push(
+        &self,
+        cfg: &SyncConfig,
+        opts: &SyncOptions,
+        repo: &Repo,
+        url: &str,
+        remote: &RemoteState,
+        tree_changes: &[(String, Option<(u32, String)>)],
+        meta: &crate::meta::Meta,
+        preserve: &[(String, Option<(u32, String)>)],
+        pushed_bases: &[(String, Option<Version>)],
+        events: &[(String, FileAction, u64, Option<String>)],
+        em: &mut Emitter<'_>,
+    ) -> Result<Pushed, SyncError> {
+        let meta_changed = *meta != remote.meta;
+        if cfg.direction != dotsync_core::Direction::Pull
+            && (!tree_changes.is_empty()
+                || !preserve.is_empty()
+                || (meta_changed && remote.tip.is_some()))
+        {
+            if let Some(c) = &opts.cancel
+                && c.load(Ordering::SeqCst)
+            {
+                return Err(SyncError::Cancelled);
+            }
+            em.progress("commit", 0, None);
+            let mut parent = remote.tip.clone();
+            let machine = &self.machine;
+            let author = (format!("{machine} (dotsync)"), format!("dotsync@{machine}"));
+            if !preserve.is_empty() {
+                let tree = repo.build_tree(parent.as_deref(), preserve)?;
+                let names: Vec<String> = preserve.iter().map(|(p, _)| message_path(p)).collect();
+                let msg = format!(
+                    "{machine}: keep this machine's version of {} before taking the remote's\n\n\
+                 on_conflict = remote replaced it; this commit keeps it in history.\n\n\
+                 Dotsync-Machine: {machine}\n",
+                    names.join(", ")
+                );
+                parent = Some(repo.commit_tree(
+                    &tree,
+                    parent.as_deref(),
+                    &msg,
+                    (&author.0, &author.1),
+                )?);
+            }
+            let mut changes = tree_changes.to_vec();
+            if meta_changed
+                || (remote.tip.is_none() && !meta.modes.is_empty())
+                || (remote.tip.is_none() && !meta.dirs.is_empty())
+            {
+                let oid = repo.write_blob(&meta.to_bytes())?;
+                changes.push((META_PATH.to_owned(), Some((0o100644, oid))));
+            }
+            let tree = repo.build_tree(parent.as_deref(), &changes)?;
+            let unchanged_tree = match &remote.tip {
+                Some(t) => preserve.is_empty() && repo.tree_of(t)? == tree,
+                None => false,
+            };
+            if !unchanged_tree {
+                let msg = commit_message(machine, events);
+                let commit =
+                    repo.commit_tree(&tree, parent.as_deref(), &msg, (&author.0, &author.1))?;
+                // What this push carries from the home, recorded before it leaves: if the
+                // process dies between the push and the record, the next sync recognises
+                // these as this machine's own versions instead of conflicting with them.
+                let carried: Vec<(String, Version)> = pushed_bases
+                    .iter()
+                    .filter_map(|(p, v)| v.clone().map(|v| (p.clone(), v)))
+                    .collect();
+                if !carried.is_empty() {
+                    records::record_pushed(&self.store, &cfg.id, &carried)?;
+                }
+                fail::fail_point!("sync::after-commit");
+                em.progress("push", 0, None);
+                if !repo.push(url, &commit, &cfg.branch, remote.tip.as_deref())? {
+                    return Ok(Pushed::Rejected);
+                }
+                fail::fail_point!("sync::after-push");
+                repo.update_ref(&tracking_ref(&cfg.branch), &commit)?;
+                return Ok(Pushed::Tip(Some(commit)));
+            }
+        }
+        Ok(Pushed::Tip(remote.tip.clone()))
+    }
+
+    fn count_files(&self, config_id: &str) -> Result<u64, SyncError> {
+        Ok(records::load_bases(&self.store, config_id)?.len() as u64)
+    }
+}

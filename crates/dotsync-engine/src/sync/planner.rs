@@ -1,0 +1,460 @@
+//! Planning one sync: a decision per file from (base, local, remote), carried into tree
+//! changes (staged blobs, merges), home changes and records.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use dotsync_core::SyncConfig;
+use dotsync_core::paths::RepoPath;
+use dotsync_core::plan::{self, ConflictWhy, Decision, Kind, Side, Version};
+
+use super::remote::RemoteState;
+use super::{Emitter, HomeChange};
+use crate::git::{Repo, git_mode};
+use crate::meta::Meta;
+use crate::records::{ConflictRecord, encode_version};
+use crate::scan::LocalEntry;
+use crate::{Engine, FileAction, SyncError, SyncOptions};
+
+/// Files larger than this never go through a text merge.
+const MERGE_LIMIT: usize = 1 << 20;
+
+/// Everything a plan decided.
+pub(super) struct Planned {
+    pub tree_changes: Vec<(String, Option<(u32, String)>)>,
+    pub meta: Meta,
+    /// Local versions replaced under `on_conflict = remote`, committed first so history keeps them.
+    pub preserve: Vec<(String, Option<(u32, String)>)>,
+    pub home_changes: Vec<HomeChange>,
+    /// Bases that hold once the push succeeded.
+    pub pushed_bases: Vec<(String, Option<Version>)>,
+    /// Bases that hold already (both sides agree).
+    pub settled_bases: Vec<(String, Option<Version>)>,
+    pub conflicts_set: Vec<ConflictRecord>,
+    pub conflicts_cleared: Vec<String>,
+    /// File events to report once the push is in.
+    pub events: Vec<(String, FileAction, u64, Option<String>)>,
+}
+
+impl Planned {
+    /// Writes the remote's version of `path` into the home after the push. Its bytes are read
+    /// as it is written, every pulled blob through one `git cat-file --batch`.
+    fn pull(&mut self, path: RepoPath, rv: &Version, action: FileAction, detail: Option<String>) {
+        self.home_changes.push(HomeChange::Write {
+            path,
+            version: rv.clone(),
+            content: None,
+            action,
+            detail,
+            base: None,
+        });
+    }
+}
+
+impl Engine {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn plan(
+        &self,
+        cfg: &SyncConfig,
+        opts: &SyncOptions,
+        repo: &Repo,
+        bases: &BTreeMap<String, Version>,
+        local: &BTreeMap<RepoPath, LocalEntry>,
+        unreadable: &BTreeSet<String>,
+        remote: &RemoteState,
+        open_conflicts: &BTreeMap<String, ConflictRecord>,
+        pushed: &BTreeMap<String, Version>,
+        em: &mut Emitter<'_>,
+    ) -> Result<Planned, SyncError> {
+        let mut p = Planned {
+            tree_changes: Vec::new(),
+            meta: remote.meta.clone(),
+            preserve: Vec::new(),
+            home_changes: Vec::new(),
+            pushed_bases: Vec::new(),
+            settled_bases: Vec::new(),
+            conflicts_set: Vec::new(),
+            conflicts_cleared: Vec::new(),
+            events: Vec::new(),
+        };
+        let mut all: BTreeSet<RepoPath> = local.keys().cloned().collect();
+        all.extend(remote.files.keys().cloned());
+        all.extend(bases.keys().filter_map(|k| RepoPath::parse(k).ok()));
+        all.retain(|path| {
+            !unreadable.contains(path.as_str())
+                && !unreadable
+                    .iter()
+                    .any(|u| path.as_str().starts_with(&format!("{u}/")))
+        });
+        let mut deletions = 0usize;
+        let total = all.len() as u64;
+        let policy = plan::settle(cfg.on_conflict, cfg.direction);
+
+        for (n, path) in all.into_iter().enumerate() {
+            if total > 1000 && n % 1000 == 0 {
+                em.progress("plan", n as u64, Some(total));
+            }
+            let key = path.to_string();
+            let l = local.get(&path).map(|e| &e.version);
+            let r = remote.files.get(&path);
+            // A version this machine pushed but did not get to record (killed in between) is
+            // its own: when the remote holds exactly it, it is the base, not the other side.
+            let b = match (pushed.get(&key), r) {
+                (Some(pv), Some(rv)) if pv == rv => Some(rv),
+                _ => bases.get(&key),
+            };
+            let size = local.get(&path).map(|e| e.size).unwrap_or(0);
+
+            if let Some(c) = open_conflicts.get(&key) {
+                if l == r {
+                    p.conflicts_cleared.push(key.clone());
+                    p.settled_bases.push((key.clone(), l.cloned()));
+                    p.events.push((
+                        key,
+                        FileAction::Resolved,
+                        0,
+                        Some("both sides now agree".into()),
+                    ));
+                } else {
+                    let mut c = c.clone();
+                    c.local = l.map(encode_version);
+                    c.remote = r.map(encode_version);
+                    c.remote_commit = remote.tip.clone();
+                    if let Some(l) = l
+                        && l.kind == Kind::File
+                    {
+                        // Keep this side's bytes in the object store too, as they were now.
+                        if let Ok(bytes) = std::fs::read(path.under(&self.home)) {
+                            repo.write_blob(&bytes)?;
+                        }
+                    }
+                    p.conflicts_set.push(c);
+                    p.events.push((
+                        key,
+                        FileAction::Conflict,
+                        size,
+                        Some("still in conflict; resolve it with `dotsync resolve`".into()),
+                    ));
+                }
+                continue;
+            }
+
+            let mut decision = plan::decide(b, l, r, cfg.direction, true);
+            let mut merged: Option<Vec<u8>> = None;
+            if decision == Decision::Merge {
+                // The three versions must be text files small enough to merge.
+                let (Some(bv), Some(lv), Some(rv)) = (b, l, r) else {
+                    unreachable_merge()
+                };
+                if bv.kind == Kind::File && lv.kind == Kind::File && rv.kind == Kind::File {
+                    let ours = std::fs::read(path.under(&self.home));
+                    if !ours
+                        .as_ref()
+                        .is_ok_and(|o| crate::git::blob_id(o) == lv.blob)
+                    {
+                        // Written to since the scan (an append while the sync ran): not a
+                        // conflict, just not this sync's business. The next sync merges it.
+                        em.file(
+                            &key,
+                            FileAction::Skipped,
+                            0,
+                            Some("changed during the sync; it will sync next time".into()),
+                        );
+                        em.summary.retry = true;
+                        continue;
+                    }
+                    let blobs = repo.read_blobs(&[bv.blob.as_str(), rv.blob.as_str()]);
+                    if let (Ok(blobs), Ok(ours)) = (blobs, ours)
+                        && let [base_bytes, theirs] = &blobs[..]
+                        && is_text(base_bytes)
+                        && is_text(&ours)
+                        && is_text(theirs)
+                    {
+                        merged = repo.merge_text(&ours, base_bytes, theirs)?;
+                    }
+                }
+                if merged.is_none() {
+                    decision = Decision::Conflict(ConflictWhy::BothChanged);
+                }
+            }
+
+            match decision {
+                Decision::InSync => {
+                    if b != l {
+                        p.settled_bases.push((key, l.cloned()));
+                    }
+                }
+                Decision::Hold(why) => {
+                    p.events
+                        .push((key, FileAction::Skipped, 0, Some(why.into())));
+                }
+                Decision::Push => match l {
+                    Some(lv) => {
+                        if !self.stage_local(repo, &path, lv, &mut p)? {
+                            em.file(
+                                &key,
+                                FileAction::Skipped,
+                                0,
+                                Some("changed during the sync; it will sync next time".into()),
+                            );
+                            em.summary.retry = true;
+                            continue;
+                        }
+                        p.pushed_bases.push((key.clone(), Some(lv.clone())));
+                        p.events.push((key, FileAction::Pushed, size, None));
+                    }
+                    None => {
+                        deletions += 1;
+                        p.tree_changes.push((key.clone(), None));
+                        p.meta.modes.remove(&key);
+                        p.pushed_bases.push((key.clone(), None));
+                        p.events.push((
+                            key,
+                            FileAction::Deleted,
+                            0,
+                            Some("deleted here; removed from the remote".into()),
+                        ));
+                    }
+                },
+                Decision::Pull => match r {
+                    Some(rv) => p.pull(path, rv, FileAction::Pulled, None),
+                    None => {
+                        deletions += 1;
+                        p.home_changes.push(HomeChange::Remove {
+                            path,
+                            detail: Some("deleted on another machine".into()),
+                        });
+                    }
+                },
+                Decision::Merge => {
+                    let (Some(bv), Some(lv), Some(rv), Some(m)) = (b, l, r, merged) else {
+                        unreachable_merge()
+                    };
+                    // Each side's mode change wins over an unchanged mode.
+                    let mode = if lv.mode != bv.mode { lv.mode } else { rv.mode };
+                    let blob = repo.write_blob(&m)?;
+                    let v = Version {
+                        kind: Kind::File,
+                        blob: blob.clone(),
+                        mode,
+                    };
+                    let pull_only = cfg.direction == dotsync_core::Direction::Pull;
+                    if !pull_only {
+                        p.tree_changes
+                            .push((key.clone(), Some((git_mode(Kind::File, mode), blob))));
+                        p.meta.set_file_mode(&key, mode);
+                    }
+                    p.home_changes.push(HomeChange::Write {
+                        path,
+                        version: v,
+                        content: Some(m),
+                        action: FileAction::Merged,
+                        detail: Some(if pull_only {
+                            "the remote's edits merged into this machine's file line by line".into()
+                        } else {
+                            "edits from both machines merged line by line".into()
+                        }),
+                        base: pull_only.then(|| rv.clone()),
+                    });
+                }
+                Decision::Conflict(why) => {
+                    let reason = match why {
+                        ConflictWhy::BothChanged => "both_changed",
+                        ConflictWhy::DeleteVsChange => "delete_vs_change",
+                        ConflictWhy::NoBase => "no_base",
+                    };
+                    match policy {
+                        None => {
+                            if let Some(lv) = l
+                                && lv.kind == Kind::File
+                                && let Ok(bytes) = std::fs::read(path.under(&self.home))
+                            {
+                                repo.write_blob(&bytes)?;
+                            }
+                            p.conflicts_set.push(ConflictRecord {
+                                config_id: cfg.id.clone(),
+                                path: key.clone(),
+                                reason: reason.into(),
+                                base: b.map(encode_version),
+                                local: l.map(encode_version),
+                                remote: r.map(encode_version),
+                                remote_commit: remote.tip.clone(),
+                                detected_at: dotsync_state::now_unix(),
+                            });
+                            let detail = match why {
+                                ConflictWhy::NoBase => {
+                                    "this machine has its own copy, different from the remote's; both kept"
+                                }
+                                ConflictWhy::DeleteVsChange => {
+                                    "deleted on one side, changed on the other; both kept"
+                                }
+                                ConflictWhy::BothChanged => {
+                                    "both machines changed the same lines; both kept"
+                                }
+                            };
+                            p.events
+                                .push((key, FileAction::Conflict, size, Some(detail.into())));
+                        }
+                        Some(Side::Local) if cfg.direction == dotsync_core::Direction::Pull => {
+                            // This machine's file stays; taking the remote's version as base
+                            // keeps it a held local change instead of a conflict.
+                            p.settled_bases.push((key.clone(), r.cloned()));
+                            p.events.push((key, FileAction::Resolved, size, Some("kept this machine's version (on_conflict = local); this config only pulls, so it stays here".into())));
+                        }
+                        Some(Side::Local) => {
+                            match l {
+                                Some(lv) => {
+                                    if !self.stage_local(repo, &path, lv, &mut p)? {
+                                        em.file(
+                                            &key,
+                                            FileAction::Skipped,
+                                            0,
+                                            Some(
+                                                "changed during the sync; it will sync next time"
+                                                    .into(),
+                                            ),
+                                        );
+                                        continue;
+                                    }
+                                }
+                                None => {
+                                    p.tree_changes.push((key.clone(), None));
+                                    p.meta.modes.remove(&key);
+                                }
+                            }
+                            p.pushed_bases.push((key.clone(), l.cloned()));
+                            p.events.push((key, FileAction::Resolved, size, Some("kept this machine's version (on_conflict = local); the other stays in history".into())));
+                        }
+                        Some(_) => {
+                            // The remote wins; this machine's version is committed first so
+                            // that history keeps it.
+                            if let Some(lv) = l {
+                                let bytes =
+                                    crate::scan::read_entry(&path.under(&self.home), lv.kind)
+                                        .map_err(|source| SyncError::Io {
+                                            path: path.under(&self.home),
+                                            source,
+                                        })?;
+                                let oid = repo.write_blob(&bytes)?;
+                                p.preserve
+                                    .push((key.clone(), Some((git_mode(lv.kind, lv.mode), oid))));
+                            }
+                            match r {
+                                Some(rv) => p.pull(
+                                    path,
+                                    rv,
+                                    FileAction::Resolved,
+                                    Some("took the remote's version (on_conflict = remote); this machine's stays in history".into()),
+                                ),
+                                None => p.home_changes.push(HomeChange::Remove {
+                                    path,
+                                    detail: Some("deleted on another machine (on_conflict = remote); this machine's version stays in history".into()),
+                                }),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        drop_file_dir_clashes(&remote.files, &mut p, em);
+        let tracked = bases.len().max(local.len());
+        if deletions >= 2 && deletions * 2 > tracked && !opts.allow_mass_delete {
+            return Err(SyncError::MassDelete {
+                config: cfg.name.clone(),
+                count: deletions,
+                total: tracked,
+            });
+        }
+        Ok(p)
+    }
+
+    /// Writes a local file's content into the object store and stages it. `false` when the file
+    /// no longer has the content the scan hashed.
+    fn stage_local(
+        &self,
+        repo: &Repo,
+        path: &RepoPath,
+        lv: &Version,
+        p: &mut Planned,
+    ) -> Result<bool, SyncError> {
+        let abs = path.under(&self.home);
+        let bytes = match crate::scan::read_entry(&abs, lv.kind) {
+            Ok(b) => b,
+            Err(_) => return Ok(false),
+        };
+        let oid = repo.write_blob(&bytes)?;
+        if oid != lv.blob {
+            return Ok(false);
+        }
+        p.tree_changes
+            .push((path.to_string(), Some((git_mode(lv.kind, lv.mode), oid))));
+        if lv.kind == Kind::File {
+            p.meta.set_file_mode(path.as_str(), lv.mode);
+        } else {
+            p.meta.modes.remove(path.as_str());
+        }
+        Ok(true)
+    }
+}
+
+/// A path cannot be a file in one place and a directory in another of the same tree (a local
+/// `~/.config/nvim` symlink while the remote has files under `.config/nvim/`). Such changes are
+/// dropped from the commit and reported; the rest of the sync goes on, and nothing is lost.
+pub(super) fn drop_file_dir_clashes(
+    remote: &BTreeMap<RepoPath, Version>,
+    p: &mut Planned,
+    em: &mut Emitter<'_>,
+) {
+    let mut files: BTreeSet<String> = remote.keys().map(|k| k.to_string()).collect();
+    let mut ours: BTreeSet<String> = BTreeSet::new();
+    for (path, entry) in &p.tree_changes {
+        if entry.is_some() {
+            files.insert(path.clone());
+            ours.insert(path.clone());
+        } else {
+            files.remove(path);
+        }
+    }
+    let mut bad: BTreeSet<String> = BTreeSet::new();
+    for f in &files {
+        let mut end = 0;
+        while let Some(i) = f[end..].find('/') {
+            let ancestor = &f[..end + i];
+            if files.contains(ancestor) {
+                // Drop whichever side is ours: the new file, or the new children.
+                if ours.contains(ancestor) {
+                    bad.insert(ancestor.to_owned());
+                }
+                if ours.contains(f) {
+                    bad.insert(f.clone());
+                }
+            }
+            end += i + 1;
+        }
+    }
+    if bad.is_empty() {
+        return;
+    }
+    p.tree_changes.retain(|(path, _)| !bad.contains(path));
+    p.pushed_bases.retain(|(path, _)| !bad.contains(path));
+    p.events.retain(|(path, _, _, _)| !bad.contains(path));
+    for path in bad {
+        em.file(
+            &path,
+            FileAction::Failed,
+            0,
+            Some("a file here is a directory on the remote, or the other way round; rename one of them".into()),
+        );
+    }
+}
+
+#[allow(clippy::panic)]
+fn unreachable_merge() -> ! {
+    // `decide` returns Merge only when base, local and remote all exist.
+    panic!("merge planned without all three versions")
+}
+
+/// Text: no NUL byte and small enough to merge.
+fn is_text(b: &[u8]) -> bool {
+    b.len() <= MERGE_LIMIT && !b.contains(&0)
+}

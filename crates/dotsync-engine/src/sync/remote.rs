@@ -1,0 +1,342 @@
+//! The remote side of a sync: what the fetched tip holds for the config, and whether the
+//! recorded bases still fit it (a remote moved back, emptied or replaced is never read as edits
+//! or deletions).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use dotsync_core::SyncConfig;
+use dotsync_core::paths::{Coverage, RepoPath};
+use dotsync_core::plan::{Kind, Version};
+
+use super::Emitter;
+use crate::git::{Repo, git_mode, tracking_ref};
+use crate::meta::{META_PATH, Meta};
+use crate::scan::LocalEntry;
+use crate::{Engine, FileAction, SyncError, SyncOptions};
+
+/// The remote side of a sync: the fetched tip and what it holds for this config.
+pub(super) struct RemoteState {
+    pub tip: Option<String>,
+    pub files: BTreeMap<RepoPath, Version>,
+    pub meta: Meta,
+    /// Covered paths the remote has but this machine cannot take (too large, names that
+    /// differ only in case on a case-insensitive file system): left out of the plan, so they
+    /// are neither pulled nor read as deleted.
+    pub skipped: BTreeSet<String>,
+}
+
+impl Engine {
+    /// Fetches `head` if needed and reads the config's files in it.
+    pub(super) fn load_remote(
+        &self,
+        repo: &Repo,
+        url: &str,
+        cfg: &SyncConfig,
+        coverage: &Coverage,
+        head: Option<&str>,
+        em: &mut Emitter<'_>,
+    ) -> Result<RemoteState, SyncError> {
+        let Some(head) = head else {
+            return Ok(RemoteState {
+                tip: None,
+                files: BTreeMap::new(),
+                meta: Meta::default(),
+                skipped: BTreeSet::new(),
+            });
+        };
+        if repo.rev_parse(head).is_none() {
+            repo.fetch(url, &cfg.branch)?;
+        }
+        if repo.rev_parse(head).is_none() {
+            return Err(SyncError::Git(format!(
+                "the remote announced commit {head} for {} but did not send it",
+                cfg.branch
+            )));
+        }
+        repo.update_ref(&tracking_ref(&cfg.branch), head)?;
+        let entries = repo.ls_tree(head)?;
+        let mut meta = Meta::default();
+        let mut files = BTreeMap::new();
+        let mut skipped = BTreeSet::new();
+        for crate::git::TreeEntry {
+            mode,
+            oid,
+            size,
+            name: raw,
+        } in entries
+        {
+            let Ok(name) = String::from_utf8(raw) else {
+                em.file(
+                    "(a name that is not UTF-8)",
+                    FileAction::Skipped,
+                    0,
+                    Some("the remote has a file whose name is not UTF-8; it is left alone".into()),
+                );
+                continue;
+            };
+            if name == META_PATH {
+                meta = Meta::parse(&repo.read_blob(&oid)?);
+                continue;
+            }
+            let path = match RepoPath::parse(&name) {
+                Ok(p) => p,
+                Err(e) => {
+                    em.file(
+                        &name,
+                        FileAction::Skipped,
+                        0,
+                        Some(format!("unsafe path in the remote, never written: {e}")),
+                    );
+                    continue;
+                }
+            };
+            if !coverage.covers(path.as_str()) {
+                continue;
+            }
+            if size > crate::scan::MAX_FILE {
+                // Judged by the size in the tree listing: the blob is never read.
+                em.file(
+                    path.as_str(),
+                    FileAction::Skipped,
+                    0,
+                    Some(format!(
+                        "larger than {} MiB on the remote ({} MiB); dotsync does not sync files that large",
+                        crate::scan::MAX_FILE >> 20,
+                        size >> 20
+                    )),
+                );
+                skipped.insert(path.to_string());
+                continue;
+            }
+            let kind = if mode == 0o120000 {
+                Kind::Symlink
+            } else {
+                Kind::File
+            };
+            files.insert(path, (kind, oid, mode));
+        }
+        let mut files: BTreeMap<RepoPath, Version> = files
+            .into_iter()
+            .map(|(p, (kind, blob, mode))| {
+                let m = meta.file_mode(p.as_str(), mode);
+                (
+                    p,
+                    Version {
+                        kind,
+                        blob,
+                        mode: m,
+                    },
+                )
+            })
+            .collect();
+        // Names that differ only in case are one file on a case-insensitive file system:
+        // writing both would make them overwrite each other on every sync.
+        if self.case_insensitive() {
+            for clash in case_clashes(files.keys().map(RepoPath::as_str)) {
+                em.file(&clash, FileAction::Skipped, 0, Some(CASE_CLASH.into()));
+                em.failures.push((clash.clone(), CASE_CLASH.into()));
+                skipped.insert(clash);
+            }
+            files.retain(|p: &RepoPath, _| !skipped.contains(p.as_str()));
+        }
+        Ok(RemoteState {
+            tip: Some(head.to_owned()),
+            files,
+            meta,
+            skipped,
+        })
+    }
+
+    /// The bases to plan from, when the recorded ones no longer fit the remote (`None`: they
+    /// do). The bases are relative to the commit this machine last synced; if the remote's
+    /// branch is gone, was replaced by another repository, or no longer contains that commit,
+    /// reading the difference as edits would delete or revert files everywhere.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn bases_for_remote(
+        &self,
+        cfg: &SyncConfig,
+        opts: &SyncOptions,
+        repo: &Repo,
+        url: &str,
+        synced: Option<&(String, Option<String>)>,
+        remote: &RemoteState,
+        bases: &BTreeMap<String, Version>,
+        local: &BTreeMap<RepoPath, LocalEntry>,
+    ) -> Result<Option<BTreeMap<String, Version>>, SyncError> {
+        if let Some((s, Some(old))) = synced
+            && old != url
+            && repo.rev_parse(s).is_none()
+        {
+            // The bases were synced through another repository (the config's remote was
+            // changed): history synced there stays readable here.
+            self.import_history(repo, cfg, old, s);
+        }
+        let known = synced.filter(|(s, _)| repo.rev_parse(s).is_some());
+        let Some(tip) = &remote.tip else {
+            // No branch on the remote: a new, empty remote (the branch was deleted, the remote
+            // recreated, or the config pointed at a new one). Nothing was deleted: this
+            // machine's files go to it as on a first sync.
+            if let Some((s, _)) = known {
+                self.keep(repo, cfg, s)?;
+            }
+            return Ok((!bases.is_empty()).then(BTreeMap::new));
+        };
+        let Some((s, old_url)) = synced else {
+            return Ok(None);
+        };
+        if s == tip {
+            return Ok(None);
+        }
+        if known.is_none() || old_url.as_deref().is_some_and(|o| o != url) {
+            // Synced through another repository: this machine joins this one as a machine
+            // that never synced with it (its differing files become conflicts, none is
+            // deleted or overwritten).
+            return Ok(Some(BTreeMap::new()));
+        }
+        if repo.is_ancestor(s, tip)? {
+            return Ok(None);
+        }
+        if !repo.have_common_history(s, tip)? {
+            // A history unrelated to the one synced: the remote was recreated (and another
+            // machine pushed its files there first). Joining it is safe; the old history is
+            // kept here.
+            self.keep(repo, cfg, s)?;
+            return Ok(Some(BTreeMap::new()));
+        }
+        // Moved back (or rewritten): the versions since stay in this machine's history.
+        self.keep(repo, cfg, s)?;
+        let same_files = bases.len() == remote.files.len()
+            && remote
+                .files
+                .iter()
+                .all(|(p, v)| bases.get(p.as_str()) == Some(v));
+        if same_files {
+            // The remote holds exactly what this machine last synced (another machine pushed
+            // its files back): nothing here would change, so there is nothing to choose.
+            return Ok(None);
+        }
+        let remote_of = |k: &str| RepoPath::parse(k).ok().and_then(|rp| remote.files.get(&rp));
+        match opts.rewind {
+            None => Err(SyncError::Rewound {
+                branch: cfg.branch.clone(),
+                synced: s.clone(),
+            }),
+            Some(crate::RewindChoice::PushLocal) => {
+                if cfg.direction == dotsync_core::Direction::Pull {
+                    return Err(SyncError::Invalid(format!(
+                        "config {} only pulls, so it cannot push its files back; take the remote's files instead",
+                        cfg.name
+                    )));
+                }
+                // Every file this machine knows counts as changed here since the remote's
+                // version: its version goes out, its deletions too.
+                let mut out = BTreeMap::new();
+                for k in bases
+                    .keys()
+                    .cloned()
+                    .chain(local.keys().map(RepoPath::to_string))
+                {
+                    if let Some(rv) = remote_of(&k) {
+                        out.insert(k, rv.clone());
+                    }
+                }
+                Ok(Some(out))
+            }
+            Some(crate::RewindChoice::TakeRemote) => {
+                // This machine's versions are kept in its own history first, then every
+                // difference counts as changed on the remote.
+                self.keep_local(repo, cfg, tip, local)?;
+                Ok(Some(
+                    local
+                        .iter()
+                        .map(|(p, e)| (p.to_string(), e.version.clone()))
+                        .collect(),
+                ))
+            }
+        }
+    }
+
+    /// Keeps `commit` (and so its history) in the engine's repository under a ref of its own,
+    /// whatever the remote does with it.
+    fn keep(&self, repo: &Repo, cfg: &SyncConfig, commit: &str) -> Result<(), SyncError> {
+        repo.update_ref(&crate::inspect::kept_ref(&cfg.id, commit), commit)
+    }
+
+    /// Commits this machine's files of the config (on top of `tip`) to a kept ref, not pushed.
+    fn keep_local(
+        &self,
+        repo: &Repo,
+        cfg: &SyncConfig,
+        tip: &str,
+        local: &BTreeMap<RepoPath, LocalEntry>,
+    ) -> Result<(), SyncError> {
+        let mut changes = Vec::new();
+        for (path, e) in local {
+            let Ok(bytes) = crate::scan::read_entry(&path.under(&self.home), e.version.kind) else {
+                continue;
+            };
+            let oid = repo.write_blob(&bytes)?;
+            changes.push((
+                path.to_string(),
+                Some((git_mode(e.version.kind, e.version.mode), oid)),
+            ));
+        }
+        let tree = repo.build_tree(Some(tip), &changes)?;
+        let machine = &self.machine;
+        let msg = format!(
+            "{machine}: this machine's files before taking the remote's\n\n\
+             The remote's branch had been moved back; these versions are kept in this\n\
+             machine's history only.\n\nDotsync-Machine: {machine}\n"
+        );
+        let commit = repo.commit_tree(
+            &tree,
+            Some(tip),
+            &msg,
+            (
+                &format!("{machine} (dotsync)"),
+                &format!("dotsync@{machine}"),
+            ),
+        )?;
+        self.keep(repo, cfg, &commit)
+    }
+
+    /// Brings the history synced through a previous remote of the config into this one's
+    /// repository, so `dotsync log` keeps showing it. Best effort: a failure only logs.
+    fn import_history(&self, repo: &Repo, cfg: &SyncConfig, old_url: &str, synced: &str) {
+        let old_dir = self.repo_dir(old_url);
+        let Ok(old) = Repo::open_or_init(&old_dir) else {
+            return;
+        };
+        if old.rev_parse(synced).is_none() {
+            return;
+        }
+        let prefix = crate::inspect::kept_prefix(&cfg.id);
+        if let Err(e) = old
+            .update_ref(&crate::inspect::kept_ref(&cfg.id, synced), synced)
+            .and_then(|()| {
+                let spec = format!("+{prefix}*:{prefix}*");
+                let dir = old_dir.to_string_lossy();
+                repo.run(&["fetch", "--quiet", "--no-tags", "--", &dir, &spec], None)
+                    .map(|_| ())
+            })
+        {
+            tracing::warn!(config = %cfg.name, "cannot bring the previous remote's history along: {e}");
+        }
+    }
+}
+
+const CASE_CLASH: &str = "another file on the remote has the same name but for upper/lower case, and this file system cannot tell them apart; rename one of them";
+
+/// Every path that has another with the same name but for case.
+fn case_clashes<'a>(paths: impl Iterator<Item = &'a str>) -> BTreeSet<String> {
+    let mut by_folded: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for p in paths {
+        by_folded.entry(p.to_lowercase()).or_default().push(p);
+    }
+    by_folded
+        .into_values()
+        .filter(|v| v.len() > 1)
+        .flatten()
+        .map(str::to_owned)
+        .collect()
+}
