@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use crate::SyncError;
 
 /// The all-zero object id, which `update-index --index-info` reads as "remove".
+#[cfg(test)]
 pub const ZERO_OID: &str = "0000000000000000000000000000000000000000";
 
 /// A bare repository of the engine, and how to call git on it.
@@ -509,7 +510,12 @@ impl Repo {
 
     /// Writes `data` as a loose blob object (if absent) and returns its id.
     pub fn write_blob(&self, data: &[u8]) -> Result<String, SyncError> {
-        let oid = blob_id(data);
+        self.write_object("blob", data)
+    }
+
+    /// Writes an object of `kind` (`blob`, `tree`) as a loose object (if absent); its id.
+    pub fn write_object(&self, kind: &str, data: &[u8]) -> Result<String, SyncError> {
+        let oid = object_id(kind, data);
         let dir = self.dir.join("objects").join(&oid[..2]);
         let path = dir.join(&oid[2..]);
         if path.exists() {
@@ -521,7 +527,7 @@ impl Repo {
         };
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-        enc.write_all(format!("blob {}\0", data.len()).as_bytes())
+        enc.write_all(format!("{kind} {}\0", data.len()).as_bytes())
             .and_then(|_| enc.write_all(data))
             .map_err(io(&path))?;
         let compressed = enc.finish().map_err(io(&path))?;
@@ -534,9 +540,22 @@ impl Repo {
         Ok(oid)
     }
 
-    /// Builds a tree from `base` (a commit, or none) with `changes` applied: `(path, Some((git
-    /// mode, oid)))` to set, `(path, None)` to remove. Returns the tree id.
+    /// The tree of `base` (a commit, or nothing) with `changes` made: a path set to
+    /// (git mode, blob id), or removed (`None`). Built in-process: only the trees on the
+    /// changed paths are read (through one `cat-file --batch`) and written, so the cost follows
+    /// the change, not the size of the tree. Directories left empty disappear, as in git.
     pub fn build_tree(
+        &self,
+        base: Option<&str>,
+        changes: &[(String, Option<(u32, String)>)],
+    ) -> Result<String, SyncError> {
+        crate::tree::build(self, base, changes)
+    }
+
+    /// The same with git's own index (`read-tree`, `update-index`, `write-tree`): the
+    /// reference the in-process builder is tested against.
+    #[cfg(test)]
+    pub fn build_tree_with_index(
         &self,
         base: Option<&str>,
         changes: &[(String, Option<(u32, String)>)],
@@ -728,8 +747,13 @@ pub fn classify(stderr: &str) -> crate::RemoteProblem {
 
 /// Git's blob id of `data`: SHA-1 of `blob <len>\0<data>`.
 pub fn blob_id(data: &[u8]) -> String {
+    object_id("blob", data)
+}
+
+/// Git's id of an object: SHA-1 of `<kind> <len>\0<data>`.
+pub fn object_id(kind: &str, data: &[u8]) -> String {
     let mut h = sha1_smol::Sha1::new();
-    h.update(format!("blob {}\0", data.len()).as_bytes());
+    h.update(format!("{kind} {}\0", data.len()).as_bytes());
     h.update(data);
     h.digest().to_string()
 }

@@ -13,6 +13,7 @@ mod meta;
 mod records;
 mod scan;
 mod sync;
+mod tree;
 
 pub use event::{FileAction, SyncEvent, SyncSummary};
 pub use inspect::{ConflictInfo, FileState, FileStatus, HistoryEntry, Resolution};
