@@ -101,6 +101,24 @@ impl Target<'_> {
         content: &[u8],
         expected: Option<StatKey>,
     ) -> Result<StatKey, ApplyError> {
+        let staged = self.stage(abs, kind, mode, content, expected, true)?;
+        let stat = self.commit(&staged)?;
+        fsync_dir(&staged.dir);
+        Ok(stat)
+    }
+
+    /// The first half of a write: the new bytes in a temporary file beside `abs`, created with
+    /// their final mode. With `flush`, on disk before this returns; without, the caller makes
+    /// them durable (one [`flush_all`] for a batch) before [`commit`](Self::commit).
+    pub fn stage(
+        &self,
+        abs: &Path,
+        kind: Kind,
+        mode: u32,
+        content: &[u8],
+        expected: Option<StatKey>,
+        flush: bool,
+    ) -> Result<Staged, ApplyError> {
         self.prepare_parents(abs)?;
         if expected.is_none() {
             // An empty directory where the file goes (the other machine replaced a directory
@@ -126,7 +144,9 @@ impl Target<'_> {
                         .open(&tmp)?;
                     f.write_all(content)?;
                     f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(perm(mode)))?;
-                    f.sync_all()?;
+                    if flush {
+                        f.sync_all()?;
+                    }
                 }
                 Kind::Symlink => {
                     use std::os::unix::ffi::OsStrExt;
@@ -134,17 +154,34 @@ impl Target<'_> {
                 }
             }
             fail::fail_point!("apply::temp-written");
-            // Last look before the rename: an edit that landed during the write wins.
-            check_unchanged(abs, expected)?;
-            std::fs::rename(&tmp, abs)?;
             Ok(())
         })();
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
-        fsync_dir(dir);
-        Ok(StatKey::of(&std::fs::symlink_metadata(abs)?))
+        Ok(Staged {
+            tmp,
+            abs: abs.to_path_buf(),
+            dir: dir.to_path_buf(),
+            expected,
+        })
+    }
+
+    /// The second half: the staged bytes take the file's place, unless the file changed since
+    /// the scan (then the temporary file goes and the edit wins). The directory is not synced
+    /// here: the caller syncs each directory once. Returns the new file's stat.
+    pub fn commit(&self, staged: &Staged) -> Result<StatKey, ApplyError> {
+        let done = (|| -> Result<StatKey, ApplyError> {
+            // Last look before the rename: an edit that landed during the write wins.
+            check_unchanged(&staged.abs, staged.expected)?;
+            std::fs::rename(&staged.tmp, &staged.abs)?;
+            Ok(StatKey::of(&std::fs::symlink_metadata(&staged.abs)?))
+        })();
+        if done.is_err() {
+            let _ = std::fs::remove_file(&staged.tmp);
+        }
+        done
     }
 
     /// Removes `abs` if it still has the stat `expected`.
@@ -231,7 +268,38 @@ fn check_unchanged(abs: &Path, expected: Option<StatKey>) -> Result<(), ApplyErr
     }
 }
 
-fn fsync_dir(dir: &Path) {
+/// A write whose new bytes wait in a temporary file for [`Target::commit`].
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    abs: PathBuf,
+    pub dir: PathBuf,
+    expected: Option<StatKey>,
+}
+
+impl Staged {
+    /// Gives up on this write: the temporary file goes.
+    pub fn abandon(self) {
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+/// Makes everything written to the file system holding `dir` durable: one `syncfs` for a
+/// batch of staged files, instead of one `fsync` each.
+#[allow(unsafe_code)]
+pub fn flush_all(dir: &Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let d = std::fs::File::open(dir)?;
+    // SAFETY: `d` is an open file descriptor for the whole call; syncfs only reads it.
+    let rc = unsafe { libc::syncfs(d.as_raw_fd()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+pub fn fsync_dir(dir: &Path) {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }

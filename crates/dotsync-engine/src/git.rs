@@ -18,11 +18,19 @@ use crate::SyncError;
 pub const ZERO_OID: &str = "0000000000000000000000000000000000000000";
 
 /// A bare repository of the engine, and how to call git on it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Repo {
     pub dir: PathBuf,
     /// `GIT_SSH_COMMAND` to set, when the user configured none.
     ssh_command: Option<String>,
+    /// While set, new objects go into this pack instead of loose files.
+    pack: std::sync::Arc<std::sync::Mutex<Option<crate::pack::PackWriter>>>,
+}
+
+impl std::fmt::Debug for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repo").field("dir", &self.dir).finish()
+    }
 }
 
 /// One entry of `ls-tree -r -l`.
@@ -106,6 +114,7 @@ impl Repo {
         let repo = Self {
             dir: dir.to_path_buf(),
             ssh_command,
+            pack: std::sync::Arc::default(),
         };
         if !dir.join("HEAD").exists() {
             std::fs::create_dir_all(dir).map_err(|source| SyncError::Io {
@@ -478,6 +487,22 @@ impl Repo {
         Ok(blobs)
     }
 
+    /// Packs the loose objects when there are many (estimated, as `git gc --auto` does, from
+    /// one of the 256 object directories): each sync leaves a few, and thousands of loose
+    /// objects make every tree listing slow. Only `repack -d` (reachable loose objects into a
+    /// pack): unreachable ones, such as the other side of a conflict, stay, and nothing is
+    /// ever pruned.
+    pub fn repack_if_needed(&self) {
+        const LOOSE_LIMIT: usize = 1024;
+        let sample = std::fs::read_dir(self.dir.join("objects/17")).map_or(0, Iterator::count);
+        if sample * 256 <= LOOSE_LIMIT {
+            return;
+        }
+        if let Err(e) = self.run(&["repack", "-d", "-q"], None) {
+            tracing::warn!("packing the engine's repository failed: {e}");
+        }
+    }
+
     /// A `cat-file --batch` to read many blobs one by one.
     pub fn blob_stream(&self) -> Result<BlobStream, SyncError> {
         let mut cmd = self.command();
@@ -513,8 +538,46 @@ impl Repo {
         self.write_object("blob", data)
     }
 
-    /// Writes an object of `kind` (`blob`, `tree`) as a loose object (if absent); its id.
+    /// From now on, new objects go into one pack (many objects: one file, fast to read
+    /// back) until [`finish_pack`](Self::finish_pack). Objects in it are readable by git only
+    /// once it is finished.
+    pub fn begin_pack(&self) -> Result<(), SyncError> {
+        let mut pack = self.pack.lock().unwrap_or_else(|p| p.into_inner());
+        if pack.is_none() {
+            *pack = Some(crate::pack::PackWriter::new(&self.dir.join("objects"))?);
+        }
+        Ok(())
+    }
+
+    /// Finishes the pack begun by [`begin_pack`](Self::begin_pack), if any: its objects become
+    /// readable; later objects are loose again.
+    pub fn finish_pack(&self) -> Result<(), SyncError> {
+        let pack = self.pack.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match pack {
+            Some(p) => p.finish(),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes an object of `kind` (`blob`, `tree`): into the open pack, or as a loose object
+    /// (if absent); its id.
     pub fn write_object(&self, kind: &str, data: &[u8]) -> Result<String, SyncError> {
+        {
+            let mut pack = self.pack.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = pack.as_mut() {
+                let oid = object_id(kind, data);
+                if self
+                    .dir
+                    .join("objects")
+                    .join(&oid[..2])
+                    .join(&oid[2..])
+                    .exists()
+                {
+                    return Ok(oid);
+                }
+                return p.add(kind, data);
+            }
+        }
         let oid = object_id(kind, data);
         let dir = self.dir.join("objects").join(&oid[..2]);
         let path = dir.join(&oid[2..]);

@@ -10,6 +10,7 @@ mod event;
 mod git;
 mod inspect;
 mod meta;
+mod pack;
 mod records;
 mod scan;
 mod sync;

@@ -932,3 +932,58 @@ fn a_file_over_100_mib_on_the_remote_is_skipped_by_its_size_and_never_deleted() 
     );
     assert!(tree.contains(".config/nvim/big.bin"), "{tree}");
 }
+
+#[test]
+fn many_files_arrive_whole_with_their_modes_when_written_as_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    for i in 0..300 {
+        a.write(
+            &format!(".config/nvim/d{}/f{i}.lua", i % 7),
+            &format!("file {i}\n"),
+        );
+    }
+    a.write(".ssh/config", "Host *\n");
+    std::fs::set_permissions(
+        a.home.join(".ssh/config"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let (s, _) = a.sync();
+    assert_eq!(s.pushed, 301);
+    let (s, ev) = b.sync();
+    assert_eq!(s.pulled, 301, "{ev:?}");
+    assert_eq!(a.files(), b.files());
+    let mode = std::fs::metadata(b.home.join(".ssh/config"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    // The engine's repositories hold the first push as a pack, not 300 loose objects.
+    let objects = a.home.join(".dotsync/state/repos");
+    let loose = walk_count(&objects, |p| {
+        p.parent()
+            .and_then(|d| d.file_name())
+            .is_some_and(|n| n.len() == 2)
+    });
+    assert!(loose < 50, "{loose} loose objects after a first push");
+    // And edits after it still travel.
+    a.write(".config/nvim/d0/f0.lua", "edited\n");
+    a.sync();
+    b.sync();
+    assert_eq!(b.read(".config/nvim/d0/f0.lua"), "edited\n");
+}
+
+fn walk_count(dir: &Path, f: impl Fn(&Path) -> bool + Copy) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if e.file_type().unwrap().is_dir() {
+            n += walk_count(&p, f);
+        } else if f(&p) {
+            n += 1;
+        }
+    }
+    n
+}

@@ -8,16 +8,32 @@ use dotsync_core::SyncConfig;
 use dotsync_core::paths::RepoPath;
 
 use super::{Emitter, HomeChange};
-use crate::apply::{ApplyError, Target};
+use crate::apply::{ApplyError, Staged, Target};
 use crate::git::Repo;
 use crate::records::{self, Outcome};
 use crate::scan::LocalEntry;
 use crate::{Engine, FileAction, SyncError, SyncOptions};
 
+/// A staged write, waiting for its rename.
+struct PendingWrite {
+    path: RepoPath,
+    version: dotsync_core::plan::Version,
+    bytes: u64,
+    action: FileAction,
+    detail: Option<String>,
+    base: Option<dotsync_core::plan::Version>,
+}
+
 impl Engine {
-    /// Writes the remote's changes into the home, one file at a time, recording each that made
-    /// it in `outcome`. Returns whether any file was skipped or failed (the home is then behind
-    /// the remote). A cancel between two files records what was applied and stops.
+    /// Writes the remote's changes into the home, recording each file that made it in
+    /// `outcome`. Returns whether any file was skipped or failed (the home is then behind the
+    /// remote). A cancel between two files records what was applied and stops.
+    ///
+    /// Removals come first (the caller sorted them so). Writes go in batches: each file's new
+    /// bytes are staged in a temporary file beside it, one `syncfs` makes the batch durable,
+    /// then each file is checked once more and renamed into place, and each directory is
+    /// synced once. A few writes are each flushed on their own instead (a `syncfs` also
+    /// flushes whatever else is waiting on the disk).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn apply_changes(
         &self,
@@ -30,16 +46,26 @@ impl Engine {
         outcome: &mut Outcome,
         em: &mut Emitter<'_>,
     ) -> Result<bool, SyncError> {
-        // Remote blobs are read one at a time as they are written: memory holds one file,
+        const BATCH: usize = 256;
+        let writes = home_changes
+            .iter()
+            .filter(|c| matches!(c, HomeChange::Write { .. }))
+            .count();
+        let batched = writes >= 16;
+        // Remote blobs are read one at a time as they are staged: memory holds one file,
         // whatever the number of files.
         let mut blobs: Option<crate::git::BlobStream> = None;
         let total = home_changes.len() as u64;
         let mut failed = false;
+        let mut pending: Vec<(Staged, PendingWrite)> = Vec::new();
         for (i, change) in home_changes.into_iter().enumerate() {
             if let Some(c) = &opts.cancel
                 && c.load(Ordering::SeqCst)
             {
                 // What is applied so far is recorded; the rest comes next time.
+                for (staged, _) in pending {
+                    staged.abandon();
+                }
                 outcome.failures = Some(em.failures.clone());
                 records::record(&self.store, &cfg.id, outcome)?;
                 return Err(SyncError::Cancelled);
@@ -73,21 +99,33 @@ impl Engine {
                     };
                     let abs = path.under(&self.home);
                     let expected = scanned.get(&path).map(|e| e.stat);
-                    match target.write(&abs, version.kind, version.mode, &content, expected) {
-                        Ok(stat) => {
-                            let base = base.unwrap_or_else(|| version.clone());
-                            outcome.bases.push((path.to_string(), Some(base)));
-                            outcome
-                                .stats
-                                .push((path.to_string(), Some((stat, version))));
-                            em.file(path.as_str(), action, content.len() as u64, detail);
-                        }
+                    let staged = target.stage(
+                        &abs,
+                        version.kind,
+                        version.mode,
+                        &content,
+                        expected,
+                        !batched,
+                    );
+                    let write = PendingWrite {
+                        path,
+                        version,
+                        bytes: content.len() as u64,
+                        action,
+                        detail,
+                        base,
+                    };
+                    match staged {
+                        Ok(staged) => pending.push((staged, write)),
                         Err(e) => {
-                            report_apply_error(em, path.as_str(), e);
+                            report_apply_error(em, write.path.as_str(), e);
                             // Skipped or failed, the home is behind the remote: the next
                             // check must sync again, not trust "nothing moved".
                             failed = true;
                         }
+                    }
+                    if pending.len() >= BATCH || !batched {
+                        failed |= self.commit_batch(target, &mut pending, batched, outcome, em);
                     }
                 }
                 HomeChange::Remove { path, detail } => {
@@ -102,16 +140,66 @@ impl Engine {
                         }
                         Err(e) => {
                             report_apply_error(em, path.as_str(), e);
-                            // Skipped or failed, the home is behind the remote: the next
-                            // check must sync again, not trust "nothing moved".
                             failed = true;
                         }
                     }
                 }
             }
         }
+        failed |= self.commit_batch(target, &mut pending, batched, outcome, em);
         drop(blobs);
         Ok(failed)
+    }
+
+    /// Renames a batch of staged writes into place, after one flush of their bytes when they
+    /// were not flushed one by one; syncs each directory once. Returns whether any failed.
+    fn commit_batch(
+        &self,
+        target: &Target<'_>,
+        pending: &mut Vec<(Staged, PendingWrite)>,
+        batched: bool,
+        outcome: &mut Outcome,
+        em: &mut Emitter<'_>,
+    ) -> bool {
+        if pending.is_empty() {
+            return false;
+        }
+        let mut failed = false;
+        if batched && let Err(e) = crate::apply::flush_all(&self.home) {
+            // Not durable: nothing of this batch may replace a file.
+            for (staged, w) in pending.drain(..) {
+                staged.abandon();
+                em.file(
+                    w.path.as_str(),
+                    FileAction::Failed,
+                    0,
+                    Some(format!("cannot write to the disk: {e}")),
+                );
+            }
+            return true;
+        }
+        let mut dirs = std::collections::BTreeSet::new();
+        for (staged, w) in pending.drain(..) {
+            match target.commit(&staged) {
+                Ok(stat) => {
+                    dirs.insert(staged.dir.clone());
+                    let base = w.base.unwrap_or_else(|| w.version.clone());
+                    outcome.bases.push((w.path.to_string(), Some(base)));
+                    outcome
+                        .stats
+                        .push((w.path.to_string(), Some((stat, w.version))));
+                    em.file(w.path.as_str(), w.action, w.bytes, w.detail);
+                }
+                Err(e) => {
+                    report_apply_error(em, w.path.as_str(), e);
+                    failed = true;
+                }
+            }
+        }
+        for d in dirs {
+            crate::apply::fsync_dir(&d);
+        }
+        failed
     }
 
     /// Changed files whose last write is more recent than `settle`: looked at again once they

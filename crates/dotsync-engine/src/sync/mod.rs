@@ -329,6 +329,15 @@ impl Engine {
             // brings are what the person chose.
             plan_opts.allow_mass_delete |=
                 replaced_bases.is_some() && opts.rewind == Some(crate::RewindChoice::TakeRemote);
+            // Many new versions (a first push): their blobs and trees go into one pack.
+            let new_versions = scan
+                .files
+                .iter()
+                .filter(|(p, e)| plan_bases.get(p.as_str()) != Some(&e.version))
+                .count();
+            if new_versions > 64 {
+                repo.begin_pack()?;
+            }
             let planned = self.plan(
                 cfg,
                 &plan_opts,
@@ -411,7 +420,10 @@ impl Engine {
                 &events,
                 em,
             )? {
-                Pushed::Tip(tip) => tip,
+                Pushed::Tip(tip) => {
+                    repo.finish_pack()?;
+                    tip
+                }
                 Pushed::Rejected if attempt >= PUSH_ATTEMPTS => {
                     return Err(SyncError::Git(format!(
                         "the remote kept moving: {PUSH_ATTEMPTS} pushes were rejected because \
@@ -502,6 +514,7 @@ impl Engine {
             }
             em.summary.commit = new_tip;
             em.summary.files = self.count_files(&cfg.id)?;
+            repo.repack_if_needed();
             return Ok(());
         }
     }
@@ -541,6 +554,7 @@ impl Engine {
             let author = (format!("{machine} (dotsync)"), format!("dotsync@{machine}"));
             if !preserve.is_empty() {
                 let tree = repo.build_tree(parent.as_deref(), preserve)?;
+                repo.finish_pack()?;
                 let names: Vec<String> = preserve.iter().map(|(p, _)| message_path(p)).collect();
                 let msg = format!(
                     "{machine}: keep this machine's version of {} before taking the remote's\n\n\
@@ -564,6 +578,8 @@ impl Engine {
                 changes.push((META_PATH.to_owned(), Some((0o100644, oid))));
             }
             let tree = repo.build_tree(parent.as_deref(), &changes)?;
+            // git reads the objects from here on.
+            repo.finish_pack()?;
             let unchanged_tree = match &remote.tip {
                 Some(t) => preserve.is_empty() && repo.tree_of(t)? == tree,
                 None => false,
