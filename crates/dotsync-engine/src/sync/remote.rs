@@ -46,12 +46,12 @@ impl Engine {
         };
         if repo.rev_parse(head).is_none() {
             repo.fetch(url, &cfg.branch)?;
-        }
-        if repo.rev_parse(head).is_none() {
-            return Err(SyncError::Git(format!(
-                "the remote announced commit {head} for {} but did not send it",
-                cfg.branch
-            )));
+            if repo.rev_parse(head).is_none() {
+                return Err(SyncError::Git(format!(
+                    "the remote announced commit {head} for {} but did not send it",
+                    cfg.branch
+                )));
+            }
         }
         repo.update_ref(&tracking_ref(&cfg.branch), head)?;
         let entries = repo.ls_tree(head)?;
@@ -163,6 +163,13 @@ impl Engine {
         bases: &BTreeMap<String, Version>,
         local: &BTreeMap<RepoPath, LocalEntry>,
     ) -> Result<Option<BTreeMap<String, Version>>, SyncError> {
+        if let (Some(tip), Some((s, synced_url))) = (&remote.tip, synced)
+            && s == tip
+            && synced_url.as_deref().is_none_or(|u| u == url)
+        {
+            // The usual case: the remote is where this machine left it.
+            return Ok(None);
+        }
         if let Some((s, Some(old))) = synced
             && old != url
             && repo.rev_parse(s).is_none()
