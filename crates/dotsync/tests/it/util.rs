@@ -435,3 +435,24 @@ pub fn mode(p: &Path) -> u32 {
         .mode()
         & 0o7777
 }
+
+/// Sends `request` as raw bytes to `addr` (`127.0.0.1:PORT`) and reads the answer until the
+/// server closes the connection (send `Connection: close`); returns the status code (0 if the
+/// server closed without answering) and the whole response text.
+pub fn raw_http(addr: &str, request: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("read timeout");
+    s.write_all(request).expect("write request");
+    let mut buf = Vec::new();
+    // A reset after a refusal still leaves what was read.
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
