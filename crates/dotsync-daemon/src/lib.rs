@@ -14,6 +14,7 @@ use axum::http::HeaderMap;
 use dotsync_state::{Layout, Store};
 
 mod background;
+mod conn;
 pub mod error;
 pub mod events;
 mod json;
@@ -133,6 +134,15 @@ pub struct ServeOptions {
     pub watch_limit: Option<usize>,
     /// How long shutdown waits for running syncs to reach a safe point.
     pub shutdown_grace: std::time::Duration,
+    /// How long a connection may take to send a request's headers, counted from when it opened
+    /// or from the end of its previous response: a half-sent request or an idle keep-alive
+    /// connection is closed after it. A response being sent (such as the event stream) is not
+    /// limited.
+    pub header_read_timeout: std::time::Duration,
+    /// At most this many connections are served at once (fewer if the open-file limit would not
+    /// allow them). Past it, the connection idle the longest is closed to make room; when every
+    /// one is busy, new ones wait.
+    pub max_connections: usize,
 }
 
 impl Default for ServeOptions {
@@ -141,6 +151,8 @@ impl Default for ServeOptions {
             debounce: std::time::Duration::from_millis(500),
             watch_limit: None,
             shutdown_grace: std::time::Duration::from_secs(60),
+            header_read_timeout: std::time::Duration::from_secs(30),
+            max_connections: 256,
         }
     }
 }
@@ -155,9 +167,10 @@ pub async fn serve(
 }
 
 /// Runs the daemon: the API on `listener`, and the background work (watching, schedules) that
-/// only a daemon does. When `shutdown` resolves: no new connection or sync is accepted, running
-/// syncs are cancelled and reach a safe point (between two files, never mid-write), open
-/// streams end, and this returns.
+/// only a daemon does. Connections are served as `conn.rs` describes: a header timeout, a cap
+/// on open connections. When `shutdown` resolves: no new connection or sync is accepted, idle
+/// connections are closed, running syncs are cancelled and reach a safe point (between two
+/// files, never mid-write), open streams end, and this returns.
 pub async fn serve_with(
     app: App,
     listener: tokio::net::TcpListener,
@@ -173,13 +186,20 @@ pub async fn serve_with(
     );
     let router = app.router();
     let app2 = app.clone();
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let limits = conn::Limits {
+        header_read_timeout: opts.header_read_timeout,
+        max_connections: opts.max_connections,
+    };
+    let server = async move {
+        let signal = async move {
             shutdown.await;
             tracing::debug!("no new syncs; running ones stop at a safe point");
             app2.sync.begin_shutdown();
-        })
-        .into_future();
+            let _ = stop_tx.send(true);
+        };
+        tokio::join!(conn::run(listener, router, limits, stop_rx), signal);
+    };
     // Streams end when their sync does; a sync that does not stop in time is not waited for
     // forever.
     let mut stopping = app.sync.shutdown_signal();
@@ -187,10 +207,10 @@ pub async fn serve_with(
         let _ = stopping.wait_for(|s| *s).await;
         tokio::time::sleep(opts.shutdown_grace).await;
     };
-    let result = tokio::select! {
-        r = server => r,
-        _ = grace => Ok(()),
-    };
+    tokio::select! {
+        _ = server => {}
+        () = grace => {}
+    }
     // Syncs started by the watcher or the scheduler have no connection that waits for them.
     if !app.sync.wait_idle(opts.shutdown_grace).await {
         tracing::warn!(
@@ -198,7 +218,7 @@ pub async fn serve_with(
         );
     }
     background.stop().await;
-    result
+    Ok(())
 }
 
 /// Checks that an address to listen on is a loopback one.

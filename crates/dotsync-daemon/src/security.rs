@@ -1,8 +1,9 @@
 //! The checks every request passes before it reaches a handler.
 //!
-//! 1. `Host` must be a loopback name (`127.0.0.1`, `localhost`, `[::1]`, any port): a page on
-//!    another site that re-binds its DNS name to 127.0.0.1 still sends its own name, and is
-//!    refused (403).
+//! 1. A request must carry exactly one `Host`, a loopback name (`127.0.0.1`, `localhost`,
+//!    `[::1]`) with an optional port of digits 1–65535: a page on another site that re-binds its
+//!    DNS name to 127.0.0.1 still sends its own name, and is refused (403); so is a request with
+//!    two Hosts, of which a proxy or another server might read the other one.
 //! 2. A browser's `Origin`, when sent, must be the daemon's own (`http://` + the Host): another
 //!    site's page gets nothing, not even an error it can read (403).
 //! 3. Every `/v1` route but `/v1/health` (and the UI's login exchange) needs the bearer token
@@ -24,11 +25,15 @@ fn is_public(path: &str) -> bool {
 
 pub async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     let headers = req.headers();
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let (Some(host), None) = (hosts.next(), hosts.next()) else {
         return ApiError::forbidden(
-            "requests must carry a Host header naming 127.0.0.1 or localhost",
+            "requests must carry exactly one Host header naming 127.0.0.1, localhost or [::1]",
         )
         .into_response();
+    };
+    let Ok(host) = host.to_str() else {
+        return ApiError::forbidden("the Host header is not a loopback name").into_response();
     };
     if !is_loopback_host(host) {
         return ApiError::forbidden(format!(
@@ -67,28 +72,27 @@ pub async fn guard(State(app): State<App>, req: Request, next: Next) -> Response
     next.run(req).await
 }
 
-/// Whether a Host header names this machine's loopback interface.
+/// Whether a Host header names this machine's loopback interface: `127.0.0.1`, `localhost` (any
+/// case) or `[::1]`, optionally followed by `:PORT` where PORT is digits only, 1 to 65535.
 pub fn is_loopback_host(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
         match rest.split_once(']') {
-            Some((inner, port)) if port.is_empty() || valid_port(port) => {
-                return inner == "::1";
-            }
+            Some(("::1", port)) => ("[::1]", port),
             _ => return false,
         }
     } else {
-        match host.split_once(':') {
-            Some((name, port)) if valid_port(&format!(":{port}")) => name,
-            Some(_) => return false,
-            None => host,
+        match host.find(':') {
+            Some(i) => host.split_at(i),
+            None => (host, ""),
         }
     };
-    name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost")
+    let port_ok = port.is_empty() || port.strip_prefix(':').is_some_and(valid_port);
+    port_ok && (name == "[::1]" || name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost"))
 }
 
-fn valid_port(s: &str) -> bool {
-    s.strip_prefix(':')
-        .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+/// A TCP port as a URL writes it: ASCII digits only, 1 to 65535.
+fn valid_port(p: &str) -> bool {
+    !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n != 0)
 }
 
 /// The bearer token of a request, if it has one.
@@ -122,6 +126,9 @@ mod tests {
             "LOCALHOST:8080",
             "[::1]",
             "[::1]:11000",
+            "localhost:1",
+            "127.0.0.1:65535",
+            "127.0.0.1:080",
         ] {
             assert!(is_loopback_host(ok), "{ok}");
         }
@@ -133,6 +140,24 @@ mod tests {
             "[::2]:1",
             "127.0.0.2",
             "",
+            "LOCALHOST:99999",
+            "localhost:0",
+            "127.0.0.1:00000",
+            "127.0.0.1:65536",
+            "127.0.0.1:4294967297",
+            "localhost:",
+            "localhost:+80",
+            "localhost:-1",
+            "localhost: 80",
+            "localhost:80 ",
+            "localhost:80:80",
+            "[::1]:",
+            "[::1]:0",
+            "[::1]:99999",
+            "[::1]80",
+            "[::1",
+            "::1",
+            "localhost.",
         ] {
             assert!(!is_loopback_host(bad), "{bad}");
         }

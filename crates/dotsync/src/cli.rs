@@ -104,6 +104,15 @@ pub struct DaemonArgs {
     /// Watch at most this many directories; configs beyond are rescanned every interval.
     #[arg(long, env = "DOTSYNC_WATCH_LIMIT", hide = true)]
     pub watch_limit: Option<usize>,
+    /// How long a connection may take to send a request's headers, and may sit idle between
+    /// requests, before it is closed; in milliseconds.
+    #[arg(long, env = "DOTSYNC_HEADER_TIMEOUT_MS", hide = true, default_value_t = 30_000,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_ms: u64,
+    /// At most this many connections at once (fewer if the open-file limit is low).
+    #[arg(long, env = "DOTSYNC_MAX_CONNECTIONS", hide = true, default_value_t = 256,
+        value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub max_connections: u64,
 }
 
 #[derive(Args, Debug)]

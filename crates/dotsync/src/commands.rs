@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{Cli, Command, ConfigCmd, FieldArgs};
 use crate::client::Client;
-use crate::render;
+use crate::{quote, render};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
@@ -90,9 +90,10 @@ fn config(cmd: ConfigCmd) -> Result<()> {
             let mut body = json!({"name": name, "remote": remote, "paths": paths});
             apply_fields(&mut body, fields, false);
             let created = client.call("POST", "/v1/config", Some(&body))?.json()?;
+            let name = quote::name(&name);
             eprintln!(
                 "created config {name} ({}); `dotsync sync {name}` syncs it now",
-                created["id"].as_str().unwrap_or("?")
+                quote::name(created["id"].as_str().unwrap_or("?"))
             );
         }
         ConfigCmd::List { json } => {
@@ -106,10 +107,11 @@ fn config(cmd: ConfigCmd) -> Result<()> {
                     .unwrap_or_default()
                     .iter()
                     .map(|c| {
+                        let name = |k: &str| quote::name(c[k].as_str().unwrap_or("")).into_owned();
                         vec![
-                            c["name"].as_str().unwrap_or("").to_owned(),
-                            c["id"].as_str().unwrap_or("").to_owned(),
-                            c["remote"].as_str().unwrap_or("").to_owned(),
+                            name("name"),
+                            name("id"),
+                            name("remote"),
                             if c["auto"].as_bool().unwrap_or(false) {
                                 "auto"
                             } else {
@@ -121,6 +123,7 @@ fn config(cmd: ConfigCmd) -> Result<()> {
                                 .map(|p| {
                                     p.iter()
                                         .filter_map(Value::as_str)
+                                        .map(quote::name)
                                         .collect::<Vec<_>>()
                                         .join(" ")
                                 })
@@ -178,8 +181,10 @@ fn config(cmd: ConfigCmd) -> Result<()> {
                 let before = paths.len();
                 paths.retain(|q| q != p);
                 if paths.len() == before {
+                    let name = quote::name(&name);
                     anyhow::bail!(
-                        "config {name} has no path {p:?}; `dotsync config show {name}` lists them"
+                        "config {name} has no path {}; `dotsync config show {name}` lists them",
+                        quote::name(p)
                     );
                 }
             }
@@ -187,11 +192,17 @@ fn config(cmd: ConfigCmd) -> Result<()> {
             body["paths"] = json!(paths);
             apply_fields(&mut body, fields, clear_ignore);
             client.call("PUT", &format!("/v1/config/{}", seg(&name)), Some(&body))?;
-            eprintln!("updated config {}", body["name"].as_str().unwrap_or(&name));
+            eprintln!(
+                "updated config {}",
+                quote::name(body["name"].as_str().unwrap_or(&name))
+            );
         }
         ConfigCmd::Rm { name } => {
             client.call("DELETE", &format!("/v1/config/{}", seg(&name)), None)?;
-            eprintln!("removed config {name}; your files and the remote's history are untouched");
+            eprintln!(
+                "removed config {}; your files and the remote's history are untouched",
+                quote::name(&name)
+            );
         }
     }
     Ok(())
@@ -209,7 +220,7 @@ fn which(path: &str, json: bool) -> Result<()> {
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     if ids.is_empty() {
-        eprintln!("no config syncs {path}");
+        eprintln!("no config syncs {}", quote::name(path));
         return Ok(());
     }
     let all = client.get("/v1/config")?;
@@ -217,7 +228,11 @@ fn which(path: &str, json: bool) -> Result<()> {
         if let Some(id) = c["id"].as_str()
             && ids.contains(&id)
         {
-            println!("{}\t{}", c["name"].as_str().unwrap_or(""), id);
+            println!(
+                "{}\t{}",
+                quote::name(c["name"].as_str().unwrap_or("")),
+                quote::name(id)
+            );
         }
     }
     Ok(())

@@ -37,6 +37,8 @@ pub fn run(args: DaemonArgs) -> Result<()> {
         let opts = dotsync_daemon::ServeOptions {
             debounce: std::time::Duration::from_millis(args.debounce_ms),
             watch_limit: args.watch_limit,
+            header_read_timeout: std::time::Duration::from_millis(args.header_timeout_ms),
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
             ..Default::default()
         };
         dotsync_daemon::serve_with(app, listener, shutdown_signal(), opts).await?;

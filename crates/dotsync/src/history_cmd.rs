@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::client::Client;
 use crate::commands::seg;
-use crate::render;
+use crate::{quote, render};
 
 /// `?config=..&path=..` with each value percent-encoded.
 fn query(pairs: &[(&str, Option<&str>)]) -> String {
@@ -53,7 +53,7 @@ pub fn conflicts(
                     r.body.read_to_end(&mut bytes)?;
                 }
                 Err(e) if sides.len() > 1 => {
-                    bytes = format!("({e})\n").into_bytes();
+                    bytes = format!("({})\n", quote::text(&e.to_string())).into_bytes();
                 }
                 Err(e) => return Err(e),
             }
@@ -83,8 +83,8 @@ pub fn conflicts(
         .iter()
         .map(|c| {
             vec![
-                c["config"].as_str().unwrap_or("").to_owned(),
-                c["path"].as_str().unwrap_or("").to_owned(),
+                quote::name(c["config"].as_str().unwrap_or("")).into_owned(),
+                quote::name(c["path"].as_str().unwrap_or("")).into_owned(),
                 c["reason"].as_str().unwrap_or("").replace('_', " "),
                 time(c["detected_at"].as_i64().unwrap_or(0)),
             ]
@@ -125,7 +125,10 @@ pub fn resolve(
         Some(_) => "took the other machine's version",
         None => "wrote your edited result",
     };
-    eprintln!("resolved {path}: {how}; the next sync carries it (both versions stay in history)");
+    eprintln!(
+        "resolved {}: {how}; the next sync carries it (both versions stay in history)",
+        quote::name(path)
+    );
     Ok(())
 }
 
@@ -141,7 +144,7 @@ pub fn log(config: Option<&str>, path: &str, as_json: bool) -> Result<()> {
     }
     let items = list.as_array().cloned().unwrap_or_default();
     if items.is_empty() {
-        eprintln!("{path} has no synced versions yet");
+        eprintln!("{} has no synced versions yet", quote::name(path));
         return Ok(());
     }
     let rows: Vec<Vec<String>> = items
@@ -155,7 +158,7 @@ pub fn log(config: Option<&str>, path: &str, as_json: bool) -> Result<()> {
                     .take(12)
                     .collect(),
                 time(e["time"].as_i64().unwrap_or(0)),
-                e["machine"].as_str().unwrap_or("").to_owned(),
+                quote::name(e["machine"].as_str().unwrap_or("")).into_owned(),
                 match e["size"].as_u64() {
                     Some(n) => format!("{n} B"),
                     None => "deleted".to_owned(),
@@ -178,8 +181,9 @@ pub fn restore(config: Option<&str>, path: &str, rev: &str) -> Result<()> {
         )?
         .json()?;
     eprintln!(
-        "restored {path} as of {} ({} bytes); it syncs like any edit",
-        rev,
+        "restored {} as of {} ({} bytes); it syncs like any edit",
+        quote::name(path),
+        quote::name(rev),
         r["bytes"].as_u64().unwrap_or(0)
     );
     Ok(())
@@ -205,7 +209,7 @@ pub fn files(config: &str, as_json: bool) -> Result<()> {
                     .as_u64()
                     .map(|n| n.to_string())
                     .unwrap_or_else(|| "-".into()),
-                f["path"].as_str().unwrap_or("").to_owned(),
+                quote::name(f["path"].as_str().unwrap_or("")).into_owned(),
             ]
         })
         .collect();

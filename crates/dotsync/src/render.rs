@@ -1,11 +1,16 @@
-//! What the CLI prints: data on stdout, messages on stderr.
+//! What the CLI prints: data on stdout, messages on stderr. Names and messages that reach a
+//! person go through [`crate::quote`] first; `--json` output is exact.
 
 use serde_json::Value;
 
+use crate::quote;
+
+/// Prints an error and its causes. Their messages may echo names from the daemon (and so from
+/// a remote), hence escaped.
 pub fn print_error(err: &anyhow::Error) {
-    eprintln!("error: {err}");
+    eprintln!("error: {}", quote::text(&err.to_string()));
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", quote::text(&cause.to_string()));
     }
 }
 
@@ -13,10 +18,15 @@ pub fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-/// Prints rows as aligned columns under a header.
+/// Prints rows as aligned columns under a header. Every cell is kept to one line with its
+/// control characters escaped; callers quote the cells that hold names with [`quote::name`].
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| quote::line(c).into_owned()).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for r in rows {
+    for r in &rows {
         for (i, c) in r.iter().enumerate() {
             widths[i] = widths[i].max(c.chars().count());
         }
@@ -33,18 +43,19 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
         println!("{}", s.trim_end());
     };
     line(header.to_vec());
-    for r in rows {
+    for r in &rows {
         line(r.iter().map(String::as_str).collect());
     }
 }
 
 pub fn config_detail(c: &Value) {
-    let s = |k: &str| c[k].as_str().unwrap_or("").to_owned();
+    let s = |k: &str| quote::name(c[k].as_str().unwrap_or("")).into_owned();
     let list = |k: &str| {
         c[k].as_array()
             .map(|a| {
                 a.iter()
                     .filter_map(Value::as_str)
+                    .map(quote::name)
                     .collect::<Vec<_>>()
                     .join(", ")
             })

@@ -18,6 +18,7 @@ use anyhow::{Context, Result, bail};
 use dotsync_state::Layout;
 
 use crate::cli::ServiceCmd;
+use crate::quote;
 
 const UNIT: &str = "dotsync.service";
 const LABEL: &str = "dev.dotsync.daemon";
@@ -125,7 +126,7 @@ impl Service {
         std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
         std::fs::rename(&tmp, &self.file)
             .with_context(|| format!("cannot write {}", self.file.display()))?;
-        eprintln!("wrote {}", self.file.display());
+        eprintln!("wrote {}", quote::path(&self.file));
         if let Some(holder) = running_daemon() {
             eprintln!(
                 "note: a dotsync daemon already runs (pid {}); stop it so that the service's \
@@ -139,7 +140,7 @@ impl Service {
                 "{} is not available here, so the service was not started; run `{} daemon` in \
                  a terminal or from your session's startup instead",
                 m.name,
-                self.exe.display()
+                quote::path(&self.exe)
             );
             return Ok(());
         };
@@ -181,11 +182,11 @@ impl Service {
             }
         }
         match std::fs::remove_file(&self.file) {
-            Ok(()) => eprintln!("removed {}", self.file.display()),
+            Ok(()) => eprintln!("removed {}", quote::path(&self.file)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 eprintln!(
                     "the dotsync service is not installed ({} does not exist)",
-                    self.file.display()
+                    quote::path(&self.file)
                 );
                 return Ok(());
             }
@@ -201,7 +202,7 @@ impl Service {
         let installed = self.file.exists();
         println!(
             "service file: {} ({})",
-            self.file.display(),
+            quote::path(&self.file),
             if installed {
                 "installed"
             } else {

@@ -5,7 +5,7 @@ use anyhow::Result;
 use serde_json::Value;
 
 use crate::client::Client;
-use crate::render;
+use crate::{quote, render};
 
 pub fn run(json: bool) -> Result<()> {
     let client = Client::connect()?;
@@ -28,7 +28,7 @@ pub fn run(json: bool) -> Result<()> {
         );
     }
     if let Some(err) = st["watcher"]["error"].as_str() {
-        println!("watcher: {err}");
+        println!("watcher: {}", quote::text(err));
     }
     let overflows = st["watcher"]["overflows"].as_u64().unwrap_or(0);
     if overflows > 0 {
@@ -73,7 +73,7 @@ pub fn run(json: bool) -> Result<()> {
                 note.push(format!("{failed} file(s) failed, listed below"));
             }
             vec![
-                c["name"].as_str().unwrap_or("").to_owned(),
+                quote::name(c["name"].as_str().unwrap_or("")).into_owned(),
                 c["state"].as_str().unwrap_or("?").to_owned(),
                 match c["last_sync"].as_i64() {
                     Some(t) => format!("{} ago", duration((now - t).max(0) as u64)),
@@ -90,16 +90,16 @@ pub fn run(json: bool) -> Result<()> {
         &rows,
     );
     for c in configs {
-        let name = c["name"].as_str().unwrap_or("?");
+        let name = crate::quote::name(c["name"].as_str().unwrap_or("?"));
         for f in c["failed_files"]
             .as_array()
             .map(Vec::as_slice)
             .unwrap_or_default()
         {
             println!(
-                "{name}: failed: ~/{}: {}",
-                f["path"].as_str().unwrap_or("?"),
-                f["reason"].as_str().unwrap_or("")
+                "{name}: failed: {}: {}",
+                crate::quote::name(&format!("~/{}", f["path"].as_str().unwrap_or("?"))),
+                crate::quote::line(f["reason"].as_str().unwrap_or(""))
             );
         }
     }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::cli::SyncArgs;
 use crate::client::Client;
 use crate::commands::seg;
+use crate::quote;
 
 /// On a terminal, at most this many file lines per config; the rest are counted.
 const TTY_FILE_LINES: usize = 20;
@@ -113,11 +114,11 @@ impl Report {
 
     fn line(&mut self, s: &str) {
         self.clear_progress();
-        eprintln!("{s}");
+        eprintln!("{}", quote::text(s));
     }
 
     fn event(&mut self, v: &Value) {
-        let config = v["config"].as_str().unwrap_or("?");
+        let config = quote::name(v["config"].as_str().unwrap_or("?"));
         match v["type"].as_str() {
             Some("start") => {
                 self.files_shown = 0;
@@ -127,7 +128,7 @@ impl Report {
                 } else {
                     self.line(&format!(
                         "{config}: syncing with {}",
-                        v["remote"].as_str().unwrap_or("?")
+                        quote::name(v["remote"].as_str().unwrap_or("?"))
                     ));
                 }
             }
@@ -180,7 +181,10 @@ impl Report {
 
     fn progress(&mut self, text: &str) {
         let width = terminal_width();
-        let text: String = text.chars().take(width.saturating_sub(1)).collect();
+        let text: String = quote::line(text)
+            .chars()
+            .take(width.saturating_sub(1))
+            .collect();
         eprint!("\r\x1b[2K{text}");
         let _ = std::io::stderr().flush();
         self.progress_shown = true;
@@ -207,8 +211,8 @@ fn bar(done: u64, total: u64) -> String {
 
 fn file_line(v: &Value) -> String {
     let action = v["action"].as_str().unwrap_or("?");
-    let path = v["path"].as_str().unwrap_or("?");
-    let mut s = format!("  {action:<9}~/{path}");
+    let path = quote::name(&format!("~/{}", v["path"].as_str().unwrap_or("?"))).into_owned();
+    let mut s = format!("  {action:<9}{path}");
     let bytes = v["bytes"].as_u64().unwrap_or(0);
     if bytes > 0 && matches!(action, "pushed" | "pulled" | "merged" | "resolved") {
         s.push_str(&format!("  ({})", human_bytes(bytes)));
@@ -220,7 +224,7 @@ fn file_line(v: &Value) -> String {
 }
 
 fn summary_line(v: &Value) -> String {
-    let config = v["config"].as_str().unwrap_or("?");
+    let config = quote::name(v["config"].as_str().unwrap_or("?"));
     let secs = v["duration_ms"].as_u64().unwrap_or(0) as f64 / 1000.0;
     if v["ok"] != true {
         return format!(
@@ -256,7 +260,7 @@ fn summary_line(v: &Value) -> String {
 }
 
 fn hint(v: &Value) -> Option<String> {
-    let config = v["config"].as_str().unwrap_or("NAME");
+    let config = quote::name(v["config"].as_str().unwrap_or("NAME"));
     match v["error_kind"].as_str()? {
         "mass_delete" => Some(format!(
             "hint: if those deletions are what you want, run `dotsync sync {config} \

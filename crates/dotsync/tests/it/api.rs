@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::util::{Machine, World, enc, send, send_raw};
+use crate::util::{Machine, World, enc, raw_http, send, send_raw};
 
 /// A machine with a running daemon.
 fn running(world: &World) -> Machine {
@@ -788,6 +788,51 @@ fn foreign_host_headers_are_403() {
     ] {
         let r = send(m.authed("GET", "/v1/config").set("Host", &host), None);
         assert_eq!(r.status, 200, "Host {host} is loopback: {}", r.text);
+    }
+}
+
+/// A request that names the daemon twice, or with a port no socket can have, is not "addressed
+/// to this machine": a proxy or a rebinding page could pick either header. Sent raw, since HTTP
+/// clients refuse to build such requests.
+#[test]
+fn duplicate_hosts_and_impossible_ports_are_refused() {
+    let w = World::new();
+    let m = running(&w);
+    let addr = m.d().addr.clone();
+    let port = addr.rsplit(':').next().unwrap().to_owned();
+    let token = m.d().token.clone();
+    let request = |hosts: &[&str]| {
+        let mut r = format!("GET /v1/config HTTP/1.1\r\nAuthorization: Bearer {token}\r\n");
+        for h in hosts {
+            r.push_str(&format!("Host: {h}\r\n"));
+        }
+        r.push_str("Connection: close\r\n\r\n");
+        r
+    };
+    let own = format!("127.0.0.1:{port}");
+    for hosts in [
+        vec![own.as_str(), own.as_str()],
+        vec![own.as_str(), "evil.example"],
+        vec!["evil.example", own.as_str()],
+        vec!["LOCALHOST:99999"],
+        vec!["localhost:0"],
+        vec!["127.0.0.1:65536"],
+        vec!["127.0.0.1:+80"],
+        vec!["localhost:"],
+    ] {
+        let (status, text) = raw_http(&addr, request(&hosts).as_bytes());
+        assert!(
+            status == 403 || status == 400,
+            "Host {hosts:?} must be refused, got {status}:\n{text}"
+        );
+        if status == 403 {
+            assert!(text.contains("\"code\":\"forbidden\""), "{hosts:?}: {text}");
+            assert!(text.contains("Host"), "{hosts:?}: {text}");
+        }
+    }
+    for hosts in [vec![own.as_str()], vec!["localhost:65535"], vec!["[::1]:1"]] {
+        let (status, text) = raw_http(&addr, request(&hosts).as_bytes());
+        assert_eq!(status, 200, "Host {hosts:?} is loopback:\n{text}");
     }
 }
 

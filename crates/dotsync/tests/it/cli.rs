@@ -496,3 +496,171 @@ fn the_cli_says_when_the_daemon_cannot_be_reached() {
     m.ok(&["config", "rm", "a"]);
     assert_eq!(m.ok_json(&["config", "list", "--json"]), json!([]));
 }
+
+/// Commits `files` (path, content) onto the bare `remote`'s `main` with git plumbing, so a path
+/// can hold bytes no work tree would make easy; returns the commit.
+fn plumbing_commit(
+    remote: &std::path::Path,
+    files: &[(&str, &str)],
+    message: &str,
+    parent: Option<&str>,
+) -> String {
+    let index = remote.join("hostile-index");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(remote)
+            .env("GIT_INDEX_FILE", &index)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "someone")
+            .env("GIT_AUTHOR_EMAIL", "someone@example.invalid")
+            .env("GIT_COMMITTER_NAME", "someone")
+            .env("GIT_COMMITTER_EMAIL", "someone@example.invalid")
+            .output()
+            .expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let _ = std::fs::remove_file(&index);
+    for (path, content) in files {
+        let blob_file = remote.join("hostile-blob");
+        std::fs::write(&blob_file, content).unwrap();
+        let blob = git(&["hash-object", "-w", blob_file.to_str().unwrap()]);
+        git(&[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("100644,{blob},{path}"),
+        ]);
+    }
+    let tree = git(&["write-tree"]);
+    let mut args = vec!["commit-tree", tree.as_str(), "-m", message];
+    if let Some(p) = parent {
+        args.extend(["-p", p]);
+    }
+    let commit = git(&args);
+    git(&["update-ref", "refs/heads/main", &commit]);
+    commit
+}
+
+/// Asserts that human output holds none of the bytes a hostile name would use to take over a
+/// terminal, and that the name did not start a line of its own.
+#[track_caller]
+fn assert_terminal_safe(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for (b, name) in [(0x1b, "ESC"), (0x07, "BEL"), (b'\r', "CR")] {
+        assert!(
+            !bytes.contains(&b),
+            "{what} printed a raw {name}:\n{text:?}"
+        );
+    }
+    assert!(
+        !text.lines().any(|l| l.starts_with("2K-second-line")),
+        "{what} let the name's newline start a line:\n{text}"
+    );
+}
+
+/// A hostile (or merely careless) machine pushes a file whose name holds a terminal title
+/// sequence, an erase-line sequence, CR and a newline. Every human output of it shows the name
+/// escaped and quoted, as git and ls do; `--json` carries the exact name.
+#[test]
+fn a_remote_file_named_with_terminal_escapes_cannot_take_over_the_terminal() {
+    let w = World::new();
+    let remote = w.bare_remote("dots");
+    let evil = "title\x1b]0;pwned\x07\x1b[2K\r\n2K-second-line";
+    let path = format!(".config/app/{evil}");
+    let first = plumbing_commit(
+        &remote,
+        &[(&path, "from the remote\n"), (".config/app/plain", "p\n")],
+        "add files\x1b]0;commit-title\x07",
+        None,
+    );
+    let m = w.machine("m");
+    m.ok(&[
+        "config",
+        "add",
+        "dots",
+        "--remote",
+        remote.to_str().unwrap(),
+        "~/.config/app",
+    ]);
+
+    let out = m.run(&["sync", "dots"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_terminal_safe("sync (stdout)", &out.stdout);
+    assert_terminal_safe("sync", &out.stderr);
+    let quoted = r#""~/.config/app/title\e]0;pwned\x07\e[2K\r\n2K-second-line""#;
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(quoted),
+        "sync shows the name quoted: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.home.join(&path)).unwrap(),
+        "from the remote\n",
+        "the file itself arrived under its exact name"
+    );
+
+    let out = m.run(&["files", "dots"]);
+    assert!(out.status.success());
+    assert_terminal_safe("files", &out.stdout);
+    assert_terminal_safe("files (stderr)", &out.stderr);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(r#"".config/app/title\e]0;pwned\x07\e[2K\r\n2K-second-line""#),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let files = m.ok_json(&["files", "dots", "--json"]);
+    let paths: Vec<&str> = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert!(paths.contains(&path.as_str()), "--json is exact: {paths:?}");
+
+    let out = m.run(&["log", &format!("~/{path}")]);
+    assert!(out.status.success());
+    assert_terminal_safe("log", &out.stdout);
+
+    // Both machines edit it: a conflict, listed by conflicts and counted by status.
+    m.write(&path, "edited here\n");
+    plumbing_commit(
+        &remote,
+        &[(&path, "edited there\n"), (".config/app/plain", "p\n")],
+        "edit",
+        Some(&first),
+    );
+    let out = m.run(&["sync", "dots"]);
+    assert_terminal_safe("sync with a conflict", &out.stderr);
+    assert_terminal_safe("sync with a conflict (stdout)", &out.stdout);
+    let json_lines = m.run(&["sync", "dots", "--json"]);
+    assert_terminal_safe("sync --json (stderr)", &json_lines.stderr);
+
+    let out = m.run(&["conflicts"]);
+    assert!(out.status.success());
+    assert_terminal_safe("conflicts", &out.stdout);
+    assert_terminal_safe("conflicts (stderr)", &out.stderr);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(r#"\e]0;pwned\x07"#),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let conflicts = m.ok_json(&["conflicts", "--json"]);
+    assert_eq!(conflicts[0]["path"], path.as_str(), "--json is exact");
+
+    let out = m.run(&["status"]);
+    assert!(out.status.success());
+    assert_terminal_safe("status", &out.stdout);
+    assert_terminal_safe("status (stderr)", &out.stderr);
+}

@@ -1266,3 +1266,125 @@ fn a_remote_that_is_no_repository_is_an_error_that_says_so_and_editing_the_remot
         s["last_error"].is_null() && s["state"] == "idle"
     });
 }
+
+// ---- connections: timeouts and the cap ----
+
+/// Connects to the daemon and sends `bytes` (maybe nothing, maybe half a request).
+fn open_raw(m: &Machine, bytes: &[u8]) -> std::net::TcpStream {
+    use std::io::Write;
+    let addr: std::net::SocketAddr = m.d().addr.parse().expect("daemon address");
+    // A daemon that stopped accepting leaves new connections in the listen queue until it is
+    // full; then connecting hangs.
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("the daemon does not take connections any more: {e}"));
+    s.write_all(bytes).expect("write");
+    s
+}
+
+/// Someone (a buggy tool, a hostile local process) holds hundreds of connections open without
+/// sending anything. The daemon runs with the open-file limit a launchd service gets (256), so
+/// before the cap it ran out of descriptors and `/v1/status` hung; now the connections idle the
+/// longest make room, and a running event stream is never the one closed.
+#[test]
+fn four_hundred_idle_connections_do_not_lock_out_the_status() {
+    let w = World::new();
+    let mut m = w.machine("m");
+    m.start_daemon_with_nofile(256, &[]);
+    let events = EventStream::connect(&m, None);
+    let idle: Vec<std::net::TcpStream> = (0..400).map(|_| open_raw(&m, b"")).collect();
+
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .build();
+    let started = Instant::now();
+    let r = agent
+        .get(&m.url("/v1/status"))
+        .set("Authorization", &format!("Bearer {}", m.d().token))
+        .call();
+    let took = started.elapsed();
+    let r = r.unwrap_or_else(|e| {
+        panic!(
+            "/v1/status did not answer with 400 idle connections open ({e}):\n{}",
+            m.daemon_log()
+        )
+    });
+    assert_eq!(r.status(), 200);
+    assert!(took < Duration::from_secs(5), "/v1/status took {took:?}");
+
+    // The event stream, older than every idle connection, still delivers.
+    let remote = w.bare_remote("dots");
+    m.add_config(&manual_cfg(&remote, "dots", &["~/.zshrc"]));
+    events.until(10, "config_changed", |e| e.event == "config_changed");
+    drop(idle);
+}
+
+/// A client that sends part of a request and stops (`GET / HTTP/1.1`, a Host, no blank line), one
+/// that sends nothing, and one that made a request and then sits idle on the keep-alive
+/// connection are all closed once the header timeout passes.
+#[test]
+fn a_half_sent_request_is_closed_after_the_header_timeout() {
+    let w = World::new();
+    let mut m = w.machine("m");
+    m.start_daemon_with(&["--header-timeout-ms", "1000"]);
+    let half = open_raw(&m, b"GET / HTTP/1.1\r\nHost: 127.0.0.1");
+    let silent = open_raw(&m, b"");
+    let mut kept = open_raw(&m, b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    // The keep-alive connection gets its answer first, and stays open for the next request.
+    let mut first = Vec::new();
+    while !String::from_utf8_lossy(&first).contains("\r\n\r\n{") {
+        let mut buf = [0u8; 1024];
+        let n = std::io::Read::read(&mut kept, &mut buf).expect("read the health answer");
+        assert!(n > 0, "closed before answering");
+        first.extend_from_slice(&buf[..n]);
+    }
+    assert!(first.starts_with(b"HTTP/1.1 200"));
+
+    for (what, mut s) in [("half-sent", half), ("silent", silent), ("idle", kept)] {
+        let got = crate::util::read_until_closed(&mut s, Duration::from_secs(10));
+        let got = got.unwrap_or_else(|got| {
+            panic!(
+                "the {what} connection is still open 10 s after a 1 s header timeout; it got {:?}",
+                String::from_utf8_lossy(&got)
+            )
+        });
+        // Whatever the server said before closing, it served no request.
+        assert!(!String::from_utf8_lossy(&got).contains(" 200 "), "{what}");
+    }
+}
+
+/// The event stream sends only when something happens (and a comment every 15 s), so it is
+/// idle for much longer than the header timeout: it must stay open, since it is a response
+/// being sent, not a connection waiting for a request.
+#[test]
+fn the_event_stream_outlives_the_header_timeout() {
+    let w = World::new();
+    let mut m = w.machine("m");
+    m.start_daemon_with(&["--header-timeout-ms", "1000"]);
+    let events = EventStream::connect(&m, None);
+    // A half-sent request opened after the stream; once it is closed, the stream has been
+    // quiet for longer than the timeout.
+    let mut probe = open_raw(&m, b"GET / HTTP/1.1\r\nHost: 127.0.0.1");
+    crate::util::read_until_closed(&mut probe, Duration::from_secs(10))
+        .expect("the half-sent request is closed after the timeout");
+    let remote = w.bare_remote("dots");
+    m.add_config(&manual_cfg(&remote, "dots", &["~/.zshrc"]));
+    events.until(10, "config_changed on the old stream", |e| {
+        e.event == "config_changed"
+    });
+}
+
+/// SIGTERM stops the daemon at once even while clients hold connections on which they never
+/// sent a request: there is nothing to finish on them.
+#[test]
+fn sigterm_does_not_wait_for_connections_that_never_sent_a_request() {
+    let w = World::new();
+    let mut m = w.machine("m");
+    m.start_daemon();
+    let _silent: Vec<std::net::TcpStream> = (0..3).map(|_| open_raw(&m, b"")).collect();
+    let _half = open_raw(&m, b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1");
+    let started = Instant::now();
+    let status = m.stop_daemon();
+    assert!(status.success(), "{status}");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "SIGTERM took {took:?}");
+}

@@ -143,13 +143,40 @@ impl Machine {
     /// Starts `dotsync daemon` on a free loopback port (extra args appended) and waits until it
     /// answers /v1/health.
     pub fn start_daemon_with(&mut self, extra: &[&str]) -> &Daemon {
+        let mut cmd = self.cmd();
+        cmd.args(["daemon", "--addr", "127.0.0.1:0"]).args(extra);
+        self.spawn_daemon(cmd)
+    }
+
+    /// Like [`Machine::start_daemon_with`], with the daemon's open-file limit (`ulimit -n`) set
+    /// to `nofile`, as a launchd service gets by default (256).
+    pub fn start_daemon_with_nofile(&mut self, nofile: u32, extra: &[&str]) -> &Daemon {
+        let plain = self.cmd();
+        let mut cmd = Command::new("sh");
+        for (k, v) in plain.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        cmd.args([
+            "-c",
+            &format!("ulimit -n {nofile} && exec \"$0\" \"$@\""),
+            BIN,
+            "daemon",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .args(extra)
+        .stdin(Stdio::null());
+        self.spawn_daemon(cmd)
+    }
+
+    fn spawn_daemon(&mut self, mut cmd: Command) -> &Daemon {
         assert!(self.daemon.is_none(), "daemon already running");
         let log = std::fs::File::create(self.home.parent().unwrap().join("daemon.log"))
             .expect("log file");
-        let child = self
-            .cmd()
-            .args(["daemon", "--addr", "127.0.0.1:0"])
-            .args(extra)
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -476,4 +503,53 @@ pub fn git_daemon(base: &Path, port: Option<u16>) -> GitDaemon {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
     GitDaemon(child, port)
+}
+
+/// Sends `request` as raw bytes to `addr` (`127.0.0.1:PORT`) and reads the answer until the
+/// server closes the connection (send `Connection: close`); returns the status code (0 if the
+/// server closed without answering) and the whole response text.
+pub fn raw_http(addr: &str, request: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("read timeout");
+    s.write_all(request).expect("write request");
+    let mut buf = Vec::new();
+    // A reset after a refusal still leaves what was read.
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// Reads from `s` until the server closes the connection (EOF or reset), at most `within`;
+/// returns what was read, or `Err` with it if the connection is still open at the deadline.
+pub fn read_until_closed(
+    s: &mut std::net::TcpStream,
+    within: Duration,
+) -> Result<Vec<u8>, Vec<u8>> {
+    use std::io::{ErrorKind, Read};
+    let deadline = Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(got);
+        }
+        s.set_read_timeout(Some(left)).expect("read timeout");
+        match s.read(&mut buf) {
+            Ok(0) => return Ok(got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(got);
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return Ok(got),
+        }
+    }
 }
