@@ -12,7 +12,7 @@ pub fn run(args: DaemonArgs) -> Result<()> {
     let addr: SocketAddr = resolve_addr(&args.addr)?;
     dotsync_daemon::check_loopback(&addr)?;
     let layout = Layout::from_env()?;
-    let mut lock = layout.try_lock()?;
+    let mut lock = take_lock(&layout)?;
     let home = dotsync_state::home_dir()?;
     let app = dotsync_daemon::App::open(layout, home)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -96,4 +96,33 @@ pub fn init_logging() {
                 && std::env::var_os("NO_COLOR").is_none(),
         )
         .try_init();
+}
+
+/// Takes the state lock. When the process that wrote the lock file is gone but the lock is
+/// still held, a child it started (a git that inherited nothing should, but the kernel may
+/// still be closing its files) is about to let go: wait a moment for it instead of refusing.
+fn take_lock(layout: &Layout) -> Result<dotsync_state::StateLock> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match layout.try_lock() {
+            Ok(lock) => return Ok(lock),
+            Err(dotsync_state::LayoutError::Locked {
+                holder: Some(h), ..
+            }) if !process_alive(h.pid) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Whether a process with this id exists (signal 0 checks without sending anything).
+#[allow(unsafe_code)]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 sends nothing; it only reports whether the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
