@@ -6,7 +6,11 @@
 //!
 //! 1. convergence: every `both` machine holds exactly the remote tip's files (bytes, kind, mode)
 //!    except where it lists a conflict, and a conflict's remote side is the tip's version;
-//!    a `pull` machine does too for the files the person never touched there;
+//!    a `pull` machine does too for the files the person never touched there (until the
+//!    remote's history is rewritten: then its files are its own). A machine whose last sync
+//!    failed is not converged, which is acceptable only while the remote is unreachable or
+//!    after its history was rewritten. A file/directory clash between a machine's own unsynced
+//!    change and the remote is reported per file by design and not held against it;
 //! 2. no lost edit: every version a sync saw (and committed, or replaced in the home) is still
 //!    reachable by content hash from the remote's refs, an engine repository's own refs, a
 //!    conflict record or a home;
@@ -14,6 +18,10 @@
 //!    symlinked directory is never written through) and no temporary file is left behind;
 //! 5. a `push` machine's home is never written by a sync; a `pull` machine never moves the
 //!    remote.
+//!
+//! (4, old-or-new bytes at every instant, needs a scheduler inside the engine and is not checked
+//! here.) `model_regression_seeds` replays the failures found so far and fails until the engine
+//! fixes them; `model_random_cases` runs fresh cases.
 //!
 //! Runs: `cargo nextest run -p dotsync-engine --test model`. Knobs (environment):
 //! - `DOTSYNC_MODEL_CASES=N` random cases (default [`DEFAULT_CASES`]), seeds from
