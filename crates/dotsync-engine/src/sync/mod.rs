@@ -351,7 +351,7 @@ impl Engine {
                 em,
             )?;
             let Planned {
-                mut tree_changes,
+                tree_changes,
                 mut meta,
                 mut preserve,
                 mut home_changes,
@@ -382,19 +382,6 @@ impl Engine {
                     }
                 }
             }
-            // The commit after a preserving one puts back what the plan wants for each
-            // preserved path: the remote's version, unless the plan changes it anyway.
-            for (path, _) in &preserve {
-                if tree_changes.iter().any(|(p, _)| p == path) {
-                    continue;
-                }
-                let on_remote = RepoPath::parse(path)
-                    .ok()
-                    .and_then(|rp| remote.files.get(&rp))
-                    .map(|rv| (git_mode(rv.kind, rv.mode), rv.blob.clone()));
-                tree_changes.push((path.clone(), on_remote));
-            }
-
             // Directory modes other than 0755 (`~/.ssh` at 0700) travel in the metadata too.
             if cfg.direction != dotsync_core::Direction::Pull {
                 // Only modes the remote does not know yet: two machines whose umasks differ must
@@ -577,7 +564,9 @@ impl Engine {
                 let oid = repo.write_blob(&meta.to_bytes())?;
                 changes.push((META_PATH.to_owned(), Some((0o100644, oid))));
             }
-            let tree = repo.build_tree(parent.as_deref(), &changes)?;
+            // The commit's tree is the remote's with the planned changes, whatever a
+            // preserving commit before it held: that one is history, not a base.
+            let tree = repo.build_tree(remote.tip.as_deref(), &changes)?;
             // git reads the objects from here on.
             repo.finish_pack()?;
             let unchanged_tree = match &remote.tip {

@@ -79,6 +79,12 @@ impl Engine {
         let mut all: BTreeSet<RepoPath> = local.keys().cloned().collect();
         all.extend(remote.files.keys().cloned());
         all.extend(bases.keys().filter_map(|k| RepoPath::parse(k).ok()));
+        // A conflict whose two sides are both gone must still be looked at, to be cleared.
+        all.extend(
+            open_conflicts
+                .keys()
+                .filter_map(|k| RepoPath::parse(k).ok()),
+        );
         all.retain(|path| {
             !unreadable.contains(path.as_str())
                 && !unreadable
