@@ -20,11 +20,26 @@ mod ui_cmd;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    if !matches!(args.command, cli::Command::Daemon(_)) {
+        // A CLI whose reader went away (`dotsync log F --json | head -1`) ends quietly, as `ls`
+        // does, instead of panicking on the next print. The daemon keeps ignoring SIGPIPE: a
+        // client that disconnects must never end it.
+        restore_sigpipe();
+    }
     match commands::run(args) {
         Ok(code) => code,
         Err(err) => {
             render::print_error(&err);
             ExitCode::FAILURE
         }
+    }
+}
+
+#[allow(unsafe_code)]
+fn restore_sigpipe() {
+    // SAFETY: resetting a signal's disposition to its default has no preconditions; this runs
+    // before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -664,3 +664,55 @@ fn a_remote_file_named_with_terminal_escapes_cannot_take_over_the_terminal() {
     assert_terminal_safe("status", &out.stdout);
     assert_terminal_safe("status (stderr)", &out.stderr);
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_cli_quietly_without_a_panic() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let w = World::new();
+    let m = w.machine("laptop");
+    let remote = w.bare_remote("dots");
+    for i in 0..1500 {
+        m.write(&format!(".config/nvim/plugin/p{i:04}.lua"), "x\n");
+    }
+    let out = m.run(&[
+        "config",
+        "add",
+        "dots",
+        "--remote",
+        remote.to_str().unwrap(),
+        "--auto",
+        "false",
+        "~/.config/nvim",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `dotsync files dots --json | head -c 1`: the listing is larger than a pipe holds.
+    let mut child = m
+        .cmd()
+        .args(["files", "dots", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut one = [0u8; 1];
+    stdout.read_exact(&mut one).unwrap();
+    drop(stdout);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        status.success() || status.signal() == Some(13),
+        "ended with {status}: {err}"
+    );
+}
