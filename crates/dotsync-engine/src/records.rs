@@ -471,3 +471,43 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
         Ok::<_, StoreError>(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_rows_keep_inode_numbers_above_i64_max_and_extreme_dates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("d.db")).expect("open");
+        let home = dir.path();
+        let input: dotsync_core::ConfigInput = serde_json::from_value(serde_json::json!({
+            "name": "dots", "paths": ["~/.zshrc"], "remote": "/srv/dots.git"
+        }))
+        .expect("parses");
+        let cfg = input
+            .validate("cfg_00000000000000aa".into(), home)
+            .expect("valid");
+        store.create_config(&cfg, home).expect("create");
+        let stat = StatKey {
+            size: 3,
+            mtime_ns: i64::MAX,
+            ctime_ns: i64::MIN,
+            ino: u64::MAX - 1,
+            mode: 0o100600,
+        };
+        let v = Version {
+            kind: Kind::File,
+            blob: "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391".into(),
+            mode: 0o600,
+        };
+        let outcome = Outcome {
+            stats: vec![(".zshrc".into(), Some((stat, v.clone())))],
+            ..Outcome::default()
+        };
+        record(&store, &cfg.id, &outcome).expect("record");
+        let back = cached_stat(&store, &cfg.id, ".zshrc").expect("row");
+        assert_eq!(back.stat, stat);
+        assert_eq!(back.version, v);
+    }
+}
