@@ -6,7 +6,7 @@
 #   3. the unit tests (vitest);
 #   4. the browser tests: Debian's Chromium driven by playwright-core against real daemons
 #      (target/debug/dotsync, built first) and a real git remote; they refresh
-#      docs/screenshots/.
+#      docs/screenshots/ only with UPDATE_SCREENSHOTS=1 (a plain run leaves the work tree clean).
 #
 #   bash ui/test.sh            # everything
 #   SKIP_E2E=1 bash ui/test.sh # without the browser tests

@@ -6,6 +6,7 @@
 // a file named like markup stays text, and see a sync the daemon's watcher started show up live
 // by itself. Screenshots of the main screens go to docs/screenshots/.
 
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -389,6 +390,34 @@ describe("the dotsync app", () => {
     const log = await laptop.api("GET", `/v1/history?config=${id}&path=watched/saved-in-an-editor.txt`);
     expect(log.json).toHaveLength(1);
     await shot(page, "live-sync-watcher");
+  });
+
+  it("says when the remote's branch was moved back, changes nothing, and offers the two ways out", async () => {
+    const git = (...args: string[]) =>
+      execFileSync("git", ["--git-dir", remote, ...args], { env: { ...process.env, GIT_CONFIG_GLOBAL: "/dev/null" } })
+        .toString()
+        .trim();
+    const before = git("rev-parse", "main");
+    laptop.write(".config/app/added-since.txt", "made after the commit the branch goes back to\n");
+    expect(await laptop.sync("dotfiles")).toMatchObject({ ok: true, pushed: 1 });
+    // Someone force-pushes the branch back.
+    git("update-ref", "refs/heads/main", before);
+    expect(await laptop.sync("dotfiles")).toMatchObject({ ok: false, error_kind: "rewound" });
+    expect(laptop.read(".config/app/added-since.txt")).toContain("made after");
+
+    await page.goto(`${laptop.url}/#/overview`);
+    const card = page.locator('[data-config="dotfiles"]').locator("..");
+    await card.getByTestId("rewound-choices").waitFor();
+    expect(await card.getByTestId("last-error").textContent()).toContain("moved back");
+    await shot(page, "rewound");
+    // Taking the remote's files: the file made since goes, and stays in the history.
+    await card.getByTestId("rewind-take-remote").click();
+    await waitFor("the remote's files to be taken", () => !fs.existsSync(path.join(laptop.home, ".config/app/added-since.txt")));
+    const history = await laptop.api("GET", "/v1/history?path=.config/app/added-since.txt");
+    expect(history.status).toBe(200);
+    expect(history.json.length).toBeGreaterThan(0);
+    await page.goto(`${laptop.url}/#/overview`);
+    await expect.poll(() => card.getByTestId("rewound-choices").count()).toBe(0);
   });
 
   it("signs out: the old cookie and CSRF token stop working", async () => {

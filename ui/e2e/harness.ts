@@ -236,7 +236,10 @@ export async function newPage(
   return { ctx, page, problems, httpErrors };
 }
 
+/** Takes a screenshot into docs/screenshots/ when asked (`UPDATE_SCREENSHOTS=1`), so that a
+ * test run leaves the work tree as it found it. */
 export async function shot(page: Page, name: string): Promise<void> {
+  if (!process.env.UPDATE_SCREENSHOTS) return;
   fs.mkdirSync(SHOTS, { recursive: true });
   // Let transitions settle so screenshots are stable.
   await page.waitForTimeout(300);
