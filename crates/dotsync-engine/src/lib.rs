@@ -10,12 +10,14 @@ mod event;
 mod git;
 mod inspect;
 mod meta;
+mod presence;
 mod records;
 mod scan;
 mod sync;
 
 pub use event::{FileAction, SyncEvent, SyncSummary};
 pub use inspect::{ConflictInfo, FileState, FileStatus, HistoryEntry, Resolution};
+pub use presence::{MAX_ADDRS, Presence, RemoteMachines, RepoKey, machine_ref_name};
 pub use records::ConflictRecord;
 pub use scan::MAX_FILE;
 
