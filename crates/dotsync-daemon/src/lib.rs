@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 mod json;
 mod memory;
+mod notify;
 mod openapi;
 mod routes;
 mod schedule;
@@ -25,6 +26,7 @@ mod security;
 pub mod sync;
 mod watch;
 
+pub use notify::NotifyOptions;
 pub use openapi::ApiDoc;
 pub use security::is_loopback_host;
 
@@ -47,6 +49,8 @@ pub struct AppInner {
     pub sync: sync::Coordinator,
     /// The web app's login codes and sessions; see `routes/session.rs`.
     pub(crate) sessions: routes::session::Sessions,
+    /// Pokes between machines; see `notify/`.
+    pub(crate) notify: notify::Notifier,
 }
 
 impl std::ops::Deref for App {
@@ -97,6 +101,7 @@ impl App {
                 started: Instant::now(),
                 sync: sync::Coordinator::default(),
                 sessions: routes::session::Sessions::default(),
+                notify: notify::Notifier::default(),
             }),
         })
     }
@@ -133,6 +138,8 @@ pub struct ServeOptions {
     pub watch_limit: Option<usize>,
     /// How long shutdown waits for running syncs to reach a safe point.
     pub shutdown_grace: std::time::Duration,
+    /// Pokes between machines: the listener, the relay.
+    pub notify: NotifyOptions,
 }
 
 impl Default for ServeOptions {
@@ -141,6 +148,7 @@ impl Default for ServeOptions {
             debounce: std::time::Duration::from_millis(500),
             watch_limit: None,
             shutdown_grace: std::time::Duration::from_secs(60),
+            notify: NotifyOptions::default(),
         }
     }
 }
@@ -170,6 +178,7 @@ pub async fn serve_with(
             debounce: opts.debounce,
             limit: opts.watch_limit,
         },
+        opts.notify.clone(),
     );
     let router = app.router();
     let app2 = app.clone();
