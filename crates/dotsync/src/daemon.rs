@@ -37,6 +37,11 @@ pub fn run(args: DaemonArgs) -> Result<()> {
         let opts = dotsync_daemon::ServeOptions {
             debounce: std::time::Duration::from_millis(args.debounce_ms),
             watch_limit: args.watch_limit,
+            notify: dotsync_daemon::NotifyOptions {
+                direct: args.notify,
+                addr: args.notify_addr.clone(),
+                relay: args.relay.clone(),
+            },
             ..Default::default()
         };
         dotsync_daemon::serve_with(app, listener, shutdown_signal(), opts).await?;

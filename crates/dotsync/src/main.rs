@@ -11,6 +11,7 @@ mod client;
 mod commands;
 mod daemon;
 mod history_cmd;
+mod machines_cmd;
 mod render;
 mod service;
 mod status_cmd;
