@@ -168,11 +168,11 @@ impl Engine {
             None => create_key(&repo, &url, self.machine())?,
         };
         let mut publish_error = None;
-        if let Some(me) = me {
-            if let Err(e) = publish(&repo, &url, me) {
-                tracing::debug!("cannot publish this machine's presence: {e}");
-                publish_error = Some(e.to_string());
-            }
+        if let Some(me) = me
+            && let Err(e) = publish(&repo, &url, me)
+        {
+            tracing::debug!("cannot publish this machine's presence: {e}");
+            publish_error = Some(e.to_string());
         }
         // After publishing: a machine that published at the same time is seen by at least one
         // of the two (whoever fetches last), which then says hello to the other.
