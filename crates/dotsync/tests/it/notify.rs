@@ -166,6 +166,23 @@ fn an_edit_reaches_the_other_machine_in_seconds_with_the_default_interval() {
     );
     let j = a.ok_json(&["machines", "--json"]);
     assert_eq!(j["remotes"][0]["machines"].as_array().unwrap().len(), 2);
+
+    // Without a daemon the CLI answers from the presences B last fetched (B published after
+    // A, so its round saw A's): A is known, not reachable.
+    let mut b = b;
+    b.stop_daemon();
+    let j = b.ok_json(&["machines", "--json"]);
+    assert_eq!(j["this_machine"]["running"], false, "{j}");
+    let other = peer(&j, "laptop").unwrap_or_else(|| panic!("laptop missing: {j}"));
+    assert_eq!(other["reachable"], false, "{j}");
+    assert_eq!(other["version"], env!("CARGO_PKG_VERSION"), "{j}");
+    assert!(b.ok(&["machines"]).contains("no daemon running"));
+    // notify is a config field like any other.
+    b.ok(&["config", "edit", "dots", "--notify", "false"]);
+    assert_eq!(
+        b.ok_json(&["config", "show", "dots", "--json"])["notify"],
+        false
+    );
 }
 
 // ---- hostile pokes ----
