@@ -76,7 +76,7 @@ export function overview(root: HTMLElement): () => void {
 }
 
 function machinesCard(m: MachinesSummary): HTMLElement {
-  return card(
+  const el = card(
     h("div", { class: "card-title", "data-testid": "machines-card" }, h("h2", null, "Machines")),
     h("h3", { class: "small" }, "This machine"),
     h(
@@ -111,6 +111,8 @@ function machinesCard(m: MachinesSummary): HTMLElement {
           ]),
         ),
   );
+  el.classList.add("machines-card");
+  return el;
 }
 
 function configCard(c: LiveConfig, running: boolean): HTMLElement {
