@@ -637,7 +637,12 @@ pub(crate) fn after_sync(app: &App, cfg: &SyncConfig, summary: &SyncSummary) {
     }
     let rounds = st.rounds.clone();
     let r = st.remotes.entry(url.clone()).or_default();
-    if !r.round_ok && !r.round_queued && r.last_round.is_none() {
+    // A first round after the first sync; another after a later sync while the key is still
+    // unknown (notify was just turned on, a remote that refused the key), at most a minute apart.
+    let due = r
+        .last_round
+        .is_none_or(|t| r.key.is_none() && t.elapsed() >= TICK);
+    if !r.round_queued && due {
         r.round_queued = true;
         if let Some(tx) = rounds {
             let _ = tx.send(url.clone());
@@ -798,6 +803,20 @@ async fn round(app: &App, url: &str) {
         return;
     };
     let direct_here = configs.iter().any(|c| c.notify);
+    {
+        // With direct pokes off for this remote and no relay there is nothing to announce and
+        // no way to be told: no ref is written to the remote for it.
+        let mut st = app.notify.lock();
+        if !(st.direct && direct_here) && st.relay.is_none() {
+            let r = st.remotes.entry(url.to_owned()).or_default();
+            r.round_queued = false;
+            r.last_round = Some(Instant::now());
+            // Looked at again every minute (locally), so turning notify on takes effect soon.
+            r.round_ok = false;
+            r.direct = false;
+            return;
+        }
+    }
     let me = {
         let st = app.notify.lock();
         Presence {

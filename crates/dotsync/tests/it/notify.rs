@@ -391,3 +391,24 @@ fn through_a_mosquitto_relay_with_direct_pokes_off() {
     assert_branch_holds_only_file_changes(&remote);
     drop(broker);
 }
+
+#[test]
+fn with_notify_off_and_no_relay_nothing_but_the_branch_is_written_to_the_remote() {
+    let w = World::new();
+    let remote = w.bare_remote("dots");
+    let mut a = w.machine("laptop");
+    a.write(".zshrc", "# start\n");
+    a.start_daemon();
+    let mut body = cfg(&remote);
+    body["notify"] = json!(false);
+    a.add_config(&body);
+    wait_until(30, "A's first sync", || !status(&a)["last_sync"].is_null());
+    // The same machine with notify on publishes within a moment of its first sync (see the
+    // tests above); give it well over that.
+    std::thread::sleep(Duration::from_secs(2));
+    let refs = git(&remote, &["for-each-ref", "--format=%(refname)"]);
+    assert_eq!(refs.trim(), "refs/heads/main", "{refs}");
+    let v = machines(&a);
+    assert_eq!(v["remotes"][0]["remote_id"], Value::Null, "{v}");
+    assert_eq!(v["remotes"][0]["machines"][0]["addrs"], json!([]), "{v}");
+}
