@@ -110,6 +110,9 @@ class Machine:
             "NO_COLOR": "1",
         })
         self.env.pop("DOTSYNC_ADDR", None)
+        # Pokes between machines stay on loopback; no relay.
+        self.env["DOTSYNC_NOTIFY_ADDR"] = "127.0.0.1:0"
+        self.env.pop("DOTSYNC_RELAY", None)
         self.daemon = None
 
     def cli(self, *a, check=True):

@@ -328,6 +328,11 @@ describe("the dotsync app", () => {
     await laptop.sync("notes");
     await expect.poll(() => card.locator("..").getByTestId("last-sync").textContent()).toMatch(/^(just now|\d+ s ago)$/);
     expect(await page.getByTestId("stream-state").textContent()).toBe("events: live");
+    // The machines card: this machine, and the other machine of the remote, reachable for pokes.
+    expect(await page.getByTestId("this-machine").textContent()).toBe("laptop");
+    await expect
+      .poll(() => page.getByTestId("other-machines").textContent(), { timeout: 20_000 })
+      .toMatch(/desktop\s*reachable \(direct\)/);
     await shot(page, "overview");
   });
 

@@ -98,6 +98,9 @@ export class Machine {
       NO_COLOR: "1",
     };
     delete env.DOTSYNC_ADDR;
+    delete env.DOTSYNC_RELAY;
+    // Pokes between test daemons stay on loopback.
+    env.DOTSYNC_NOTIFY_ADDR = "127.0.0.1:0";
     return env;
   }
 

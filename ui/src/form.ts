@@ -14,6 +14,7 @@ export const FIELDS = [
   "on_conflict",
   "auto",
   "interval_s",
+  "notify",
 ] as const;
 export type Field = (typeof FIELDS)[number];
 
@@ -29,6 +30,7 @@ export interface ConfigForm {
   auto: boolean;
   /** As typed. */
   interval_s: string;
+  notify: boolean;
 }
 
 export function emptyForm(): ConfigForm {
@@ -42,6 +44,7 @@ export function emptyForm(): ConfigForm {
     on_conflict: "keep-both",
     auto: true,
     interval_s: "60",
+    notify: true,
   };
 }
 
@@ -56,6 +59,7 @@ export function configToForm(c: SyncConfig): ConfigForm {
     on_conflict: c.on_conflict,
     auto: c.auto,
     interval_s: String(c.interval_s),
+    notify: c.notify ?? true,
   };
 }
 
@@ -86,6 +90,7 @@ export function formToInput(f: ConfigForm, id?: string): { input: ConfigInput | 
     on_conflict: f.on_conflict,
     auto: f.auto,
     interval_s: Number(interval),
+    notify: f.notify,
   };
   if (id) input.id = id;
   return { input, errors };

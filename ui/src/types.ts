@@ -14,6 +14,8 @@ export interface SyncConfig {
   on_conflict: OnConflict;
   auto: boolean;
   interval_s: number;
+  /** Pokes to and from the other machines right after a push (older daemons: absent). */
+  notify?: boolean;
 }
 
 export type ConfigInput = Omit<SyncConfig, "id"> & { id?: string };
@@ -100,4 +102,38 @@ export interface Settings {
 
 export interface ApiErrorBody {
   error: { code: string; message: string; field?: string };
+}
+
+/** GET /v1/machines: every machine of each remote. */
+export interface MachinesView {
+  this_machine: {
+    name: string;
+    version: string;
+    running: boolean;
+    direct: boolean;
+    listen: string | null;
+    addrs: string[];
+    listen_error: string | null;
+    relay: string | null;
+    relay_connected: boolean;
+    relay_error: string | null;
+  };
+  remotes: {
+    remote: string;
+    configs: string[];
+    remote_id: string | null;
+    error: string | null;
+    machines: MachineInfo[];
+  }[];
+  notify: Record<string, number>;
+}
+
+export interface MachineInfo {
+  name: string;
+  this_machine: boolean;
+  version: string | null;
+  last_seen: number | null;
+  addrs: string[];
+  reachable: boolean;
+  via: string | null;
 }

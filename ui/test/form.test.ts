@@ -18,6 +18,7 @@ describe("the config form", () => {
       on_conflict: "keep-both",
       auto: true,
       interval_s: 30,
+      notify: true,
     });
   });
 
@@ -32,7 +33,7 @@ describe("the config form", () => {
   });
 
   it("round-trips a stored config", () => {
-    const cfg = { id: "cfg_1", name: "d", paths: ["~/.a"], ignore: ["x", "y"], remote: "r", branch: "b", direction: "pull" as const, on_conflict: "local" as const, auto: false, interval_s: 9 };
+    const cfg = { id: "cfg_1", name: "d", paths: ["~/.a"], ignore: ["x", "y"], remote: "r", branch: "b", direction: "pull" as const, on_conflict: "local" as const, auto: false, interval_s: 9, notify: false };
     const { input } = formToInput(configToForm(cfg), cfg.id);
     expect(input).toEqual(cfg);
   });

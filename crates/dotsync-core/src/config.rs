@@ -62,6 +62,11 @@ pub struct SyncConfig {
     pub auto: bool,
     /// Seconds between two checks of the remote.
     pub interval_s: u64,
+    /// Whether the daemon tells the other machines of this remote directly (a signed UDP
+    /// "poke") right after it pushed, and takes their pokes, so edits arrive in about a second
+    /// instead of at the next check. A relay (`DOTSYNC_RELAY`) works either way.
+    #[serde(default = "default_true")]
+    pub notify: bool,
 }
 
 /// The body of `POST /v1/config` and `PUT /v1/config/{id}`; omitted optional fields take their
@@ -89,6 +94,8 @@ pub struct ConfigInput {
     pub auto: bool,
     #[serde(default = "default_interval")]
     pub interval_s: u64,
+    #[serde(default = "default_true")]
+    pub notify: bool,
 }
 
 fn default_branch() -> String {
@@ -187,6 +194,7 @@ impl ConfigInput {
             on_conflict: self.on_conflict,
             auto: self.auto,
             interval_s: self.interval_s,
+            notify: self.notify,
         })
     }
 }
@@ -326,6 +334,18 @@ mod tests {
         assert_eq!(cfg.on_conflict, OnConflict::KeepBoth);
         assert!(cfg.auto);
         assert_eq!(cfg.interval_s, 60);
+        assert!(cfg.notify);
+    }
+
+    #[test]
+    fn configs_stored_before_notify_existed_read_as_notify_on() {
+        let cfg: SyncConfig = serde_json::from_value(serde_json::json!({
+            "id": "cfg_0123456789abcdef", "name": "dots", "paths": ["~/.zshrc"], "ignore": [],
+            "remote": "/r", "branch": "main", "direction": "both", "on_conflict": "keep-both",
+            "auto": true, "interval_s": 60
+        }))
+        .expect("an old stored config parses");
+        assert!(cfg.notify);
     }
 
     #[test]

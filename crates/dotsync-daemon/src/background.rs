@@ -19,19 +19,26 @@ use crate::watch::{Msg, WatchOptions, Watcher};
 pub(crate) struct Background {
     supervisor: JoinHandle<()>,
     watcher: Watcher,
+    notify: crate::notify::Tasks,
 }
 
 impl Background {
-    pub(crate) fn start(app: &App, opts: WatchOptions) -> Self {
+    pub(crate) fn start(
+        app: &App,
+        opts: WatchOptions,
+        notify: crate::notify::NotifyOptions,
+    ) -> Self {
         app.sync.set_background(true);
         let shutdown = app.sync.shutdown_signal();
         let watcher = crate::watch::start(app.clone(), opts, shutdown.clone());
+        let notify = crate::notify::start(app, notify, shutdown.clone());
         // Subscribed before the first look at the configs, so no change falls in between.
         let (_, _, events) = app.events.subscribe(None);
         let supervisor = tokio::spawn(supervise(app.clone(), events, watcher.sender(), shutdown));
         Self {
             supervisor,
             watcher,
+            notify,
         }
     }
 
@@ -39,6 +46,7 @@ impl Background {
         self.supervisor.abort();
         let _ = self.supervisor.await;
         self.watcher.stop().await;
+        self.notify.stop().await;
     }
 }
 

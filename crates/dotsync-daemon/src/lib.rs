@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 mod json;
 mod memory;
+mod notify;
 mod openapi;
 mod routes;
 mod schedule;
@@ -26,6 +27,7 @@ mod security;
 pub mod sync;
 mod watch;
 
+pub use notify::NotifyOptions;
 pub use openapi::ApiDoc;
 pub use security::is_loopback_host;
 
@@ -48,6 +50,8 @@ pub struct AppInner {
     pub sync: sync::Coordinator,
     /// The web app's login codes and sessions; see `routes/session.rs`.
     pub(crate) sessions: routes::session::Sessions,
+    /// Pokes between machines; see `notify/`.
+    pub(crate) notify: notify::Notifier,
 }
 
 impl std::ops::Deref for App {
@@ -98,6 +102,7 @@ impl App {
                 started: Instant::now(),
                 sync: sync::Coordinator::default(),
                 sessions: routes::session::Sessions::default(),
+                notify: notify::Notifier::default(),
             }),
         })
     }
@@ -143,6 +148,8 @@ pub struct ServeOptions {
     /// allow them). Past it, the connection idle the longest is closed to make room; when every
     /// one is busy, new ones wait.
     pub max_connections: usize,
+    /// Pokes between machines: the listener, the relay.
+    pub notify: NotifyOptions,
 }
 
 impl Default for ServeOptions {
@@ -153,6 +160,7 @@ impl Default for ServeOptions {
             shutdown_grace: std::time::Duration::from_secs(60),
             header_read_timeout: std::time::Duration::from_secs(30),
             max_connections: 256,
+            notify: NotifyOptions::default(),
         }
     }
 }
@@ -183,6 +191,7 @@ pub async fn serve_with(
             debounce: opts.debounce,
             limit: opts.watch_limit,
         },
+        opts.notify.clone(),
     );
     let router = app.router();
     let app2 = app.clone();

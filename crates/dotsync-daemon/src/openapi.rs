@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    config, events, file, fs, health, history, session, settings, status, sync, ui,
+    config, events, file, fs, health, history, machines, session, settings, status, sync, ui,
 };
 
 #[derive(OpenApi)]
@@ -18,7 +18,7 @@ use crate::routes::{
         file::which,
         history::conflicts, history::conflict_content, history::resolve, history::history,
         history::content, history::restore, history::files,
-        sync::sync_one, sync::sync_all, status::status, events::events,
+        sync::sync_one, sync::sync_all, status::status, machines::machines, events::events,
         ui::index, session::show, session::create_code, session::login, session::logout,
         fs::list, settings::show, settings::replace,
     ),

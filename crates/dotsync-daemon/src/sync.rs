@@ -768,7 +768,7 @@ async fn run(app: &App, cfg: SyncConfig, q: Queued) {
     // for runs at once (a file that changes while it is read is held either way).
     let automatic = matches!(
         q.trigger.as_str(),
-        "watch" | "rescan" | "schedule" | "retry" | "start" | "config"
+        "watch" | "rescan" | "schedule" | "retry" | "start" | "config" | "poke"
     );
     let opts = SyncOptions {
         allow_mass_delete: q.allow_mass_delete,
@@ -820,6 +820,7 @@ async fn run(app: &App, cfg: SyncConfig, q: Queued) {
         );
     }
     publish_status(app, &cfg);
+    crate::notify::after_sync(app, &cfg, &summary);
 }
 
 /// Git's multi-line messages as one log line.
@@ -917,6 +918,7 @@ fn fail_subscribers(
                 on_conflict: Default::default(),
                 auto: false,
                 interval_s: 60,
+                notify: true,
             };
             &placeholder
         }

@@ -578,6 +578,7 @@ mod tests {
             on_conflict: Default::default(),
             auto: true,
             interval_s: 60,
+            notify: true,
         }
     }
 

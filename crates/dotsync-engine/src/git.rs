@@ -747,7 +747,7 @@ pub fn tracking_ref(branch: &str) -> String {
 }
 
 /// A failed network command as the error the person can act on.
-fn offline(url: &str, f: GitFailure) -> SyncError {
+pub(crate) fn offline(url: &str, f: GitFailure) -> SyncError {
     let detail = if f.stderr.is_empty() {
         format!("git exited with {:?}", f.code)
     } else {

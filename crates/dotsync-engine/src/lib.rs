@@ -11,6 +11,7 @@ mod git;
 mod inspect;
 mod meta;
 mod pack;
+mod presence;
 mod records;
 mod scan;
 mod sync;
@@ -18,6 +19,7 @@ mod tree;
 
 pub use event::{FileAction, SyncEvent, SyncSummary};
 pub use inspect::{ConflictInfo, FileState, FileStatus, HistoryEntry, Resolution};
+pub use presence::{MAX_ADDRS, Presence, RemoteMachines, RepoKey, machine_ref_name};
 pub use records::ConflictRecord;
 pub use scan::MAX_FILE;
 

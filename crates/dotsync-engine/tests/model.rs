@@ -1121,6 +1121,7 @@ impl World {
                     on_conflict: s.on_conflict,
                     auto: false,
                     interval_s: 60,
+                    notify: false,
                 };
                 let cfg = input
                     .validate("cfg_00000000000000aa".into(), &home)

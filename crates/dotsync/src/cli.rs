@@ -83,6 +83,12 @@ pub enum Command {
     /// Run the daemon as a user service: systemd on Linux, launchd on macOS.
     #[command(subcommand)]
     Service(ServiceCmd),
+    /// List the machines of each remote: name, version, last seen, and whether each can be
+    /// poked now.
+    Machines {
+        #[arg(long)]
+        json: bool,
+    },
     /// List a config's files and their state.
     Files {
         /// The config's name or id.
@@ -113,6 +119,27 @@ pub struct DaemonArgs {
     #[arg(long, env = "DOTSYNC_MAX_CONNECTIONS", hide = true, default_value_t = 256,
         value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub max_connections: u64,
+    /// Tell the other machines of a remote directly (a signed UDP poke) right after a push,
+    /// and take their pokes: `on` or `off`.
+    #[arg(long, env = "DOTSYNC_NOTIFY", default_value = "on", value_parser = parse_on_off,
+        action = clap::ArgAction::Set)]
+    pub notify: bool,
+    /// Where the listener for pokes binds: `0.0.0.0:PORT` announces this machine's addresses
+    /// (a taken port falls back to a free one), a specific IP only that one.
+    #[arg(long, env = "DOTSYNC_NOTIFY_ADDR", default_value = "0.0.0.0:11001")]
+    pub notify_addr: String,
+    /// An MQTT broker that relays pokes, for machines on other networks: `mqtt://HOST[:PORT]`
+    /// (or `mqtt://USER:PASSWORD@HOST:PORT`).
+    #[arg(long, env = "DOTSYNC_RELAY")]
+    pub relay: Option<String>,
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("{s:?}: use on or off")),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -221,6 +248,9 @@ pub struct FieldArgs {
     /// Seconds between checks of the remote [default: 60].
     #[arg(long = "interval")]
     pub interval_s: Option<u64>,
+    /// Whether the other machines are told at once after a push (direct pokes) [default: true].
+    #[arg(long)]
+    pub notify: Option<bool>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

@@ -41,6 +41,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Files { config, json } => crate::history_cmd::files(&config, json)?,
         Command::Sync(args) => return crate::sync_cmd::run(args),
         Command::Status { json } => crate::status_cmd::run(json)?,
+        Command::Machines { json } => crate::machines_cmd::run(json)?,
         Command::Service(cmd) => return crate::service::run(cmd),
         Command::Ui { print } => crate::ui_cmd::run(print)?,
     }
@@ -75,6 +76,9 @@ fn apply_fields(body: &mut Value, f: FieldArgs, clear_ignore: bool) {
     }
     if let Some(i) = f.interval_s {
         body["interval_s"] = json!(i);
+    }
+    if let Some(n) = f.notify {
+        body["notify"] = json!(n);
     }
 }
 

@@ -39,6 +39,11 @@ pub fn run(args: DaemonArgs) -> Result<()> {
             watch_limit: args.watch_limit,
             header_read_timeout: std::time::Duration::from_millis(args.header_timeout_ms),
             max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            notify: dotsync_daemon::NotifyOptions {
+                direct: args.notify,
+                addr: args.notify_addr.clone(),
+                relay: args.relay.clone(),
+            },
             ..Default::default()
         };
         dotsync_daemon::serve_with(app, listener, shutdown_signal(), opts).await?;

@@ -11,6 +11,7 @@ mod client;
 mod commands;
 mod daemon;
 mod history_cmd;
+mod machines_cmd;
 mod quote;
 mod render;
 mod service;

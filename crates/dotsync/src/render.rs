@@ -71,4 +71,5 @@ pub fn config_detail(c: &Value) {
     println!("on_conflict: {}", s("on_conflict"));
     println!("auto:        {}", c["auto"]);
     println!("interval_s:  {}", c["interval_s"]);
+    println!("notify:      {}", c["notify"]);
 }

@@ -160,6 +160,16 @@ function renderEditor(root: HTMLElement, form: ConfigForm, existing?: SyncConfig
     },
   });
 
+  const notify = h("input", {
+    id: "f-notify",
+    name: "notify",
+    type: "checkbox",
+    checked: form.notify,
+    onchange: (e: Event) => {
+      form.notify = (e.target as HTMLInputElement).checked;
+    },
+  });
+
   const showErrors = (errors: FieldErrors, general?: string) => {
     for (const [f, el] of errs) {
       el.textContent = errors[f] ?? "";
@@ -257,6 +267,12 @@ function renderEditor(root: HTMLElement, form: ConfigForm, existing?: SyncConfig
     ),
     field("ignore", "Ignore (one glob per line)", ignore),
     h("div", { class: "field field-check", "data-field": "auto" }, h("label", null, auto, " Sync automatically"), errorSlot("auto")),
+    h(
+      "div",
+      { class: "field field-check", "data-field": "notify" },
+      h("label", null, notify, " Tell the other machines at once after a push (and hear from them)"),
+      errorSlot("notify"),
+    ),
     h(
       "div",
       { class: "form-actions" },

@@ -3,8 +3,24 @@ import { formatAgo, formatDuration, h, mount } from "../dom";
 import { startSync, store, subscribe } from "../store";
 import { pendingOf, uptimeNow, type LiveConfig } from "../state";
 import { navigate } from "../router";
+import { get } from "../api";
+import { summarizeMachines, type MachinesSummary } from "../machines";
+import type { MachinesView } from "../types";
 
 export function overview(root: HTMLElement): () => void {
+  // GET /v1/machines, refreshed with the clock below; null until it answers (or on a daemon
+  // without that route, which then shows no machines card).
+  let machines: MachinesSummary | null = null;
+  let stopped = false;
+  const loadMachines = () => {
+    get<MachinesView>("/v1/machines")
+      .then((v) => {
+        if (stopped) return;
+        machines = summarizeMachines(v);
+        render();
+      })
+      .catch(() => {});
+  };
   const render = () => {
     const live = store.live;
     // Only this tab's own "Sync now" blocks another; the daemon queues behind its own syncs.
@@ -41,16 +57,62 @@ export function overview(root: HTMLElement): () => void {
             button("Create a config", () => navigate("#/configs/new"), { kind: "primary" }),
           )
         : h("div", { class: "grid" }, ...live.configs.map((c) => configCard(c, running))),
+      machines && live.configs.length > 0 ? machinesCard(machines) : null,
     );
   };
   render();
+  loadMachines();
   const unsub = subscribe(render);
-  // Relative times ("2 min ago") age without events.
-  const tick = setInterval(render, 15_000);
+  // Relative times ("2 min ago") age without events; who is reachable changes without them.
+  const tick = setInterval(() => {
+    render();
+    loadMachines();
+  }, 15_000);
   return () => {
+    stopped = true;
     unsub();
     clearInterval(tick);
   };
+}
+
+function machinesCard(m: MachinesSummary): HTMLElement {
+  const el = card(
+    h("div", { class: "card-title", "data-testid": "machines-card" }, h("h2", null, "Machines")),
+    h("h3", { class: "small" }, "This machine"),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", null, "Name"),
+      h("dd", { "data-testid": "this-machine" }, m.name),
+      h("dt", null, "Version"),
+      h("dd", null, `dotsync ${m.version}`),
+      h("dt", null, "Told by"),
+      h("dd", null, m.channels.join(" · ") || "nothing"),
+    ),
+    m.problems.length > 0
+      ? h("ul", { class: "alert alert-error small" }, m.problems.map((p) => h("li", null, p)))
+      : null,
+    h("h3", { class: "small" }, "Other machines"),
+    m.others.length === 0
+      ? h("p", { class: "muted small" }, "None yet: they appear once they have synced a remote this machine syncs.")
+      : h(
+          "dl",
+          { class: "facts", "data-testid": "other-machines" },
+          m.others.map((o) => [
+            h("dt", { "data-machine": o.name }, o.name),
+            h(
+              "dd",
+              null,
+              o.reachable ? `reachable (${o.via ?? "?"})` : "not reachable",
+              ` · ${o.version ? `dotsync ${o.version}` : "version unknown"}`,
+              ` · seen ${formatAgo(o.last_seen)}`,
+              h("span", { class: "muted" }, ` · ${o.configs.join(", ")}`),
+            ),
+          ]),
+        ),
+  );
+  el.classList.add("machines-card");
+  return el;
 }
 
 function configCard(c: LiveConfig, running: boolean): HTMLElement {

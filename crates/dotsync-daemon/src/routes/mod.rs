@@ -11,6 +11,7 @@ pub mod file;
 pub mod fs;
 pub mod health;
 pub mod history;
+pub mod machines;
 pub mod session;
 pub mod settings;
 pub mod status;
@@ -42,6 +43,7 @@ pub fn router() -> Router<App> {
         .route("/v1/sync", axum::routing::post(sync::sync_all))
         .route("/v1/sync/{id}", axum::routing::post(sync::sync_one))
         .route("/v1/status", get(status::status))
+        .route("/v1/machines", get(machines::machines))
         .route("/v1/events", get(events::events))
         .route("/", get(ui::index))
         .route("/index.html", get(ui::index))

@@ -23,6 +23,7 @@ fn with_defaults(id: &str, body: &Value) -> Value {
         "on_conflict": "keep-both",
         "auto": true,
         "interval_s": 60,
+        "notify": true,
     });
     for (k, v) in body.as_object().unwrap() {
         full[k] = v.clone();

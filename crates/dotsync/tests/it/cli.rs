@@ -58,7 +58,7 @@ fn config_scenario(m: &Machine) {
         json!({"id": id, "name": "dots", "paths": ["~/.zshrc", "~/.config/nvim"],
             "ignore": ["*.bak", "*.swp"], "remote": "git@example.com:me/dots.git",
             "branch": "laptop", "direction": "push", "on_conflict": "local", "auto": false,
-            "interval_s": 300})
+            "interval_s": 300, "notify": true})
     );
 
     // add with the defaults.
@@ -147,7 +147,7 @@ fn config_scenario(m: &Machine) {
     assert_eq!(
         edited,
         json!({"id": id, "name": "dotfiles", "paths": ["~/.config/nvim", "~/.vimrc"],
-            "ignore": ["*.tmp"], "remote": "git@example.com:me/dots.git", "branch": "laptop",
+            "ignore": ["*.tmp"], "remote": "git@example.com:me/dots.git", "branch": "laptop", "notify": true,
             "direction": "push", "on_conflict": "local", "auto": false, "interval_s": 120})
     );
     m.ok(&[

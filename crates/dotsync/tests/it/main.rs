@@ -15,6 +15,7 @@ mod api;
 mod cli;
 mod daemon;
 mod durability;
+mod notify;
 mod sync;
 mod ui;
 mod util;

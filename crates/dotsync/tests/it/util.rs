@@ -38,6 +38,7 @@ impl World {
             dotsync_home: home.join(".dotsync"),
             home,
             daemon: None,
+            env: Vec::new(),
         }
     }
 
@@ -79,6 +80,8 @@ pub struct Machine {
     pub home: PathBuf,
     pub dotsync_home: PathBuf,
     pub daemon: Option<Daemon>,
+    /// Extra environment for this machine's commands and daemon.
+    pub env: Vec<(String, String)>,
 }
 
 pub struct Daemon {
@@ -118,7 +121,15 @@ impl Machine {
             .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
             .env("GIT_COMMITTER_NAME", "test")
             .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+            // Pokes between test daemons stay on loopback: each listens on, and announces,
+            // 127.0.0.1 only; nothing is relayed unless a test says so.
+            .env("DOTSYNC_NOTIFY_ADDR", "127.0.0.1:0")
+            .env_remove("DOTSYNC_NOTIFY")
+            .env_remove("DOTSYNC_RELAY")
             .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
         c
     }
 
