@@ -227,7 +227,7 @@ impl Engine {
             }
         }
         records::record(&self.store, &cfg.id, &outcome)?;
-        records::clear_apply_tokens(&self.store, &cfg.id)?;
+        records::remove_apply_token(&self.store, &cfg.id, &token)?;
         // The remote's version is the new base, so "the remote did not move" no longer holds.
         records::forget_commit(&self.store, &cfg.id)?;
         Ok(())
@@ -583,7 +583,7 @@ impl Engine {
                 path: abs.clone(),
                 source: std::io::Error::other(e.to_string()),
             })?;
-        records::clear_apply_tokens(&self.store, &cfg.id)?;
+        records::remove_apply_token(&self.store, &cfg.id, &token)?;
         Ok(bytes.len() as u64)
     }
 

@@ -226,6 +226,18 @@ pub fn apply_tokens(store: &Store, config_id: Option<&str>) -> Result<Vec<String
     rows.collect::<Result<_, _>>().map_err(sql(store))
 }
 
+/// Forgets one token (a resolve or restore that finished its one write).
+pub fn remove_apply_token(store: &Store, config_id: &str, token: &str) -> Result<(), StoreError> {
+    store
+        .conn()
+        .execute(
+            "DELETE FROM apply_tokens WHERE config_id = ?1 AND token = ?2",
+            params![config_id, token],
+        )
+        .map_err(sql(store))?;
+    Ok(())
+}
+
 pub fn clear_apply_tokens(store: &Store, config_id: &str) -> Result<(), StoreError> {
     store
         .conn()

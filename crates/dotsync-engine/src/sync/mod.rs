@@ -226,13 +226,37 @@ impl Engine {
         // Leftovers of a sync of this config killed mid-write: their names carry a token it
         // recorded before creating them, so they are provably dotsync's. The file they were
         // for is intact (the rename never happened), so they are only clutter.
-        for tmp in &scan.stale_temps {
-            match std::fs::remove_file(tmp) {
-                Ok(()) => tracing::info!("removed a leftover temporary file {}", tmp.display()),
-                Err(e) => tracing::warn!("cannot remove leftover {}: {e}", tmp.display()),
+        // A root that is a file (`~/.gitconfig`) is written through a temporary file beside
+        // it, outside every root, where the scan does not look.
+        let mut leftovers = scan.stale_temps.clone();
+        for root in &roots {
+            let (Some(dir), Some(name)) = (root.parent(), root.file_name()) else {
+                continue;
+            };
+            for token in &own_tokens {
+                let tmp = dir.join(format!(
+                    ".{}{}{token}",
+                    name.to_string_lossy(),
+                    crate::scan::TEMP_MARK
+                ));
+                if std::fs::symlink_metadata(&tmp).is_ok_and(|m| !m.is_dir()) {
+                    leftovers.push(tmp);
+                }
             }
         }
-        if !own_tokens.is_empty() {
+        let mut all_gone = true;
+        for tmp in &leftovers {
+            match std::fs::remove_file(tmp) {
+                Ok(()) => tracing::info!("removed a leftover temporary file {}", tmp.display()),
+                Err(e) => {
+                    all_gone = false;
+                    tracing::warn!("cannot remove leftover {}: {e}", tmp.display());
+                }
+            }
+        }
+        // The tokens are forgotten only once their files are gone: a leftover that stays must
+        // never be taken for the person's file.
+        if !own_tokens.is_empty() && all_gone {
             records::clear_apply_tokens(&self.store, &cfg.id)?;
         }
         for (path, why) in &scan.skipped {

@@ -321,10 +321,16 @@ impl Engine {
         if let Err(e) = old
             .update_ref(&crate::inspect::kept_ref(&cfg.id, synced), synced)
             .and_then(|()| {
-                let spec = format!("+{prefix}*:{prefix}*");
+                // What was kept there, and the old remote's branches as last fetched (a sync
+                // that died before its record may have seen more than `synced`).
+                let kept = format!("+{prefix}*:{prefix}*");
+                let fetched = format!("+refs/dotsync/remote/*:{prefix}previous-remote/*");
                 let dir = old_dir.to_string_lossy();
-                repo.run(&["fetch", "--quiet", "--no-tags", "--", &dir, &spec], None)
-                    .map(|_| ())
+                repo.run(
+                    &["fetch", "--quiet", "--no-tags", "--", &dir, &kept, &fetched],
+                    None,
+                )
+                .map(|_| ())
             })
         {
             tracing::warn!(config = %cfg.name, "cannot bring the previous remote's history along: {e}");
