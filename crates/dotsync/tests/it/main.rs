@@ -15,6 +15,7 @@ mod api;
 mod cli;
 mod daemon;
 mod durability;
+mod soak;
 mod sync;
 mod ui;
 mod util;
