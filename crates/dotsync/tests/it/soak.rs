@@ -286,7 +286,14 @@ impl Soak {
         let p = self.path_of(m, path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         if self.rng.chance(0.5) {
-            std::fs::write(&p, &content).unwrap();
+            // In place, in two writes with a pause between, as a slow save: the first part
+            // stops inside the last line, so a version read half way is malformed and the end
+            // check finds it if it ever reaches the remote.
+            let mut f = std::fs::File::create(&p).unwrap();
+            let cut = content.len() - 2;
+            f.write_all(&content[..cut]).unwrap();
+            std::thread::sleep(Duration::from_millis(self.rng.below(30) as u64));
+            f.write_all(&content[cut..]).unwrap();
         } else {
             // The temporary file lives outside the home, on the same file system.
             let tmp = self.world_dir.join(format!("save-{}", self.seq));
@@ -769,6 +776,45 @@ fn three_daemons_editing_at_random_converge_and_lose_no_edit() {
                 s.machines[w.machine].name,
                 w.blob,
                 w.at.duration_since(s.start).as_secs_f64()
+            ),
+        );
+    }
+
+    // 2b. No half-written version ever reached the remote: every version of every file in its
+    // history is whole lines the test wrote (or a merge of them).
+    let mut broken = Vec::new();
+    for line in remote_objects.lines() {
+        let mut parts = line.splitn(2, ' ');
+        let (Some(id), Some(path)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if !FILES.contains(&path) {
+            continue;
+        }
+        let Some(bytes) = git_dir(&s.remote, &["cat-file", "blob", id], None) else {
+            continue; // a tree
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let whole = !text.is_empty()
+            && text.ends_with('\n')
+            && text.lines().all(|l| {
+                (l.starts_with("line ") || l.starts_with("appended ["))
+                    && (l.ends_with(']') || l.ends_with("] merged"))
+            });
+        if !whole {
+            broken.push(format!("{path} {id}: {text:?}"));
+        }
+    }
+    if !broken.is_empty() {
+        let paths: Vec<&str> = broken
+            .iter()
+            .map(|b| b.split(' ').next().unwrap())
+            .collect();
+        s.fail(
+            &paths,
+            &format!(
+                "half-written versions reached the remote:\n  {}",
+                broken.join("\n  ")
             ),
         );
     }
