@@ -1269,8 +1269,8 @@ fn a_remote_that_is_no_repository_is_an_error_that_says_so_and_editing_the_remot
 
 /// A restore (like a resolution) makes the daemon sync the config at once. That sync is one the
 /// daemon starts by itself, so it too waits for the settle time: another file of the config that
-/// is being saved at that moment is held, not pushed half written. (Found by the soak test's
-/// check that no half-written version reaches the remote.)
+/// is being saved at that moment is held, not pushed half written. (Found while writing the
+/// soak test's check that no half-written version reaches the remote.)
 #[test]
 fn a_sync_after_a_restore_does_not_push_a_file_caught_half_written() {
     let w = World::new();
