@@ -48,7 +48,7 @@ pub fn locate(
     config: Option<&str>,
     path: &str,
 ) -> Result<(SyncConfig, String), ApiError> {
-    let rel = if path.starts_with('/') || path.starts_with("~/") {
+    let rel = if path.starts_with('/') || path == "~" || path.starts_with("~/") {
         let abs = resolve_query_path(path, &app.home)
             .map_err(|e| ApiError::invalid("path", e.to_string()))?;
         HomePath::from_abs(&abs, &app.home)

@@ -714,6 +714,20 @@ fn sync_bodies_are_empty_null_or_an_object() {
     }
 }
 
+/// `~` alone is the home itself, never a file named `~`.
+#[test]
+fn the_home_itself_is_no_file_path() {
+    let w = World::new();
+    let m = running(&w);
+    for path in ["/v1/history?path=~", "/v1/content?path=~"] {
+        let r = m.get(path);
+        r.assert_error(400, "invalid");
+        assert_eq!(r.error_field(), Some("path"), "{}", r.text);
+    }
+    let r = m.post("/v1/restore", &json!({"path": "~", "rev": "abcd"}));
+    r.assert_error(400, "invalid");
+}
+
 #[test]
 fn every_route_but_health_needs_the_token() {
     let w = World::new();
