@@ -115,6 +115,8 @@ struct Soak {
     start: Instant,
     seq: u64,
     counts: BTreeMap<&'static str, u64>,
+    /// The slowest request the test made while editing, and what it was.
+    slowest: (Duration, String),
 }
 
 /// The blob id git gives `bytes`.
@@ -356,7 +358,9 @@ impl Soak {
 
     /// Resolves one of m's conflicts, if it has any: keep local, remote, or an edited result.
     fn resolve(&mut self, m: usize) {
+        let t = Instant::now();
         let list = conflicts(&self.machines[m]);
+        self.took(t, format!("{}: GET /v1/conflicts", self.machines[m].name));
         if list.is_empty() {
             return;
         }
@@ -379,7 +383,9 @@ impl Soak {
         if let Some((text, _)) = &content {
             body["content"] = json!(text);
         }
+        let t = Instant::now();
         let r = self.machines[m].post("/v1/conflicts/resolve", &body);
+        self.took(t, format!("{name}: resolve {path} --keep {keep}"));
         // A conflict can settle by itself between the listing and the request.
         if r.status == 404 {
             self.log(format!(
@@ -408,6 +414,17 @@ impl Soak {
                 what: "resolution",
             });
             self.last.insert((m, path), self.writes.len() - 1);
+        }
+    }
+
+    /// Notes how long a request took, to report the slowest.
+    fn took(&mut self, since: Instant, what: String) {
+        let d = since.elapsed();
+        if d > Duration::from_secs(2) {
+            self.log(format!("slow: {what} took {d:?}"));
+        }
+        if d > self.slowest.0 {
+            self.slowest = (d, what);
         }
     }
 
@@ -447,6 +464,7 @@ impl Soak {
                     continue;
                 }
                 let id = c["id"].as_str().unwrap();
+                let t = Instant::now();
                 let r = self.machines[m].req(
                     "POST",
                     &format!("/v1/sync/{id}?allow_mass_delete=true"),
@@ -454,6 +472,7 @@ impl Soak {
                 );
                 assert_eq!(r.status, 200, "{}", r.text);
                 let name = self.machines[m].name.clone();
+                self.took(t, format!("{name}: sync {} --allow-mass-delete", c["name"]));
                 let summary = r.text.lines().last().unwrap_or("").to_owned();
                 self.log(format!(
                     "{name}: sync {} --allow-mass-delete: {summary}",
@@ -558,6 +577,7 @@ fn three_daemons_editing_at_random_converge_and_lose_no_edit() {
         start: Instant::now(),
         seq: 0,
         counts: BTreeMap::new(),
+        slowest: (Duration::ZERO, String::new()),
     };
 
     // Edits, at random, on all three machines.
@@ -565,7 +585,9 @@ fn three_daemons_editing_at_random_converge_and_lose_no_edit() {
     let mut next_confirm = Instant::now();
     while Instant::now() < until {
         if Instant::now() >= next_confirm {
+            let t = Instant::now();
             s.confirm_mass_deletes();
+            s.took(t, "GET /v1/status on every machine".into());
             next_confirm = Instant::now() + Duration::from_secs(1);
         }
         let m = s.rng.below(3);
@@ -864,10 +886,12 @@ fn three_daemons_editing_at_random_converge_and_lose_no_edit() {
     eprintln!(
         "soak: seed {seed}: {:.1}s of edits {:?}, {} contents written ({merged} kept only \
          merged into another), settled in {:.1}s, {rounds} final round(s), {conflicted} \
-         conflicts open at the end, tip {tip}",
+         conflicts open at the end, tip {tip}; slowest request {:.1}s ({})",
         edits_done.as_secs_f64(),
         s.counts,
         s.writes.len(),
         settle_time.as_secs_f64(),
+        s.slowest.0.as_secs_f64(),
+        s.slowest.1,
     );
 }
