@@ -290,11 +290,17 @@ impl Soak {
         if self.rng.chance(0.5) {
             // In place, in two writes with a pause between, as a slow save: the first part
             // stops inside the last line, so a version read half way is malformed and the end
-            // check finds it if it ever reaches the remote.
+            // check finds it if it ever reaches the remote. Now and then the pause outlasts the
+            // watcher's quiet period (500 ms), though not the settle time (1 s).
             let mut f = std::fs::File::create(&p).unwrap();
             let cut = content.len() - 2;
             f.write_all(&content[..cut]).unwrap();
-            std::thread::sleep(Duration::from_millis(self.rng.below(30) as u64));
+            let pause = if self.rng.chance(0.05) {
+                500 + self.rng.below(300)
+            } else {
+                self.rng.below(30)
+            };
+            std::thread::sleep(Duration::from_millis(pause as u64));
             f.write_all(&content[cut..]).unwrap();
         } else {
             // The temporary file lives outside the home, on the same file system.
