@@ -1,6 +1,14 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations.
+//!
+//! Besides what each handler documents, [`CommonResponses`] adds to every operation the answers
+//! that come from the layers every request passes, so the document lists every status a client
+//! can get: 403 (a Host that is not a loopback name, a foreign Origin: `security.rs`), 401 (no
+//! or wrong credentials, for every route that needs them), 400 for a path or query parameter
+//! that does not decode, and 400, 413 and 415 for a JSON body (`json.rs`).
 
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
@@ -22,8 +30,9 @@ use crate::routes::{
         ui::index, session::show, session::create_code, session::login, session::logout,
         fs::list, settings::show, settings::replace,
     ),
-    components(schemas(crate::error::ErrorBody, crate::events::Event)),
-    modifiers(&BearerAuth),
+    // Schemas that only parameters name (utoipa collects those of bodies by itself).
+    components(schemas(crate::error::ErrorBody, crate::events::Event, history::SideDoc)),
+    modifiers(&BearerAuth, &CommonResponses),
     security(("bearer" = [])),
 )]
 pub struct ApiDoc;
@@ -37,5 +46,241 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// The shared answers, as `#/components/responses/...`: (status, name, description).
+const SHARED: [(&str, &str, &str); 5] = [
+    (
+        "400",
+        "BadRequest",
+        "A path or query parameter, or the JSON body, is malformed, unknown, missing or invalid",
+    ),
+    (
+        "401",
+        "Unauthorized",
+        "No credentials, or wrong ones: send `Authorization: Bearer <token>`",
+    ),
+    (
+        "403",
+        "Forbidden",
+        "The Host header is not a loopback name, or the Origin is not the daemon's own",
+    ),
+    ("413", "PayloadTooLarge", "The body is larger than 1 MiB"),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "The body is not sent as `Content-Type: application/json`",
+    ),
+];
+
+/// See the module documentation.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        for (_, name, description) in SHARED {
+            let content = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content("application/json", content)
+                .build();
+            components
+                .responses
+                .insert(name.to_owned(), RefOr::T(response));
+        }
+        for item in doc.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.head,
+                &mut item.options,
+                &mut item.trace,
+            ];
+            for op in ops.into_iter().flatten() {
+                add_common(op);
+            }
+        }
+    }
+}
+
+fn add_common(op: &mut Operation) {
+    let decoded_params = op.parameters.as_ref().is_some_and(|ps| {
+        ps.iter()
+            .any(|p| matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query))
+    });
+    let mut statuses = vec!["403"];
+    if !is_public(op) {
+        statuses.push("401");
+    }
+    if decoded_params {
+        statuses.push("400");
+    }
+    if op.request_body.is_some() {
+        statuses.extend(["400", "413", "415"]);
+    }
+    for status in statuses {
+        let Some((_, name, _)) = SHARED.iter().find(|(s, _, _)| *s == status) else {
+            continue;
+        };
+        // A handler's own description of the same status wins.
+        op.responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
+    }
+}
+
+/// Whether an operation says it needs no credentials (`security(())`).
+fn is_public(op: &Operation) -> bool {
+    op.security.as_ref().is_some_and(|reqs| {
+        reqs.iter()
+            .all(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::App;
+
+    fn app() -> (tempfile::TempDir, App, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = dotsync_state::Layout::new(dir.path().join("dots"));
+        let app = App::open(layout.clone(), dir.path().to_path_buf()).expect("open");
+        let token = layout.read_token().expect("read").expect("token");
+        (dir, app, token)
+    }
+
+    /// Every documented operation: (method, path with `{params}` filled in, operation).
+    fn operations() -> Vec<(&'static str, String, Operation)> {
+        let doc = ApiDoc::openapi();
+        let mut out = Vec::new();
+        for (path, item) in doc.paths.paths {
+            let concrete = path.replace("{id}", "x").replace("{name}", "x");
+            for (m, op) in [
+                ("GET", item.get),
+                ("PUT", item.put),
+                ("POST", item.post),
+                ("DELETE", item.delete),
+            ] {
+                if let Some(op) = op {
+                    out.push((m, concrete.clone(), op));
+                }
+            }
+        }
+        out
+    }
+
+    async fn status_of(app: &App, req: Request<Body>) -> StatusCode {
+        app.router().oneshot(req).await.expect("response").status()
+    }
+
+    /// The answers of the security layer are documented on exactly the routes that give them:
+    /// 401 on every route that wants credentials (and only there), 403 everywhere.
+    #[tokio::test]
+    async fn every_operation_documents_what_the_security_layer_answers() {
+        let (_dir, app, _token) = app();
+        for (method, path, op) in operations() {
+            let documented = |s: &str| op.responses.responses.contains_key(s);
+            let anon = Request::builder()
+                .method(method)
+                .uri(&path)
+                .header("host", "127.0.0.1")
+                .body(Body::empty())
+                .unwrap();
+            let got = status_of(&app, anon).await;
+            if got == StatusCode::UNAUTHORIZED {
+                assert!(
+                    documented("401"),
+                    "{method} {path} answers 401 undocumented"
+                );
+            } else {
+                assert!(
+                    !documented("401"),
+                    "{method} {path} documents 401 but answers {got} without credentials"
+                );
+            }
+            let foreign = Request::builder()
+                .method(method)
+                .uri(&path)
+                .header("host", "127.0.0.1")
+                .header("origin", "http://evil.example")
+                .body(Body::empty())
+                .unwrap();
+            assert_eq!(status_of(&app, foreign).await, StatusCode::FORBIDDEN);
+            assert!(documented("403"), "{method} {path} does not document 403");
+        }
+    }
+
+    /// Every `$ref` in the document names something the document has.
+    #[test]
+    fn every_reference_resolves() {
+        fn walk(v: &serde_json::Value, doc: &serde_json::Value, refs: &mut usize) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(r) = m.get("$ref").and_then(|r| r.as_str()) {
+                        *refs += 1;
+                        let target = r
+                            .strip_prefix('#')
+                            .and_then(|p| doc.pointer(p))
+                            .unwrap_or(&serde_json::Value::Null);
+                        assert!(!target.is_null(), "unresolvable reference {r}");
+                    }
+                    m.values().for_each(|c| walk(c, doc, refs));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|c| walk(c, doc, refs)),
+                _ => {}
+            }
+        }
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut refs = 0;
+        walk(&doc, &doc, &mut refs);
+        assert!(refs > 20, "only {refs} references");
+    }
+
+    /// Every route that reads a JSON body documents 400, 413 and 415, and really answers 415 to
+    /// a body of another type.
+    #[tokio::test]
+    async fn every_json_body_documents_its_rejections() {
+        let (_dir, app, token) = app();
+        let mut seen = 0;
+        for (method, path, op) in operations() {
+            if op.request_body.is_none() {
+                continue;
+            }
+            seen += 1;
+            for s in ["400", "413", "415"] {
+                assert!(
+                    op.responses.responses.contains_key(s),
+                    "{method} {path} does not document {s}"
+                );
+            }
+            let req = Request::builder()
+                .method(method)
+                .uri(&path)
+                .header("host", "127.0.0.1")
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "text/plain")
+                .body(Body::from("x"))
+                .unwrap();
+            assert_eq!(
+                status_of(&app, req).await,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{method} {path}"
+            );
+        }
+        assert!(seen >= 5, "only {seen} operations with a body");
     }
 }

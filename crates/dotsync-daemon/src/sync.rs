@@ -765,11 +765,10 @@ async fn run(app: &App, cfg: SyncConfig, q: Queued) {
     publish_status(app, &cfg);
     let subs = Arc::new(q.subscribers);
     // A sync the daemon starts by itself waits for files to stop changing; one a person asks
-    // for runs at once (a file that changes while it is read is held either way).
-    let automatic = matches!(
-        q.trigger.as_str(),
-        "watch" | "rescan" | "schedule" | "retry" | "start" | "config" | "poke"
-    );
+    // for runs at once (a file that changes while it is read is held either way). Only `api`
+    // is asked for: the sync after a resolution or a restore (`local-edit`) is started by the
+    // daemon, and another file of the config may be half saved right then.
+    let automatic = q.trigger != "api";
     let opts = SyncOptions {
         allow_mass_delete: q.allow_mass_delete,
         trigger: q.trigger.clone(),

@@ -22,7 +22,7 @@ pub async fn health() -> Json<Health> {
 
 /// This document.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "daemon",
-    responses((status = 200, description = "The OpenAPI 3 document of the API")))]
+    responses((status = 200, description = "The OpenAPI 3 document of the API", body = Object)))]
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(crate::ApiDoc::openapi())
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use dotsync_core::SyncConfig;
 use dotsync_core::paths::{HomePath, Ignore, RepoPath, covers, resolve_query_path};
 use dotsync_engine::{ConflictInfo, FileStatus, HistoryEntry, Resolution, SyncError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
@@ -48,7 +48,7 @@ pub fn locate(
     config: Option<&str>,
     path: &str,
 ) -> Result<(SyncConfig, String), ApiError> {
-    let rel = if path.starts_with('/') || path.starts_with("~/") {
+    let rel = if path.starts_with('/') || path == "~" || path.starts_with("~/") {
         let abs = resolve_query_path(path, &app.home)
             .map_err(|e| ApiError::invalid("path", e.to_string()))?;
         HomePath::from_abs(&abs, &app.home)
@@ -89,6 +89,114 @@ fn bytes_response(bytes: Vec<u8>) -> Response {
     resp
 }
 
+/// An open conflict (the engine's `ConflictInfo`, as the API serializes it).
+#[derive(utoipa::ToSchema)]
+#[schema(as = Conflict)]
+#[allow(dead_code)]
+pub struct ConflictDoc {
+    /// The config's name.
+    pub config: String,
+    pub config_id: String,
+    /// The repository path (`~/` + it in the home).
+    pub path: String,
+    /// `both_changed`, `delete_vs_change` or `no_base`.
+    pub reason: String,
+    /// Unix seconds.
+    pub detected_at: i64,
+    pub local_exists: bool,
+    pub remote_exists: bool,
+    pub base_exists: bool,
+    /// The remote commit whose version conflicts.
+    #[schema(required = true)]
+    pub remote_commit: Option<String>,
+    /// Whether either side is binary (no text view, no edited result).
+    pub binary: bool,
+}
+
+/// One version of a file in the history (the engine's `HistoryEntry`).
+#[derive(utoipa::ToSchema)]
+#[schema(as = HistoryEntry)]
+#[allow(dead_code)]
+pub struct HistoryEntryDoc {
+    pub commit: String,
+    /// Unix seconds.
+    pub time: i64,
+    /// The machine that made the commit.
+    pub machine: String,
+    pub message: String,
+    /// Bytes; `null` where this commit deleted the file.
+    #[schema(required = true)]
+    pub size: Option<u64>,
+    /// The git blob id; `null` where this commit deleted the file.
+    #[schema(required = true)]
+    pub blob: Option<String>,
+}
+
+/// The state of one covered file (the engine's `FileStatus`).
+#[derive(utoipa::ToSchema)]
+#[schema(as = FileStatus)]
+#[allow(dead_code)]
+pub struct FileStatusDoc {
+    /// The repository path.
+    pub path: String,
+    /// Bytes, when the file exists here.
+    #[schema(required = true)]
+    pub size: Option<u64>,
+    /// Octal permission bits, such as `644`, when the file exists here.
+    #[schema(required = true)]
+    pub mode: Option<String>,
+    /// `file` or `symlink`, when the file exists here.
+    #[schema(required = true, value_type = Option<FileKindDoc>)]
+    pub kind: Option<String>,
+    #[schema(value_type = FileStateDoc)]
+    pub state: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(as = FileKind)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum FileKindDoc {
+    File,
+    Symlink,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(as = FileState)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum FileStateDoc {
+    Synced,
+    Modified,
+    New,
+    Deleted,
+    Conflict,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Resolved {
+    /// Always true.
+    pub resolved: bool,
+    /// The config's name.
+    pub config: String,
+    /// The repository path.
+    pub path: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Restored {
+    /// Always true.
+    pub restored: bool,
+    /// The config's name.
+    pub config: String,
+    /// The repository path.
+    pub path: String,
+    /// The commit whose version was brought back.
+    pub rev: String,
+    /// The size of the restored file.
+    pub bytes: u64,
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigQuery {
@@ -98,7 +206,8 @@ pub struct ConfigQuery {
 
 /// The open conflicts.
 #[utoipa::path(get, path = "/v1/conflicts", tag = "sync", params(ConfigQuery),
-    responses((status = 200, description = "Open conflicts, oldest first")))]
+    responses((status = 200, description = "Open conflicts, oldest first", body = Vec<ConflictDoc>),
+        (status = 404, body = ErrorBody, description = "No such config")))]
 pub async fn conflicts(
     State(app): State<App>,
     ApiQuery(q): ApiQuery<ConfigQuery>,
@@ -118,13 +227,37 @@ pub struct SideQuery {
     /// The conflicted file (`~/.zshrc` or `.zshrc`).
     pub path: String,
     /// `local` (this machine's file now), `remote` (the other machine's) or `base`.
+    #[param(value_type = SideDoc)]
     pub side: String,
+}
+
+/// A side of a conflict.
+#[derive(utoipa::ToSchema)]
+#[schema(as = ConflictSide)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum SideDoc {
+    Local,
+    Remote,
+    Base,
+}
+
+/// What to keep when resolving a conflict.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Keep)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum KeepDoc {
+    Local,
+    Remote,
+    Content,
 }
 
 /// One side of a conflict, as raw bytes.
 #[utoipa::path(get, path = "/v1/conflicts/content", tag = "sync", params(SideQuery),
     responses((status = 200, description = "The bytes of that side", content_type = "application/octet-stream"),
-        (status = 404, body = ErrorBody)))]
+        (status = 400, body = ErrorBody, description = "An invalid path or side"),
+        (status = 404, body = ErrorBody, description = "No such config or conflict, or that side has no file")))]
 pub async fn conflict_content(
     State(app): State<App>,
     ApiQuery(q): ApiQuery<SideQuery>,
@@ -148,6 +281,7 @@ pub struct ResolveBody {
     pub config: Option<String>,
     pub path: String,
     /// `local`, `remote` or `content`.
+    #[schema(value_type = KeepDoc)]
     pub keep: String,
     /// The edited result, with `keep: "content"`.
     pub content: Option<String>,
@@ -155,12 +289,12 @@ pub struct ResolveBody {
 
 /// Resolves a conflict: keep this machine's version, the other's, or an edited result.
 #[utoipa::path(post, path = "/v1/conflicts/resolve", tag = "sync", request_body = ResolveBody,
-    responses((status = 200, description = "Resolved; the next sync carries the result"),
+    responses((status = 200, description = "Resolved; the next sync carries the result", body = Resolved),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn resolve(
     State(app): State<App>,
     ApiJson(body): ApiJson<ResolveBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Resolved>, ApiError> {
     let how = match (body.keep.as_str(), body.content) {
         ("local", None) => Resolution::Local,
         ("remote", None) => Resolution::Remote,
@@ -193,9 +327,11 @@ pub async fn resolve(
         serde_json::json!({"config": cfg.name, "config_id": cfg.id, "path": path, "keep": body.keep}),
     );
     app.after_local_edit(&cfg);
-    Ok(Json(
-        serde_json::json!({"resolved": true, "config": cfg.name, "path": path}),
-    ))
+    Ok(Json(Resolved {
+        resolved: true,
+        config: cfg.name,
+        path,
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -208,7 +344,9 @@ pub struct PathQuery {
 
 /// Every version of a file in the remote's history, newest first.
 #[utoipa::path(get, path = "/v1/history", tag = "sync", params(PathQuery),
-    responses((status = 200, description = "Versions: commit, time, machine, message, size (null: deleted)")))]
+    responses((status = 200, description = "Versions, newest first", body = Vec<HistoryEntryDoc>),
+        (status = 400, body = ErrorBody, description = "An invalid path"),
+        (status = 404, body = ErrorBody, description = "No such config, or no config syncs the path")))]
 pub async fn history(
     State(app): State<App>,
     ApiQuery(q): ApiQuery<PathQuery>,
@@ -232,7 +370,8 @@ pub struct ContentQuery {
 /// A file's bytes at a version (or now).
 #[utoipa::path(get, path = "/v1/content", tag = "sync", params(ContentQuery),
     responses((status = 200, description = "The bytes", content_type = "application/octet-stream"),
-        (status = 404, body = ErrorBody)))]
+        (status = 400, body = ErrorBody, description = "An invalid path or rev"),
+        (status = 404, body = ErrorBody, description = "No such config, file or version")))]
 pub async fn content(
     State(app): State<App>,
     ApiQuery(q): ApiQuery<ContentQuery>,
@@ -255,11 +394,13 @@ pub struct RestoreBody {
 
 /// Puts an old version back into the home; it then syncs like any edit.
 #[utoipa::path(post, path = "/v1/restore", tag = "sync", request_body = RestoreBody,
-    responses((status = 200, description = "Restored"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Restored", body = Restored),
+        (status = 400, body = ErrorBody, description = "An invalid path or rev"),
+        (status = 404, body = ErrorBody, description = "No such config, file or version")))]
 pub async fn restore(
     State(app): State<App>,
     ApiJson(body): ApiJson<RestoreBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Restored>, ApiError> {
     let (cfg, path) = locate(&app, body.config.as_deref(), &body.path)?;
     let engine = app.engine.clone();
     let (c2, p2, rev) = (cfg.clone(), path.clone(), body.rev.clone());
@@ -269,9 +410,13 @@ pub async fn restore(
         serde_json::json!({"config": cfg.name, "config_id": cfg.id, "path": path, "rev": body.rev, "bytes": bytes}),
     );
     app.after_local_edit(&cfg);
-    Ok(Json(
-        serde_json::json!({"restored": true, "config": cfg.name, "path": path, "rev": body.rev, "bytes": bytes}),
-    ))
+    Ok(Json(Restored {
+        restored: true,
+        config: cfg.name,
+        path,
+        rev: body.rev,
+        bytes,
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -283,7 +428,8 @@ pub struct FilesQuery {
 
 /// The files a config covers, with their state (synced, modified, new, deleted, conflict).
 #[utoipa::path(get, path = "/v1/files", tag = "sync", params(FilesQuery),
-    responses((status = 200, description = "Files and their state"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Files and their state", body = Vec<FileStatusDoc>),
+        (status = 404, body = ErrorBody)))]
 pub async fn files(
     State(app): State<App>,
     ApiQuery(q): ApiQuery<FilesQuery>,
@@ -306,5 +452,85 @@ impl App {
                 None,
             );
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use utoipa::OpenApi;
+
+    /// The names of the properties of schema `name` in the API's document, and the required ones.
+    fn schema_fields(name: &str) -> (Vec<String>, Vec<String>) {
+        let doc = serde_json::to_value(crate::ApiDoc::openapi()).unwrap();
+        let schema = &doc["components"]["schemas"][name];
+        let mut props: Vec<String> = schema["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no schema {name}"))
+            .keys()
+            .cloned()
+            .collect();
+        props.sort();
+        let mut required: Vec<String> = schema["required"]
+            .as_array()
+            .map(|r| r.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
+        required.sort();
+        (props, required)
+    }
+
+    /// The documented schema has exactly the fields the engine's type serializes, and requires
+    /// every one (they are always present, `null` where optional).
+    fn assert_documents(name: &str, value: impl Serialize) {
+        let v = serde_json::to_value(value).unwrap();
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        let (props, required) = schema_fields(name);
+        assert_eq!(
+            keys, props,
+            "the schema {name} lists other fields than the engine sends"
+        );
+        assert_eq!(keys, required, "the schema {name} must require every field");
+    }
+
+    #[test]
+    fn the_documented_schemas_match_what_the_engine_serializes() {
+        assert_documents(
+            "Conflict",
+            ConflictInfo {
+                config: "c".into(),
+                config_id: "cfg_1".into(),
+                path: ".zshrc".into(),
+                reason: "both_changed".into(),
+                detected_at: 1,
+                local_exists: true,
+                remote_exists: true,
+                base_exists: true,
+                remote_commit: None,
+                binary: false,
+            },
+        );
+        assert_documents(
+            "HistoryEntry",
+            HistoryEntry {
+                commit: "c".into(),
+                time: 1,
+                machine: "m".into(),
+                message: "x".into(),
+                size: None,
+                blob: None,
+            },
+        );
+        assert_documents(
+            "FileStatus",
+            FileStatus {
+                path: ".zshrc".into(),
+                size: Some(1),
+                mode: Some("644".into()),
+                kind: Some(dotsync_core::plan::Kind::File),
+                state: dotsync_engine::FileState::Synced,
+            },
+        );
     }
 }

@@ -21,9 +21,21 @@ pub struct Settings {
     /// only.
     pub backend_addr: String,
     /// `light`, `dark` or `system`.
+    #[schema(value_type = ThemeDoc)]
     pub theme: String,
     /// Whether the app shows desktop notifications for conflicts and failed syncs.
     pub notifications: bool,
+}
+
+/// The app's themes.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Theme)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ThemeDoc {
+    Light,
+    Dark,
+    System,
 }
 
 impl Default for Settings {

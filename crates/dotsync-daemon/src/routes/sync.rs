@@ -2,6 +2,7 @@
 //! stream of the sync as it runs.
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,9 +28,19 @@ pub struct SyncRequest {
     /// this machine's files back on the remote, `take-remote` takes the remote's files (this
     /// machine's versions stay in its history).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    #[param(value_type = Option<String>)]
+    #[schema(value_type = Option<RewindDoc>)]
+    #[param(value_type = Option<RewindDoc>)]
     pub rewind: Option<dotsync_engine::RewindChoice>,
+}
+
+/// The two ways out of a rewound remote (the engine's `RewindChoice`).
+#[derive(utoipa::ToSchema)]
+#[schema(as = Rewind)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub enum RewindDoc {
+    PushLocal,
+    TakeRemote,
 }
 
 impl SyncRequest {
@@ -70,25 +81,29 @@ impl From<RequestError> for ApiError {
     }
 }
 
-/// Reads the optional JSON body: empty means defaults; otherwise it must be JSON.
-fn options(headers: &HeaderMap, body: &Bytes, query: SyncRequest) -> Result<RunOptions, ApiError> {
+/// Reads the optional JSON body: empty or `null` means defaults; otherwise it must be a JSON
+/// object.
+fn options(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    query: SyncRequest,
+) -> Result<RunOptions, ApiError> {
+    let body = body.map_err(crate::json::body_rejection)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(query.run_options());
     }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
+    if !crate::json::is_json(headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the body as JSON with the header Content-Type: application/json, or send no body",
         ));
     }
-    let req: SyncRequest = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    let req: SyncRequest = if body.trim_ascii() == b"null" {
+        SyncRequest::default()
+    } else {
+        crate::json::from_object(&body)?
+    };
     Ok(RunOptions {
         allow_mass_delete: req.allow_mass_delete || query.allow_mass_delete,
         rewind: req.rewind.or(query.rewind),
@@ -141,9 +156,9 @@ pub async fn sync_one(
     ApiPath(key): ApiPath<String>,
     query: Result<Query<SyncRequest>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let allow = options(&headers, &body, query_options(query)?)?;
+    let allow = options(&headers, body, query_options(query)?)?;
     let cfg = app.config(&key)?;
     let (tx, rx) = mpsc::unbounded_channel();
     app.sync.request(&app, &cfg.id, allow, "api", Some(tx))?;
@@ -164,9 +179,9 @@ pub async fn sync_all(
     State(app): State<App>,
     query: Result<Query<SyncRequest>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let allow = options(&headers, &body, query_options(query)?)?;
+    let allow = options(&headers, body, query_options(query)?)?;
     let configs = app.store.list_configs()?;
     // Refuse at once rather than with a stream of failures.
     if app.sync.shutdown_signal().borrow().to_owned() {

@@ -176,6 +176,11 @@ impl Engine {
                         && is_text(theirs)
                     {
                         merged = repo.merge_text(&ours, base_bytes, theirs)?;
+                        if merged.is_some() {
+                            // This machine's version as it was, beside the merge that replaces
+                            // it: every version a sync saw stays in the object store.
+                            repo.write_blob(&ours)?;
+                        }
                     }
                 }
                 if merged.is_none() {

@@ -677,6 +677,58 @@ fn at_least_one_over_limit_request_reads_413() {
     r.assert_error(413, "payload_too_large");
 }
 
+/// The sync routes take no body, `null` or an options object. An array (which serde would read
+/// as the fields in order: `[true]` was `allow_mass_delete`), any other JSON value, or a query
+/// value outside the documented ones is a 400, and a body over 1 MiB a 413, each in the API's
+/// error shape (found by scripts/api-fuzz).
+#[test]
+fn sync_bodies_are_empty_null_or_an_object() {
+    let w = World::new();
+    let remote = w.bare_remote("r");
+    let m = running(&w);
+    m.write(".a", "a");
+    m.add_config(&json!({"name": "a", "paths": ["~/.a"],
+        "remote": remote.to_str().unwrap(), "auto": false}));
+    for path in ["/v1/sync", "/v1/sync/a"] {
+        for body in [
+            "",
+            "null",
+            " null\n",
+            "{}",
+            r#"{"allow_mass_delete":false}"#,
+        ] {
+            let r = post_text(&m, path, body);
+            assert_eq!(r.status, 200, "{path} with {body:?}: {}", r.text);
+            assert!(r.content_type.starts_with("application/x-ndjson"));
+            assert!(r.text.contains(r#""type":"summary""#), "{}", r.text);
+        }
+        for body in ["[]", "[true]", "true", "1", r#""x""#] {
+            let r = post_text(&m, path, body);
+            r.assert_error(400, "bad_request");
+        }
+        let r = send_raw(m.authed("POST", &format!("{path}?rewind=")), None, b"").unwrap();
+        r.assert_error(400, "bad_request");
+        let over = vec![b' '; (1 << 20) + 1];
+        let r = send_raw(m.authed("POST", path), Some("application/json"), &over)
+            .expect("a 1 MiB write fits the loopback socket buffers");
+        r.assert_error(413, "payload_too_large");
+    }
+}
+
+/// `~` alone is the home itself, never a file named `~`.
+#[test]
+fn the_home_itself_is_no_file_path() {
+    let w = World::new();
+    let m = running(&w);
+    for path in ["/v1/history?path=~", "/v1/content?path=~"] {
+        let r = m.get(path);
+        r.assert_error(400, "invalid");
+        assert_eq!(r.error_field(), Some("path"), "{}", r.text);
+    }
+    let r = m.post("/v1/restore", &json!({"path": "~", "rev": "abcd"}));
+    r.assert_error(400, "invalid");
+}
+
 #[test]
 fn every_route_but_health_needs_the_token() {
     let w = World::new();

@@ -1388,3 +1388,60 @@ fn sigterm_does_not_wait_for_connections_that_never_sent_a_request() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(10), "SIGTERM took {took:?}");
 }
+
+/// A restore (like a resolution) makes the daemon sync the config at once. That sync is one the
+/// daemon starts by itself, so it too waits for the settle time: another file of the config that
+/// is being saved at that moment is held, not pushed half written. (Found while writing the
+/// soak test's check that no half-written version reaches the remote.)
+#[test]
+fn a_sync_after_a_restore_does_not_push_a_file_caught_half_written() {
+    let w = World::new();
+    let remote = w.bare_remote("dots");
+    let mut a = w.machine("laptop");
+    a.start_daemon();
+    a.write(".config/app/x.conf", "x = 1\n");
+    a.write(".config/app/y.conf", "y = old\n");
+    a.add_config(&auto_cfg(&remote, "dots", &["~/.config/app"], 1));
+    wait_synced(&a, "dots");
+    a.write(".config/app/x.conf", "x = 2\n");
+    wait_until(20, "x = 2 on the remote", || {
+        remote_file(&remote, ".config/app/x.conf").as_deref() == Some("x = 2\n")
+    });
+    let versions = a.get("/v1/history?path=.config/app/x.conf");
+    assert_eq!(versions.status, 200, "{}", versions.text);
+    let first = versions.json.as_array().unwrap().last().unwrap()["commit"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_synced(&a, "dots");
+
+    // y.conf is being saved in two writes 600 ms apart (less than the settle time), and the
+    // person restores x.conf in between.
+    let full = "y = new\nz = 3\n";
+    let y = a.home.join(".config/app/y.conf");
+    let mut f = std::fs::File::create(&y).unwrap();
+    std::io::Write::write_all(&mut f, b"y = new\n").unwrap();
+    let r = a.post(
+        "/v1/restore",
+        &json!({"path": "~/.config/app/x.conf", "rev": first}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    std::thread::sleep(Duration::from_millis(600));
+    std::io::Write::write_all(&mut f, b"z = 3\n").unwrap();
+    drop(f);
+    wait_until(30, "the restore and the whole save on the remote", || {
+        remote_file(&remote, ".config/app/x.conf").as_deref() == Some("x = 1\n")
+            && remote_file(&remote, ".config/app/y.conf").as_deref() == Some(full)
+    });
+    let log = git(
+        &remote,
+        &["log", "--format=%H", "main", "--", ".config/app/y.conf"],
+    );
+    for commit in log.lines() {
+        let v = git(&remote, &["show", &format!("{commit}:.config/app/y.conf")]);
+        assert!(
+            v == "y = old\n" || v == full,
+            "a half-written y.conf reached the remote in {commit}: {v:?}"
+        );
+    }
+}

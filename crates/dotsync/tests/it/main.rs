@@ -16,6 +16,7 @@ mod cli;
 mod daemon;
 mod durability;
 mod notify;
+mod soak;
 mod sync;
 mod ui;
 mod util;
