@@ -35,7 +35,8 @@
 //!    one its home held before or after (or a merge it made), a deleted file is one it does not
 //!    have (and a directory it has in its place is pushed too), and only covered paths change
 //!    (`pushed-unseen`, `deleted-unseen`, `pushed-uncovered`: a narrowed config never deletes
-//!    elsewhere);
+//!    elsewhere); a file is added back to the remote only by a machine whose person touched it
+//!    or that joins with its own files (`resurrected`: a deletion elsewhere is never undone);
 //! 7. joining another remote deletes nothing in the home, and `history` still lists every
 //!    version it listed before the switch.
 //!
@@ -163,6 +164,18 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
          the versions the old remote's branch held (only the synced commit and kept refs are \
          brought along) (fails on main at e377e29)",
         "m0=both/keep-both m1=both/keep-both | m1 rewrite .ssh/config; m1 sync --allow-mass-delete; m0 crash-at apply::temp-written; m0 sync; m0 switch-remote",
+    ),
+    (
+        "a sync killed after writing pulled files but before recording their bases: once the \
+         remote moves on, the pulled files read as this machine's own new files (here a \
+         file/directory clash that fails forever; a file deleted meanwhile is pushed back) \
+         (fails on main at e377e29)",
+        "m0=both/keep-both m1=both/keep-both | m1 create .config/nvim/lua/a.lua; m1 sync --allow-mass-delete; m1 lua-becomes file; m0 crash-at sync::before-record",
+    ),
+    (
+        "the same with a plain file: the other machine's deletion is undone (`resurrected`) \
+         (fails on main at e377e29)",
+        "m0=both/keep-both m1=both/keep-both | m1 create .zshrc; m1 sync; m0 crash-at sync::before-record; m0 sync; m1 delete .zshrc; m1 sync; m0 sync",
     ),
     (
         "a restore during a file/directory clash: the commit after the preserving one dropped \
@@ -1345,6 +1358,9 @@ struct Machine {
     /// held the remote's tip: a file/directory clash with the remote is then reported per
     /// file, as on a first sync.
     rejoined: bool,
+    /// Its config gained a root or lost an ignore glob: files there are its own again (their
+    /// bases were forgotten), as when it joined.
+    widened: bool,
 }
 
 impl Machine {
@@ -1575,6 +1591,7 @@ impl World {
                     joining: false,
                     history_before: None,
                     rejoined: false,
+                    widened: false,
                 }
             })
             .collect();
@@ -1906,6 +1923,7 @@ impl World {
             return;
         }
         if add {
+            m.widened = true;
             m.roots.push(r);
             m.roots
                 .sort_by_key(|x| ROOTS.iter().position(|y| y == x).unwrap_or(0));
@@ -1924,6 +1942,7 @@ impl World {
         if add {
             m.ignores.push(g);
         } else {
+            m.widened = true;
             m.ignores.retain(|x| *x != g);
         }
         self.reconfigure(i);
@@ -2115,6 +2134,14 @@ impl World {
             && tip_after != tip_before
         {
             let changes = tree_changes(&rdir, tip_before.as_deref(), after);
+            let tip_before_files: BTreeSet<String> = match tip_before.as_deref() {
+                Some(t) => git_bytes(&rdir, &["ls-tree", "-r", "-z", "--name-only", t])
+                    .split(|b| *b == 0)
+                    .filter(|n| !n.is_empty())
+                    .map(|n| String::from_utf8_lossy(n).into_owned())
+                    .collect(),
+                None => BTreeSet::new(),
+            };
             let m = &self.machines[i];
             for (p, new) in &changes {
                 if p == ".dotsync/meta.json" {
@@ -2135,6 +2162,25 @@ impl World {
                 }
                 let acts = actions.get(p).map(Vec::as_slice).unwrap_or(&[]);
                 let merged = acts.iter().any(|(a, _)| *a == FileAction::Merged);
+                // A file added to the remote by a machine whose person never touched it since
+                // it last synced is one it pulled: the remote deleted it meanwhile, and pushing
+                // it back undoes that deletion. Its own files go out again only when it joins
+                // (a switch, a rewritten remote, a settled rewind, a widened config), and a push
+                // machine's files always win.
+                let added = new.is_some() && !tip_before_files.contains(p);
+                let own_again = m.rejoined
+                    || m.widened
+                    || rewind.is_some()
+                    || self.remotes[r].rewritten
+                    || direction == Direction::Push;
+                if added && !own_again && !m.dirty_near(p) {
+                    return Err(self.fail(
+                        "resurrected",
+                        format!(
+                            "{name} put ~/{p} back on the remote ({what}) though its person did not touch it since it last synced: a deletion from another machine is undone"
+                        ),
+                    ));
+                }
                 match new {
                     Some(b) => {
                         let held = |s: &HomeScan| s.files.get(p).is_some_and(|e| &e.blob == b);
