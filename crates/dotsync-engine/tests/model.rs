@@ -42,7 +42,11 @@
 //!
 //! (4, old-or-new bytes at every instant, needs a scheduler inside the engine and is not checked
 //! here.) `model_regression_seeds` replays the failures found so far and fails until the engine
-//! fixes them; `model_random_cases` runs fresh cases.
+//! fixes them; `model_random_cases` runs fresh cases;
+//! `model_every_crash_point_is_reached_and_survived` makes sure each crash point really fires
+//! in the model. Crash points are process-wide: the
+//! model runs its machines one after the other in one thread and arms a point only around the
+//! one sync it is meant for (nextest runs each test in its own process).
 //!
 //! Runs: `cargo nextest run -p dotsync-engine --test model`. Knobs (environment):
 //! - `DOTSYNC_MODEL_CASES=N` random cases (default [`DEFAULT_CASES`]), seeds from
@@ -55,7 +59,8 @@
 //! - `DOTSYNC_MODEL_WITHOUT=rewind,delete-branch,on-conflict-remote,crash,ignore,...` leaves
 //!   kinds of operations or options out of the generator (see [`without`]), to look past a known
 //!   bug for the next one;
-//! - `DOTSYNC_MODEL_TRACE=1` prints every operation and sync result as it runs;
+//! - `DOTSYNC_MODEL_TRACE=1` prints every operation and sync result (with the machine's open
+//!   conflicts) as it runs; use `--no-capture`;
 //! - `DOTSYNC_MODEL_TMPDIR=DIR` where the cases' homes and remote live (default `/dev/shm`).
 //!
 //! A failure prints the seed, the violated invariant and the shrunk history in a form
