@@ -183,6 +183,24 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
         "m0=both/keep-both m1=both/keep-both | m1 create .zshrc; m1 sync; m0 crash-at sync::before-record; m0 sync; m1 delete .zshrc; m1 sync; m0 sync",
     ),
     (
+        "a sync killed between push and record, then a sync that completes: the file's base is \
+         still never recorded (the pushed version stands in for it), so a later deletion on \
+         another machine is undone (fails on main at e377e29)",
+        "m0=both/keep-both m1=both/keep-both | m0 create .zshrc; m0 crash-at sync::before-record; m0 sync; m0 sync; m1 sync; m1 delete .zshrc; m1 sync; m0 sync",
+    ),
+    (
+        "on_conflict = remote, killed after its push and before its record, then the remote \
+         rewound: the preserving commit that held this machine's own version is in no ref any \
+         more (the synced commit was never recorded, so nothing is kept) and the version is \
+         lost (fails on main at e377e29)",
+        "m0=both/keep-both m1=both/remote m2=both/keep-both | m1 create .config/nvim/lua/a.lua; m1 crash-at sync::between-files; m2 change:5 .zshrc; m0 change-last .gitconfig; m2 sync --allow-mass-delete; m2 change:0 .config/nvim/lua/a.lua; m0 sync; m2 sync; m1 sync; remote rewind #3",
+    ),
+    (
+        "a conflict on a file the config has since started to ignore stays listed, and \
+         resolving it writes the ignored file (fails on main at e377e29)",
+        "m0=both/keep-both m1=both/keep-both | m1+m0 apart-lines .config/nvim/lua/a.lua; quiesce; m1 ignore +*.lua; m1 resolve #1 edited",
+    ),
+    (
         "a restore during a file/directory clash: the commit after the preserving one dropped \
          the other machine's file from the tip, and it was deleted there (fixed in e377e29)",
         "m0=both/keep-both m1=both/keep-both | m0 binary .config/nvim/lua/a.lua; m0 sync; m0+m1 apart-lines .config/nvim/lua/a.lua; m0 lua-becomes file; m0 sync; m1 sync --allow-mass-delete; m1 restore .config/nvim/lua/a.lua #2; m1 sync; m1 sync",
