@@ -140,6 +140,13 @@ impl Engine {
     ) -> Result<Option<Vec<u8>>, SyncError> {
         let c = self.conflict_record(cfg, path)?;
         let rp = parse_path(path)?;
+        let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Invalid(e.to_string()))?;
+        if !dotsync_core::paths::covers(&cfg.paths, &ignore, &rp.under(&self.home), &self.home) {
+            return Err(SyncError::Invalid(format!(
+                "~/{path} is not one of config {}'s files any more; its conflict goes with the next sync",
+                cfg.name
+            )));
+        }
         match side {
             "local" => self.read_home(cfg, &rp),
             "remote" | "base" => {
@@ -163,6 +170,13 @@ impl Engine {
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
         let c = self.conflict_record(cfg, path)?;
         let rp = parse_path(path)?;
+        let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Invalid(e.to_string()))?;
+        if !dotsync_core::paths::covers(&cfg.paths, &ignore, &rp.under(&self.home), &self.home) {
+            return Err(SyncError::Invalid(format!(
+                "~/{path} is not one of config {}'s files any more; its conflict goes with the next sync",
+                cfg.name
+            )));
+        }
         let remote = c.remote.as_deref().and_then(decode_version);
         let repo = Repo::open_or_init(&repo_dir)?;
         let abs = rp.under(&self.home);

@@ -201,6 +201,32 @@ pub fn synced(
         .map_err(sql(store))
 }
 
+/// The URL this config last fetched from, even when no sync of it completed.
+pub fn synced_url(store: &Store, config_id: &str) -> Result<Option<String>, StoreError> {
+    store
+        .conn()
+        .query_row(
+            "SELECT synced_url FROM sync_state WHERE config_id = ?1",
+            params![config_id],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()
+        .map(Option::flatten)
+        .map_err(sql(store))
+}
+
+pub fn set_synced_url(store: &Store, config_id: &str, url: &str) -> Result<(), StoreError> {
+    store
+        .conn()
+        .execute(
+            "INSERT INTO sync_state (config_id, synced_url) VALUES (?1, ?2)
+             ON CONFLICT (config_id) DO UPDATE SET synced_url = ?2",
+            params![config_id, url],
+        )
+        .map_err(sql(store))?;
+    Ok(())
+}
+
 /// Records the random part of the temporary names a sync is about to create in the home,
 /// before it creates any (committed, so a kill right after still knows them).
 pub fn add_apply_token(store: &Store, config_id: &str, token: &str) -> Result<(), StoreError> {
@@ -307,6 +333,22 @@ pub fn record_pushed(
     versions: &[(String, Version)],
 ) -> Result<(), StoreError> {
     store.transaction(|tx| put_versions(tx, "pushed", config_id, versions).map_err(sql(store)))
+}
+
+/// Versions a sync is about to write into the home, recorded before the writes.
+pub fn load_pulled(
+    store: &Store,
+    config_id: &str,
+) -> Result<BTreeMap<String, Version>, StoreError> {
+    load_versions(store, "pulled", config_id)
+}
+
+pub fn record_pulled(
+    store: &Store,
+    config_id: &str,
+    versions: &[(String, Version)],
+) -> Result<(), StoreError> {
+    store.transaction(|tx| put_versions(tx, "pulled", config_id, versions).map_err(sql(store)))
 }
 
 /// This machine's versions a resolution replaced, to be committed to history by the next push.
@@ -441,6 +483,8 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
         put_versions(tx, "preserve", config_id, &o.preserve_add).map_err(&e)?;
         if o.settled {
             tx.execute("DELETE FROM pushed WHERE config_id = ?1", params![config_id])
+                .map_err(&e)?;
+            tx.execute("DELETE FROM pulled WHERE config_id = ?1", params![config_id])
                 .map_err(&e)?;
             tx.execute(
                 "DELETE FROM apply_tokens WHERE config_id = ?1",

@@ -97,6 +97,17 @@ const MIGRATIONS: &[&str] = &[
         since     INTEGER NOT NULL,
         PRIMARY KEY (config_id, path)
     ) WITHOUT ROWID;",
+    // 4: versions a sync is about to write into the home, recorded before the writes: after a
+    // kill between the writes and the record, a file that holds such a version is known to be
+    // the remote's, not this machine's new file.
+    "CREATE TABLE pulled (
+        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path      TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        blob      TEXT NOT NULL,
+        mode      INTEGER NOT NULL,
+        PRIMARY KEY (config_id, path)
+    ) WITHOUT ROWID;",
 ];
 
 /// Errors of the database.

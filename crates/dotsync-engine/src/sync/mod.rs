@@ -172,14 +172,31 @@ impl Engine {
                 .into_iter()
                 .partition(|(k, _)| coverage.covers(k));
         let cache = records::load_stat_cache(&self.store, &cfg.id)?;
-        let open_conflicts: BTreeMap<String, ConflictRecord> =
-            records::load_conflicts(&self.store, Some(&cfg.id))?
-                .into_iter()
-                .map(|c| (c.path.clone(), c))
-                .collect();
+        // A conflict on a file the config no longer covers (a path removed, an ignore added)
+        // is forgotten with the file: nothing of it may be written any more.
+        let (open_conflicts, uncovered_conflicts): (
+            BTreeMap<String, ConflictRecord>,
+            BTreeMap<String, ConflictRecord>,
+        ) = records::load_conflicts(&self.store, Some(&cfg.id))?
+            .into_iter()
+            .map(|c| (c.path.clone(), c))
+            .partition(|(k, _)| coverage.covers(k));
         let last_commit = records::last_commit(&self.store, &cfg.id)?;
         let synced = records::synced(&self.store, &cfg.id)?;
+        if synced.is_none() {
+            // No sync of this config completed yet, but one may have fetched from another
+            // remote (the config's remote changed since): what that one showed in `log` comes
+            // along. The URL is remembered from the first sync on.
+            let fetched_from = records::synced_url(&self.store, &cfg.id)?;
+            if fetched_from.as_deref() != Some(url) {
+                if let Some(old) = fetched_from {
+                    self.import_history(&repo, cfg, &old, None);
+                }
+                records::set_synced_url(&self.store, &cfg.id, url)?;
+            }
+        }
         let pushed = records::load_pushed(&self.store, &cfg.id)?;
+        let pulled = records::load_pulled(&self.store, &cfg.id)?;
         let queued_preserve = records::load_preserve(&self.store, &cfg.id)?;
         // Temporary files: this config's tokens belong to a sync of it that was killed (syncs
         // of one config never overlap); other configs' may belong to a sync running now.
@@ -283,6 +300,9 @@ impl Engine {
         outcome
             .bases
             .extend(forgotten.into_keys().map(|k| (k, None)));
+        outcome
+            .conflicts_cleared
+            .extend(uncovered_conflicts.into_keys());
         let now_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as i64)
@@ -372,6 +392,7 @@ impl Engine {
                 &remote,
                 &open_conflicts,
                 &pushed,
+                &pulled,
                 em,
             )?;
             let Planned {
@@ -473,7 +494,7 @@ impl Engine {
                 outcome.synced = Some((tip.clone(), url.to_owned()));
             }
             outcome.conflicts_set = conflicts_set;
-            outcome.conflicts_cleared = conflicts_cleared;
+            outcome.conflicts_cleared.extend(conflicts_cleared);
             outcome.stats = stat_rows(&scan.files);
             outcome.stats.extend(stale_stats.iter().cloned());
 
@@ -485,11 +506,24 @@ impl Engine {
                 HomeChange::Write { .. } => (1, std::cmp::Reverse(String::new())),
             });
             let token = dotsync_state::random_hex(8);
-            if home_changes
+            let writing: Vec<(String, Version)> = home_changes
                 .iter()
-                .any(|c| matches!(c, HomeChange::Write { .. }))
-            {
+                .filter_map(|c| match c {
+                    // A pull-only merge keeps the remote's version as its base (this machine's
+                    // part stays held): never the written version.
+                    HomeChange::Write {
+                        path,
+                        version,
+                        base: None,
+                        ..
+                    } => Some((path.to_string(), version.clone())),
+                    HomeChange::Write { .. } => None,
+                    HomeChange::Remove { .. } => None,
+                })
+                .collect();
+            if !writing.is_empty() {
                 records::add_apply_token(&self.store, &cfg.id, &token)?;
+                records::record_pulled(&self.store, &cfg.id, &writing)?;
             }
             let dir_mode = |rel: &str| meta.dir_mode(rel);
             let target = Target {
@@ -573,12 +607,12 @@ impl Engine {
                  Dotsync-Machine: {machine}\n",
                     names.join(", ")
                 );
-                parent = Some(repo.commit_tree(
-                    &tree,
-                    parent.as_deref(),
-                    &msg,
-                    (&author.0, &author.1),
-                )?);
+                let kept =
+                    repo.commit_tree(&tree, parent.as_deref(), &msg, (&author.0, &author.1))?;
+                // Kept here before it leaves: if this sync dies and the remote is then moved
+                // back, the replaced version is still in this machine's history.
+                self.keep(repo, cfg, &kept)?;
+                parent = Some(kept);
             }
             let mut changes = tree_changes.to_vec();
             if meta_changed

@@ -63,6 +63,7 @@ impl Engine {
         remote: &RemoteState,
         open_conflicts: &BTreeMap<String, ConflictRecord>,
         pushed: &BTreeMap<String, Version>,
+        pulled: &BTreeMap<String, Version>,
         em: &mut Emitter<'_>,
     ) -> Result<Planned, SyncError> {
         let mut p = Planned {
@@ -104,10 +105,15 @@ impl Engine {
             let r = remote.files.get(&path);
             // A version this machine pushed but did not get to record (killed in between) is
             // its own: when the remote holds exactly it, it is the base, not the other side.
-            let b = match (pushed.get(&key), r) {
-                (Some(pv), Some(rv)) if pv == rv => Some(rv),
+            // A version this machine wrote into its home but did not get to record: when the
+            // file holds exactly it, it is the base too.
+            let b = match (pushed.get(&key), r, pulled.get(&key), l) {
+                (Some(pv), Some(rv), _, _) if pv == rv => Some(rv),
+                (_, _, Some(wv), Some(lv)) if wv == lv => Some(lv),
                 _ => bases.get(&key),
             };
+            // The recorded base is behind: whatever is decided, it must be brought forward.
+            let stale_base = b != bases.get(&key);
             let size = local.get(&path).map(|e| e.size).unwrap_or(0);
 
             if let Some(c) = open_conflicts.get(&key) {
@@ -190,7 +196,7 @@ impl Engine {
 
             match decision {
                 Decision::InSync => {
-                    if b != l {
+                    if b != l || stale_base {
                         p.settled_bases.push((key, l.cloned()));
                     }
                 }
@@ -367,7 +373,7 @@ impl Engine {
             }
         }
 
-        drop_file_dir_clashes(&remote.files, &mut p, em);
+        drop_file_dir_clashes(remote, &mut p, em);
         let tracked = bases.len().max(local.len());
         if deletions >= 2 && deletions * 2 > tracked && !opts.allow_mass_delete {
             return Err(SyncError::MassDelete {
@@ -411,12 +417,10 @@ impl Engine {
 /// A path cannot be a file in one place and a directory in another of the same tree (a local
 /// `~/.config/nvim` symlink while the remote has files under `.config/nvim/`). Such changes are
 /// dropped from the commit and reported; the rest of the sync goes on, and nothing is lost.
-pub(super) fn drop_file_dir_clashes(
-    remote: &BTreeMap<RepoPath, Version>,
-    p: &mut Planned,
-    em: &mut Emitter<'_>,
-) {
-    let mut files: BTreeSet<String> = remote.keys().map(|k| k.to_string()).collect();
+pub(super) fn drop_file_dir_clashes(remote: &RemoteState, p: &mut Planned, em: &mut Emitter<'_>) {
+    let mut files: BTreeSet<String> = remote.files.keys().map(|k| k.to_string()).collect();
+    // What the config does not cover is in the tree too, and must not be replaced.
+    files.extend(remote.others.iter().cloned());
     let mut ours: BTreeSet<String> = BTreeSet::new();
     for (path, entry) in &p.tree_changes {
         if entry.is_some() {

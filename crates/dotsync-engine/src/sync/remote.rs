@@ -23,6 +23,8 @@ pub(super) struct RemoteState {
     /// differ only in case on a case-insensitive file system): left out of the plan, so they
     /// are neither pulled nor read as deleted.
     pub skipped: BTreeSet<String>,
+    /// Paths of the tree the config does not cover (ignored here, or another config's).
+    pub others: BTreeSet<String>,
 }
 
 impl Engine {
@@ -42,6 +44,7 @@ impl Engine {
                 files: BTreeMap::new(),
                 meta: Meta::default(),
                 skipped: BTreeSet::new(),
+                others: BTreeSet::new(),
             });
         };
         if repo.rev_parse(head).is_none() {
@@ -58,6 +61,7 @@ impl Engine {
         let mut meta = Meta::default();
         let mut files = BTreeMap::new();
         let mut skipped = BTreeSet::new();
+        let mut others = BTreeSet::new();
         for crate::git::TreeEntry {
             mode,
             oid,
@@ -91,6 +95,9 @@ impl Engine {
                 }
             };
             if !coverage.covers(path.as_str()) {
+                // Not this config's (another config's, or ignored here), but it is in the tree:
+                // nothing this machine pushes may replace it (a file where it is a directory).
+                others.insert(path.to_string());
                 continue;
             }
             if size > crate::scan::MAX_FILE {
@@ -144,6 +151,7 @@ impl Engine {
             files,
             meta,
             skipped,
+            others,
         })
     }
 
@@ -176,7 +184,7 @@ impl Engine {
         {
             // The bases were synced through another repository (the config's remote was
             // changed): history synced there stays readable here.
-            self.import_history(repo, cfg, old, s);
+            self.import_history(repo, cfg, old, Some(s));
         }
         let known = synced.filter(|(s, _)| repo.rev_parse(s).is_some());
         let Some(tip) = &remote.tip else {
@@ -265,7 +273,12 @@ impl Engine {
 
     /// Keeps `commit` (and so its history) in the engine's repository under a ref of its own,
     /// whatever the remote does with it.
-    fn keep(&self, repo: &Repo, cfg: &SyncConfig, commit: &str) -> Result<(), SyncError> {
+    pub(super) fn keep(
+        &self,
+        repo: &Repo,
+        cfg: &SyncConfig,
+        commit: &str,
+    ) -> Result<(), SyncError> {
         repo.update_ref(&crate::inspect::kept_ref(&cfg.id, commit), commit)
     }
 
@@ -309,30 +322,39 @@ impl Engine {
 
     /// Brings the history synced through a previous remote of the config into this one's
     /// repository, so `dotsync log` keeps showing it. Best effort: a failure only logs.
-    fn import_history(&self, repo: &Repo, cfg: &SyncConfig, old_url: &str, synced: &str) {
+    pub(super) fn import_history(
+        &self,
+        repo: &Repo,
+        cfg: &SyncConfig,
+        old_url: &str,
+        synced: Option<&str>,
+    ) {
         let old_dir = self.repo_dir(old_url);
+        if !old_dir.join("HEAD").exists() {
+            return;
+        }
         let Ok(old) = Repo::open_or_init(&old_dir) else {
             return;
         };
-        if old.rev_parse(synced).is_none() {
-            return;
-        }
         let prefix = crate::inspect::kept_prefix(&cfg.id);
-        if let Err(e) = old
-            .update_ref(&crate::inspect::kept_ref(&cfg.id, synced), synced)
-            .and_then(|()| {
-                // What was kept there, and the old remote's branches as last fetched (a sync
-                // that died before its record may have seen more than `synced`).
-                let kept = format!("+{prefix}*:{prefix}*");
-                let fetched = format!("+refs/dotsync/remote/*:{prefix}previous-remote/*");
-                let dir = old_dir.to_string_lossy();
-                repo.run(
-                    &["fetch", "--quiet", "--no-tags", "--", &dir, &kept, &fetched],
-                    None,
-                )
-                .map(|_| ())
-            })
-        {
+        let keep_synced = match synced {
+            Some(s) if old.rev_parse(s).is_some() => {
+                old.update_ref(&crate::inspect::kept_ref(&cfg.id, s), s)
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = keep_synced.and_then(|()| {
+            // What was kept there, and the old remote's branches as last fetched (a sync
+            // that died before its record may have seen more than `synced`).
+            let kept = format!("+{prefix}*:{prefix}*");
+            let fetched = format!("+refs/dotsync/remote/*:{prefix}previous-remote-*");
+            let dir = old_dir.to_string_lossy();
+            repo.run(
+                &["fetch", "--quiet", "--no-tags", "--", &dir, &kept, &fetched],
+                None,
+            )
+            .map(|_| ())
+        }) {
             tracing::warn!(config = %cfg.name, "cannot bring the previous remote's history along: {e}");
         }
     }
