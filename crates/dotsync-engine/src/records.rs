@@ -319,44 +319,43 @@ fn put_versions(
     Ok(())
 }
 
-/// Versions a sync is about to push, recorded before the push.
-pub fn load_pushed(
-    store: &Store,
-    config_id: &str,
-) -> Result<BTreeMap<String, Version>, StoreError> {
-    load_versions(store, "pushed", config_id)
+/// The tables that hold versions by path besides the bases.
+#[derive(Debug, Clone, Copy)]
+pub enum Versions {
+    /// Versions a sync is about to push, recorded before the push.
+    Pushed,
+    /// Versions a sync is about to write into the home, recorded before the writes.
+    Pulled,
+    /// This machine's versions a resolution replaced, committed to history by the next push.
+    Preserve,
 }
 
-pub fn record_pushed(
+impl Versions {
+    fn table(self) -> &'static str {
+        match self {
+            Versions::Pushed => "pushed",
+            Versions::Pulled => "pulled",
+            Versions::Preserve => "preserve",
+        }
+    }
+}
+
+pub fn load(
     store: &Store,
+    which: Versions,
+    config_id: &str,
+) -> Result<BTreeMap<String, Version>, StoreError> {
+    load_versions(store, which.table(), config_id)
+}
+
+/// Records versions (in one transaction, before what they announce happens).
+pub fn put(
+    store: &Store,
+    which: Versions,
     config_id: &str,
     versions: &[(String, Version)],
 ) -> Result<(), StoreError> {
-    store.transaction(|tx| put_versions(tx, "pushed", config_id, versions).map_err(sql(store)))
-}
-
-/// Versions a sync is about to write into the home, recorded before the writes.
-pub fn load_pulled(
-    store: &Store,
-    config_id: &str,
-) -> Result<BTreeMap<String, Version>, StoreError> {
-    load_versions(store, "pulled", config_id)
-}
-
-pub fn record_pulled(
-    store: &Store,
-    config_id: &str,
-    versions: &[(String, Version)],
-) -> Result<(), StoreError> {
-    store.transaction(|tx| put_versions(tx, "pulled", config_id, versions).map_err(sql(store)))
-}
-
-/// This machine's versions a resolution replaced, to be committed to history by the next push.
-pub fn load_preserve(
-    store: &Store,
-    config_id: &str,
-) -> Result<BTreeMap<String, Version>, StoreError> {
-    load_versions(store, "preserve", config_id)
+    store.transaction(|tx| put_versions(tx, which.table(), config_id, versions).map_err(sql(store)))
 }
 
 /// Files the home could not take at the last sync, with the reason: (path, reason, since).

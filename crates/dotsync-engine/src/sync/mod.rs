@@ -94,6 +94,17 @@ impl Emitter<'_> {
         });
     }
 
+    /// A file that changed while this sync looked at it: skipped, and synced again soon.
+    fn changed_during_sync(&mut self, path: &str) {
+        self.file(
+            path,
+            FileAction::Skipped,
+            0,
+            Some("changed during the sync; it will sync next time".into()),
+        );
+        self.summary.retry = true;
+    }
+
     fn progress(&mut self, phase: &'static str, done: u64, total: Option<u64>) {
         (self.sink)(&SyncEvent::Progress {
             config: self.summary.config.clone(),
@@ -195,9 +206,9 @@ impl Engine {
                 records::set_synced_url(&self.store, &cfg.id, url)?;
             }
         }
-        let pushed = records::load_pushed(&self.store, &cfg.id)?;
-        let pulled = records::load_pulled(&self.store, &cfg.id)?;
-        let queued_preserve = records::load_preserve(&self.store, &cfg.id)?;
+        let pushed = records::load(&self.store, records::Versions::Pushed, &cfg.id)?;
+        let pulled = records::load(&self.store, records::Versions::Pulled, &cfg.id)?;
+        let queued_preserve = records::load(&self.store, records::Versions::Preserve, &cfg.id)?;
         // Temporary files: this config's tokens belong to a sync of it that was killed (syncs
         // of one config never overlap); other configs' may belong to a sync running now.
         let own_tokens: BTreeSet<String> = records::apply_tokens(&self.store, Some(&cfg.id))?
@@ -523,7 +534,7 @@ impl Engine {
                 .collect();
             if !writing.is_empty() {
                 records::add_apply_token(&self.store, &cfg.id, &token)?;
-                records::record_pulled(&self.store, &cfg.id, &writing)?;
+                records::put(&self.store, records::Versions::Pulled, &cfg.id, &writing)?;
             }
             let dir_mode = |rel: &str| meta.dir_mode(rel);
             let target = Target {
@@ -643,7 +654,7 @@ impl Engine {
                     .filter_map(|(p, v)| v.clone().map(|v| (p.clone(), v)))
                     .collect();
                 if !carried.is_empty() {
-                    records::record_pushed(&self.store, &cfg.id, &carried)?;
+                    records::put(&self.store, records::Versions::Pushed, &cfg.id, &carried)?;
                 }
                 fail::fail_point!("sync::after-commit");
                 em.progress("push", 0, None);

@@ -165,13 +165,7 @@ impl Engine {
                     {
                         // Written to since the scan (an append while the sync ran): not a
                         // conflict, just not this sync's business. The next sync merges it.
-                        em.file(
-                            &key,
-                            FileAction::Skipped,
-                            0,
-                            Some("changed during the sync; it will sync next time".into()),
-                        );
-                        em.summary.retry = true;
+                        em.changed_during_sync(&key);
                         continue;
                     }
                     let blobs = repo.read_blobs(&[bv.blob.as_str(), rv.blob.as_str()]);
@@ -207,13 +201,7 @@ impl Engine {
                 Decision::Push => match l {
                     Some(lv) => {
                         if !self.stage_local(repo, &path, lv, &mut p)? {
-                            em.file(
-                                &key,
-                                FileAction::Skipped,
-                                0,
-                                Some("changed during the sync; it will sync next time".into()),
-                            );
-                            em.summary.retry = true;
+                            em.changed_during_sync(&key);
                             continue;
                         }
                         p.pushed_bases.push((key.clone(), Some(lv.clone())));
@@ -321,15 +309,7 @@ impl Engine {
                             match l {
                                 Some(lv) => {
                                     if !self.stage_local(repo, &path, lv, &mut p)? {
-                                        em.file(
-                                            &key,
-                                            FileAction::Skipped,
-                                            0,
-                                            Some(
-                                                "changed during the sync; it will sync next time"
-                                                    .into(),
-                                            ),
-                                        );
+                                        em.changed_during_sync(&key);
                                         continue;
                                     }
                                 }
