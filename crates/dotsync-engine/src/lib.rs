@@ -30,6 +30,15 @@ use std::sync::{Arc, Mutex};
 use dotsync_core::SyncConfig;
 use dotsync_state::{Layout, Store};
 
+/// What the records say of every config, for a status at a glance.
+#[derive(Debug, Clone, Default)]
+pub struct Summaries {
+    /// Config id → unix seconds of its last completed sync.
+    pub last_sync: HashMap<String, i64>,
+    /// Config id → files in conflict.
+    pub conflicts: HashMap<String, u64>,
+}
+
 /// A file a sync could not write or remove, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FileFailure {
@@ -296,6 +305,12 @@ impl Engine {
     /// had failures, so that the next check syncs again).
     pub fn last_synced_commit(&self, cfg: &SyncConfig) -> Result<Option<String>, SyncError> {
         Ok(records::last_commit(&self.store, &cfg.id)?)
+    }
+
+    /// Per config id: when its last completed sync ended (unix seconds), and how many files are
+    /// in conflict. One small read of the engine's records, for the daemon's status.
+    pub fn summaries(&self) -> Result<Summaries, SyncError> {
+        Ok(records::summaries(&self.store)?)
     }
 
     /// Files of `cfg` the home could not take at the last sync (a name too long, a directory

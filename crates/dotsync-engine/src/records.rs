@@ -227,6 +227,40 @@ pub fn set_synced_url(store: &Store, config_id: &str, url: &str) -> Result<(), S
     Ok(())
 }
 
+/// Per config: the unix time of its last completed sync, and its number of open conflicts.
+pub fn summaries(store: &Store) -> Result<crate::Summaries, StoreError> {
+    let conn = store.conn();
+    let e = sql(store);
+    let mut last = HashMap::new();
+    let mut st = conn
+        .prepare_cached(
+            "SELECT config_id, last_sync_at FROM sync_state WHERE last_sync_at IS NOT NULL",
+        )
+        .map_err(&e)?;
+    for row in st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .map_err(&e)?
+    {
+        let (id, t) = row.map_err(&e)?;
+        last.insert(id, t);
+    }
+    let mut conflicts = HashMap::new();
+    let mut st = conn
+        .prepare_cached("SELECT config_id, COUNT(*) FROM conflicts GROUP BY config_id")
+        .map_err(&e)?;
+    for row in st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .map_err(&e)?
+    {
+        let (id, n) = row.map_err(&e)?;
+        conflicts.insert(id, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(crate::Summaries {
+        last_sync: last,
+        conflicts,
+    })
+}
+
 /// Records the random part of the temporary names a sync is about to create in the home,
 /// before it creates any (committed, so a kill right after still knows them).
 pub fn add_apply_token(store: &Store, config_id: &str, token: &str) -> Result<(), StoreError> {

@@ -25,29 +25,16 @@ pub struct Status {
     pub configs: Vec<ConfigStatus>,
 }
 
-/// What the state database remembers across restarts: per config, the last successful sync
-/// (unix seconds) and the number of unresolved conflicts. Missing tables (an older schema)
-/// simply give nothing.
+/// What the engine remembers across restarts: per config, the last successful sync (unix
+/// seconds) and the number of unresolved conflicts. Unreadable records give nothing.
 fn stored_facts(app: &App) -> (HashMap<String, i64>, Option<HashMap<String, u64>>) {
-    let conn = app.store.conn();
-    let mut last = HashMap::new();
-    if let Ok(mut st) = conn
-        .prepare("SELECT config_id, last_sync_at FROM sync_state WHERE last_sync_at IS NOT NULL")
-        && let Ok(rows) = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-    {
-        last.extend(rows.flatten());
+    match app.engine.summaries() {
+        Ok(s) => (s.last_sync, Some(s.conflicts)),
+        Err(e) => {
+            tracing::warn!("cannot read the sync records for the status: {e}");
+            (HashMap::new(), None)
+        }
     }
-    let mut conflicts = None;
-    if let Ok(mut st) = conn.prepare("SELECT config_id, COUNT(*) FROM conflicts GROUP BY config_id")
-        && let Ok(rows) = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-    {
-        conflicts = Some(
-            rows.flatten()
-                .map(|(id, n)| (id, n.max(0) as u64))
-                .collect::<HashMap<_, _>>(),
-        );
-    }
-    (last, conflicts)
 }
 
 /// The daemon's version and uptime, and per config its state (`idle`, `syncing`, `conflict`,
