@@ -456,35 +456,8 @@ impl Repo {
         if oids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut input = Vec::with_capacity(oids.len() * 41);
-        for o in oids {
-            input.extend_from_slice(o.as_bytes());
-            input.push(b'\n');
-        }
-        let out = self.run(&["cat-file", "--batch"], Some(&input))?;
-        let mut r = BufReader::new(&out[..]);
-        let mut blobs = Vec::with_capacity(oids.len());
-        for oid in oids {
-            let mut header = String::new();
-            r.read_line(&mut header)
-                .map_err(|e| SyncError::Git(format!("reading cat-file output: {e}")))?;
-            let mut parts = header.split_whitespace();
-            let (_, kind, size) = (parts.next(), parts.next(), parts.next());
-            if kind == Some("missing") || size.is_none() {
-                return Err(SyncError::Git(format!(
-                    "object {oid} is missing from the repository"
-                )));
-            }
-            let size: usize = size
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| SyncError::Git(format!("bad cat-file header {header:?}")))?;
-            let mut buf = vec![0; size + 1];
-            r.read_exact(&mut buf)
-                .map_err(|e| SyncError::Git(format!("reading blob {oid}: {e}")))?;
-            buf.truncate(size);
-            blobs.push(buf);
-        }
-        Ok(blobs)
+        let mut stream = self.blob_stream()?;
+        oids.iter().map(|oid| stream.read(oid)).collect()
     }
 
     /// Packs the loose objects when there are many (estimated, as `git gc --auto` does, from

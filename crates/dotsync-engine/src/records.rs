@@ -58,23 +58,7 @@ pub fn decode_version(s: &str) -> Option<Version> {
 }
 
 pub fn load_bases(store: &Store, config_id: &str) -> Result<BTreeMap<String, Version>, StoreError> {
-    let conn = store.conn();
-    let mut stmt = conn
-        .prepare_cached("SELECT path, kind, blob, mode FROM sync_base WHERE config_id = ?1")
-        .map_err(sql(store))?;
-    let rows = stmt
-        .query_map(params![config_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                Version {
-                    kind: parse_kind(&r.get::<_, String>(1)?),
-                    blob: r.get(2)?,
-                    mode: r.get(3)?,
-                },
-            ))
-        })
-        .map_err(sql(store))?;
-    rows.collect::<Result<_, _>>().map_err(sql(store))
+    load_versions(store, "sync_base", config_id)
 }
 
 pub fn load_stat_cache(

@@ -84,7 +84,10 @@ pub fn run(json: bool) -> Result<()> {
                     clean(x["version"].as_str().unwrap_or("?")),
                     match x["last_seen"].as_i64() {
                         Some(t) if now - t < 5 => "now".to_owned(),
-                        Some(t) => format!("{} ago", ago((now - t).max(0) as u64)),
+                        Some(t) => format!(
+                            "{} ago",
+                            crate::status_cmd::duration((now - t).max(0) as u64)
+                        ),
                         None => "never".to_owned(),
                     },
                     reachable,
@@ -103,20 +106,11 @@ fn clean(s: &str) -> String {
         .collect()
 }
 
-fn ago(s: u64) -> String {
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d {}h", s / 86400, s % 86400 / 3600),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn control_characters_from_the_remote_are_not_printed() {
         assert_eq!(super::clean("lap\x1b[2Jtop\n"), "lap?[2Jtop?");
-        assert_eq!(super::ago(125), "2m");
+        assert_eq!(crate::status_cmd::duration(125), "2m");
     }
 }

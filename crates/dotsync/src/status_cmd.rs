@@ -111,7 +111,7 @@ fn count(v: &Value) -> String {
 }
 
 /// `42s`, `5m`, `3h 12m`, `2d 4h`.
-fn duration(s: u64) -> String {
+pub(crate) fn duration(s: u64) -> String {
     match s {
         0..60 => format!("{s}s"),
         60..3600 => format!("{}m", s / 60),
