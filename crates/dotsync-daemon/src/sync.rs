@@ -157,6 +157,15 @@ pub fn settle() -> Duration {
         .map_or(Duration::from_millis(1000), Duration::from_millis)
 }
 
+/// How often an `auto` config is looked at whole even when the watcher saw nothing
+/// (`DOTSYNC_FULL_SCAN_S`, default 600).
+pub fn full_scan_every() -> Duration {
+    std::env::var("DOTSYNC_FULL_SCAN_S")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(Duration::from_secs(600), Duration::from_secs)
+}
+
 struct Queued {
     allow_mass_delete: bool,
     rewind: Option<dotsync_engine::RewindChoice>,
@@ -185,6 +194,8 @@ struct Entry {
     /// `pending` taken by the running sync, given back if it fails.
     in_flight: HashSet<PathBuf>,
     last_ok: Option<i64>,
+    /// When the last successful sync (each one looks at every file) finished.
+    last_scan: Option<Instant>,
     last_error: Option<String>,
     last_error_kind: Option<String>,
     commit: Option<String>,
@@ -391,6 +402,7 @@ impl Coordinator {
                 SyncState::Idle
             };
             e.last_ok = Some(dotsync_state::now_unix());
+            e.last_scan = Some(Instant::now());
             e.last_error = None;
             e.last_error_kind = None;
             e.commit = s.commit.clone().or(e.commit.take());
@@ -468,6 +480,14 @@ impl Coordinator {
         }
         if !e.pending.is_empty() || e.rescan || matches!(e.watch, WatchMode::Rescan(_)) {
             return ScheduleDecision::Sync("schedule");
+        }
+        // The safety net under the watcher: a change it missed (a directory created in the
+        // instant before its watch was placed, a file system without events) is found by a
+        // full look at least this often.
+        if e.last_scan
+            .is_some_and(|t| Instant::now().saturating_duration_since(t) >= full_scan_every())
+        {
+            return ScheduleDecision::Sync("rescan");
         }
         ScheduleDecision::Check
     }
@@ -1001,5 +1021,27 @@ mod tests {
         assert_eq!(backoff(60, 5), Duration::from_secs(300));
         assert_eq!(backoff(3600, 10), Duration::from_secs(3600));
         assert_eq!(backoff(0, 0), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_config_the_watcher_saw_nothing_of_is_still_looked_at_whole_now_and_then() {
+        let c = Coordinator::default();
+        let decide = |ago: Duration| {
+            c.lock().entries.insert(
+                "cfg".into(),
+                Entry {
+                    watch: WatchMode::Watching,
+                    last_scan: Instant::now().checked_sub(ago),
+                    ..Entry::default()
+                },
+            );
+            match c.schedule_decision("cfg") {
+                ScheduleDecision::Check => "check",
+                ScheduleDecision::Sync(t) => t,
+                ScheduleDecision::Skip => "skip",
+            }
+        };
+        assert_eq!(decide(Duration::from_secs(5)), "check");
+        assert_eq!(decide(full_scan_every() + Duration::from_secs(1)), "rescan");
     }
 }

@@ -111,6 +111,8 @@ pub(crate) fn start(app: App, opts: WatchOptions, shutdown: watch::Receiver<bool
         pending: HashMap::new(),
         first_at: None,
         last_at: None,
+        #[cfg(test)]
+        in_the_gap: None,
     };
     let task = tokio::spawn(state.run(rx, shutdown));
     Watcher { tx, task }
@@ -149,6 +151,9 @@ struct State {
     pending: HashMap<String, Pending>,
     first_at: Option<Instant>,
     last_at: Option<Instant>,
+    /// Runs between looking at the disk and placing the watches: a test's way into that gap.
+    #[cfg(test)]
+    in_the_gap: Option<Box<dyn FnMut() + Send>>,
 }
 
 const WATCH_LIMIT_HINT: &str = "the kernel's limit of inotify watches was reached, so dotsync \
@@ -271,8 +276,54 @@ impl State {
     }
 
     /// Brings the watches in line with the configs and what exists on disk.
+    ///
+    /// What appears between looking at the disk and placing a watch has no event of its own
+    /// (`mkdir -p ~/.config/nvim` creates `nvim` while the watch on `~/.config` is being
+    /// added), so the disk is looked at again once the watches are placed, until nothing new
+    /// is wanted; the roots of a config whose wanted watches changed meanwhile are scanned.
     fn rearm(&mut self) {
-        let want = self.desired();
+        let mut want = self.desired();
+        #[cfg(test)]
+        if let Some(f) = self.in_the_gap.as_mut() {
+            f();
+        }
+        for _ in 0..16 {
+            self.arm(&want);
+            let now = self.desired();
+            if now == want {
+                return;
+            }
+            for (p, (_, owners)) in &now {
+                if want.get(p) == now.get(p) {
+                    continue;
+                }
+                for &o in owners {
+                    let Some(w) = self.configs.get(o) else {
+                        continue;
+                    };
+                    let touched: Vec<PathBuf> = w
+                        .roots
+                        .iter()
+                        .filter(|r| r.starts_with(p))
+                        .cloned()
+                        .collect();
+                    if !touched.is_empty() {
+                        let id = w.id.clone();
+                        self.pending
+                            .entry(id)
+                            .or_default()
+                            .roots_touched
+                            .extend(touched);
+                        self.touch();
+                    }
+                }
+            }
+            want = now;
+        }
+    }
+
+    /// Places and removes watches so that exactly `want` is watched.
+    fn arm(&mut self, want: &BTreeMap<PathBuf, (bool, Vec<usize>)>) {
         let Some(backend) = self.backend.as_mut() else {
             for w in &self.configs {
                 self.app.sync.set_watch(
@@ -298,7 +349,7 @@ impl State {
         }
         let mut total: usize = self.current.values().map(|(_, n)| n).sum();
         let mut newly_degraded: Vec<(usize, String)> = Vec::new();
-        for (p, (recursive, owners)) in &want {
+        for (p, (recursive, owners)) in want {
             if self.current.contains_key(p) {
                 continue;
             }
@@ -603,6 +654,7 @@ mod tests {
             pending: HashMap::new(),
             first_at: None,
             last_at: None,
+            in_the_gap: None,
         }
     }
 
@@ -740,5 +792,44 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("d")).expect("mkdir");
         std::fs::write(dir.path().join("a/file"), "x").expect("write");
         assert_eq!(count_dirs(dir.path()), 5);
+    }
+
+    #[tokio::test]
+    async fn a_listed_directory_created_while_its_parent_is_being_watched_is_watched_and_scanned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = state(dir.path());
+        let h = st.home.clone();
+        std::fs::remove_dir_all(h.join(".config")).expect("rm");
+        let (tx, _rx) = std::sync::mpsc::channel();
+        st.backend = Some(
+            RecommendedWatcher::new(
+                move |res: notify::Result<notify::Event>| {
+                    let _ = tx.send(res);
+                },
+                notify::Config::default(),
+            )
+            .expect("inotify"),
+        );
+        st.set_configs(vec![cfg("nvim", &["~/.config/nvim"], &[])]);
+        assert!(st.current.contains_key(&h), "waits for it from the home");
+        // `mkdir -p ~/.config/nvim && echo > init.lua` while the watcher reacts to `.config`.
+        let nvim = h.join(".config/nvim");
+        let made = nvim.clone();
+        st.in_the_gap = Some(Box::new(move || {
+            std::fs::create_dir_all(&made).expect("mkdir");
+            std::fs::write(made.join("init.lua"), "x").expect("write");
+        }));
+        st.rearm();
+        st.in_the_gap = None;
+        assert_eq!(
+            st.current.get(&nvim).map(|(r, _)| *r),
+            Some(true),
+            "the new directory is watched recursively: {:?}",
+            st.current.keys().collect::<Vec<_>>()
+        );
+        assert!(
+            st.pending["nvim"].roots_touched.contains(&nvim),
+            "what was written before the watch existed is looked at"
+        );
     }
 }

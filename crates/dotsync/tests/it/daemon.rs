@@ -1216,7 +1216,10 @@ fn a_save_that_pauses_half_way_never_reaches_the_other_machine_half_written() {
         }
         assert!(
             Instant::now() < deadline,
-            "the whole file never arrived; B saw {seen:?}"
+            "the whole file never arrived; B saw {seen:?}\nA's status: {}\nA's log:\n{}\nB's log:\n{}",
+            a.get("/v1/status").text,
+            a.daemon_log(),
+            b.daemon_log()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
