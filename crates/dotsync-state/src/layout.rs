@@ -182,19 +182,9 @@ impl Layout {
             Err(e) => return Err(io(&path)(e)),
         }
         let token = random_hex(32);
-        // Written to a temporary file and renamed, so a reader never sees half a token.
-        let tmp = self.state_dir().join(".token.tmp");
-        let _ = fs::remove_file(&tmp);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        f.write_all(format!("{token}\n").as_bytes())
-            .map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io(&path))?;
+        // Written whole and renamed, so a reader never sees half a token.
+        crate::fs::write_atomic(&path, format!("{token}\n").as_bytes(), 0o600)
+            .map_err(io(&path))?;
         Ok(token)
     }
 

@@ -13,6 +13,7 @@
 //! ```
 
 mod db;
+pub mod fs;
 mod layout;
 
 pub use db::{ConfigStoreError, Store, StoreError, now_unix};

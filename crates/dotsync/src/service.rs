@@ -122,9 +122,7 @@ impl Service {
             .context("the service file has no directory")?;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         // Written whole, then renamed: a service manager never reads half a file.
-        let tmp = self.file.with_extension("tmp");
-        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.file)
+        dotsync_state::fs::write_atomic(&self.file, text.as_bytes(), 0o644)
             .with_context(|| format!("cannot write {}", self.file.display()))?;
         eprintln!("wrote {}", quote::path(&self.file));
         if let Some(holder) = running_daemon() {

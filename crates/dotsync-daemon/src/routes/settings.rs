@@ -1,8 +1,6 @@
 //! `GET/PUT /v1/settings`: the web app's own settings, kept in `~/.dotsync/config` (the seed's
 //! "frontend config") as JSON, mode 0600.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use axum::Json;
@@ -108,46 +106,12 @@ pub fn load(path: &Path) -> Result<Settings, ApiError> {
     }
 }
 
-/// Writes the settings atomically, mode 0600: a temporary file of its own in the same
-/// directory, fsync, rename over the file, fsync the directory. Each write has its own temporary
-/// file (a random name, created exclusively), so concurrent writes never share one: the file
+/// Writes the settings atomically, mode 0600 ([`dotsync_state::fs::write_atomic`]): the file
 /// always holds one whole write, the last one renamed.
 fn save(path: &Path, s: &Settings) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
     let mut text = serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?;
     text.push(b'\n');
-    let (tmp, mut f) = create_temp(dir)?;
-    let result = (|| {
-        f.write_all(&text)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// A new file `.config.tmp-RANDOM` in `dir`, created exclusively with mode 0600 (never a file
-/// that was already there, nor one a symlink points to).
-fn create_temp(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
-    let mut tries = 0;
-    loop {
-        let tmp = dir.join(format!(".config.tmp-{}", dotsync_state::random_hex(8)));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-        {
-            Ok(f) => return Ok((tmp, f)),
-            // 64 random bits make a clash all but impossible; a few retries cover it anyway.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 3 => tries += 1,
-            Err(e) => return Err(e),
-        }
-    }
+    dotsync_state::fs::write_atomic(path, &text, 0o600)
 }
 
 /// The app's settings (the defaults until saved once).
