@@ -170,12 +170,12 @@ impl State {
             let deadline = self.deadline();
             tokio::select! {
                 msg = rx.recv() => match msg {
-                    Some(Msg::Fs(Ok(ev))) => self.on_event(ev),
-                    Some(Msg::Fs(Err(e))) => self.on_error(e),
-                    Some(Msg::Configs(cfgs)) => self.set_configs(cfgs),
+                    Some(Msg::Fs(Ok(ev))) => off_the_runtime(|| self.on_event(ev)),
+                    Some(Msg::Fs(Err(e))) => off_the_runtime(|| self.on_error(e)),
+                    Some(Msg::Configs(cfgs)) => off_the_runtime(|| self.set_configs(cfgs)),
                     None => break,
                 },
-                _ = sleep_until_opt(deadline) => self.flush(),
+                _ = sleep_until_opt(deadline) => off_the_runtime(|| self.flush()),
                 _ = shutdown.changed() => break,
             }
         }
@@ -568,6 +568,15 @@ impl State {
                 .sync
                 .local_changes(&self.app, &id, p.paths.into_iter().collect(), rescan);
         }
+    }
+}
+
+/// Runs the loop's file-system work (stat calls, directory listings, placing watches) where
+/// blocking is allowed, so the API's tasks on the same runtime are never held up by it.
+fn off_the_runtime<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
