@@ -112,7 +112,9 @@ pub fn load(path: &Path) -> Result<Settings, ApiError> {
 /// directory, fsync, rename over the file, fsync the directory. Each write has its own temporary
 /// file (a random name, created exclusively), so concurrent writes never share one: the file
 /// always holds one whole write, the last one renamed.
-fn save(path: &Path, s: &Settings) -> std::io::Result<()> {
+/// Writes `s` as JSON to `path` atomically (a temporary file, fsync, rename, fsync of the
+/// directory).
+pub(crate) fn save(path: &Path, s: &impl serde::Serialize) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut text = serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?;
     text.push(b'\n');
