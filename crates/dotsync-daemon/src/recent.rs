@@ -194,7 +194,10 @@ mod tests {
         let all = r.since(0, usize::MAX);
         assert_eq!(all.len(), CAPACITY);
         assert_eq!(all[0].seq, 6);
-        assert_eq!(all.last().unwrap().text, format!("sent ~/f{}", CAPACITY + 4));
+        assert_eq!(
+            all.last().unwrap().text,
+            format!("sent ~/f{}", CAPACITY + 4)
+        );
         let tail = r.since(all.last().unwrap().seq - 2, 10);
         assert_eq!(tail.len(), 2);
         assert_eq!(r.since(0, 3).len(), 3);

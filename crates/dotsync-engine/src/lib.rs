@@ -20,8 +20,8 @@ mod tree;
 
 pub use event::{FileAction, SyncEvent, SyncSummary};
 pub use inspect::{ConflictInfo, FileState, FileStatus, HistoryEntry, Resolution};
-pub use probe::{Comparison, RemoteFile, RemoteKind, RemoteProbe};
 pub use presence::{MAX_ADDRS, Presence, RemoteMachines, RepoKey, machine_ref_name};
+pub use probe::{Comparison, RemoteFile, RemoteKind, RemoteProbe};
 pub use records::ConflictRecord;
 pub use scan::MAX_FILE;
 

@@ -124,9 +124,8 @@ impl Engine {
                 Err(_) => Comparison::OnlyRemote,
                 Ok(m) if e.mode == 0o120000 => {
                     let same = m.file_type().is_symlink()
-                        && std::fs::read_link(&here).is_ok_and(|t| {
-                            blob_id(t.as_os_str().as_encoded_bytes()) == e.oid
-                        });
+                        && std::fs::read_link(&here)
+                            .is_ok_and(|t| blob_id(t.as_os_str().as_encoded_bytes()) == e.oid);
                     if same {
                         Comparison::Same
                     } else {
@@ -146,8 +145,12 @@ impl Engine {
             });
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
+        // Commits dotsync makes carry the machine's name as a trailer.
+        let by_dotsync = repo
+            .run(&["cat-file", "commit", &tracking], None)
+            .is_ok_and(|raw| String::from_utf8_lossy(&raw).contains("\nDotsync-Machine: "));
         Ok(RemoteProbe {
-            kind: if has_key || has_meta {
+            kind: if has_key || has_meta || by_dotsync {
                 RemoteKind::Dotsync
             } else {
                 RemoteKind::Other

@@ -2,10 +2,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Keeps your dotfiles identical across your machines, through an ordinary git repository.
 #[derive(Parser, Debug)]
-#[command(name = "dotsync", version, about, propagate_version = true,
+#[command(
+    name = "dotsync",
+    version,
+    about,
+    propagate_version = true,
     after_help = "A new machine: `dotsync init REMOTE`, then `dotsync add ~/.zshrc ...`.\n\
         Environment: DOTSYNC_HOME (state, ~/.dotsync), DOTSYNC_ADDR (the daemon's address, \
-        127.0.0.1:11000), DOTSYNC_MACHINE (this machine's name).")]
+        127.0.0.1:11000), DOTSYNC_MACHINE (this machine's name)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

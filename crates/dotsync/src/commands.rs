@@ -256,7 +256,9 @@ fn report_remote(client: &Client, remote: &str, branch: &str) {
     if check["ok"] != true {
         eprintln!(
             "warning: {}",
-            check["message"].as_str().unwrap_or("the remote cannot be used")
+            check["message"]
+                .as_str()
+                .unwrap_or("the remote cannot be used")
         );
         return;
     }
@@ -290,7 +292,11 @@ fn which(path: &str, json: bool) -> Result<ExitCode> {
         .map(|a| a.as_slice())
         .unwrap_or_default()
         .iter()
-        .filter(|c| c["id"].as_str().is_some_and(|id| ids.iter().any(|i| i == id)))
+        .filter(|c| {
+            c["id"]
+                .as_str()
+                .is_some_and(|id| ids.iter().any(|i| i == id))
+        })
         .collect();
     if json {
         let out: Vec<Value> = configs

@@ -140,14 +140,19 @@ fn check_remote(client: &Client, remote: &str, branch: &str) -> Result<Value> {
         &json!({"remote": remote, "branch": branch}),
     )?;
     if check["ok"] != true {
-        let msg = check["message"].as_str().unwrap_or("the remote cannot be used");
+        let msg = check["message"]
+            .as_str()
+            .unwrap_or("the remote cannot be used");
         bail!("{msg}");
     }
     Ok(check)
 }
 
 fn describe_files(check: &Value) {
-    let files = check["files"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let files = check["files"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let count = |what: &str| files.iter().filter(|f| f["here"] == what).count();
     eprintln!(
         "the remote has {} files: {} the same here, {} that this machine lacks, {} that differ",
@@ -511,7 +516,10 @@ pub fn man(dir: Option<&Path>) -> Result<()> {
     };
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("dotsync-{}", sub.get_name());
-        write(&name, sub.clone().name(name.clone()).display_name(name.clone()))?;
+        write(
+            &name,
+            sub.clone().name(name.clone()).display_name(name.clone()),
+        )?;
     }
     write("dotsync", cmd)?;
     eprintln!("ok: manual pages written to {}", dir.display());

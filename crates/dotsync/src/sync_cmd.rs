@@ -168,7 +168,7 @@ impl Report {
             Some("start") => {
                 self.files_shown = 0;
                 self.files_hidden = 0;
-                self.dry_run = v["trigger"] == "preview" || self.dry_run;
+                self.dry_run = v["trigger"] == "dry-run";
                 if self.tty {
                     self.progress(&format!("{config}: starting"));
                 } else {
@@ -195,11 +195,22 @@ impl Report {
                     return;
                 }
                 self.files_shown += 1;
-                let line = file_line(v);
                 if self.dry_run {
-                    self.line(&format!("  would:{}", line.trim_start_matches(' ')))
+                    let mut w = v.clone();
+                    let verb = match v["action"].as_str().unwrap_or("?") {
+                        "pushed" => "push",
+                        "pulled" => "pull",
+                        "merged" => "merge",
+                        "deleted" => "delete",
+                        "resolved" => "resolve",
+                        "skipped" => "skip",
+                        "failed" => "fail on",
+                        other => other,
+                    };
+                    w["action"] = json!(verb);
+                    self.line(&format!("  would {}", file_line(&w).trim_start_matches(' ')));
                 } else {
-                    self.line(&line);
+                    self.line(&file_line(v));
                 }
             }
             Some("summary") => {

@@ -31,8 +31,14 @@ pub fn router() -> Router<App> {
                 .put(config::replace)
                 .delete(config::delete),
         )
-        .route("/v1/config/{id}/pause", axum::routing::post(pause::pause_one))
-        .route("/v1/config/{id}/resume", axum::routing::post(pause::resume_one))
+        .route(
+            "/v1/config/{id}/pause",
+            axum::routing::post(pause::pause_one),
+        )
+        .route(
+            "/v1/config/{id}/resume",
+            axum::routing::post(pause::resume_one),
+        )
         .route("/v1/pause", axum::routing::post(pause::pause_all))
         .route("/v1/resume", axum::routing::post(pause::resume_all))
         .route("/v1/remote/check", axum::routing::post(remote::check))

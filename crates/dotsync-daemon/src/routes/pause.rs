@@ -24,7 +24,9 @@ async fn change(app: &App, f: impl FnOnce(&mut Paused)) -> Result<Json<PauseStat
     let now = app.sync.change_paused(app, f, &configs);
     // Ids of configs that no longer exist are dropped when saving.
     let mut saved = now.clone();
-    saved.configs.retain(|id| configs.iter().any(|c| &c.id == id));
+    saved
+        .configs
+        .retain(|id| configs.iter().any(|c| &c.id == id));
     let path = Paused::path(&app.layout);
     let to_save = saved.clone();
     tokio::task::spawn_blocking(move || to_save.save(&path))

@@ -80,7 +80,8 @@ pub async fn check(
         .list_configs()?
         .into_iter()
         .filter(|c| {
-            c.branch == branch && dotsync_core::remote::same_remote(&c.remote, &req.remote, &app.home)
+            c.branch == branch
+                && dotsync_core::remote::same_remote(&c.remote, &req.remote, &app.home)
         })
         .map(|c| c.name)
         .collect();
@@ -170,7 +171,7 @@ pub async fn preview(
     dotsync_core::config::check_against_others(&cfg, &others, &app.home)
         .map_err(|e| ApiError::from(dotsync_state::ConfigStoreError::Conflict(e)))?;
     let opts = SyncOptions {
-        trigger: "preview".into(),
+        trigger: "dry-run".into(),
         dry_run: true,
         ..SyncOptions::default()
     };

@@ -233,7 +233,7 @@ fn dry_run_options(o: RunOptions) -> dotsync_engine::SyncOptions {
     dotsync_engine::SyncOptions {
         allow_mass_delete: o.allow_mass_delete,
         rewind: o.rewind,
-        trigger: "api".into(),
+        trigger: "dry-run".into(),
         dry_run: true,
         ..dotsync_engine::SyncOptions::default()
     }
