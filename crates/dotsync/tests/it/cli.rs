@@ -619,7 +619,7 @@ fn a_remote_file_named_with_terminal_escapes_cannot_take_over_the_terminal() {
     assert_terminal_safe("files (stderr)", &out.stderr);
     assert!(
         String::from_utf8_lossy(&out.stdout)
-            .contains(r#"".config/app/title\e]0;pwned\x07\e[2K\r\n2K-second-line""#),
+            .contains(r#""~/.config/app/title\e]0;pwned\x07\e[2K\r\n2K-second-line""#),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
