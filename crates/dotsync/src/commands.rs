@@ -106,12 +106,12 @@ fn config(cmd: ConfigCmd) -> Result<ExitCode> {
         } => {
             let mut body = json!({"name": name, "remote": remote, "paths": paths});
             apply_fields(&mut body, fields, false);
-            crate::newcomer::warn_missing(&paths);
             if dry_run {
                 let resp = client.call("POST", "/v1/preview", Some(&body))?;
                 return crate::sync_cmd::show_stream(resp.body, false, Some(&name));
             }
             let created = client.call("POST", "/v1/config", Some(&body))?.json()?;
+            crate::newcomer::warn_missing(&paths);
             let shown = quote::name(&name);
             let id = quote::name(created["id"].as_str().unwrap_or("?")).into_owned();
             let auto = body["auto"] != false;

@@ -336,7 +336,6 @@ fn target_config(client: &Client, asked: Option<&str>) -> Result<Option<Value>> 
 pub fn add(paths: Vec<String>, config: Option<String>, dry_run: bool) -> Result<ExitCode> {
     let client = Client::connect()?;
     let paths: Vec<String> = paths.iter().map(|p| config_path(p)).collect();
-    warn_missing(&paths);
     let Some(mut cfg) = target_config(&client, config.as_deref())? else {
         let Some(d) = load_defaults() else {
             bail!(
@@ -350,6 +349,7 @@ pub fn add(paths: Vec<String>, config: Option<String>, dry_run: bool) -> Result<
             return crate::sync_cmd::show_stream(resp.body, false, Some(&d.name));
         }
         client.call("POST", "/v1/config", Some(&body))?;
+        warn_missing(&paths);
         created_message(&client, &d.name, true);
         return Ok(ExitCode::SUCCESS);
     };
@@ -385,6 +385,7 @@ pub fn add(paths: Vec<String>, config: Option<String>, dry_run: bool) -> Result<
     }
     let id = cfg["id"].as_str().unwrap_or(&name).to_owned();
     client.call("PUT", &format!("/v1/config/{}", seg(&id)), Some(&cfg))?;
+    warn_missing(&added);
     let shown = quote::name(&name);
     if client.addr().is_some() && cfg["auto"] != false {
         eprintln!(

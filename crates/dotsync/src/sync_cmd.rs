@@ -208,7 +208,10 @@ impl Report {
                         other => other,
                     };
                     w["action"] = json!(verb);
-                    self.line(&format!("  would {}", file_line(&w).trim_start_matches(' ')));
+                    self.line(&format!(
+                        "  would {}",
+                        file_line(&w).trim_start_matches(' ')
+                    ));
                 } else {
                     self.line(&file_line(v));
                 }
