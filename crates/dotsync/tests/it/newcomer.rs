@@ -321,7 +321,7 @@ fn pause_stops_the_daemon_syncing_by_itself_survives_a_restart_and_resume_catche
         .iter()
         .filter_map(|l| l["text"].as_str())
         .collect();
-    assert!(texts.iter().any(|t| *t == "sent ~/.zshrc"), "{texts:?}");
+    assert!(texts.contains(&"sent ~/.zshrc"), "{texts:?}");
     assert!(
         texts
             .iter()
