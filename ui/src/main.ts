@@ -19,6 +19,7 @@ import { configEditor, configList } from "./views/configs";
 import { conflictsView } from "./views/conflicts";
 import { filesView } from "./views/files";
 import { loginView } from "./views/login";
+import { logView } from "./views/log";
 import { overview } from "./views/overview";
 import { settingsView } from "./views/settings";
 import { syncView } from "./views/syncview";
@@ -33,6 +34,7 @@ const NAV: [Route["name"], string, string][] = [
   ["configs", "#/configs", "Configs"],
   ["files", "#/files", "Files"],
   ["conflicts", "#/conflicts", "Conflicts"],
+  ["log", "#/log", "Log"],
   ["settings", "#/settings", "Settings"],
 ];
 
@@ -124,6 +126,9 @@ function renderRoute(force = false): void {
       break;
     case "settings":
       settingsView(main);
+      break;
+    case "log":
+      cleanup = logView(main);
       break;
   }
 }

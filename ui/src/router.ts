@@ -10,6 +10,7 @@ export type Route =
   | { name: "files"; config?: string; path?: string }
   | { name: "conflicts" }
   | { name: "settings" }
+  | { name: "log" }
   | { name: "login"; expired: boolean };
 
 function dec(s: string | undefined): string | undefined {
@@ -45,6 +46,8 @@ export function parseRoute(hash: string): Route {
       return { name: "conflicts" };
     case "settings":
       return { name: "settings" };
+    case "log":
+      return { name: "log" };
     case "login":
       return { name: "login", expired: new URLSearchParams(query).get("error") === "expired" };
     default:

@@ -23,6 +23,10 @@ export interface LiveState {
   configs: LiveConfig[];
   last_event_id: number;
   needs_refresh: boolean;
+  /** Every config is paused. */
+  paused_all: boolean;
+  /** This machine's name. */
+  machine: string | null;
 }
 
 export interface LiveEvent {
@@ -40,6 +44,8 @@ export function initialState(): LiveState {
     configs: [],
     last_event_id: 0,
     needs_refresh: true,
+    paused_all: false,
+    machine: null,
   };
 }
 
@@ -64,6 +70,8 @@ export function applyStatus(s: LiveState, status: DaemonStatus, now: number): Li
     status_at: now,
     configs: (status.configs ?? []).map((c) => live(c, byId.get(c.id))),
     needs_refresh: false,
+    paused_all: status.paused === true,
+    machine: typeof status.machine === "string" ? status.machine : null,
   };
 }
 

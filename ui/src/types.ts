@@ -38,6 +38,8 @@ export interface ConfigStatus {
   watch?: string;
   /** Files the home could not take at the last sync, with why; listed until they succeed. */
   failed_files?: { path: string; reason: string; since: number }[];
+  /** Paused by the person (or everything is): the daemon does not sync it by itself. */
+  paused?: boolean;
   [more: string]: unknown;
 }
 
@@ -46,6 +48,21 @@ export interface DaemonStatus {
   uptime_s: number;
   configs: ConfigStatus[];
   watcher?: { running: boolean; watches: number; [more: string]: unknown };
+  /** Every config is paused. */
+  paused?: boolean;
+  /** This machine's name. */
+  machine?: string;
+}
+
+/** One line of GET /v1/log. */
+export interface LogLine {
+  seq: number;
+  at: number;
+  config: string;
+  kind: "start" | "file" | "summary";
+  action: string;
+  path?: string;
+  text: string;
 }
 
 export interface Conflict {
@@ -57,6 +74,8 @@ export interface Conflict {
   remote_exists: boolean;
   base_exists: boolean;
   remote_commit: string | null;
+  /** The machine that made the other side ("theirs"), when known. */
+  remote_machine?: string | null;
   binary: boolean;
 }
 

@@ -21,6 +21,8 @@ mod json;
 mod memory;
 mod notify;
 mod openapi;
+mod pause;
+pub mod recent;
 mod routes;
 mod schedule;
 mod security;
@@ -52,6 +54,8 @@ pub struct AppInner {
     pub(crate) sessions: routes::session::Sessions,
     /// Pokes between machines; see `notify/`.
     pub(crate) notify: notify::Notifier,
+    /// The recent sync lines (`GET /v1/log`).
+    pub recent: recent::Recent,
 }
 
 impl std::ops::Deref for App {
@@ -91,6 +95,8 @@ impl App {
             store.clone(),
             home.clone(),
         ));
+        let sync = sync::Coordinator::default();
+        sync.set_paused(pause::Paused::load(&pause::Paused::path(&layout)));
         Ok(Self {
             inner: Arc::new(AppInner {
                 engine,
@@ -100,9 +106,10 @@ impl App {
                 token,
                 events: events::Hub::default(),
                 started: Instant::now(),
-                sync: sync::Coordinator::default(),
+                sync,
                 sessions: routes::session::Sessions::default(),
                 notify: notify::Notifier::default(),
+                recent: recent::Recent::default(),
             }),
         })
     }

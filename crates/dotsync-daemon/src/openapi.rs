@@ -12,7 +12,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    config, events, file, fs, health, history, machines, session, settings, status, sync, ui,
+    config, events, file, fs, health, history, machines, pause, remote, session, settings, status,
+    sync, ui,
 };
 
 #[derive(OpenApi)]
@@ -29,6 +30,8 @@ use crate::routes::{
         sync::sync_one, sync::sync_all, status::status, machines::machines, events::events,
         ui::index, session::show, session::create_code, session::login, session::logout,
         fs::list, settings::show, settings::replace,
+        pause::pause_all, pause::resume_all, pause::pause_one, pause::resume_one,
+        remote::check, remote::preview, remote::log,
     ),
     // Schemas that only parameters name (utoipa collects those of bodies by itself).
     components(schemas(crate::error::ErrorBody, crate::events::Event, history::SideDoc)),

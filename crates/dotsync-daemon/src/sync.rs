@@ -89,6 +89,9 @@ pub struct ConfigStatus {
     pub retry_in_s: Option<u64>,
     /// Failed attempts in a row.
     pub failures: u32,
+    /// The person paused it (or paused everything): the daemon does not sync it by itself
+    /// until it is resumed; a sync asked for by name still runs.
+    pub paused: bool,
     /// Files the home could not take (or the remote holds in a form this machine cannot),
     /// each with its reason, listed until a sync succeeds for it.
     pub failed_files: Vec<FailedFile>,
@@ -146,6 +149,8 @@ pub enum RequestError {
 pub struct RunOptions {
     pub allow_mass_delete: bool,
     pub rewind: Option<dotsync_engine::RewindChoice>,
+    /// Plan only (answered by the route without the coordinator: a dry run never queues).
+    pub dry_run: bool,
 }
 
 /// How long a file must have stopped changing before a sync the daemon starts by itself pushes
@@ -218,6 +223,8 @@ struct Inner {
     /// The watcher and scheduler run (only under `serve`).
     background: bool,
     watcher: WatcherStatus,
+    /// What the person paused.
+    paused: crate::pause::Paused,
 }
 
 /// See the module documentation.
@@ -291,6 +298,12 @@ impl Coordinator {
         if inner.shutting_down {
             return Err(RequestError::ShuttingDown);
         }
+        // Paused: only a sync asked for by name runs; whatever else wanted one is caught up
+        // with by the sync that resuming starts.
+        if inner.paused.is_paused(cfg_id) && !is_explicit(trigger) {
+            tracing::debug!(config = cfg_id, trigger, "paused: no sync");
+            return Ok(());
+        }
         let e = inner.entries.entry(cfg_id.to_owned()).or_default();
         let q = e.queued.get_or_insert_with(|| Queued {
             allow_mass_delete: false,
@@ -317,10 +330,13 @@ impl Coordinator {
         if inner.shutting_down {
             return;
         }
+        let paused = inner.paused.is_paused(cfg_id);
         let e = inner.entries.entry(cfg_id.to_owned()).or_default();
         e.dirty.extend(paths);
         e.rescan |= rescan;
-        self.ensure_loop(app, cfg_id, e);
+        if !paused {
+            self.ensure_loop(app, cfg_id, e);
+        }
     }
 
     fn ensure_loop(&self, app: &App, cfg_id: &str, e: &mut Entry) {
@@ -333,6 +349,7 @@ impl Coordinator {
     fn next_job(&self, id: &str) -> Job {
         let mut inner = self.lock();
         let shutting_down = inner.shutting_down;
+        let paused = inner.paused.is_paused(id);
         let Some(e) = inner.entries.get_mut(id) else {
             return Job::Done;
         };
@@ -346,7 +363,8 @@ impl Coordinator {
         if let Some(q) = e.queued.take() {
             return Job::Run(q);
         }
-        if !e.dirty.is_empty() || e.rescan {
+        // Paused: local changes wait (they stay in `dirty`) for the sync resuming starts.
+        if !paused && (!e.dirty.is_empty() || e.rescan) {
             let rescan = std::mem::take(&mut e.rescan);
             return Job::Check {
                 paths: e.dirty.drain().collect(),
@@ -467,6 +485,9 @@ impl Coordinator {
     /// What the scheduler should do when its timer fires for `cfg`.
     pub(crate) fn schedule_decision(&self, id: &str) -> ScheduleDecision {
         let inner = self.lock();
+        if inner.paused.is_paused(id) {
+            return ScheduleDecision::Skip;
+        }
         let Some(e) = inner.entries.get(id) else {
             return ScheduleDecision::Check;
         };
@@ -597,7 +618,43 @@ impl Coordinator {
                 .map(|t| t.duration_since(now).as_secs_f64().ceil() as u64),
             failures: e.failures,
             failed_files: Vec::new(),
+            paused: inner.paused.is_paused(&cfg.id),
         }
+    }
+
+    /// What is paused now.
+    pub fn paused(&self) -> crate::pause::Paused {
+        self.lock().paused.clone()
+    }
+
+    /// Sets what is paused (at start, from `state/paused.json`).
+    pub(crate) fn set_paused(&self, p: crate::pause::Paused) {
+        self.lock().paused = p;
+    }
+
+    /// Changes what is paused with `f` and returns the new value (the caller saves it). Configs
+    /// no longer paused are synced at once when the daemon runs (what changed while paused).
+    pub(crate) fn change_paused(
+        &self,
+        app: &App,
+        f: impl FnOnce(&mut crate::pause::Paused),
+        configs: &[SyncConfig],
+    ) -> crate::pause::Paused {
+        let mut inner = self.lock();
+        let before = inner.paused.clone();
+        f(&mut inner.paused);
+        let now = inner.paused.clone();
+        let background = inner.background;
+        drop(inner);
+        if background {
+            for c in configs
+                .iter()
+                .filter(|c| c.auto && before.is_paused(&c.id) && !now.is_paused(&c.id))
+            {
+                let _ = self.request(app, &c.id, RunOptions::default(), "resume", None);
+            }
+        }
+        now
     }
 
     /// Stops everything at the next safe point: running syncs are cancelled (they stop between
@@ -647,6 +704,11 @@ pub(crate) enum ScheduleDecision {
 }
 
 /// The `error_kind` of an engine error.
+/// Whether a sync was asked for by a person (by name or with *Sync now*), not by the daemon.
+fn is_explicit(trigger: &str) -> bool {
+    trigger == "api"
+}
+
 pub fn error_kind(e: &SyncError) -> &'static str {
     e.kind()
 }
@@ -795,6 +857,7 @@ async fn run(app: &App, cfg: SyncConfig, q: Queued) {
         cancel: Some(cancel),
         rewind: q.rewind,
         settle: if automatic { settle() } else { Duration::ZERO },
+        dry_run: false,
     };
     let (app2, cfg2, subs2) = (app.clone(), cfg.clone(), subs.clone());
     let started = Instant::now();
@@ -949,6 +1012,7 @@ fn fail_subscribers(
 
 /// Sends one event to the waiting streams and to the event hub.
 fn publish(app: &App, subs: &[mpsc::UnboundedSender<Line>], ev: &SyncEvent) {
+    app.recent.push(ev);
     let value = match serde_json::to_value(ev) {
         Ok(v) => v,
         Err(e) => {

@@ -79,4 +79,7 @@ pub struct SyncSummary {
     pub duration_ms: u64,
     /// Some file was still being written and was held: sync again soon.
     pub retry: bool,
+    /// A plan only (see `SyncOptions::dry_run`): nothing was changed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }

@@ -28,6 +28,9 @@ pub struct ConflictInfo {
     pub remote_exists: bool,
     pub base_exists: bool,
     pub remote_commit: Option<String>,
+    /// The machine that made the other side ("theirs"): the last commit of the remote that
+    /// changed the file, as far as this machine fetched it.
+    pub remote_machine: Option<String>,
     /// Whether either side is binary (no text view, no edited result).
     pub binary: bool,
 }
@@ -90,6 +93,10 @@ impl Engine {
                 continue;
             };
             let binary = self.conflict_side_binary(cfg, &c);
+            let remote_machine = c
+                .remote_commit
+                .as_deref()
+                .and_then(|commit| self.last_author(cfg, commit, &c.path));
             out.push(ConflictInfo {
                 config: cfg.name.clone(),
                 config_id: cfg.id.clone(),
@@ -100,10 +107,38 @@ impl Engine {
                 remote_exists: c.remote.is_some(),
                 base_exists: c.base.is_some(),
                 remote_commit: c.remote_commit.clone(),
+                remote_machine,
                 binary,
             });
         }
         Ok(out)
+    }
+
+    /// The machine of the last commit up to `commit` that changed `path`.
+    fn last_author(&self, cfg: &SyncConfig, commit: &str, path: &str) -> Option<String> {
+        let repo = self.repo_for(cfg).ok()?;
+        let out = repo
+            .run(
+                &[
+                    "--literal-pathspecs",
+                    "log",
+                    "-1",
+                    "--format=%an%x1f%(trailers:key=Dotsync-Machine,valueonly,separator=%x2C)",
+                    commit,
+                    "--",
+                    path,
+                ],
+                None,
+            )
+            .ok()?;
+        let text = String::from_utf8_lossy(&out);
+        let (author, trailer) = text.trim_end().split_once('\x1f')?;
+        let name = if trailer.trim().is_empty() {
+            author.trim_end_matches(" (dotsync)")
+        } else {
+            trailer.trim()
+        };
+        (!name.is_empty()).then(|| name.to_owned())
     }
 
     fn conflict_side_binary(&self, cfg: &SyncConfig, c: &records::ConflictRecord) -> bool {

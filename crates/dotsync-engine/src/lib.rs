@@ -12,6 +12,7 @@ mod inspect;
 mod meta;
 mod pack;
 mod presence;
+mod probe;
 mod records;
 mod scan;
 mod sync;
@@ -20,6 +21,7 @@ mod tree;
 pub use event::{FileAction, SyncEvent, SyncSummary};
 pub use inspect::{ConflictInfo, FileState, FileStatus, HistoryEntry, Resolution};
 pub use presence::{MAX_ADDRS, Presence, RemoteMachines, RepoKey, machine_ref_name};
+pub use probe::{Comparison, RemoteFile, RemoteKind, RemoteProbe};
 pub use records::ConflictRecord;
 pub use scan::MAX_FILE;
 
@@ -64,6 +66,10 @@ pub struct SyncOptions {
     /// last write is more recent is looked at again once it is this old, and held (retried
     /// later, not pushed) if it changed meanwhile. Zero: only a change during the scan holds it.
     pub settle: std::time::Duration,
+    /// Plan only: report what the sync would do (`file` events and the summary's counts, with
+    /// `dry_run: true`) and stop before anything is committed, pushed, written or recorded.
+    /// The remote's branch is still fetched into the engine's own repository.
+    pub dry_run: bool,
 }
 
 /// The two ways out of a rewound remote. Both keep every version in this machine's history.

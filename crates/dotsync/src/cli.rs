@@ -2,7 +2,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Keeps your dotfiles identical across your machines, through an ordinary git repository.
 #[derive(Parser, Debug)]
-#[command(name = "dotsync", version, about, propagate_version = true)]
+#[command(
+    name = "dotsync",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "A new machine: `dotsync init REMOTE`, then `dotsync add ~/.zshrc ...`.\n\
+        Environment: DOTSYNC_HOME (state, ~/.dotsync), DOTSYNC_ADDR (the daemon's address, \
+        127.0.0.1:11000), DOTSYNC_MACHINE (this machine's name)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -10,12 +18,49 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Set up this machine: check git, create the state, check the remote and, on a machine
+    /// joining a remote that has files, show which of yours differ before anything is touched.
+    Init(InitArgs),
+    /// Sync files or directories: add them to the default config (created with the remote
+    /// `dotsync init` checked, named `dotfiles`).
+    Add {
+        /// Files or directories (`~/.zshrc`, `~/.config/nvim`).
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// The config to add them to (default: the only config, or `dotfiles`).
+        #[arg(long)]
+        config: Option<String>,
+        /// Show what the first sync would do with them; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Stop syncing files or directories: remove them from their config. The files stay as
+    /// they are here, on the remote and on the other machines.
+    Forget {
+        /// Paths exactly as the config lists them (`dotsync config show NAME`).
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// The config to remove them from (default: the one that lists each path).
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// Stop the daemon from syncing by itself: one config, or every config. What changes
+    /// meanwhile is kept and synced on `dotsync resume`; `dotsync sync` still syncs on request.
+    Pause {
+        /// The config's name or id; every config when left out.
+        name: Option<String>,
+    },
+    /// Let the daemon sync by itself again (and sync what changed while paused).
+    Resume {
+        /// The config's name or id; every config when left out.
+        name: Option<String>,
+    },
     /// Run the daemon: the API on 127.0.0.1:11000, syncing by itself.
     Daemon(DaemonArgs),
     /// Create, list, show, edit and remove sync configs.
     #[command(subcommand)]
     Config(ConfigCmd),
-    /// Show which configs sync a file.
+    /// Show which configs sync a file; exits non-zero when none does.
     Which {
         /// A path (`~/.zshrc`, `/home/me/.zshrc`) or a bare file name.
         path: String,
@@ -23,16 +68,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List conflicts, or show both versions of one.
+    /// List conflicts, or show how the two versions of one differ.
     Conflicts {
-        /// A conflicted file: print this machine's and the other machine's version.
+        /// A conflicted file: print a unified diff from the other machine's version to this
+        /// machine's (coloured on a terminal). Exits non-zero if it is not in conflict.
         path: Option<String>,
-        /// Only this config.
+        /// Only this config (name or id).
         #[arg(long)]
         config: Option<String>,
-        /// Print only one side's raw bytes: local, remote or base.
-        #[arg(long, requires = "path")]
+        /// Print only one side's raw bytes instead of the diff.
+        #[arg(long, requires = "path", value_parser = ["local", "remote", "base"])]
         side: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -46,23 +93,29 @@ pub enum Command {
         /// A file with the edited result (`-` reads standard input).
         #[arg(long)]
         file: Option<String>,
+        /// The config the file belongs to (name or id), when several sync it.
         #[arg(long)]
         config: Option<String>,
     },
     /// List every synced version of a file: time, machine, size.
     Log {
+        /// The file (`~/.zshrc`).
         path: String,
+        /// The config the file belongs to (name or id), when several sync it.
         #[arg(long)]
         config: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Put an old version of a file back; it then syncs like any edit.
     Restore {
+        /// The file (`~/.zshrc`).
         path: String,
         /// The version's commit id, from `dotsync log`.
         #[arg(long)]
         rev: String,
+        /// The config the file belongs to (name or id), when several sync it.
         #[arg(long)]
         config: Option<String>,
     },
@@ -86,16 +139,50 @@ pub enum Command {
     /// List the machines of each remote: name, version, last seen, and whether each can be
     /// poked now.
     Machines {
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// List a config's files and their state.
     Files {
-        /// The config's name or id.
-        config: String,
+        /// The config's name or id; may be left out when there is one config.
+        config: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script: `dotsync completions bash > /etc/bash_completion.d/dotsync`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `dotsync man > ~/.local/share/man/man1/dotsync.1`.
+    Man {
+        /// Write `dotsync.1` and one page per command (`dotsync-init.1`, ...) into this
+        /// directory instead.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The git remote your dotfiles go to: URL, user@host:path, or a path to a repository
+    /// (create an empty one with `git init --bare -b main PATH`, or on your git host).
+    pub remote: Option<String>,
+    /// The branch on the remote.
+    #[arg(long, default_value = "main")]
+    pub branch: String,
+    /// The default config's name (`dotsync add` adds to it).
+    #[arg(long, default_value = "dotfiles")]
+    pub name: String,
+    /// On a remote that already has files: create the default config with them without
+    /// asking (differing files become conflicts at the first sync: both kept).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Also install and start the daemon as a user service (`dotsync service install`).
+    #[arg(long)]
+    pub service: bool,
 }
 
 #[derive(Args, Debug)]
@@ -146,6 +233,9 @@ fn parse_on_off(s: &str) -> Result<bool, String> {
 pub struct SyncArgs {
     /// The config's name or id; all configs when left out.
     pub name: Option<String>,
+    /// Show what the sync would do; change nothing (here or on the remote).
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print the sync's NDJSON stream (one JSON object per line) instead of a report.
     #[arg(long)]
     pub json: bool,
@@ -183,12 +273,19 @@ pub enum ConfigCmd {
         /// Files or directories to sync (`~/...` or absolute, inside your home).
         #[arg(required = true)]
         paths: Vec<String>,
+        /// Show what the first sync would do; create nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not contact the remote now (it is checked at the first sync).
+        #[arg(long)]
+        no_check: bool,
         #[command(flatten)]
         fields: FieldArgs,
     },
     /// List configs.
     #[command(alias = "ls")]
     List {
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -196,6 +293,7 @@ pub enum ConfigCmd {
     Show {
         /// Name or id.
         name: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -206,6 +304,7 @@ pub enum ConfigCmd {
         /// Rename the config.
         #[arg(long = "name")]
         new_name: Option<String>,
+        /// Point the config at another git remote.
         #[arg(long)]
         remote: Option<String>,
         /// Replace the whole path list (repeatable).
@@ -225,7 +324,10 @@ pub enum ConfigCmd {
     },
     /// Remove a config. Your files and the remote's history stay as they are.
     #[command(alias = "remove")]
-    Rm { name: String },
+    Rm {
+        /// Name or id.
+        name: String,
+    },
 }
 
 #[derive(Args, Debug, Default)]
@@ -233,37 +335,44 @@ pub struct FieldArgs {
     /// A glob pattern of files to leave alone (repeatable).
     #[arg(long)]
     pub ignore: Vec<String>,
-    /// The remote branch [default: main].
+    /// The remote branch (a new config: main).
     #[arg(long)]
     pub branch: Option<String>,
-    /// Which way changes travel [default: both].
+    /// Which way changes travel (a new config: both).
     #[arg(long, value_enum)]
     pub direction: Option<DirectionArg>,
-    /// What to do when both sides changed the same lines [default: keep-both].
+    /// What to do when both sides changed the same lines (a new config: keep-both).
     #[arg(long, value_enum)]
     pub on_conflict: Option<OnConflictArg>,
-    /// Whether the daemon syncs this config by itself [default: true].
+    /// Whether the daemon syncs this config by itself (a new config: true).
     #[arg(long)]
     pub auto: Option<bool>,
-    /// Seconds between checks of the remote [default: 60].
+    /// Seconds between checks of the remote (a new config: 60).
     #[arg(long = "interval")]
     pub interval_s: Option<u64>,
-    /// Whether the other machines are told at once after a push (direct pokes) [default: true].
+    /// Whether the other machines are told at once after a push, direct pokes (a new config:
+    /// true).
     #[arg(long)]
     pub notify: Option<bool>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum DirectionArg {
+    /// Push this machine's changes and pull the others'.
     Both,
+    /// Only push: this machine's files win; the remote's stay in history.
     Push,
+    /// Only pull: never push from this machine.
     Pull,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum OnConflictArg {
+    /// Keep this machine's file and the other version, until you resolve it.
     KeepBoth,
+    /// This machine's version wins (the other stays in history).
     Local,
+    /// The remote's version wins (this machine's is committed first).
     Remote,
 }
 

@@ -155,6 +155,18 @@ impl Client {
         self.call("GET", path, None)?.json()
     }
 
+    pub fn post_json(&self, path: &str, body: &Value) -> Result<Value> {
+        self.call("POST", path, Some(body))?.json()
+    }
+
+    /// The running daemon's address; `None` when the API runs in this process.
+    pub fn addr(&self) -> Option<&str> {
+        match self {
+            Client::Http { base, .. } => Some(base.trim_start_matches("http://")),
+            Client::InProcess { .. } => None,
+        }
+    }
+
     fn raw(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Response> {
         let payload = body.map(serde_json::to_vec).transpose()?;
         match self {

@@ -11,8 +11,19 @@ use crate::{quote, render};
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Daemon(args) => crate::daemon::run(args)?,
-        Command::Config(cmd) => config(cmd)?,
-        Command::Which { path, json } => which(&path, json)?,
+        Command::Init(args) => return crate::newcomer::init(args),
+        Command::Add {
+            paths,
+            config,
+            dry_run,
+        } => return crate::newcomer::add(paths, config, dry_run),
+        Command::Forget { paths, config } => return crate::newcomer::forget(paths, config),
+        Command::Pause { name } => return crate::newcomer::pause(name, false),
+        Command::Resume { name } => return crate::newcomer::pause(name, true),
+        Command::Completions { shell } => crate::newcomer::completions(shell),
+        Command::Man { dir } => crate::newcomer::man(dir.as_deref())?,
+        Command::Config(cmd) => return config(cmd),
+        Command::Which { path, json } => return which(&path, json),
         Command::Conflicts {
             path,
             config,
@@ -38,7 +49,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Restore { path, rev, config } => {
             crate::history_cmd::restore(config.as_deref(), &path, &rev)?
         }
-        Command::Files { config, json } => crate::history_cmd::files(&config, json)?,
+        Command::Files { config, json } => crate::history_cmd::files(config.as_deref(), json)?,
         Command::Sync(args) => return crate::sync_cmd::run(args),
         Command::Status { json } => crate::status_cmd::run(json)?,
         Command::Machines { json } => crate::machines_cmd::run(json)?,
@@ -82,23 +93,40 @@ fn apply_fields(body: &mut Value, f: FieldArgs, clear_ignore: bool) {
     }
 }
 
-fn config(cmd: ConfigCmd) -> Result<()> {
+fn config(cmd: ConfigCmd) -> Result<ExitCode> {
     let client = Client::connect()?;
     match cmd {
         ConfigCmd::Add {
             name,
             remote,
             paths,
+            dry_run,
+            no_check,
             fields,
         } => {
             let mut body = json!({"name": name, "remote": remote, "paths": paths});
             apply_fields(&mut body, fields, false);
+            if dry_run {
+                let resp = client.call("POST", "/v1/preview", Some(&body))?;
+                return crate::sync_cmd::show_stream(resp.body, false, Some(&name));
+            }
             let created = client.call("POST", "/v1/config", Some(&body))?.json()?;
-            let name = quote::name(&name);
-            eprintln!(
-                "created config {name} ({}); `dotsync sync {name}` syncs it now",
-                quote::name(created["id"].as_str().unwrap_or("?"))
-            );
+            crate::newcomer::warn_missing(&paths);
+            let shown = quote::name(&name);
+            let id = quote::name(created["id"].as_str().unwrap_or("?")).into_owned();
+            let auto = body["auto"] != false;
+            if client.addr().is_some() && auto {
+                eprintln!(
+                    "created config {shown} ({id}); the daemon syncs it now (`dotsync status` \
+                     shows how it went)"
+                );
+            } else {
+                eprintln!("created config {shown} ({id}); `dotsync sync {shown}` syncs it now");
+            }
+            if !no_check {
+                let branch = body["branch"].as_str().unwrap_or("main").to_owned();
+                report_remote(&client, &remote, &branch);
+            }
         }
         ConfigCmd::List { json } => {
             let all = client.get("/v1/config")?;
@@ -209,35 +237,89 @@ fn config(cmd: ConfigCmd) -> Result<()> {
             );
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-fn which(path: &str, json: bool) -> Result<()> {
+/// Checks a new config's remote at once and says what is wrong with it, if anything. The
+/// config is kept either way: a remote that is down now may be up at the next sync.
+fn report_remote(client: &Client, remote: &str, branch: &str) {
+    let check = match client.post_json(
+        "/v1/remote/check",
+        &json!({"remote": remote, "branch": branch}),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("warning: could not check the remote: {e}");
+            return;
+        }
+    };
+    if check["ok"] != true {
+        eprintln!(
+            "warning: {}",
+            check["message"]
+                .as_str()
+                .unwrap_or("the remote cannot be used")
+        );
+        return;
+    }
+    let differ = check["files"]
+        .as_array()
+        .map_or(0, |a| a.iter().filter(|f| f["here"] == "differs").count());
+    if differ > 0 {
+        eprintln!(
+            "note: {differ} of this machine's files differ from the remote's and were never \
+             synced before; the first sync keeps both versions as a conflict (`dotsync conflicts`)"
+        );
+    }
+}
+
+/// `dotsync which PATH`: the names (and ids) of the configs that sync it; exits non-zero when
+/// none does, so scripts can ask `dotsync which F >/dev/null`.
+fn which(path: &str, json: bool) -> Result<ExitCode> {
     let client = Client::connect()?;
     let ids = client.get(&format!("/v1/file/{}", seg(path)))?;
-    if json {
-        render::print_json(&ids);
-        return Ok(());
-    }
-    let ids: Vec<&str> = ids
+    let ids: Vec<String> = ids
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
-    if ids.is_empty() {
-        eprintln!("no config syncs {}", quote::name(path));
-        return Ok(());
-    }
     let all = client.get("/v1/config")?;
-    for c in all.as_array().map(|a| a.as_slice()).unwrap_or_default() {
-        if let Some(id) = c["id"].as_str()
-            && ids.contains(&id)
-        {
+    let configs: Vec<&Value> = all
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| {
+            c["id"]
+                .as_str()
+                .is_some_and(|id| ids.iter().any(|i| i == id))
+        })
+        .collect();
+    if json {
+        let out: Vec<Value> = configs
+            .iter()
+            .map(|c| json!({"id": c["id"], "name": c["name"]}))
+            .collect();
+        render::print_json(&Value::Array(out));
+    } else {
+        for c in &configs {
             println!(
                 "{}\t{}",
                 quote::name(c["name"].as_str().unwrap_or("")),
-                quote::name(id)
+                quote::name(c["id"].as_str().unwrap_or(""))
             );
         }
     }
-    Ok(())
+    if configs.is_empty() {
+        eprintln!(
+            "no config syncs {}; `dotsync add {}` syncs it",
+            quote::name(path),
+            quote::name(path)
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }

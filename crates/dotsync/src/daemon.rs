@@ -21,12 +21,25 @@ pub fn run(args: DaemonArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let result = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| dotsync_daemon::StartError::Bind {
-                addr: addr.to_string(),
-                source,
-            })?;
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(source) => {
+                let in_use = source.kind() == std::io::ErrorKind::AddrInUse;
+                let err = anyhow::Error::from(dotsync_daemon::StartError::Bind {
+                    addr: addr.to_string(),
+                    source,
+                });
+                return Err(if in_use {
+                    err.context(format!(
+                        "another program listens on {addr}; choose another address with \
+                         `dotsync daemon --addr 127.0.0.1:PORT` or DOTSYNC_ADDR=127.0.0.1:PORT \
+                         (the CLI finds the daemon by itself)"
+                    ))
+                } else {
+                    err
+                });
+            }
+        };
         let local = listener.local_addr()?;
         lock.set_addr(&local.to_string())?;
         tracing::info!(

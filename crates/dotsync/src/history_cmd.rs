@@ -1,7 +1,7 @@
 //! `dotsync conflicts`, `resolve`, `log`, `restore` and `files`: seeing every version and
 //! getting any of them back.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -39,35 +39,17 @@ pub fn conflicts(
 ) -> Result<()> {
     let client = Client::connect()?;
     if let Some(path) = path {
-        let sides: Vec<&str> = match side {
-            Some(s) => vec![s],
-            None => vec!["local", "remote"],
-        };
-        let mut out = std::io::stdout().lock();
-        for s in &sides {
+        if let Some(s) = side {
             let q = query(&[("config", config), ("path", Some(path)), ("side", Some(s))]);
-            let resp = client.call("GET", &format!("/v1/conflicts/content{q}"), None);
             let mut bytes = Vec::new();
-            match resp {
-                Ok(mut r) => {
-                    r.body.read_to_end(&mut bytes)?;
-                }
-                Err(e) if sides.len() > 1 => {
-                    bytes = format!("({})\n", quote::text(&e.to_string())).into_bytes();
-                }
-                Err(e) => return Err(e),
-            }
-            if sides.len() > 1 {
-                let label = if *s == "local" {
-                    "this machine (local)"
-                } else {
-                    "the other machine (remote)"
-                };
-                writeln!(out, "===== {label} =====")?;
-            }
-            out.write_all(&bytes)?;
+            client
+                .call("GET", &format!("/v1/conflicts/content{q}"), None)?
+                .body
+                .read_to_end(&mut bytes)?;
+            std::io::stdout().lock().write_all(&bytes)?;
+            return Ok(());
         }
-        return Ok(());
+        return conflict_diff(&client, config, path);
     }
     let list = client.get(&format!("/v1/conflicts{}", query(&[("config", config)])))?;
     if as_json {
@@ -84,17 +66,139 @@ pub fn conflicts(
         .map(|c| {
             vec![
                 quote::name(c["config"].as_str().unwrap_or("")).into_owned(),
-                quote::name(c["path"].as_str().unwrap_or("")).into_owned(),
-                c["reason"].as_str().unwrap_or("").replace('_', " "),
+                quote::name(&format!("~/{}", c["path"].as_str().unwrap_or(""))).into_owned(),
+                reason_text(c["reason"].as_str().unwrap_or("")).to_owned(),
+                quote::name(c["remote_machine"].as_str().unwrap_or("-")).into_owned(),
                 time(c["detected_at"].as_i64().unwrap_or(0)),
             ]
         })
         .collect();
-    render::table(&["CONFIG", "PATH", "WHY", "SINCE"], &rows);
+    render::table(&["CONFIG", "PATH", "WHY", "THEIRS FROM", "SINCE"], &rows);
     eprintln!(
-        "hint: `dotsync conflicts PATH` shows both versions; `dotsync resolve PATH --keep local|remote` settles one"
+        "hint: `dotsync conflicts PATH` shows how the two versions differ; `dotsync resolve PATH --keep local|remote` settles one"
     );
     Ok(())
+}
+
+/// Why a file is in conflict, for a person.
+pub fn reason_text(reason: &str) -> &str {
+    match reason {
+        "no_base" => "this machine's file and the remote's differ, and were never synced before",
+        "both_changed" => "both machines changed the same lines",
+        "delete_vs_change" => "deleted on one machine, changed on the other",
+        other => other,
+    }
+}
+
+/// `dotsync conflicts PATH`: a unified diff from the other machine's version to this one's.
+fn conflict_diff(client: &Client, config: Option<&str>, path: &str) -> Result<()> {
+    let list = client.get(&format!("/v1/conflicts{}", query(&[("config", config)])))?;
+    let wanted = repo_path(path);
+    let Some(c) = list
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .find(|c| c["path"].as_str() == Some(wanted.as_str()))
+        .cloned()
+    else {
+        bail!(
+            "{} is not in conflict; `dotsync conflicts` lists the files that are",
+            quote::name(&format!("~/{wanted}"))
+        );
+    };
+    let cfg = c["config_id"].as_str();
+    let side = |s: &str| -> Result<Option<Vec<u8>>> {
+        let q = query(&[("config", cfg), ("path", Some(&wanted)), ("side", Some(s))]);
+        match client.call("GET", &format!("/v1/conflicts/content{q}"), None) {
+            Ok(mut r) => {
+                let mut b = Vec::new();
+                r.body.read_to_end(&mut b)?;
+                Ok(Some(b))
+            }
+            Err(e)
+                if e.downcast_ref::<crate::client::ApiFailure>()
+                    .is_some_and(|f| f.status == 404) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    };
+    let (local, remote) = (side("local")?, side("remote")?);
+    let theirs = c["remote_machine"]
+        .as_str()
+        .map(|m| format!("{} (theirs)", quote::name(m)))
+        .unwrap_or_else(|| "the other machine (theirs)".to_owned());
+    let shown = quote::name(&format!("~/{wanted}")).into_owned();
+    eprintln!(
+        "{shown}: {}; - {theirs}, + this machine (yours)",
+        reason_text(c["reason"].as_str().unwrap_or(""))
+    );
+    let text = |b: &Option<Vec<u8>>| -> Option<String> {
+        match b {
+            None => Some(String::new()),
+            Some(b) if b.contains(&0) => None,
+            Some(b) => String::from_utf8(b.clone()).ok(),
+        }
+    };
+    let (Some(old), Some(new)) = (text(&remote), text(&local)) else {
+        eprintln!(
+            "one side is binary: `dotsync conflicts {shown} --side local` and `--side remote` \
+             print each version's bytes"
+        );
+        return Ok(());
+    };
+    let old_label = if remote.is_none() {
+        "/dev/null (deleted there)".to_owned()
+    } else {
+        format!("{shown} ({theirs})")
+    };
+    let new_label = if local.is_none() {
+        "/dev/null (deleted here)".to_owned()
+    } else {
+        format!("{shown} (yours)")
+    };
+    let diff = similar::TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&old_label, &new_label)
+        .to_string();
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut out = std::io::stdout().lock();
+    for line in diff.lines() {
+        // Contents are shown as text: control characters cannot reach the terminal.
+        let safe = quote::line(line);
+        let painted = match line.as_bytes().first() {
+            _ if !colour => safe.into_owned(),
+            Some(b'+') if !line.starts_with("+++") => format!("\x1b[32m{safe}\x1b[0m"),
+            Some(b'-') if !line.starts_with("---") => format!("\x1b[31m{safe}\x1b[0m"),
+            Some(b'@') => format!("\x1b[36m{safe}\x1b[0m"),
+            _ => safe.into_owned(),
+        };
+        writeln!(out, "{painted}")?;
+    }
+    if diff.is_empty() {
+        eprintln!("the two versions hold the same text");
+    }
+    eprintln!(
+        "hint: `dotsync resolve {shown} --keep local` keeps yours, `--keep remote` takes theirs, \
+         `--file EDITED` writes a result you edited"
+    );
+    Ok(())
+}
+
+/// A path as the person typed it (`~/x`, `/home/me/x`, `x`) as a repository path (`x`).
+fn repo_path(p: &str) -> String {
+    if let Some(rest) = p.strip_prefix("~/") {
+        return rest.to_owned();
+    }
+    if let Ok(home) = dotsync_state::home_dir()
+        && let Ok(rel) = std::path::Path::new(p).strip_prefix(&home)
+    {
+        return rel.to_string_lossy().into_owned();
+    }
+    p.trim_start_matches("./").to_owned()
 }
 
 pub fn resolve(
@@ -189,8 +293,29 @@ pub fn restore(config: Option<&str>, path: &str, rev: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn files(config: &str, as_json: bool) -> Result<()> {
+pub fn files(config: Option<&str>, as_json: bool) -> Result<()> {
     let client = Client::connect()?;
+    let only;
+    let config = match config {
+        Some(c) => c,
+        None => {
+            let all = client.get("/v1/config")?;
+            let all = all.as_array().cloned().unwrap_or_default();
+            match all.as_slice() {
+                [one] => {
+                    only = one["id"].as_str().unwrap_or("").to_owned();
+                    &only
+                }
+                [] => bail!(
+                    "no configs yet; `dotsync init REMOTE` and `dotsync add PATH...` create one"
+                ),
+                _ => bail!(
+                    "there are several configs: name one (`dotsync files NAME`); `dotsync config \
+                     list` lists them"
+                ),
+            }
+        }
+    };
     let list = client.get(&format!("/v1/files{}", query(&[("config", Some(config))])))?;
     if as_json {
         render::print_json(&list);
@@ -209,7 +334,7 @@ pub fn files(config: &str, as_json: bool) -> Result<()> {
                     .as_u64()
                     .map(|n| n.to_string())
                     .unwrap_or_else(|| "-".into()),
-                quote::name(f["path"].as_str().unwrap_or("")).into_owned(),
+                quote::name(&format!("~/{}", f["path"].as_str().unwrap_or(""))).into_owned(),
             ]
         })
         .collect();

@@ -12,6 +12,7 @@ mod commands;
 mod daemon;
 mod history_cmd;
 mod machines_cmd;
+mod newcomer;
 mod quote;
 mod render;
 mod service;

@@ -32,10 +32,52 @@ pub fn run(args: SyncArgs) -> Result<ExitCode> {
     } else {
         None
     };
-    let body = (args.allow_mass_delete || rewind.is_some())
-        .then(|| json!({"allow_mass_delete": args.allow_mass_delete, "rewind": rewind}));
+    let body = (args.allow_mass_delete || rewind.is_some() || args.dry_run).then(|| {
+        json!({"allow_mass_delete": args.allow_mass_delete, "rewind": rewind,
+            "dry_run": args.dry_run})
+    });
+    if !args.dry_run {
+        note_paused(&client, args.name.as_deref());
+    }
     let resp = client.call("POST", &path, body.as_ref())?;
-    let reader = BufReader::new(resp.body);
+    show_stream(resp.body, args.json, args.name.as_deref())
+}
+
+/// Says so when a sync asked for runs on a paused config: it runs, and the daemon stays paused.
+fn note_paused(client: &Client, name: Option<&str>) {
+    let Ok(st) = client.get("/v1/status") else {
+        return;
+    };
+    let paused: Vec<String> = st["configs"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c["paused"] == true)
+        .filter(|c| name.is_none_or(|n| c["name"] == n || c["id"] == n))
+        .filter_map(|c| c["name"].as_str().map(|n| quote::name(n).into_owned()))
+        .collect();
+    if !paused.is_empty() {
+        eprintln!(
+            "note: {} paused: this sync runs because you asked; the daemon syncs by itself again \
+             after `dotsync resume`",
+            if paused.len() == 1 {
+                format!("{} is", paused[0])
+            } else {
+                format!("{} are", paused.join(", "))
+            }
+        );
+    }
+}
+
+/// Shows a sync's NDJSON stream (or passes it through with `json`); the exit status is
+/// non-zero when a sync failed. `name`: the config asked for, if one.
+pub fn show_stream(
+    body: Box<dyn std::io::Read + Send>,
+    json: bool,
+    name: Option<&str>,
+) -> Result<ExitCode> {
+    let reader = BufReader::new(body);
     let mut out = std::io::stdout().lock();
     let mut view = Report::new(std::io::stderr().is_terminal());
     let mut summaries = 0usize;
@@ -45,7 +87,7 @@ pub fn run(args: SyncArgs) -> Result<ExitCode> {
         if line.trim().is_empty() {
             continue;
         }
-        if args.json {
+        if json {
             // A closed stdout (`| head`) ends the output, not the sync.
             if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
                 return Ok(ExitCode::SUCCESS);
@@ -60,13 +102,13 @@ pub fn run(args: SyncArgs) -> Result<ExitCode> {
                 failed += 1;
             }
         }
-        if !args.json {
+        if !json {
             view.event(&v);
         }
     }
     view.clear_progress();
     if summaries == 0 {
-        match &args.name {
+        match name {
             None => {
                 eprintln!(
                     "no configs yet; create one with `dotsync config add NAME --remote URL PATH...`"
@@ -93,6 +135,8 @@ struct Report {
     progress_shown: bool,
     files_shown: usize,
     files_hidden: usize,
+    /// The stream is a dry run's (only known for sure at its summary).
+    dry_run: bool,
 }
 
 impl Report {
@@ -102,6 +146,7 @@ impl Report {
             progress_shown: false,
             files_shown: 0,
             files_hidden: 0,
+            dry_run: false,
         }
     }
 
@@ -123,6 +168,7 @@ impl Report {
             Some("start") => {
                 self.files_shown = 0;
                 self.files_hidden = 0;
+                self.dry_run = v["trigger"] == "dry-run";
                 if self.tty {
                     self.progress(&format!("{config}: starting"));
                 } else {
@@ -149,7 +195,26 @@ impl Report {
                     return;
                 }
                 self.files_shown += 1;
-                self.line(&file_line(v));
+                if self.dry_run {
+                    let mut w = v.clone();
+                    let verb = match v["action"].as_str().unwrap_or("?") {
+                        "pushed" => "push",
+                        "pulled" => "pull",
+                        "merged" => "merge",
+                        "deleted" => "delete",
+                        "resolved" => "resolve",
+                        "skipped" => "skip",
+                        "failed" => "fail on",
+                        other => other,
+                    };
+                    w["action"] = json!(verb);
+                    self.line(&format!(
+                        "  would {}",
+                        file_line(&w).trim_start_matches(' ')
+                    ));
+                } else {
+                    self.line(&file_line(v));
+                }
             }
             Some("summary") => {
                 if self.files_hidden > 0 {
@@ -159,7 +224,15 @@ impl Report {
                     ));
                 }
                 self.line(&summary_line(v));
-                if v["ok"] != true {
+                if v["dry_run"] == true {
+                    if v["conflicts"].as_u64().unwrap_or(0) > 0 {
+                        self.line(
+                            "hint: a file that differs here and on the remote, never synced \
+                             before, is kept both ways as a conflict: nothing is lost, and \
+                             `dotsync conflicts PATH` then shows the differences",
+                        );
+                    }
+                } else if v["ok"] != true {
                     if let Some(hint) = hint(v) {
                         self.line(&hint);
                     }
@@ -231,6 +304,31 @@ fn summary_line(v: &Value) -> String {
             "{config}: sync failed: {}",
             v["error"].as_str().unwrap_or("no reason given")
         );
+    }
+    if v["dry_run"] == true {
+        let mut parts = Vec::new();
+        for (key, word) in [
+            ("pushed", "push"),
+            ("pulled", "pull"),
+            ("merged", "merge"),
+            ("deleted", "delete"),
+            ("resolved", "resolve"),
+            ("conflicts", "keep in conflict"),
+            ("failed", "fail on"),
+        ] {
+            let n = v[key].as_u64().unwrap_or(0);
+            if n > 0 {
+                parts.push(format!("{word} {n}"));
+            }
+        }
+        return if parts.is_empty() {
+            format!("{config}: dry run: nothing to do; nothing was changed")
+        } else {
+            format!(
+                "{config}: dry run: would {}; nothing was changed",
+                parts.join(", ")
+            )
+        };
     }
     let mut parts = Vec::new();
     for (key, word) in [

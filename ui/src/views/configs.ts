@@ -303,7 +303,14 @@ function renderEditor(root: HTMLElement, form: ConfigForm, existing?: SyncConfig
 /** A modal that browses the home directory (GET /v1/fs) and hands back a `~/...` path. */
 export function openPicker(pick: (path: string) => void): void {
   const body = h("div", { class: "picker", "data-testid": "picker" });
-  const m = modal("Choose a file or folder", body);
+  // The browser's Back button leaves the page under the picker: the picker goes with it.
+  const onNav = () => m.close();
+  const m = modal("Choose a file or folder", body, () => {
+    window.removeEventListener("popstate", onNav);
+    window.removeEventListener("hashchange", onNav);
+  });
+  window.addEventListener("popstate", onNav);
+  window.addEventListener("hashchange", onNav);
   const go = async (path: string) => {
     mount(body, spinner());
     try {
@@ -330,13 +337,14 @@ export function openPicker(pick: (path: string) => void): void {
         l.parent !== null
           ? h("li", null, h("button", { type: "button", class: "entry dir", onclick: () => void go(l.parent!) }, "↑ .."))
           : null,
-        ...l.entries.map((e) =>
+        // ~/.dotsync is dotsync's own state, which never syncs: not offered.
+        ...l.entries.filter((e) => !(l.path === "~" && e.name === ".dotsync")).map((e) =>
           h(
             "li",
             { "data-entry": e.name },
             e.kind === "dir"
-              ? h("button", { type: "button", class: "entry dir", onclick: () => void go(e.path) }, "📁 ", e.name)
-              : h("span", { class: `entry ${e.kind}` }, e.kind === "symlink" ? "🔗 " : "📄 ", e.name),
+              ? h("button", { type: "button", class: "entry dir", onclick: () => void go(e.path) }, h("span", { class: "icon icon-dir", "aria-hidden": "true" }), e.name)
+              : h("span", { class: `entry ${e.kind}` }, h("span", { class: `icon icon-${e.kind === "symlink" ? "link" : "file"}`, "aria-hidden": "true" }), e.name),
             h("span", { class: "muted size" }, e.kind === "file" ? formatBytes(e.size) : e.kind === "symlink" ? "link" : ""),
             e.kind === "file" || e.kind === "dir"
               ? button("Add", () => {

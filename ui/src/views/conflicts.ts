@@ -74,7 +74,7 @@ function conflictCard(c: Conflict, reload: () => void): HTMLElement {
           "div",
           { class: "side-by-side" },
           pane("Mine (this machine)", local, lt, marks.a, "mine", "pane-mine"),
-          pane("Theirs (remote)", remote, rt, marks.b, "theirs", "pane-theirs"),
+          pane(c.remote_machine ? `Theirs (from ${c.remote_machine})` : "Theirs (remote)", remote, rt, marks.b, "theirs", "pane-theirs"),
         ),
         h(
           "div",

@@ -1,17 +1,40 @@
 import { button, card, empty, pageHeader, statePill } from "../components";
 import { formatAgo, formatDuration, h, mount } from "../dom";
-import { startSync, store, subscribe } from "../store";
+import { errorText, onDaemonEvent, startSync, store, subscribe, toast, refreshStatus } from "../store";
 import { pendingOf, uptimeNow, type LiveConfig } from "../state";
 import { navigate } from "../router";
-import { get } from "../api";
+import { api, get } from "../api";
+import { changeWord, needs, type Need } from "../needs";
 import { summarizeMachines, type MachinesSummary } from "../machines";
-import type { MachinesView } from "../types";
+import type { LogLine, MachinesView, SyncConfig } from "../types";
+
+/** Pauses or resumes one config (by id) or, with null, every config. */
+async function setPaused(id: string | null, pause: boolean): Promise<void> {
+  const verb = pause ? "pause" : "resume";
+  const path = id === null ? `/v1/${verb}` : `/v1/config/${encodeURIComponent(id)}/${verb}`;
+  try {
+    await api("POST", path);
+    await refreshStatus();
+  } catch (e) {
+    toast(errorText(e), "error");
+  }
+}
 
 export function overview(root: HTMLElement): () => void {
   // GET /v1/machines, refreshed with the clock below; null until it answers (or on a daemon
   // without that route, which then shows no machines card).
   let machines: MachinesSummary | null = null;
+  let changes: LogLine[] = [];
   let stopped = false;
+  const loadChanges = () => {
+    get<LogLine[]>("/v1/log?limit=1000")
+      .then((lines) => {
+        if (stopped) return;
+        changes = lines.filter((l) => l.kind === "file" && changeWord(l.action) !== null).slice(-8).reverse();
+        render();
+      })
+      .catch(() => {});
+  };
   const loadMachines = () => {
     get<MachinesView>("/v1/machines")
       .then((v) => {
@@ -33,6 +56,11 @@ export function overview(root: HTMLElement): () => void {
       pageHeader(
         "Overview",
         "Every config and what it is doing, live.",
+        live.configs.length === 0
+          ? null
+          : live.paused_all
+            ? button("Resume all", () => void setPaused(null, false), { kind: "ghost", testid: "resume-all" })
+            : button("Pause all", () => void setPaused(null, true), { kind: "ghost", testid: "pause-all" }),
         button("Sync all now", () => void startSyncAndShow(null, "all configs"), {
           kind: "primary",
           testid: "sync-all",
@@ -43,8 +71,11 @@ export function overview(root: HTMLElement): () => void {
         "section",
         { class: "daemon-strip", "data-testid": "daemon-status" },
         h("span", { class: `dot dot-${store.stream}` }),
-        h("strong", null, "Daemon"),
+        h("strong", null, "This machine"),
+        live.machine ? h("span", { "data-testid": "machine-name" }, live.machine) : null,
+        h("span", { class: "muted", "data-testid": "daemon-addr" }, location.host),
         h("span", null, live.version ? `dotsync ${live.version}` : "…"),
+        live.paused_all ? h("span", { class: "pill pill-paused", "data-testid": "paused-all" }, "everything paused") : null,
         uptime !== null && Number.isFinite(uptime) ? h("span", { class: "muted" }, `up ${formatDuration(uptime)}`) : null,
         live.watcher ? h("span", { class: "muted" }, live.watcher.running ? `watching ${live.watcher.watches} folders` : "not watching files") : null,
         h("span", { class: "muted", "data-testid": "stream-state" }, `events: ${streamLabel}`),
@@ -56,13 +87,20 @@ export function overview(root: HTMLElement): () => void {
             "A config names the files to keep in sync and the git remote they travel through.",
             button("Create a config", () => navigate("#/configs/new"), { kind: "primary" }),
           )
-        : h("div", { class: "grid" }, ...live.configs.map((c) => configCard(c, running))),
+        : null,
+      needsCard(needs(live.configs)),
+      live.configs.length === 0 ? null : h("div", { class: "grid" }, ...live.configs.map((c) => configCard(c, running))),
+      live.configs.length > 0 ? changesCard(changes) : null,
       machines && live.configs.length > 0 ? machinesCard(machines) : null,
     );
   };
   render();
   loadMachines();
+  loadChanges();
   const unsub = subscribe(render);
+  const offEvents = onDaemonEvent((kind) => {
+    if (kind === "sync_finished") loadChanges();
+  });
   // Relative times ("2 min ago") age without events; who is reachable changes without them.
   const tick = setInterval(() => {
     render();
@@ -71,6 +109,7 @@ export function overview(root: HTMLElement): () => void {
   return () => {
     stopped = true;
     unsub();
+    offEvents();
     clearInterval(tick);
   };
 }
@@ -115,12 +154,70 @@ function machinesCard(m: MachinesSummary): HTMLElement {
   return el;
 }
 
+/** What waits for the person, each with its way out; nothing when all is well. */
+function needsCard(list: Need[]): HTMLElement | null {
+  if (list.length === 0) return null;
+  const el = card(
+    h("div", { class: "card-title" }, h("h2", null, "Needs you")),
+    h(
+      "ul",
+      { class: "needs", "data-testid": "needs-you" },
+      list.map((n) =>
+        h(
+          "li",
+          { "data-kind": n.kind, class: `need need-${n.kind}` },
+          h("strong", null, `${n.config}: `),
+          n.text,
+          h("div", { class: "muted small" }, n.href ? h("a", { href: n.href }, n.action) : n.action),
+          n.details ? h("details", { class: "small" }, h("summary", null, "Details"), h("code", null, n.details)) : null,
+        ),
+      ),
+    ),
+  );
+  el.classList.add("needs-card");
+  return el;
+}
+
+/** The latest files that travelled, across configs. */
+function changesCard(lines: LogLine[]): HTMLElement {
+  const me = store.live.machine ?? "this machine";
+  return card(
+    h("div", { class: "card-title" }, h("h2", null, "Recent changes"), h("a", { href: "#/log", class: "small" }, "Log")),
+    lines.length === 0
+      ? h("p", { class: "muted small" }, "No file has travelled since the daemon started.")
+      : h(
+          "ul",
+          { class: "changes", "data-testid": "recent-changes" },
+          lines.map((l) =>
+            h(
+              "li",
+              { "data-action": l.action },
+              h("span", { class: "path" }, l.path ?? ""),
+              " ",
+              h("span", { class: `pill pill-action-${l.action}` }, changeWord(l.action) ?? l.action),
+              h(
+                "span",
+                { class: "muted" },
+                ` · ${l.config} · ${l.action === "pushed" ? `from ${me}` : l.action === "pulled" ? "from another machine" : "here"} · ${formatAgo(l.at)}`,
+              ),
+            ),
+          ),
+        ),
+  );
+}
+
+function configOf(id: string): SyncConfig | undefined {
+  return (store.configs ?? []).find((c) => c.id === id);
+}
+
 function configCard(c: LiveConfig, running: boolean): HTMLElement {
+  const cfg = configOf(c.id);
   return card(
     h(
       "div",
       { class: "card-title", "data-testid": "config-card", "data-config": c.name },
       h("h2", null, c.name),
+      c.paused ? h("span", { class: "pill pill-paused", "data-testid": "paused" }, "paused") : null,
       statePill(c.state),
     ),
     c.state === "syncing"
@@ -134,7 +231,11 @@ function configCard(c: LiveConfig, running: boolean): HTMLElement {
     h(
       "dl",
       { class: "facts" },
-      typeof c.auto === "boolean" ? [h("dt", null, "Syncs"), h("dd", null, c.auto ? "by itself" : "when asked")] : null,
+      cfg ? [h("dt", null, "Remote"), h("dd", { class: "path" }, cfg.remote)] : null,
+      cfg ? [h("dt", null, "Paths"), h("dd", { class: "path" }, cfg.paths.join(" "))] : null,
+      typeof c.auto === "boolean"
+        ? [h("dt", null, "Syncs"), h("dd", null, c.paused ? "paused: only when asked" : c.auto ? "by itself" : "when asked")]
+        : null,
       h("dt", null, "Last sync"),
       h("dd", { "data-testid": "last-sync" }, formatAgo(c.last_sync)),
       pendingOf(c) !== null ? [h("dt", null, "Local changes"), h("dd", null, pendingOf(c) ? `${pendingOf(c)} waiting` : "none")] : null,
@@ -172,6 +273,9 @@ function configCard(c: LiveConfig, running: boolean): HTMLElement {
         testid: "sync-now",
         disabled: running || c.state === "syncing",
       }),
+      c.paused
+        ? button("Resume", () => void setPaused(c.id, false), { kind: "ghost", testid: "resume", disabled: store.live.paused_all })
+        : button("Pause", () => void setPaused(c.id, true), { kind: "ghost", testid: "pause" }),
       button("Files", () => navigate(`#/files/${encodeURIComponent(c.id)}`), { kind: "ghost" }),
       button("Edit", () => navigate(`#/configs/${encodeURIComponent(c.id)}`), { kind: "ghost" }),
     ),

@@ -1,3 +1,4 @@
+import { splitError } from "../needs";
 import { actionPill, button, card, empty, pageHeader } from "../components";
 import { formatBytes, h, mount } from "../dom";
 import { store, subscribe } from "../store";
@@ -63,14 +64,16 @@ export function syncView(root: HTMLElement): () => void {
           "p",
           { class: "current-file", "data-testid": "sync-current" },
           r.finished
-            ? "Finished."
+            ? failed(r)
+              ? "Failed."
+              : "Finished."
             : [
                 h("span", { class: "phase" }, r.phase ?? "starting"),
                 r.total ? ` ${r.done}/${r.total}` : "",
                 r.current_file ? [" · ", h("span", { class: "path" }, r.current_file)] : "",
               ],
         ),
-        r.error ? h("p", { class: "alert alert-error", role: "alert" }, r.error) : null,
+        r.error ? errorLine(r.error) : null,
         r.invalid_lines ? h("p", { class: "muted" }, `${r.invalid_lines} line(s) of the stream could not be read.`) : null,
       ),
     );
@@ -88,7 +91,17 @@ export function syncView(root: HTMLElement): () => void {
       );
     }
     if (r.files.length === 0 && r.finished) {
-      list.replaceChildren(h("tr", null, h("td", { colspan: "4", class: "muted" }, "Nothing to do: every file was already in sync.")));
+      list.replaceChildren(
+        h(
+          "tr",
+          null,
+          h(
+            "td",
+            { colspan: "4", class: "muted" },
+            failed(r) ? "The sync failed before any file: nothing was changed." : "Nothing to do: every file was already in sync.",
+          ),
+        ),
+      );
     }
     mount(bottom, r.summaries.length ? summaryCard(r) : null);
   };
@@ -121,11 +134,27 @@ function summaryCard(r: SyncRun): HTMLElement {
         "p",
         { class: s.ok ? "muted" : "alert alert-error" },
         `${s.config}: `,
-        s.ok ? `ok in ${s.duration_ms} ms` : (s.error ?? "failed"),
+        s.ok ? `ok in ${s.duration_ms} ms` : errorLine(s.error ?? "failed", false),
         s.commit ? [" · commit ", h("code", null, s.commit.slice(0, 10))] : "",
       ),
     ),
     t.conflicts ? button("Resolve conflicts", () => navigate("#/conflicts"), { kind: "primary" }) : null,
+  );
+}
+
+/** Whether the run as a whole or any config in it failed. */
+function failed(r: SyncRun): boolean {
+  return r.error !== null || r.summaries.some((s) => !s.ok);
+}
+
+/** An error as one sentence, git's details folded away. */
+function errorLine(message: string, box = true): HTMLElement {
+  const { sentence, details } = splitError(message);
+  return h(
+    box ? "div" : "span",
+    box ? { class: "alert alert-error", role: "alert", "data-testid": "sync-error" } : { "data-testid": "sync-error" },
+    sentence,
+    details ? h("details", { class: "small" }, h("summary", null, "Details"), h("code", null, details)) : null,
   );
 }
 

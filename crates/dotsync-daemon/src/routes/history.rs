@@ -109,6 +109,9 @@ pub struct ConflictDoc {
     /// The remote commit whose version conflicts.
     #[schema(required = true)]
     pub remote_commit: Option<String>,
+    /// The machine that made the other side ("theirs"), when known.
+    #[schema(required = true)]
+    pub remote_machine: Option<String>,
     /// Whether either side is binary (no text view, no edited result).
     pub binary: bool,
 }
@@ -508,6 +511,7 @@ mod tests {
                 remote_exists: true,
                 base_exists: true,
                 remote_commit: None,
+                remote_machine: None,
                 binary: false,
             },
         );

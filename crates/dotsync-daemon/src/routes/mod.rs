@@ -12,6 +12,8 @@ pub mod fs;
 pub mod health;
 pub mod history;
 pub mod machines;
+pub mod pause;
+pub mod remote;
 pub mod session;
 pub mod settings;
 pub mod status;
@@ -29,6 +31,19 @@ pub fn router() -> Router<App> {
                 .put(config::replace)
                 .delete(config::delete),
         )
+        .route(
+            "/v1/config/{id}/pause",
+            axum::routing::post(pause::pause_one),
+        )
+        .route(
+            "/v1/config/{id}/resume",
+            axum::routing::post(pause::resume_one),
+        )
+        .route("/v1/pause", axum::routing::post(pause::pause_all))
+        .route("/v1/resume", axum::routing::post(pause::resume_all))
+        .route("/v1/remote/check", axum::routing::post(remote::check))
+        .route("/v1/preview", axum::routing::post(remote::preview))
+        .route("/v1/log", get(remote::log))
         .route("/v1/file/{*name}", get(file::which))
         .route("/v1/conflicts", get(history::conflicts))
         .route("/v1/conflicts/content", get(history::conflict_content))

@@ -106,9 +106,9 @@ pub fn load(path: &Path) -> Result<Settings, ApiError> {
     }
 }
 
-/// Writes the settings atomically, mode 0600 ([`dotsync_state::fs::write_atomic`]): the file
-/// always holds one whole write, the last one renamed.
-fn save(path: &Path, s: &Settings) -> std::io::Result<()> {
+/// Writes `s` as JSON to `path` atomically, mode 0600 ([`dotsync_state::fs::write_atomic`]): the
+/// file always holds one whole write, the last one renamed.
+pub(crate) fn save(path: &Path, s: &impl serde::Serialize) -> std::io::Result<()> {
     let mut text = serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?;
     text.push(b'\n');
     dotsync_state::fs::write_atomic(path, &text, 0o600)

@@ -22,6 +22,10 @@ pub struct Status {
     /// when the CLI answers without a daemon.
     pub background: bool,
     pub watcher: WatcherStatus,
+    /// Every config is paused (`POST /v1/pause`); each config's `paused` says it too.
+    pub paused: bool,
+    /// This machine's name, as commits carry it and other machines see it.
+    pub machine: String,
     pub configs: Vec<ConfigStatus>,
 }
 
@@ -63,6 +67,8 @@ pub async fn status(State(app): State<App>) -> Result<Json<Status>, ApiError> {
         pid: std::process::id(),
         background: app.sync.background(),
         watcher: app.sync.watcher_status(),
+        paused: app.sync.paused().all,
+        machine: app.engine.machine().to_owned(),
         configs,
     }))
 }

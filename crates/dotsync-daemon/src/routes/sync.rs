@@ -31,6 +31,10 @@ pub struct SyncRequest {
     #[schema(value_type = Option<RewindDoc>)]
     #[param(value_type = Option<RewindDoc>)]
     pub rewind: Option<dotsync_engine::RewindChoice>,
+    /// Plan only: the stream says what the sync would do (`summary.dry_run: true`); nothing
+    /// is committed, pushed, written into the home or recorded.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// The two ways out of a rewound remote (the engine's `RewindChoice`).
@@ -48,6 +52,7 @@ impl SyncRequest {
         RunOptions {
             allow_mass_delete: self.allow_mass_delete,
             rewind: self.rewind,
+            dry_run: self.dry_run,
         }
     }
 }
@@ -107,10 +112,11 @@ fn options(
     Ok(RunOptions {
         allow_mass_delete: req.allow_mass_delete || query.allow_mass_delete,
         rewind: req.rewind.or(query.rewind),
+        dry_run: req.dry_run || query.dry_run,
     })
 }
 
-fn ndjson(rx: mpsc::UnboundedReceiver<Line>) -> Response {
+pub(crate) fn ndjson(rx: mpsc::UnboundedReceiver<Line>) -> Response {
     let stream = UnboundedReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>);
     let mut resp = Body::from_stream(stream).into_response();
     let h = resp.headers_mut();
@@ -130,7 +136,7 @@ fn query_options(
     match q {
         Ok(Query(q)) => Ok(q),
         Err(e) => Err(ApiError::bad_request(format!(
-            "invalid query string: {}; the parameters are allow_mass_delete=true|false and rewind=push-local|take-remote",
+            "invalid query string: {}; the parameters are allow_mass_delete=true|false, rewind=push-local|take-remote and dry_run=true|false",
             e.body_text()
         ))),
     }
@@ -160,6 +166,13 @@ pub async fn sync_one(
 ) -> Result<Response, ApiError> {
     let allow = options(&headers, body, query_options(query)?)?;
     let cfg = app.config(&key)?;
+    if allow.dry_run {
+        return Ok(crate::routes::remote::dry_run_stream(
+            &app,
+            vec![cfg],
+            dry_run_options(allow),
+        ));
+    }
     let (tx, rx) = mpsc::unbounded_channel();
     app.sync.request(&app, &cfg.id, allow, "api", Some(tx))?;
     Ok(ndjson(rx))
@@ -183,6 +196,13 @@ pub async fn sync_all(
 ) -> Result<Response, ApiError> {
     let allow = options(&headers, body, query_options(query)?)?;
     let configs = app.store.list_configs()?;
+    if allow.dry_run {
+        return Ok(crate::routes::remote::dry_run_stream(
+            &app,
+            configs,
+            dry_run_options(allow),
+        ));
+    }
     // Refuse at once rather than with a stream of failures.
     if app.sync.shutdown_signal().borrow().to_owned() {
         return Err(RequestError::ShuttingDown.into());
@@ -206,4 +226,15 @@ pub async fn sync_all(
         }
     });
     Ok(ndjson(rx))
+}
+
+/// The engine's options for a dry run asked for through the API.
+fn dry_run_options(o: RunOptions) -> dotsync_engine::SyncOptions {
+    dotsync_engine::SyncOptions {
+        allow_mass_delete: o.allow_mass_delete,
+        rewind: o.rewind,
+        trigger: "dry-run".into(),
+        dry_run: true,
+        ..dotsync_engine::SyncOptions::default()
+    }
 }

@@ -194,7 +194,7 @@ impl Engine {
             .partition(|(k, _)| coverage.covers(k));
         let last_commit = records::last_commit(&self.store, &cfg.id)?;
         let synced = records::synced(&self.store, &cfg.id)?;
-        if synced.is_none() {
+        if synced.is_none() && !opts.dry_run {
             // No sync of this config completed yet, but one may have fetched from another
             // remote (the config's remote changed since): what that one showed in `log` comes
             // along. The URL is remembered from the first sync on.
@@ -272,6 +272,9 @@ impl Engine {
                 }
             }
         }
+        if opts.dry_run {
+            leftovers.clear();
+        }
         let mut all_gone = true;
         for tmp in &leftovers {
             match std::fs::remove_file(tmp) {
@@ -284,7 +287,7 @@ impl Engine {
         }
         // The tokens are forgotten only once their files are gone: a leftover that stays must
         // never be taken for the person's file.
-        if !own_tokens.is_empty() && all_gone {
+        if !own_tokens.is_empty() && all_gone && !opts.dry_run {
             records::clear_apply_tokens(&self.store, &cfg.id)?;
         }
         for (path, why) in &scan.skipped {
@@ -353,7 +356,7 @@ impl Engine {
             em.summary.commit = head.clone();
             em.summary.files = scan.files.len() as u64;
             // Nothing moved: write only if the stat cache learned something (no fsync else).
-            if !outcome.only_commit() {
+            if !outcome.only_commit() && !opts.dry_run {
                 outcome.commit = head;
                 records::record(&self.store, &cfg.id, &outcome)?;
             }
@@ -390,7 +393,7 @@ impl Engine {
                 .iter()
                 .filter(|(p, e)| plan_bases.get(p.as_str()) != Some(&e.version))
                 .count();
-            if new_versions > 64 {
+            if new_versions > 64 && !opts.dry_run {
                 repo.begin_pack()?;
             }
             let planned = self.plan(
@@ -417,6 +420,37 @@ impl Engine {
                 conflicts_cleared,
                 events,
             } = planned;
+
+            if opts.dry_run {
+                // What the sync would do, as the events it would report; nothing is committed,
+                // pushed, written or recorded.
+                for (path, action, bytes, detail) in &events {
+                    em.file(path, *action, *bytes, detail.clone());
+                }
+                for change in &home_changes {
+                    match change {
+                        HomeChange::Write {
+                            path,
+                            content,
+                            action,
+                            detail,
+                            ..
+                        } => em.file(
+                            path.as_str(),
+                            *action,
+                            content.as_ref().map_or(0, |c| c.len() as u64),
+                            detail.clone(),
+                        ),
+                        HomeChange::Remove { path, detail } => {
+                            em.file(path.as_str(), FileAction::Deleted, 0, detail.clone())
+                        }
+                    }
+                }
+                em.summary.dry_run = true;
+                em.summary.commit = head.clone();
+                em.summary.files = scan.files.len() as u64;
+                return Ok(());
+            }
 
             // Versions a resolution replaced go into history with this push.
             let mut preserved_now = Vec::new();

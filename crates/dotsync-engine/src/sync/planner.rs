@@ -144,7 +144,7 @@ impl Engine {
                         key,
                         FileAction::Conflict,
                         size,
-                        Some("still in conflict; resolve it with `dotsync resolve`".into()),
+                        Some("in conflict: not synced until resolved (`dotsync conflicts PATH`, then `dotsync resolve`)".into()),
                     ));
                 }
                 continue;

@@ -175,28 +175,31 @@ fn config_scenario(m: &Machine) {
     assert_eq!(edited["ignore"], json!(["*.tmp"]), "ignore kept");
     assert_eq!(edited["on_conflict"], "local", "on_conflict kept");
 
-    // which: a ~/ path, an absolute path, a bare name, a file inside a listed directory.
-    assert_eq!(m.ok_json(&["which", "~/.zshrc", "--json"]), json!([id]));
+    // which: a ~/ path, an absolute path, a bare name, a file inside a listed directory; names
+    // and ids, and a non-zero exit when no config syncs the file.
+    let dots = json!([{"id": id, "name": "dotfiles"}]);
+    assert_eq!(m.ok_json(&["which", "~/.zshrc", "--json"]), dots);
     assert_eq!(
         m.ok_json(&["which", &format!("{home}/.zshrc"), "--json"]),
-        json!([id])
+        dots
     );
     assert_eq!(
         m.ok_json(&["which", ".gitconfig", "--json"]),
-        json!([work_id])
+        json!([{"id": work_id, "name": "work"}])
     );
     assert_eq!(
         m.ok_json(&["which", "~/.config/nvim/lua/init.lua", "--json"]),
-        json!([id])
+        dots
     );
+    let out = m.run(&["which", "~/.config/nvim/x.tmp", "--json"]);
+    assert!(!out.status.success(), "ignored: nothing syncs it");
     assert_eq!(
-        m.ok_json(&["which", "~/.config/nvim/x.tmp", "--json"]),
-        json!([]),
-        "ignored"
+        serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        json!([])
     );
     assert_eq!(m.ok(&["which", ".zshrc"]), format!("dotfiles\t{id}\n"));
     let out = m.run(&["which", "~/.nothing"]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no config syncs ~/.nothing"));
 
@@ -616,7 +619,7 @@ fn a_remote_file_named_with_terminal_escapes_cannot_take_over_the_terminal() {
     assert_terminal_safe("files (stderr)", &out.stderr);
     assert!(
         String::from_utf8_lossy(&out.stdout)
-            .contains(r#"".config/app/title\e]0;pwned\x07\e[2K\r\n2K-second-line""#),
+            .contains(r#""~/.config/app/title\e]0;pwned\x07\e[2K\r\n2K-second-line""#),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );

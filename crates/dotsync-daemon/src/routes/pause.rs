@@ -1,0 +1,113 @@
+//! Pause and resume: `POST /v1/pause`, `/v1/resume` (every config) and
+//! `/v1/config/{id}/pause`, `/v1/config/{id}/resume`. See `pause.rs` for what pausing does.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+
+use crate::App;
+use crate::error::{ApiError, ErrorBody};
+use crate::json::ApiPath;
+use crate::pause::Paused;
+
+/// What is paused after the change.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PauseState {
+    /// Every config is paused.
+    pub all: bool,
+    /// The ids of the configs paused one by one.
+    pub configs: Vec<String>,
+}
+
+async fn change(app: &App, f: impl FnOnce(&mut Paused)) -> Result<Json<PauseState>, ApiError> {
+    let configs = app.store.list_configs()?;
+    let now = app.sync.change_paused(app, f, &configs);
+    // Ids of configs that no longer exist are dropped when saving.
+    let mut saved = now.clone();
+    saved
+        .configs
+        .retain(|id| configs.iter().any(|c| &c.id == id));
+    let path = Paused::path(&app.layout);
+    let to_save = saved.clone();
+    tokio::task::spawn_blocking(move || to_save.save(&path))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| {
+            ApiError::internal(format!(
+                "cannot write {}: {e}",
+                Paused::path(&app.layout).display()
+            ))
+        })?;
+    let state = PauseState {
+        all: saved.all,
+        configs: saved.configs.into_iter().collect(),
+    };
+    app.events
+        .emit("paused", serde_json::to_value(&state).unwrap_or_default());
+    for c in &configs {
+        let st = app.sync.status_of(c, None, None);
+        if let Ok(v) = serde_json::to_value(st) {
+            app.events.emit("status", v);
+        }
+    }
+    Ok(Json(state))
+}
+
+/// Pauses every config: the daemon stops syncing by itself (watcher, remote checks, pokes,
+/// retries) until `POST /v1/resume`. A sync asked for by name still runs. Survives a restart.
+#[utoipa::path(post, path = "/v1/pause", tag = "sync",
+    responses((status = 200, body = PauseState), (status = 500, body = ErrorBody)))]
+pub async fn pause_all(State(app): State<App>) -> Result<Json<PauseState>, ApiError> {
+    change(&app, |p| p.all = true).await
+}
+
+/// Resumes every config (also those paused one by one); each syncs at once what changed
+/// while it was paused.
+#[utoipa::path(post, path = "/v1/resume", tag = "sync",
+    responses((status = 200, body = PauseState), (status = 500, body = ErrorBody)))]
+pub async fn resume_all(State(app): State<App>) -> Result<Json<PauseState>, ApiError> {
+    change(&app, |p| {
+        p.all = false;
+        p.configs.clear();
+    })
+    .await
+}
+
+/// Pauses one config (by id or name); see `POST /v1/pause`.
+#[utoipa::path(post, path = "/v1/config/{id}/pause", tag = "sync",
+    params(("id" = String, Path, description = "The config's id or name")),
+    responses((status = 200, body = PauseState), (status = 404, body = ErrorBody)))]
+pub async fn pause_one(
+    State(app): State<App>,
+    ApiPath(key): ApiPath<String>,
+) -> Result<Json<PauseState>, ApiError> {
+    let cfg = app.config(&key)?;
+    change(&app, |p| {
+        p.configs.insert(cfg.id.clone());
+    })
+    .await
+}
+
+/// Resumes one config (by id or name). While everything is paused (`POST /v1/pause`) it stays
+/// paused with the rest: `409`.
+#[utoipa::path(post, path = "/v1/config/{id}/resume", tag = "sync",
+    params(("id" = String, Path, description = "The config's id or name")),
+    responses((status = 200, body = PauseState), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Every config is paused")))]
+pub async fn resume_one(
+    State(app): State<App>,
+    ApiPath(key): ApiPath<String>,
+) -> Result<Json<PauseState>, ApiError> {
+    let cfg = app.config(&key)?;
+    if app.sync.paused().all {
+        return Err(ApiError::conflict(format!(
+            "every config is paused, so {} stays paused; `dotsync resume` (or POST /v1/resume) \
+             resumes them all",
+            cfg.name
+        )));
+    }
+    change(&app, |p| {
+        p.configs.remove(&cfg.id);
+    })
+    .await
+}
