@@ -1,7 +1,7 @@
 // What needs the person, and the small wordings the overview, the log and the live sync share.
 // Pure functions (unit tested in test/needs.test.ts).
 
-import type { ConfigStatus } from "./types";
+import type { ConfigStatus, LogLine } from "./types";
 
 export interface Need {
   kind: "conflict" | "failed-file" | "error";
@@ -110,4 +110,12 @@ export function changeWord(action: string): string | null {
     default:
       return null;
   }
+}
+
+/** Where a change came from: the machine the daemon names, else what the action implies. */
+export function changeOrigin(l: LogLine, me: string): string {
+  if (l.machine) return `from ${l.machine}`;
+  if (l.action === "pushed") return `from ${me}`;
+  if (l.action === "pulled" || l.action === "merged") return "from another machine";
+  return "here";
 }

@@ -62,6 +62,8 @@ export interface LogLine {
   kind: "start" | "file" | "summary";
   action: string;
   path?: string;
+  /** For a file: the machine whose edit it was (this one for what it sent). */
+  machine?: string;
   text: string;
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { changeWord, needs, splitError, wayOut } from "../src/needs";
-import type { ConfigStatus } from "../src/types";
+import { changeOrigin, changeWord, needs, splitError, wayOut } from "../src/needs";
+import type { ConfigStatus, LogLine } from "../src/types";
 
 const base: ConfigStatus = { id: "cfg_1", name: "dots", state: "idle", last_sync: null, last_error: null, conflicts: 0 };
 
@@ -24,5 +24,20 @@ describe("needs", () => {
     expect(wayOut("offline")).toContain("retries by itself");
     expect(changeWord("pulled")).toBe("received");
     expect(changeWord("skipped")).toBeNull();
+  });
+});
+
+describe("changeOrigin", () => {
+  const line = (action: string, machine?: string): LogLine => ({
+    seq: 1, at: 0, config: "dots", kind: "file", action, path: "~/.zshrc", machine, text: "",
+  });
+  it("names the machine the daemon gives", () => {
+    expect(changeOrigin(line("pulled", "desk"), "laptop")).toBe("from desk");
+    expect(changeOrigin(line("pushed", "laptop"), "laptop")).toBe("from laptop");
+  });
+  it("falls back to what the action implies", () => {
+    expect(changeOrigin(line("pushed"), "laptop")).toBe("from laptop");
+    expect(changeOrigin(line("pulled"), "laptop")).toBe("from another machine");
+    expect(changeOrigin(line("conflict"), "laptop")).toBe("here");
   });
 });

@@ -97,6 +97,8 @@ impl App {
         ));
         let sync = sync::Coordinator::default();
         sync.set_paused(pause::Paused::load(&pause::Paused::path(&layout)));
+        let recent =
+            recent::Recent::open(layout.state_dir().join("recent.jsonl"), engine.machine());
         Ok(Self {
             inner: Arc::new(AppInner {
                 engine,
@@ -109,7 +111,7 @@ impl App {
                 sync,
                 sessions: routes::session::Sessions::default(),
                 notify: notify::Notifier::default(),
-                recent: recent::Recent::default(),
+                recent,
             }),
         })
     }

@@ -1,18 +1,22 @@
-//! The daemon's recent sync lines, in memory: what `GET /v1/log` serves and the app's log view
-//! and "recent changes" show. A ring of the last [`CAPACITY`] lines; progress lines are left
-//! out. Lost on restart (the history of every file stays in git: `dotsync log`).
+//! The daemon's recent sync lines: what `GET /v1/log` serves and the app's log view and
+//! "recent changes" show. A ring of the last [`CAPACITY`] lines (progress lines are left out),
+//! also appended to `state/recent.jsonl` so that a restart keeps them; the file is cut back to
+//! the ring's size when the daemon starts. The history of every file stays in git either way
+//! (`dotsync log`).
 
 use std::collections::VecDeque;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use dotsync_engine::{FileAction, SyncEvent};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How many lines are kept.
 pub const CAPACITY: usize = 1000;
 
 /// One line of the log.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogLine {
     /// Increases by one per line, from 1 at the daemon's start: ask for `after` the last one
     /// seen to get only new lines.
@@ -22,25 +26,77 @@ pub struct LogLine {
     /// The config's name.
     pub config: String,
     /// `start`, `file` or `summary`.
-    pub kind: &'static str,
+    pub kind: String,
     /// For `file`: `pushed`, `pulled`, `merged`, `deleted`, `conflict`, `resolved`, `skipped`
     /// or `failed`; for `summary`: `ok` or `error`; for `start`: what started the sync.
     pub action: String,
     /// For `file`: the file (`~/...`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// For `file`: the machine whose edit it was (this machine for what it sent; the machines
+    /// whose commits brought what it received).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
     /// One readable sentence.
     pub text: String,
 }
 
 #[derive(Default)]
+struct Ring {
+    seq: u64,
+    lines: VecDeque<LogLine>,
+    /// Where lines are appended; `None` in memory only (or after a write failed).
+    file: Option<std::fs::File>,
+}
+
+#[derive(Default)]
 pub struct Recent {
-    inner: Mutex<(u64, VecDeque<LogLine>)>,
+    inner: Mutex<Ring>,
+    /// This machine's name, for the files it sent.
+    machine: String,
 }
 
 impl Recent {
+    /// The lines kept in `path` (`state/recent.jsonl`), to which new ones are appended. A file
+    /// that cannot be read or written costs the lines of past runs, never the daemon.
+    pub fn open(path: PathBuf, machine: &str) -> Self {
+        let mut lines: VecDeque<LogLine> = VecDeque::new();
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            for l in text.lines() {
+                // A line cut short by a crash, or of another version, is skipped.
+                if let Ok(line) = serde_json::from_str::<LogLine>(l) {
+                    if lines.len() >= CAPACITY {
+                        lines.pop_front();
+                    }
+                    lines.push_back(line);
+                }
+            }
+        }
+        let seq = lines.back().map_or(0, |l| l.seq);
+        let file = compact(&path, &lines)
+            .and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(&path)
+            })
+            .map_err(|e| {
+                tracing::warn!(
+                    "cannot keep the recent sync lines in {}: {e}; they last until the daemon \
+                     stops",
+                    path.display()
+                );
+            })
+            .ok();
+        Self {
+            inner: Mutex::new(Ring { seq, lines, file }),
+            machine: machine.to_owned(),
+        }
+    }
+
     /// Records one sync event (progress lines are dropped).
     pub fn push(&self, ev: &SyncEvent) {
+        let mut machine = None;
         let (config, kind, action, path, text) = match ev {
             SyncEvent::Progress { .. } => return,
             SyncEvent::Start {
@@ -57,8 +113,16 @@ impl Recent {
                 path,
                 action,
                 detail,
+                machine: from,
                 ..
             } => {
+                machine = match (from, action) {
+                    (Some(m), _) => Some(m.clone()),
+                    (None, FileAction::Pushed | FileAction::Deleted | FileAction::Resolved) => {
+                        (!self.machine.is_empty()).then(|| self.machine.clone())
+                    }
+                    _ => None,
+                };
                 let shown = format!("~/{path}");
                 let mut text = format!("{} {shown}", action_words(*action));
                 if let Some(d) = detail {
@@ -109,29 +173,48 @@ impl Recent {
             }
         };
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        g.0 += 1;
+        g.seq += 1;
         let line = LogLine {
-            seq: g.0,
+            seq: g.seq,
             at: dotsync_state::now_unix(),
             config,
-            kind,
+            kind: kind.to_owned(),
             action,
             path,
+            machine,
             text,
         };
-        if g.1.len() >= CAPACITY {
-            g.1.pop_front();
+        if let Some(f) = g.file.as_mut() {
+            let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
+            bytes.push(b'\n');
+            if let Err(e) = f.write_all(&bytes) {
+                tracing::warn!("cannot append to the recent sync lines: {e}");
+                g.file = None;
+            }
         }
-        g.1.push_back(line);
+        if g.lines.len() >= CAPACITY {
+            g.lines.pop_front();
+        }
+        g.lines.push_back(line);
     }
 
     /// The lines after `after`, oldest first, at most the last `limit`.
     pub fn since(&self, after: u64, limit: usize) -> Vec<LogLine> {
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let newer: Vec<&LogLine> = g.1.iter().filter(|l| l.seq > after).collect();
+        let newer: Vec<&LogLine> = g.lines.iter().filter(|l| l.seq > after).collect();
         let skip = newer.len().saturating_sub(limit);
         newer.into_iter().skip(skip).cloned().collect()
     }
+}
+
+/// Rewrites `path` with `lines` only (the ring's size), whole or not at all.
+fn compact(path: &Path, lines: &VecDeque<LogLine>) -> std::io::Result<()> {
+    let mut bytes = Vec::new();
+    for l in lines {
+        serde_json::to_writer(&mut bytes, l).map_err(std::io::Error::other)?;
+        bytes.push(b'\n');
+    }
+    dotsync_state::fs::write_atomic(path, &bytes, 0o600)
 }
 
 fn action_name(a: FileAction) -> &'static str {
@@ -189,6 +272,7 @@ mod tests {
                 action: FileAction::Pushed,
                 bytes: 1,
                 detail: None,
+                machine: None,
             });
         }
         let all = r.since(0, usize::MAX);
@@ -201,5 +285,52 @@ mod tests {
         let tail = r.since(all.last().unwrap().seq - 2, 10);
         assert_eq!(tail.len(), 2);
         assert_eq!(r.since(0, 3).len(), 3);
+    }
+
+    #[test]
+    fn the_lines_survive_a_restart_with_who_made_each_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("recent.jsonl");
+        let file = |p: &str, action, machine: Option<&str>| SyncEvent::File {
+            config: "dots".into(),
+            path: p.into(),
+            action,
+            bytes: 1,
+            detail: None,
+            machine: machine.map(str::to_owned),
+        };
+        {
+            let r = Recent::open(path.clone(), "laptop");
+            r.push(&file(".zshrc", FileAction::Pushed, None));
+            r.push(&file(".vimrc", FileAction::Pulled, Some("desk")));
+        }
+        // A line cut short by a crash is skipped, not fatal.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"{\"seq\": 3, \"at").unwrap();
+        drop(f);
+        let r = Recent::open(path.clone(), "laptop");
+        let lines = r.since(0, usize::MAX);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].machine.as_deref(), Some("laptop"));
+        assert_eq!(lines[1].machine.as_deref(), Some("desk"));
+        assert_eq!(lines[1].path.as_deref(), Some("~/.vimrc"));
+        r.push(&file(
+            ".gitconfig",
+            FileAction::Merged,
+            Some("desk, server"),
+        ));
+        assert_eq!(
+            r.since(2, 10)[0].seq,
+            3,
+            "numbering goes on after a restart"
+        );
+        let mode = std::fs::metadata(&path).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
     }
 }

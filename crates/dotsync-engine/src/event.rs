@@ -48,6 +48,10 @@ pub enum SyncEvent {
         bytes: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
+        /// For a change that came from the remote (pulled, merged, in conflict, deleted on
+        /// another machine): the machines whose new commits brought it, comma-separated.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        machine: Option<String>,
     },
     Summary(SyncSummary),
 }

@@ -87,6 +87,33 @@ fn edits_travel_both_ways_and_deletions_propagate() {
 }
 
 #[test]
+fn what_arrives_from_the_remote_names_the_machine_that_made_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    let machine_of = |events: &[SyncEvent], path: &str| {
+        events.iter().find_map(|e| match e {
+            SyncEvent::File {
+                path: p, machine, ..
+            } if p == path => Some(machine.clone()),
+            _ => None,
+        })
+    };
+    a.write(".zshrc", "one\n");
+    let (_, ev) = a.sync();
+    assert_eq!(
+        machine_of(&ev, ".zshrc"),
+        Some(None),
+        "pushed: this machine's own"
+    );
+    let (_, ev) = b.sync();
+    assert_eq!(machine_of(&ev, ".zshrc"), Some(Some("laptop".into())));
+    std::fs::remove_file(a.home.join(".zshrc")).unwrap();
+    a.sync();
+    let (_, ev) = b.sync();
+    assert_eq!(machine_of(&ev, ".zshrc"), Some(Some("laptop".into())));
+}
+
+#[test]
 fn edits_to_different_lines_merge_on_both_machines() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two(dir.path());

@@ -4,7 +4,7 @@ import { errorText, onDaemonEvent, startSync, store, subscribe, toast, refreshSt
 import { pendingOf, uptimeNow, type LiveConfig } from "../state";
 import { navigate } from "../router";
 import { api, get } from "../api";
-import { changeWord, needs, type Need } from "../needs";
+import { changeOrigin, changeWord, needs, type Need } from "../needs";
 import { summarizeMachines, type MachinesSummary } from "../machines";
 import type { LogLine, MachinesView, SyncConfig } from "../types";
 
@@ -184,7 +184,7 @@ function changesCard(lines: LogLine[]): HTMLElement {
   return card(
     h("div", { class: "card-title" }, h("h2", null, "Recent changes"), h("a", { href: "#/log", class: "small" }, "Log")),
     lines.length === 0
-      ? h("p", { class: "muted small" }, "No file has travelled since the daemon started.")
+      ? h("p", { class: "muted small" }, "No file has travelled yet.")
       : h(
           "ul",
           { class: "changes", "data-testid": "recent-changes" },
@@ -198,7 +198,7 @@ function changesCard(lines: LogLine[]): HTMLElement {
               h(
                 "span",
                 { class: "muted" },
-                ` · ${l.config} · ${l.action === "pushed" ? `from ${me}` : l.action === "pulled" ? "from another machine" : "here"} · ${formatAgo(l.at)}`,
+                ` · ${l.config} · ${changeOrigin(l, me)} · ${formatAgo(l.at)}`,
               ),
             ),
           ),

@@ -156,7 +156,8 @@ pub(crate) fn dry_run_stream(app: &App, configs: Vec<SyncConfig>, opts: SyncOpti
     responses(
         (status = 200, description = "One JSON object per line: start, file..., summary",
             content_type = "application/x-ndjson", body = crate::routes::sync::SyncLine),
-        (status = 400, body = ErrorBody)))]
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "`id` names no config", body = ErrorBody)))]
 pub async fn preview(
     State(app): State<App>,
     ApiJson(input): ApiJson<ConfigInput>,
@@ -191,8 +192,9 @@ pub struct LogQuery {
     pub limit: Option<usize>,
 }
 
-/// The daemon's recent sync lines (the last 1000 since it started; progress left out), oldest
-/// first: each sync's start, its files and how it ended.
+/// The daemon's recent sync lines (the last 1000, kept across restarts; progress left out),
+/// oldest first: each sync's start, its files (with the machine whose edit each was) and how it
+/// ended.
 #[utoipa::path(get, path = "/v1/log", tag = "daemon", params(LogQuery),
     responses((status = 200, body = Vec<LogLine>)))]
 pub async fn log(State(app): State<App>, ApiQuery(q): ApiQuery<LogQuery>) -> Json<Vec<LogLine>> {

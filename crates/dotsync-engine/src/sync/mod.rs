@@ -61,11 +61,16 @@ enum HomeChange {
     },
 }
 
+/// How a file deleted by another machine is described (the planner's words).
+const DELETED_ELSEWHERE: &str = "deleted on another machine";
+
 struct Emitter<'a> {
     sink: &'a mut dyn FnMut(&SyncEvent),
     summary: SyncSummary,
     /// The files that failed, with the reason: shown in the status until they succeed.
     failures: Vec<(String, String)>,
+    /// The other machines whose commits this sync takes from the remote.
+    others: Option<String>,
 }
 
 impl Emitter<'_> {
@@ -85,12 +90,24 @@ impl Emitter<'_> {
                     .push((path.to_owned(), detail.clone().unwrap_or_default()));
             }
         }
+        let from_remote = match action {
+            FileAction::Pulled | FileAction::Merged | FileAction::Conflict => true,
+            FileAction::Deleted => detail
+                .as_deref()
+                .is_some_and(|d| d.contains(DELETED_ELSEWHERE)),
+            _ => false,
+        };
         (self.sink)(&SyncEvent::File {
             config: s.config.clone(),
             path: path.to_owned(),
             action,
             bytes,
             detail,
+            machine: if from_remote {
+                self.others.clone()
+            } else {
+                None
+            },
         });
     }
 
@@ -146,6 +163,7 @@ impl Engine {
                 ..SyncSummary::default()
             },
             failures: Vec::new(),
+            others: None,
         };
         let result = self.sync_inner(cfg, opts, &url, &repo_dir, &mut em);
         let mut summary = em.summary.clone();
@@ -367,6 +385,9 @@ impl Engine {
         loop {
             attempt += 1;
             let remote = self.load_remote(&repo, url, cfg, &coverage, head.as_deref(), em)?;
+            em.others = remote.tip.as_deref().and_then(|tip| {
+                self.machines_between(&repo, synced.as_ref().map(|(c, _)| c.as_str()), tip)
+            });
             let mut excluded = unreadable.clone();
             excluded.extend(remote.skipped.iter().cloned());
             // What the bases are relative to must still be in the remote's history; a remote

@@ -28,6 +28,51 @@ pub(super) struct RemoteState {
 }
 
 impl Engine {
+    /// The other machines whose commits lie between `from` (the commit this machine last
+    /// synced, if any) and the remote's `tip`, newest first, comma-separated; `None` when the
+    /// remote did not move or only this machine committed. Read from the commits' machine
+    /// trailer (or their author, for commits older than the trailer).
+    pub(super) fn machines_between(
+        &self,
+        repo: &Repo,
+        from: Option<&str>,
+        tip: &str,
+    ) -> Option<String> {
+        if from == Some(tip) {
+            return None;
+        }
+        let range = match from {
+            Some(f) if repo.rev_parse(f).is_some() => format!("{f}..{tip}"),
+            _ => tip.to_owned(),
+        };
+        let out = repo
+            .run(
+                &[
+                    "log",
+                    "-n",
+                    "50",
+                    "--format=%an%x1f%(trailers:key=Dotsync-Machine,valueonly,separator=%x2C)",
+                    &range,
+                    "--",
+                ],
+                None,
+            )
+            .ok()?;
+        let mut names: Vec<String> = Vec::new();
+        for line in String::from_utf8_lossy(&out).lines() {
+            let (author, trailer) = line.split_once('\x1f').unwrap_or((line, ""));
+            let name = if trailer.trim().is_empty() {
+                author.trim_end_matches(" (dotsync)").trim()
+            } else {
+                trailer.trim()
+            };
+            if !name.is_empty() && name != self.machine && !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+        }
+        (!names.is_empty()).then(|| names.join(", "))
+    }
+
     /// Fetches `head` if needed and reads the config's files in it.
     pub(super) fn load_remote(
         &self,
