@@ -207,7 +207,7 @@ export function reduce(s0: LiveState, ev: LiveEvent, now = Date.now()): LiveStat
       const i = find(s.configs, d);
       if (i === -1) return { ...s, needs_refresh: true };
       const patch: Partial<LiveConfig> = {};
-      for (const k of ["state", "last_sync", "last_error", "last_error_kind", "pending", "pending_changes", "conflicts", "trigger", "retry_in_s", "failed_files"] as const) {
+      for (const k of ["state", "last_sync", "last_error", "last_error_kind", "pending", "pending_changes", "conflicts", "trigger", "retry_in_s", "failed_files", "files", "bytes"] as const) {
         if (k in d) (patch as Obj)[k] = d[k];
       }
       if (patch.state && patch.state !== "syncing") patch.current_file = null;

@@ -38,6 +38,9 @@ export interface ConfigStatus {
   watch?: string;
   /** Files the home could not take at the last sync, with why; listed until they succeed. */
   failed_files?: { path: string; reason: string; since: number }[];
+  /** Files of the config on this machine and their total size, as of its last sync. */
+  files?: number;
+  bytes?: number;
   /** Paused by the person (or everything is): the daemon does not sync it by itself. */
   paused?: boolean;
   [more: string]: unknown;

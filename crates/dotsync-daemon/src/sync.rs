@@ -95,6 +95,10 @@ pub struct ConfigStatus {
     /// Files the home could not take (or the remote holds in a form this machine cannot),
     /// each with its reason, listed until a sync succeeds for it.
     pub failed_files: Vec<FailedFile>,
+    /// Files of the config on this machine, as of its last sync (0 before the first).
+    pub files: u64,
+    /// Their total size in bytes, as of the last sync.
+    pub bytes: u64,
 }
 
 /// The files of `cfg` that failed at its last sync (one small query of the engine's records).
@@ -618,6 +622,8 @@ impl Coordinator {
                 .map(|t| t.duration_since(now).as_secs_f64().ceil() as u64),
             failures: e.failures,
             failed_files: Vec::new(),
+            files: 0,
+            bytes: 0,
             paused: inner.paused.is_paused(&cfg.id),
         }
     }
@@ -1066,6 +1072,11 @@ fn publish(app: &App, subs: &[mpsc::UnboundedSender<Line>], ev: &SyncEvent) {
 fn publish_status(app: &App, cfg: &SyncConfig) {
     let mut st = app.sync.status_of(cfg, None, None);
     st.failed_files = failed_files(app, cfg);
+    if let Ok(facts) = app.engine.summaries()
+        && let Some(&(files, bytes)) = facts.files.get(&cfg.id)
+    {
+        (st.files, st.bytes) = (files, bytes);
+    }
     if let Ok(v) = serde_json::to_value(st) {
         app.events.emit("status", v);
     }

@@ -39,6 +39,8 @@ pub struct Summaries {
     pub last_sync: HashMap<String, i64>,
     /// Config id → files in conflict.
     pub conflicts: HashMap<String, u64>,
+    /// Config id → (files, total bytes) as the last sync saw them.
+    pub files: HashMap<String, (u64, u64)>,
 }
 
 /// A file a sync could not write or remove, and why.

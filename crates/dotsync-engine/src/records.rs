@@ -239,9 +239,35 @@ pub fn summaries(store: &Store) -> Result<crate::Summaries, StoreError> {
         let (id, n) = row.map_err(&e)?;
         conflicts.insert(id, u64::try_from(n).unwrap_or(0));
     }
+    let mut files = HashMap::new();
+    let mut st = conn
+        .prepare_cached(
+            "SELECT config_id, COUNT(*), COALESCE(SUM(size), 0) FROM stat_cache GROUP BY config_id",
+        )
+        .map_err(&e)?;
+    for row in st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .map_err(&e)?
+    {
+        let (id, n, bytes) = row.map_err(&e)?;
+        files.insert(
+            id,
+            (
+                u64::try_from(n).unwrap_or(0),
+                u64::try_from(bytes).unwrap_or(0),
+            ),
+        );
+    }
     Ok(crate::Summaries {
         last_sync: last,
         conflicts,
+        files,
     })
 }
 

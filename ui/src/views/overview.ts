@@ -1,5 +1,5 @@
 import { button, card, empty, pageHeader, statePill } from "../components";
-import { formatAgo, formatDuration, h, mount } from "../dom";
+import { formatAgo, formatBytes, formatDuration, h, mount } from "../dom";
 import { errorText, onDaemonEvent, startSync, store, subscribe, toast, refreshStatus } from "../store";
 import { pendingOf, uptimeNow, type LiveConfig } from "../state";
 import { navigate } from "../router";
@@ -235,6 +235,9 @@ function configCard(c: LiveConfig, running: boolean): HTMLElement {
       cfg ? [h("dt", null, "Paths"), h("dd", { class: "path" }, cfg.paths.join(" "))] : null,
       typeof c.auto === "boolean"
         ? [h("dt", null, "Syncs"), h("dd", null, c.paused ? "paused: only when asked" : c.auto ? "by itself" : "when asked")]
+        : null,
+      typeof c.files === "number"
+        ? [h("dt", null, "Files"), h("dd", { "data-testid": "file-count" }, `${c.files} · ${formatBytes(c.bytes ?? 0)}`)]
         : null,
       h("dt", null, "Last sync"),
       h("dd", { "data-testid": "last-sync" }, formatAgo(c.last_sync)),

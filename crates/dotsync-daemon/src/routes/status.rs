@@ -1,8 +1,6 @@
 //! `GET /v1/status`: the daemon and every config at a glance. Cheap enough for a shell prompt:
 //! it reads memory and two small queries, never git or the network.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
@@ -31,14 +29,11 @@ pub struct Status {
 
 /// What the engine remembers across restarts: per config, the last successful sync (unix
 /// seconds) and the number of unresolved conflicts. Unreadable records give nothing.
-fn stored_facts(app: &App) -> (HashMap<String, i64>, Option<HashMap<String, u64>>) {
-    match app.engine.summaries() {
-        Ok(s) => (s.last_sync, Some(s.conflicts)),
-        Err(e) => {
-            tracing::warn!("cannot read the sync records for the status: {e}");
-            (HashMap::new(), None)
-        }
-    }
+fn stored_facts(app: &App) -> Option<dotsync_engine::Summaries> {
+    app.engine
+        .summaries()
+        .map_err(|e| tracing::warn!("cannot read the sync records for the status: {e}"))
+        .ok()
 }
 
 /// The daemon's version and uptime, and per config its state (`idle`, `syncing`, `conflict`,
@@ -47,17 +42,19 @@ fn stored_facts(app: &App) -> (HashMap<String, i64>, Option<HashMap<String, u64>
     responses((status = 200, body = Status)))]
 pub async fn status(State(app): State<App>) -> Result<Json<Status>, ApiError> {
     let configs = app.store.list_configs()?;
-    let (last, conflicts) = stored_facts(&app);
+    let facts = stored_facts(&app);
+    let known = facts.is_some();
+    let facts = facts.unwrap_or_default();
     let configs = configs
         .iter()
         .map(|c| {
-            let stored_conflicts = conflicts
-                .as_ref()
-                .map(|m| m.get(&c.id).copied().unwrap_or(0));
-            let mut st = app
-                .sync
-                .status_of(c, last.get(&c.id).copied(), stored_conflicts);
+            let mut st = app.sync.status_of(
+                c,
+                facts.last_sync.get(&c.id).copied(),
+                known.then(|| facts.conflicts.get(&c.id).copied().unwrap_or(0)),
+            );
             st.failed_files = crate::sync::failed_files(&app, c);
+            (st.files, st.bytes) = facts.files.get(&c.id).copied().unwrap_or((0, 0));
             st
         })
         .collect();

@@ -242,6 +242,12 @@ fn a_file_written_on_a_arrives_on_b() {
     wait_until(20, "B's edit to reach A", || {
         read_opt(&a, ".config/nvim/init.lua").as_deref() == Some("vim.o.number = false\n")
     });
+    // The status counts the config's files and their size, as the last sync saw them.
+    let size = "export EDITOR=hx\n".len() + "vim.o.number = false\n".len() + "return {}\n".len();
+    wait_until(20, "A's status to count the three files", || {
+        let st = config_status(&a, "dots");
+        st["files"] == 3 && st["bytes"] == size
+    });
 }
 
 #[test]
