@@ -579,6 +579,8 @@ mod tests {
             auto: true,
             interval_s: 60,
             notify: true,
+            structured_merge: true,
+            merge_formats: Default::default(),
         }
     }
 
