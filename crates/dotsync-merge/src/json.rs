@@ -220,6 +220,8 @@ pub(crate) fn apply(
     edits: &[Edit],
 ) -> Result<String, Refusal> {
     let mut splices = Vec::new();
+    // Deletions are made per object, all at once, so that neighbours' commas stay right.
+    let mut deletions: Vec<(Vec<String>, Vec<String>)> = Vec::new();
     // Insertions at one anchor go in together, in theirs' order.
     let mut groups: Vec<(Vec<String>, Option<String>, Vec<&Entry>)> = Vec::new();
     for edit in edits {
@@ -238,13 +240,10 @@ pub(crate) fn apply(
             }
             Edit::Delete { path } => {
                 let (last, parent) = path.split_last().ok_or_else(|| cannot("no key"))?;
-                let container = on.at(parent).ok_or_else(|| cannot("a parent is gone"))?;
-                let entries = container.entries().unwrap_or_default();
-                let i = entries
-                    .iter()
-                    .position(|e| e.key == *last)
-                    .ok_or_else(|| cannot("a deleted key is gone"))?;
-                delete(ours, entries, i, &mut splices);
+                match deletions.iter_mut().find(|(p, _)| p == parent) {
+                    Some(d) => d.1.push(last.clone()),
+                    None => deletions.push((parent.to_vec(), vec![last.clone()])),
+                }
             }
             Edit::Insert { path, after } => {
                 let (_, parent) = path.split_last().ok_or_else(|| cannot("no key"))?;
@@ -264,72 +263,103 @@ pub(crate) fn apply(
                 let t = tn.at(path).ok_or_else(|| cannot("a list is gone"))?;
                 let items: Vec<&Entry> =
                     t.entries().unwrap_or_default().iter().skip(*from).collect();
-                insert(ours, o, None, theirs, t, &items, &mut splices)?;
+                insert(ours, o, None, &[], theirs, t, &items, &mut splices)?;
             }
         }
+    }
+    for (parent, keys) in &deletions {
+        let container = on.at(parent).ok_or_else(|| cannot("a parent is gone"))?;
+        let entries = container.entries().unwrap_or_default();
+        let gone: Vec<bool> = entries.iter().map(|e| keys.contains(&e.key)).collect();
+        delete(ours, entries, &gone, &mut splices);
     }
     for (parent, after, items) in groups {
         let o = on.at(&parent).ok_or_else(|| cannot("a parent is gone"))?;
         let t = tn.at(&parent).ok_or_else(|| cannot("a parent is gone"))?;
-        insert(ours, o, after.as_deref(), theirs, t, &items, &mut splices)?;
+        let gone = deletions
+            .iter()
+            .find(|(p, _)| *p == parent)
+            .map(|(_, k)| k.as_slice())
+            .unwrap_or_default();
+        insert(
+            ours,
+            o,
+            after.as_deref(),
+            gone,
+            theirs,
+            t,
+            &items,
+            &mut splices,
+        )?;
     }
     splice(ours, splices)
 }
 
-/// Splices that remove entry `i` with its comma.
-fn delete(src: &str, entries: &[Entry], i: usize, out: &mut Vec<Splice>) {
-    let e = &entries[i];
-    let e_end = e.comma.map_or(e.end, |c| c + 1);
-    let own = own_line_indent(src, e.start).is_some();
-    let del = |range: std::ops::Range<usize>, out: &mut Vec<Splice>| {
+/// Splices that remove the entries marked `gone`, with their commas.
+fn delete(src: &str, entries: &[Entry], gone: &[bool], out: &mut Vec<Splice>) {
+    let mut del = |range: std::ops::Range<usize>| {
         out.push(Splice {
             range,
             text: String::new(),
         })
     };
-    if i + 1 < entries.len() {
-        let next = &entries[i + 1];
-        if own && rest_is_trivia(src, e_end) && own_line_indent(src, next.start).is_some() {
-            let le = line_end(src, e_end);
-            del(line_start(src, e.start)..(le + 1).min(src.len()), out);
-        } else {
-            del(e.start..next.start, out);
+    let last_alive = gone.iter().rposition(|g| !g);
+    let tail_from = last_alive.map_or(0, |s| s + 1);
+    for (i, e) in entries.iter().enumerate().take(tail_from) {
+        if !gone[i] {
+            continue;
         }
-        return;
+        // A next entry exists (at most the last alive one), and this one has a comma.
+        let next = &entries[i + 1];
+        let e_end = e.comma.map_or(e.end, |c| c + 1);
+        if own_line_indent(src, e.start).is_some()
+            && rest_is_trivia(src, e_end)
+            && own_line_indent(src, next.start).is_some()
+        {
+            let le = line_end(src, e_end);
+            del(line_start(src, e.start)..(le + 1).min(src.len()));
+        } else {
+            del(e.start..next.start);
+        }
     }
+    let (Some(first), Some(lastm)) = (entries.get(tail_from), entries.last()) else {
+        return;
+    };
+    let e_end = lastm.comma.map_or(lastm.end, |c| c + 1);
     let end = if rest_is_trivia(src, e_end) {
         line_end(src, e_end)
     } else {
         e_end
     };
-    if i == 0 {
-        if own {
-            del(line_start(src, e.start)..(end + 1).min(src.len()), out);
-        } else {
-            del(e.start..e_end, out);
+    let own = own_line_indent(src, first.start).is_some();
+    match last_alive {
+        None if own => del(line_start(src, first.start)..(end + 1).min(src.len())),
+        None => del(first.start..e_end),
+        Some(s) => {
+            let prev = &entries[s];
+            let pc = prev.comma.unwrap_or(prev.end);
+            if own {
+                if lastm.comma.is_none() {
+                    del(pc..pc + 1);
+                }
+                del(line_start(src, first.start).saturating_sub(1)..end);
+            } else if lastm.comma.is_none() {
+                del(pc..e_end);
+            } else {
+                del(pc + 1..e_end);
+            }
         }
-        return;
-    }
-    let prev = &entries[i - 1];
-    let pc = prev.comma.unwrap_or(prev.end);
-    if own {
-        if e.comma.is_none() {
-            del(pc..pc + 1, out);
-        }
-        del(line_start(src, e.start).saturating_sub(1)..end, out);
-    } else if e.comma.is_none() {
-        del(pc..e_end, out);
-    } else {
-        del(pc + 1..e_end, out);
     }
 }
 
 /// Splices that add theirs' `items` to ours' `container` after the entry `after` (None: the
 /// last).
+#[allow(clippy::too_many_arguments)]
 fn insert(
     src: &str,
     container: &Node,
     after: Option<&str>,
+    gone: &[String],
     theirs: &str,
     tcontainer: &Node,
     items: &[&Entry],
@@ -341,9 +371,45 @@ fn insert(
     let entries = container
         .entries()
         .ok_or_else(|| cannot("not an object or array"))?;
+    let alive: Vec<&Entry> = entries.iter().filter(|e| !gone.contains(&e.key)).collect();
+    if let (true, Some(first), Some(lastm)) = (alive.is_empty(), entries.first(), entries.last()) {
+        // Every member goes: the new ones take the first one's place and style.
+        let trailing = if lastm.comma.is_some() { "," } else { "" };
+        let (p, text) = match own_line_indent(src, first.start) {
+            Some(ind) => {
+                let body: Vec<String> = items
+                    .iter()
+                    .map(|e| {
+                        let (t, from) = entry_text(theirs, e);
+                        format!("{ind}{}", reindent(t, from, ind))
+                    })
+                    .collect();
+                (
+                    line_start(src, first.start),
+                    format!("{}{trailing}\n", body.join(",\n")),
+                )
+            }
+            None => {
+                let body: Vec<&str> = items.iter().map(|e| entry_text(theirs, e).0).collect();
+                (first.start, format!("{}{trailing}", body.join(", ")))
+            }
+        };
+        out.push(Splice { range: p..p, text });
+        return Ok(());
+    }
     let anchor = match after {
-        Some(k) => entries.iter().find(|e| e.key == k),
-        None => entries.last(),
+        Some(k) => alive.iter().copied().find(|e| e.key == k),
+        None => None,
+    }
+    .or_else(|| alive.last().copied());
+    // The last member left loses its comma when the members after it go without a trailing one.
+    let comma = |a: &Entry| {
+        let is_last_alive = alive.last().is_some_and(|l| std::ptr::eq(*l, a));
+        let tail_gone = entries.last().is_some_and(|l| !std::ptr::eq(l, a));
+        match entries.last() {
+            Some(l) if is_last_alive && tail_gone && l.comma.is_none() => None,
+            _ => a.comma,
+        }
     };
     let Some(a) = anchor else {
         // An empty container: only whitespace may be inside.
@@ -384,7 +450,7 @@ fn insert(
             reindent(t, from, indent.unwrap_or(""))
         })
         .collect();
-    match (indent, a.comma) {
+    match (indent, comma(a)) {
         (Some(ind), Some(c)) if rest_is_trivia(src, c + 1) => {
             let group = texts.join(&format!(",\n{ind}"));
             let p = line_end(src, c + 1);
