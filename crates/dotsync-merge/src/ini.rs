@@ -194,7 +194,7 @@ fn cannot(why: &str) -> Refusal {
 fn line_ranges(e: &Entry) -> Vec<Range<usize>> {
     match &e.value.kind {
         Kind::List(items) => items.iter().map(|i| i.start..i.end).collect(),
-        _ => vec![e.start..e.end],
+        _ => std::iter::once(e.start..e.end).collect(),
     }
 }
 
