@@ -76,3 +76,44 @@ fn settings_json_edited_on_two_machines_in_the_same_minute_converges_by_key() {
     });
     assert!(merged, "one machine merged by key");
 }
+
+#[test]
+fn the_merge_fields_are_set_from_the_cli_and_checked_by_the_api() {
+    let w = World::new();
+    let mut m = w.machine("m");
+    m.start_daemon();
+    m.ok(&[
+        "config",
+        "add",
+        "dots",
+        "--remote",
+        "/srv/dots.git",
+        "~/.config",
+        "--structured-merge",
+        "false",
+        "--merge-format",
+        "*.conf=ini",
+        "--merge-format",
+        ".config/app/prefs=json",
+    ]);
+    let shown = m.ok_json(&["config", "show", "dots", "--json"]);
+    assert_eq!(shown["structured_merge"], false);
+    assert_eq!(
+        shown["merge_formats"],
+        json!({"*.conf": "ini", ".config/app/prefs": "json"})
+    );
+    // An edit keeps the map and adds to it.
+    m.ok(&["config", "edit", "dots", "--merge-format", "*.yml=yaml"]);
+    let shown = m.ok_json(&["config", "show", "dots", "--json"]);
+    assert_eq!(shown["merge_formats"].as_object().unwrap().len(), 3);
+    // A format dotsync does not merge, or a bad glob: a 400 naming the field.
+    for bad in [json!({"*.x": "xml"}), json!({"a[": "json"})] {
+        let r = m.post(
+            "/v1/config",
+            &json!({"name": "other", "paths": ["~/.zshrc"], "remote": "/srv/o.git",
+                "merge_formats": bad}),
+        );
+        assert_eq!(r.error_field(), Some("merge_formats"), "{}", r.text);
+        r.assert_error(400, "invalid");
+    }
+}
