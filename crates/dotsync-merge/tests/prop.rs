@@ -166,3 +166,21 @@ proptest! {
         prop_assert_eq!(m1.keys, m2.keys);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    /// Whatever the three texts, a merge answers (a file or a refusal) and never panics; a
+    /// file it answers parses.
+    #[test]
+    fn any_input_is_answered_without_a_panic(
+        b in "[ \\n\\t{}\\[\\]:,=#;\"'a-c0-2./\\-|>&*!]{0,60}",
+        o in "[ \\n\\t{}\\[\\]:,=#;\"'a-c0-2./\\-|>&*!]{0,60}",
+        t in "[ \\n\\t{}\\[\\]:,=#;\"'a-c0-2./\\-|>&*!]{0,60}",
+        format in prop_oneof![Just(Format::Json), Just(Format::Toml), Just(Format::Yaml), Just(Format::Ini)],
+    ) {
+        if let Ok(m) = merge(format, b.as_bytes(), o.as_bytes(), t.as_bytes()) {
+            let text = String::from_utf8(m.bytes).expect("utf-8");
+            prop_assert!(parse_val(format, &text).is_some(), "{}", text);
+        }
+    }
+}

@@ -84,7 +84,10 @@ fn apply_fields(body: &mut Value, f: FieldArgs, clear_ignore: bool) {
         body["structured_merge"] = json!(s);
     }
     if !f.merge_formats.is_empty() {
-        let mut map = body["merge_formats"].as_object().cloned().unwrap_or_default();
+        let mut map = body["merge_formats"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         for m in f.merge_formats {
             // No `=`: an empty format, which the server refuses naming the field.
             let (glob, format) = m.rsplit_once('=').unwrap_or((m.as_str(), ""));

@@ -56,7 +56,10 @@ fn settings_json_edited_on_two_machines_in_the_same_minute_converges_by_key() {
     wait_synced(&b, "dots");
     // Adjacent lines, both machines at once: the line merge alone would conflict.
     a.write(SETTINGS, BASE.replace("13", "15"));
-    b.write(SETTINGS, BASE.replace("\"editor.tabSize\": 4", "\"editor.tabSize\": 2"));
+    b.write(
+        SETTINGS,
+        BASE.replace("\"editor.tabSize\": 4", "\"editor.tabSize\": 2"),
+    );
     let both = BASE
         .replace("13", "15")
         .replace("\"editor.tabSize\": 4", "\"editor.tabSize\": 2");
