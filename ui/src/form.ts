@@ -15,6 +15,8 @@ export const FIELDS = [
   "auto",
   "interval_s",
   "notify",
+  "structured_merge",
+  "merge_formats",
 ] as const;
 export type Field = (typeof FIELDS)[number];
 
@@ -31,6 +33,9 @@ export interface ConfigForm {
   /** As typed. */
   interval_s: string;
   notify: boolean;
+  structured_merge: boolean;
+  /** Not edited here; kept as stored so that saving the form does not drop it. */
+  merge_formats?: Record<string, string>;
 }
 
 export function emptyForm(): ConfigForm {
@@ -45,6 +50,7 @@ export function emptyForm(): ConfigForm {
     auto: true,
     interval_s: "60",
     notify: true,
+    structured_merge: true,
   };
 }
 
@@ -60,6 +66,8 @@ export function configToForm(c: SyncConfig): ConfigForm {
     auto: c.auto,
     interval_s: String(c.interval_s),
     notify: c.notify ?? true,
+    structured_merge: c.structured_merge ?? true,
+    ...(c.merge_formats ? { merge_formats: { ...c.merge_formats } } : {}),
   };
 }
 
@@ -91,7 +99,9 @@ export function formToInput(f: ConfigForm, id?: string): { input: ConfigInput | 
     auto: f.auto,
     interval_s: Number(interval),
     notify: f.notify,
+    structured_merge: f.structured_merge,
   };
+  if (f.merge_formats) input.merge_formats = { ...f.merge_formats };
   if (id) input.id = id;
   return { input, errors };
 }

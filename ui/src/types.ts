@@ -16,6 +16,10 @@ export interface SyncConfig {
   interval_s: number;
   /** Pokes to and from the other machines right after a push (older daemons: absent). */
   notify?: boolean;
+  /** Settings files whose edits touch the same lines are merged key by key (older daemons: absent). */
+  structured_merge?: boolean;
+  /** Extra globs to merge by key, mapped to "json", "toml", "yaml" or "ini". */
+  merge_formats?: Record<string, string>;
 }
 
 export type ConfigInput = Omit<SyncConfig, "id"> & { id?: string };

@@ -19,6 +19,7 @@ describe("the config form", () => {
       auto: true,
       interval_s: 30,
       notify: true,
+      structured_merge: true,
     });
   });
 
@@ -33,7 +34,7 @@ describe("the config form", () => {
   });
 
   it("round-trips a stored config", () => {
-    const cfg = { id: "cfg_1", name: "d", paths: ["~/.a"], ignore: ["x", "y"], remote: "r", branch: "b", direction: "pull" as const, on_conflict: "local" as const, auto: false, interval_s: 9, notify: false };
+    const cfg = { id: "cfg_1", name: "d", paths: ["~/.a"], ignore: ["x", "y"], remote: "r", branch: "b", direction: "pull" as const, on_conflict: "local" as const, auto: false, interval_s: 9, notify: false, structured_merge: false, merge_formats: { "*.conf": "ini" } };
     const { input } = formToInput(configToForm(cfg), cfg.id);
     expect(input).toEqual(cfg);
   });

@@ -1,5 +1,6 @@
 //! Sync configs: what a person asks dotsync to keep in sync, and the rules an input must follow.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,31 @@ pub struct SyncConfig {
     /// instead of at the next check. A relay (`DOTSYNC_RELAY`) works either way.
     #[serde(default = "default_true")]
     pub notify: bool,
+    /// Whether a settings file (JSON/JSONC, TOML, YAML, INI/gitconfig) whose line merge
+    /// conflicts is merged key by key: a conflict only when both machines changed the same key.
+    #[serde(default = "default_true")]
+    pub structured_merge: bool,
+    /// Extra files to merge by key, by glob (matched against the path under the home, or the
+    /// file name for a glob without `/`): `{"*.conf": "ini"}`. Formats: `json`, `toml`, `yaml`,
+    /// `ini`.
+    #[serde(default)]
+    pub merge_formats: BTreeMap<String, String>,
+}
+
+/// The formats `merge_formats` may name.
+pub const MERGE_FORMATS: [&str; 4] = ["json", "toml", "yaml", "ini"];
+
+impl SyncConfig {
+    /// The format `merge_formats` maps a repository path to, if any (the first glob in order
+    /// that matches).
+    pub fn merge_format_for(&self, repo_path: &str) -> Option<&str> {
+        let name = repo_path.rsplit('/').next().unwrap_or(repo_path);
+        self.merge_formats.iter().find_map(|(glob, format)| {
+            let m = globset::Glob::new(glob).ok()?.compile_matcher();
+            let hit = m.is_match(repo_path) || (!glob.contains('/') && m.is_match(name));
+            hit.then_some(format.as_str())
+        })
+    }
 }
 
 /// The body of `POST /v1/config` and `PUT /v1/config/{id}`; omitted optional fields take their
@@ -96,6 +122,10 @@ pub struct ConfigInput {
     pub interval_s: u64,
     #[serde(default = "default_true")]
     pub notify: bool,
+    #[serde(default = "default_true")]
+    pub structured_merge: bool,
+    #[serde(default)]
+    pub merge_formats: BTreeMap<String, String>,
 }
 
 fn default_branch() -> String {
@@ -183,6 +213,24 @@ impl ConfigInput {
                 ),
             ));
         }
+        for (glob, format) in &self.merge_formats {
+            globset::Glob::new(glob).map_err(|e| {
+                ValidationError::new(
+                    "merge_formats",
+                    format!("{glob:?} is not a valid glob: {e}"),
+                )
+            })?;
+            if !MERGE_FORMATS.contains(&format.as_str()) {
+                return Err(ValidationError::new(
+                    "merge_formats",
+                    format!(
+                        "{glob:?} maps to {format:?}, which is not a format dotsync merges by \
+                         key; use one of {}",
+                        MERGE_FORMATS.join(", ")
+                    ),
+                ));
+            }
+        }
         Ok(SyncConfig {
             id,
             name: self.name,
@@ -195,6 +243,8 @@ impl ConfigInput {
             auto: self.auto,
             interval_s: self.interval_s,
             notify: self.notify,
+            structured_merge: self.structured_merge,
+            merge_formats: self.merge_formats,
         })
     }
 }
@@ -335,6 +385,24 @@ mod tests {
         assert!(cfg.auto);
         assert_eq!(cfg.interval_s, 60);
         assert!(cfg.notify);
+        assert!(cfg.structured_merge);
+        assert!(cfg.merge_formats.is_empty());
+    }
+
+    #[test]
+    fn merge_formats_map_globs_to_formats() {
+        let cfg = input(serde_json::json!({
+            "name": "dots", "paths": ["~/.config"], "remote": "/r",
+            "merge_formats": {"*.conf": "ini", ".config/app/settings": "json"}
+        }))
+        .validate(id(), Path::new("/home/me"))
+        .expect("valid");
+        assert_eq!(
+            cfg.merge_format_for(".config/kitty/kitty.conf"),
+            Some("ini")
+        );
+        assert_eq!(cfg.merge_format_for(".config/app/settings"), Some("json"));
+        assert_eq!(cfg.merge_format_for(".config/app/other"), None);
     }
 
     #[test]
@@ -346,6 +414,8 @@ mod tests {
         }))
         .expect("an old stored config parses");
         assert!(cfg.notify);
+        assert!(cfg.structured_merge);
+        assert!(cfg.merge_formats.is_empty());
     }
 
     #[test]
@@ -403,6 +473,14 @@ mod tests {
             (
                 serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "ignore": ["a[" ]}),
                 "ignore",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "merge_formats": {"a[": "json"}}),
+                "merge_formats",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "merge_formats": {"*.x": "xml"}}),
+                "merge_formats",
             ),
         ];
         for (json, field) in cases {

@@ -1007,6 +1007,8 @@ fn fail_subscribers(
                 auto: false,
                 interval_s: 60,
                 notify: true,
+                structured_merge: true,
+                merge_formats: Default::default(),
             };
             &placeholder
         }

@@ -8,7 +8,8 @@ pub enum FileAction {
     Pushed,
     /// A remote change was written into the home.
     Pulled,
-    /// Edits from both sides were merged line by line; the result is in the home and pushed.
+    /// Edits from both sides were merged (line by line, or key by key for a settings file; the
+    /// detail says which keys); the result is in the home and pushed.
     Merged,
     /// The file was deleted on one side and the deletion propagated.
     Deleted,

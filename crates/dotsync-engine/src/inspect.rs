@@ -391,6 +391,12 @@ impl Engine {
                 return Ok(Vec::new());
             }
         }
+        let format = format!(
+            "--format=%x1e%H%x1f%ct%x1f%an%x1f%s%x1f%(trailers:key=Dotsync-Machine,valueonly,separator=%x2C)%x1f%(trailers:key={},valueonly,separator=%x1d)",
+            crate::sync::message::KEY_MERGE_TRAILER
+        );
+        // The trailer for this file, if it was merged by key in that commit.
+        let merged_prefix = format!("{}: ", crate::sync::message::message_path(rp.as_str()));
         let mut args = vec![
             "--literal-pathspecs",
             "log",
@@ -399,7 +405,7 @@ impl Engine {
             "-z",
             "--no-abbrev",
             "--date-order",
-            "--format=%x1e%H%x1f%ct%x1f%an%x1f%s%x1f%(trailers:key=Dotsync-Machine,valueonly,separator=%x2C)",
+            &format,
         ];
         args.extend(starts);
         args.extend(["--", rp.as_str()]);
@@ -444,11 +450,18 @@ impl Engine {
             } else {
                 f[4].trim().to_owned()
             };
+            let mut message = f[3].to_owned();
+            if let Some(keys) = f.get(5).and_then(|t| {
+                t.split('\x1d')
+                    .find_map(|v| v.trim().strip_prefix(&merged_prefix))
+            }) {
+                message.push_str(&format!(" (merged by key: {keys})"));
+            }
             entries.push(HistoryEntry {
                 commit: f[0].to_owned(),
                 time: f[1].parse().unwrap_or(0),
                 machine,
-                message: f[3].to_owned(),
+                message,
                 size: None,
                 blob,
             });

@@ -1014,3 +1014,113 @@ fn walk_count(dir: &Path, f: impl Fn(&Path) -> bool + Copy) -> usize {
     }
     n
 }
+
+fn settings_pair(dir: &Path, extra: serde_json::Value) -> (Machine, Machine) {
+    let remote = bare(dir);
+    let mut cfg = serde_json::json!({"name": "dots", "paths": ["~/.config"]});
+    if let (Some(c), Some(e)) = (cfg.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
+    }
+    (
+        machine(dir, "laptop", &remote, cfg.clone()),
+        machine(dir, "desktop", &remote, cfg),
+    )
+}
+
+fn file_detail(ev: &[SyncEvent], want: &str) -> Option<String> {
+    ev.iter().find_map(|e| match e {
+        SyncEvent::File { path, detail, .. } if path == want => detail.clone(),
+        _ => None,
+    })
+}
+
+const SETTINGS: &str =
+    "{\n    // editor\n    \"editor.fontSize\": 13,\n    \"editor.tabSize\": 4\n}\n";
+const SETTINGS_PATH: &str = ".config/Code/User/settings.json";
+
+#[test]
+fn settings_edited_on_adjacent_lines_merge_by_key_and_history_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = settings_pair(dir.path(), serde_json::json!({}));
+    a.write(SETTINGS_PATH, SETTINGS);
+    a.sync();
+    b.sync();
+    a.write(SETTINGS_PATH, &SETTINGS.replace("13", "15"));
+    b.write(
+        SETTINGS_PATH,
+        &SETTINGS.replace("\"editor.tabSize\": 4", "\"editor.tabSize\": 2"),
+    );
+    a.sync();
+    let (s, ev) = b.sync();
+    assert_eq!((s.merged, s.conflicts), (1, 0), "{ev:?}");
+    assert_eq!(
+        file_detail(&ev, SETTINGS_PATH).as_deref(),
+        Some("merged by key: editor.fontSize, editor.tabSize")
+    );
+    let both = SETTINGS
+        .replace("13", "15")
+        .replace("\"editor.tabSize\": 4", "\"editor.tabSize\": 2");
+    assert_eq!(b.read(SETTINGS_PATH), both);
+    a.sync();
+    assert_eq!(a.read(SETTINGS_PATH), both);
+    let history = b.engine.history(&b.cfg, SETTINGS_PATH).unwrap();
+    assert!(
+        history[0]
+            .message
+            .ends_with("(merged by key: editor.fontSize, editor.tabSize)"),
+        "{history:?}"
+    );
+}
+
+#[test]
+fn the_same_key_changed_twice_is_a_conflict_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = settings_pair(dir.path(), serde_json::json!({}));
+    a.write(SETTINGS_PATH, SETTINGS);
+    a.sync();
+    b.sync();
+    a.write(SETTINGS_PATH, &SETTINGS.replace("13", "15"));
+    b.write(SETTINGS_PATH, &SETTINGS.replace("13", "16"));
+    a.sync();
+    let (s, ev) = b.sync();
+    assert_eq!(s.conflicts, 1, "{ev:?}");
+    assert_eq!(
+        file_detail(&ev, SETTINGS_PATH).as_deref(),
+        Some("both machines changed editor.fontSize; both kept")
+    );
+    assert_eq!(b.read(SETTINGS_PATH), SETTINGS.replace("13", "16"));
+}
+
+#[test]
+fn structured_merge_off_and_extra_globs() {
+    // Off: the line merge's conflict stays.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = settings_pair(dir.path(), serde_json::json!({"structured_merge": false}));
+    a.write(SETTINGS_PATH, SETTINGS);
+    a.sync();
+    b.sync();
+    a.write(SETTINGS_PATH, &SETTINGS.replace("13", "15"));
+    b.write(SETTINGS_PATH, &SETTINGS.replace(": 4", ": 2"));
+    a.sync();
+    assert_eq!(b.sync().0.conflicts, 1);
+
+    // A file without a known extension, mapped by glob.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = settings_pair(
+        dir.path(),
+        serde_json::json!({"merge_formats": {"*rc": "ini"}}),
+    );
+    let base = "[ui]\ncolor = auto\npager = less\n";
+    a.write(".config/toolrc", base);
+    a.sync();
+    b.sync();
+    a.write(".config/toolrc", &base.replace("auto", "always"));
+    b.write(".config/toolrc", &base.replace("less", "more"));
+    a.sync();
+    let (s, ev) = b.sync();
+    assert_eq!((s.merged, s.conflicts), (1, 0), "{ev:?}");
+    assert_eq!(
+        b.read(".config/toolrc"),
+        "[ui]\ncolor = always\npager = more\n"
+    );
+}

@@ -1538,6 +1538,8 @@ fn make_config(
         auto: false,
         interval_s: 60,
         notify: false,
+        structured_merge: true,
+        merge_formats: Default::default(),
     };
     input.validate("cfg_00000000000000aa".into(), home).unwrap()
 }

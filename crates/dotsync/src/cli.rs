@@ -354,6 +354,13 @@ pub struct FieldArgs {
     /// true).
     #[arg(long)]
     pub notify: Option<bool>,
+    /// Whether settings files (JSON, TOML, YAML, INI/gitconfig) whose edits touch the same lines
+    /// are merged key by key [default: true].
+    #[arg(long)]
+    pub structured_merge: Option<bool>,
+    /// Merge the files GLOB matches by key as FORMAT (json, toml, yaml or ini); repeatable.
+    #[arg(long = "merge-format", value_name = "GLOB=FORMAT")]
+    pub merge_formats: Vec<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

@@ -91,6 +91,21 @@ fn apply_fields(body: &mut Value, f: FieldArgs, clear_ignore: bool) {
     if let Some(n) = f.notify {
         body["notify"] = json!(n);
     }
+    if let Some(s) = f.structured_merge {
+        body["structured_merge"] = json!(s);
+    }
+    if !f.merge_formats.is_empty() {
+        let mut map = body["merge_formats"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for m in f.merge_formats {
+            // No `=`: an empty format, which the server refuses naming the field.
+            let (glob, format) = m.rsplit_once('=').unwrap_or((m.as_str(), ""));
+            map.insert(glob.to_owned(), json!(format));
+        }
+        body["merge_formats"] = Value::Object(map);
+    }
 }
 
 fn config(cmd: ConfigCmd) -> Result<ExitCode> {

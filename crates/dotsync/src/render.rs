@@ -72,4 +72,12 @@ pub fn config_detail(c: &Value) {
     println!("auto:        {}", c["auto"]);
     println!("interval_s:  {}", c["interval_s"]);
     println!("notify:      {}", c["notify"]);
+    println!("structured_merge: {}", c["structured_merge"]);
+    if let Some(m) = c["merge_formats"].as_object().filter(|m| !m.is_empty()) {
+        let pairs: Vec<String> = m
+            .iter()
+            .map(|(g, f)| format!("{g}={}", f.as_str().unwrap_or("")))
+            .collect();
+        println!("merge_formats: {}", pairs.join(", "));
+    }
 }

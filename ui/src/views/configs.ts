@@ -170,6 +170,16 @@ function renderEditor(root: HTMLElement, form: ConfigForm, existing?: SyncConfig
     },
   });
 
+  const structuredMerge = h("input", {
+    id: "f-structured-merge",
+    name: "structured_merge",
+    type: "checkbox",
+    checked: form.structured_merge,
+    onchange: (e: Event) => {
+      form.structured_merge = (e.target as HTMLInputElement).checked;
+    },
+  });
+
   const showErrors = (errors: FieldErrors, general?: string) => {
     for (const [f, el] of errs) {
       el.textContent = errors[f] ?? "";
@@ -272,6 +282,18 @@ function renderEditor(root: HTMLElement, form: ConfigForm, existing?: SyncConfig
       { class: "field field-check", "data-field": "notify" },
       h("label", null, notify, " Tell the other machines at once after a push (and hear from them)"),
       errorSlot("notify"),
+    ),
+    h(
+      "div",
+      { class: "field field-check", "data-field": "structured_merge" },
+      h(
+        "label",
+        null,
+        structuredMerge,
+        " Merge settings files (JSON, TOML, YAML, INI) key by key: a conflict only when both machines changed the same key",
+      ),
+      errorSlot("structured_merge"),
+      errorSlot("merge_formats"),
     ),
     h(
       "div",

@@ -14,6 +14,8 @@ fn cfg(id: &str, paths: &[&str], ignore: &[&str]) -> SyncConfig {
         auto: true,
         interval_s: 60,
         notify: true,
+        structured_merge: true,
+        merge_formats: Default::default(),
     }
 }
 

@@ -4,7 +4,7 @@ use crate::FileAction;
 
 /// A path as it may appear in a commit message: control characters escaped, so that a file
 /// name cannot add lines (or a forged trailer) to the message.
-pub(super) fn message_path(p: &str) -> String {
+pub(crate) fn message_path(p: &str) -> String {
     if p.chars().any(char::is_control) {
         p.escape_default().to_string()
     } else {
@@ -12,9 +12,13 @@ pub(super) fn message_path(p: &str) -> String {
     }
 }
 
+/// The trailer naming a file merged by key and its keys: `<path>: <key>, <key>`.
+pub(crate) const KEY_MERGE_TRAILER: &str = "Dotsync-Merged-By-Key";
+
 pub(super) fn commit_message(
     machine: &str,
     events: &[(String, FileAction, u64, Option<String>)],
+    key_merges: &[(String, String)],
 ) -> String {
     let travelling: Vec<&(String, FileAction, u64, Option<String>)> = events
         .iter()
@@ -54,5 +58,25 @@ pub(super) fn commit_message(
         };
         body.push_str(&format!("{verb} {}\n", message_path(p)));
     }
-    format!("{subject}\n\n{body}\nDotsync-Machine: {machine}\n")
+    // Files merged by key travel in the commit without a file event of their own.
+    let mut trailers = String::new();
+    for (p, keys) in key_merges {
+        body.push_str(&format!("merge {} by key: {keys}\n", message_path(p)));
+        trailers.push_str(&format!(
+            "{KEY_MERGE_TRAILER}: {}: {keys}\n",
+            message_path(p)
+        ));
+    }
+    if travelling.is_empty() && !key_merges.is_empty() {
+        let names: Vec<String> = key_merges
+            .iter()
+            .take(3)
+            .map(|(p, _)| message_path(p))
+            .collect();
+        subject = format!("{machine}: {}", names.join(", "));
+        if key_merges.len() > 3 {
+            subject.push_str(&format!(" and {} more", key_merges.len() - 3));
+        }
+    }
+    format!("{subject}\n\n{body}\n{trailers}Dotsync-Machine: {machine}\n")
 }

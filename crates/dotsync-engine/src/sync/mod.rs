@@ -16,7 +16,7 @@ use dotsync_core::plan::Version;
 use dotsync_core::remote::expand_remote;
 
 mod home;
-mod message;
+pub(crate) mod message;
 mod planner;
 mod remote;
 
@@ -440,6 +440,7 @@ impl Engine {
                 conflicts_set,
                 conflicts_cleared,
                 events,
+                key_merges,
             } = planned;
 
             if opts.dry_run {
@@ -516,6 +517,7 @@ impl Engine {
                 &preserve,
                 &pushed_bases,
                 &events,
+                &key_merges,
                 em,
             )? {
                 Pushed::Tip(tip) => {
@@ -646,6 +648,7 @@ impl Engine {
         preserve: &[(String, Option<(u32, String)>)],
         pushed_bases: &[(String, Option<Version>)],
         events: &[(String, FileAction, u64, Option<String>)],
+        key_merges: &[(String, String)],
         em: &mut Emitter<'_>,
     ) -> Result<Pushed, SyncError> {
         let meta_changed = *meta != remote.meta;
@@ -698,7 +701,7 @@ impl Engine {
                 None => false,
             };
             if !unchanged_tree {
-                let msg = commit_message(machine, events);
+                let msg = commit_message(machine, events, key_merges);
                 let commit =
                     repo.commit_tree(&tree, parent.as_deref(), &msg, (&author.0, &author.1))?;
                 // What this push carries from the home, recorded before it leaves: if the

@@ -18,6 +18,31 @@ use crate::{Engine, FileAction, SyncError, SyncOptions};
 /// Files larger than this never go through a text merge.
 const MERGE_LIMIT: usize = 1 << 20;
 
+/// The format to merge `path` in by key, if the config asks for it: its `merge_formats`
+/// first, then the file's name.
+fn structured_format(cfg: &SyncConfig, path: &str) -> Option<dotsync_merge::Format> {
+    if !cfg.structured_merge {
+        return None;
+    }
+    match cfg.merge_format_for(path) {
+        Some(name) => dotsync_merge::Format::from_name(name),
+        None => dotsync_merge::Format::detect(path),
+    }
+}
+
+/// Key paths for a message: at most 10, control characters escaped.
+pub(super) fn key_list(keys: &[String]) -> String {
+    let mut shown: Vec<String> = keys
+        .iter()
+        .take(10)
+        .map(|k| super::message::message_path(k))
+        .collect();
+    if keys.len() > 10 {
+        shown.push(format!("and {} more", keys.len() - 10));
+    }
+    shown.join(", ")
+}
+
 /// Everything a plan decided.
 pub(super) struct Planned {
     pub tree_changes: Vec<(String, Option<(u32, String)>)>,
@@ -33,6 +58,8 @@ pub(super) struct Planned {
     pub conflicts_cleared: Vec<String>,
     /// File events to report once the push is in.
     pub events: Vec<(String, FileAction, u64, Option<String>)>,
+    /// Files merged by key, with the keys: named in the commit message (a trailer `log` reads).
+    pub key_merges: Vec<(String, String)>,
 }
 
 impl Planned {
@@ -76,6 +103,7 @@ impl Engine {
             conflicts_set: Vec::new(),
             conflicts_cleared: Vec::new(),
             events: Vec::new(),
+            key_merges: Vec::new(),
         };
         let mut all: BTreeSet<RepoPath> = local.keys().cloned().collect();
         all.extend(remote.files.keys().cloned());
@@ -152,6 +180,9 @@ impl Engine {
 
             let mut decision = plan::decide(b, l, r, cfg.direction, true);
             let mut merged: Option<Vec<u8>> = None;
+            // Set when the merge went key by key: the keys merged, or those both changed.
+            let mut merged_keys: Option<Vec<String>> = None;
+            let mut conflict_keys: Option<Vec<String>> = None;
             if decision == Decision::Merge {
                 // The three versions must be text files small enough to merge.
                 let (Some(bv), Some(lv), Some(rv)) = (b, l, r) else {
@@ -176,6 +207,22 @@ impl Engine {
                         && is_text(theirs)
                     {
                         merged = repo.merge_text(&ours, base_bytes, theirs)?;
+                        if merged.is_none()
+                            && let Some(format) = structured_format(cfg, &key)
+                        {
+                            match dotsync_merge::merge(format, base_bytes, &ours, theirs) {
+                                Ok(m) => {
+                                    merged = Some(m.bytes);
+                                    merged_keys = Some(m.keys);
+                                }
+                                Err(dotsync_merge::Refusal::Conflict { keys }) => {
+                                    conflict_keys = Some(keys);
+                                }
+                                Err(why) => {
+                                    tracing::debug!(path = %key, %why, "no key-level merge");
+                                }
+                            }
+                        }
                         if merged.is_some() {
                             // This machine's version as it was, beside the merge that replaces
                             // it: every version a sync saw stays in the object store.
@@ -243,6 +290,9 @@ impl Engine {
                         mode,
                     };
                     let pull_only = cfg.direction == dotsync_core::Direction::Pull;
+                    if let (Some(keys), false) = (&merged_keys, pull_only) {
+                        p.key_merges.push((key.clone(), key_list(keys)));
+                    }
                     if !pull_only {
                         p.tree_changes
                             .push((key.clone(), Some((git_mode(Kind::File, mode), blob))));
@@ -253,10 +303,17 @@ impl Engine {
                         version: v,
                         content: Some(m),
                         action: FileAction::Merged,
-                        detail: Some(if pull_only {
-                            "the remote's edits merged into this machine's file line by line".into()
-                        } else {
-                            "edits from both machines merged line by line".into()
+                        detail: Some(match (&merged_keys, pull_only) {
+                            (Some(keys), false) => format!("merged by key: {}", key_list(keys)),
+                            (Some(keys), true) => format!(
+                                "the remote's edits merged into this machine's file by key: {}",
+                                key_list(keys)
+                            ),
+                            (None, true) => {
+                                "the remote's edits merged into this machine's file line by line"
+                                    .into()
+                            }
+                            (None, false) => "edits from both machines merged line by line".into(),
                         }),
                         base: pull_only.then(|| rv.clone()),
                     });
@@ -296,8 +353,14 @@ impl Engine {
                                     "both machines changed the same lines; both kept"
                                 }
                             };
+                            let detail = match &conflict_keys {
+                                Some(keys) => {
+                                    format!("both machines changed {}; both kept", key_list(keys))
+                                }
+                                None => detail.to_owned(),
+                            };
                             p.events
-                                .push((key, FileAction::Conflict, size, Some(detail.into())));
+                                .push((key, FileAction::Conflict, size, Some(detail)));
                         }
                         Some(Side::Local) if cfg.direction == dotsync_core::Direction::Pull => {
                             // This machine's file stays; taking the remote's version as base

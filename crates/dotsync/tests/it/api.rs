@@ -24,6 +24,8 @@ fn with_defaults(id: &str, body: &Value) -> Value {
         "auto": true,
         "interval_s": 60,
         "notify": true,
+        "structured_merge": true,
+        "merge_formats": {},
     });
     for (k, v) in body.as_object().unwrap() {
         full[k] = v.clone();

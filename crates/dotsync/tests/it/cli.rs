@@ -58,7 +58,7 @@ fn config_scenario(m: &Machine) {
         json!({"id": id, "name": "dots", "paths": ["~/.zshrc", "~/.config/nvim"],
             "ignore": ["*.bak", "*.swp"], "remote": "git@example.com:me/dots.git",
             "branch": "laptop", "direction": "push", "on_conflict": "local", "auto": false,
-            "interval_s": 300, "notify": true})
+            "interval_s": 300, "notify": true, "structured_merge": true, "merge_formats": {}})
     );
 
     // add with the defaults.
@@ -148,7 +148,8 @@ fn config_scenario(m: &Machine) {
         edited,
         json!({"id": id, "name": "dotfiles", "paths": ["~/.config/nvim", "~/.vimrc"],
             "ignore": ["*.tmp"], "remote": "git@example.com:me/dots.git", "branch": "laptop", "notify": true,
-            "direction": "push", "on_conflict": "local", "auto": false, "interval_s": 120})
+            "direction": "push", "on_conflict": "local", "auto": false, "interval_s": 120,
+            "structured_merge": true, "merge_formats": {}})
     );
     m.ok(&[
         "config",

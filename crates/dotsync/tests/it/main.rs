@@ -15,6 +15,7 @@ mod api;
 mod cli;
 mod daemon;
 mod durability;
+mod merge;
 mod newcomer;
 mod notify;
 mod soak;
