@@ -355,10 +355,11 @@ pub struct FieldArgs {
     #[arg(long)]
     pub notify: Option<bool>,
     /// Whether settings files (JSON, TOML, YAML, INI/gitconfig) whose edits touch the same lines
-    /// are merged key by key [default: true].
+    /// are merged key by key (a new config: true).
     #[arg(long)]
     pub structured_merge: Option<bool>,
-    /// Merge the files GLOB matches by key as FORMAT (json, toml, yaml or ini); repeatable.
+    /// Merge the files GLOB matches by key as FORMAT (json, toml, yaml or ini); repeatable
+    /// (`config edit` adds to the config's list, or changes a glob's format).
     #[arg(long = "merge-format", value_name = "GLOB=FORMAT")]
     pub merge_formats: Vec<String>,
 }
