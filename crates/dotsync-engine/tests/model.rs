@@ -210,6 +210,18 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
          the tip while it has a directory there that it does not push)",
         "m0=both/keep-both m1=both/keep-both | m0 binary .config/nvim/lua/a.lua; m0 sync; m0+m1 apart-lines .config/nvim/lua/a.lua; m0 lua-becomes file; m1 sync --allow-mass-delete; m1 restore .config/nvim/lua/a.lua #2",
     ),
+    (
+        "a config switched to a second remote and then a third: the third's repository got \
+         the first remote's branch and the second's under one name, so `log` lost what was \
+         synced through the second (history-lost, seed 134 with the settings file; fixed by \
+         naming each previous remote's branches by that remote)",
+        "m0=both/keep-both m1=both/keep-both | m1 append .config/nvim/init.lua; m1 sync; m1 switch-remote; m1+m0 same-line:1 .config/nvim/init.lua; m1 sync; m1 switch-remote",
+    ),
+    (
+        "the settings file edited key by key on two machines in every way (adjacent keys, both \
+         appending, the same key twice) converges with no edit lost",
+        "m0=both/keep-both m1=both/remote | m0 create .config/nvim/settings.json; quiesce; m0+m1 apart-lines .config/nvim/settings.json; m0 sync; m1 sync; m0 append .config/nvim/settings.json; m1 append .config/nvim/settings.json; m0 sync; m1 sync; m0+m1 same-line:1 .config/nvim/settings.json; quiesce",
+    ),
 ];
 
 /// Random cases per run by default: well under a minute in a debug build on two cores.
@@ -222,7 +234,11 @@ const PATHS: &[&str] = &[
     ".config/nvim/init.lua",
     ".config/nvim/lua/a.lua",
     ".ssh/config",
+    JSON_PATH,
 ];
+/// A settings file edited key by key (one `"key": "value"` per line), so that edits on two
+/// machines meet in the key-level merge: adjacent keys, both appending, the same key twice.
+const JSON_PATH: &str = ".config/nvim/settings.json";
 /// The directory that becomes a file or a symlink (out of the config) and back.
 const LUA_DIR: &str = ".config/nvim/lua";
 /// Config roots, as repository paths (`~/` + root in the config).
@@ -1434,6 +1450,8 @@ struct Stats {
     sync_errors: u64,
     conflicts: u64,
     merges: u64,
+    /// Of `merges`, those made key by key (settings files).
+    key_merges: u64,
     resolved: u64,
     resolutions: u64,
     restores: u64,
@@ -1452,6 +1470,7 @@ impl Stats {
         self.sync_errors += o.sync_errors;
         self.conflicts += o.conflicts;
         self.merges += o.merges;
+        self.key_merges += o.key_merges;
         self.resolved += o.resolved;
         self.resolutions += o.resolutions;
         self.restores += o.restores;
@@ -1721,7 +1740,46 @@ impl World {
         let is_link = meta.as_ref().is_some_and(|m| m.file_type().is_symlink());
         let exists = meta.is_some();
         let tag = rel.rsplit('/').next().unwrap_or(rel).to_owned();
+        // The settings file keeps its shape while it has it: its edits are edits of keys.
+        let entries = if rel == JSON_PATH && is_file {
+            json_entries(&std::fs::read(&abs).unwrap_or_default())
+        } else {
+            None
+        };
+        let json_edit = match (rel == JSON_PATH, edit) {
+            (true, Edit::Create | Edit::Append | Edit::Change(_) | Edit::ChangeLast) if !exists => {
+                let t = self.fresh();
+                Some(json_render(
+                    &(0..3)
+                        .map(|k| (format!("k{k}_t{t}"), format!("v t{t}")))
+                        .collect::<Vec<_>>(),
+                ))
+            }
+            (true, Edit::Rewrite) => {
+                let t = self.fresh();
+                Some(json_render(&[(format!("r_t{t}"), format!("v t{t}"))]))
+            }
+            (true, Edit::Append | Edit::Change(_) | Edit::ChangeLast) => entries.map(|mut e| {
+                let t = self.fresh();
+                match edit {
+                    Edit::Append => e.push((format!("k_t{t}"), format!("v t{t}"))),
+                    _ if e.is_empty() => e.push((format!("k_t{t}"), format!("v t{t}"))),
+                    Edit::Change(n) => {
+                        let k = n as usize % e.len();
+                        e[k].1 = format!("changed t{t}");
+                    }
+                    _ => {
+                        if let Some(last) = e.last_mut() {
+                            last.1 = format!("changed t{t}");
+                        }
+                    }
+                }
+                json_render(&e)
+            }),
+            _ => None,
+        };
         let content: Option<Vec<u8>> = match edit {
+            _ if json_edit.is_some() => json_edit,
             Edit::Create if exists => None,
             Edit::Append | Edit::Change(_) | Edit::ChangeLast if is_link => None,
             Edit::Create | Edit::Append | Edit::Change(_) | Edit::ChangeLast if !exists => {
@@ -2091,7 +2149,12 @@ impl World {
                     .push((*action, detail.clone()));
                 match action {
                     FileAction::Conflict => self.stats.conflicts += 1,
-                    FileAction::Merged => self.stats.merges += 1,
+                    FileAction::Merged => {
+                        self.stats.merges += 1;
+                        if detail.as_deref().is_some_and(|d| d.contains("by key")) {
+                            self.stats.key_merges += 1;
+                        }
+                    }
                     FileAction::Resolved => self.stats.resolved += 1,
                     _ => {}
                 }
@@ -2974,7 +3037,7 @@ fn check_seed(seed: u64, shrink_budget: Duration, trace: bool) -> Result<Stats, 
 
 fn summary(label: &str, cases: u64, stats: &Stats, elapsed: Duration) {
     eprintln!(
-        "{label}: {cases} cases in {:.1}s ({:.2} cases/s): {} ops, {} syncs ({} failed as allowed), {} crashes injected, {} conflicts, {} merges, {} resolved by policy, {} resolutions, {} restores, {} rewinds, {} rewinds settled, {} config changes, {} remote switches, {} quiescences",
+        "{label}: {cases} cases in {:.1}s ({:.2} cases/s): {} ops, {} syncs ({} failed as allowed), {} crashes injected, {} conflicts, {} merges ({} by key), {} resolved by policy, {} resolutions, {} restores, {} rewinds, {} rewinds settled, {} config changes, {} remote switches, {} quiescences",
         elapsed.as_secs_f64(),
         cases as f64 / elapsed.as_secs_f64().max(1e-9),
         stats.ops,
@@ -2983,6 +3046,7 @@ fn summary(label: &str, cases: u64, stats: &Stats, elapsed: Duration) {
         stats.crashes,
         stats.conflicts,
         stats.merges,
+        stats.key_merges,
         stats.resolved,
         stats.resolutions,
         stats.restores,
@@ -3208,4 +3272,33 @@ fn keep_going(seeds: &[u64], budget: Duration, trace: bool) {
         }
     }
     panic!("{msg}");
+}
+
+/// The entries of a settings file in the model's shape (`{`, one `"k": "v"` per line, `}`);
+/// `None` for anything else (a text edit or a conflict's choice made it plain text).
+fn json_entries(c: &[u8]) -> Option<Vec<(String, String)>> {
+    let text = std::str::from_utf8(c).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.first() != Some(&"{") || lines.last() != Some(&"}") {
+        return None;
+    }
+    lines[1..lines.len() - 1]
+        .iter()
+        .map(|l| {
+            let l = l.trim().trim_end_matches(',');
+            let (k, v) = l
+                .strip_prefix('"')?
+                .strip_suffix('"')?
+                .split_once("\": \"")?;
+            Some((k.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+fn json_render(entries: &[(String, String)]) -> Vec<u8> {
+    let body: Vec<String> = entries
+        .iter()
+        .map(|(k, v)| format!("  \"{k}\": \"{v}\""))
+        .collect();
+    format!("{{\n{}\n}}\n", body.join(",\n")).into_bytes()
 }

@@ -390,9 +390,12 @@ impl Engine {
         };
         if let Err(e) = keep_synced.and_then(|()| {
             // What was kept there, and the old remote's branches as last fetched (a sync
-            // that died before its record may have seen more than `synced`).
+            // that died before its record may have seen more than `synced`). Their names
+            // carry the old remote's own mark: a config switched twice keeps both remotes'
+            // branches (the first one's came along in `kept`), not one in place of the other.
             let kept = format!("+{prefix}*:{prefix}*");
-            let fetched = format!("+refs/dotsync/remote/*:{prefix}previous-remote-*");
+            let mark = &crate::git::object_id("blob", old_url.as_bytes())[..12];
+            let fetched = format!("+refs/dotsync/remote/*:{prefix}previous-{mark}-*");
             let dir = old_dir.to_string_lossy();
             repo.run(
                 &["fetch", "--quiet", "--no-tags", "--", &dir, &kept, &fetched],
