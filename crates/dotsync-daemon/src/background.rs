@@ -138,7 +138,7 @@ async fn reconcile(
         let _ = app.sync.request(
             app,
             &cfg.id,
-            crate::sync::RunOptions::default(),
+            crate::coordinator::RunOptions::default(),
             trigger,
             None,
         );

@@ -15,6 +15,7 @@ use dotsync_state::{Layout, Store};
 
 mod background;
 mod conn;
+pub mod coordinator;
 pub mod error;
 pub mod events;
 mod json;
@@ -26,7 +27,6 @@ pub mod recent;
 mod routes;
 mod schedule;
 mod security;
-pub mod sync;
 mod watch;
 
 pub use notify::NotifyOptions;
@@ -48,8 +48,8 @@ pub struct AppInner {
     pub events: events::Hub,
     pub started: Instant,
     pub engine: Arc<dotsync_engine::Engine>,
-    /// Decides when configs sync; see [`sync::Coordinator`].
-    pub sync: sync::Coordinator,
+    /// Decides when configs sync; see [`coordinator::Coordinator`].
+    pub sync: coordinator::Coordinator,
     /// The web app's login codes and sessions; see `routes/session.rs`.
     pub(crate) sessions: routes::session::Sessions,
     /// Pokes between machines; see `notify/`.
@@ -95,7 +95,7 @@ impl App {
             store.clone(),
             home.clone(),
         ));
-        let sync = sync::Coordinator::default();
+        let sync = coordinator::Coordinator::default();
         sync.set_paused(pause::Paused::load(&pause::Paused::path(&layout)));
         let recent =
             recent::Recent::open(layout.state_dir().join("recent.jsonl"), engine.machine());

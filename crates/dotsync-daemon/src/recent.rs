@@ -160,7 +160,9 @@ impl Recent {
                     format!(
                         "sync of {} failed: {}",
                         s.config,
-                        crate::sync::one_line(s.error.as_deref().unwrap_or("no reason given"))
+                        crate::coordinator::one_line(
+                            s.error.as_deref().unwrap_or("no reason given")
+                        )
                     )
                 };
                 (

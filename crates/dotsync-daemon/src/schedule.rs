@@ -3,7 +3,7 @@
 //! The check is one `git ls-remote` ([`dotsync_engine::Engine::remote_head`]) compared with the
 //! commit the config last synced with; only a moved remote, local changes still pending, or a
 //! config that has to be rescanned (its watch is degraded) start a sync. A failed sync or check
-//! is retried with capped exponential backoff ([`crate::sync::backoff`]), and the config shows
+//! is retried with capped exponential backoff ([`crate::coordinator::backoff`]), and the config shows
 //! `offline` or `error` until a retry succeeds. Between two checks the task sleeps: no timer
 //! fires for nothing.
 
@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::App;
-use crate::sync::ScheduleDecision;
+use crate::coordinator::ScheduleDecision;
 
 pub(crate) async fn schedule_loop(app: App, cfg: SyncConfig, mut shutdown: watch::Receiver<bool>) {
     let interval = Duration::from_secs(cfg.interval_s.max(1));
@@ -44,7 +44,7 @@ pub(crate) async fn schedule_loop(app: App, cfg: SyncConfig, mut shutdown: watch
                 let _ = app.sync.request(
                     &app,
                     &cfg.id,
-                    crate::sync::RunOptions::default(),
+                    crate::coordinator::RunOptions::default(),
                     trigger,
                     None,
                 );
@@ -70,7 +70,7 @@ async fn check(app: &App, cfg: &SyncConfig) {
                 let _ = app.sync.request(
                     app,
                     &cfg.id,
-                    crate::sync::RunOptions::default(),
+                    crate::coordinator::RunOptions::default(),
                     "schedule",
                     None,
                 );
@@ -80,7 +80,7 @@ async fn check(app: &App, cfg: &SyncConfig) {
             tracing::warn!(
                 config = %cfg.name,
                 "checking the remote failed: {}",
-                crate::sync::one_line(&e.to_string())
+                crate::coordinator::one_line(&e.to_string())
             );
             app.sync.check_failed(cfg, &e);
             if let Ok(v) = serde_json::to_value(app.sync.status_of(cfg, None, None)) {

@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::App;
-use crate::sync::WatchMode;
+use crate::coordinator::WatchMode;
 
 /// Messages to the watch loop.
 pub(crate) enum Msg {

@@ -199,7 +199,7 @@ pub(super) async fn round(app: &App, url: &str) {
                 r.error = found.publish_error.map(|e| {
                     format!(
                         "cannot publish this machine's presence: {}",
-                        crate::sync::one_line(&e)
+                        crate::coordinator::one_line(&e)
                     )
                 });
                 set_peers(r, &found.machines, &machine, listen);
@@ -210,7 +210,7 @@ pub(super) async fn round(app: &App, url: &str) {
             }
             Ok(Err(e)) => {
                 r.round_ok = false;
-                r.error = Some(crate::sync::one_line(&e.to_string()));
+                r.error = Some(crate::coordinator::one_line(&e.to_string()));
                 tracing::debug!("presence round with {url} failed: {e}");
             }
             Err(e) => {

@@ -190,11 +190,11 @@ pub(super) async fn check_remote(app: &App, url: &str) {
             continue;
         }
         let st = app.sync.status_of(&cfg, None, None);
-        if st.state == crate::sync::SyncState::Syncing {
+        if st.state == crate::coordinator::SyncState::Syncing {
             let _ = app.sync.request(
                 app,
                 &cfg.id,
-                crate::sync::RunOptions::default(),
+                crate::coordinator::RunOptions::default(),
                 "poke",
                 None,
             );
@@ -220,7 +220,7 @@ pub(super) async fn check_remote(app: &App, url: &str) {
                 let _ = app.sync.request(
                     app,
                     &cfg.id,
-                    crate::sync::RunOptions::default(),
+                    crate::coordinator::RunOptions::default(),
                     "poke",
                     None,
                 );
@@ -229,7 +229,7 @@ pub(super) async fn check_remote(app: &App, url: &str) {
             Ok(Err(e)) => tracing::debug!(
                 config = %cfg.name,
                 "the remote check after a poke failed: {}",
-                crate::sync::one_line(&e.to_string())
+                crate::coordinator::one_line(&e.to_string())
             ),
             Err(e) => tracing::warn!("the remote check after a poke stopped: {e}"),
         }

@@ -450,7 +450,7 @@ impl App {
             let _ = self.sync.request(
                 self,
                 &cfg.id,
-                crate::sync::RunOptions::default(),
+                crate::coordinator::RunOptions::default(),
                 "local-edit",
                 None,
             );

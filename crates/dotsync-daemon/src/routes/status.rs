@@ -6,8 +6,8 @@ use axum::extract::State;
 use serde::Serialize;
 
 use crate::App;
+use crate::coordinator::{ConfigStatus, WatcherStatus};
 use crate::error::ApiError;
-use crate::sync::{ConfigStatus, WatcherStatus};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Status {
@@ -53,7 +53,7 @@ pub async fn status(State(app): State<App>) -> Result<Json<Status>, ApiError> {
                 facts.last_sync.get(&c.id).copied(),
                 known.then(|| facts.conflicts.get(&c.id).copied().unwrap_or(0)),
             );
-            st.failed_files = crate::sync::failed_files(&app, c);
+            st.failed_files = crate::coordinator::failed_files(&app, c);
             (st.files, st.bytes) = facts.files.get(&c.id).copied().unwrap_or((0, 0));
             st
         })

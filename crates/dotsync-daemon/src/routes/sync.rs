@@ -12,9 +12,9 @@ use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::App;
+use crate::coordinator::{Line, RequestError, RunOptions};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiPath;
-use crate::sync::{Line, RequestError, RunOptions};
 
 /// Options of a sync, as an optional JSON body or as query parameters.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]

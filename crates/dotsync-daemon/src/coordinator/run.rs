@@ -1,0 +1,370 @@
+//! The side of the coordinator that acts: the run loop of a config (checks of the watcher's
+//! paths, syncs on a blocking thread), and publishing what a run does (NDJSON lines to API
+//! callers, daemon events, the recent lines).
+
+use super::*;
+
+pub(super) async fn load_config(app: &App, id: &str) -> Option<SyncConfig> {
+    let store = app.store.clone();
+    let id = id.to_owned();
+    match tokio::task::spawn_blocking(move || store.get_config(&id)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            tracing::error!("cannot read a config from the state database: {e}");
+            None
+        }
+        Err(e) => {
+            tracing::error!("reading a config failed: {e}");
+            None
+        }
+    }
+}
+
+pub(super) async fn run_loop(app: App, id: String) {
+    loop {
+        match app.sync.next_job(&id) {
+            Job::Done => break,
+            Job::Drain(q) => {
+                let msg = RequestError::ShuttingDown.to_string();
+                let cfg = load_config(&app, &id).await;
+                fail_subscribers(&app, cfg.as_ref(), &id, q, "cancelled", &msg);
+            }
+            Job::Run(q) => match load_config(&app, &id).await {
+                Some(cfg) => run(&app, cfg, q).await,
+                None => {
+                    let msg = format!("config {id} was deleted before its sync could start");
+                    fail_subscribers(&app, None, &id, q, "not_found", &msg);
+                    app.sync.forget_when_done(&id);
+                }
+            },
+            Job::Check { paths, rescan } => {
+                let Some(cfg) = load_config(&app, &id).await else {
+                    app.sync.forget_when_done(&id);
+                    continue;
+                };
+                let engine = app.engine.clone();
+                let cfg2 = cfg.clone();
+                let changed =
+                    tokio::task::spawn_blocking(move || changed_paths(&engine, &cfg2, paths))
+                        .await
+                        .unwrap_or_default();
+                if app.sync.after_check(&id, changed, rescan) {
+                    let trigger = if rescan { "rescan" } else { "watch" };
+                    let q = Queued {
+                        allow_mass_delete: false,
+                        rewind: None,
+                        trigger: trigger.to_owned(),
+                        subscribers: Vec::new(),
+                    };
+                    run(&app, cfg, q).await;
+                }
+            }
+        }
+    }
+    app.sync.idle.notify_waiters();
+}
+
+impl Coordinator {
+    fn forget_when_done(&self, id: &str) {
+        let mut inner = self.lock();
+        if let Some(e) = inner.entries.get_mut(id) {
+            e.queued = None;
+            e.dirty.clear();
+            e.pending.clear();
+            e.rescan = false;
+        }
+    }
+}
+
+/// The paths among `paths` whose content differs from what the engine last synced. A directory
+/// stands for every file below it (its files may have appeared before the watch on it did).
+pub(super) fn changed_paths(
+    engine: &dotsync_engine::Engine,
+    cfg: &SyncConfig,
+    paths: Vec<PathBuf>,
+) -> Vec<PathBuf> {
+    /// A directory dropped into a watched tree is looked into up to this many entries; beyond
+    /// that it counts as changed as a whole.
+    const MAX_WALK: usize = 100_000;
+    let mut out = Vec::new();
+    for p in paths {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => {
+                let mut seen = 0;
+                if walk_changed(engine, cfg, &p, &mut out, &mut seen, MAX_WALK).is_err() {
+                    out.push(p);
+                }
+            }
+            _ => {
+                if !engine.is_unchanged(cfg, &p) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn walk_changed(
+    engine: &dotsync_engine::Engine,
+    cfg: &SyncConfig,
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut usize,
+    max: usize,
+) -> Result<(), ()> {
+    let rd = std::fs::read_dir(dir).map_err(|_| ())?;
+    for entry in rd.flatten() {
+        *seen += 1;
+        if *seen > max {
+            return Err(());
+        }
+        let p = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => walk_changed(engine, cfg, &p, out, seen, max)?,
+            _ => {
+                if !engine.is_unchanged(cfg, &p) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn run(app: &App, cfg: SyncConfig, q: Queued) {
+    let cancel = Arc::new(AtomicBool::new(false));
+    app.sync.begin_run(&cfg.id, &q.trigger, cancel.clone());
+    publish_status(app, &cfg);
+    let subs = Arc::new(q.subscribers);
+    // A sync the daemon starts by itself waits for files to stop changing; one a person asks
+    // for runs at once (a file that changes while it is read is held either way). Only `api`
+    // is asked for: the sync after a resolution or a restore (`local-edit`) is started by the
+    // daemon, and another file of the config may be half saved right then.
+    let automatic = q.trigger != "api";
+    let opts = SyncOptions {
+        allow_mass_delete: q.allow_mass_delete,
+        trigger: q.trigger.clone(),
+        cancel: Some(cancel),
+        rewind: q.rewind,
+        settle: if automatic { settle() } else { Duration::ZERO },
+        dry_run: false,
+    };
+    let (app2, cfg2, subs2) = (app.clone(), cfg.clone(), subs.clone());
+    let started = Instant::now();
+    let joined = tokio::task::spawn_blocking(move || execute(&app2, &cfg2, &opts, &subs2)).await;
+    let summary = match joined {
+        Ok(s) => s,
+        Err(e) => {
+            let s = failed_summary(
+                &cfg,
+                "internal",
+                format!("the sync stopped unexpectedly: {e}"),
+            );
+            app.sync.finish_run(&cfg, &s);
+            publish(app, &subs, &SyncEvent::Summary(s.clone()));
+            s
+        }
+    };
+    drop(subs);
+    let ms = started.elapsed().as_millis() as u64;
+    if summary.ok {
+        tracing::info!(
+            config = %cfg.name,
+            trigger = %q.trigger,
+            pushed = summary.pushed,
+            pulled = summary.pulled,
+            merged = summary.merged,
+            deleted = summary.deleted,
+            conflicts = summary.conflicts,
+            failed = summary.failed,
+            commit = summary.commit.as_deref().map(short).unwrap_or("-"),
+            ms,
+            "sync ok"
+        );
+    } else {
+        tracing::warn!(
+            config = %cfg.name,
+            trigger = %q.trigger,
+            kind = summary.error_kind.unwrap_or("error"),
+            ms,
+            "sync failed: {}",
+            one_line(summary.error.as_deref().unwrap_or("no reason given"))
+        );
+    }
+    publish_status(app, &cfg);
+    crate::notify::after_sync(app, &cfg, &summary);
+}
+
+/// Git's multi-line messages as one log line.
+pub(crate) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+pub(super) fn short(c: &str) -> &str {
+    c.get(..12).unwrap_or(c)
+}
+
+/// Runs the engine and makes the stream well formed whatever happens: a `start` line first and
+/// exactly one `summary` line last. The config's status is updated before the summary goes out,
+/// so a client that reads the summary and then asks for the status sees the outcome.
+pub(super) fn execute(
+    app: &App,
+    cfg: &SyncConfig,
+    opts: &SyncOptions,
+    subs: &[mpsc::UnboundedSender<Line>],
+) -> SyncSummary {
+    let mut saw_start = false;
+    let mut seen_summary: Option<SyncSummary> = None;
+    let result = app.engine.sync(cfg, opts, &mut |ev: &SyncEvent| match ev {
+        SyncEvent::Summary(s) => seen_summary = Some(s.clone()),
+        SyncEvent::Start { .. } if saw_start => {}
+        other => {
+            if !saw_start && !matches!(other, SyncEvent::Start { .. }) {
+                publish(app, subs, &start_event(cfg, &opts.trigger));
+            }
+            saw_start = true;
+            publish(app, subs, other);
+        }
+    });
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => match seen_summary {
+            Some(s) if !s.ok => s,
+            _ => failed_summary(cfg, error_kind(&e), e.to_string()),
+        },
+    };
+    if !saw_start {
+        publish(app, subs, &start_event(cfg, &opts.trigger));
+    }
+    app.sync.finish_run(cfg, &summary);
+    publish(app, subs, &SyncEvent::Summary(summary.clone()));
+    crate::memory::release_free_memory(&app.store);
+    summary
+}
+
+pub(super) fn start_event(cfg: &SyncConfig, trigger: &str) -> SyncEvent {
+    SyncEvent::Start {
+        config: cfg.name.clone(),
+        config_id: cfg.id.clone(),
+        remote: cfg.remote.clone(),
+        branch: cfg.branch.clone(),
+        trigger: trigger.to_owned(),
+    }
+}
+
+pub(super) fn failed_summary(cfg: &SyncConfig, kind: &'static str, error: String) -> SyncSummary {
+    SyncSummary {
+        config: cfg.name.clone(),
+        config_id: cfg.id.clone(),
+        ok: false,
+        error: Some(error),
+        error_kind: Some(kind),
+        ..SyncSummary::default()
+    }
+}
+
+/// Answers the callers of a run that will not happen with a well-formed stream.
+pub(super) fn fail_subscribers(
+    app: &App,
+    cfg: Option<&SyncConfig>,
+    id: &str,
+    q: Queued,
+    kind: &'static str,
+    msg: &str,
+) {
+    if q.subscribers.is_empty() {
+        return;
+    }
+    let placeholder;
+    let cfg = match cfg {
+        Some(c) => c,
+        None => {
+            placeholder = SyncConfig {
+                id: id.to_owned(),
+                name: id.to_owned(),
+                paths: Vec::new(),
+                ignore: Vec::new(),
+                remote: String::new(),
+                branch: String::new(),
+                direction: Default::default(),
+                on_conflict: Default::default(),
+                auto: false,
+                interval_s: 60,
+                notify: true,
+                structured_merge: true,
+                merge_formats: Default::default(),
+            };
+            &placeholder
+        }
+    };
+    publish(app, &q.subscribers, &start_event(cfg, &q.trigger));
+    let s = failed_summary(cfg, kind, msg.to_owned());
+    publish(app, &q.subscribers, &SyncEvent::Summary(s));
+}
+
+/// Sends one event to the waiting streams and to the event hub.
+pub(super) fn publish(app: &App, subs: &[mpsc::UnboundedSender<Line>], ev: &SyncEvent) {
+    app.recent.push(ev);
+    let value = match serde_json::to_value(ev) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!("cannot serialize a sync event: {e}");
+            return;
+        }
+    };
+    if !subs.is_empty() {
+        let mut line = value.to_string().into_bytes();
+        line.push(b'\n');
+        let line = Bytes::from(line);
+        for s in subs {
+            // A caller that went away only loses its stream; the sync goes on.
+            let _ = s.send(line.clone());
+        }
+    }
+    let kind = match ev {
+        SyncEvent::Start { .. } => "sync_started",
+        SyncEvent::Progress { .. } => "sync_progress",
+        SyncEvent::File { .. } => "file",
+        SyncEvent::Summary(_) => "sync_finished",
+    };
+    match ev {
+        SyncEvent::File {
+            config,
+            path,
+            action: FileAction::Conflict,
+            detail,
+            ..
+        } => {
+            app.events.emit(kind, value);
+            app.events.emit(
+                "conflict",
+                serde_json::json!({"config": config, "path": path, "detail": detail}),
+            );
+        }
+        SyncEvent::Summary(s) if !s.ok => {
+            let err = serde_json::json!({
+                "config": s.config, "config_id": s.config_id,
+                "error": s.error, "error_kind": s.error_kind,
+            });
+            app.events.emit(kind, value);
+            app.events.emit("error", err);
+        }
+        _ => {
+            app.events.emit(kind, value);
+        }
+    }
+}
+
+pub(super) fn publish_status(app: &App, cfg: &SyncConfig) {
+    let mut st = app.sync.status_of(cfg, None, None);
+    st.failed_files = failed_files(app, cfg);
+    if let Ok(facts) = app.engine.summaries()
+        && let Some(&(files, bytes)) = facts.files.get(&cfg.id)
+    {
+        (st.files, st.bytes) = (files, bytes);
+    }
+    if let Ok(v) = serde_json::to_value(st) {
+        app.events.emit("status", v);
+    }
+}
