@@ -242,9 +242,9 @@ impl Engine {
                 self.preserve_current(&repo, cfg, &rp, c.remote_commit.as_deref())?;
         }
         records::add_apply_token(&self.store, &cfg.id, &token)?;
-        let fail = |e: crate::apply::ApplyError| SyncError::Io {
+        let fail = |source: crate::apply::ApplyError| SyncError::Apply {
             path: abs.clone(),
-            source: std::io::Error::other(e.to_string()),
+            source,
         };
         match how {
             Resolution::Local => {}
@@ -641,9 +641,9 @@ impl Engine {
             .map(|m| StatKey::of(&m));
         target
             .write(&abs, version.kind, version.mode, &bytes, current)
-            .map_err(|e| SyncError::Io {
+            .map_err(|source| SyncError::Apply {
                 path: abs.clone(),
-                source: std::io::Error::other(e.to_string()),
+                source,
             })?;
         records::remove_apply_token(&self.store, &cfg.id, &token)?;
         Ok(bytes.len() as u64)

@@ -6,6 +6,7 @@
 //! bases. See ARCHITECTURE.md for the invariants.
 
 mod apply;
+pub use apply::ApplyError;
 mod event;
 mod git;
 mod inspect;
@@ -140,6 +141,13 @@ pub enum SyncError {
         #[source]
         source: std::io::Error,
     },
+    /// A file of the home could not be written or removed (a restore, a resolution).
+    #[error("{}: {source}", path.display())]
+    Apply {
+        path: PathBuf,
+        #[source]
+        source: ApplyError,
+    },
     #[error("the sync was cancelled (the daemon is stopping); it resumes on the next run")]
     Cancelled,
     #[error("{0}")]
@@ -151,7 +159,7 @@ pub enum SyncError {
 impl SyncError {
     /// A stable one-word kind for clients: `offline`, `auth`, `remote_not_found`, `rejected`,
     /// `remote_locked`, `disk_full`, `rewound`, `mass_delete`, `git`, `io`, `store`,
-    /// `cancelled`, `not_found`, `invalid`.
+    /// `apply`, `cancelled`, `not_found`, `invalid`.
     pub fn kind(&self) -> &'static str {
         match self {
             SyncError::Offline { .. } => "offline",
@@ -168,6 +176,7 @@ impl SyncError {
             SyncError::MassDelete { .. } => "mass_delete",
             SyncError::Store(_) => "store",
             SyncError::Io { .. } => "io",
+            SyncError::Apply { .. } => "apply",
             SyncError::Cancelled => "cancelled",
             SyncError::NotFound(_) => "not_found",
             SyncError::Invalid(_) => "invalid",

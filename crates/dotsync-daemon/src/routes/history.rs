@@ -26,6 +26,27 @@ impl From<SyncError> for ApiError {
             }
             SyncError::Rewound { .. } => ApiError::conflict(e.to_string()),
             SyncError::MassDelete { .. } => ApiError::conflict(e.to_string()),
+            // Something in the home is in the way, or the file changed meanwhile: the person
+            // can act (or simply try again), so it is no server error.
+            SyncError::Apply {
+                source:
+                    ref a @ (dotsync_engine::ApplyError::ChangedSinceScan
+                    | dotsync_engine::ApplyError::SymlinkInPath(_)
+                    | dotsync_engine::ApplyError::NotADirectory(_)
+                    | dotsync_engine::ApplyError::DirectoryInTheWay),
+                ..
+            } => {
+                let hint = if matches!(a, dotsync_engine::ApplyError::ChangedSinceScan) {
+                    "; try again"
+                } else {
+                    "; move it away, then try again"
+                };
+                ApiError::conflict(format!("{e}{hint}"))
+            }
+            SyncError::Apply {
+                source: dotsync_engine::ApplyError::OutsideConfig,
+                ..
+            } => ApiError::bad_request(e.to_string()),
             other => ApiError::internal(other),
         }
     }
@@ -293,7 +314,8 @@ pub struct ResolveBody {
 /// Resolves a conflict: keep this machine's version, the other's, or an edited result.
 #[utoipa::path(post, path = "/v1/conflicts/resolve", tag = "sync", request_body = ResolveBody,
     responses((status = 200, description = "Resolved; the next sync carries the result", body = Resolved),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Something in the home is in the way of the file, or it changed meanwhile")))]
 pub async fn resolve(
     State(app): State<App>,
     ApiJson(body): ApiJson<ResolveBody>,
@@ -399,7 +421,8 @@ pub struct RestoreBody {
 #[utoipa::path(post, path = "/v1/restore", tag = "sync", request_body = RestoreBody,
     responses((status = 200, description = "Restored", body = Restored),
         (status = 400, body = ErrorBody, description = "An invalid path or rev"),
-        (status = 404, body = ErrorBody, description = "No such config, file or version")))]
+        (status = 404, body = ErrorBody, description = "No such config, file or version"),
+        (status = 409, body = ErrorBody, description = "Something in the home is in the way of the file, or it changed meanwhile")))]
 pub async fn restore(
     State(app): State<App>,
     ApiJson(body): ApiJson<RestoreBody>,

@@ -321,6 +321,18 @@ fn an_old_version_is_listed_and_restored_then_synced() {
         &json!({"path": ".zshrc", "rev": "--upload-pack=x"}),
     );
     assert_eq!(bad.status, 400, "{}", bad.text);
+    // A directory where the file should go: the person's to move, not a server error.
+    std::fs::remove_file(a.home.join(".zshrc")).unwrap();
+    std::fs::create_dir(a.home.join(".zshrc")).unwrap();
+    std::fs::write(a.home.join(".zshrc/keep"), "mine\n").unwrap();
+    let blocked = a.post("/v1/restore", &json!({"path": ".zshrc", "rev": first}));
+    assert_eq!(blocked.status, 409, "{}", blocked.text);
+    assert!(
+        blocked.text.contains("in the way") || blocked.text.contains("directory"),
+        "{}",
+        blocked.text
+    );
+    assert_eq!(a.read(".zshrc/keep"), "mine\n", "nothing of it was touched");
 }
 
 #[test]
