@@ -18,6 +18,7 @@ mod records;
 mod scan;
 mod sync;
 mod tree;
+mod watched;
 
 pub use event::{FileAction, SyncEvent, SyncSummary};
 pub use inspect::{ConflictInfo, FileState, FileStatus, HistoryEntry, Resolution};

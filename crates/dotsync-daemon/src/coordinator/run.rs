@@ -45,7 +45,7 @@ pub(super) async fn run_loop(app: App, id: String) {
                 let engine = app.engine.clone();
                 let cfg2 = cfg.clone();
                 let changed =
-                    tokio::task::spawn_blocking(move || changed_paths(&engine, &cfg2, paths))
+                    tokio::task::spawn_blocking(move || engine.changed_under(&cfg2, paths))
                         .await
                         .unwrap_or_default();
                 if app.sync.after_check(&id, changed, rescan) {
@@ -74,62 +74,6 @@ impl Coordinator {
             e.rescan = false;
         }
     }
-}
-
-/// The paths among `paths` whose content differs from what the engine last synced. A directory
-/// stands for every file below it (its files may have appeared before the watch on it did).
-pub(super) fn changed_paths(
-    engine: &dotsync_engine::Engine,
-    cfg: &SyncConfig,
-    paths: Vec<PathBuf>,
-) -> Vec<PathBuf> {
-    /// A directory dropped into a watched tree is looked into up to this many entries; beyond
-    /// that it counts as changed as a whole.
-    const MAX_WALK: usize = 100_000;
-    let mut out = Vec::new();
-    for p in paths {
-        match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.is_dir() => {
-                let mut seen = 0;
-                if walk_changed(engine, cfg, &p, &mut out, &mut seen, MAX_WALK).is_err() {
-                    out.push(p);
-                }
-            }
-            _ => {
-                if !engine.is_unchanged(cfg, &p) {
-                    out.push(p);
-                }
-            }
-        }
-    }
-    out
-}
-
-pub(super) fn walk_changed(
-    engine: &dotsync_engine::Engine,
-    cfg: &SyncConfig,
-    dir: &Path,
-    out: &mut Vec<PathBuf>,
-    seen: &mut usize,
-    max: usize,
-) -> Result<(), ()> {
-    let rd = std::fs::read_dir(dir).map_err(|_| ())?;
-    for entry in rd.flatten() {
-        *seen += 1;
-        if *seen > max {
-            return Err(());
-        }
-        let p = entry.path();
-        match entry.file_type() {
-            Ok(t) if t.is_dir() => walk_changed(engine, cfg, &p, out, seen, max)?,
-            _ => {
-                if !engine.is_unchanged(cfg, &p) {
-                    out.push(p);
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 pub(super) async fn run(app: &App, cfg: SyncConfig, q: Queued) {
