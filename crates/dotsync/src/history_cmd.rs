@@ -126,13 +126,12 @@ fn conflict_diff(client: &Client, config: Option<&str>, path: &str) -> Result<()
         }
     };
     let (local, remote) = (side("local")?, side("remote")?);
-    let theirs = c["remote_machine"]
+    let from = c["remote_machine"]
         .as_str()
-        .map(|m| format!("{} (theirs)", quote::name(m)))
-        .unwrap_or_else(|| "the other machine (theirs)".to_owned());
+        .map_or_else(|| "another machine".to_owned(), |m| quote::name(m).into_owned());
     let shown = quote::name(&format!("~/{wanted}")).into_owned();
     eprintln!(
-        "{shown}: {}; - {theirs}, + this machine (yours)",
+        "{shown}: {}; - theirs (from {from}), + yours (this machine)",
         reason_text(c["reason"].as_str().unwrap_or(""))
     );
     let text = |b: &Option<Vec<u8>>| -> Option<String> {
@@ -152,7 +151,7 @@ fn conflict_diff(client: &Client, config: Option<&str>, path: &str) -> Result<()
     let old_label = if remote.is_none() {
         "/dev/null (deleted there)".to_owned()
     } else {
-        format!("{shown} ({theirs})")
+        format!("{shown} (theirs, from {from})")
     };
     let new_label = if local.is_none() {
         "/dev/null (deleted here)".to_owned()

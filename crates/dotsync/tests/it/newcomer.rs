@@ -149,7 +149,7 @@ fn a_newcomer_inits_adds_syncs_and_a_second_machine_joins_with_its_own_differing
     let out = b.run(&["conflicts", "~/.zshrc"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let diff = stdout(&out);
-    assert!(diff.contains("--- ~/.zshrc (a (theirs))"), "{diff}");
+    assert!(diff.contains("--- ~/.zshrc (theirs, from a)"), "{diff}");
     assert!(diff.contains("+++ ~/.zshrc (yours)"), "{diff}");
     assert!(diff.contains("\n-export A=1\n+export B=1\n"), "{diff}");
     assert!(!diff.contains('\x1b'), "no colour off a terminal: {diff}");
