@@ -1,12 +1,16 @@
 //! YAML's common subset in settings files, parsed line by line by indentation: block mappings
-//! (`key: value`, nested by indentation), block sequences (`- item`), comments. A flow
-//! collection on one line, a block scalar (`|`, `>`) or a sequence item that is itself a
-//! mapping is an opaque value (compared by its text, replaced whole). Anchors, aliases, tags,
+//! (`key: value`, nested by indentation), block sequences (`- item`), comments. A mapping's
+//! value that is a flow collection on one line (`{a: 1, b: 2}`, `[x, y]`) is parsed member by
+//! member ([`flow`]) and edited in place. A block scalar (`|`, `>`), a sequence item that is
+//! itself a mapping, or a flow collection the flow parser refuses is an opaque value (compared
+//! by its text, replaced whole). Anchors, aliases, tags,
 //! complex keys, multi-line plain scalars and several documents are refused, since they cannot
 //! be edited safely line by line. Edits splice whole lines of the local file, or a value's
 //! text within its line.
 
 use std::ops::Range;
+
+mod flow;
 
 use crate::Refusal;
 use crate::tree::{Edit, Entry, Kind, Node, ParseError, Splice, splice};
@@ -270,7 +274,14 @@ impl<'a> Parser<'a> {
                     return Err(unsupported("a value continued on the next lines"));
                 }
                 let vs = body_start + body.len() - rest.len();
-                (Node::scalar(vs..vs + rest.len(), canon(rest)?), line_end)
+                let parsed = rest
+                    .starts_with(['{', '['])
+                    .then(|| flow::parse(self.src, vs, vs + rest.len()).ok())
+                    .flatten();
+                match parsed {
+                    Some(node) => (node, line_end),
+                    None => (Node::scalar(vs..vs + rest.len(), canon(rest)?), line_end),
+                }
             };
             entries.push(Entry {
                 key,
@@ -320,6 +331,96 @@ fn split_key(body: &str) -> Result<(String, usize), ParseError> {
         return Err(ParseError::Invalid);
     }
     Ok((key.to_owned(), colon + 1))
+}
+
+/// One edit of a member of the flow collection `container` of ours, made on its line.
+fn flow_edit(
+    on: &Node,
+    container: &Node,
+    theirs: &str,
+    tn: &Node,
+    edit: &Edit,
+) -> Result<Splice, Refusal> {
+    let path = edit.path();
+    let members = container.entries().unwrap_or_default();
+    let one_line = |t: &str| {
+        if t.contains('\n') {
+            Err(cannot("a value over several lines in a flow collection"))
+        } else {
+            Ok(t.to_owned())
+        }
+    };
+    match edit {
+        Edit::Set { .. } => {
+            let oe = on
+                .entry_at(path)
+                .ok_or_else(|| cannot("a changed key is gone"))?;
+            let te = tn
+                .entry_at(path)
+                .ok_or_else(|| cannot("a changed key is gone"))?;
+            Ok(Splice {
+                range: oe.value.span.clone(),
+                text: one_line(&theirs[te.value.span.clone()])?,
+            })
+        }
+        Edit::Delete { .. } => {
+            let key = path.last().ok_or_else(|| cannot("a deleted key is gone"))?;
+            let i = members
+                .iter()
+                .position(|e| &e.key == key)
+                .ok_or_else(|| cannot("a deleted key is gone"))?;
+            let e = &members[i];
+            let range = match (e.comma, i.checked_sub(1).map(|p| &members[p])) {
+                // `a: 1, b: 2` without `a`: up to the next member.
+                (Some(c), _) => e.start..members.get(i + 1).map_or(c + 1, |n| n.start),
+                // The last member: from the comma before it.
+                (None, Some(prev)) => prev.comma.unwrap_or(prev.end)..e.end,
+                (None, None) => e.start..e.end,
+            };
+            Ok(Splice {
+                range,
+                text: String::new(),
+            })
+        }
+        Edit::Insert { after, .. } => {
+            let te = tn
+                .entry_at(path)
+                .ok_or_else(|| cannot("an added key is gone"))?;
+            let text = one_line(&theirs[te.start..te.end])?;
+            let anchor = match after {
+                Some(k) => members.iter().find(|e| e.key == *k),
+                None => members.last(),
+            };
+            Ok(match anchor {
+                Some(a) => Splice {
+                    range: a.end..a.end,
+                    text: format!(", {text}"),
+                },
+                None => {
+                    let at = container.span.start + 1;
+                    Splice {
+                        range: at..at,
+                        text,
+                    }
+                }
+            })
+        }
+        Edit::Append { from, .. } => {
+            let t = tn.at(path).ok_or_else(|| cannot("a list is gone"))?;
+            let (Some(last), Some(items)) = (members.last(), t.entries()) else {
+                return Err(cannot("an empty list"));
+            };
+            let mut text = String::new();
+            for item in items.iter().skip(*from) {
+                text.push_str(", ");
+                text.push_str(&one_line(&theirs[item.start..item.end])?);
+            }
+            Ok(Splice {
+                range: last.end..last.end,
+                text,
+            })
+        }
+    }
 }
 
 fn cannot(why: &str) -> Refusal {
@@ -379,6 +480,15 @@ pub(crate) fn apply(
         let (_, parent) = path
             .split_last()
             .ok_or_else(|| cannot("the whole document changed"))?;
+        // Inside a flow collection (`{a: 1, b: 2}`), edits are made in place on its line.
+        let flow_target = match edit {
+            Edit::Append { .. } => on.at(path),
+            _ => on.at(parent),
+        };
+        if let Some(container) = flow_target.filter(|n| flow::is_flow(ours, n)) {
+            splices.push(flow_edit(on, container, theirs, tn, edit)?);
+            continue;
+        }
         match edit {
             Edit::Set { .. } => {
                 let oe = on

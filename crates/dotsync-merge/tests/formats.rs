@@ -287,24 +287,52 @@ fn yaml_adjacent_lines_and_comments_preserved() {
 }
 
 #[test]
-fn yaml_one_line_flow_values_are_whole_values() {
-    // A flow mapping is one value: changed on one side it merges, on both it conflicts.
-    let base = "a: {x: 1, y: 2}\nb: 1\n";
-    let (m, _) = ok(
+fn yaml_one_line_flow_collections_merge_key_by_key() {
+    // Two different keys of one flow mapping: both kept, the line otherwise as it was.
+    let base = "editor: {fontSize: 12, theme: 'dark'}  # mine\nb: 1\n";
+    let (m, k) = ok(
         Format::Yaml,
         base,
-        "a: {x: 1, y: 2}\nb: 2\n",
-        "a: {x: 5, y: 2}\nb: 1\n",
+        "editor: {fontSize: 14, theme: 'dark'}  # mine\nb: 1\n",
+        "editor: {fontSize: 12, theme: 'light'}\nb: 1\n",
     );
-    assert_eq!(m, "a: {x: 5, y: 2}\nb: 2\n");
+    assert_eq!(m, "editor: {fontSize: 14, theme: 'light'}  # mine\nb: 1\n");
+    assert_eq!(k, keys(&["editor.fontSize", "editor.theme"]));
+    // A key added on each side, and one deleted.
+    let (m, _) = ok(
+        Format::Yaml,
+        "a: {x: 1, y: 2, z: 3}\n",
+        "a: {x: 1, y: 2, z: 3, mine: true}\n",
+        "a: {x: 1, z: 3, theirs: \"yes\"}\n",
+    );
+    assert_eq!(m, "a: {x: 1, z: 3, mine: true, theirs: \"yes\"}\n");
+    // Both append to a flow list: both appends kept.
+    let (m, _) = ok(
+        Format::Yaml,
+        "plugins: [git, fzf]\n",
+        "plugins: [git, fzf, zoxide]\n",
+        "plugins: [git, fzf, starship]\n",
+    );
+    assert_eq!(m, "plugins: [git, fzf, zoxide, starship]\n");
+    // Nested flow mappings.
+    let (m, _) = ok(
+        Format::Yaml,
+        "ui: {colors: {bg: black, fg: white}, size: 1}\n",
+        "ui: {colors: {bg: navy, fg: white}, size: 1}\n",
+        "ui: {colors: {bg: black, fg: white}, size: 2}\n",
+    );
+    assert_eq!(m, "ui: {colors: {bg: navy, fg: white}, size: 2}\n");
+    // The same key changed to two values: a conflict that names it.
     assert_eq!(
         refused(
             Format::Yaml,
-            base,
+            "a: {x: 1, y: 2}\nb: 1\n",
             "a: {x: 3, y: 2}\nb: 1\n",
-            "a: {x: 1, y: 3}\nb: 1\n"
+            "a: {x: 4, y: 2}\nb: 1\n"
         ),
-        Refusal::Conflict { keys: keys(&["a"]) }
+        Refusal::Conflict {
+            keys: keys(&["a.x"])
+        }
     );
 }
 

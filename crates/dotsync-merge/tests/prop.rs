@@ -65,6 +65,12 @@ fn render(format: Format, doc: &Doc) -> String {
             for (k, v) in doc {
                 match v {
                     V::Int(i) => s.push_str(&format!("{k}: {i}\n")),
+                    // Some mappings on one line (`kb: {na: 1, nb: 2}`), the others as blocks.
+                    V::Map(m) if k.as_str() < "kc" => {
+                        let inner: Vec<String> =
+                            m.iter().map(|(n, i)| format!("{n}: {i}")).collect();
+                        s.push_str(&format!("{k}: {{{}}}\n", inner.join(", ")));
+                    }
                     V::Map(m) => {
                         s.push_str(&format!("{k}:\n"));
                         for (n, i) in m {

@@ -126,9 +126,10 @@ fn conflict_diff(client: &Client, config: Option<&str>, path: &str) -> Result<()
         }
     };
     let (local, remote) = (side("local")?, side("remote")?);
-    let from = c["remote_machine"]
-        .as_str()
-        .map_or_else(|| "another machine".to_owned(), |m| quote::name(m).into_owned());
+    let from = c["remote_machine"].as_str().map_or_else(
+        || "another machine".to_owned(),
+        |m| quote::name(m).into_owned(),
+    );
     let shown = quote::name(&format!("~/{wanted}")).into_owned();
     eprintln!(
         "{shown}: {}; - theirs (from {from}), + yours (this machine)",
