@@ -24,13 +24,26 @@ impl App {
             .get_config(key)?
             .ok_or_else(|| ApiError::no_config(key))
     }
+
+    /// Runs `f` (the state database, the file system, git) on a thread where blocking is
+    /// allowed: a handler waiting for the database while a sync commits must not hold up the
+    /// runtime's threads, which serve every other request.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&App) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || f(&app))
+            .await
+            .map_err(ApiError::internal)?
+    }
 }
 
 /// All configs.
 #[utoipa::path(get, path = "/v1/config", tag = "config",
     responses((status = 200, body = Vec<SyncConfig>)))]
 pub async fn list(State(app): State<App>) -> Result<Json<Vec<SyncConfig>>, ApiError> {
-    Ok(Json(app.store.list_configs()?))
+    Ok(Json(app.blocking(|a| Ok(a.store.list_configs()?)).await?))
 }
 
 /// Creates a config; the server assigns its id.
@@ -48,7 +61,12 @@ pub async fn create(
     }
     let id = format!("cfg_{}", dotsync_state::random_hex(8));
     let cfg = input.validate(id.clone(), &app.home)?;
-    app.store.create_config(&cfg, &app.home)?;
+    let cfg = app
+        .blocking(move |a| {
+            a.store.create_config(&cfg, &a.home)?;
+            Ok(cfg)
+        })
+        .await?;
     tracing::info!(config = %cfg.name, id = %cfg.id, "config created");
     app.events.emit(
         "config_changed",
@@ -65,7 +83,7 @@ pub async fn show(
     State(app): State<App>,
     ApiPath(key): ApiPath<String>,
 ) -> Result<Json<SyncConfig>, ApiError> {
-    Ok(Json(app.config(&key)?))
+    Ok(Json(app.blocking(move |a| a.config(&key)).await?))
 }
 
 /// Replaces a config (omitted optional fields take their defaults).
@@ -77,9 +95,14 @@ pub async fn replace(
     ApiPath(key): ApiPath<String>,
     ApiJson(input): ApiJson<ConfigInput>,
 ) -> Result<StatusCode, ApiError> {
-    let existing = app.config(&key)?;
-    let cfg = input.validate(existing.id.clone(), &app.home)?;
-    app.store.replace_config(&cfg, &app.home)?;
+    let cfg = app
+        .blocking(move |a| {
+            let existing = a.config(&key)?;
+            let cfg = input.validate(existing.id.clone(), &a.home)?;
+            a.store.replace_config(&cfg, &a.home)?;
+            Ok(cfg)
+        })
+        .await?;
     tracing::info!(config = %cfg.name, id = %cfg.id, "config replaced");
     app.events.emit(
         "config_changed",
@@ -96,10 +119,15 @@ pub async fn delete(
     State(app): State<App>,
     ApiPath(key): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let existing = app.config(&key)?;
-    if !app.store.delete_config(&existing.id)? {
-        return Err(ApiError::no_config(&key));
-    }
+    let existing = app
+        .blocking(move |a| {
+            let existing = a.config(&key)?;
+            if !a.store.delete_config(&existing.id)? {
+                return Err(ApiError::no_config(&key));
+            }
+            Ok(existing)
+        })
+        .await?;
     tracing::info!(config = %existing.name, id = %existing.id, "config deleted");
     app.events.emit(
         "config_changed",

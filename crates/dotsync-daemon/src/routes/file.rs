@@ -25,7 +25,7 @@ pub async fn which(
     let abs = paths::resolve_query_path(&name, &app.home)
         .map_err(|e| ApiError::invalid("name", e.to_string()))?;
     let mut ids = Vec::new();
-    for cfg in app.store.list_configs()? {
+    for cfg in app.blocking(|a| Ok(a.store.list_configs()?)).await? {
         let ignore = Ignore::new(&cfg.ignore).map_err(ApiError::internal)?;
         let covered = paths::covers(&cfg.paths, &ignore, &abs, &app.home)
             || (bare

@@ -20,7 +20,7 @@ pub struct PauseState {
 }
 
 async fn change(app: &App, f: impl FnOnce(&mut Paused)) -> Result<Json<PauseState>, ApiError> {
-    let configs = app.store.list_configs()?;
+    let configs = app.blocking(|a| Ok(a.store.list_configs()?)).await?;
     let now = app.sync.change_paused(app, f, &configs);
     // Ids of configs that no longer exist are dropped when saving.
     let mut saved = now.clone();
@@ -81,7 +81,7 @@ pub async fn pause_one(
     State(app): State<App>,
     ApiPath(key): ApiPath<String>,
 ) -> Result<Json<PauseState>, ApiError> {
-    let cfg = app.config(&key)?;
+    let cfg = app.blocking(move |a| a.config(&key)).await?;
     change(&app, |p| {
         p.configs.insert(cfg.id.clone());
     })
@@ -98,7 +98,7 @@ pub async fn resume_one(
     State(app): State<App>,
     ApiPath(key): ApiPath<String>,
 ) -> Result<Json<PauseState>, ApiError> {
-    let cfg = app.config(&key)?;
+    let cfg = app.blocking(move |a| a.config(&key)).await?;
     if app.sync.paused().all {
         return Err(ApiError::conflict(format!(
             "every config is paused, so {} stays paused; `dotsync resume` (or POST /v1/resume) \

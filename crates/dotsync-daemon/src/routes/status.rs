@@ -41,8 +41,12 @@ fn stored_facts(app: &App) -> Option<dotsync_engine::Summaries> {
 #[utoipa::path(get, path = "/v1/status", tag = "daemon",
     responses((status = 200, body = Status)))]
 pub async fn status(State(app): State<App>) -> Result<Json<Status>, ApiError> {
+    app.blocking(|app| Ok(Json(status_now(app)?))).await
+}
+
+fn status_now(app: &App) -> Result<Status, ApiError> {
     let configs = app.store.list_configs()?;
-    let facts = stored_facts(&app);
+    let facts = stored_facts(app);
     let known = facts.is_some();
     let facts = facts.unwrap_or_default();
     let configs = configs
@@ -53,12 +57,12 @@ pub async fn status(State(app): State<App>) -> Result<Json<Status>, ApiError> {
                 facts.last_sync.get(&c.id).copied(),
                 known.then(|| facts.conflicts.get(&c.id).copied().unwrap_or(0)),
             );
-            st.failed_files = crate::coordinator::failed_files(&app, c);
+            st.failed_files = crate::coordinator::failed_files(app, c);
             (st.files, st.bytes) = facts.files.get(&c.id).copied().unwrap_or((0, 0));
             st
         })
         .collect();
-    Ok(Json(Status {
+    Ok(Status {
         version: env!("CARGO_PKG_VERSION"),
         uptime_s: app.started.elapsed().as_secs(),
         pid: std::process::id(),
@@ -67,5 +71,5 @@ pub async fn status(State(app): State<App>) -> Result<Json<Status>, ApiError> {
         paused: app.sync.paused().all,
         machine: app.engine.machine().to_owned(),
         configs,
-    }))
+    })
 }

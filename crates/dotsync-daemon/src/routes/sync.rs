@@ -165,7 +165,7 @@ pub async fn sync_one(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let allow = options(&headers, body, query_options(query)?)?;
-    let cfg = app.config(&key)?;
+    let cfg = app.blocking(move |a| a.config(&key)).await?;
     if allow.dry_run {
         return Ok(crate::routes::remote::dry_run_stream(
             &app,
@@ -195,7 +195,7 @@ pub async fn sync_all(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let allow = options(&headers, body, query_options(query)?)?;
-    let configs = app.store.list_configs()?;
+    let configs = app.blocking(|a| Ok(a.store.list_configs()?)).await?;
     if allow.dry_run {
         return Ok(crate::routes::remote::dry_run_stream(
             &app,
