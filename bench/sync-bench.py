@@ -21,9 +21,26 @@ repetition, in fresh temporary directories under /tmp:
     clone              git clone -q BARE DIR (the second machine's pull)
     status             git status --porcelain alone, on the clean tree
 
-It prints a Markdown table of medians (min-max) and the ratio dotsync/git per row, then the
-issue's goals for the largest size: a no-change sync faster than git's add+commit+pull+push
-cycle, and within 2x of `git status` alone. With --phases it also prints when each NDJSON
+  A->B (issue 11: an edit on machine A reaches machine B; A's sync + B's sync)
+    dotsync            1 edit / 100 edits on A: A's `dotsync sync` then B's; first sync: A's
+                       first push + B's first pull; nothing changed: the CLI sync above and
+                       the daemon's (POST /v1/sync)
+    git by hand        A: git add -A && git commit -q -m x && git push -q, B: git pull -q;
+                       first: A's add/commit/push + B's git clone; nothing changed: git status
+    Unison             (when `unison` is on PATH, or --unison PATH) A<->R then R<->B, R a plain
+                       folder, profiles (batch, auto) in a temporary UNISON directory; first:
+                       both hops into empty folders; nothing changed: one hop A<->R
+    floor              read+hash all (find | xargs sha1sum), cp -a of the tree, stat all
+                       (find -printf '%s %T@')
+  B looks at its home once (untimed) after its first pull, more than 2 seconds later, as git's B
+  refreshes its index and Unison runs each hop once: steady state, not the racy window.
+  Peak memory of dotsync's first push and first pull: its own VmHWM (sampled from /proc) and
+  wait4's ru_maxrss (the largest process of its tree, git included).
+
+It prints a Markdown table of medians (min-max) and the ratio dotsync/git per one-machine row,
+then per size the A->B table with ratios dotsync/git and dotsync/Unison, the peak memory
+table, and issue 11's goals with PASS/MISS (at 10,000 files when measured, else the largest
+size; growth from 10,000 to the largest size). With --phases it also prints when each NDJSON
 `progress` phase line arrived (median ms since the process started), which shows where a
 sync spends its time.
 
@@ -935,8 +952,10 @@ def main(argv):
 def unison_version(path):
     if not path:
         return "no unison (column left out)"
+    env = base_env()
+    env["HOME"] = tempfile.gettempdir()  # unison refuses to start without one
     try:
-        return run([path, "-version"], base_env()).stdout.decode().strip()
+        return run([path, "-version"], env).stdout.decode().strip()
     except (BenchError, OSError) as e:
         return "unison at %s unusable: %s" % (path, e)
 
