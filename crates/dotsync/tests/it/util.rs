@@ -10,9 +10,23 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_dotsync");
 
-/// A temporary directory that holds everything of one test: machines and remotes.
+/// A temporary directory that holds everything of one test: machines and remotes. Removed
+/// when the test ends, whatever it left running a moment ago.
 pub struct World {
     pub dir: tempfile::TempDir,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // A process that was still finishing (a git child of a killed daemon) may create a
+        // file while the tree is removed: try again until the tree is gone.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.dir.path().exists() && Instant::now() < deadline {
+            if std::fs::remove_dir_all(self.dir.path()).is_err() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
 }
 
 impl World {
@@ -92,6 +106,11 @@ pub struct Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // The daemon leads a process group of its own: its git children go with it.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -187,11 +206,12 @@ impl Machine {
         assert!(self.daemon.is_none(), "daemon already running");
         let log = std::fs::File::create(self.home.parent().unwrap().join("daemon.log"))
             .expect("log file");
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn daemon");
+        let child = std::os::unix::process::CommandExt::process_group(
+            cmd.stdout(Stdio::null()).stderr(log),
+            0,
+        )
+        .spawn()
+        .expect("spawn daemon");
         let mut d = Daemon {
             child,
             addr: String::new(),
