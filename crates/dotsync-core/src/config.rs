@@ -77,7 +77,14 @@ pub struct SyncConfig {
     /// `ini`.
     #[serde(default)]
     pub merge_formats: BTreeMap<String, String>,
+    /// The machines this config applies to, by name (`DOTSYNC_MACHINE` or the host name);
+    /// empty: every machine. A machine not listed never syncs it (its status says so).
+    #[serde(default)]
+    pub machines: Vec<String>,
 }
+
+/// Longest accepted machine name in `machines`.
+pub const MAX_MACHINE_LEN: usize = 64;
 
 /// The formats `merge_formats` may name.
 pub const MERGE_FORMATS: [&str; 4] = ["json", "toml", "yaml", "ini"];
@@ -92,6 +99,11 @@ impl SyncConfig {
             let hit = m.is_match(repo_path) || (!glob.contains('/') && m.is_match(name));
             hit.then_some(format.as_str())
         })
+    }
+
+    /// Whether this config syncs on the machine named `machine` (`machines` empty or naming it).
+    pub fn applies_to(&self, machine: &str) -> bool {
+        self.machines.is_empty() || self.machines.iter().any(|m| m == machine)
     }
 }
 
@@ -126,6 +138,8 @@ pub struct ConfigInput {
     pub structured_merge: bool,
     #[serde(default)]
     pub merge_formats: BTreeMap<String, String>,
+    #[serde(default)]
+    pub machines: Vec<String>,
 }
 
 fn default_branch() -> String {
@@ -231,6 +245,9 @@ impl ConfigInput {
                 ));
             }
         }
+        for m in &self.machines {
+            validate_machine(m)?;
+        }
         Ok(SyncConfig {
             id,
             name: self.name,
@@ -245,6 +262,7 @@ impl ConfigInput {
             notify: self.notify,
             structured_merge: self.structured_merge,
             merge_formats: self.merge_formats,
+            machines: self.machines,
         })
     }
 }
@@ -334,6 +352,26 @@ fn validate_name(name: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// A machine name in `machines`: what `DOTSYNC_MACHINE` or a host name can be, no commas,
+/// spaces or control characters.
+fn validate_machine(m: &str) -> Result<(), ValidationError> {
+    let ok = !m.is_empty()
+        && m.len() <= MAX_MACHINE_LEN
+        && m.chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && c != ',' && c != '/');
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            "machines",
+            format!(
+                "{m:?} is not a machine name: 1 to {MAX_MACHINE_LEN} characters without spaces, \
+                 commas or slashes, as `dotsync status` shows this machine's name"
+            ),
+        ))
+    }
+}
+
 /// Git's rules for a branch name (`git check-ref-format --branch`), checked without running git.
 fn validate_branch(branch: &str) -> Result<(), ValidationError> {
     let bad = branch.is_empty()
@@ -387,6 +425,19 @@ mod tests {
         assert!(cfg.notify);
         assert!(cfg.structured_merge);
         assert!(cfg.merge_formats.is_empty());
+        assert!(cfg.machines.is_empty());
+        assert!(cfg.applies_to("anything"));
+    }
+
+    #[test]
+    fn machines_name_where_a_config_applies() {
+        let cfg = input(serde_json::json!({
+            "name": "gui", "paths": ["~/.config/i3"], "remote": "/r", "machines": ["laptop", "desk"]
+        }))
+        .validate(id(), Path::new("/home/me"))
+        .expect("valid");
+        assert!(cfg.applies_to("laptop"));
+        assert!(!cfg.applies_to("server"));
     }
 
     #[test]
@@ -481,6 +532,14 @@ mod tests {
             (
                 serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "merge_formats": {"*.x": "xml"}}),
                 "merge_formats",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "machines": ["a b"]}),
+                "machines",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "machines": [""]}),
+                "machines",
             ),
         ];
         for (json, field) in cases {

@@ -99,6 +99,9 @@ pub struct ConfigStatus {
     pub files: u64,
     /// Their total size in bytes, as of the last sync.
     pub bytes: u64,
+    /// Set when the config does not apply to this machine (its `machines` do not name it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_here: Option<String>,
 }
 
 /// The files of `cfg` that failed at its last sync (one small query of the engine's records).
@@ -623,6 +626,7 @@ impl Coordinator {
             failures: e.failures,
             failed_files: Vec::new(),
             files: 0,
+            not_here: None,
             bytes: 0,
             paused: inner.paused.is_paused(&cfg.id),
         }
@@ -1009,6 +1013,7 @@ fn fail_subscribers(
                 notify: true,
                 structured_merge: true,
                 merge_formats: Default::default(),
+                machines: Vec::new(),
             };
             &placeholder
         }

@@ -395,6 +395,15 @@ impl Engine {
 }
 
 /// `DOTSYNC_MACHINE`, else the host name (`gethostname`, on every Unix), else "unknown".
+/// Why `cfg` does not sync on `machine`, for the summary and the status.
+pub fn not_here_message(cfg: &SyncConfig, machine: &str) -> String {
+    format!(
+        "config {} applies to {} only; this machine is {machine}, so it does not sync here",
+        cfg.name,
+        cfg.machines.join(", ")
+    )
+}
+
 fn machine_name() -> String {
     std::env::var("DOTSYNC_MACHINE")
         .ok()

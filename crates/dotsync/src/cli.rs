@@ -362,6 +362,10 @@ pub struct FieldArgs {
     /// (`config edit` adds to the config's list, or changes a glob's format).
     #[arg(long = "merge-format", value_name = "GLOB=FORMAT")]
     pub merge_formats: Vec<String>,
+    /// The machines this config applies to, comma-separated (`--machines laptop,desk`); a
+    /// machine not listed does not sync it. An empty value (`--machines ''`) means every machine.
+    #[arg(long, value_name = "NAMES")]
+    pub machines: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

@@ -94,6 +94,14 @@ fn apply_fields(body: &mut Value, f: FieldArgs, clear_ignore: bool) {
     if let Some(s) = f.structured_merge {
         body["structured_merge"] = json!(s);
     }
+    if let Some(m) = f.machines {
+        let names: Vec<&str> = m
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        body["machines"] = json!(names);
+    }
     if !f.merge_formats.is_empty() {
         let mut map = body["merge_formats"]
             .as_object()

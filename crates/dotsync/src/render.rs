@@ -73,6 +73,10 @@ pub fn config_detail(c: &Value) {
     println!("interval_s:  {}", c["interval_s"]);
     println!("notify:      {}", c["notify"]);
     println!("structured_merge: {}", c["structured_merge"]);
+    if let Some(m) = c["machines"].as_array().filter(|m| !m.is_empty()) {
+        let names: Vec<&str> = m.iter().filter_map(|n| n.as_str()).collect();
+        println!("machines:    {}", quote::line(&names.join(", ")));
+    }
     if let Some(m) = c["merge_formats"].as_object().filter(|m| !m.is_empty()) {
         let pairs: Vec<String> = m
             .iter()

@@ -55,6 +55,9 @@ pub async fn status(State(app): State<App>) -> Result<Json<Status>, ApiError> {
             );
             st.failed_files = crate::sync::failed_files(&app, c);
             (st.files, st.bytes) = facts.files.get(&c.id).copied().unwrap_or((0, 0));
+            if !c.applies_to(app.engine.machine()) {
+                st.not_here = Some(dotsync_engine::not_here_message(c, app.engine.machine()));
+            }
             st
         })
         .collect();

@@ -16,6 +16,7 @@ fn cfg(id: &str, paths: &[&str], ignore: &[&str]) -> SyncConfig {
         notify: true,
         structured_merge: true,
         merge_formats: Default::default(),
+        machines: Vec::new(),
     }
 }
 

@@ -165,7 +165,13 @@ impl Engine {
             failures: Vec::new(),
             others: None,
         };
-        let result = self.sync_inner(cfg, opts, &url, &repo_dir, &mut em);
+        let result = if cfg.applies_to(&self.machine) {
+            self.sync_inner(cfg, opts, &url, &repo_dir, &mut em)
+        } else {
+            // Not this machine's config: nothing is scanned, fetched or written.
+            em.summary.not_here = Some(crate::not_here_message(cfg, &self.machine));
+            Ok(())
+        };
         let mut summary = em.summary.clone();
         summary.duration_ms = started.elapsed().as_millis() as u64;
         match &result {
