@@ -81,10 +81,25 @@ pub struct SyncConfig {
     /// empty: every machine. A machine not listed never syncs it (its status says so).
     #[serde(default)]
     pub machines: Vec<String>,
+    /// Files stored on the remote encrypted with age, by glob (matched against the path under
+    /// the home, or the file name for a glob without `/`): `[".ssh/**", ".npmrc"]`. Every
+    /// machine whose key is listed in the repository can read them; the remote never holds
+    /// their plaintext.
+    #[serde(default)]
+    pub encrypt: Vec<String>,
 }
 
 /// Longest accepted machine name in `machines`.
 pub const MAX_MACHINE_LEN: usize = 64;
+
+/// Whether `glob` matches `repo_path`, or its file name for a glob without `/`.
+fn glob_hit(glob: &str, repo_path: &str) -> bool {
+    let name = repo_path.rsplit('/').next().unwrap_or(repo_path);
+    globset::Glob::new(glob).is_ok_and(|g| {
+        let m = g.compile_matcher();
+        m.is_match(repo_path) || (!glob.contains('/') && m.is_match(name))
+    })
+}
 
 /// The formats `merge_formats` may name.
 pub const MERGE_FORMATS: [&str; 4] = ["json", "toml", "yaml", "ini"];
@@ -93,12 +108,14 @@ impl SyncConfig {
     /// The format `merge_formats` maps a repository path to, if any (the first glob in order
     /// that matches).
     pub fn merge_format_for(&self, repo_path: &str) -> Option<&str> {
-        let name = repo_path.rsplit('/').next().unwrap_or(repo_path);
-        self.merge_formats.iter().find_map(|(glob, format)| {
-            let m = globset::Glob::new(glob).ok()?.compile_matcher();
-            let hit = m.is_match(repo_path) || (!glob.contains('/') && m.is_match(name));
-            hit.then_some(format.as_str())
-        })
+        self.merge_formats
+            .iter()
+            .find_map(|(glob, format)| glob_hit(glob, repo_path).then_some(format.as_str()))
+    }
+
+    /// Whether the file at `repo_path` is stored encrypted (an `encrypt` glob matches it).
+    pub fn encrypts(&self, repo_path: &str) -> bool {
+        self.encrypt.iter().any(|g| glob_hit(g, repo_path))
     }
 
     /// Whether this config syncs on the machine named `machine` (`machines` empty or naming it).
@@ -140,6 +157,8 @@ pub struct ConfigInput {
     pub merge_formats: BTreeMap<String, String>,
     #[serde(default)]
     pub machines: Vec<String>,
+    #[serde(default)]
+    pub encrypt: Vec<String>,
 }
 
 fn default_branch() -> String {
@@ -248,6 +267,11 @@ impl ConfigInput {
         for m in &self.machines {
             validate_machine(m)?;
         }
+        for g in &self.encrypt {
+            globset::Glob::new(g).map_err(|e| {
+                ValidationError::new("encrypt", format!("{g:?} is not a valid glob: {e}"))
+            })?;
+        }
         Ok(SyncConfig {
             id,
             name: self.name,
@@ -263,6 +287,7 @@ impl ConfigInput {
             structured_merge: self.structured_merge,
             merge_formats: self.merge_formats,
             machines: self.machines,
+            encrypt: self.encrypt,
         })
     }
 }
@@ -426,6 +451,7 @@ mod tests {
         assert!(cfg.structured_merge);
         assert!(cfg.merge_formats.is_empty());
         assert!(cfg.machines.is_empty());
+        assert!(cfg.encrypt.is_empty());
         assert!(cfg.applies_to("anything"));
     }
 
@@ -438,6 +464,21 @@ mod tests {
         .expect("valid");
         assert!(cfg.applies_to("laptop"));
         assert!(!cfg.applies_to("server"));
+    }
+
+    #[test]
+    fn encrypt_globs_match_paths_or_names() {
+        let cfg = input(serde_json::json!({
+            "name": "dots", "paths": ["~/.ssh", "~/.npmrc"], "remote": "/r",
+            "encrypt": [".ssh/**", ".npmrc"]
+        }))
+        .validate(id(), Path::new("/home/me"))
+        .expect("valid");
+        assert!(cfg.encrypts(".ssh/config"));
+        assert!(cfg.encrypts(".ssh/keys/id_ed25519"));
+        assert!(cfg.encrypts(".npmrc"));
+        assert!(cfg.encrypts("work/.npmrc"));
+        assert!(!cfg.encrypts(".zshrc"));
     }
 
     #[test]
@@ -540,6 +581,10 @@ mod tests {
             (
                 serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "machines": [""]}),
                 "machines",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "encrypt": ["a["]}),
+                "encrypt",
             ),
         ];
         for (json, field) in cases {

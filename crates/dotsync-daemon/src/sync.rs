@@ -1014,6 +1014,7 @@ fn fail_subscribers(
                 structured_merge: true,
                 merge_formats: Default::default(),
                 machines: Vec::new(),
+                encrypt: Vec::new(),
             };
             &placeholder
         }

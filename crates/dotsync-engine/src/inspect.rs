@@ -586,12 +586,24 @@ impl Engine {
         } else {
             Kind::File
         };
-        let version = Version {
+        let mut version = Version {
             kind,
             blob: parts[2].to_owned(),
             mode: meta.file_mode(rp.as_str(), git_mode),
         };
-        Ok((repo.read_blob(parts[2])?, version))
+        let mut bytes = repo.read_blob(parts[2])?;
+        if kind == Kind::File && cfg.encrypts(rp.as_str()) && crate::content::is_sealed(&bytes) {
+            // Shown and restored as plaintext, here only.
+            let ids = crate::content::load_identities(&self.key_path())
+                .map_err(|e| SyncError::Invalid(e.to_string()))?;
+            bytes = crate::content::Sealer::new(ids, "")
+                .open(&bytes)
+                .ok_or_else(|| {
+                    SyncError::Invalid(format!("~/{rp}: {}", crate::content::NEEDS_KEY))
+                })?;
+            version.blob = repo.write_blob(&bytes)?;
+        }
+        Ok((bytes, version))
     }
 
     /// Puts the version of `path` at commit `rev` back into the home, atomically. It is then a

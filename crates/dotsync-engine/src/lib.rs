@@ -6,6 +6,7 @@
 //! bases. See ARCHITECTURE.md for the invariants.
 
 mod apply;
+pub mod content;
 mod event;
 mod git;
 mod inspect;
@@ -312,6 +313,10 @@ impl Engine {
     /// The commit this machine last completed a sync with for `cfg` (None after a sync that
     /// had failures, so that the next check syncs again).
     pub fn last_synced_commit(&self, cfg: &SyncConfig) -> Result<Option<String>, SyncError> {
+        if records::content_rules(&self.store, &cfg.id)? != content::rules_of(cfg) {
+            // The content rules changed since: a full sync is due whatever the remote did.
+            return Ok(None);
+        }
         Ok(records::last_commit(&self.store, &cfg.id)?)
     }
 
@@ -347,6 +352,39 @@ impl Engine {
             (Err(_), Some(_)) => false,
             (Err(_), None) => true,
         }
+    }
+
+    /// This machine's age identities (`state/key.txt`).
+    fn key_path(&self) -> PathBuf {
+        self.layout.state_dir().join(content::KEY_FILE)
+    }
+
+    /// This machine's public keys (empty: no key yet).
+    pub fn key_public(&self) -> Result<Vec<String>, content::KeyError> {
+        Ok(content::load_identities(&self.key_path())?
+            .iter()
+            .map(|i| i.to_public().to_string())
+            .collect())
+    }
+
+    /// Creates this machine's key; the next push of a config with `encrypt` globs adds its
+    /// public key to the repository's recipients. Returns the public key.
+    pub fn key_init(&self) -> Result<String, content::KeyError> {
+        content::init(&self.key_path())
+    }
+
+    /// This machine's keys, encrypted with `passphrase`, ASCII-armored.
+    pub fn key_export(&self, passphrase: &str) -> Result<String, content::KeyError> {
+        content::export(&self.key_path(), passphrase)
+    }
+
+    /// Adds the keys of an export; returns the public keys that were new here.
+    pub fn key_import(
+        &self,
+        armored: &str,
+        passphrase: &str,
+    ) -> Result<Vec<String>, content::KeyError> {
+        content::import(&self.key_path(), armored, passphrase)
     }
 
     /// The engine's bare repository for a remote URL.

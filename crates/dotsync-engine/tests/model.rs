@@ -1560,6 +1560,7 @@ fn make_config(
         structured_merge: true,
         merge_formats: Default::default(),
         machines: Vec::new(),
+        encrypt: Vec::new(),
     };
     input.validate("cfg_00000000000000aa".into(), home).unwrap()
 }

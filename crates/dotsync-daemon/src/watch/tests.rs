@@ -17,6 +17,7 @@ fn cfg(id: &str, paths: &[&str], ignore: &[&str]) -> SyncConfig {
         structured_merge: true,
         merge_formats: Default::default(),
         machines: Vec::new(),
+        encrypt: Vec::new(),
     }
 }
 
