@@ -56,12 +56,13 @@ pub enum KeyError {
 }
 
 /// The content rules of a config as one string, empty when it has none: what its last full
-/// sync applied is recorded, and a change makes the next sync a full one.
-pub fn rules_of(cfg: &dotsync_core::SyncConfig) -> String {
+/// sync applied is recorded, and a change (a glob added, a key imported) makes the next sync a
+/// full one.
+pub fn rules_of(cfg: &dotsync_core::SyncConfig, public_keys: &[String]) -> String {
     if cfg.encrypt.is_empty() {
         return String::new();
     }
-    format!("encrypt={:?}", cfg.encrypt)
+    format!("encrypt={:?} keys={public_keys:?}", cfg.encrypt)
 }
 
 /// Whether `bytes` are an age file.

@@ -313,7 +313,7 @@ impl Engine {
     /// The commit this machine last completed a sync with for `cfg` (None after a sync that
     /// had failures, so that the next check syncs again).
     pub fn last_synced_commit(&self, cfg: &SyncConfig) -> Result<Option<String>, SyncError> {
-        if records::content_rules(&self.store, &cfg.id)? != content::rules_of(cfg) {
+        if records::content_rules(&self.store, &cfg.id)? != self.content_rules(cfg) {
             // The content rules changed since: a full sync is due whatever the remote did.
             return Ok(None);
         }
@@ -357,6 +357,18 @@ impl Engine {
     /// This machine's age identities (`state/key.txt`).
     fn key_path(&self) -> PathBuf {
         self.layout.state_dir().join(content::KEY_FILE)
+    }
+
+    /// The content rules `cfg`'s syncs apply here (see [`content::rules_of`]).
+    fn content_rules(&self, cfg: &SyncConfig) -> String {
+        if cfg.encrypt.is_empty() {
+            return String::new();
+        }
+        // An unreadable key file reads as "changed": the sync then says what is wrong.
+        let keys = self
+            .key_public()
+            .unwrap_or_else(|e| vec![format!("unreadable: {e}")]);
+        content::rules_of(cfg, &keys)
     }
 
     /// This machine's public keys (empty: no key yet).

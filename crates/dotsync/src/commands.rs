@@ -19,6 +19,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => return crate::newcomer::add(paths, config, dry_run),
         Command::Forget { paths, config } => return crate::newcomer::forget(paths, config),
         Command::Pause { name } => return crate::newcomer::pause(name, false),
+        Command::Key(cmd) => return crate::key_cmd::run(cmd),
         Command::Resume { name } => return crate::newcomer::pause(name, true),
         Command::Completions { shell } => crate::newcomer::completions(shell),
         Command::Man { dir } => crate::newcomer::man(dir.as_deref())?,
@@ -93,6 +94,15 @@ fn apply_fields(body: &mut Value, f: FieldArgs, clear_ignore: bool) {
     }
     if let Some(s) = f.structured_merge {
         body["structured_merge"] = json!(s);
+    }
+    if !f.encrypt.is_empty() {
+        let mut globs: Vec<Value> = body["encrypt"].as_array().cloned().unwrap_or_default();
+        for g in f.encrypt {
+            if !globs.iter().any(|x| x.as_str() == Some(g.as_str())) {
+                globs.push(Value::from(g));
+            }
+        }
+        body["encrypt"] = Value::Array(globs);
     }
     if let Some(m) = f.machines {
         let names: Vec<&str> = m

@@ -376,7 +376,7 @@ impl Engine {
         let mut head = remote_check?;
         // The rules that map home bytes to repository bytes changed since the last full sync
         // (a glob added to `encrypt`): every file is looked at again.
-        let rules = crate::content::rules_of(cfg);
+        let rules = self.content_rules(cfg);
         let rules_changed = records::content_rules(&self.store, &cfg.id)? != rules;
         if head.is_some()
             && head == last_commit
