@@ -87,6 +87,11 @@ pub struct SyncConfig {
     /// their plaintext.
     #[serde(default)]
     pub encrypt: Vec<String>,
+    /// Files each machine keeps its own version of, by glob: synced to
+    /// `PATH##machine.NAME` in the repository, so every machine's version is versioned and
+    /// visible everywhere, and none replaces another's.
+    #[serde(default)]
+    pub per_machine: Vec<String>,
 }
 
 /// Longest accepted machine name in `machines`.
@@ -113,9 +118,16 @@ impl SyncConfig {
             .find_map(|(glob, format)| glob_hit(glob, repo_path).then_some(format.as_str()))
     }
 
+    /// Whether the file at `repo_path` (a home path, or a per-machine variant) is per machine.
+    pub fn is_per_machine(&self, repo_path: &str) -> bool {
+        let path = crate::paths::home_part(repo_path);
+        self.per_machine.iter().any(|g| glob_hit(g, path))
+    }
+
     /// Whether the file at `repo_path` is stored encrypted (an `encrypt` glob matches it).
     pub fn encrypts(&self, repo_path: &str) -> bool {
-        self.encrypt.iter().any(|g| glob_hit(g, repo_path))
+        let path = crate::paths::home_part(repo_path);
+        self.encrypt.iter().any(|g| glob_hit(g, path))
     }
 
     /// Whether this config syncs on the machine named `machine` (`machines` empty or naming it).
@@ -159,6 +171,8 @@ pub struct ConfigInput {
     pub machines: Vec<String>,
     #[serde(default)]
     pub encrypt: Vec<String>,
+    #[serde(default)]
+    pub per_machine: Vec<String>,
 }
 
 fn default_branch() -> String {
@@ -272,6 +286,11 @@ impl ConfigInput {
                 ValidationError::new("encrypt", format!("{g:?} is not a valid glob: {e}"))
             })?;
         }
+        for g in &self.per_machine {
+            globset::Glob::new(g).map_err(|e| {
+                ValidationError::new("per_machine", format!("{g:?} is not a valid glob: {e}"))
+            })?;
+        }
         Ok(SyncConfig {
             id,
             name: self.name,
@@ -288,6 +307,7 @@ impl ConfigInput {
             merge_formats: self.merge_formats,
             machines: self.machines,
             encrypt: self.encrypt,
+            per_machine: self.per_machine,
         })
     }
 }

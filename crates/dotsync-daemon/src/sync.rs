@@ -1015,6 +1015,7 @@ fn fail_subscribers(
                 merge_formats: Default::default(),
                 machines: Vec::new(),
                 encrypt: Vec::new(),
+                per_machine: Vec::new(),
             };
             &placeholder
         }

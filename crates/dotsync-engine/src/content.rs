@@ -59,10 +59,13 @@ pub enum KeyError {
 /// sync applied is recorded, and a change (a glob added, a key imported) makes the next sync a
 /// full one.
 pub fn rules_of(cfg: &dotsync_core::SyncConfig, public_keys: &[String]) -> String {
-    if cfg.encrypt.is_empty() {
+    if cfg.encrypt.is_empty() && cfg.per_machine.is_empty() {
         return String::new();
     }
-    format!("encrypt={:?} keys={public_keys:?}", cfg.encrypt)
+    format!(
+        "encrypt={:?} keys={public_keys:?} per_machine={:?}",
+        cfg.encrypt, cfg.per_machine
+    )
 }
 
 /// Whether `bytes` are an age file.

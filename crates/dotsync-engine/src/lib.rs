@@ -361,7 +361,7 @@ impl Engine {
 
     /// The content rules `cfg`'s syncs apply here (see [`content::rules_of`]).
     fn content_rules(&self, cfg: &SyncConfig) -> String {
-        if cfg.encrypt.is_empty() {
+        if cfg.encrypt.is_empty() && cfg.per_machine.is_empty() {
             return String::new();
         }
         // An unreadable key file reads as "changed": the sync then says what is wrong.

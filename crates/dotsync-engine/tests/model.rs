@@ -1561,6 +1561,7 @@ fn make_config(
         merge_formats: Default::default(),
         machines: Vec::new(),
         encrypt: Vec::new(),
+        per_machine: Vec::new(),
     };
     input.validate("cfg_00000000000000aa".into(), home).unwrap()
 }

@@ -223,3 +223,107 @@ fn a_file_listed_in_encrypt_later_is_encrypted_on_the_remote_from_then_on() {
     assert!(tip.starts_with("age-encryption.org/v1"), "{tip}");
     assert_eq!(a.sync().0.pushed, 0);
 }
+
+#[test]
+fn a_per_machine_file_keeps_each_machines_version_and_both_are_in_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.config", "~/.zshrc"],
+        "per_machine": [".config/monitors.xml"]});
+    let a = machine(dir.path(), "laptop", &remote, cfg.clone());
+    let b = machine(dir.path(), "desk", &remote, cfg);
+    const M: &str = ".config/monitors.xml";
+    a.write(M, "<laptop one screen/>\n");
+    a.write(".zshrc", "shared\n");
+    b.write(M, "<desk two screens/>\n");
+    a.sync();
+    let (s, ev) = b.sync();
+    assert_eq!((s.pushed, s.pulled, s.conflicts), (1, 1, 0), "{ev:?}");
+    a.sync();
+    assert_eq!(a.read(M), "<laptop one screen/>\n");
+    assert_eq!(b.read(M), "<desk two screens/>\n");
+    assert_eq!(b.read(".zshrc"), "shared\n");
+    let tree = git(
+        &remote_dir(dir.path()),
+        &["ls-tree", "-r", "--name-only", "main"],
+    );
+    assert!(
+        tree.contains(".config/monitors.xml##machine.laptop"),
+        "{tree}"
+    );
+    assert!(
+        tree.contains(".config/monitors.xml##machine.desk"),
+        "{tree}"
+    );
+    assert!(!tree.lines().any(|l| l == M), "{tree}");
+
+    // Each machine edits its own: nothing travels into the other's home.
+    a.write(M, "<laptop docked/>\n");
+    a.sync();
+    assert_eq!(b.sync().0.pulled, 0);
+    assert_eq!(b.read(M), "<desk two screens/>\n");
+
+    // History: this machine's by the home path, the other's by its variant, from anywhere.
+    let own = a.engine.history(&a.cfg, M).unwrap();
+    assert_eq!(own.len(), 2, "{own:?}");
+    let other = a
+        .engine
+        .history(&a.cfg, ".config/monitors.xml##machine.desk")
+        .unwrap();
+    assert_eq!(other.len(), 1, "{other:?}");
+    let desk = a
+        .engine
+        .content(
+            &a.cfg,
+            ".config/monitors.xml##machine.desk",
+            Some(&other[0].commit),
+        )
+        .unwrap();
+    assert_eq!(desk, b"<desk two screens/>\n");
+    // Restorable: the desk's version into the laptop's file, then an edit of the laptop's own.
+    a.engine
+        .restore(
+            &a.cfg,
+            ".config/monitors.xml##machine.desk",
+            &other[0].commit,
+        )
+        .unwrap();
+    assert_eq!(a.read(M), "<desk two screens/>\n");
+    a.sync();
+    b.sync();
+    assert_eq!(b.read(M), "<desk two screens/>\n");
+    assert_eq!(
+        git(
+            &remote_dir(dir.path()),
+            &["show", "main:.config/monitors.xml##machine.laptop"]
+        ),
+        "<desk two screens/>\n"
+    );
+}
+
+#[test]
+fn a_per_machine_file_can_be_encrypted_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.gitconfig.local"],
+        "per_machine": [".gitconfig.local"], "encrypt": [".gitconfig.local"]});
+    let a = machine(dir.path(), "laptop", &remote, cfg.clone());
+    let b = machine(dir.path(), "desk", &remote, cfg);
+    a.engine.key_init().unwrap();
+    share_key(&a, &b);
+    a.write(
+        ".gitconfig.local",
+        "[user]\n  email = me@work-secret.example\n",
+    );
+    b.write(
+        ".gitconfig.local",
+        "[user]\n  email = me@home-secret.example\n",
+    );
+    a.sync();
+    b.sync();
+    a.sync();
+    assert!(a.read(".gitconfig.local").contains("work-secret"));
+    assert!(b.read(".gitconfig.local").contains("home-secret"));
+    let objects = all_remote_objects(dir.path());
+    assert!(!contains(&objects, "work-secret") && !contains(&objects, "home-secret"));
+}

@@ -374,6 +374,10 @@ pub struct FieldArgs {
     /// repeatable (`config edit` adds to the config's list).
     #[arg(long = "encrypt", value_name = "GLOB")]
     pub encrypt: Vec<String>,
+    /// Keep a version of the files GLOB matches per machine (`PATH##machine.NAME` in the
+    /// repository); repeatable (`config edit` adds to the config's list).
+    #[arg(long = "per-machine", value_name = "GLOB")]
+    pub per_machine: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]

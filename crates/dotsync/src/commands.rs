@@ -95,14 +95,17 @@ fn apply_fields(body: &mut Value, f: FieldArgs, clear_ignore: bool) {
     if let Some(s) = f.structured_merge {
         body["structured_merge"] = json!(s);
     }
-    if !f.encrypt.is_empty() {
-        let mut globs: Vec<Value> = body["encrypt"].as_array().cloned().unwrap_or_default();
-        for g in f.encrypt {
+    for (field, add) in [("encrypt", f.encrypt), ("per_machine", f.per_machine)] {
+        if add.is_empty() {
+            continue;
+        }
+        let mut globs: Vec<Value> = body[field].as_array().cloned().unwrap_or_default();
+        for g in add {
             if !globs.iter().any(|x| x.as_str() == Some(g.as_str())) {
                 globs.push(Value::from(g));
             }
         }
-        body["encrypt"] = Value::Array(globs);
+        body[field] = Value::Array(globs);
     }
     if let Some(m) = f.machines {
         let names: Vec<&str> = m

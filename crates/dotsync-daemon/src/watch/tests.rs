@@ -18,6 +18,7 @@ fn cfg(id: &str, paths: &[&str], ignore: &[&str]) -> SyncConfig {
         merge_formats: Default::default(),
         machines: Vec::new(),
         encrypt: Vec::new(),
+        per_machine: Vec::new(),
     }
 }
 

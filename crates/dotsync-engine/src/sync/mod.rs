@@ -260,6 +260,7 @@ impl Engine {
                 cache: &cache,
                 temps: &temps,
                 progress: sink_progress,
+                machine: &self.machine,
             }
             .scan(cfg);
             let check = check

@@ -160,7 +160,13 @@ impl Engine {
                     continue;
                 }
             };
-            if !coverage.covers(path.as_str()) {
+            // Per-machine files: only this machine's variant is planned here; the others'
+            // stay in the tree (visible in history) and are never written into this home.
+            let foreign_variant = match dotsync_core::paths::machine_variant(path.as_str()) {
+                Some((_, machine)) => machine != self.machine || !cfg.is_per_machine(path.as_str()),
+                None => cfg.is_per_machine(path.as_str()),
+            };
+            if foreign_variant || !coverage.covers(path.as_str()) {
                 // Not this config's (another config's, or ignored here), but it is in the tree:
                 // nothing this machine pushes may replace it (a file where it is a directory).
                 others.insert(path.to_string());
