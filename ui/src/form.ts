@@ -17,6 +17,9 @@ export const FIELDS = [
   "notify",
   "structured_merge",
   "merge_formats",
+  "encrypt",
+  "per_machine",
+  "machines",
 ] as const;
 export type Field = (typeof FIELDS)[number];
 
@@ -36,6 +39,12 @@ export interface ConfigForm {
   structured_merge: boolean;
   /** Not edited here; kept as stored so that saving the form does not drop it. */
   merge_formats?: Record<string, string>;
+  /** One glob per line. */
+  encrypt: string;
+  /** One glob per line. */
+  per_machine: string;
+  /** Comma-separated machine names; empty: every machine. */
+  machines: string;
 }
 
 export function emptyForm(): ConfigForm {
@@ -51,6 +60,9 @@ export function emptyForm(): ConfigForm {
     interval_s: "60",
     notify: true,
     structured_merge: true,
+    encrypt: "",
+    per_machine: "",
+    machines: "",
   };
 }
 
@@ -68,6 +80,9 @@ export function configToForm(c: SyncConfig): ConfigForm {
     notify: c.notify ?? true,
     structured_merge: c.structured_merge ?? true,
     ...(c.merge_formats ? { merge_formats: { ...c.merge_formats } } : {}),
+    encrypt: (c.encrypt ?? []).join("\n"),
+    per_machine: (c.per_machine ?? []).join("\n"),
+    machines: (c.machines ?? []).join(", "),
   };
 }
 
@@ -102,6 +117,17 @@ export function formToInput(f: ConfigForm, id?: string): { input: ConfigInput | 
     structured_merge: f.structured_merge,
   };
   if (f.merge_formats) input.merge_formats = { ...f.merge_formats };
+  const lines = (s: string) =>
+    s
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "");
+  input.encrypt = lines(f.encrypt);
+  input.per_machine = lines(f.per_machine);
+  input.machines = f.machines
+    .split(",")
+    .map((m) => m.trim())
+    .filter((m) => m !== "");
   if (id) input.id = id;
   return { input, errors };
 }

@@ -20,6 +20,12 @@ export interface SyncConfig {
   structured_merge?: boolean;
   /** Extra globs to merge by key, mapped to "json", "toml", "yaml" or "ini". */
   merge_formats?: Record<string, string>;
+  /** Globs of files stored encrypted on the remote (age); older daemons: absent. */
+  encrypt?: string[];
+  /** Globs of files each machine keeps its own version of (`PATH##machine.NAME`). */
+  per_machine?: string[];
+  /** The machines this config applies to; empty or absent: every machine. */
+  machines?: string[];
 }
 
 export type ConfigInput = Omit<SyncConfig, "id"> & { id?: string };

@@ -20,6 +20,9 @@ describe("the config form", () => {
       interval_s: 30,
       notify: true,
       structured_merge: true,
+      encrypt: [],
+      per_machine: [],
+      machines: [],
     });
   });
 
@@ -34,7 +37,7 @@ describe("the config form", () => {
   });
 
   it("round-trips a stored config", () => {
-    const cfg = { id: "cfg_1", name: "d", paths: ["~/.a"], ignore: ["x", "y"], remote: "r", branch: "b", direction: "pull" as const, on_conflict: "local" as const, auto: false, interval_s: 9, notify: false, structured_merge: false, merge_formats: { "*.conf": "ini" } };
+    const cfg = { id: "cfg_1", name: "d", paths: ["~/.a"], ignore: ["x", "y"], remote: "r", branch: "b", direction: "pull" as const, on_conflict: "local" as const, auto: false, interval_s: 9, notify: false, structured_merge: false, merge_formats: { "*.conf": "ini" }, encrypt: [".ssh/**", ".npmrc"], per_machine: [".config/monitors.xml"], machines: ["laptop", "desk"] };
     const { input } = formToInput(configToForm(cfg), cfg.id);
     expect(input).toEqual(cfg);
   });

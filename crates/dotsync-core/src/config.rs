@@ -77,6 +77,33 @@ pub struct SyncConfig {
     /// `ini`.
     #[serde(default)]
     pub merge_formats: BTreeMap<String, String>,
+    /// The machines this config applies to, by name (`DOTSYNC_MACHINE` or the host name);
+    /// empty: every machine. A machine not listed never syncs it (its status says so).
+    #[serde(default)]
+    pub machines: Vec<String>,
+    /// Files stored on the remote encrypted with age, by glob (matched against the path under
+    /// the home, or the file name for a glob without `/`): `[".ssh/**", ".npmrc"]`. Every
+    /// machine whose key is listed in the repository can read them; the remote never holds
+    /// their plaintext.
+    #[serde(default)]
+    pub encrypt: Vec<String>,
+    /// Files each machine keeps its own version of, by glob: synced to
+    /// `PATH##machine.NAME` in the repository, so every machine's version is versioned and
+    /// visible everywhere, and none replaces another's.
+    #[serde(default)]
+    pub per_machine: Vec<String>,
+}
+
+/// Longest accepted machine name in `machines`.
+pub const MAX_MACHINE_LEN: usize = 64;
+
+/// Whether `glob` matches `repo_path`, or its file name for a glob without `/`.
+fn glob_hit(glob: &str, repo_path: &str) -> bool {
+    let name = repo_path.rsplit('/').next().unwrap_or(repo_path);
+    globset::Glob::new(glob).is_ok_and(|g| {
+        let m = g.compile_matcher();
+        m.is_match(repo_path) || (!glob.contains('/') && m.is_match(name))
+    })
 }
 
 /// The formats `merge_formats` may name.
@@ -86,12 +113,26 @@ impl SyncConfig {
     /// The format `merge_formats` maps a repository path to, if any (the first glob in order
     /// that matches).
     pub fn merge_format_for(&self, repo_path: &str) -> Option<&str> {
-        let name = repo_path.rsplit('/').next().unwrap_or(repo_path);
-        self.merge_formats.iter().find_map(|(glob, format)| {
-            let m = globset::Glob::new(glob).ok()?.compile_matcher();
-            let hit = m.is_match(repo_path) || (!glob.contains('/') && m.is_match(name));
-            hit.then_some(format.as_str())
-        })
+        self.merge_formats
+            .iter()
+            .find_map(|(glob, format)| glob_hit(glob, repo_path).then_some(format.as_str()))
+    }
+
+    /// Whether the file at `repo_path` (a home path, or a per-machine variant) is per machine.
+    pub fn is_per_machine(&self, repo_path: &str) -> bool {
+        let path = crate::paths::home_part(repo_path);
+        self.per_machine.iter().any(|g| glob_hit(g, path))
+    }
+
+    /// Whether the file at `repo_path` is stored encrypted (an `encrypt` glob matches it).
+    pub fn encrypts(&self, repo_path: &str) -> bool {
+        let path = crate::paths::home_part(repo_path);
+        self.encrypt.iter().any(|g| glob_hit(g, path))
+    }
+
+    /// Whether this config syncs on the machine named `machine` (`machines` empty or naming it).
+    pub fn applies_to(&self, machine: &str) -> bool {
+        self.machines.is_empty() || self.machines.iter().any(|m| m == machine)
     }
 }
 
@@ -126,6 +167,12 @@ pub struct ConfigInput {
     pub structured_merge: bool,
     #[serde(default)]
     pub merge_formats: BTreeMap<String, String>,
+    #[serde(default)]
+    pub machines: Vec<String>,
+    #[serde(default)]
+    pub encrypt: Vec<String>,
+    #[serde(default)]
+    pub per_machine: Vec<String>,
 }
 
 fn default_branch() -> String {
@@ -231,6 +278,19 @@ impl ConfigInput {
                 ));
             }
         }
+        for m in &self.machines {
+            validate_machine(m)?;
+        }
+        for g in &self.encrypt {
+            globset::Glob::new(g).map_err(|e| {
+                ValidationError::new("encrypt", format!("{g:?} is not a valid glob: {e}"))
+            })?;
+        }
+        for g in &self.per_machine {
+            globset::Glob::new(g).map_err(|e| {
+                ValidationError::new("per_machine", format!("{g:?} is not a valid glob: {e}"))
+            })?;
+        }
         Ok(SyncConfig {
             id,
             name: self.name,
@@ -245,6 +305,9 @@ impl ConfigInput {
             notify: self.notify,
             structured_merge: self.structured_merge,
             merge_formats: self.merge_formats,
+            machines: self.machines,
+            encrypt: self.encrypt,
+            per_machine: self.per_machine,
         })
     }
 }
@@ -334,6 +397,26 @@ fn validate_name(name: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// A machine name in `machines`: what `DOTSYNC_MACHINE` or a host name can be, no commas,
+/// spaces or control characters.
+fn validate_machine(m: &str) -> Result<(), ValidationError> {
+    let ok = !m.is_empty()
+        && m.len() <= MAX_MACHINE_LEN
+        && m.chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && c != ',' && c != '/');
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            "machines",
+            format!(
+                "{m:?} is not a machine name: 1 to {MAX_MACHINE_LEN} characters without spaces, \
+                 commas or slashes, as `dotsync status` shows this machine's name"
+            ),
+        ))
+    }
+}
+
 /// Git's rules for a branch name (`git check-ref-format --branch`), checked without running git.
 fn validate_branch(branch: &str) -> Result<(), ValidationError> {
     let bad = branch.is_empty()
@@ -387,6 +470,35 @@ mod tests {
         assert!(cfg.notify);
         assert!(cfg.structured_merge);
         assert!(cfg.merge_formats.is_empty());
+        assert!(cfg.machines.is_empty());
+        assert!(cfg.encrypt.is_empty());
+        assert!(cfg.applies_to("anything"));
+    }
+
+    #[test]
+    fn machines_name_where_a_config_applies() {
+        let cfg = input(serde_json::json!({
+            "name": "gui", "paths": ["~/.config/i3"], "remote": "/r", "machines": ["laptop", "desk"]
+        }))
+        .validate(id(), Path::new("/home/me"))
+        .expect("valid");
+        assert!(cfg.applies_to("laptop"));
+        assert!(!cfg.applies_to("server"));
+    }
+
+    #[test]
+    fn encrypt_globs_match_paths_or_names() {
+        let cfg = input(serde_json::json!({
+            "name": "dots", "paths": ["~/.ssh", "~/.npmrc"], "remote": "/r",
+            "encrypt": [".ssh/**", ".npmrc"]
+        }))
+        .validate(id(), Path::new("/home/me"))
+        .expect("valid");
+        assert!(cfg.encrypts(".ssh/config"));
+        assert!(cfg.encrypts(".ssh/keys/id_ed25519"));
+        assert!(cfg.encrypts(".npmrc"));
+        assert!(cfg.encrypts("work/.npmrc"));
+        assert!(!cfg.encrypts(".zshrc"));
     }
 
     #[test]
@@ -481,6 +593,18 @@ mod tests {
             (
                 serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "merge_formats": {"*.x": "xml"}}),
                 "merge_formats",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "machines": ["a b"]}),
+                "machines",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "machines": [""]}),
+                "machines",
+            ),
+            (
+                serde_json::json!({"name": "a", "paths": ["~/.x"], "remote": "/r", "encrypt": ["a["]}),
+                "encrypt",
             ),
         ];
         for (json, field) in cases {

@@ -125,8 +125,18 @@ impl RepoPath {
     }
 
     /// `home/self`, as a path. Safe by construction: `self` has no `..` or absolute parts.
+    /// A per-machine variant (`PATH##machine.NAME`) is the file at `PATH`.
     pub fn under(&self, root: &Path) -> PathBuf {
-        root.join(&self.0)
+        root.join(home_part(&self.0))
+    }
+
+    /// This machine's variant of a per-machine file: `PATH##machine.NAME`. `None` when the
+    /// name cannot be part of a path.
+    pub fn for_machine(&self, machine: &str) -> Option<RepoPath> {
+        if machine.is_empty() || machine.contains('/') || machine.contains('\0') {
+            return None;
+        }
+        RepoPath::parse(&format!("{}{MACHINE_MARK}{machine}", home_part(&self.0))).ok()
     }
 
     /// Whether `self` is `prefix` or lies below it.
@@ -248,6 +258,23 @@ impl Ignore {
     }
 }
 
+/// What separates a per-machine file's path from the machine's name in the repository
+/// (`.config/monitors.xml##machine.desk`), as yadm's alternates do.
+pub const MACHINE_MARK: &str = "##machine.";
+
+/// A repository path's per-machine variant: (the file's path, the machine), if it is one.
+pub fn machine_variant(path: &str) -> Option<(&str, &str)> {
+    let name_at = path.rfind('/').map_or(0, |i| i + 1);
+    let i = path[name_at..].rfind(MACHINE_MARK)? + name_at;
+    let machine = &path[i + MACHINE_MARK.len()..];
+    (i > name_at && !machine.is_empty()).then(|| (&path[..i], machine))
+}
+
+/// The path in the home a repository path stands for: a per-machine variant's file.
+pub fn home_part(path: &str) -> &str {
+    machine_variant(path).map_or(path, |(p, _)| p)
+}
+
 /// A config's paths and ignore patterns compiled once, to test many repository paths quickly
 /// (a sync asks for every base and every remote entry).
 #[derive(Debug, Clone)]
@@ -269,8 +296,9 @@ impl Coverage {
         Self { roots, ignore }
     }
 
-    /// Whether the config covers the repository path `path`.
+    /// Whether the config covers the repository path `path` (a per-machine variant: its file).
     pub fn covers(&self, path: &str) -> bool {
+        let path = home_part(path);
         let inside = self.roots.iter().any(|r| {
             path == r
                 || (path.starts_with(r.as_str()) && path.as_bytes().get(r.len()) == Some(&b'/'))

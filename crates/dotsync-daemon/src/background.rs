@@ -110,7 +110,7 @@ async fn reconcile(
     scheduled.retain(|id, s| {
         let keep = current
             .get(id.as_str())
-            .is_some_and(|c| c.auto && **c == s.cfg);
+            .is_some_and(|c| c.auto && c.applies_to(app.engine.machine()) && **c == s.cfg);
         if !keep && !current.contains_key(id.as_str()) {
             app.sync.forget(id);
         } else if !keep {
@@ -119,7 +119,7 @@ async fn reconcile(
         keep
     });
     for cfg in &configs {
-        if !cfg.auto || scheduled.contains_key(&cfg.id) {
+        if !cfg.auto || !cfg.applies_to(app.engine.machine()) || scheduled.contains_key(&cfg.id) {
             continue;
         }
         let task = tokio::spawn(crate::schedule::schedule_loop(

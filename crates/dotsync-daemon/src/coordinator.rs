@@ -512,6 +512,7 @@ impl Coordinator {
             failed_files: Vec::new(),
             files: 0,
             bytes: 0,
+            not_here: None,
             paused: inner.paused.is_paused(&cfg.id),
         }
     }

@@ -12,8 +12,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    config, events, file, fs, health, history, machines, pause, remote, session, settings, status,
-    sync, ui,
+    config, events, file, fs, health, history, key, machines, pause, remote, session, settings,
+    status, sync, ui,
 };
 
 #[derive(OpenApi)]
@@ -32,6 +32,7 @@ use crate::routes::{
         fs::list, settings::show, settings::replace,
         pause::pause_all, pause::resume_all, pause::pause_one, pause::resume_one,
         remote::check, remote::preview, remote::log,
+        key::show, key::init, key::export, key::import,
     ),
     // Schemas that only parameters name (utoipa collects those of bodies by itself).
     components(schemas(crate::error::ErrorBody, crate::events::Event, history::SideDoc)),

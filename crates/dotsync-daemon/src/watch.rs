@@ -192,7 +192,7 @@ impl State {
     fn set_configs(&mut self, cfgs: Vec<SyncConfig>) {
         let mut watched = Vec::new();
         for cfg in cfgs {
-            if !cfg.auto {
+            if !cfg.auto || !cfg.applies_to(self.app.engine.machine()) {
                 self.app.sync.set_watch(&cfg.id, WatchMode::Off);
                 continue;
             }

@@ -87,4 +87,8 @@ pub struct SyncSummary {
     /// A plan only (see `SyncOptions::dry_run`): nothing was changed.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
+    /// Set when the config does not apply to this machine (its `machines` do not name it):
+    /// nothing was looked at, and this says why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_here: Option<String>,
 }

@@ -366,7 +366,7 @@ impl Engine {
 
     /// Every version of a file in the remote's history (as last fetched), newest first.
     pub fn history(&self, cfg: &SyncConfig, path: &str) -> Result<Vec<HistoryEntry>, SyncError> {
-        let rp = parse_path(path)?;
+        let rp = self.history_path(cfg, path)?;
         let repo = self.repo_for(cfg)?;
         // The remote's history as last fetched, and what this machine kept of histories the
         // remote no longer has (moved back, replaced): what `log` shows never depends on the
@@ -495,7 +495,7 @@ impl Engine {
         path: &str,
         rev: Option<&str>,
     ) -> Result<Vec<u8>, SyncError> {
-        let rp = parse_path(path)?;
+        let rp = self.history_path(cfg, path)?;
         match rev {
             None => self.read_home(cfg, &rp)?.ok_or_else(|| {
                 SyncError::NotFound(format!("~/{path} does not exist on this machine"))
@@ -586,18 +586,30 @@ impl Engine {
         } else {
             Kind::File
         };
-        let version = Version {
+        let mut version = Version {
             kind,
             blob: parts[2].to_owned(),
             mode: meta.file_mode(rp.as_str(), git_mode),
         };
-        Ok((repo.read_blob(parts[2])?, version))
+        let mut bytes = repo.read_blob(parts[2])?;
+        if kind == Kind::File && cfg.encrypts(rp.as_str()) && crate::content::is_sealed(&bytes) {
+            // Shown and restored as plaintext, here only.
+            let ids = crate::content::load_identities(&self.key_path())
+                .map_err(|e| SyncError::Invalid(e.to_string()))?;
+            bytes = crate::content::Sealer::new(ids, "")
+                .open(&bytes)
+                .ok_or_else(|| {
+                    SyncError::Invalid(format!("~/{rp}: {}", crate::content::NEEDS_KEY))
+                })?;
+            version.blob = repo.write_blob(&bytes)?;
+        }
+        Ok((bytes, version))
     }
 
     /// Puts the version of `path` at commit `rev` back into the home, atomically. It is then a
     /// local edit like any other, and the next sync pushes it. Returns the bytes written.
     pub fn restore(&self, cfg: &SyncConfig, path: &str, rev: &str) -> Result<u64, SyncError> {
-        let rp = parse_path(path)?;
+        let rp = self.history_path(cfg, path)?;
         let abs = rp.under(&self.home);
         let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Invalid(e.to_string()))?;
         if !dotsync_core::paths::covers(&cfg.paths, &ignore, &abs, &self.home) {
@@ -671,6 +683,7 @@ impl Engine {
             cache: &cache,
             temps: &temps,
             progress: &mut |_| {},
+            machine: &self.machine,
         }
         .scan(cfg);
         let mut out = Vec::new();
@@ -722,6 +735,24 @@ pub(crate) fn kept_prefix(config_id: &str) -> String {
 
 pub(crate) fn kept_ref(config_id: &str, commit: &str) -> String {
     format!("{}{commit}", kept_prefix(config_id))
+}
+
+impl Engine {
+    /// The repository path whose history a file has: for a per-machine file named by its
+    /// home path, this machine's variant; another machine's variant is named in full
+    /// (`PATH##machine.NAME`).
+    fn history_path(&self, cfg: &SyncConfig, path: &str) -> Result<RepoPath, SyncError> {
+        let rp = parse_path(path)?;
+        if cfg.is_per_machine(path) && dotsync_core::paths::machine_variant(path).is_none() {
+            return rp.for_machine(&self.machine).ok_or_else(|| {
+                SyncError::Invalid(format!(
+                    "this machine's name {:?} cannot be part of a path",
+                    self.machine
+                ))
+            });
+        }
+        Ok(rp)
+    }
 }
 
 fn parse_path(path: &str) -> Result<RepoPath, SyncError> {

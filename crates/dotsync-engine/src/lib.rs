@@ -7,6 +7,7 @@
 
 mod apply;
 pub use apply::ApplyError;
+pub mod content;
 mod event;
 mod git;
 mod inspect;
@@ -322,6 +323,10 @@ impl Engine {
     /// The commit this machine last completed a sync with for `cfg` (None after a sync that
     /// had failures, so that the next check syncs again).
     pub fn last_synced_commit(&self, cfg: &SyncConfig) -> Result<Option<String>, SyncError> {
+        if records::content_rules(&self.store, &cfg.id)? != self.content_rules(cfg) {
+            // The content rules changed since: a full sync is due whatever the remote did.
+            return Ok(None);
+        }
         Ok(records::last_commit(&self.store, &cfg.id)?)
     }
 
@@ -357,6 +362,51 @@ impl Engine {
             (Err(_), Some(_)) => false,
             (Err(_), None) => true,
         }
+    }
+
+    /// This machine's age identities (`state/key.txt`).
+    fn key_path(&self) -> PathBuf {
+        self.layout.state_dir().join(content::KEY_FILE)
+    }
+
+    /// The content rules `cfg`'s syncs apply here (see [`content::rules_of`]).
+    fn content_rules(&self, cfg: &SyncConfig) -> String {
+        if cfg.encrypt.is_empty() && cfg.per_machine.is_empty() {
+            return String::new();
+        }
+        // An unreadable key file reads as "changed": the sync then says what is wrong.
+        let keys = self
+            .key_public()
+            .unwrap_or_else(|e| vec![format!("unreadable: {e}")]);
+        content::rules_of(cfg, &keys)
+    }
+
+    /// This machine's public keys (empty: no key yet).
+    pub fn key_public(&self) -> Result<Vec<String>, content::KeyError> {
+        Ok(content::load_identities(&self.key_path())?
+            .iter()
+            .map(|i| i.to_public().to_string())
+            .collect())
+    }
+
+    /// Creates this machine's key; the next push of a config with `encrypt` globs adds its
+    /// public key to the repository's recipients. Returns the public key.
+    pub fn key_init(&self) -> Result<String, content::KeyError> {
+        content::init(&self.key_path())
+    }
+
+    /// This machine's keys, encrypted with `passphrase`, ASCII-armored.
+    pub fn key_export(&self, passphrase: &str) -> Result<String, content::KeyError> {
+        content::export(&self.key_path(), passphrase)
+    }
+
+    /// Adds the keys of an export; returns the public keys that were new here.
+    pub fn key_import(
+        &self,
+        armored: &str,
+        passphrase: &str,
+    ) -> Result<Vec<String>, content::KeyError> {
+        content::import(&self.key_path(), armored, passphrase)
     }
 
     /// The engine's bare repository for a remote URL.
@@ -405,6 +455,15 @@ impl Engine {
 }
 
 /// `DOTSYNC_MACHINE`, else the host name (`gethostname`, on every Unix), else "unknown".
+/// Why `cfg` does not sync on `machine`, for the summary and the status.
+pub fn not_here_message(cfg: &SyncConfig, machine: &str) -> String {
+    format!(
+        "config {} applies to {} only; this machine is {machine}, so it does not sync here",
+        cfg.name,
+        cfg.machines.join(", ")
+    )
+}
+
 fn machine_name() -> String {
     std::env::var("DOTSYNC_MACHINE")
         .ok()

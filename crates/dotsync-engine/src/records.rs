@@ -571,6 +571,56 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
     })
 }
 
+/// The plaintext blob of an encrypted blob, if this machine knows it.
+pub fn plain_of(store: &Store, cipher: &str) -> Result<Option<String>, StoreError> {
+    let conn = store.conn();
+    let mut stmt = conn
+        .prepare_cached("SELECT plain FROM sealed WHERE cipher = ?1")
+        .map_err(sql(store))?;
+    let mut rows = stmt.query(params![cipher]).map_err(sql(store))?;
+    match rows.next().map_err(sql(store))? {
+        Some(r) => Ok(Some(r.get(0).map_err(sql(store))?)),
+        None => Ok(None),
+    }
+}
+
+/// Remembers that the encrypted blob `cipher` holds the plaintext blob `plain`.
+pub fn put_sealed(store: &Store, cipher: &str, plain: &str) -> Result<(), StoreError> {
+    store
+        .conn()
+        .execute(
+            "INSERT OR REPLACE INTO sealed (cipher, plain) VALUES (?1, ?2)",
+            params![cipher, plain],
+        )
+        .map_err(sql(store))?;
+    Ok(())
+}
+
+/// The content rules a config's last full sync applied (empty when none were recorded).
+pub fn content_rules(store: &Store, config_id: &str) -> Result<String, StoreError> {
+    store
+        .conn()
+        .query_row(
+            "SELECT rules FROM content_rules WHERE config_id = ?1",
+            params![config_id],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .map(Option::unwrap_or_default)
+        .map_err(sql(store))
+}
+
+pub fn set_content_rules(store: &Store, config_id: &str, rules: &str) -> Result<(), StoreError> {
+    store
+        .conn()
+        .execute(
+            "INSERT OR REPLACE INTO content_rules (config_id, rules) VALUES (?1, ?2)",
+            params![config_id, rules],
+        )
+        .map_err(sql(store))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -103,6 +103,8 @@ pub struct Scanner<'a> {
     pub temps: &'a [(String, bool)],
     /// Called now and then with the number of entries seen.
     pub progress: &'a mut dyn FnMut(u64),
+    /// This machine's name: per-machine files are scanned as its variant.
+    pub machine: &'a str,
 }
 
 impl Scanner<'_> {
@@ -113,6 +115,8 @@ impl Scanner<'_> {
             ignore: self.ignore,
             cache: self.cache,
             temps: self.temps,
+            cfg,
+            machine: self.machine,
         };
         let mut out = Scan::default();
         let mut roots = Vec::new();
@@ -197,6 +201,8 @@ struct Walker<'a> {
     ignore: &'a Ignore,
     cache: &'a HashMap<String, Cached>,
     temps: &'a [(String, bool)],
+    cfg: &'a SyncConfig,
+    machine: &'a str,
 }
 
 impl Walker<'_> {
@@ -357,6 +363,32 @@ impl Walker<'_> {
             }
             return true;
         }
+        // A per-machine file is this machine's variant in the repository; a name that looks
+        // like a variant would be read as one, so it is not synced.
+        if dotsync_core::paths::machine_variant(repo.as_str()).is_some() {
+            out.skipped.push((
+                rel_str.to_owned(),
+                format!(
+                    "a name with {:?} is how dotsync stores per-machine files; rename it to sync it",
+                    dotsync_core::paths::MACHINE_MARK
+                ),
+            ));
+            return false;
+        }
+        let repo = if self.cfg.is_per_machine(repo.as_str()) {
+            match repo.for_machine(self.machine) {
+                Some(v) => v,
+                None => {
+                    out.skipped.push((
+                        rel_str.to_owned(),
+                        "this machine's name cannot be part of a path (a slash?); per-machine files need another DOTSYNC_MACHINE".into(),
+                    ));
+                    return false;
+                }
+            }
+        } else {
+            repo
+        };
         let stat = StatKey::of(&meta);
         let kind = if ft.is_symlink() {
             Kind::Symlink
@@ -364,14 +396,14 @@ impl Walker<'_> {
             Kind::File
         } else {
             out.skipped.push((
-                rel_str.to_owned(),
+                repo.to_string(),
                 "not a regular file, directory or symlink".into(),
             ));
             return false;
         };
         if kind == Kind::File && meta.len() > MAX_FILE {
             out.skipped.push((
-                rel_str.to_owned(),
+                repo.to_string(),
                 format!("larger than {} MiB", MAX_FILE >> 20),
             ));
             return false;
@@ -405,14 +437,14 @@ impl Walker<'_> {
             Ok(c) => c,
             Err(e) => {
                 out.skipped
-                    .push((rel_str.to_owned(), format!("cannot read: {e}")));
+                    .push((repo.to_string(), format!("cannot read: {e}")));
                 return false;
             }
         };
         // A file that changed while it was read is being written: what was read may be half
         // of it. It is held and looked at again by the next sync.
         if std::fs::symlink_metadata(abs).map(|m| StatKey::of(&m)).ok() != Some(stat) {
-            out.unstable.push(rel_str.to_owned());
+            out.unstable.push(repo.to_string());
             return false;
         }
         out.hashed += 1;

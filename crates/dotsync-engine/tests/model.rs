@@ -1559,6 +1559,9 @@ fn make_config(
         notify: false,
         structured_merge: true,
         merge_formats: Default::default(),
+        machines: Vec::new(),
+        encrypt: Vec::new(),
+        per_machine: Vec::new(),
     };
     input.validate("cfg_00000000000000aa".into(), home).unwrap()
 }

@@ -108,6 +108,19 @@ const MIGRATIONS: &[&str] = &[
         mode      INTEGER NOT NULL,
         PRIMARY KEY (config_id, path)
     ) WITHOUT ROWID;",
+    // 5: what this machine knows of encrypted blobs: the blob of an age ciphertext on a remote
+    // and the blob of its plaintext (in the engine's own repository only). Never leaves the
+    // machine: equal secrets would show as equal plaintext ids.
+    "CREATE TABLE sealed (
+        cipher TEXT PRIMARY KEY,
+        plain  TEXT NOT NULL
+    ) WITHOUT ROWID;
+    -- The content rules (encrypt, per-machine globs) a config's last full sync applied: a
+    -- change means a full sync, even when neither side moved.
+    CREATE TABLE content_rules (
+        config_id TEXT PRIMARY KEY REFERENCES configs(id) ON DELETE CASCADE,
+        rules     TEXT NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// Errors of the database.

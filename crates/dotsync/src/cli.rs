@@ -55,6 +55,10 @@ pub enum Command {
         /// The config's name or id; every config when left out.
         name: Option<String>,
     },
+    /// This machine's key for the files configs encrypt (`--encrypt`): create, show, export
+    /// to another machine, import.
+    #[command(subcommand)]
+    Key(KeyCmd),
     /// Run the daemon: the API on 127.0.0.1:11000, syncing by itself.
     Daemon(DaemonArgs),
     /// Create, list, show, edit and remove sync configs.
@@ -362,6 +366,49 @@ pub struct FieldArgs {
     /// (`config edit` adds to the config's list, or changes a glob's format).
     #[arg(long = "merge-format", value_name = "GLOB=FORMAT")]
     pub merge_formats: Vec<String>,
+    /// The machines this config applies to, comma-separated (`--machines laptop,desk`); a
+    /// machine not listed does not sync it. An empty value (`--machines ''`) means every machine.
+    #[arg(long, value_name = "NAMES")]
+    pub machines: Option<String>,
+    /// Store the files GLOB matches encrypted on the remote (age; `dotsync key init` first);
+    /// repeatable (`config edit` adds to the config's list).
+    #[arg(long = "encrypt", value_name = "GLOB")]
+    pub encrypt: Vec<String>,
+    /// Keep a version of the files GLOB matches per machine (`PATH##machine.NAME` in the
+    /// repository); repeatable (`config edit` adds to the config's list).
+    #[arg(long = "per-machine", value_name = "GLOB")]
+    pub per_machine: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCmd {
+    /// Create this machine's key (age X25519, in the state directory, 0600). Configs with
+    /// `encrypt` globs then encrypt to it too.
+    Init,
+    /// Print this machine's public keys.
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print this machine's key encrypted with a passphrase, for `dotsync key import` on
+    /// another machine.
+    Export {
+        /// Read the passphrase from the first line of this file instead of asking.
+        #[arg(long)]
+        passphrase_file: Option<String>,
+        /// Write the export to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<String>,
+    },
+    /// Add a key exported on another machine (`-` reads standard input); its encrypted files
+    /// then sync here.
+    Import {
+        file: String,
+        /// Read the passphrase from the first line of this file instead of asking.
+        #[arg(long)]
+        passphrase_file: Option<String>,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

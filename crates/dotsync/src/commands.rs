@@ -19,6 +19,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => return crate::newcomer::add(paths, config, dry_run),
         Command::Forget { paths, config } => return crate::newcomer::forget(paths, config),
         Command::Pause { name } => return crate::newcomer::pause(name, false),
+        Command::Key(cmd) => return crate::key_cmd::run(cmd),
         Command::Resume { name } => return crate::newcomer::pause(name, true),
         Command::Completions { shell } => crate::newcomer::completions(shell),
         Command::Man { dir } => crate::newcomer::man(dir.as_deref())?,
@@ -93,6 +94,26 @@ fn apply_fields(body: &mut Value, f: FieldArgs, clear_ignore: bool) {
     }
     if let Some(s) = f.structured_merge {
         body["structured_merge"] = json!(s);
+    }
+    for (field, add) in [("encrypt", f.encrypt), ("per_machine", f.per_machine)] {
+        if add.is_empty() {
+            continue;
+        }
+        let mut globs: Vec<Value> = body[field].as_array().cloned().unwrap_or_default();
+        for g in add {
+            if !globs.iter().any(|x| x.as_str() == Some(g.as_str())) {
+                globs.push(Value::from(g));
+            }
+        }
+        body[field] = Value::Array(globs);
+    }
+    if let Some(m) = f.machines {
+        let names: Vec<&str> = m
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        body["machines"] = json!(names);
     }
     if !f.merge_formats.is_empty() {
         let mut map = body["merge_formats"]

@@ -11,6 +11,7 @@ mod client;
 mod commands;
 mod daemon;
 mod history_cmd;
+mod key_cmd;
 mod machines_cmd;
 mod newcomer;
 mod quote;

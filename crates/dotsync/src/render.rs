@@ -73,6 +73,18 @@ pub fn config_detail(c: &Value) {
     println!("interval_s:  {}", c["interval_s"]);
     println!("notify:      {}", c["notify"]);
     println!("structured_merge: {}", c["structured_merge"]);
+    if let Some(g) = c["encrypt"].as_array().filter(|g| !g.is_empty()) {
+        let globs: Vec<&str> = g.iter().filter_map(|n| n.as_str()).collect();
+        println!("encrypt:     {}", quote::line(&globs.join(" ")));
+    }
+    if let Some(g) = c["per_machine"].as_array().filter(|g| !g.is_empty()) {
+        let globs: Vec<&str> = g.iter().filter_map(|n| n.as_str()).collect();
+        println!("per_machine: {}", quote::line(&globs.join(" ")));
+    }
+    if let Some(m) = c["machines"].as_array().filter(|m| !m.is_empty()) {
+        let names: Vec<&str> = m.iter().filter_map(|n| n.as_str()).collect();
+        println!("machines:    {}", quote::line(&names.join(", ")));
+    }
     if let Some(m) = c["merge_formats"].as_object().filter(|m| !m.is_empty()) {
         let pairs: Vec<String> = m
             .iter()

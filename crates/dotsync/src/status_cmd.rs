@@ -65,6 +65,9 @@ pub fn run(json: bool) -> Result<()> {
             if c["watch"] == "rescan" {
                 note.push("watch limit reached: rescanned every interval".to_owned());
             }
+            if c["not_here"].is_string() {
+                note.push("not for this machine (its `machines` do not name it)".to_owned());
+            }
             if c["auto"] != true {
                 note.push("manual".to_owned());
             }

@@ -223,6 +223,10 @@ impl Report {
                         self.files_hidden
                     ));
                 }
+                if let Some(why) = v["not_here"].as_str() {
+                    self.line(&quote::line(why));
+                    return;
+                }
                 self.line(&summary_line(v));
                 if v["dry_run"] == true {
                     if v["conflicts"].as_u64().unwrap_or(0) > 0 {

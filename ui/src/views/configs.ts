@@ -150,6 +150,24 @@ function renderEditor(root: HTMLElement, form: ConfigForm, existing?: SyncConfig
   });
   ignore.value = form.ignore;
 
+  const globArea = (name: "encrypt" | "per_machine", placeholder: string) => {
+    const el = h("textarea", {
+      id: `f-${name}`,
+      name,
+      rows: "2",
+      spellcheck: "false",
+      placeholder,
+      "aria-describedby": `err-${name}`,
+      oninput: (e: Event) => {
+        form[name] = (e.target as HTMLTextAreaElement).value;
+      },
+    });
+    el.value = form[name];
+    return el;
+  };
+  const encrypt = globArea("encrypt", ".ssh/**\n.npmrc");
+  const perMachine = globArea("per_machine", ".config/monitors.xml");
+
   const auto = h("input", {
     id: "f-auto",
     name: "auto",
@@ -276,6 +294,13 @@ function renderEditor(root: HTMLElement, form: ConfigForm, existing?: SyncConfig
       errorSlot("paths"),
     ),
     field("ignore", "Ignore (one glob per line)", ignore),
+    field("encrypt", "Encrypt on the remote (one glob per line; needs `dotsync key init`)", encrypt),
+    field("per_machine", "One version per machine (one glob per line)", perMachine),
+    field(
+      "machines",
+      "Only on these machines (comma-separated; empty: every machine)",
+      input("machines", form.machines, { placeholder: "laptop, desk" }),
+    ),
     h("div", { class: "field field-check", "data-field": "auto" }, h("label", null, auto, " Sync automatically"), errorSlot("auto")),
     h(
       "div",

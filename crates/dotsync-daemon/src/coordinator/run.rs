@@ -238,6 +238,9 @@ pub(super) fn fail_subscribers(
                 notify: true,
                 structured_merge: true,
                 merge_formats: Default::default(),
+                machines: Vec::new(),
+                encrypt: Vec::new(),
+                per_machine: Vec::new(),
             };
             &placeholder
         }

@@ -75,6 +75,9 @@ pub struct ConfigStatus {
     pub files: u64,
     /// Their total size in bytes, as of the last sync.
     pub bytes: u64,
+    /// Set when the config does not apply to this machine (its `machines` do not name it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_here: Option<String>,
 }
 
 /// The files of `cfg` that failed at its last sync (one small query of the engine's records).

@@ -182,7 +182,10 @@ pub(super) async fn check_remote(app: &App, url: &str) {
         .get_mut(url)
         .and_then(|r| r.hint.take());
     let configs = configs_of(app, url).await;
-    for cfg in configs.into_iter().filter(|c| c.auto) {
+    for cfg in configs
+        .into_iter()
+        .filter(|c| c.auto && c.applies_to(app.engine.machine()))
+    {
         if let Some((branch, _)) = &hint
             && !branch.is_empty()
             && *branch != cfg.branch

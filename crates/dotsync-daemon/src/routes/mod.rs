@@ -11,6 +11,7 @@ pub mod file;
 pub mod fs;
 pub mod health;
 pub mod history;
+pub mod key;
 pub mod machines;
 pub mod pause;
 pub mod remote;
@@ -39,6 +40,10 @@ pub fn router() -> Router<App> {
             "/v1/config/{id}/resume",
             axum::routing::post(pause::resume_one),
         )
+        .route("/v1/key", get(key::show))
+        .route("/v1/key/init", axum::routing::post(key::init))
+        .route("/v1/key/export", axum::routing::post(key::export))
+        .route("/v1/key/import", axum::routing::post(key::import))
         .route("/v1/pause", axum::routing::post(pause::pause_all))
         .route("/v1/resume", axum::routing::post(pause::resume_all))
         .route("/v1/remote/check", axum::routing::post(remote::check))

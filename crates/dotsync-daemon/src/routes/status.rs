@@ -59,6 +59,9 @@ fn status_now(app: &App) -> Result<Status, ApiError> {
             );
             st.failed_files = crate::coordinator::failed_files(app, c);
             (st.files, st.bytes) = facts.files.get(&c.id).copied().unwrap_or((0, 0));
+            if !c.applies_to(app.engine.machine()) {
+                st.not_here = Some(dotsync_engine::not_here_message(c, app.engine.machine()));
+            }
             st
         })
         .collect();

@@ -16,6 +16,9 @@ fn cfg(id: &str, paths: &[&str], ignore: &[&str]) -> SyncConfig {
         notify: true,
         structured_merge: true,
         merge_formats: Default::default(),
+        machines: Vec::new(),
+        encrypt: Vec::new(),
+        per_machine: Vec::new(),
     }
 }
 

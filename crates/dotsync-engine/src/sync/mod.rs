@@ -165,7 +165,13 @@ impl Engine {
             failures: Vec::new(),
             others: None,
         };
-        let result = self.sync_inner(cfg, opts, &url, &repo_dir, &mut em);
+        let result = if cfg.applies_to(&self.machine) {
+            self.sync_inner(cfg, opts, &url, &repo_dir, &mut em)
+        } else {
+            // Not this machine's config: nothing is scanned, fetched or written.
+            em.summary.not_here = Some(crate::not_here_message(cfg, &self.machine));
+            Ok(())
+        };
         let mut summary = em.summary.clone();
         summary.duration_ms = started.elapsed().as_millis() as u64;
         match &result {
@@ -254,6 +260,7 @@ impl Engine {
                 cache: &cache,
                 temps: &temps,
                 progress: sink_progress,
+                machine: &self.machine,
             }
             .scan(cfg);
             let check = check
@@ -368,7 +375,16 @@ impl Engine {
         // 2. The remote check's answer. Nothing else to do if neither side moved.
         em.progress("fetch", 0, None);
         let mut head = remote_check?;
-        if head.is_some() && head == last_commit && !local_dirty && open_conflicts.is_empty() {
+        // The rules that map home bytes to repository bytes changed since the last full sync
+        // (a glob added to `encrypt`): every file is looked at again.
+        let rules = self.content_rules(cfg);
+        let rules_changed = records::content_rules(&self.store, &cfg.id)? != rules;
+        if head.is_some()
+            && head == last_commit
+            && !local_dirty
+            && !rules_changed
+            && open_conflicts.is_empty()
+        {
             outcome.stats = stat_rows(&scan.files);
             outcome.stats.extend(stale_stats);
             em.summary.commit = head.clone();
@@ -381,10 +397,18 @@ impl Engine {
             return Ok(());
         }
 
+        // This machine's keys, for the config's encrypted files.
+        let identities = if cfg.encrypt.is_empty() {
+            Vec::new()
+        } else {
+            crate::content::load_identities(&self.key_path())
+                .map_err(|e| SyncError::Invalid(e.to_string()))?
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let remote = self.load_remote(&repo, url, cfg, &coverage, head.as_deref(), em)?;
+            let remote =
+                self.load_remote(&repo, url, cfg, &coverage, head.as_deref(), &identities, em)?;
             em.others = remote.tip.as_deref().and_then(|tip| {
                 self.machines_between(&repo, synced.as_ref().map(|(c, _)| c.as_str()), tip)
             });
@@ -431,7 +455,7 @@ impl Engine {
                 em,
             )?;
             let Planned {
-                tree_changes,
+                mut tree_changes,
                 mut meta,
                 mut preserve,
                 mut home_changes,
@@ -439,7 +463,7 @@ impl Engine {
                 settled_bases,
                 conflicts_set,
                 conflicts_cleared,
-                events,
+                mut events,
                 key_merges,
             } = planned;
 
@@ -482,17 +506,45 @@ impl Engine {
                 preserved_now.extend(queued_preserve.keys().cloned());
             } else {
                 for (path, v) in &queued_preserve {
-                    preserved_now.push(path.clone());
                     let on_remote = RepoPath::parse(path)
                         .ok()
                         .and_then(|rp| remote.files.get(&rp));
                     if on_remote != Some(v) && !preserve.iter().any(|(p, _)| p == path) {
-                        preserve.push((
-                            path.clone(),
-                            Some((git_mode(v.kind, v.mode), v.blob.clone())),
-                        ));
+                        // An encrypted file's replaced version goes out encrypted too (its
+                        // plaintext blob is only in this machine's repository).
+                        let stored =
+                            if v.kind == dotsync_core::plan::Kind::File && cfg.encrypts(path) {
+                                let plain = repo.read_blob(&v.blob)?;
+                                match self.to_repo(
+                                    cfg,
+                                    &repo,
+                                    &remote,
+                                    path,
+                                    v.kind,
+                                    &plain,
+                                    v.blob.clone(),
+                                )? {
+                                    Some(s) => s,
+                                    // No key: it stays queued (and in the kept refs) until one.
+                                    None => continue,
+                                }
+                            } else {
+                                v.blob.clone()
+                            };
+                        preserve.push((path.clone(), Some((git_mode(v.kind, v.mode), stored))));
                     }
+                    preserved_now.push(path.clone());
                 }
+            }
+            if cfg.direction != dotsync_core::Direction::Pull && !cfg.encrypt.is_empty() {
+                self.seal_extras(
+                    cfg,
+                    &repo,
+                    &remote,
+                    &scan.files,
+                    &mut tree_changes,
+                    &mut events,
+                )?;
             }
             // Directory modes other than 0755 (`~/.ssh` at 0700) travel in the metadata too.
             if cfg.direction != dotsync_core::Direction::Pull {
@@ -622,6 +674,9 @@ impl Engine {
             outcome.failures = Some(em.failures.clone());
             fail::fail_point!("sync::before-record");
             records::record(&self.store, &cfg.id, &outcome)?;
+            if rules_changed {
+                records::set_content_rules(&self.store, &cfg.id, &rules)?;
+            }
             if outcome.commit.is_none() {
                 records::forget_commit(&self.store, &cfg.id)?;
             }
@@ -729,5 +784,63 @@ impl Engine {
 
     fn count_files(&self, config_id: &str) -> Result<u64, SyncError> {
         Ok(records::load_bases(&self.store, config_id)?.len() as u64)
+    }
+
+    /// What a config with `encrypt` globs adds to a push besides the plan: this machine's
+    /// public key in the repository's recipients (so every machine encrypts to it from then
+    /// on), and the encrypted form of covered files the remote still holds in plaintext (their
+    /// earlier versions stay in history as they were).
+    fn seal_extras(
+        &self,
+        cfg: &SyncConfig,
+        repo: &Repo,
+        remote: &RemoteState,
+        local: &BTreeMap<RepoPath, crate::scan::LocalEntry>,
+        tree_changes: &mut Vec<(String, Option<(u32, String)>)>,
+        events: &mut Vec<(String, FileAction, u64, Option<String>)>,
+    ) -> Result<(), SyncError> {
+        if let Some(list) = remote
+            .sealer
+            .recipients_with_ours(&remote.recipients, &self.machine)
+        {
+            let oid = repo.write_blob(list.as_bytes())?;
+            tree_changes.push((
+                crate::content::RECIPIENTS_PATH.to_owned(),
+                Some((0o100644, oid)),
+            ));
+        }
+        for path in &remote.plain_on_remote {
+            if tree_changes.iter().any(|(p, _)| p == path) {
+                continue;
+            }
+            let Ok(rp) = RepoPath::parse(path) else {
+                continue;
+            };
+            let Some(rv) = remote.files.get(&rp) else {
+                continue;
+            };
+            // Only a file this machine holds as the remote does: anything else is the plan's.
+            if local.get(&rp).map(|e| &e.version) != Some(rv) {
+                continue;
+            }
+            let plain = repo.read_blob(&rv.blob)?;
+            let Some(stored) =
+                self.to_repo(cfg, repo, remote, path, rv.kind, &plain, rv.blob.clone())?
+            else {
+                continue;
+            };
+            tree_changes.push((path.clone(), Some((git_mode(rv.kind, rv.mode), stored))));
+            events.push((
+                path.clone(),
+                FileAction::Pushed,
+                plain.len() as u64,
+                Some(
+                    "encrypted on the remote from now on; the versions before stay in its \
+                     history as they were"
+                        .into(),
+                ),
+            ));
+        }
+        Ok(())
     }
 }

@@ -247,9 +247,16 @@ impl Engine {
                 }
                 Decision::Push => match l {
                     Some(lv) => {
-                        if !self.stage_local(repo, &path, lv, &mut p)? {
-                            em.changed_during_sync(&key);
-                            continue;
+                        match self.stage_local(cfg, repo, remote, &path, lv, &mut p)? {
+                            Stage::Staged => {}
+                            Stage::Changed => {
+                                em.changed_during_sync(&key);
+                                continue;
+                            }
+                            Stage::NeedsKey => {
+                                Self::needs_key(key, &mut p, em);
+                                continue;
+                            }
                         }
                         p.pushed_bases.push((key.clone(), Some(lv.clone())));
                         p.events.push((key, FileAction::Pushed, size, None));
@@ -290,12 +297,21 @@ impl Engine {
                         mode,
                     };
                     let pull_only = cfg.direction == dotsync_core::Direction::Pull;
-                    if let (Some(keys), false) = (&merged_keys, pull_only) {
+                    // An encrypted file's key names stay out of the commit message too.
+                    if let (Some(keys), false, false) =
+                        (&merged_keys, pull_only, cfg.encrypts(&key))
+                    {
                         p.key_merges.push((key.clone(), key_list(keys)));
                     }
                     if !pull_only {
+                        let Some(stored) =
+                            self.to_repo(cfg, repo, remote, &key, Kind::File, &m, blob)?
+                        else {
+                            Self::needs_key(key, &mut p, em);
+                            continue;
+                        };
                         p.tree_changes
-                            .push((key.clone(), Some((git_mode(Kind::File, mode), blob))));
+                            .push((key.clone(), Some((git_mode(Kind::File, mode), stored))));
                         p.meta.set_file_mode(&key, mode);
                     }
                     p.home_changes.push(HomeChange::Write {
@@ -371,9 +387,16 @@ impl Engine {
                         Some(Side::Local) => {
                             match l {
                                 Some(lv) => {
-                                    if !self.stage_local(repo, &path, lv, &mut p)? {
-                                        em.changed_during_sync(&key);
-                                        continue;
+                                    match self.stage_local(cfg, repo, remote, &path, lv, &mut p)? {
+                                        Stage::Staged => {}
+                                        Stage::Changed => {
+                                            em.changed_during_sync(&key);
+                                            continue;
+                                        }
+                                        Stage::NeedsKey => {
+                                            Self::needs_key(key, &mut p, em);
+                                            continue;
+                                        }
                                     }
                                 }
                                 None => {
@@ -395,8 +418,16 @@ impl Engine {
                                             source,
                                         })?;
                                 let oid = repo.write_blob(&bytes)?;
-                                p.preserve
-                                    .push((key.clone(), Some((git_mode(lv.kind, lv.mode), oid))));
+                                let Some(stored) =
+                                    self.to_repo(cfg, repo, remote, &key, lv.kind, &bytes, oid)?
+                                else {
+                                    Self::needs_key(key, &mut p, em);
+                                    continue;
+                                };
+                                p.preserve.push((
+                                    key.clone(),
+                                    Some((git_mode(lv.kind, lv.mode), stored)),
+                                ));
                             }
                             match r {
                                 Some(rv) => p.pull(
@@ -428,32 +459,88 @@ impl Engine {
         Ok(p)
     }
 
-    /// Writes a local file's content into the object store and stages it. `false` when the file
-    /// no longer has the content the scan hashed.
+    /// Writes a local file's content into the object store and stages it (encrypted, for a
+    /// file the config encrypts).
     fn stage_local(
         &self,
+        cfg: &SyncConfig,
         repo: &Repo,
+        remote: &RemoteState,
         path: &RepoPath,
         lv: &Version,
         p: &mut Planned,
-    ) -> Result<bool, SyncError> {
+    ) -> Result<Stage, SyncError> {
         let abs = path.under(&self.home);
         let bytes = match crate::scan::read_entry(&abs, lv.kind) {
             Ok(b) => b,
-            Err(_) => return Ok(false),
+            Err(_) => return Ok(Stage::Changed),
         };
         let oid = repo.write_blob(&bytes)?;
         if oid != lv.blob {
-            return Ok(false);
+            return Ok(Stage::Changed);
         }
+        let Some(stored) = self.to_repo(cfg, repo, remote, path.as_str(), lv.kind, &bytes, oid)?
+        else {
+            return Ok(Stage::NeedsKey);
+        };
         p.tree_changes
-            .push((path.to_string(), Some((git_mode(lv.kind, lv.mode), oid))));
+            .push((path.to_string(), Some((git_mode(lv.kind, lv.mode), stored))));
         if lv.kind == Kind::File {
             p.meta.set_file_mode(path.as_str(), lv.mode);
         } else {
             p.meta.modes.remove(path.as_str());
         }
-        Ok(true)
+        Ok(Stage::Staged)
+    }
+
+    /// The repository blob for a file's plaintext bytes (whose blob is `plain_oid`): the same
+    /// blob, or for a file the config encrypts a new age ciphertext, remembered as holding
+    /// that plaintext. `None` when it must be encrypted and this machine has no key.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn to_repo(
+        &self,
+        cfg: &SyncConfig,
+        repo: &Repo,
+        remote: &RemoteState,
+        path: &str,
+        kind: Kind,
+        plain: &[u8],
+        plain_oid: String,
+    ) -> Result<Option<String>, SyncError> {
+        if kind != Kind::File || !cfg.encrypts(path) {
+            return Ok(Some(plain_oid));
+        }
+        let Some(sealed) = remote.sealer.seal(plain) else {
+            return Ok(None);
+        };
+        let oid = repo.write_blob(&sealed)?;
+        crate::records::put_sealed(&self.store, &oid, &plain_oid)?;
+        Ok(Some(oid))
+    }
+}
+
+/// What staging a local file came to.
+pub(super) enum Stage {
+    Staged,
+    /// The file no longer has the content the scan hashed.
+    Changed,
+    /// The file must be encrypted and this machine has no key.
+    NeedsKey,
+}
+
+impl Engine {
+    /// Holds a file that must be encrypted while this machine has no key: listed, never pushed.
+    fn needs_key(key: String, p: &mut Planned, em: &mut Emitter<'_>) {
+        if !em.failures.iter().any(|(f, _)| *f == key) {
+            em.failures
+                .push((key.clone(), crate::content::NEEDS_KEY_TO_ENCRYPT.into()));
+        }
+        p.events.push((
+            key,
+            FileAction::Skipped,
+            0,
+            Some(crate::content::NEEDS_KEY_TO_ENCRYPT.into()),
+        ));
     }
 }
 

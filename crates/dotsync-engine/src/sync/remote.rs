@@ -9,6 +9,7 @@ use dotsync_core::paths::{Coverage, RepoPath};
 use dotsync_core::plan::{Kind, Version};
 
 use super::Emitter;
+use crate::content::{NEEDS_KEY, RECIPIENTS_PATH, Sealer, is_sealed};
 use crate::git::{Repo, git_mode, tracking_ref};
 use crate::meta::{META_PATH, Meta};
 use crate::scan::LocalEntry;
@@ -25,6 +26,13 @@ pub(super) struct RemoteState {
     pub skipped: BTreeSet<String>,
     /// Paths of the tree the config does not cover (ignored here, or another config's).
     pub others: BTreeSet<String>,
+    /// The repository's recipients file (`.dotsync/recipients.txt`), empty when absent.
+    pub recipients: String,
+    /// Encrypts and decrypts this config's `encrypt` files for this sync.
+    pub sealer: Sealer,
+    /// Files the config encrypts that the remote holds in plaintext (written before the file
+    /// was listed in `encrypt`): encrypted with this machine's next push of the branch.
+    pub plain_on_remote: BTreeSet<String>,
 }
 
 impl Engine {
@@ -74,6 +82,7 @@ impl Engine {
     }
 
     /// Fetches `head` if needed and reads the config's files in it.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn load_remote(
         &self,
         repo: &Repo,
@@ -81,6 +90,7 @@ impl Engine {
         cfg: &SyncConfig,
         coverage: &Coverage,
         head: Option<&str>,
+        identities: &[age::x25519::Identity],
         em: &mut Emitter<'_>,
     ) -> Result<RemoteState, SyncError> {
         let Some(head) = head else {
@@ -90,6 +100,9 @@ impl Engine {
                 meta: Meta::default(),
                 skipped: BTreeSet::new(),
                 others: BTreeSet::new(),
+                recipients: String::new(),
+                sealer: Sealer::new(identities.to_vec(), ""),
+                plain_on_remote: BTreeSet::new(),
             });
         };
         if repo.rev_parse(head).is_none() {
@@ -107,6 +120,7 @@ impl Engine {
         let mut files = BTreeMap::new();
         let mut skipped = BTreeSet::new();
         let mut others = BTreeSet::new();
+        let mut recipients = String::new();
         for crate::git::TreeEntry {
             mode,
             oid,
@@ -127,6 +141,13 @@ impl Engine {
                 meta = Meta::parse(&repo.read_blob(&oid)?);
                 continue;
             }
+            if name == RECIPIENTS_PATH {
+                // Bounded: a list of public keys, never megabytes.
+                if size <= 1 << 20 {
+                    recipients = String::from_utf8_lossy(&repo.read_blob(&oid)?).into_owned();
+                }
+                continue;
+            }
             let path = match RepoPath::parse(&name) {
                 Ok(p) => p,
                 Err(e) => {
@@ -139,7 +160,13 @@ impl Engine {
                     continue;
                 }
             };
-            if !coverage.covers(path.as_str()) {
+            // Per-machine files: only this machine's variant is planned here; the others'
+            // stay in the tree (visible in history) and are never written into this home.
+            let foreign_variant = match dotsync_core::paths::machine_variant(path.as_str()) {
+                Some((_, machine)) => machine != self.machine || !cfg.is_per_machine(path.as_str()),
+                None => cfg.is_per_machine(path.as_str()),
+            };
+            if foreign_variant || !coverage.covers(path.as_str()) {
                 // Not this config's (another config's, or ignored here), but it is in the tree:
                 // nothing this machine pushes may replace it (a file where it is a directory).
                 others.insert(path.to_string());
@@ -181,6 +208,42 @@ impl Engine {
                 )
             })
             .collect();
+        // Encrypted files are planned by their plaintext: the ciphertext blob is mapped to the
+        // blob of its plaintext (decrypted once, then remembered); a file no key of this
+        // machine opens is left out of the plan, neither written here nor pushed over.
+        let sealer = Sealer::new(identities.to_vec(), &recipients);
+        let mut plain_on_remote = BTreeSet::new();
+        let mut needs_key = Vec::new();
+        for (p, v) in files.iter_mut() {
+            if v.kind != Kind::File || !cfg.encrypts(p.as_str()) {
+                continue;
+            }
+            if let Some(plain) = crate::records::plain_of(&self.store, &v.blob)? {
+                v.blob = plain;
+                continue;
+            }
+            let stored = repo.read_blob(&v.blob)?;
+            if !is_sealed(&stored) {
+                plain_on_remote.insert(p.to_string());
+                continue;
+            }
+            match sealer.open(&stored) {
+                Some(plain) => {
+                    let plain_oid = repo.write_blob(&plain)?;
+                    crate::records::put_sealed(&self.store, &v.blob, &plain_oid)?;
+                    v.blob = plain_oid;
+                }
+                None => needs_key.push(p.clone()),
+            }
+        }
+        for p in needs_key {
+            files.remove(&p);
+            em.file(p.as_str(), FileAction::Skipped, 0, Some(NEEDS_KEY.into()));
+            if !em.failures.iter().any(|(f, _)| f == p.as_str()) {
+                em.failures.push((p.to_string(), NEEDS_KEY.into()));
+            }
+            skipped.insert(p.to_string());
+        }
         // Names that differ only in case are one file on a case-insensitive file system:
         // writing both would make them overwrite each other on every sync.
         if self.case_insensitive() {
@@ -197,6 +260,9 @@ impl Engine {
             meta,
             skipped,
             others,
+            recipients,
+            sealer,
+            plain_on_remote,
         })
     }
 

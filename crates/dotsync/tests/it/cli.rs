@@ -58,7 +58,8 @@ fn config_scenario(m: &Machine) {
         json!({"id": id, "name": "dots", "paths": ["~/.zshrc", "~/.config/nvim"],
             "ignore": ["*.bak", "*.swp"], "remote": "git@example.com:me/dots.git",
             "branch": "laptop", "direction": "push", "on_conflict": "local", "auto": false,
-            "interval_s": 300, "notify": true, "structured_merge": true, "merge_formats": {}})
+            "interval_s": 300, "notify": true, "structured_merge": true, "merge_formats": {},
+            "machines": [], "encrypt": [], "per_machine": []})
     );
 
     // add with the defaults.
@@ -149,7 +150,8 @@ fn config_scenario(m: &Machine) {
         json!({"id": id, "name": "dotfiles", "paths": ["~/.config/nvim", "~/.vimrc"],
             "ignore": ["*.tmp"], "remote": "git@example.com:me/dots.git", "branch": "laptop", "notify": true,
             "direction": "push", "on_conflict": "local", "auto": false, "interval_s": 120,
-            "structured_merge": true, "merge_formats": {}})
+            "structured_merge": true, "merge_formats": {},
+            "machines": [], "encrypt": [], "per_machine": []})
     );
     m.ok(&[
         "config",

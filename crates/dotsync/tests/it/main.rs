@@ -18,6 +18,7 @@ mod durability;
 mod merge;
 mod newcomer;
 mod notify;
+mod secrets;
 mod snapshots;
 mod soak;
 mod sync;

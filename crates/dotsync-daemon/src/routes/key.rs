@@ -1,0 +1,122 @@
+//! This machine's encryption key: `GET /v1/key`, `POST /v1/key/init`, `POST /v1/key/export`,
+//! `POST /v1/key/import`. The key itself never leaves through the API but encrypted with the
+//! person's passphrase.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::App;
+use crate::error::{ApiError, ErrorBody};
+use crate::json::ApiJson;
+use dotsync_engine::content::KeyError;
+
+/// Whether this machine has a key, and its public keys.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct KeyState {
+    /// This machine's public keys (age X25519 recipients); empty: no key yet.
+    pub public_keys: Vec<String>,
+}
+
+/// A passphrase, for `export`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportInput {
+    pub passphrase: String,
+}
+
+/// The key encrypted with the passphrase (age, scrypt), ASCII-armored.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Exported {
+    pub armored: String,
+}
+
+/// An export and its passphrase, for `import`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportInput {
+    pub armored: String,
+    pub passphrase: String,
+}
+
+/// What an import added.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Imported {
+    /// Public keys new on this machine (empty: it had them all).
+    pub added: Vec<String>,
+    pub public_keys: Vec<String>,
+}
+
+fn key_error(e: KeyError) -> ApiError {
+    match e {
+        KeyError::Exists(_) => ApiError::conflict(e.to_string()),
+        KeyError::NoKey => ApiError::not_found(e.to_string()),
+        KeyError::WrongPassphrase => ApiError::invalid("passphrase", e.to_string()),
+        KeyError::Invalid(_) => ApiError::bad_request(e.to_string()),
+        KeyError::Io { .. } => ApiError::internal(e.to_string()),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, KeyError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(key_error)
+}
+
+/// This machine's public keys.
+#[utoipa::path(get, path = "/v1/key", tag = "key",
+    responses((status = 200, body = KeyState), (status = 500, body = ErrorBody)))]
+pub async fn show(State(app): State<App>) -> Result<Json<KeyState>, ApiError> {
+    let public_keys = blocking(move || app.engine.key_public()).await?;
+    Ok(Json(KeyState { public_keys }))
+}
+
+/// Creates this machine's key (`state/key.txt`, 0600). The next push of a config with
+/// `encrypt` globs adds its public key to the repository's `.dotsync/recipients.txt`. 409 when
+/// the machine has a key already.
+#[utoipa::path(post, path = "/v1/key/init", tag = "key",
+    responses((status = 201, body = KeyState), (status = 409, body = ErrorBody)))]
+pub async fn init(State(app): State<App>) -> Result<(StatusCode, Json<KeyState>), ApiError> {
+    let public = blocking(move || app.engine.key_init()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(KeyState {
+            public_keys: vec![public],
+        }),
+    ))
+}
+
+/// This machine's key, encrypted with the passphrase, to carry to another machine. 404 when
+/// there is no key.
+#[utoipa::path(post, path = "/v1/key/export", tag = "key", request_body = ExportInput,
+    responses((status = 200, body = Exported), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn export(
+    State(app): State<App>,
+    ApiJson(input): ApiJson<ExportInput>,
+) -> Result<Json<Exported>, ApiError> {
+    let armored = blocking(move || app.engine.key_export(&input.passphrase)).await?;
+    Ok(Json(Exported { armored }))
+}
+
+/// Adds the key of an export to this machine; its encrypted files sync at the next sync.
+/// 400 (`field: passphrase`) when the passphrase does not open it.
+#[utoipa::path(post, path = "/v1/key/import", tag = "key", request_body = ImportInput,
+    responses((status = 200, body = Imported), (status = 400, body = ErrorBody)))]
+pub async fn import(
+    State(app): State<App>,
+    ApiJson(input): ApiJson<ImportInput>,
+) -> Result<Json<Imported>, ApiError> {
+    let engine_app = app.clone();
+    let added = blocking(move || {
+        engine_app
+            .engine
+            .key_import(&input.armored, &input.passphrase)
+    })
+    .await?;
+    let public_keys = blocking(move || app.engine.key_public()).await?;
+    Ok(Json(Imported { added, public_keys }))
+}
