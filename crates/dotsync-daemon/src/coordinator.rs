@@ -298,6 +298,11 @@ impl Coordinator {
         e.in_flight.extend(e.pending.drain());
         e.dirty.clear();
         e.rescan = false;
+        // This run is the retry: the scheduler must not keep waking for a time now past (the
+        // run's end sets the next one, if any).
+        if e.retry_at.take().is_some() {
+            self.retry.send_modify(|n| *n += 1);
+        }
     }
 
     fn finish_run(&self, cfg: &SyncConfig, s: &SyncSummary) {
@@ -408,9 +413,14 @@ impl Coordinator {
     /// When the scheduler should next wake for `id`, given its regular time `regular`.
     pub(crate) fn next_due(&self, id: &str, regular: Instant) -> Instant {
         let inner = self.lock();
-        match inner.entries.get(id).and_then(|e| e.retry_at) {
-            Some(t) => t,
-            None => regular,
+        match inner.entries.get(id) {
+            // While a run is on, its end says when to look again (a retry time that passed
+            // meanwhile would wake the scheduler at once, again and again).
+            Some(e) if e.running => regular,
+            Some(Entry {
+                retry_at: Some(t), ..
+            }) => *t,
+            _ => regular,
         }
     }
 

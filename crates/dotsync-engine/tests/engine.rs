@@ -522,6 +522,63 @@ fn a_remote_replaced_by_a_new_empty_repository_gets_this_machines_files() {
 }
 
 #[test]
+fn a_config_switched_back_and_forth_between_two_remotes_keeps_every_version_in_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = two(dir.path());
+    let fresh = dir.path().join("fresh.git");
+    git(
+        dir.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            fresh.to_str().unwrap(),
+        ],
+    );
+    let first = a.cfg.remote.clone();
+    let second = fresh.to_str().unwrap().to_owned();
+    let mut cfg = a.cfg.clone();
+    let sync = |cfg: &dotsync_core::SyncConfig| {
+        let s = a
+            .engine
+            .sync(cfg, &SyncOptions::default(), &mut |_| {})
+            .unwrap();
+        assert!(s.ok, "{s:?}");
+        s
+    };
+    let listed = |cfg: &dotsync_core::SyncConfig| -> Vec<Option<String>> {
+        a.engine
+            .history(cfg, ".zshrc")
+            .unwrap()
+            .into_iter()
+            .map(|h| h.blob)
+            .collect()
+    };
+    // A -> B -> A -> B, one new version of ~/.zshrc pushed in each stay (joining a remote
+    // that holds another version is a conflict, settled for this machine's).
+    let mut seen: Vec<Option<String>> = Vec::new();
+    for (i, remote) in [&first, &second, &first, &second].into_iter().enumerate() {
+        cfg.remote = remote.clone();
+        a.write(".zshrc", &format!("v{i}\n"));
+        if sync(&cfg).conflicts > 0 {
+            a.engine.resolve(&cfg, ".zshrc", Resolution::Local).unwrap();
+            sync(&cfg);
+        }
+        let now = listed(&cfg);
+        for v in &seen {
+            assert!(now.contains(v), "stay {i}: {v:?} left the log: {now:?}");
+        }
+        assert!(
+            now.contains(&Some(blob_of(&format!("v{i}\n")))),
+            "stay {i}: {now:?}"
+        );
+        seen = now;
+    }
+}
+
+#[test]
 fn on_conflict_remote_makes_every_machine_converge_on_the_remotes_version() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"], "on_conflict": "remote"});

@@ -257,3 +257,27 @@ fn a_rescan_asked_for_during_a_backoff_waits_for_it_instead_of_spinning() {
     advance(&t, backoff(1, 1));
     assert_eq!(decision(&c), "retry", "the retry takes the rescan along");
 }
+
+#[test]
+fn the_scheduler_is_not_woken_for_a_retry_that_is_running() {
+    let (c, t) = on_manual_clock();
+    let _ = c.enqueue("cfg", RunOptions::default(), "watch", None);
+    let mut s = summary(true, None);
+    s.retry = true;
+    run_alone(&c, &s);
+    let regular = c.now() + Duration::from_secs(60);
+    let due = c.next_due("cfg", regular);
+    assert!(due < regular, "the retry is due before the regular check");
+    advance(&t, Duration::from_secs(2));
+    assert_eq!(decision(&c), "schedule");
+    // The retry runs: no time in the past to wake for while it does.
+    let _ = c.enqueue("cfg", RunOptions::default(), "schedule", None);
+    let Job::Run(q) = c.next_job("cfg") else {
+        panic!("a run")
+    };
+    c.begin_run("cfg", &q.trigger, Arc::new(AtomicBool::new(false)));
+    assert_eq!(c.next_due("cfg", regular), regular);
+    c.finish_run(&config(1), &summary(true, None));
+    assert!(matches!(c.next_job("cfg"), Job::Done));
+    assert_eq!(c.next_due("cfg", regular), regular, "nothing left to retry");
+}

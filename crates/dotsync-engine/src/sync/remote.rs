@@ -462,9 +462,21 @@ impl Engine {
             let kept = format!("+{prefix}*:{prefix}*");
             let mark = &crate::git::object_id("blob", old_url.as_bytes())[..12];
             let fetched = format!("+refs/dotsync/remote/*:{prefix}previous-{mark}-*");
+            // What the old repository kept of an earlier stay on this same remote (A -> B ->
+            // A -> B) has the name the branches are fetched to now: the branches win.
+            let not_twice = format!("^{prefix}previous-{mark}-*");
             let dir = old_dir.to_string_lossy();
             repo.run(
-                &["fetch", "--quiet", "--no-tags", "--", &dir, &kept, &fetched],
+                &[
+                    "fetch",
+                    "--quiet",
+                    "--no-tags",
+                    "--",
+                    &dir,
+                    &kept,
+                    &not_twice,
+                    &fetched,
+                ],
                 None,
             )
             .map(|_| ())
