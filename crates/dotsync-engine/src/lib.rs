@@ -360,7 +360,9 @@ impl Engine {
             (Ok(m), Some(c)) => scan::StatKey::of(&m) == c.stat,
             (Ok(m), None) => m.is_dir(),
             (Err(_), Some(_)) => false,
-            (Err(_), None) => true,
+            // Gone, and hashed too recently to be in the stat cache (its last write was within
+            // the racy window of the sync that pushed it): still a deletion if it was synced.
+            (Err(_), None) => !records::has_base(&self.store, &cfg.id, hp.repo.as_str()),
         }
     }
 

@@ -113,6 +113,19 @@ pub fn cached_stat(store: &Store, config_id: &str, path: &str) -> Option<Cached>
     .flatten()
 }
 
+/// Whether a base is recorded for `path`: the last sync knew the file (a read failure counts
+/// as known, so that a change is never dropped for it).
+pub fn has_base(store: &Store, config_id: &str, path: &str) -> bool {
+    let conn = store.conn();
+    conn.query_row(
+        "SELECT 1 FROM sync_base WHERE config_id = ?1 AND path = ?2",
+        params![config_id, path],
+        |_| Ok(()),
+    )
+    .optional()
+    .map_or(true, |o| o.is_some())
+}
+
 pub fn load_conflicts(
     store: &Store,
     config_id: Option<&str>,

@@ -579,6 +579,30 @@ fn a_config_switched_back_and_forth_between_two_remotes_keeps_every_version_in_i
 }
 
 #[test]
+fn a_file_deleted_right_after_its_sync_is_a_change_for_the_watcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b) = two(dir.path());
+    a.write(".zshrc", "one\n");
+    a.sync();
+    let abs = a.home.join(".zshrc");
+    // Written within the racy window of the sync that pushed it, the file has no stat-cache
+    // row; it is removed at once.
+    a.store
+        .conn()
+        .execute("DELETE FROM stat_cache", [])
+        .unwrap();
+    std::fs::remove_file(&abs).unwrap();
+    assert_eq!(
+        a.engine.changed_under(&a.cfg, vec![abs.clone()]),
+        vec![abs],
+        "the deletion must start a sync"
+    );
+    // A path never synced that is gone is no change.
+    let never = a.home.join(".ssh/never");
+    assert!(a.engine.changed_under(&a.cfg, vec![never]).is_empty());
+}
+
+#[test]
 fn on_conflict_remote_makes_every_machine_converge_on_the_remotes_version() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"], "on_conflict": "remote"});

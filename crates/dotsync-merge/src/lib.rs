@@ -171,10 +171,43 @@ pub fn merge(format: Format, base: &[u8], ours: &[u8], theirs: &[u8]) -> Result<
             "the spliced file does not hold the merged keys".into(),
         ));
     }
+    // Keys are merged, comments are not: a comment line the other machine added, changed or
+    // removed must be so in the result too, or its edit would be lost without a word. Such a
+    // file stays a conflict.
+    if !comments_kept(b, o, t, &out) {
+        return Err(Refusal::CannotPreserve(
+            "the other machine edited a comment, and comments are not merged by key".into(),
+        ));
+    }
     Ok(Merged {
         bytes: out.into_bytes(),
         keys,
     })
+}
+
+/// Whether every comment line (`#`, `;`, `//`, `/*`, `*`) the other side added or removed
+/// relative to the base is added or removed in `out` as well, counting repeated lines.
+fn comments_kept(base: &str, ours: &str, theirs: &str, out: &str) -> bool {
+    fn comments(s: &str) -> std::collections::BTreeMap<&str, i64> {
+        let mut m = std::collections::BTreeMap::new();
+        for l in s.lines().map(str::trim) {
+            if ["#", ";", "//", "/*", "*"].iter().any(|p| l.starts_with(p)) {
+                *m.entry(l).or_insert(0) += 1;
+            }
+        }
+        m
+    }
+    let (b, o, t, r) = (
+        comments(base),
+        comments(ours),
+        comments(theirs),
+        comments(out),
+    );
+    let n = |m: &std::collections::BTreeMap<&str, i64>, k: &str| m.get(k).copied().unwrap_or(0);
+    t.keys()
+        .chain(b.keys())
+        .filter(|k| n(&t, k) != n(&b, k))
+        .all(|k| n(&r, k) == (n(&o, k) + n(&t, k) - n(&b, k)).max(0))
 }
 
 /// The parsed meaning of a file (for tests and diagnostics): maps compare regardless of key

@@ -193,13 +193,34 @@ fn value(plan: &mut Plan, path: &mut Vec<String>, b: Option<&Node>, o: &Node, t:
         // keys): both appends are kept.
         Some(b) if appended_to(b, o) && appended_to(b, t) => {
             plan.keys.push(key_path(path));
-            plan.edits.push(Edit::Append {
-                path: path.clone(),
-                from: match &b.kind {
-                    Kind::List(bl) => bl.len(),
-                    _ => 1,
-                },
-            });
+            let from = match &b.kind {
+                Kind::List(bl) => bl.len(),
+                _ => 1,
+            };
+            let tail = |x: &Node| -> Vec<Val> {
+                x.entries()
+                    .unwrap_or_default()
+                    .iter()
+                    .skip(from)
+                    .map(|e| e.value.to_val())
+                    .collect()
+            };
+            let (ours, theirs) = (tail(o), tail(t));
+            // The same items appended on both sides (or one side's appends already at the
+            // start of the other's) are added once.
+            if theirs.starts_with(&ours) {
+                if theirs.len() > ours.len() {
+                    plan.edits.push(Edit::Append {
+                        path: path.clone(),
+                        from: from + ours.len(),
+                    });
+                }
+            } else if !ours.starts_with(&theirs) {
+                plan.edits.push(Edit::Append {
+                    path: path.clone(),
+                    from,
+                });
+            }
         }
         _ => plan.conflicts.push(key_path(path)),
     }

@@ -142,7 +142,9 @@ fn canon(v: &str) -> Result<String, ParseError> {
             return Err(unsupported("a quoted string over several lines"));
         }
     }
-    Ok(format!("s:{v}"))
+    // A plain scalar is typed by its text (`1`, `true`, `null` are no strings), so it never
+    // means the same as a quoted one.
+    Ok(format!("p:{v}"))
 }
 
 impl<'a> Parser<'a> {

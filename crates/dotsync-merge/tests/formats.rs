@@ -287,6 +287,19 @@ fn yaml_adjacent_lines_and_comments_preserved() {
 }
 
 #[test]
+fn yaml_a_quoted_value_made_plain_is_an_edit() {
+    // '1' (a string) and 1 (a number) differ: the other side's change of type is kept.
+    let (m, k) = ok(
+        Format::Yaml,
+        "a: '1'\nb: 1\nc: x\n",
+        "a: '1'\nb: 2\nc: x\n",
+        "a: 1\nb: 1\nc: x\n",
+    );
+    assert_eq!(m, "a: 1\nb: 2\nc: x\n");
+    assert_eq!(k, keys(&["a", "b"]));
+}
+
+#[test]
 fn yaml_one_line_flow_collections_merge_key_by_key() {
     // Two different keys of one flow mapping: both kept, the line otherwise as it was.
     let base = "editor: {fontSize: 12, theme: 'dark'}  # mine\nb: 1\n";
@@ -506,4 +519,63 @@ fn formats_are_detected_by_name() {
     assert_eq!(Format::detect(".zshrc"), None);
     assert_eq!(Format::from_name("yaml"), Some(Format::Yaml));
     assert_eq!(Format::from_name("xml"), None);
+}
+
+#[test]
+fn an_append_already_made_on_the_other_side_is_not_made_twice() {
+    // One side went further than the other: the longer list, once.
+    let (m, _) = ok(
+        Format::Json,
+        "{\n  \"a\": [1],\n  \"b\": 0\n}\n",
+        "{\n  \"a\": [1, 2],\n  \"b\": 1\n}\n",
+        "{\n  \"a\": [1, 2, 3],\n  \"b\": 0\n}\n",
+    );
+    assert_eq!(m, "{\n  \"a\": [1, 2, 3],\n  \"b\": 1\n}\n");
+    // The same item appended on both sides: once.
+    let (m, _) = ok(
+        Format::Yaml,
+        "plugins: [git]\nb: 0\n",
+        "plugins: [git, fzf]\nb: 1\n",
+        "plugins: [git, fzf]\nb: 0\n",
+    );
+    assert_eq!(m, "plugins: [git, fzf]\nb: 1\n");
+    // gitconfig's repeated keys: the same include on both machines is one include.
+    let (m, _) = ok(
+        Format::Ini,
+        "[include]\n\tpath = a\n[user]\n\tname = me\n",
+        "[include]\n\tpath = a\n\tpath = b\n[user]\n\tname = Me\n",
+        "[include]\n\tpath = a\n\tpath = b\n[user]\n\tname = me\n",
+    );
+    assert_eq!(
+        m,
+        "[include]\n\tpath = a\n\tpath = b\n[user]\n\tname = Me\n"
+    );
+}
+
+#[test]
+fn a_comment_edited_on_the_other_side_keeps_the_file_a_conflict() {
+    // The other machine rewrote the comment above a key this machine changed.
+    let base = "{\n  // old\n  \"a\": 1,\n  \"b\": 1\n}\n";
+    let r = refused(
+        Format::Json,
+        base,
+        "{\n  // old\n  \"a\": 2,\n  \"b\": 1\n}\n",
+        "{\n  // new comment\n  \"a\": 1,\n  \"b\": 2\n}\n",
+    );
+    assert!(matches!(r, Refusal::CannotPreserve(_)), "{r:?}");
+    let r = refused(
+        Format::Toml,
+        "# x\na = 1\nb = 1\n",
+        "# x\na = 2\nb = 1\n",
+        "# y\na = 1\nb = 2\n",
+    );
+    assert!(matches!(r, Refusal::CannotPreserve(_)), "{r:?}");
+    // A comment this machine edited is its own: the merge goes on.
+    let (m, _) = ok(
+        Format::Toml,
+        "# x\na = 1\nb = 1\n",
+        "# mine\na = 2\nb = 1\n",
+        "# x\na = 1\nb = 2\n",
+    );
+    assert_eq!(m, "# mine\na = 2\nb = 2\n");
 }

@@ -178,7 +178,11 @@ impl Flow<'_> {
             return Err(ParseError::Invalid);
         }
         let canon = canon(text)?;
-        let name = canon.strip_prefix("s:").unwrap_or(&canon).to_owned();
+        let name = canon
+            .strip_prefix("s:")
+            .or_else(|| canon.strip_prefix("p:"))
+            .unwrap_or(&canon)
+            .to_owned();
         Ok((Node::scalar(start..self.pos, canon), name))
     }
 }
