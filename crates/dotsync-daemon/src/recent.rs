@@ -18,7 +18,7 @@ pub const CAPACITY: usize = 1000;
 /// One line of the log.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogLine {
-    /// Increases by one per line, from 1 at the daemon's start: ask for `after` the last one
+    /// Increases by one per line (and goes on across restarts): ask for `after` the last one
     /// seen to get only new lines.
     pub seq: u64,
     /// Unix seconds.
@@ -47,6 +47,9 @@ struct Ring {
     lines: VecDeque<LogLine>,
     /// Where lines are appended; `None` in memory only (or after a write failed).
     file: Option<std::fs::File>,
+    path: Option<PathBuf>,
+    /// Lines in the file: once it holds twice the ring, it is cut back to the ring.
+    in_file: usize,
 }
 
 #[derive(Default)]
@@ -88,8 +91,15 @@ impl Recent {
                 );
             })
             .ok();
+        let in_file = lines.len();
         Self {
-            inner: Mutex::new(Ring { seq, lines, file }),
+            inner: Mutex::new(Ring {
+                seq,
+                lines,
+                file,
+                path: Some(path),
+                in_file,
+            }),
             machine: machine.to_owned(),
         }
     }
@@ -198,6 +208,24 @@ impl Recent {
             g.lines.pop_front();
         }
         g.lines.push_back(line);
+        g.in_file += 1;
+        if g.in_file >= 2 * CAPACITY
+            && let Some(path) = g.path.clone()
+        {
+            // Cut back to what the ring holds, then append to the new file.
+            match compact(&path, &g.lines)
+                .and_then(|()| std::fs::OpenOptions::new().append(true).open(&path))
+            {
+                Ok(f) => {
+                    g.file = Some(f);
+                    g.in_file = g.lines.len();
+                }
+                Err(e) => {
+                    tracing::warn!("cannot cut back the recent sync lines: {e}");
+                    g.file = None;
+                }
+            }
+        }
     }
 
     /// The lines after `after`, oldest first, at most the last `limit`.
@@ -334,5 +362,29 @@ mod tests {
             std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
             0o600
         );
+    }
+
+    #[test]
+    fn the_file_is_cut_back_while_the_daemon_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("recent.jsonl");
+        let r = Recent::open(path.clone(), "laptop");
+        for i in 0..(3 * CAPACITY) {
+            r.push(&SyncEvent::File {
+                config: "dots".into(),
+                path: format!("f{i}"),
+                action: FileAction::Pushed,
+                bytes: 1,
+                detail: None,
+                machine: None,
+            });
+        }
+        let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+        assert!(lines < 2 * CAPACITY, "{lines} lines");
+        drop(r);
+        let again = Recent::open(path, "laptop");
+        let kept = again.since(0, usize::MAX);
+        assert_eq!(kept.len(), CAPACITY);
+        assert_eq!(kept.last().unwrap().seq, (3 * CAPACITY) as u64);
     }
 }

@@ -45,7 +45,9 @@ fn save_defaults(d: &Defaults) -> Result<()> {
     let v = json!({"name": d.name, "remote": d.remote, "branch": d.branch});
     let mut text = serde_json::to_vec_pretty(&v)?;
     text.push(b'\n');
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    // It may hold a URL with a token in it: private, and whole or not at all.
+    dotsync_state::fs::write_atomic(&path, &text, 0o600)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `~/x` for a path in the home, else the path.
@@ -287,7 +289,7 @@ fn join(client: &Client, args: &InitArgs, remote: &str, check: &Value) -> Result
             && confirm("create it now?", true));
     if !go {
         eprintln!(
-            "nothing was changed. `dotsync init {} --yes` creates it; `dotsync add PATH...` \
+            "no config was created (the remote is remembered for `dotsync add`). `dotsync init {} --yes` creates it; `dotsync add PATH...` \
              creates it with the paths you choose",
             quote::name(remote)
         );

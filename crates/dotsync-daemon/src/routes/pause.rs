@@ -19,7 +19,12 @@ pub struct PauseState {
     pub configs: Vec<String>,
 }
 
+/// Held from a change of what is paused until it is saved: two changes at once are saved in
+/// the order they were made, so the file always holds the last one.
+static SAVING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn change(app: &App, f: impl FnOnce(&mut Paused)) -> Result<Json<PauseState>, ApiError> {
+    let _saving = SAVING.lock().await;
     let configs = app.blocking(|a| Ok(a.store.list_configs()?)).await?;
     let now = app.sync.change_paused(app, f, &configs);
     // Ids of configs that no longer exist are dropped when saving.
