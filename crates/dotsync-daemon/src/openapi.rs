@@ -32,7 +32,7 @@ use crate::routes::{
         fs::list, settings::show, settings::replace,
         pause::pause_all, pause::resume_all, pause::pause_one, pause::resume_one,
         remote::check, remote::preview, remote::log,
-        key::show, key::init, key::export, key::import,
+        key::show, key::init, key::export, key::import, key::trust,
     ),
     // Schemas that only parameters name (utoipa collects those of bodies by itself).
     components(schemas(crate::error::ErrorBody, crate::events::Event, history::SideDoc)),

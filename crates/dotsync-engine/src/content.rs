@@ -198,9 +198,64 @@ pub struct Sealer {
     recipients: Vec<x25519::Recipient>,
 }
 
+/// The file of public keys this machine agreed to encrypt to (`state/trusted-keys.txt`).
+pub const TRUSTED_FILE: &str = "trusted-keys.txt";
+
+/// The public keys this machine trusts (one per line; missing file: none).
+pub fn load_trusted(path: &Path) -> Result<Vec<String>, KeyError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text
+            .lines()
+            .filter_map(|l| l.split('#').next())
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Adds `public` (an age X25519 public key) to the trusted keys; whether it was new.
+pub fn trust(path: &Path, public: &str) -> Result<bool, KeyError> {
+    let public = public.trim();
+    x25519::Recipient::from_str(public).map_err(|e| {
+        KeyError::Invalid(format!(
+            "{public:?} is not an age X25519 public key (age1...): {e}"
+        ))
+    })?;
+    let mut keys = load_trusted(path)?;
+    if keys.iter().any(|k| k == public) {
+        return Ok(false);
+    }
+    keys.push(public.to_owned());
+    let mut text =
+        String::from("# dotsync: other machines' public keys this machine encrypts to\n");
+    for k in &keys {
+        text.push_str(k);
+        text.push('\n');
+    }
+    dotsync_state::fs::write_atomic(path, text.as_bytes(), 0o600).map_err(|source| {
+        KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    Ok(true)
+}
+
 impl Sealer {
-    pub fn new(identities: Vec<x25519::Identity>, listed: &str) -> Self {
-        let mut recipients = parse_recipients(listed);
+    /// Encrypts to this machine's own keys and to the keys `listed` in the repository that
+    /// this machine `trusted`: anyone who can push could add a key to the list, and a key no
+    /// one here agreed to must never be able to read what is encrypted next.
+    pub fn new(identities: Vec<x25519::Identity>, listed: &str, trusted: &[String]) -> Self {
+        let mut recipients: Vec<x25519::Recipient> = parse_recipients(listed)
+            .into_iter()
+            .filter(|r| trusted.contains(&r.to_string()))
+            .collect();
         for id in &identities {
             let public = id.to_public();
             if !recipients
@@ -214,6 +269,30 @@ impl Sealer {
             identities,
             recipients,
         }
+    }
+
+    /// The keys `listed` in the repository that this sealer does not encrypt to (neither this
+    /// machine's nor trusted), with the name each line gives.
+    pub fn untrusted(&self, listed: &str) -> Vec<String> {
+        listed
+            .lines()
+            .filter_map(|l| {
+                let key = l.split('#').next()?.trim();
+                let r = x25519::Recipient::from_str(key).ok()?;
+                (!self
+                    .recipients
+                    .iter()
+                    .any(|m| m.to_string() == r.to_string()))
+                .then(|| {
+                    let name = l.split_once('#').map_or("", |(_, n)| n.trim());
+                    if name.is_empty() {
+                        key.to_owned()
+                    } else {
+                        format!("{key} ({name})")
+                    }
+                })
+            })
+            .collect()
     }
 
     /// Whether this machine has a key (it can then encrypt and, for files encrypted to it,
@@ -290,7 +369,20 @@ mod tests {
         let a = x25519::Identity::generate();
         let b = x25519::Identity::generate();
         let listed = format!("{} # b\n", b.to_public());
-        let sa = Sealer::new(vec![a], &listed);
+        // A key listed in the repository but not trusted here is not encrypted to.
+        let untrusting = Sealer::new(vec![a.clone()], &listed, &[]);
+        assert_eq!(
+            untrusting.untrusted(&listed),
+            vec![format!("{} (b)", b.to_public())]
+        );
+        let only_a = untrusting.seal(b"x").expect("sealed");
+        assert!(
+            Sealer::new(vec![b.clone()], "", &[])
+                .open(&only_a)
+                .is_none()
+        );
+        let sa = Sealer::new(vec![a], &listed, &[b.to_public().to_string()]);
+        assert!(sa.untrusted(&listed).is_empty());
         let one = sa.seal(b"token=s3cret\n").expect("sealed");
         let two = sa.seal(b"token=s3cret\n").expect("sealed");
         assert!(is_sealed(&one));
@@ -298,10 +390,10 @@ mod tests {
         assert!(!one.windows(6).any(|w| w == b"s3cret"));
         assert_eq!(sa.open(&one).as_deref(), Some(&b"token=s3cret\n"[..]));
         // b is a recipient too.
-        let sb = Sealer::new(vec![b], "");
+        let sb = Sealer::new(vec![b], "", &[]);
         assert_eq!(sb.open(&two).as_deref(), Some(&b"token=s3cret\n"[..]));
         // No key: nothing opens, nothing seals.
-        let none = Sealer::new(Vec::new(), &listed);
+        let none = Sealer::new(Vec::new(), &listed, &[]);
         assert!(none.open(&one).is_none());
         assert!(none.seal(b"x").is_none());
     }
@@ -340,7 +432,7 @@ mod tests {
     fn recipients_gain_this_machines_key_once() {
         let a = x25519::Identity::generate();
         let public = a.to_public().to_string();
-        let s = Sealer::new(vec![a], "");
+        let s = Sealer::new(vec![a], "", &[]);
         let listed = s.recipients_with_ours("", "laptop").expect("added");
         assert!(listed.contains(&format!("{public} # laptop")));
         assert!(s.recipients_with_ours(&listed, "laptop").is_none());

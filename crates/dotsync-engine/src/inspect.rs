@@ -596,7 +596,7 @@ impl Engine {
             // Shown and restored as plaintext, here only.
             let ids = crate::content::load_identities(&self.key_path())
                 .map_err(|e| SyncError::Invalid(e.to_string()))?;
-            bytes = crate::content::Sealer::new(ids, "")
+            bytes = crate::content::Sealer::new(ids, "", &[])
                 .open(&bytes)
                 .ok_or_else(|| {
                     SyncError::Invalid(format!("~/{rp}: {}", crate::content::NEEDS_KEY))

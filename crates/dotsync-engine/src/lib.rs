@@ -371,6 +371,22 @@ impl Engine {
         self.layout.state_dir().join(content::KEY_FILE)
     }
 
+    /// The other machines' public keys this machine encrypts to (`state/trusted-keys.txt`).
+    fn trusted_path(&self) -> PathBuf {
+        self.layout.state_dir().join(content::TRUSTED_FILE)
+    }
+
+    /// Trusts another machine's public key: files encrypted here from now on are encrypted
+    /// to it too (when the repository lists it). Whether it was new.
+    pub fn key_trust(&self, public: &str) -> Result<bool, content::KeyError> {
+        content::trust(&self.trusted_path(), public)
+    }
+
+    /// The other machines' public keys this machine trusts.
+    pub fn key_trusted(&self) -> Result<Vec<String>, content::KeyError> {
+        content::load_trusted(&self.trusted_path())
+    }
+
     /// The content rules `cfg`'s syncs apply here (see [`content::rules_of`]).
     fn content_rules(&self, cfg: &SyncConfig) -> String {
         if cfg.encrypt.is_empty() && cfg.per_machine.is_empty() {

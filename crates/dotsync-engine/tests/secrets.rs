@@ -327,3 +327,39 @@ fn a_per_machine_file_can_be_encrypted_too() {
     let objects = all_remote_objects(dir.path());
     assert!(!contains(&objects, "work-secret") && !contains(&objects, "home-secret"));
 }
+
+#[test]
+fn a_machine_key_someone_added_to_the_remote_is_not_encrypted_to_until_it_is_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let a = machine(dir.path(), "laptop", &remote, secret_cfg());
+    let b = machine(dir.path(), "desk", &remote, secret_cfg());
+    a.engine.key_init().unwrap();
+    // b makes its own key (or: whoever can push lists theirs): it lands in the recipients.
+    let b_public = b.engine.key_init().unwrap();
+    a.write(".zshrc", "plain\n");
+    a.sync();
+    b.sync();
+    let (_, ev) = a.sync();
+    let notice = ev.iter().any(|e| {
+        matches!(e, dotsync_engine::SyncEvent::File { path, detail: Some(d), .. }
+            if path == ".dotsync/recipients.txt" && d.contains(&b_public) && d.contains("key trust"))
+    });
+    assert!(notice, "a says it does not encrypt to b's key: {ev:?}");
+    a.write(".npmrc", NPMRC);
+    a.sync();
+    b.sync();
+    assert!(
+        !b.home.join(".npmrc").exists(),
+        "an untrusted key opens nothing encrypted after it was listed"
+    );
+    // Trusted on a: what a encrypts next opens on b.
+    assert!(a.engine.key_trust(&b_public).unwrap());
+    a.write(".npmrc", &format!("{NPMRC}save-exact=true\n"));
+    a.sync();
+    b.sync();
+    assert_eq!(b.read(".npmrc"), format!("{NPMRC}save-exact=true\n"));
+    assert!(!contains(&all_remote_objects(dir.path()), "SECRETTOKEN"));
+    // Garbage is no key.
+    assert!(a.engine.key_trust("age1nonsense").is_err());
+}

@@ -401,6 +401,12 @@ pub enum KeyCmd {
         #[arg(long, short)]
         output: Option<String>,
     },
+    /// Encrypt to another machine's public key too (as `dotsync key show` prints it there).
+    /// A key the repository lists is never encrypted to before it is trusted here.
+    Trust {
+        /// The other machine's public key (`age1...`).
+        public_key: String,
+    },
     /// Add a key exported on another machine (`-` reads standard input); its encrypted files
     /// then sync here.
     Import {

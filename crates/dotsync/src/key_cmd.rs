@@ -38,7 +38,23 @@ pub fn run(cmd: KeyCmd) -> Result<ExitCode> {
                 for k in keys {
                     println!("{}", quote::line(k.as_str().unwrap_or("")));
                 }
+                for k in v["trusted"].as_array().cloned().unwrap_or_default() {
+                    println!("{} (trusted)", quote::line(k.as_str().unwrap_or("")));
+                }
             }
+        }
+        KeyCmd::Trust { public_key } => {
+            client
+                .call(
+                    "POST",
+                    "/v1/key/trust",
+                    Some(&json!({ "public_key": public_key })),
+                )?
+                .json()?;
+            eprintln!(
+                "ok: what this machine encrypts from now on is encrypted to {} too",
+                quote::line(public_key.trim())
+            );
         }
         KeyCmd::Export {
             passphrase_file,

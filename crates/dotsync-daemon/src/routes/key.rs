@@ -1,5 +1,5 @@
 //! This machine's encryption key: `GET /v1/key`, `POST /v1/key/init`, `POST /v1/key/export`,
-//! `POST /v1/key/import`. The key itself never leaves through the API but encrypted with the
+//! `POST /v1/key/import`, `POST /v1/key/trust`. The key itself never leaves through the API but encrypted with the
 //! person's passphrase.
 
 use axum::Json;
@@ -17,6 +17,16 @@ use dotsync_engine::content::KeyError;
 pub struct KeyState {
     /// This machine's public keys (age X25519 recipients); empty: no key yet.
     pub public_keys: Vec<String>,
+    /// Other machines' public keys this machine encrypts to (when the repository lists them).
+    pub trusted: Vec<String>,
+}
+
+/// Another machine's public key to trust.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrustInput {
+    /// An age X25519 public key (`age1...`), as `dotsync key show` prints it on that machine.
+    pub public_key: String,
 }
 
 /// A passphrase, for `export`.
@@ -71,8 +81,32 @@ async fn blocking<T: Send + 'static>(
 #[utoipa::path(get, path = "/v1/key", tag = "key",
     responses((status = 200, body = KeyState), (status = 500, body = ErrorBody)))]
 pub async fn show(State(app): State<App>) -> Result<Json<KeyState>, ApiError> {
-    let public_keys = blocking(move || app.engine.key_public()).await?;
-    Ok(Json(KeyState { public_keys }))
+    let (public_keys, trusted) =
+        blocking(move || Ok((app.engine.key_public()?, app.engine.key_trusted()?))).await?;
+    Ok(Json(KeyState {
+        public_keys,
+        trusted,
+    }))
+}
+
+/// Trusts another machine's public key: what this machine encrypts from now on is encrypted
+/// to it too, when the repository lists it. A key added to the repository is never used
+/// before the person trusts it here: anyone who can push could add one.
+#[utoipa::path(post, path = "/v1/key/trust", tag = "key", request_body = TrustInput,
+    responses((status = 200, body = KeyState), (status = 400, body = ErrorBody)))]
+pub async fn trust(
+    State(app): State<App>,
+    ApiJson(input): ApiJson<TrustInput>,
+) -> Result<Json<KeyState>, ApiError> {
+    let (public_keys, trusted) = blocking(move || {
+        app.engine.key_trust(&input.public_key)?;
+        Ok((app.engine.key_public()?, app.engine.key_trusted()?))
+    })
+    .await?;
+    Ok(Json(KeyState {
+        public_keys,
+        trusted,
+    }))
 }
 
 /// Creates this machine's key (`state/key.txt`, 0600). The next push of a config with
@@ -86,6 +120,7 @@ pub async fn init(State(app): State<App>) -> Result<(StatusCode, Json<KeyState>)
         StatusCode::CREATED,
         Json(KeyState {
             public_keys: vec![public],
+            trusted: Vec::new(),
         }),
     ))
 }

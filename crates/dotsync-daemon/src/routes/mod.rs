@@ -44,6 +44,7 @@ pub fn router() -> Router<App> {
         .route("/v1/key/init", axum::routing::post(key::init))
         .route("/v1/key/export", axum::routing::post(key::export))
         .route("/v1/key/import", axum::routing::post(key::import))
+        .route("/v1/key/trust", axum::routing::post(key::trust))
         .route("/v1/pause", axum::routing::post(pause::pause_all))
         .route("/v1/resume", axum::routing::post(pause::resume_all))
         .route("/v1/remote/check", axum::routing::post(remote::check))

@@ -101,7 +101,7 @@ impl Engine {
                 skipped: BTreeSet::new(),
                 others: BTreeSet::new(),
                 recipients: String::new(),
-                sealer: Sealer::new(identities.to_vec(), ""),
+                sealer: Sealer::new(identities.to_vec(), "", &[]),
                 plain_on_remote: BTreeSet::new(),
             });
         };
@@ -211,7 +211,27 @@ impl Engine {
         // Encrypted files are planned by their plaintext: the ciphertext blob is mapped to the
         // blob of its plaintext (decrypted once, then remembered); a file no key of this
         // machine opens is left out of the plan, neither written here nor pushed over.
-        let sealer = Sealer::new(identities.to_vec(), &recipients);
+        let trusted = if identities.is_empty() {
+            Vec::new()
+        } else {
+            crate::content::load_trusted(&self.trusted_path())
+                .map_err(|e| SyncError::Invalid(e.to_string()))?
+        };
+        let sealer = Sealer::new(identities.to_vec(), &recipients, &trusted);
+        if sealer.has_key() {
+            for key in sealer.untrusted(&recipients) {
+                em.file(
+                    crate::content::RECIPIENTS_PATH,
+                    FileAction::Skipped,
+                    0,
+                    Some(format!(
+                        "the remote lists a machine key this machine does not encrypt to: \
+                         {key}; if it is one of your machines, `dotsync key trust {}` adds it",
+                        key.split(' ').next().unwrap_or(&key)
+                    )),
+                );
+            }
+        }
         let mut plain_on_remote = BTreeSet::new();
         let mut needs_key = Vec::new();
         for (p, v) in files.iter_mut() {
