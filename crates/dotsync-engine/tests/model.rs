@@ -218,6 +218,12 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
         "m0=both/keep-both m1=both/keep-both | m1 append .config/nvim/init.lua; m1 sync; m1 switch-remote; m1+m0 same-line:1 .config/nvim/init.lua; m1 sync; m1 switch-remote",
     ),
     (
+        "a first sync killed before its record, then the config pointed at another (empty) \
+         remote: the version that sync wrote into the home stood in for a base against the new \
+         remote, which lacks the file, so the file was deleted here (join-deleted, seed 5274)",
+        "m0=both/keep-both m1=both/keep-both | m0 create .ssh/config; m1 crash-at sync::before-record; m0 sync; m1 sync --allow-mass-delete; m1 switch-remote",
+    ),
+    (
         "the settings file edited key by key on two machines in every way (adjacent keys, both \
          appending, the same key twice) converges with no edit lost",
         "m0=both/keep-both m1=both/remote | m0 create .config/nvim/settings.json; quiesce; m0+m1 apart-lines .config/nvim/settings.json; m0 sync; m1 sync; m0 append .config/nvim/settings.json; m1 append .config/nvim/settings.json; m0 sync; m1 sync; m0+m1 same-line:1 .config/nvim/settings.json; quiesce",

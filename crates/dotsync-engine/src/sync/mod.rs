@@ -218,11 +218,18 @@ impl Engine {
             .partition(|(k, _)| coverage.covers(k));
         let last_commit = records::last_commit(&self.store, &cfg.id)?;
         let synced = records::synced(&self.store, &cfg.id)?;
+        // Whether this config fetched from another remote before any of its syncs completed
+        // (its remote was changed since): nothing that sync wrote stands in for a base here.
+        let fetched_from = if synced.is_none() {
+            records::synced_url(&self.store, &cfg.id)?
+        } else {
+            None
+        };
+        let joined_before_any_sync = fetched_from.as_deref().is_some_and(|f| f != url);
         if synced.is_none() && !opts.dry_run {
             // No sync of this config completed yet, but one may have fetched from another
             // remote (the config's remote changed since): what that one showed in `log` comes
             // along. The URL is remembered from the first sync on.
-            let fetched_from = records::synced_url(&self.store, &cfg.id)?;
             if fetched_from.as_deref() != Some(url) {
                 if let Some(old) = fetched_from {
                     self.import_history(&repo, cfg, &old, None);
@@ -441,6 +448,15 @@ impl Engine {
             if new_versions > 64 && !opts.dry_run {
                 repo.begin_pack()?;
             }
+            // Versions written into the home by a sync killed before its record stand in for
+            // bases only against the remote they came from: against a remote joined since (or
+            // a branch that was replaced), one of them would read as deleted there.
+            let no_versions = BTreeMap::new();
+            let pulled_here = if replaced_bases.is_some() || joined_before_any_sync {
+                &no_versions
+            } else {
+                &pulled
+            };
             let planned = self.plan(
                 cfg,
                 &plan_opts,
@@ -451,7 +467,7 @@ impl Engine {
                 &remote,
                 &open_conflicts,
                 &pushed,
-                &pulled,
+                pulled_here,
                 em,
             )?;
             let Planned {
