@@ -19,6 +19,7 @@ export const FIELDS = [
   "merge_formats",
   "encrypt",
   "per_machine",
+  "plaintext",
   "machines",
 ] as const;
 export type Field = (typeof FIELDS)[number];
@@ -43,6 +44,8 @@ export interface ConfigForm {
   encrypt: string;
   /** One glob per line. */
   per_machine: string;
+  /** One glob per line: pushed as they are even when they look like secrets. */
+  plaintext: string;
   /** Comma-separated machine names; empty: every machine. */
   machines: string;
 }
@@ -62,6 +65,7 @@ export function emptyForm(): ConfigForm {
     structured_merge: true,
     encrypt: "",
     per_machine: "",
+    plaintext: "",
     machines: "",
   };
 }
@@ -82,6 +86,7 @@ export function configToForm(c: SyncConfig): ConfigForm {
     ...(c.merge_formats ? { merge_formats: { ...c.merge_formats } } : {}),
     encrypt: (c.encrypt ?? []).join("\n"),
     per_machine: (c.per_machine ?? []).join("\n"),
+    plaintext: (c.plaintext ?? []).join("\n"),
     machines: (c.machines ?? []).join(", "),
   };
 }
@@ -124,6 +129,7 @@ export function formToInput(f: ConfigForm, id?: string): { input: ConfigInput | 
       .filter((l) => l !== "");
   input.encrypt = lines(f.encrypt);
   input.per_machine = lines(f.per_machine);
+  input.plaintext = lines(f.plaintext);
   input.machines = f.machines
     .split(",")
     .map((m) => m.trim())

@@ -24,6 +24,7 @@ export interface SyncConfig {
   encrypt?: string[];
   /** Globs of files each machine keeps its own version of (`PATH##machine.NAME`). */
   per_machine?: string[];
+  plaintext?: string[];
   /** The machines this config applies to; empty or absent: every machine. */
   machines?: string[];
 }

@@ -22,6 +22,7 @@ describe("the config form", () => {
       structured_merge: true,
       encrypt: [],
       per_machine: [],
+      plaintext: [],
       machines: [],
     });
   });
@@ -37,7 +38,7 @@ describe("the config form", () => {
   });
 
   it("round-trips a stored config", () => {
-    const cfg = { id: "cfg_1", name: "d", paths: ["~/.a"], ignore: ["x", "y"], remote: "r", branch: "b", direction: "pull" as const, on_conflict: "local" as const, auto: false, interval_s: 9, notify: false, structured_merge: false, merge_formats: { "*.conf": "ini" }, encrypt: [".ssh/**", ".npmrc"], per_machine: [".config/monitors.xml"], machines: ["laptop", "desk"] };
+    const cfg = { id: "cfg_1", name: "d", paths: ["~/.a"], ignore: ["x", "y"], remote: "r", branch: "b", direction: "pull" as const, on_conflict: "local" as const, auto: false, interval_s: 9, notify: false, structured_merge: false, merge_formats: { "*.conf": "ini" }, encrypt: [".ssh/**", ".npmrc"], per_machine: [".config/monitors.xml"], plaintext: [".config/app/id"], machines: ["laptop", "desk"] };
     const { input } = formToInput(configToForm(cfg), cfg.id);
     expect(input).toEqual(cfg);
   });

@@ -92,6 +92,11 @@ pub struct SyncConfig {
     /// visible everywhere, and none replaces another's.
     #[serde(default)]
     pub per_machine: Vec<String>,
+    /// Files pushed as they are even when they look like they hold a secret (a private key,
+    /// an auth token), by glob. Without one, such a file is held and the sync says how to
+    /// encrypt it.
+    #[serde(default)]
+    pub plaintext: Vec<String>,
 }
 
 /// Longest accepted machine name in `machines`.
@@ -128,6 +133,13 @@ impl SyncConfig {
     pub fn encrypts(&self, repo_path: &str) -> bool {
         let path = crate::paths::home_part(repo_path);
         self.encrypt.iter().any(|g| glob_hit(g, path))
+    }
+
+    /// Whether the file at `repo_path` may be pushed in plaintext even if it looks like it
+    /// holds a secret (a `plaintext` glob matches it).
+    pub fn allows_plaintext(&self, repo_path: &str) -> bool {
+        let path = crate::paths::home_part(repo_path);
+        self.plaintext.iter().any(|g| glob_hit(g, path))
     }
 
     /// Whether this config syncs on the machine named `machine` (`machines` empty or naming it).
@@ -173,6 +185,8 @@ pub struct ConfigInput {
     pub encrypt: Vec<String>,
     #[serde(default)]
     pub per_machine: Vec<String>,
+    #[serde(default)]
+    pub plaintext: Vec<String>,
 }
 
 fn default_branch() -> String {
@@ -291,6 +305,11 @@ impl ConfigInput {
                 ValidationError::new("per_machine", format!("{g:?} is not a valid glob: {e}"))
             })?;
         }
+        for g in &self.plaintext {
+            globset::Glob::new(g).map_err(|e| {
+                ValidationError::new("plaintext", format!("{g:?} is not a valid glob: {e}"))
+            })?;
+        }
         Ok(SyncConfig {
             id,
             name: self.name,
@@ -308,6 +327,7 @@ impl ConfigInput {
             machines: self.machines,
             encrypt: self.encrypt,
             per_machine: self.per_machine,
+            plaintext: self.plaintext,
         })
     }
 }

@@ -17,6 +17,7 @@ mod presence;
 mod probe;
 mod records;
 mod scan;
+mod secrets;
 mod sync;
 mod tree;
 mod watched;

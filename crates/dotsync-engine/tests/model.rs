@@ -1568,6 +1568,7 @@ fn make_config(
         machines: Vec::new(),
         encrypt: Vec::new(),
         per_machine: Vec::new(),
+        plaintext: Vec::new(),
     };
     input.validate("cfg_00000000000000aa".into(), home).unwrap()
 }

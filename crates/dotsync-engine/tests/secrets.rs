@@ -363,3 +363,46 @@ fn a_machine_key_someone_added_to_the_remote_is_not_encrypted_to_until_it_is_tru
     // Garbage is no key.
     assert!(a.engine.key_trust("age1nonsense").is_err());
 }
+
+#[test]
+fn a_file_that_looks_like_a_secret_is_held_until_it_is_encrypted_or_let_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.npmrc", "~/.zshrc", "~/.ssh"]});
+    let a = machine(dir.path(), "laptop", &remote, cfg.clone());
+    a.write(".zshrc", "export EDITOR=nvim\n");
+    a.write(".npmrc", NPMRC);
+    let (s, ev) = a.sync();
+    assert_eq!(s.pushed, 1, "{ev:?}");
+    let held = ev.iter().find_map(|e| match e {
+        dotsync_engine::SyncEvent::File {
+            path,
+            detail: Some(d),
+            ..
+        } if path == ".npmrc" => Some(d.clone()),
+        _ => None,
+    });
+    assert!(
+        held.as_deref()
+            .is_some_and(|d| d.contains("auth token") && d.contains("--encrypt .npmrc")),
+        "{held:?}"
+    );
+    assert!(!contains(&all_remote_objects(dir.path()), "SECRETTOKEN"));
+    assert!(
+        a.engine
+            .failures(&a.cfg)
+            .unwrap()
+            .iter()
+            .any(|f| f.path == ".npmrc"),
+        "listed in the status until settled"
+    );
+    // Let through on purpose: pushed as it is.
+    let mut plain = a.cfg.clone();
+    plain.plaintext = vec![".npmrc".into()];
+    let s = a
+        .engine
+        .sync(&plain, &dotsync_engine::SyncOptions::default(), &mut |_| {})
+        .unwrap();
+    assert_eq!(s.pushed, 1);
+    assert!(contains(&all_remote_objects(dir.path()), "SECRETTOKEN"));
+}

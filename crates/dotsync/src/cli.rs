@@ -378,6 +378,11 @@ pub struct FieldArgs {
     /// repository); repeatable (`config edit` adds to the config's list).
     #[arg(long = "per-machine", value_name = "GLOB")]
     pub per_machine: Vec<String>,
+    /// Push the files GLOB matches as they are even if they look like they hold a secret (a
+    /// private key, a token), which are otherwise held; repeatable (`config edit` adds to the
+    /// config's list).
+    #[arg(long = "plaintext", value_name = "GLOB")]
+    pub plaintext: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]

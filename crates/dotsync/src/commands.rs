@@ -95,7 +95,11 @@ fn apply_fields(body: &mut Value, f: FieldArgs, clear_ignore: bool) {
     if let Some(s) = f.structured_merge {
         body["structured_merge"] = json!(s);
     }
-    for (field, add) in [("encrypt", f.encrypt), ("per_machine", f.per_machine)] {
+    for (field, add) in [
+        ("encrypt", f.encrypt),
+        ("per_machine", f.per_machine),
+        ("plaintext", f.plaintext),
+    ] {
         if add.is_empty() {
             continue;
         }

@@ -81,6 +81,10 @@ pub fn config_detail(c: &Value) {
         let globs: Vec<&str> = g.iter().filter_map(|n| n.as_str()).collect();
         println!("per_machine: {}", quote::line(&globs.join(" ")));
     }
+    if let Some(g) = c["plaintext"].as_array().filter(|g| !g.is_empty()) {
+        let globs: Vec<&str> = g.iter().filter_map(|n| n.as_str()).collect();
+        println!("plaintext:   {}", quote::line(&globs.join(" ")));
+    }
     if let Some(m) = c["machines"].as_array().filter(|m| !m.is_empty()) {
         let names: Vec<&str> = m.iter().filter_map(|n| n.as_str()).collect();
         println!("machines:    {}", quote::line(&names.join(", ")));

@@ -150,7 +150,7 @@ function renderEditor(root: HTMLElement, form: ConfigForm, existing?: SyncConfig
   });
   ignore.value = form.ignore;
 
-  const globArea = (name: "encrypt" | "per_machine", placeholder: string) => {
+  const globArea = (name: "encrypt" | "per_machine" | "plaintext", placeholder: string) => {
     const el = h("textarea", {
       id: `f-${name}`,
       name,
@@ -167,6 +167,7 @@ function renderEditor(root: HTMLElement, form: ConfigForm, existing?: SyncConfig
   };
   const encrypt = globArea("encrypt", ".ssh/**\n.npmrc");
   const perMachine = globArea("per_machine", ".config/monitors.xml");
+  const plaintext = globArea("plaintext", ".config/app/token-that-is-not-secret");
 
   const auto = h("input", {
     id: "f-auto",
@@ -296,6 +297,7 @@ function renderEditor(root: HTMLElement, form: ConfigForm, existing?: SyncConfig
     field("ignore", "Ignore (one glob per line)", ignore),
     field("encrypt", "Encrypt on the remote (one glob per line; needs `dotsync key init`)", encrypt),
     field("per_machine", "One version per machine (one glob per line)", perMachine),
+    field("plaintext", "Push as they are even if they look like secrets (one glob per line)", plaintext),
     field(
       "machines",
       "Only on these machines (comma-separated; empty: every machine)",

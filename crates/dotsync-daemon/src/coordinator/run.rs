@@ -241,6 +241,7 @@ pub(super) fn fail_subscribers(
                 machines: Vec::new(),
                 encrypt: Vec::new(),
                 per_machine: Vec::new(),
+                plaintext: Vec::new(),
             };
             &placeholder
         }

@@ -19,6 +19,7 @@ fn cfg(id: &str, paths: &[&str], ignore: &[&str]) -> SyncConfig {
         machines: Vec::new(),
         encrypt: Vec::new(),
         per_machine: Vec::new(),
+        plaintext: Vec::new(),
     }
 }
 

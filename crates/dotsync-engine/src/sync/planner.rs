@@ -257,6 +257,10 @@ impl Engine {
                                 Self::needs_key(key, &mut p, em);
                                 continue;
                             }
+                            Stage::LooksSecret(what) => {
+                                Self::held_secret(cfg, key, what, &mut p, em);
+                                continue;
+                            }
                         }
                         p.pushed_bases.push((key.clone(), Some(lv.clone())));
                         p.events.push((key, FileAction::Pushed, size, None));
@@ -397,6 +401,10 @@ impl Engine {
                                             Self::needs_key(key, &mut p, em);
                                             continue;
                                         }
+                                        Stage::LooksSecret(what) => {
+                                            Self::held_secret(cfg, key, what, &mut p, em);
+                                            continue;
+                                        }
                                     }
                                 }
                                 None => {
@@ -475,6 +483,13 @@ impl Engine {
             Ok(b) => b,
             Err(_) => return Ok(Stage::Changed),
         };
+        if lv.kind == Kind::File
+            && !cfg.encrypts(path.as_str())
+            && !cfg.allows_plaintext(path.as_str())
+            && let Some(what) = crate::secrets::looks_secret(&bytes)
+        {
+            return Ok(Stage::LooksSecret(what));
+        }
         let oid = repo.write_blob(&bytes)?;
         if oid != lv.blob {
             return Ok(Stage::Changed);
@@ -526,10 +541,33 @@ pub(super) enum Stage {
     Changed,
     /// The file must be encrypted and this machine has no key.
     NeedsKey,
+    /// The file looks like it holds a secret (what, in words) and the config neither
+    /// encrypts it nor lets it through in plaintext: held.
+    LooksSecret(&'static str),
 }
 
 impl Engine {
     /// Holds a file that must be encrypted while this machine has no key: listed, never pushed.
+    /// Reports a file held because it looks like it holds a secret, with the two ways on.
+    fn held_secret(
+        cfg: &SyncConfig,
+        key: String,
+        what: &str,
+        p: &mut Planned,
+        em: &mut Emitter<'_>,
+    ) {
+        let why = format!(
+            "held, not pushed: it looks like it holds {what}. Encrypt it on the remote: \
+             `dotsync config edit {name} --encrypt {key}` (with `dotsync key init` first), or \
+             push it as it is: `dotsync config edit {name} --plaintext {key}`",
+            name = cfg.name
+        );
+        if !em.failures.iter().any(|(f, _)| *f == key) {
+            em.failures.push((key.clone(), why.clone()));
+        }
+        p.events.push((key, FileAction::Skipped, 0, Some(why)));
+    }
+
     fn needs_key(key: String, p: &mut Planned, em: &mut Emitter<'_>) {
         if !em.failures.iter().any(|(f, _)| *f == key) {
             em.failures

@@ -25,7 +25,7 @@ fn with_defaults(id: &str, body: &Value) -> Value {
         "interval_s": 60,
         "notify": true,
         "structured_merge": true,
-        "merge_formats": {}, "machines": [], "encrypt": [], "per_machine": [],
+        "merge_formats": {}, "machines": [], "encrypt": [], "per_machine": [], "plaintext": [],
     });
     for (k, v) in body.as_object().unwrap() {
         full[k] = v.clone();

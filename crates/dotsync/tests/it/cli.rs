@@ -59,7 +59,7 @@ fn config_scenario(m: &Machine) {
             "ignore": ["*.bak", "*.swp"], "remote": "git@example.com:me/dots.git",
             "branch": "laptop", "direction": "push", "on_conflict": "local", "auto": false,
             "interval_s": 300, "notify": true, "structured_merge": true, "merge_formats": {},
-            "machines": [], "encrypt": [], "per_machine": []})
+            "machines": [], "encrypt": [], "per_machine": [], "plaintext": []})
     );
 
     // add with the defaults.
@@ -151,7 +151,7 @@ fn config_scenario(m: &Machine) {
             "ignore": ["*.tmp"], "remote": "git@example.com:me/dots.git", "branch": "laptop", "notify": true,
             "direction": "push", "on_conflict": "local", "auto": false, "interval_s": 120,
             "structured_merge": true, "merge_formats": {},
-            "machines": [], "encrypt": [], "per_machine": []})
+            "machines": [], "encrypt": [], "per_machine": [], "plaintext": []})
     );
     m.ok(&[
         "config",

@@ -129,7 +129,7 @@ fn writer(base: String, token: String, prefix: String, total_acks: Arc<AtomicUsi
             "name": name, "paths": body["paths"], "ignore": body["ignore"],
             "remote": body["remote"], "branch": "main", "direction": body["direction"],
             "on_conflict": "keep-both", "auto": true, "interval_s": 100 + i, "notify": true,
-            "structured_merge": true, "merge_formats": {}, "machines": [], "encrypt": [], "per_machine": [],
+            "structured_merge": true, "merge_formats": {}, "machines": [], "encrypt": [], "per_machine": [], "plaintext": [],
         });
         log.in_flight = Some((name.clone(), InFlight::Create(full.clone())));
         match request(&agent, &base, &token, "POST", "/v1/config", Some(&body)) {
