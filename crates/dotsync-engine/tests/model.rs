@@ -242,6 +242,15 @@ const PATHS: &[&str] = &[
     ".ssh/config",
     JSON_PATH,
 ];
+/// The files every machine's config encrypts (age, one key shared by all machines): their
+/// plaintext must never be a blob of the remote, and every invariant holds for them on their
+/// plaintext.
+const ENCRYPTED: &str = ".ssh/**";
+/// Whether `path` is one of the [`ENCRYPTED`] files.
+fn encrypted(path: &str) -> bool {
+    path.starts_with(".ssh/")
+}
+
 /// A settings file edited key by key (one `"key": "value"` per line), so that edits on two
 /// machines meet in the key-level merge: adjacent keys, both appending, the same key twice.
 const JSON_PATH: &str = ".config/nvim/settings.json";
@@ -1508,6 +1517,8 @@ struct World {
     token: u64,
     /// Content hashes that must stay reachable, with where they came from.
     keep: BTreeMap<String, String>,
+    /// Blob ids of the plaintexts encrypted files held (never a blob of a remote).
+    secret_blobs: BTreeSet<String>,
     op: usize,
     stats: Stats,
     trace: bool,
@@ -1566,7 +1577,7 @@ fn make_config(
         structured_merge: true,
         merge_formats: Default::default(),
         machines: Vec::new(),
-        encrypt: Vec::new(),
+        encrypt: vec![ENCRYPTED.to_owned()],
         per_machine: Vec::new(),
         plaintext: Vec::new(),
     };
@@ -1649,7 +1660,20 @@ impl World {
                     widened: false,
                 }
             })
-            .collect();
+            .collect::<Vec<Machine>>();
+        // One key on every machine, as `key export` / `key import` would carry it (copied:
+        // the passphrase's scrypt would cost a second per machine and case).
+        if let Some((first, rest)) = machines.split_first() {
+            first.engine.key_init().unwrap();
+            let key = |m: &Machine| {
+                m.home
+                    .join(".dotsync/state")
+                    .join(dotsync_engine::content::KEY_FILE)
+            };
+            for m in rest {
+                std::fs::copy(key(first), key(m)).unwrap();
+            }
+        }
         World {
             remotes: vec![Remote {
                 path: remote,
@@ -1661,10 +1685,28 @@ impl World {
             machines,
             token: 0,
             keep: BTreeMap::new(),
+            secret_blobs: BTreeSet::new(),
             op: 0,
             stats: Stats::default(),
             trace,
         }
+    }
+
+    /// The blob id of what `bytes` hold in plaintext: themselves, or the plaintext of an age
+    /// file (every machine holds the same key).
+    fn plain_id(&self, bytes: &[u8]) -> String {
+        if dotsync_engine::content::is_sealed(bytes)
+            && let Some(m) = self.machines.first()
+            && let Ok(ids) = dotsync_engine::content::load_identities(
+                &m.home
+                    .join(".dotsync/state")
+                    .join(dotsync_engine::content::KEY_FILE),
+            )
+            && let Some(plain) = dotsync_engine::content::Sealer::new(ids, "", &[]).open(bytes)
+        {
+            return blob_id(&plain);
+        }
+        blob_id(bytes)
     }
 
     fn fail(&self, class: &'static str, msg: String) -> Failure {
@@ -2243,7 +2285,7 @@ impl World {
             };
             let m = &self.machines[i];
             for (p, new) in &changes {
-                if p == ".dotsync/meta.json" {
+                if p == ".dotsync/meta.json" || p == dotsync_engine::content::RECIPIENTS_PATH {
                     continue;
                 }
                 let what = match new {
@@ -2282,6 +2324,12 @@ impl World {
                 }
                 match new {
                     Some(b) => {
+                        // An encrypted file is held by its plaintext.
+                        let b = &if encrypted(p) {
+                            self.plain_id(&git_bytes(&rdir, &["cat-file", "blob", b]))
+                        } else {
+                            b.clone()
+                        };
                         let held = |s: &HomeScan| s.files.get(p).is_some_and(|e| &e.blob == b);
                         if !crashed && !merged && !held(&pre) && !held(&post) {
                             return Err(self.fail(
@@ -2372,6 +2420,9 @@ impl World {
                         format!(", {}", acts.join("+"))
                     }
                 );
+                if encrypted(p) && e.kind == EKind::File && e.blob != blob_id(b"") {
+                    self.secret_blobs.insert(e.blob.clone());
+                }
                 self.keep.entry(e.blob.clone()).or_insert(origin);
             }
         }
@@ -2580,7 +2631,7 @@ impl World {
             let Some((head, path)) = rec.split_once('\t') else {
                 continue;
             };
-            if path == ".dotsync/meta.json" {
+            if path == ".dotsync/meta.json" || path == dotsync_engine::content::RECIPIENTS_PATH {
                 continue;
             }
             let parts: Vec<&str> = head.split(' ').collect();
@@ -2598,7 +2649,13 @@ impl World {
                     recorded.unwrap_or(if exec { 0o755 } else { 0o644 }) & 0o777,
                 )
             };
-            out.insert(path.to_owned(), (kind, parts[2].to_owned(), mode));
+            let blob = if encrypted(path) && kind == EKind::File {
+                let bytes = git_bytes(&dir, &["cat-file", "blob", parts[2]]);
+                self.plain_id(&bytes)
+            } else {
+                parts[2].to_owned()
+            };
+            out.insert(path.to_owned(), (kind, blob, mode));
         }
         out
     }
@@ -2728,11 +2785,43 @@ impl World {
         }
         for r in &repos {
             if let Ok(out) = git_at(r, &["rev-list", "--objects", "--all"]) {
-                reachable.extend(
-                    out.lines()
-                        .filter_map(|l| l.split(' ').next())
-                        .map(str::to_owned),
-                );
+                for l in out.lines() {
+                    let mut parts = l.splitn(2, ' ');
+                    let (Some(oid), path) = (parts.next(), parts.next()) else {
+                        continue;
+                    };
+                    reachable.insert(oid.to_owned());
+                    // An encrypted file's history holds ciphertext: what it keeps is the
+                    // plaintext inside.
+                    if path.is_some_and(encrypted) {
+                        let bytes = git_bytes(r, &["cat-file", "blob", oid]);
+                        reachable.insert(self.plain_id(&bytes));
+                    }
+                }
+            }
+        }
+        // The plaintext of an encrypted file is never a blob of a remote.
+        let secret = &self.secret_blobs;
+        for r in 0..self.remotes.len() {
+            let dir = self.remote_at(r);
+            let Ok(all) = git_at(
+                &dir,
+                &[
+                    "cat-file",
+                    "--batch-all-objects",
+                    "--batch-check=%(objectname)",
+                ],
+            ) else {
+                continue;
+            };
+            if let Some(leak) = all.lines().find(|o| secret.contains(*o)) {
+                return Err(self.fail(
+                    "plaintext",
+                    format!(
+                        "the remote holds the plaintext of an encrypted file as blob {leak}: {}",
+                        self.keep.get(leak).map_or("", String::as_str)
+                    ),
+                ));
             }
         }
         for m in &self.machines {
@@ -3154,6 +3243,34 @@ fn model_checks_catch_injected_faults() {
     let w = quiet();
     std::fs::write(w.machines[0].home.join("outside/new.txt"), "x").unwrap();
     assert_eq!(class(w.check_outside()), Some("outside-roots"));
+
+    // An encrypted file synced as ciphertext passes; its plaintext on the remote does not.
+    let ssh = PATHS.iter().position(|p| *p == ".ssh/config").unwrap();
+    let mut w = World::new(&spec, false);
+    w.apply(&Op::Edit {
+        m: 0,
+        path: ssh,
+        edit: Edit::Create,
+    })
+    .unwrap();
+    w.quiesce().unwrap();
+    assert_eq!(class(w.check_kept()), None);
+    assert_eq!(class(w.check_convergence()), None);
+    let plain = std::fs::read(w.machines[0].home.join(".ssh/config")).unwrap();
+    let leaked = Command::new("git")
+        .args(["hash-object", "-w", "--stdin"])
+        .current_dir(w.remote_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write as _;
+            c.stdin.take().unwrap().write_all(&plain)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(leaked.status.success());
+    assert_eq!(class(w.check_kept()), Some("plaintext"));
 
     let w = quiet();
     let nvim = w.machines[0].home.join(".config/nvim");
