@@ -246,6 +246,18 @@ const PATHS: &[&str] = &[
 /// plaintext must never be a blob of the remote, and every invariant holds for them on their
 /// plaintext.
 const ENCRYPTED: &str = ".ssh/**";
+/// The file each machine keeps its own version of (`PATH##machine.NAME` in the repository).
+const PER_MACHINE: &str = ".gitconfig";
+
+/// A repository path as machine `name` sees it: its own variant of the per-machine file is that
+/// file; another machine's variant is nothing of its.
+fn as_seen_by<'a>(path: &'a str, name: &str) -> Option<&'a str> {
+    match path.split_once(dotsync_core::paths::MACHINE_MARK) {
+        Some((file, machine)) => (machine == name).then_some(file),
+        None => Some(path),
+    }
+}
+
 /// Whether `path` is one of the [`ENCRYPTED`] files.
 fn encrypted(path: &str) -> bool {
     path.starts_with(".ssh/")
@@ -1578,7 +1590,7 @@ fn make_config(
         merge_formats: Default::default(),
         machines: Vec::new(),
         encrypt: vec![ENCRYPTED.to_owned()],
-        per_machine: Vec::new(),
+        per_machine: vec![PER_MACHINE.to_owned()],
         plaintext: Vec::new(),
     };
     input.validate("cfg_00000000000000aa".into(), home).unwrap()
@@ -2284,10 +2296,19 @@ impl World {
                 None => BTreeSet::new(),
             };
             let m = &self.machines[i];
-            for (p, new) in &changes {
-                if p == ".dotsync/meta.json" || p == dotsync_engine::content::RECIPIENTS_PATH {
+            for (raw, new) in &changes {
+                if raw == ".dotsync/meta.json" || raw == dotsync_engine::content::RECIPIENTS_PATH {
                     continue;
                 }
+                let Some(p) = as_seen_by(raw, &name) else {
+                    return Err(self.fail(
+                        "pushed-uncovered",
+                        format!(
+                            "{name} changed ~/{raw} on the remote, another machine's own version"
+                        ),
+                    ));
+                };
+                let p = &p.to_owned();
                 let what = match new {
                     Some(b) => format!("blob {}", &b[..10]),
                     None => "deleted".to_owned(),
@@ -2678,12 +2699,21 @@ impl World {
             if m.last_error.is_some() {
                 continue;
             }
-            let (tip, tip_id) = (&tips[m.remote], &tip_ids[m.remote]);
+            // The tip as this machine sees it: its own variant of the per-machine file is that
+            // file, the other machines' variants are theirs.
+            let seen: BTreeMap<String, (EKind, String, u32)> = tips[m.remote]
+                .iter()
+                .filter_map(|(p, v)| as_seen_by(p, &m.name).map(|q| (q.to_owned(), v.clone())))
+                .collect();
+            let (tip, tip_id) = (&seen, &tip_ids[m.remote]);
             let rewritten = self.remotes[m.remote].rewritten;
             let cs = m.engine.conflicts(std::slice::from_ref(&m.cfg)).unwrap();
             let mut conflicted = BTreeSet::new();
             for c in &cs {
-                conflicted.insert(c.path.clone());
+                let Some(cpath) = as_seen_by(&c.path, &m.name) else {
+                    continue;
+                };
+                conflicted.insert(cpath.to_owned());
                 if !m.covers(&c.path) {
                     // Forgotten with the config's narrowing; not compared with anything.
                     continue;
@@ -2694,7 +2724,7 @@ impl World {
                     .ok()
                     .flatten()
                     .map(|b| blob_id(&b));
-                let want = tip.get(&c.path).map(|(_, b, _)| b.clone());
+                let want = tip.get(cpath).map(|(_, b, _)| b.clone());
                 if remote != want {
                     return Err(self.fail(
                         "stale-conflict",
@@ -3243,6 +3273,31 @@ fn model_checks_catch_injected_faults() {
     let w = quiet();
     std::fs::write(w.machines[0].home.join("outside/new.txt"), "x").unwrap();
     assert_eq!(class(w.check_outside()), Some("outside-roots"));
+
+    // The per-machine file: each machine its own, both on the remote, and that converges.
+    let gitconfig = PATHS.iter().position(|p| *p == PER_MACHINE).unwrap();
+    let mut w = World::new(&spec, false);
+    for m in 0..2 {
+        w.apply(&Op::Edit {
+            m,
+            path: gitconfig,
+            edit: Edit::Create,
+        })
+        .unwrap();
+    }
+    w.quiesce().unwrap();
+    let tip = w.tip_files(0);
+    assert!(
+        tip.contains_key(".gitconfig##machine.m0") && tip.contains_key(".gitconfig##machine.m1"),
+        "{tip:?}"
+    );
+    assert_ne!(
+        std::fs::read(w.machines[0].home.join(".gitconfig")).unwrap(),
+        std::fs::read(w.machines[1].home.join(".gitconfig")).unwrap()
+    );
+    assert_eq!(class(w.check_convergence()), None);
+    std::fs::write(w.machines[1].home.join(".gitconfig"), "tampered\n").unwrap();
+    assert_eq!(class(w.check_convergence()), Some("divergence"));
 
     // An encrypted file synced as ciphertext passes; its plaintext on the remote does not.
     let ssh = PATHS.iter().position(|p| *p == ".ssh/config").unwrap();
