@@ -250,7 +250,7 @@ impl Engine {
             Resolution::Local => {}
             Resolution::Remote => match &remote {
                 Some(v) => {
-                    let content = repo.read_blob(&v.blob)?;
+                    let content = crate::local::for_home(&abs, v.kind, repo.read_blob(&v.blob)?);
                     let stat = target
                         .write(&abs, v.kind, v.mode, &content, current)
                         .map_err(fail)?;
@@ -270,6 +270,8 @@ impl Engine {
                     .unwrap_or(0o644);
                 // Kept in the object store too, so the edited result is never lost.
                 repo.write_blob(&bytes)?;
+                // This machine's local-only blocks stay what they are here.
+                let bytes = crate::local::for_home(&abs, Kind::File, bytes);
                 target
                     .write(&abs, Kind::File, mode, &bytes, current)
                     .map_err(fail)?;
@@ -304,7 +306,7 @@ impl Engine {
         } else {
             return Ok(Vec::new());
         };
-        let bytes = crate::scan::read_entry(&abs, kind).map_err(|source| SyncError::Io {
+        let bytes = crate::scan::read_synced(&abs, kind).map_err(|source| SyncError::Io {
             path: abs.clone(),
             source,
         })?;
@@ -542,7 +544,7 @@ impl Engine {
         } else {
             return Err(SyncError::Invalid(format!("~/{rp} is not a file")));
         };
-        crate::scan::read_entry(&abs, kind)
+        crate::scan::read_synced(&abs, kind)
             .map(Some)
             .map_err(|source| SyncError::Io { path: abs, source })
     }
@@ -651,6 +653,7 @@ impl Engine {
         let current = std::fs::symlink_metadata(&abs)
             .ok()
             .map(|m| StatKey::of(&m));
+        let bytes = crate::local::for_home(&abs, version.kind, bytes);
         target
             .write(&abs, version.kind, version.mode, &bytes, current)
             .map_err(|source| SyncError::Apply {

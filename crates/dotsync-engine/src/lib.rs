@@ -11,6 +11,7 @@ pub mod content;
 mod event;
 mod git;
 mod inspect;
+mod local;
 mod meta;
 mod pack;
 mod presence;

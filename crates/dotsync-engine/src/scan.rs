@@ -433,7 +433,7 @@ impl Walker<'_> {
             );
             return false;
         }
-        let content = match read_entry(abs, kind) {
+        let content = match read_synced(abs, kind) {
             Ok(c) => c,
             Err(e) => {
                 out.skipped
@@ -463,6 +463,18 @@ impl Walker<'_> {
         );
         false
     }
+}
+
+/// What of a home file syncs (a file without the lines of its local-only blocks; see
+/// [`crate::local`]), or a symlink's target, as bytes: what the engine versions.
+pub fn read_synced(abs: &Path, kind: Kind) -> std::io::Result<Vec<u8>> {
+    let bytes = read_entry(abs, kind)?;
+    Ok(match kind {
+        Kind::File if crate::local::has_blocks(&bytes) => {
+            crate::local::synced_form(&bytes).into_owned()
+        }
+        _ => bytes,
+    })
 }
 
 /// A file's content, or a symlink's target, as bytes.

@@ -406,3 +406,65 @@ fn a_file_that_looks_like_a_secret_is_held_until_it_is_encrypted_or_let_through(
     assert_eq!(s.pushed, 1);
     assert!(contains(&all_remote_objects(dir.path()), "SECRETTOKEN"));
 }
+
+#[test]
+fn a_local_only_block_stays_on_its_machine_through_edits_and_merges_around_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.gitconfig"]});
+    let laptop = machine(dir.path(), "laptop", &remote, cfg.clone());
+    let desk = machine(dir.path(), "desk", &remote, cfg);
+    laptop.write(
+        ".gitconfig",
+        "[user]\n\tname = me\n# dotsync:local-begin\n\temail = me@work.example\n# dotsync:local-end\n[core]\n\teditor = vim\n[pull]\n\trebase = true\n",
+    );
+    laptop.sync();
+    desk.sync();
+    // The desk gets the markers, not the laptop's lines, and fills in its own.
+    let on_desk = desk.read(".gitconfig");
+    assert!(!on_desk.contains("work.example"), "{on_desk}");
+    desk.write(
+        ".gitconfig",
+        &on_desk.replace(
+            "# dotsync:local-begin\n",
+            "# dotsync:local-begin\n\temail = me@home.example\n",
+        ),
+    );
+    desk.sync();
+    // Lines around the block edited on both machines: merged, each keeps its block.
+    laptop.write(
+        ".gitconfig",
+        &laptop
+            .read(".gitconfig")
+            .replace("name = me", "name = Me Myself"),
+    );
+    desk.write(
+        ".gitconfig",
+        &desk
+            .read(".gitconfig")
+            .replace("rebase = true", "rebase = false"),
+    );
+    laptop.sync();
+    let (s, _) = desk.sync();
+    assert_eq!(s.conflicts, 0, "{s:?}");
+    laptop.sync();
+    let l = laptop.read(".gitconfig");
+    let d = desk.read(".gitconfig");
+    for text in [&l, &d] {
+        assert!(
+            text.contains("name = Me Myself") && text.contains("rebase = false"),
+            "{text}"
+        );
+    }
+    assert!(
+        l.contains("me@work.example") && !l.contains("me@home.example"),
+        "{l}"
+    );
+    assert!(
+        d.contains("me@home.example") && !d.contains("me@work.example"),
+        "{d}"
+    );
+    // Neither block ever reached the remote.
+    let objects = all_remote_objects(dir.path());
+    assert!(!contains(&objects, "work.example") && !contains(&objects, "home.example"));
+}

@@ -98,6 +98,8 @@ impl Engine {
                         }
                     };
                     let abs = path.under(&self.home);
+                    // This machine's local-only blocks go back into what it writes.
+                    let content = crate::local::for_home(&abs, version.kind, content);
                     let expected = scanned.get(&path).map(|e| e.stat);
                     let staged = target.stage(
                         &abs,

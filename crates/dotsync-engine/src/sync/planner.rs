@@ -163,7 +163,9 @@ impl Engine {
                         && l.kind == Kind::File
                     {
                         // Keep this side's bytes in the object store too, as they were now.
-                        if let Ok(bytes) = std::fs::read(path.under(&self.home)) {
+                        if let Ok(bytes) =
+                            crate::scan::read_synced(&path.under(&self.home), Kind::File)
+                        {
                             repo.write_blob(&bytes)?;
                         }
                     }
@@ -189,7 +191,7 @@ impl Engine {
                     unreachable_merge()
                 };
                 if bv.kind == Kind::File && lv.kind == Kind::File && rv.kind == Kind::File {
-                    let ours = std::fs::read(path.under(&self.home));
+                    let ours = crate::scan::read_synced(&path.under(&self.home), Kind::File);
                     if !ours
                         .as_ref()
                         .is_ok_and(|o| crate::git::blob_id(o) == lv.blob)
@@ -348,7 +350,8 @@ impl Engine {
                         None => {
                             if let Some(lv) = l
                                 && lv.kind == Kind::File
-                                && let Ok(bytes) = std::fs::read(path.under(&self.home))
+                                && let Ok(bytes) =
+                                    crate::scan::read_synced(&path.under(&self.home), Kind::File)
                             {
                                 repo.write_blob(&bytes)?;
                             }
@@ -420,7 +423,7 @@ impl Engine {
                             // that history keeps it.
                             if let Some(lv) = l {
                                 let bytes =
-                                    crate::scan::read_entry(&path.under(&self.home), lv.kind)
+                                    crate::scan::read_synced(&path.under(&self.home), lv.kind)
                                         .map_err(|source| SyncError::Io {
                                             path: path.under(&self.home),
                                             source,
@@ -479,7 +482,7 @@ impl Engine {
         p: &mut Planned,
     ) -> Result<Stage, SyncError> {
         let abs = path.under(&self.home);
-        let bytes = match crate::scan::read_entry(&abs, lv.kind) {
+        let bytes = match crate::scan::read_synced(&abs, lv.kind) {
             Ok(b) => b,
             Err(_) => return Ok(Stage::Changed),
         };

@@ -423,7 +423,8 @@ impl Engine {
     ) -> Result<(), SyncError> {
         let mut changes = Vec::new();
         for (path, e) in local {
-            let Ok(bytes) = crate::scan::read_entry(&path.under(&self.home), e.version.kind) else {
+            let Ok(bytes) = crate::scan::read_synced(&path.under(&self.home), e.version.kind)
+            else {
                 continue;
             };
             let oid = repo.write_blob(&bytes)?;
