@@ -166,3 +166,54 @@ fn two_machines_with_the_key_merge_a_secret_and_a_third_receives_it_after_import
     }
     assert!(holds(&objects, "export EDITOR=nvim"));
 }
+
+#[test]
+fn a_token_in_plaintext_is_held_and_a_local_only_block_stays_home_between_two_daemons() {
+    let w = World::new();
+    let remote = w.bare_remote("dots");
+    let r = remote.to_str().unwrap();
+    let mut a = w.machine("laptop");
+    let mut b = w.machine("desk");
+    a.start_daemon();
+    b.start_daemon();
+    let cfg = json!({"name": "dots", "paths": ["~/.gitconfig", "~/.npmrc"], "remote": r,
+        "auto": true, "interval_s": 1});
+    a.write(
+        ".gitconfig",
+        "[user]\n\tname = me\n# dotsync:local-begin\n\temail = me@work.example\n# dotsync:local-end\n",
+    );
+    a.write(".npmrc", NPMRC);
+    a.add_config(&cfg);
+    b.add_config(&cfg);
+    wait_until(30, "the config to reach the desk", || {
+        read_opt(&b, ".gitconfig").is_some_and(|t| t.contains("name = me"))
+    });
+    let on_b = read_opt(&b, ".gitconfig").unwrap_or_default();
+    assert!(!on_b.contains("work.example"), "{on_b}");
+    assert!(
+        on_b.contains("# dotsync:local-begin\n# dotsync:local-end\n"),
+        "{on_b}"
+    );
+    // The token is held on the laptop, said in its status, and nowhere on the remote.
+    wait_until(20, "the held token in the laptop's status", || {
+        config_status(&a, "dots")["failed_files"]
+            .as_array()
+            .is_some_and(|f| {
+                f.iter().any(|x| {
+                    x["path"] == ".npmrc"
+                        && x["reason"]
+                            .as_str()
+                            .is_some_and(|r| r.contains("auth token") && r.contains("--encrypt"))
+                })
+            })
+    });
+    assert!(read_opt(&b, ".npmrc").is_none());
+    let objects = all_objects(&remote);
+    assert!(!holds(&objects, "E2ESECRET42") && !holds(&objects, "work.example"));
+    let status = a.ok(&["status"]);
+    eprintln!("{status}");
+    assert!(
+        status.contains(".npmrc") || status.contains("failing"),
+        "{status}"
+    );
+}
