@@ -292,6 +292,18 @@ pub(crate) fn apply(
             &mut splices,
         )?;
     }
+    // A file with CRLF line ends keeps them: what goes in at a line's end goes before its
+    // `\r`, and its own line ends are CRLF too.
+    if ours.contains("\r\n") {
+        let b = ours.as_bytes();
+        for sp in &mut splices {
+            let at = sp.range.start;
+            if sp.range.is_empty() && at > 0 && b.get(at) == Some(&b'\n') && b[at - 1] == b'\r' {
+                sp.range = at - 1..at - 1;
+            }
+            sp.text = sp.text.replace("\r\n", "\n").replace('\n', "\r\n");
+        }
+    }
     splice(ours, splices)
 }
 

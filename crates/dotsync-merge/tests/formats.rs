@@ -579,3 +579,21 @@ fn a_comment_edited_on_the_other_side_keeps_the_file_a_conflict() {
     );
     assert_eq!(m, "# mine\na = 2\nb = 2\n");
 }
+
+#[test]
+fn json_with_crlf_line_ends_keeps_them() {
+    let (m, _) = ok(
+        Format::Json,
+        "{\r\n  \"a\": 1,\r\n  \"c\": 1\r\n}\r\n",
+        "{\r\n  \"a\": 2,\r\n  \"c\": 1\r\n}\r\n",
+        "{\r\n  \"a\": 1,\r\n  \"c\": 1,\r\n  \"b\": 3\r\n}\r\n",
+    );
+    assert_eq!(m, "{\r\n  \"a\": 2,\r\n  \"c\": 1,\r\n  \"b\": 3\r\n}\r\n");
+    let (m, _) = ok(
+        Format::Json,
+        "{\r\n  \"a\": 1\r\n}\r\n",
+        "{\r\n  \"a\": 2\r\n}\r\n",
+        "{\r\n  \"a\": 1,\r\n  \"b\": 3\r\n}\r\n",
+    );
+    assert_eq!(m, "{\r\n  \"a\": 2,\r\n  \"b\": 3\r\n}\r\n");
+}
