@@ -102,13 +102,27 @@ pub struct SyncConfig {
 /// Longest accepted machine name in `machines`.
 pub const MAX_MACHINE_LEN: usize = 64;
 
-/// Whether `glob` matches `repo_path`, or its file name for a glob without `/`.
+/// Whether `glob` matches `repo_path`, or its file name for a glob without `/`. A glob is
+/// compiled once, not once per file: a sync asks this of every file of a config.
 fn glob_hit(glob: &str, repo_path: &str) -> bool {
+    type Compiled = std::collections::HashMap<String, Option<globset::GlobMatcher>>;
+    /// Globs come from the stored configs; the bound only keeps a daemon that saw very many
+    /// configs from growing for ever.
+    const MAX_COMPILED: usize = 1024;
+    static COMPILED: std::sync::LazyLock<std::sync::Mutex<Compiled>> =
+        std::sync::LazyLock::new(Default::default);
+    let matcher = {
+        let mut compiled = COMPILED.lock().unwrap_or_else(|p| p.into_inner());
+        if compiled.len() >= MAX_COMPILED && !compiled.contains_key(glob) {
+            compiled.clear();
+        }
+        compiled
+            .entry(glob.to_owned())
+            .or_insert_with(|| globset::Glob::new(glob).ok().map(|g| g.compile_matcher()))
+            .clone()
+    };
     let name = repo_path.rsplit('/').next().unwrap_or(repo_path);
-    globset::Glob::new(glob).is_ok_and(|g| {
-        let m = g.compile_matcher();
-        m.is_match(repo_path) || (!glob.contains('/') && m.is_match(name))
-    })
+    matcher.is_some_and(|m| m.is_match(repo_path) || (!glob.contains('/') && m.is_match(name)))
 }
 
 /// The formats `merge_formats` may name.
