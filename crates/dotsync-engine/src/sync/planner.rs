@@ -249,20 +249,8 @@ impl Engine {
                 }
                 Decision::Push => match l {
                     Some(lv) => {
-                        match self.stage_local(cfg, repo, remote, &path, lv, &mut p)? {
-                            Stage::Staged => {}
-                            Stage::Changed => {
-                                em.changed_during_sync(&key);
-                                continue;
-                            }
-                            Stage::NeedsKey => {
-                                Self::needs_key(key, &mut p, em);
-                                continue;
-                            }
-                            Stage::LooksSecret(what) => {
-                                Self::held_secret(cfg, key, what, &mut p, em);
-                                continue;
-                            }
+                        if !self.stage_or_hold(cfg, repo, remote, &path, lv, &mut p, em)? {
+                            continue;
                         }
                         p.pushed_bases.push((key.clone(), Some(lv.clone())));
                         p.events.push((key, FileAction::Pushed, size, None));
@@ -394,20 +382,10 @@ impl Engine {
                         Some(Side::Local) => {
                             match l {
                                 Some(lv) => {
-                                    match self.stage_local(cfg, repo, remote, &path, lv, &mut p)? {
-                                        Stage::Staged => {}
-                                        Stage::Changed => {
-                                            em.changed_during_sync(&key);
-                                            continue;
-                                        }
-                                        Stage::NeedsKey => {
-                                            Self::needs_key(key, &mut p, em);
-                                            continue;
-                                        }
-                                        Stage::LooksSecret(what) => {
-                                            Self::held_secret(cfg, key, what, &mut p, em);
-                                            continue;
-                                        }
+                                    if !self
+                                        .stage_or_hold(cfg, repo, remote, &path, lv, &mut p, em)?
+                                    {
+                                        continue;
                                     }
                                 }
                                 None => {
@@ -551,6 +529,30 @@ pub(super) enum Stage {
 
 impl Engine {
     /// Holds a file that must be encrypted while this machine has no key: listed, never pushed.
+    /// Stages this machine's version of `path` for the commit ([`Engine::stage_local`]);
+    /// when it cannot be pushed now (changed since the scan, no key to encrypt it, it looks
+    /// like a secret), says why and returns false: the file is held, its base untouched.
+    #[allow(clippy::too_many_arguments)]
+    fn stage_or_hold(
+        &self,
+        cfg: &SyncConfig,
+        repo: &Repo,
+        remote: &RemoteState,
+        path: &RepoPath,
+        lv: &Version,
+        p: &mut Planned,
+        em: &mut Emitter<'_>,
+    ) -> Result<bool, SyncError> {
+        let key = path.to_string();
+        match self.stage_local(cfg, repo, remote, path, lv, p)? {
+            Stage::Staged => return Ok(true),
+            Stage::Changed => em.changed_during_sync(&key),
+            Stage::NeedsKey => Self::needs_key(key, p, em),
+            Stage::LooksSecret(what) => Self::held_secret(cfg, key, what, p, em),
+        }
+        Ok(false)
+    }
+
     /// Reports a file held because it looks like it holds a secret, with the two ways on.
     fn held_secret(
         cfg: &SyncConfig,
