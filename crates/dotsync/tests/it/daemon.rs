@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::util::{Machine, World, git, wait_until};
+use crate::util::{Machine, World, config_status, git, read_opt, wait_synced, wait_until};
 
 // ---- helpers ----
 
@@ -22,26 +22,6 @@ fn auto_cfg(remote: &Path, name: &str, paths: &[&str], interval_s: u64) -> Value
 
 fn manual_cfg(remote: &Path, name: &str, paths: &[&str]) -> Value {
     json!({"name": name, "paths": paths, "remote": remote.to_str().unwrap(), "auto": false})
-}
-
-fn config_status(m: &Machine, name: &str) -> Value {
-    let r = m.get("/v1/status");
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.json["configs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no config {name} in {}", r.text))
-        .clone()
-}
-
-/// Waits until `name` has synced successfully at least once and is not syncing now.
-fn wait_synced(m: &Machine, name: &str) {
-    wait_until(30, &format!("{} to finish syncing {name}", m.name), || {
-        let s = config_status(m, name);
-        !s["last_sync"].is_null() && s["state"] != "syncing" && s["pending_changes"] == 0
-    });
 }
 
 /// Commits on the remote's `main` (0 before the first push).
@@ -76,10 +56,6 @@ fn now_unix() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-}
-
-fn read_opt(m: &Machine, rel: &str) -> Option<String> {
-    std::fs::read_to_string(m.home.join(rel)).ok()
 }
 
 /// POSTs to a sync route and returns the NDJSON lines.

@@ -6,29 +6,6 @@ use serde_json::{Value, json};
 
 use crate::util::*;
 
-fn config_status(m: &Machine, name: &str) -> Value {
-    let r = m.get("/v1/status");
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.json["configs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no config {name} in {}", r.json))
-}
-
-fn wait_synced(m: &Machine, name: &str) {
-    wait_until(30, &format!("{} to finish syncing {name}", m.name), || {
-        let s = config_status(m, name);
-        !s["last_sync"].is_null() && s["state"] != "syncing" && s["pending_changes"] == 0
-    });
-}
-
-fn read_opt(m: &Machine, rel: &str) -> Option<String> {
-    std::fs::read_to_string(m.home.join(rel)).ok()
-}
-
 fn auto_cfg(remote: &Path, paths: &[&str]) -> Value {
     json!({"name": "dots", "paths": paths, "remote": remote.to_str().unwrap(),
         "auto": true, "interval_s": 1})

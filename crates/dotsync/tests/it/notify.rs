@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::util::{Machine, World, git, wait_until};
+use crate::util::{Machine, World, git, read_opt, wait_until};
 
 fn cfg(remote: &Path) -> Value {
     // interval_s left at its default: 60 s.
@@ -35,10 +35,6 @@ fn peer<'a>(view: &'a Value, name: &str) -> Option<&'a Value> {
         .as_array()?
         .iter()
         .find(|x| x["name"] == name)
-}
-
-fn read_opt(m: &Machine, rel: &str) -> Option<String> {
-    std::fs::read_to_string(m.home.join(rel)).ok()
 }
 
 /// Two daemons on one bare remote, both synced once and each reachable for the other.

@@ -4,25 +4,9 @@
 
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::util::*;
-
-fn config_status(m: &Machine, name: &str) -> Value {
-    let r = m.get("/v1/status");
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.json["configs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no config {name} in {}", r.json))
-}
-
-fn read_opt(m: &Machine, rel: &str) -> Option<String> {
-    std::fs::read_to_string(m.home.join(rel)).ok()
-}
 
 fn all_objects(remote: &Path) -> Vec<u8> {
     let out = std::process::Command::new("git")

@@ -584,3 +584,29 @@ pub fn read_until_closed(
         }
     }
 }
+
+/// What `GET /v1/status` says of the config named `name`.
+pub fn config_status(m: &Machine, name: &str) -> Value {
+    let r = m.get("/v1/status");
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no config {name} in {}", r.text))
+        .clone()
+}
+
+/// Waits until `name` has synced successfully at least once and is not syncing now.
+pub fn wait_synced(m: &Machine, name: &str) {
+    wait_until(30, &format!("{} to finish syncing {name}", m.name), || {
+        let s = config_status(m, name);
+        !s["last_sync"].is_null() && s["state"] != "syncing" && s["pending_changes"] == 0
+    });
+}
+
+/// The file at `rel` in the machine's home, if there is one.
+pub fn read_opt(m: &Machine, rel: &str) -> Option<String> {
+    std::fs::read_to_string(m.home.join(rel)).ok()
+}
