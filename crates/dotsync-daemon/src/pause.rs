@@ -49,7 +49,7 @@ impl Paused {
     }
 
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        crate::routes::settings::save(path, self)
+        crate::routes::settings::save_json(path, self)
     }
 }
 

@@ -9,10 +9,13 @@
 //!   lock                  held (flock) by the one process that owns the state: the daemon, or
 //!                         a CLI command running without a daemon; holds "pid addr"
 //!   repos/                the sync engine's bare repositories, one per remote
-//! config            0600  the frontend's own settings (JSON)
+//! config            0600  the frontend's file (JSON): the app's settings, the desktop app's
+//!                         keys; see [`frontend`]
+//! .config.lock            serialises writers of `config`
 //! ```
 
 mod db;
+pub mod frontend;
 pub mod fs;
 mod layout;
 

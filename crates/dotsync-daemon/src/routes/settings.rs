@@ -88,30 +88,62 @@ fn validate_addr(addr: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Reads the settings file; a missing file means the defaults.
-pub fn load(path: &Path) -> Result<Settings, ApiError> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::internal(format!(
-                "{} is not valid settings JSON ({e}); fix it, or delete it to start from the \
-                 defaults",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-        Err(e) => Err(ApiError::internal(format!(
-            "cannot read {}: {e}",
-            path.display()
-        ))),
+/// The settings as the file holds them: keys the app has not saved yet take their defaults, and
+/// keys of other writers (the desktop app's `start_at_login`, `last_seen`) are not the app's.
+#[derive(Deserialize)]
+#[serde(default)]
+struct SettingsInFile {
+    backend_addr: String,
+    theme: String,
+    notifications: bool,
+}
+
+impl Default for SettingsInFile {
+    fn default() -> Self {
+        let d = Settings::default();
+        Self {
+            backend_addr: d.backend_addr,
+            theme: d.theme,
+            notifications: d.notifications,
+        }
     }
 }
 
-/// Writes `s` as JSON to `path` atomically, mode 0600 ([`dotsync_state::fs::write_atomic`]): the
-/// file always holds one whole write, the last one renamed.
-pub(crate) fn save(path: &Path, s: &impl serde::Serialize) -> std::io::Result<()> {
-    let mut text = serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?;
+/// Reads the settings from the frontend's file; a missing file means the defaults.
+pub fn load(path: &Path) -> Result<Settings, ApiError> {
+    let obj = dotsync_state::frontend::read(path).map_err(ApiError::internal)?;
+    let s: SettingsInFile = serde_json::from_value(serde_json::Value::Object(obj)).map_err(|e| {
+        ApiError::internal(format!(
+            "{} does not hold valid settings ({e}); fix it, or delete it to start from the \
+             defaults",
+            path.display()
+        ))
+    })?;
+    Ok(Settings {
+        backend_addr: s.backend_addr,
+        theme: s.theme,
+        notifications: s.notifications,
+    })
+}
+
+/// Writes `value` as JSON to `path` atomically, mode 0600 ([`dotsync_state::fs::write_atomic`]):
+/// the file always holds one whole write, the last one renamed. For files dotsync alone writes.
+pub(crate) fn save_json(path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {
+    let mut text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     text.push(b'\n');
     dotsync_state::fs::write_atomic(path, &text, 0o600)
+}
+
+/// Writes the app's keys of `s` into the frontend's file, keeping every other key (the desktop
+/// app's), atomically and mode 0600 ([`dotsync_state::frontend::update`]).
+pub(crate) fn save(path: &Path, s: &Settings) -> std::io::Result<()> {
+    let value = serde_json::to_value(s).map_err(std::io::Error::other)?;
+    let serde_json::Value::Object(keys) = value else {
+        return Err(std::io::Error::other("settings are not a JSON object"));
+    };
+    dotsync_state::frontend::update(path, |obj| obj.extend(keys))
+        .map(drop)
+        .map_err(std::io::Error::other)
 }
 
 /// The app's settings (the defaults until saved once).
@@ -226,10 +258,41 @@ mod tests {
             });
         });
         assert!(all.contains(&load(&path).unwrap()));
-        let names: Vec<_> = std::fs::read_dir(dir.path())
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, ["config"], "no temporary file is left behind");
+        names.sort();
+        assert_eq!(
+            names,
+            [".config.lock", "config"],
+            "no temporary file is left behind"
+        );
+    }
+
+    #[test]
+    fn the_desktop_apps_keys_are_read_past_and_kept_by_a_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(
+            &path,
+            r#"{"theme": "dark", "start_at_login": true, "last_seen": {"configs": []}}"#,
+        )
+        .unwrap();
+        let s = load(&path).unwrap();
+        assert_eq!(s.theme, "dark");
+        assert_eq!(s.backend_addr, Settings::default().backend_addr);
+        save(
+            &path,
+            &Settings {
+                theme: "light".into(),
+                ..s
+            },
+        )
+        .unwrap();
+        let obj = dotsync_state::frontend::read(&path).unwrap();
+        assert_eq!(obj["theme"], "light");
+        assert_eq!(obj["start_at_login"], true);
+        assert_eq!(obj["last_seen"], serde_json::json!({"configs": []}));
     }
 }
