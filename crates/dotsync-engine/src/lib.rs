@@ -251,15 +251,23 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(layout: Layout, store: Arc<Store>, home: PathBuf) -> Self {
-        Self {
+    /// The engine over a state directory's store. Creates or updates the engine's own tables
+    /// in it first (`records/schema.rs`); a database whose engine tables are newer than this
+    /// dotsync knows is refused.
+    pub fn new(
+        layout: Layout,
+        store: Arc<Store>,
+        home: PathBuf,
+    ) -> Result<Self, dotsync_state::StoreError> {
+        store.migrate(&records::schema::SCHEMA)?;
+        Ok(Self {
             layout,
             store,
             home,
             machine: machine_name(),
             repo_locks: Mutex::new(HashMap::new()),
             case_insensitive: std::sync::OnceLock::new(),
-        }
+        })
     }
 
     /// Treats the home's file system as case-insensitive (or not) instead of probing it:

@@ -117,7 +117,7 @@ mod tests {
         std::fs::create_dir_all(layout.state_dir()).expect("mkdir");
         let store =
             std::sync::Arc::new(dotsync_state::Store::open(&layout.db_path()).expect("store"));
-        let engine = Engine::new(layout.clone(), store, home.clone());
+        let engine = Engine::new(layout.clone(), store, home.clone()).expect("engine");
         let cfg: SyncConfig = serde_json::from_value(serde_json::json!({
             "id": "cfg", "name": "app", "paths": ["~/.config/app"], "ignore": [".git", "*.swp"],
             "remote": "/nowhere.git", "branch": "main", "direction": "both",
