@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dotsync_core::SyncConfig;
-use dotsync_core::paths::{HomePath, Ignore, resolve_config_path};
+use dotsync_core::paths::resolve_config_path;
+use dotsync_engine::ChangeScope;
 use notify::event::{AccessKind, AccessMode, ModifyKind, RemoveKind, RenameMode};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::{mpsc, watch};
@@ -120,8 +121,10 @@ pub(crate) fn start(app: App, opts: WatchOptions, shutdown: watch::Receiver<bool
 
 struct Watched {
     id: String,
+    /// The config's paths, resolved: where watches go.
     roots: Vec<PathBuf>,
-    ignore: Ignore,
+    /// Which events are about the config's files (the engine's answer, on its `Coverage`).
+    scope: ChangeScope,
 }
 
 #[derive(Default)]
@@ -201,8 +204,8 @@ impl State {
                 .iter()
                 .filter_map(|p| resolve_config_path(p, &self.home).ok())
                 .collect();
-            let ignore = match Ignore::new(&cfg.ignore) {
-                Ok(i) => i,
+            let scope = match self.app.engine.change_scope(&cfg) {
+                Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(config = %cfg.name, "ignore patterns do not compile: {e}");
                     continue;
@@ -211,7 +214,7 @@ impl State {
             watched.push(Watched {
                 id: cfg.id,
                 roots,
-                ignore,
+                scope,
             });
         }
         let ids: HashSet<&str> = watched.iter().map(|w| w.id.as_str()).collect();
@@ -481,12 +484,7 @@ impl State {
                         relevant = true;
                     }
                 }
-                if !w.roots.iter().any(|r| p.starts_with(r)) {
-                    continue;
-                }
-                if let Ok(hp) = HomePath::from_abs(p, &self.home)
-                    && w.ignore.is_ignored(hp.repo.as_str())
-                {
+                if !w.scope.matters(p) {
                     continue;
                 }
                 let pend = self.pending.entry(w.id.clone()).or_default();

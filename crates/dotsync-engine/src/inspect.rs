@@ -175,8 +175,7 @@ impl Engine {
     ) -> Result<Option<Vec<u8>>, SyncError> {
         let c = self.conflict_record(cfg, path)?;
         let rp = parse_path(path)?;
-        let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Invalid(e.to_string()))?;
-        if !dotsync_core::paths::covers(&cfg.paths, &ignore, &rp.under(&self.home), &self.home) {
+        if !self.coverage(cfg)?.covers_file(&rp.under(&self.home)) {
             return Err(SyncError::Invalid(format!(
                 "~/{path} is not one of config {}'s files any more; its conflict goes with the next sync",
                 cfg.name
@@ -205,8 +204,7 @@ impl Engine {
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
         let c = self.conflict_record(cfg, path)?;
         let rp = parse_path(path)?;
-        let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Invalid(e.to_string()))?;
-        if !dotsync_core::paths::covers(&cfg.paths, &ignore, &rp.under(&self.home), &self.home) {
+        if !self.coverage(cfg)?.covers_file(&rp.under(&self.home)) {
             return Err(SyncError::Invalid(format!(
                 "~/{path} is not one of config {}'s files any more; its conflict goes with the next sync",
                 cfg.name
@@ -513,9 +511,8 @@ impl Engine {
     /// Refuses files the config does not cover and paths that pass through a symlink from the
     /// config's root down: the API never becomes a way to read anything else in the home.
     fn read_home(&self, cfg: &SyncConfig, rp: &RepoPath) -> Result<Option<Vec<u8>>, SyncError> {
-        let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Invalid(e.to_string()))?;
         let abs = rp.under(&self.home);
-        if !dotsync_core::paths::covers(&cfg.paths, &ignore, &abs, &self.home) {
+        if !self.coverage(cfg)?.covers_file(&abs) {
             return Err(SyncError::Invalid(format!(
                 "~/{rp} is not one of config {}'s files",
                 cfg.name
@@ -613,8 +610,7 @@ impl Engine {
     pub fn restore(&self, cfg: &SyncConfig, path: &str, rev: &str) -> Result<u64, SyncError> {
         let rp = self.history_path(cfg, path)?;
         let abs = rp.under(&self.home);
-        let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Invalid(e.to_string()))?;
-        if !dotsync_core::paths::covers(&cfg.paths, &ignore, &abs, &self.home) {
+        if !self.coverage(cfg)?.covers_file(&abs) {
             return Err(SyncError::Invalid(format!(
                 "~/{path} is not one of config {}'s files",
                 cfg.name

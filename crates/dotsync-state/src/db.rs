@@ -365,7 +365,8 @@ mod tests {
             // single list, counted by user_version.
             let conn = Connection::open(&db).expect("raw open");
             conn.execute_batch(SCHEMA.migrations[0]).expect("configs");
-            conn.pragma_update(None, "user_version", 1).expect("version");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version");
             let c = cfg("cfg_0000000000000001", "shell", "~/.zshrc");
             conn.execute(
                 "INSERT INTO configs (id, name, body, created_at, updated_at) VALUES (?1, ?2, ?3, 1, 1)",

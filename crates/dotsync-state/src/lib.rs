@@ -19,5 +19,5 @@ mod layout;
 mod schema;
 
 pub use db::{ConfigStoreError, Store, StoreError, now_unix};
-pub use schema::Schema;
 pub use layout::{Layout, LayoutError, LockInfo, StateLock, home_dir, random_hex};
+pub use schema::Schema;
