@@ -1,5 +1,7 @@
+use super::place::{count_dirs, nearest_existing_dir};
 use super::*;
 use notify::event::{CreateKind, DataChange, Flag};
+use std::path::Path;
 
 fn cfg(id: &str, paths: &[&str], ignore: &[&str]) -> SyncConfig {
     SyncConfig {
