@@ -275,13 +275,16 @@ pub fn home_part(path: &str) -> &str {
     machine_variant(path).map_or(path, |(p, _)| p)
 }
 
-/// A config's paths and ignore patterns compiled once, to test many repository paths quickly
-/// (a sync asks for every base and every remote entry).
+/// The one answer to "does this config cover this file": a config's paths and ignore patterns
+/// compiled once, to test many paths quickly (a sync asks for every base and every remote
+/// entry). The engine's sync and watcher filter, the daemon's watcher and the API's lookups all
+/// ask it.
 #[derive(Debug, Clone)]
 pub struct Coverage {
     /// The config's roots as repository paths (`.config/nvim`).
     roots: Vec<String>,
     ignore: Ignore,
+    home: PathBuf,
 }
 
 impl Coverage {
@@ -293,12 +296,31 @@ impl Coverage {
             .filter_map(|abs| HomePath::from_abs(&abs, home).ok())
             .map(|hp| hp.repo.0)
             .collect();
-        Self { roots, ignore }
+        Self {
+            roots,
+            ignore,
+            home: home.to_path_buf(),
+        }
+    }
+
+    /// The coverage of a config; fails only on an ignore pattern that does not compile.
+    pub fn of(cfg: &crate::SyncConfig, home: &Path) -> Result<Self, globset::Error> {
+        Ok(Self::new(&cfg.paths, Ignore::new(&cfg.ignore)?, home))
     }
 
     /// Whether the config covers the repository path `path` (a per-machine variant: its file).
     pub fn covers(&self, path: &str) -> bool {
-        let path = home_part(path);
+        self.covers_home_part(home_part(path))
+    }
+
+    /// Whether the config covers `file`, an absolute, lexically normal path in the home, taken
+    /// as it is (a name that looks like a per-machine variant is not read as its file: the
+    /// home holds files by their own names).
+    pub fn covers_file(&self, file: &Path) -> bool {
+        HomePath::from_abs(file, &self.home).is_ok_and(|hp| self.covers_home_part(hp.repo.as_str()))
+    }
+
+    fn covers_home_part(&self, path: &str) -> bool {
         let inside = self.roots.iter().any(|r| {
             path == r
                 || (path.starts_with(r.as_str()) && path.as_bytes().get(r.len()) == Some(&b'/'))
@@ -308,21 +330,6 @@ impl Coverage {
 
     pub fn ignore(&self) -> &Ignore {
         &self.ignore
-    }
-}
-
-/// Whether a config with these (already valid) paths and ignore patterns covers `file`, an
-/// absolute, lexically normal path.
-pub fn covers(paths: &[String], ignore: &Ignore, file: &Path, home: &Path) -> bool {
-    let inside = paths.iter().any(|p| {
-        resolve_config_path(p, home).is_ok_and(|root| file == root || file.starts_with(&root))
-    });
-    if !inside {
-        return false;
-    }
-    match HomePath::from_abs(file, home) {
-        Ok(hp) => !ignore.is_ignored(hp.repo.as_str()),
-        Err(_) => false,
     }
 }
 
@@ -396,27 +403,32 @@ mod tests {
     }
 
     #[test]
-    fn coverage_agrees_with_covers() {
+    fn a_home_file_is_covered_as_its_repository_path_is() {
         let home = Path::new(HOME);
         let ig = Ignore::new(&["*.bak".into(), ".config/nvim/plugin/**".into()]).expect("valid");
         let paths = vec!["~/.config/nvim".to_owned(), "/home/me/.zshrc".to_owned()];
-        let cov = Coverage::new(&paths, ig.clone(), home);
-        for f in [
-            ".zshrc",
-            ".zshrc.local",
-            ".config/nvim/init.lua",
-            ".config/nvim/a.bak",
-            ".config/nvimrc",
-            ".config/nvim/plugin/x.lua",
-            ".config",
-            "x/.zshrc",
+        let cov = Coverage::new(&paths, ig, home);
+        for (f, covered) in [
+            (".zshrc", true),
+            (".zshrc.local", false),
+            (".config/nvim/init.lua", true),
+            (".config/nvim", true),
+            (".config/nvim/a.bak", false),
+            (".config/nvimrc", false),
+            (".config/nvim/plugin/x.lua", false),
+            (".config", false),
+            ("x/.zshrc", false),
         ] {
-            assert_eq!(
-                cov.covers(f),
-                covers(&paths, &ig, &home.join(f), home),
-                "{f}"
-            );
+            assert_eq!(cov.covers(f), covered, "{f}");
+            assert_eq!(cov.covers_file(&home.join(f)), covered, "{f}");
         }
+        assert!(!cov.covers_file(Path::new("/home/me/.config/nvim/.git/config")));
+        assert!(!cov.covers_file(Path::new("/home/meme/.zshrc")));
+        // A repository entry of a per-machine variant is its file; a home file by that name is
+        // just a file of that name.
+        assert!(cov.covers(".zshrc##machine.desk"));
+        assert!(!cov.covers_file(Path::new("/home/me/.zshrc##machine.desk")));
+        assert!(cov.covers_file(Path::new("/home/me/.config/nvim/a##machine.desk")));
     }
 
     #[test]
@@ -424,30 +436,12 @@ mod tests {
         let home = Path::new(HOME);
         let ig = Ignore::new(&["*.bak".into()]).expect("valid");
         let paths = vec!["~/.config/nvim".to_owned(), "~/.zshrc".to_owned()];
-        assert!(covers(&paths, &ig, Path::new("/home/me/.zshrc"), home));
-        assert!(covers(
-            &paths,
-            &ig,
-            Path::new("/home/me/.config/nvim/init.lua"),
-            home
-        ));
-        assert!(!covers(
-            &paths,
-            &ig,
-            Path::new("/home/me/.config/nvim/init.lua.bak"),
-            home
-        ));
-        assert!(!covers(
-            &paths,
-            &ig,
-            Path::new("/home/me/.config/nvimrc"),
-            home
-        ));
-        assert!(!covers(
-            &paths,
-            &ig,
-            Path::new("/home/me/.zshrc.local"),
-            home
-        ));
+        let cov = Coverage::new(&paths, ig, home);
+        let covers = |f: &str| cov.covers_file(Path::new(f));
+        assert!(covers("/home/me/.zshrc"));
+        assert!(covers("/home/me/.config/nvim/init.lua"));
+        assert!(!covers("/home/me/.config/nvim/init.lua.bak"));
+        assert!(!covers("/home/me/.config/nvimrc"));
+        assert!(!covers("/home/me/.zshrc.local"));
     }
 }

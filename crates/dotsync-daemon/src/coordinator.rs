@@ -23,12 +23,15 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use crate::App;
 
+mod report;
 mod run;
+mod schedule;
 mod status;
 mod timing;
 
 pub(crate) use run::one_line;
 use run::run_loop;
+pub(crate) use schedule::ScheduleDecision;
 pub use status::*;
 pub use timing::*;
 
@@ -379,64 +382,6 @@ impl Coordinator {
         self.retry.subscribe()
     }
 
-    /// What the scheduler should do when its timer fires for `cfg`.
-    pub(crate) fn schedule_decision(&self, id: &str) -> ScheduleDecision {
-        let inner = self.lock();
-        if inner.paused.is_paused(id) {
-            return ScheduleDecision::Skip;
-        }
-        let Some(e) = inner.entries.get(id) else {
-            return ScheduleDecision::Check;
-        };
-        // A retry that was just set (the sync the last wake-up asked for already failed again)
-        // is waited for, not run at once.
-        if e.running || e.state == SyncState::Syncing || e.in_backoff(self.now()) {
-            return ScheduleDecision::Skip;
-        }
-        if e.failures > 0 {
-            return ScheduleDecision::Sync("retry");
-        }
-        if !e.pending.is_empty() || e.rescan || matches!(e.watch, WatchMode::Rescan(_)) {
-            return ScheduleDecision::Sync("schedule");
-        }
-        // The safety net under the watcher: a change it missed (a directory created in the
-        // instant before its watch was placed, a file system without events) is found by a
-        // full look at least this often.
-        if e.last_scan
-            .is_some_and(|t| self.now().saturating_duration_since(t) >= full_scan_every())
-        {
-            return ScheduleDecision::Sync("rescan");
-        }
-        ScheduleDecision::Check
-    }
-
-    /// When the scheduler should next wake for `id`, given its regular time `regular`.
-    pub(crate) fn next_due(&self, id: &str, regular: Instant) -> Instant {
-        let inner = self.lock();
-        match inner.entries.get(id) {
-            // While a run is on, its end says when to look again (a retry time that passed
-            // meanwhile would wake the scheduler at once, again and again).
-            Some(e) if e.running => regular,
-            Some(Entry {
-                retry_at: Some(t), ..
-            }) => *t,
-            _ => regular,
-        }
-    }
-
-    pub(crate) fn set_watch(&self, id: &str, mode: WatchMode) {
-        let mut inner = self.lock();
-        inner.entries.entry(id.to_owned()).or_default().watch = mode;
-    }
-
-    pub(crate) fn update_watcher(&self, f: impl FnOnce(&mut WatcherStatus)) {
-        f(&mut self.lock().watcher);
-    }
-
-    pub(crate) fn set_background(&self, on: bool) {
-        self.lock().background = on;
-    }
-
     /// A config was edited: its old error (of the remote it had, maybe) is no longer news,
     /// and the next check runs at once.
     pub(crate) fn config_edited(&self, id: &str) {
@@ -460,70 +405,6 @@ impl Coordinator {
         let mut inner = self.lock();
         if inner.entries.get(id).is_some_and(|e| !e.running) {
             inner.entries.remove(id);
-        }
-    }
-
-    /// Whether the watcher and the scheduler run.
-    pub fn background(&self) -> bool {
-        self.lock().background
-    }
-
-    pub fn watcher_status(&self) -> WatcherStatus {
-        self.lock().watcher.clone()
-    }
-
-    /// The status of `cfg`. `stored_last_sync` and `stored_conflicts` come from the state
-    /// database, so that a restarted daemon still knows them.
-    pub fn status_of(
-        &self,
-        cfg: &SyncConfig,
-        stored_last_sync: Option<i64>,
-        stored_conflicts: Option<u64>,
-    ) -> ConfigStatus {
-        let inner = self.lock();
-        let default = Entry::default();
-        let e = inner.entries.get(&cfg.id).unwrap_or(&default);
-        let conflicts = stored_conflicts.unwrap_or(e.conflicts);
-        let state = match e.state {
-            SyncState::Idle if conflicts > 0 => SyncState::Conflict,
-            SyncState::Conflict if conflicts == 0 && stored_conflicts.is_some() => SyncState::Idle,
-            s => s,
-        };
-        let now = self.now();
-        let (watch, watch_detail) = match (&e.watch, inner.background && cfg.auto) {
-            (_, false) => ("off", None),
-            (WatchMode::Off, true) => ("off", None),
-            (WatchMode::Watching, true) => ("watching", None),
-            (WatchMode::Rescan(why), true) => ("rescan", Some(why.clone())),
-        };
-        let pending: HashSet<&PathBuf> = e.pending.iter().chain(&e.in_flight).collect();
-        ConfigStatus {
-            id: cfg.id.clone(),
-            name: cfg.name.clone(),
-            auto: cfg.auto,
-            state,
-            trigger: e.trigger.clone(),
-            last_sync: match (e.last_ok, stored_last_sync) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            },
-            last_error: e.last_error.clone(),
-            last_error_kind: e.last_error_kind.clone(),
-            pending_changes: pending.len() as u64,
-            conflicts,
-            commit: e.commit.clone(),
-            watch,
-            watch_detail,
-            retry_in_s: e
-                .retry_at
-                .filter(|t| *t > now)
-                .map(|t| t.duration_since(now).as_secs_f64().ceil() as u64),
-            failures: e.failures,
-            failed_files: Vec::new(),
-            files: 0,
-            bytes: 0,
-            not_here: None,
-            paused: inner.paused.is_paused(&cfg.id),
         }
     }
 
@@ -597,15 +478,6 @@ impl Coordinator {
             }
         }
     }
-}
-
-pub(crate) enum ScheduleDecision {
-    /// A sync runs or is queued; nothing to do.
-    Skip,
-    /// Sync without asking the remote first (retry, pending changes, rescan).
-    Sync(&'static str),
-    /// Ask the remote whether it moved.
-    Check,
 }
 
 /// The `error_kind` of an engine error.

@@ -94,7 +94,7 @@ impl App {
             layout.clone(),
             store.clone(),
             home.clone(),
-        ));
+        )?);
         let sync = coordinator::Coordinator::default();
         sync.set_paused(pause::Paused::load(&pause::Paused::path(&layout)));
         let recent =

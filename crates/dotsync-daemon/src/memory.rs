@@ -10,7 +10,7 @@
 
 /// Returns the memory a finished sync no longer needs to the operating system.
 pub(crate) fn release_free_memory(store: &dotsync_state::Store) {
-    if let Err(e) = store.conn().execute_batch("PRAGMA shrink_memory") {
+    if let Err(e) = store.release_memory() {
         tracing::debug!("SQLite could not shrink its cache: {e}");
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -29,6 +29,7 @@ pub use presence::{MAX_ADDRS, Presence, RemoteMachines, RepoKey, machine_ref_nam
 pub use probe::{Comparison, RemoteFile, RemoteKind, RemoteProbe};
 pub use records::ConflictRecord;
 pub use scan::MAX_FILE;
+pub use watched::ChangeScope;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -251,15 +252,23 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(layout: Layout, store: Arc<Store>, home: PathBuf) -> Self {
-        Self {
+    /// The engine over a state directory's store. Creates or updates the engine's own tables
+    /// in it first (`records/schema.rs`); a database whose engine tables are newer than this
+    /// dotsync knows is refused.
+    pub fn new(
+        layout: Layout,
+        store: Arc<Store>,
+        home: PathBuf,
+    ) -> Result<Self, dotsync_state::StoreError> {
+        store.migrate(&records::schema::SCHEMA)?;
+        Ok(Self {
             layout,
             store,
             home,
             machine: machine_name(),
             repo_locks: Mutex::new(HashMap::new()),
             case_insensitive: std::sync::OnceLock::new(),
-        }
+        })
     }
 
     /// Treats the home's file system as case-insensitive (or not) instead of probing it:
@@ -449,6 +458,13 @@ impl Engine {
     fn repo_lock(&self, dir: &Path) -> Arc<Mutex<()>> {
         let mut locks = self.repo_locks.lock().unwrap_or_else(|p| p.into_inner());
         locks.entry(dir.to_path_buf()).or_default().clone()
+    }
+
+    /// What the config covers (see [`Coverage`](dotsync_core::paths::Coverage)); an ignore
+    /// pattern that does not compile is an invalid config.
+    fn coverage(&self, cfg: &SyncConfig) -> Result<dotsync_core::paths::Coverage, SyncError> {
+        dotsync_core::paths::Coverage::of(cfg, &self.home)
+            .map_err(|e| SyncError::Invalid(e.to_string()))
     }
 
     /// The config's roots, resolved against the home: where writes may go.

@@ -1,13 +1,40 @@
-//! What a file watcher reported, looked at: which of the paths really changed since the last
-//! sync. The daemon's watcher asks this before it starts a sync, so that the engine's own
-//! writes, ignored files and temporary files never start one.
+//! What a file watcher reported, looked at: which of the paths can matter to a config at all
+//! ([`ChangeScope`], which the daemon's watcher asks for every event) and which of them really
+//! changed since the last sync ([`Engine::changed_under`], asked before a sync starts), so that
+//! the engine's own writes, ignored files and temporary files never start one.
 
 use std::path::{Path, PathBuf};
 
 use dotsync_core::SyncConfig;
-use dotsync_core::paths::{Coverage, HomePath, Ignore};
+use dotsync_core::paths::{Coverage, HomePath};
 
 use crate::Engine;
+
+/// Where a change can matter to one config: a path its [`Coverage`] covers, neither in
+/// dotsync's state nor a temporary file of the engine's.
+#[derive(Debug, Clone)]
+pub struct ChangeScope {
+    coverage: Coverage,
+    home: PathBuf,
+    state_dir: PathBuf,
+}
+
+impl ChangeScope {
+    /// Whether a change at `p` (absolute) can matter to the config.
+    pub fn matters(&self, p: &Path) -> bool {
+        if p.starts_with(&self.state_dir) {
+            return false;
+        }
+        let Ok(hp) = HomePath::from_abs(p, &self.home) else {
+            return false;
+        };
+        let name = p.file_name().map(|n| n.to_string_lossy());
+        if name.is_some_and(|n| n.contains(crate::scan::TEMP_MARK)) {
+            return false;
+        }
+        self.coverage.covers(hp.repo.as_str())
+    }
+}
 
 /// A directory dropped into a watched tree is looked into up to this many entries; beyond that
 /// it counts as changed as a whole.
@@ -21,19 +48,18 @@ impl Engine {
     /// Paths the config does not cover (outside its roots, ignored), dotsync's state and its
     /// temporary files are left out: they are never a reason to sync.
     pub fn changed_under(&self, cfg: &SyncConfig, paths: Vec<PathBuf>) -> Vec<PathBuf> {
-        let Ok(ignore) = Ignore::new(&cfg.ignore) else {
+        let Ok(scope) = self.change_scope(cfg) else {
             // The sync itself reports the broken pattern.
             return paths;
         };
         let walk = Walk {
             engine: self,
             cfg,
-            coverage: Coverage::new(&cfg.paths, ignore, &self.home),
-            state_dir: self.layout.state_dir(),
+            scope,
         };
         let mut out = Vec::new();
         for p in paths {
-            if !walk.relevant(&p) {
+            if !walk.scope.matters(&p) {
                 continue;
             }
             match std::fs::symlink_metadata(&p) {
@@ -52,34 +78,27 @@ impl Engine {
         }
         out
     }
+
+    /// Where a change can matter to `cfg`; fails on an ignore pattern that does not compile.
+    pub fn change_scope(&self, cfg: &SyncConfig) -> Result<ChangeScope, crate::SyncError> {
+        Ok(ChangeScope {
+            coverage: self.coverage(cfg)?,
+            home: self.home.clone(),
+            state_dir: self.layout.state_dir(),
+        })
+    }
 }
 
 struct Walk<'a> {
     engine: &'a Engine,
     cfg: &'a SyncConfig,
-    coverage: Coverage,
-    state_dir: PathBuf,
+    scope: ChangeScope,
 }
 
 /// The walk went past [`MAX_WALK`] entries, or a directory could not be read.
 struct TooMuch;
 
 impl Walk<'_> {
-    /// Whether a change at `p` can matter to the config.
-    fn relevant(&self, p: &Path) -> bool {
-        if p.starts_with(&self.state_dir) {
-            return false;
-        }
-        let Ok(hp) = HomePath::from_abs(p, &self.engine.home) else {
-            return false;
-        };
-        let name = p.file_name().map(|n| n.to_string_lossy());
-        if name.is_some_and(|n| n.contains(crate::scan::TEMP_MARK)) {
-            return false;
-        }
-        self.coverage.covers(hp.repo.as_str())
-    }
-
     fn dir(&self, dir: &Path, out: &mut Vec<PathBuf>, seen: &mut usize) -> Result<(), TooMuch> {
         let rd = std::fs::read_dir(dir).map_err(|_| TooMuch)?;
         for entry in rd.flatten() {
@@ -88,7 +107,7 @@ impl Walk<'_> {
                 return Err(TooMuch);
             }
             let p = entry.path();
-            if !self.relevant(&p) {
+            if !self.scope.matters(&p) {
                 continue;
             }
             match entry.file_type() {
@@ -117,7 +136,7 @@ mod tests {
         std::fs::create_dir_all(layout.state_dir()).expect("mkdir");
         let store =
             std::sync::Arc::new(dotsync_state::Store::open(&layout.db_path()).expect("store"));
-        let engine = Engine::new(layout.clone(), store, home.clone());
+        let engine = Engine::new(layout.clone(), store, home.clone()).expect("engine");
         let cfg: SyncConfig = serde_json::from_value(serde_json::json!({
             "id": "cfg", "name": "app", "paths": ["~/.config/app"], "ignore": [".git", "*.swp"],
             "remote": "/nowhere.git", "branch": "main", "direction": "both",

@@ -588,8 +588,7 @@ fn a_file_deleted_right_after_its_sync_is_a_change_for_the_watcher() {
     // Written within the racy window of the sync that pushed it, the file has no stat-cache
     // row; it is removed at once.
     a.store
-        .conn()
-        .execute("DELETE FROM stat_cache", [])
+        .with_conn(|c| c.execute("DELETE FROM stat_cache", []))
         .unwrap();
     std::fs::remove_file(&abs).unwrap();
     assert_eq!(
@@ -708,11 +707,10 @@ fn a_temporary_file_of_a_killed_write_is_removed_at_the_next_sync_and_never_sync
     // What a write killed half way leaves: a token recorded before the temporary file was
     // created, and the temporary file.
     a.store
-        .conn()
-        .execute(
+        .with_conn(|c| c.execute(
             "INSERT INTO apply_tokens (config_id, token, created_at) VALUES (?1, 'feedc0de12345678', 0)",
             [&a.cfg.id],
-        )
+        ))
         .unwrap();
     a.write(
         ".config/nvim/.init.lua.dotsync-tmp-feedc0de12345678",
@@ -932,6 +930,7 @@ fn names_that_differ_only_in_case_are_reported_on_a_case_insensitive_file_system
             m.store.clone(),
             m.home.clone(),
         )
+        .unwrap()
         .with_machine("mac")
         .with_case_insensitive(true),
         ..m

@@ -1464,8 +1464,9 @@ impl Machine {
     fn restart(&mut self) {
         let layout = Layout::new(self.home.join(".dotsync"));
         let store = Arc::new(Store::open(&layout.db_path()).unwrap());
-        self.engine =
-            Engine::new(layout, store.clone(), self.home.clone()).with_machine(&self.name);
+        self.engine = Engine::new(layout, store.clone(), self.home.clone())
+            .unwrap()
+            .with_machine(&self.name);
         self.store = store;
     }
 }
@@ -1645,7 +1646,9 @@ impl World {
                 let roots = s.roots();
                 let cfg = make_config(&home, s, &roots, &[], &remote);
                 store.create_config(&cfg, &home).unwrap();
-                let engine = Engine::new(layout, store.clone(), home.clone()).with_machine(&name);
+                let engine = Engine::new(layout, store.clone(), home.clone())
+                    .unwrap()
+                    .with_machine(&name);
                 let ignore = compile_ignores(&[]);
                 let outside = outside_snapshot(&home, &roots, &ignore);
                 Machine {

@@ -6,122 +6,23 @@ use dotsync_core::SyncConfig;
 use dotsync_core::config::{ConflictWithOthers, check_against_others};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran. Append only:
-/// a released migration is never edited.
-const MIGRATIONS: &[&str] = &[
-    // 1: sync configs. The whole config is kept as JSON beside the columns we query by.
-    "CREATE TABLE configs (
-        id         TEXT PRIMARY KEY,
-        name       TEXT NOT NULL UNIQUE,
-        body       TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-    );",
-    // 2: the sync engine's records, per config. `sync_base` is the version of each file this
-    // machine last synced (the base of the three-way plan); `stat_cache` lets a scan skip hashing
-    // files whose stat did not change; `conflicts` keeps both sides' blob ids until resolved;
-    // `sync_state` the commit the config last synced with.
-    "CREATE TABLE sync_base (
-        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
-        path      TEXT NOT NULL,
-        kind      TEXT NOT NULL,
-        blob      TEXT NOT NULL,
-        mode      INTEGER NOT NULL,
-        PRIMARY KEY (config_id, path)
-    ) WITHOUT ROWID;
-    CREATE TABLE stat_cache (
-        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
-        path      TEXT NOT NULL,
-        size      INTEGER NOT NULL,
-        mtime_ns  INTEGER NOT NULL,
-        ctime_ns  INTEGER NOT NULL,
-        ino       INTEGER NOT NULL,
-        mode      INTEGER NOT NULL,
-        kind      TEXT NOT NULL,
-        blob      TEXT NOT NULL,
-        PRIMARY KEY (config_id, path)
-    ) WITHOUT ROWID;
-    CREATE TABLE conflicts (
-        config_id     TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
-        path          TEXT NOT NULL,
-        reason        TEXT NOT NULL,
-        base          TEXT,
-        local         TEXT,
-        remote        TEXT,
-        remote_commit TEXT,
-        detected_at   INTEGER NOT NULL,
-        PRIMARY KEY (config_id, path)
-    ) WITHOUT ROWID;
-    CREATE TABLE sync_state (
-        config_id    TEXT PRIMARY KEY REFERENCES configs(id) ON DELETE CASCADE,
-        last_commit  TEXT,
-        last_sync_at INTEGER
-    );",
-    // 3: what makes a sync safe to interrupt and honest about the remote.
-    // `sync_state.synced_commit`/`synced_url`: the remote commit (and URL) the bases are
-    // relative to, kept even after a sync with failures, so a rewound or replaced remote is
-    // recognised. `apply_tokens`: the random part of the temporary file names of a sync that is
-    // writing into the home, recorded before the first is created, so dotsync only ever removes
-    // temporary files it provably made. `pushed`: versions a sync is pushing, recorded before the
-    // push, so a kill between push and record does not turn this machine's own version into a
-    // conflict. `preserve`: versions a resolution replaced, committed to history by the next
-    // push. `file_failures`: files the home could not take, shown until they succeed.
-    "ALTER TABLE sync_state ADD COLUMN synced_commit TEXT;
-    ALTER TABLE sync_state ADD COLUMN synced_url TEXT;
-    CREATE TABLE apply_tokens (
-        config_id  TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
-        token      TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        PRIMARY KEY (config_id, token)
-    ) WITHOUT ROWID;
-    CREATE TABLE pushed (
-        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
-        path      TEXT NOT NULL,
-        kind      TEXT NOT NULL,
-        blob      TEXT NOT NULL,
-        mode      INTEGER NOT NULL,
-        PRIMARY KEY (config_id, path)
-    ) WITHOUT ROWID;
-    CREATE TABLE preserve (
-        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
-        path      TEXT NOT NULL,
-        kind      TEXT NOT NULL,
-        blob      TEXT NOT NULL,
-        mode      INTEGER NOT NULL,
-        PRIMARY KEY (config_id, path)
-    ) WITHOUT ROWID;
-    CREATE TABLE file_failures (
-        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
-        path      TEXT NOT NULL,
-        reason    TEXT NOT NULL,
-        since     INTEGER NOT NULL,
-        PRIMARY KEY (config_id, path)
-    ) WITHOUT ROWID;",
-    // 4: versions a sync is about to write into the home, recorded before the writes: after a
-    // kill between the writes and the record, a file that holds such a version is known to be
-    // the remote's, not this machine's new file.
-    "CREATE TABLE pulled (
-        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
-        path      TEXT NOT NULL,
-        kind      TEXT NOT NULL,
-        blob      TEXT NOT NULL,
-        mode      INTEGER NOT NULL,
-        PRIMARY KEY (config_id, path)
-    ) WITHOUT ROWID;",
-    // 5: what this machine knows of encrypted blobs: the blob of an age ciphertext on a remote
-    // and the blob of its plaintext (in the engine's own repository only). Never leaves the
-    // machine: equal secrets would show as equal plaintext ids.
-    "CREATE TABLE sealed (
-        cipher TEXT PRIMARY KEY,
-        plain  TEXT NOT NULL
-    ) WITHOUT ROWID;
-    -- The content rules (encrypt, per-machine globs) a config's last full sync applied: a
-    -- change means a full sync, even when neither side moved.
-    CREATE TABLE content_rules (
-        config_id TEXT PRIMARY KEY REFERENCES configs(id) ON DELETE CASCADE,
-        rules     TEXT NOT NULL
-    ) WITHOUT ROWID;",
-];
+use crate::schema::{self, Schema};
+
+/// dotsync-state's own tables: the configs. The engine's records are its own (see
+/// [`Schema`]).
+const SCHEMA: Schema = Schema {
+    owner: "state",
+    migrations: &[
+        // 1: sync configs. The whole config is kept as JSON beside the columns we query by.
+        "CREATE TABLE configs (
+            id         TEXT PRIMARY KEY,
+            name       TEXT NOT NULL UNIQUE,
+            body       TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );",
+    ],
+};
 
 /// Errors of the database.
 #[derive(Debug, thiserror::Error)]
@@ -133,11 +34,13 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     #[error(
-        "the state database {path} was written by a newer dotsync (schema {found}, this one knows \
-         {known}); upgrade dotsync"
+        "the state database {path} was written by a newer dotsync (schema {found} of {owner}, \
+         this one knows {known}); upgrade dotsync"
     )]
     TooNew {
         path: PathBuf,
+        /// Whose tables: a [`Schema`]'s owner, or the database's layout as a whole.
+        owner: String,
         found: i64,
         known: i64,
     },
@@ -197,7 +100,8 @@ impl Store {
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(err)?;
-        migrate(&mut conn, path)?;
+        schema::prepare(&mut conn, path)?;
+        schema::migrate(&mut conn, path, &SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
@@ -215,14 +119,32 @@ impl Store {
         }
     }
 
-    /// The connection, for crates that keep tables of their own in this database (the engine).
-    pub fn conn(&self) -> MutexGuard<'_, Connection> {
+    fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
         // back), so a poisoned mutex is still safe to use.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` in one transaction, committed if it returns Ok.
+    /// Creates or updates the tables of another owner (the engine's records), after
+    /// dotsync-state's own, so they may refer to `configs`.
+    pub fn migrate(&self, schema: &Schema) -> Result<(), StoreError> {
+        schema::migrate(&mut self.conn(), &self.path, schema)
+    }
+
+    /// How many migrations of each owner ran, by owner.
+    pub fn schema_versions(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        schema::versions(&self.conn(), &self.path)
+    }
+
+    /// Runs `f` on the connection. **For the owner of a [`Schema`], on its own tables only**
+    /// (the engine's `records` module): nothing else runs SQL. Every other crate asks the
+    /// owner, which answers with types, never rows.
+    pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
+        f(&self.conn())
+    }
+
+    /// Runs `f` in one transaction, committed if it returns Ok. Like [`with_conn`](Self::with_conn):
+    /// for a [`Schema`]'s owner, on its own tables.
     pub fn transaction<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
@@ -286,6 +208,14 @@ impl Store {
         })
     }
 
+    /// Gives SQLite's page cache back to the system (`PRAGMA shrink_memory`): the next reads
+    /// come from the OS's cache. Best effort.
+    pub fn release_memory(&self) -> Result<(), StoreError> {
+        self.conn()
+            .execute_batch("PRAGMA shrink_memory")
+            .map_err(self.err())
+    }
+
     /// Deletes a config (and, through foreign keys, everything the engine kept for it).
     /// Returns whether it existed.
     pub fn delete_config(&self, id: &str) -> Result<bool, StoreError> {
@@ -320,32 +250,6 @@ fn list_configs(conn: &Connection, path: &Path) -> Result<Vec<SyncConfig>, Store
         out.push(parse_config(&body.map_err(err)?)?);
     }
     Ok(out)
-}
-
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let err = |source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    };
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(err)?;
-    let known = MIGRATIONS.len() as i64;
-    if version > known {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found: version,
-            known,
-        });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction().map_err(err)?;
-        tx.execute_batch(sql).map_err(err)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)
-            .map_err(err)?;
-        tx.commit().map_err(err)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -419,5 +323,73 @@ mod tests {
             .pragma_update(None, "user_version", 999)
             .expect("bump");
         assert!(matches!(Store::open(&db), Err(StoreError::TooNew { .. })));
+    }
+
+    #[test]
+    fn an_owner_whose_tables_are_newer_is_refused_and_others_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("d.db");
+        const OTHER: Schema = Schema {
+            owner: "other",
+            migrations: &["CREATE TABLE other_things (x INTEGER);"],
+        };
+        let store = Store::open(&db).expect("open");
+        store.migrate(&OTHER).expect("migrate");
+        store.migrate(&OTHER).expect("migrating twice does nothing");
+        assert_eq!(
+            store.schema_versions().expect("versions"),
+            vec![("other".to_owned(), 1), ("state".to_owned(), 1)]
+        );
+        store
+            .with_conn(|c| {
+                c.execute(
+                    "UPDATE schema_versions SET version = 7 WHERE owner = 'other'",
+                    [],
+                )
+            })
+            .expect("bump");
+        drop(store);
+        let store = Store::open(&db).expect("state's own tables are current");
+        assert!(matches!(
+            store.migrate(&OTHER),
+            Err(StoreError::TooNew { owner, found: 7, known: 1, .. }) if owner == "other"
+        ));
+    }
+
+    #[test]
+    fn a_database_of_the_single_list_keeps_its_configs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("d.db");
+        {
+            // What dotsync wrote before each owner had its own version: migration 1 of the
+            // single list, counted by user_version.
+            let conn = Connection::open(&db).expect("raw open");
+            conn.execute_batch(SCHEMA.migrations[0]).expect("configs");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version");
+            let c = cfg("cfg_0000000000000001", "shell", "~/.zshrc");
+            conn.execute(
+                "INSERT INTO configs (id, name, body, created_at, updated_at) VALUES (?1, ?2, ?3, 1, 1)",
+                params![c.id, c.name, to_json(&c)],
+            )
+            .expect("insert");
+        }
+        let store = Store::open(&db).expect("open");
+        assert_eq!(
+            store.schema_versions().expect("versions"),
+            vec![("state".to_owned(), 1)],
+            "nothing of the engine's ran in that database"
+        );
+        assert_eq!(store.list_configs().expect("list").len(), 1);
+        drop(store);
+        let uv: i64 = Connection::open(&db)
+            .expect("raw open")
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("user_version");
+        assert_eq!(
+            uv,
+            schema::TRACKS,
+            "an older dotsync must refuse it rather than migrate it again"
+        );
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! state/            0700  the backend's state
-//!   dotsync.db      SQLite (WAL): configs, sync bases, stat cache, conflicts, UI sessions
+//!   dotsync.db      SQLite (WAL): configs (here), the engine's records (sync bases, stat
+//!                   cache, conflicts ...), each owner's schema version
 //!   token           0600  the API bearer token, created on first start
 //!   lock                  held (flock) by the one process that owns the state: the daemon, or
 //!                         a CLI command running without a daemon; holds "pid addr"
@@ -18,6 +19,8 @@ mod db;
 pub mod frontend;
 pub mod fs;
 mod layout;
+mod schema;
 
 pub use db::{ConfigStoreError, Store, StoreError, now_unix};
 pub use layout::{Layout, LayoutError, LockInfo, StateLock, home_dir, random_hex};
+pub use schema::Schema;

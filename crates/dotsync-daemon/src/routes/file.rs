@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use dotsync_core::paths::{self, Ignore};
+use dotsync_core::paths::{self, Coverage};
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
@@ -26,8 +26,9 @@ pub async fn which(
         .map_err(|e| ApiError::invalid("name", e.to_string()))?;
     let mut ids = Vec::new();
     for cfg in app.blocking(|a| Ok(a.store.list_configs()?)).await? {
-        let ignore = Ignore::new(&cfg.ignore).map_err(ApiError::internal)?;
-        let covered = paths::covers(&cfg.paths, &ignore, &abs, &app.home)
+        let covered = Coverage::of(&cfg, &app.home)
+            .map_err(ApiError::internal)?
+            .covers_file(&abs)
             || (bare
                 && cfg.paths.iter().any(|p| {
                     paths::resolve_config_path(p, &app.home)

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dotsync_core::SyncConfig;
-use dotsync_core::paths::{HomePath, Ignore, RepoPath, covers, resolve_query_path};
+use dotsync_core::paths::{Coverage, HomePath, RepoPath, resolve_query_path};
 use dotsync_engine::{ConflictInfo, FileStatus, HistoryEntry, Resolution, SyncError};
 use serde::{Deserialize, Serialize};
 
@@ -85,9 +85,7 @@ pub fn locate(
             app.store
                 .list_configs()?
                 .into_iter()
-                .find(|c| {
-                    Ignore::new(&c.ignore).is_ok_and(|ig| covers(&c.paths, &ig, &abs, &app.home))
-                })
+                .find(|c| Coverage::of(c, &app.home).is_ok_and(|cov| cov.covers_file(&abs)))
                 .ok_or_else(|| ApiError::not_found(format!("no config syncs ~/{rel}")))?
         }
     };

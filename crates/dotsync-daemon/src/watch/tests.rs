@@ -1,5 +1,7 @@
+use super::place::{count_dirs, nearest_existing_dir};
 use super::*;
 use notify::event::{CreateKind, DataChange, Flag};
+use std::path::Path;
 
 fn cfg(id: &str, paths: &[&str], ignore: &[&str]) -> SyncConfig {
     SyncConfig {
@@ -112,6 +114,36 @@ async fn events_are_sorted_to_their_configs_and_noise_is_dropped() {
         HashSet::from([h.join(".config/nvim")])
     );
     assert!(st.pending["zsh"].roots_touched.is_empty());
+}
+
+#[tokio::test]
+async fn the_watcher_asks_the_engines_coverage_so_nothing_a_sync_never_syncs_is_pending() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut st = state(dir.path());
+    let h = st.home.clone();
+    st.set_configs(vec![cfg("nvim", &["~/.config/nvim"], &["*.swp"])]);
+    let modify = EventKind::Modify(ModifyKind::Data(DataChange::Any));
+    // The engine's own temporary file of a write, a repository inside the config (never a
+    // synced path) and a folder of it removed: none of them is a change of the config.
+    st.on_event(ev(
+        modify,
+        &[h.join(".config/nvim/.init.lua.dotsync-tmp-0123abcd")],
+    ));
+    st.on_event(ev(modify, &[h.join(".config/nvim/pack/x/.git/index")]));
+    st.on_event(ev(
+        EventKind::Remove(notify::event::RemoveKind::Folder),
+        &[h.join(".config/nvim/pack/x/.git/objects/aa")],
+    ));
+    assert!(
+        !st.pending.contains_key("nvim"),
+        "nothing pending, and no rescan: {:?}",
+        st.pending.get("nvim").map(|p| (&p.paths, p.rescan))
+    );
+    st.on_event(ev(modify, &[h.join(".config/nvim/init.lua")]));
+    assert_eq!(
+        st.pending["nvim"].paths,
+        HashSet::from([h.join(".config/nvim/init.lua")])
+    );
 }
 
 #[tokio::test]

@@ -6,13 +6,33 @@ use std::sync::atomic::Ordering;
 
 use dotsync_core::SyncConfig;
 use dotsync_core::paths::RepoPath;
+use dotsync_core::plan::Version;
 
-use super::{Emitter, HomeChange};
+use super::Emitter;
 use crate::apply::{ApplyError, Staged, Target};
 use crate::git::Repo;
 use crate::records::{self, Outcome};
 use crate::scan::LocalEntry;
 use crate::{Engine, FileAction, SyncError, SyncOptions};
+
+/// A change to make in the home after the push.
+pub(super) enum HomeChange {
+    Write {
+        path: RepoPath,
+        version: Version,
+        /// The bytes to write; `None`: the remote blob `version.blob`, read when written.
+        content: Option<Vec<u8>>,
+        action: FileAction,
+        detail: Option<String>,
+        /// The base to record once written, when it is not `version` (a pull-only merge keeps
+        /// the remote's version as base, so this machine's part stays a held local change).
+        base: Option<Version>,
+    },
+    Remove {
+        path: RepoPath,
+        detail: Option<String>,
+    },
+}
 
 /// A staged write, waiting for its rename.
 struct PendingWrite {

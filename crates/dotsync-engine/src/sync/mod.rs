@@ -7,7 +7,6 @@
 //! in the home was touched yet.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use dotsync_core::SyncConfig;
@@ -15,122 +14,28 @@ use dotsync_core::paths::{Coverage, Ignore, RepoPath};
 use dotsync_core::plan::Version;
 use dotsync_core::remote::expand_remote;
 
+mod emit;
 mod home;
 pub(crate) mod message;
 mod planner;
+mod push;
 mod remote;
+mod stage;
 
 use crate::apply::Target;
-use crate::git::{Repo, git_mode, tracking_ref};
-use crate::meta::META_PATH;
+use crate::git::Repo;
 use crate::records::{self, ConflictRecord, Outcome};
 
 use crate::scan::{LocalEntry, Scanner, is_racy};
 use crate::{Engine, FileAction, SyncError, SyncEvent, SyncOptions, SyncSummary};
-use message::{commit_message, message_path};
+use emit::Emitter;
+use home::HomeChange;
 use planner::Planned;
+use push::Pushed;
 use remote::RemoteState;
 
 /// How often a push rejected because another machine pushed first is retried.
 const PUSH_ATTEMPTS: usize = 5;
-
-/// How a commit and push ended.
-enum Pushed {
-    /// In (or nothing to push): the remote's tip now.
-    Tip(Option<String>),
-    /// Another machine pushed first.
-    Rejected,
-}
-
-/// A change to make in the home after the push.
-enum HomeChange {
-    Write {
-        path: RepoPath,
-        version: Version,
-        /// The bytes to write; `None`: the remote blob `version.blob`, read when written.
-        content: Option<Vec<u8>>,
-        action: FileAction,
-        detail: Option<String>,
-        /// The base to record once written, when it is not `version` (a pull-only merge keeps
-        /// the remote's version as base, so this machine's part stays a held local change).
-        base: Option<Version>,
-    },
-    Remove {
-        path: RepoPath,
-        detail: Option<String>,
-    },
-}
-
-/// How a file deleted by another machine is described (the planner's words).
-const DELETED_ELSEWHERE: &str = "deleted on another machine";
-
-struct Emitter<'a> {
-    sink: &'a mut dyn FnMut(&SyncEvent),
-    summary: SyncSummary,
-    /// The files that failed, with the reason: shown in the status until they succeed.
-    failures: Vec<(String, String)>,
-    /// The other machines whose commits this sync takes from the remote.
-    others: Option<String>,
-}
-
-impl Emitter<'_> {
-    fn file(&mut self, path: &str, action: FileAction, bytes: u64, detail: Option<String>) {
-        let s = &mut self.summary;
-        match action {
-            FileAction::Pushed => s.pushed += 1,
-            FileAction::Pulled => s.pulled += 1,
-            FileAction::Merged => s.merged += 1,
-            FileAction::Deleted => s.deleted += 1,
-            FileAction::Conflict => s.conflicts += 1,
-            FileAction::Resolved => s.resolved += 1,
-            FileAction::Skipped => s.skipped += 1,
-            FileAction::Failed => {
-                s.failed += 1;
-                self.failures
-                    .push((path.to_owned(), detail.clone().unwrap_or_default()));
-            }
-        }
-        let from_remote = match action {
-            FileAction::Pulled | FileAction::Merged | FileAction::Conflict => true,
-            FileAction::Deleted => detail
-                .as_deref()
-                .is_some_and(|d| d.contains(DELETED_ELSEWHERE)),
-            _ => false,
-        };
-        (self.sink)(&SyncEvent::File {
-            config: s.config.clone(),
-            path: path.to_owned(),
-            action,
-            bytes,
-            detail,
-            machine: if from_remote {
-                self.others.clone()
-            } else {
-                None
-            },
-        });
-    }
-
-    /// A file that changed while this sync looked at it: skipped, and synced again soon.
-    fn changed_during_sync(&mut self, path: &str) {
-        self.file(
-            path,
-            FileAction::Skipped,
-            0,
-            Some("changed during the sync; it will sync next time".into()),
-        );
-        self.summary.retry = true;
-    }
-
-    fn progress(&mut self, phase: &'static str, done: u64, total: Option<u64>) {
-        (self.sink)(&SyncEvent::Progress {
-            config: self.summary.config.clone(),
-            phase,
-            done,
-            total,
-        });
-    }
-}
 
 impl Engine {
     pub(crate) fn run_sync(
@@ -515,43 +420,8 @@ impl Engine {
             }
 
             // Versions a resolution replaced go into history with this push.
-            let mut preserved_now = Vec::new();
-            if cfg.direction == dotsync_core::Direction::Pull {
-                // Never pushed from here (the config was turned to pull-only since): the kept
-                // refs made at resolution time are their history.
-                preserved_now.extend(queued_preserve.keys().cloned());
-            } else {
-                for (path, v) in &queued_preserve {
-                    let on_remote = RepoPath::parse(path)
-                        .ok()
-                        .and_then(|rp| remote.files.get(&rp));
-                    if on_remote != Some(v) && !preserve.iter().any(|(p, _)| p == path) {
-                        // An encrypted file's replaced version goes out encrypted too (its
-                        // plaintext blob is only in this machine's repository).
-                        let stored =
-                            if v.kind == dotsync_core::plan::Kind::File && cfg.encrypts(path) {
-                                let plain = repo.read_blob(&v.blob)?;
-                                match self.to_repo(
-                                    cfg,
-                                    &repo,
-                                    &remote,
-                                    path,
-                                    v.kind,
-                                    &plain,
-                                    v.blob.clone(),
-                                )? {
-                                    Some(s) => s,
-                                    // No key: it stays queued (and in the kept refs) until one.
-                                    None => continue,
-                                }
-                            } else {
-                                v.blob.clone()
-                            };
-                        preserve.push((path.clone(), Some((git_mode(v.kind, v.mode), stored))));
-                    }
-                    preserved_now.push(path.clone());
-                }
-            }
+            let preserved_now =
+                self.preserve_queued(cfg, &repo, &remote, &queued_preserve, &mut preserve)?;
             if cfg.direction != dotsync_core::Direction::Pull && !cfg.encrypt.is_empty() {
                 self.seal_extras(
                     cfg,
@@ -703,160 +573,7 @@ impl Engine {
         }
     }
 
-    /// Commits the planned changes on top of the remote's tip (after a commit that keeps
-    /// replaced versions, if any) and pushes with a lease on that tip. `Rejected` when another
-    /// machine pushed first: fetch and plan again.
-    #[allow(clippy::too_many_arguments)]
-    fn commit_and_push(
-        &self,
-        cfg: &SyncConfig,
-        opts: &SyncOptions,
-        repo: &Repo,
-        url: &str,
-        remote: &RemoteState,
-        tree_changes: &[(String, Option<(u32, String)>)],
-        meta: &crate::meta::Meta,
-        preserve: &[(String, Option<(u32, String)>)],
-        pushed_bases: &[(String, Option<Version>)],
-        events: &[(String, FileAction, u64, Option<String>)],
-        key_merges: &[(String, String)],
-        em: &mut Emitter<'_>,
-    ) -> Result<Pushed, SyncError> {
-        let meta_changed = *meta != remote.meta;
-        if cfg.direction != dotsync_core::Direction::Pull
-            && (!tree_changes.is_empty()
-                || !preserve.is_empty()
-                || (meta_changed && remote.tip.is_some()))
-        {
-            if let Some(c) = &opts.cancel
-                && c.load(Ordering::SeqCst)
-            {
-                return Err(SyncError::Cancelled);
-            }
-            em.progress("commit", 0, None);
-            let mut parent = remote.tip.clone();
-            let machine = &self.machine;
-            let author = (format!("{machine} (dotsync)"), format!("dotsync@{machine}"));
-            if !preserve.is_empty() {
-                let tree = repo.build_tree(parent.as_deref(), preserve)?;
-                repo.finish_pack()?;
-                let names: Vec<String> = preserve.iter().map(|(p, _)| message_path(p)).collect();
-                let msg = format!(
-                    "{machine}: keep this machine's version of {} before taking the remote's\n\n\
-                 on_conflict = remote replaced it; this commit keeps it in history.\n\n\
-                 Dotsync-Machine: {machine}\n",
-                    names.join(", ")
-                );
-                let kept =
-                    repo.commit_tree(&tree, parent.as_deref(), &msg, (&author.0, &author.1))?;
-                // Kept here before it leaves: if this sync dies and the remote is then moved
-                // back, the replaced version is still in this machine's history.
-                self.keep(repo, cfg, &kept)?;
-                parent = Some(kept);
-            }
-            let mut changes = tree_changes.to_vec();
-            if meta_changed
-                || (remote.tip.is_none() && !meta.modes.is_empty())
-                || (remote.tip.is_none() && !meta.dirs.is_empty())
-            {
-                let oid = repo.write_blob(&meta.to_bytes())?;
-                changes.push((META_PATH.to_owned(), Some((0o100644, oid))));
-            }
-            // The commit's tree is the remote's with the planned changes, whatever a
-            // preserving commit before it held: that one is history, not a base.
-            let tree = repo.build_tree(remote.tip.as_deref(), &changes)?;
-            // git reads the objects from here on.
-            repo.finish_pack()?;
-            let unchanged_tree = match &remote.tip {
-                Some(t) => preserve.is_empty() && repo.tree_of(t)? == tree,
-                None => false,
-            };
-            if !unchanged_tree {
-                let msg = commit_message(machine, events, key_merges);
-                let commit =
-                    repo.commit_tree(&tree, parent.as_deref(), &msg, (&author.0, &author.1))?;
-                // What this push carries from the home, recorded before it leaves: if the
-                // process dies between the push and the record, the next sync recognises
-                // these as this machine's own versions instead of conflicting with them.
-                let carried: Vec<(String, Version)> = pushed_bases
-                    .iter()
-                    .filter_map(|(p, v)| v.clone().map(|v| (p.clone(), v)))
-                    .collect();
-                if !carried.is_empty() {
-                    records::put(&self.store, records::Versions::Pushed, &cfg.id, &carried)?;
-                }
-                fail::fail_point!("sync::after-commit");
-                em.progress("push", 0, None);
-                if !repo.push(url, &commit, &cfg.branch, remote.tip.as_deref())? {
-                    return Ok(Pushed::Rejected);
-                }
-                fail::fail_point!("sync::after-push");
-                repo.update_ref(&tracking_ref(&cfg.branch), &commit)?;
-                return Ok(Pushed::Tip(Some(commit)));
-            }
-        }
-        Ok(Pushed::Tip(remote.tip.clone()))
-    }
-
     fn count_files(&self, config_id: &str) -> Result<u64, SyncError> {
         Ok(records::load_bases(&self.store, config_id)?.len() as u64)
-    }
-
-    /// What a config with `encrypt` globs adds to a push besides the plan: this machine's
-    /// public key in the repository's recipients (so every machine encrypts to it from then
-    /// on), and the encrypted form of covered files the remote still holds in plaintext (their
-    /// earlier versions stay in history as they were).
-    fn seal_extras(
-        &self,
-        cfg: &SyncConfig,
-        repo: &Repo,
-        remote: &RemoteState,
-        local: &BTreeMap<RepoPath, crate::scan::LocalEntry>,
-        tree_changes: &mut Vec<(String, Option<(u32, String)>)>,
-        events: &mut Vec<(String, FileAction, u64, Option<String>)>,
-    ) -> Result<(), SyncError> {
-        if let Some(list) = remote
-            .sealer
-            .recipients_with_ours(&remote.recipients, &self.machine)
-        {
-            let oid = repo.write_blob(list.as_bytes())?;
-            tree_changes.push((
-                crate::content::RECIPIENTS_PATH.to_owned(),
-                Some((0o100644, oid)),
-            ));
-        }
-        for path in &remote.plain_on_remote {
-            if tree_changes.iter().any(|(p, _)| p == path) {
-                continue;
-            }
-            let Ok(rp) = RepoPath::parse(path) else {
-                continue;
-            };
-            let Some(rv) = remote.files.get(&rp) else {
-                continue;
-            };
-            // Only a file this machine holds as the remote does: anything else is the plan's.
-            if local.get(&rp).map(|e| &e.version) != Some(rv) {
-                continue;
-            }
-            let plain = repo.read_blob(&rv.blob)?;
-            let Some(stored) =
-                self.to_repo(cfg, repo, remote, path, rv.kind, &plain, rv.blob.clone())?
-            else {
-                continue;
-            };
-            tree_changes.push((path.clone(), Some((git_mode(rv.kind, rv.mode), stored))));
-            events.push((
-                path.clone(),
-                FileAction::Pushed,
-                plain.len() as u64,
-                Some(
-                    "encrypted on the remote from now on; the versions before stay in its \
-                     history as they were"
-                        .into(),
-                ),
-            ));
-        }
-        Ok(())
     }
 }

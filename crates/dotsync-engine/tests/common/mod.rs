@@ -55,7 +55,9 @@ pub fn machine(dir: &Path, name: &str, remote: &Path, cfg_json: serde_json::Valu
         .validate("cfg_00000000000000aa".into(), &home)
         .unwrap();
     store.create_config(&cfg, &home).unwrap();
-    let engine = Engine::new(layout, store.clone(), home.clone()).with_machine(name);
+    let engine = Engine::new(layout, store.clone(), home.clone())
+        .unwrap()
+        .with_machine(name);
     Machine {
         home,
         engine,
@@ -162,7 +164,9 @@ impl Machine {
         let Machine { home, cfg, .. } = self;
         let layout = Layout::new(home.join(".dotsync"));
         let store = Arc::new(Store::open(&layout.db_path()).unwrap());
-        let engine = Engine::new(layout, store.clone(), home.clone()).with_machine(&name);
+        let engine = Engine::new(layout, store.clone(), home.clone())
+            .unwrap()
+            .with_machine(&name);
         Machine {
             home,
             engine,

@@ -1,0 +1,123 @@
+//! The engine's tables in the state database, owned here: dotsync-state keeps only its
+//! `configs`, which these rows refer to (a config deleted takes its records with it).
+//!
+//! Append only: a released migration is never edited. Migrations 1 to 4 were migrations 2 to 5
+//! of the single list the database kept before each owner had its own version; dotsync-state
+//! converts such a database to this track when it opens it.
+
+use dotsync_state::Schema;
+
+pub const SCHEMA: Schema = Schema {
+    owner: "engine",
+    migrations: MIGRATIONS,
+};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: per config. `sync_base` is the version of each file this machine last synced (the
+    // base of the three-way plan); `stat_cache` lets a scan skip hashing files whose stat did
+    // not change; `conflicts` keeps both sides' blob ids until resolved; `sync_state` the
+    // commit the config last synced with.
+    "CREATE TABLE sync_base (
+        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path      TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        blob      TEXT NOT NULL,
+        mode      INTEGER NOT NULL,
+        PRIMARY KEY (config_id, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE stat_cache (
+        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path      TEXT NOT NULL,
+        size      INTEGER NOT NULL,
+        mtime_ns  INTEGER NOT NULL,
+        ctime_ns  INTEGER NOT NULL,
+        ino       INTEGER NOT NULL,
+        mode      INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        blob      TEXT NOT NULL,
+        PRIMARY KEY (config_id, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE conflicts (
+        config_id     TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path          TEXT NOT NULL,
+        reason        TEXT NOT NULL,
+        base          TEXT,
+        local         TEXT,
+        remote        TEXT,
+        remote_commit TEXT,
+        detected_at   INTEGER NOT NULL,
+        PRIMARY KEY (config_id, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE sync_state (
+        config_id    TEXT PRIMARY KEY REFERENCES configs(id) ON DELETE CASCADE,
+        last_commit  TEXT,
+        last_sync_at INTEGER
+    );",
+    // 2: what makes a sync safe to interrupt and honest about the remote.
+    // `sync_state.synced_commit`/`synced_url`: the remote commit (and URL) the bases are
+    // relative to, kept even after a sync with failures, so a rewound or replaced remote is
+    // recognised. `apply_tokens`: the random part of the temporary file names of a sync that is
+    // writing into the home, recorded before the first is created, so dotsync only ever removes
+    // temporary files it provably made. `pushed`: versions a sync is pushing, recorded before the
+    // push, so a kill between push and record does not turn this machine's own version into a
+    // conflict. `preserve`: versions a resolution replaced, committed to history by the next
+    // push. `file_failures`: files the home could not take, shown until they succeed.
+    "ALTER TABLE sync_state ADD COLUMN synced_commit TEXT;
+    ALTER TABLE sync_state ADD COLUMN synced_url TEXT;
+    CREATE TABLE apply_tokens (
+        config_id  TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        token      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (config_id, token)
+    ) WITHOUT ROWID;
+    CREATE TABLE pushed (
+        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path      TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        blob      TEXT NOT NULL,
+        mode      INTEGER NOT NULL,
+        PRIMARY KEY (config_id, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE preserve (
+        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path      TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        blob      TEXT NOT NULL,
+        mode      INTEGER NOT NULL,
+        PRIMARY KEY (config_id, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE file_failures (
+        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path      TEXT NOT NULL,
+        reason    TEXT NOT NULL,
+        since     INTEGER NOT NULL,
+        PRIMARY KEY (config_id, path)
+    ) WITHOUT ROWID;",
+    // 3: versions a sync is about to write into the home, recorded before the writes: after a
+    // kill between the writes and the record, a file that holds such a version is known to be
+    // the remote's, not this machine's new file.
+    "CREATE TABLE pulled (
+        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path      TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        blob      TEXT NOT NULL,
+        mode      INTEGER NOT NULL,
+        PRIMARY KEY (config_id, path)
+    ) WITHOUT ROWID;",
+    // 4: what this machine knows of encrypted blobs: the blob of an age ciphertext on a remote
+    // and the blob of its plaintext (in the engine's own repository only). Never leaves the
+    // machine: equal secrets would show as equal plaintext ids.
+    "CREATE TABLE sealed (
+        cipher TEXT PRIMARY KEY,
+        plain  TEXT NOT NULL
+    ) WITHOUT ROWID;
+    -- The content rules (encrypt, per-machine globs) a config's last full sync applied: a
+    -- change means a full sync, even when neither side moved.
+    CREATE TABLE content_rules (
+        config_id TEXT PRIMARY KEY REFERENCES configs(id) ON DELETE CASCADE,
+        rules     TEXT NOT NULL
+    ) WITHOUT ROWID;",
+];
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,112 @@
+//! Versions by path: the bases (`sync_base`, what this machine last synced of each file) and
+//! the tables that announce what a sync is about to do (`pushed`, `pulled`, `preserve`).
+
+use std::collections::BTreeMap;
+
+use dotsync_core::plan::Version;
+use dotsync_state::{Store, StoreError};
+use rusqlite::{OptionalExtension, params};
+
+use super::{kind_str, parse_kind, sql};
+
+pub fn load_bases(store: &Store, config_id: &str) -> Result<BTreeMap<String, Version>, StoreError> {
+    load_versions(store, "sync_base", config_id)
+}
+
+/// Whether a base is recorded for `path`: the last sync knew the file (a read failure counts
+/// as known, so that a change is never dropped for it).
+pub fn has_base(store: &Store, config_id: &str, path: &str) -> bool {
+    store.with_conn(|conn| {
+        conn.query_row(
+            "SELECT 1 FROM sync_base WHERE config_id = ?1 AND path = ?2",
+            params![config_id, path],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_or(true, |o| o.is_some())
+    })
+}
+
+fn load_versions(
+    store: &Store,
+    table: &str,
+    config_id: &str,
+) -> Result<BTreeMap<String, Version>, StoreError> {
+    store.with_conn(|conn| {
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT path, kind, blob, mode FROM {table} WHERE config_id = ?1"
+            ))
+            .map_err(sql(store))?;
+        let rows = stmt
+            .query_map(params![config_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Version {
+                        kind: parse_kind(&r.get::<_, String>(1)?),
+                        blob: r.get(2)?,
+                        mode: r.get(3)?,
+                    },
+                ))
+            })
+            .map_err(sql(store))?;
+        rows.collect::<Result<_, _>>().map_err(sql(store))
+    })
+}
+
+pub(super) fn put_versions(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    config_id: &str,
+    versions: &[(String, Version)],
+) -> rusqlite::Result<()> {
+    for (path, v) in versions {
+        tx.execute(
+            &format!(
+                "INSERT INTO {table} (config_id, path, kind, blob, mode) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (config_id, path) DO UPDATE SET kind = ?3, blob = ?4, mode = ?5"
+            ),
+            params![config_id, path, kind_str(v.kind), v.blob, v.mode],
+        )?;
+    }
+    Ok(())
+}
+
+/// The tables that hold versions by path besides the bases.
+#[derive(Debug, Clone, Copy)]
+pub enum Versions {
+    /// Versions a sync is about to push, recorded before the push.
+    Pushed,
+    /// Versions a sync is about to write into the home, recorded before the writes.
+    Pulled,
+    /// This machine's versions a resolution replaced, committed to history by the next push.
+    Preserve,
+}
+
+impl Versions {
+    fn table(self) -> &'static str {
+        match self {
+            Versions::Pushed => "pushed",
+            Versions::Pulled => "pulled",
+            Versions::Preserve => "preserve",
+        }
+    }
+}
+
+pub fn load(
+    store: &Store,
+    which: Versions,
+    config_id: &str,
+) -> Result<BTreeMap<String, Version>, StoreError> {
+    load_versions(store, which.table(), config_id)
+}
+
+/// Records versions (in one transaction, before what they announce happens).
+pub fn put(
+    store: &Store,
+    which: Versions,
+    config_id: &str,
+    versions: &[(String, Version)],
+) -> Result<(), StoreError> {
+    store.transaction(|tx| put_versions(tx, which.table(), config_id, versions).map_err(sql(store)))
+}
