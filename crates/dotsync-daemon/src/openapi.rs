@@ -280,9 +280,10 @@ mod tests {
     }
 
     /// Every body a route takes or gives, whatever its media type, has a schema (the web app's
-    /// types are generated from them), and every operation documents at least one answer.
+    /// types are generated from them), every operation documents at least one answer, and no
+    /// two operations share an `operationId` (generators name things by it).
     #[test]
-    fn every_body_has_a_schema() {
+    fn every_body_has_a_schema_and_every_operation_its_own_id() {
         fn resolve<'a>(
             doc: &'a serde_json::Value,
             v: &'a serde_json::Value,
@@ -294,8 +295,11 @@ mod tests {
         }
         let doc = serde_json::to_value(document()).unwrap();
         let mut bodies = 0;
+        let mut ids = std::collections::BTreeSet::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().expect("an operationId");
+                assert!(ids.insert(id), "{method} {path}: operationId {id} is taken");
                 let responses = op["responses"].as_object().unwrap();
                 assert!(!responses.is_empty(), "{method} {path} documents no answer");
                 let mut contents = vec![(
