@@ -1,15 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { applyStatus, initialState, reduce, totalConflicts, unwrap, uptimeNow, type LiveState } from "../src/state";
-import type { DaemonStatus } from "../src/types";
+import { configStatus, daemonStatus } from "./fixtures";
 
-const status: DaemonStatus = {
-  version: "0.1.0",
-  uptime_s: 100,
+const status = daemonStatus({
   configs: [
-    { id: "cfg_a", name: "dots", state: "idle", last_sync: 1000, last_error: null, pending: 0, conflicts: 0 },
-    { id: "cfg_b", name: "work", state: "error", last_sync: null, last_error: "offline", pending: 2, conflicts: 0 },
+    configStatus({ id: "cfg_a", name: "dots", state: "idle", last_sync: 1000, last_error: null, pending_changes: 0, conflicts: 0 }),
+    configStatus({ id: "cfg_b", name: "work", state: "error", last_sync: null, last_error: "offline", pending_changes: 2, conflicts: 0 }),
   ],
-};
+});
 
 function start(): LiveState {
   return applyStatus(initialState(), status, 0);
@@ -81,11 +79,10 @@ describe("the live state", () => {
     expect(s.configs).toHaveLength(2);
   });
 
-  it("applies status events, whole or for one config", () => {
-    let s = reduce(start(), { id: 1, kind: "status", data: { id: "cfg_b", state: "idle", last_error: null } });
+  it("applies a config's status event to that config", () => {
+    const s = reduce(start(), { id: 1, kind: "status", data: { id: "cfg_b", state: "idle", last_error: null } });
     expect(s.configs[1]).toMatchObject({ state: "idle", last_error: null });
-    s = reduce(s, { id: 2, kind: "status", data: { ...status, configs: [status.configs[0]] } });
-    expect(s.configs).toHaveLength(1);
+    expect(s.configs[0]).toMatchObject({ name: "dots", state: "idle" });
   });
 
   it("accepts events wrapped as the hub's {id, time, kind, data}", () => {
