@@ -3,7 +3,7 @@
 // conflict appeared, events were missed) it sets `needsRefresh`, and the app fetches the status
 // again for the exact counts.
 
-import type { ConfigStatus, DaemonStatus, SyncConfig } from "./types";
+import type { ConfigStatus, DaemonEvent, DaemonStatus, SyncConfig } from "./types";
 import type { SummaryLine } from "./ndjson";
 
 export interface LiveConfig extends ConfigStatus {
@@ -32,6 +32,7 @@ export interface LiveState {
 export interface LiveEvent {
   id: number;
   kind: string;
+  /** What the event says: the hub's `data` ([eventPayload]). */
   data: unknown;
 }
 
@@ -77,16 +78,15 @@ export function applyStatus(s: LiveState, status: DaemonStatus, now: number): Li
 
 type Obj = Record<string, unknown>;
 
-function isObj(v: unknown): v is Obj {
+export function isObj(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Events may arrive as the bare data, or wrapped as the hub's `{id, time, kind, data}`. */
-export function unwrap(kind: string, data: unknown): Obj {
-  if (isObj(data) && data.kind === kind && "data" in data) {
-    return isObj(data.data) ? data.data : {};
-  }
-  return isObj(data) ? data : {};
+/** What an event of GET /v1/events says, from its parsed `data:` line: every event but `missed`
+ * is the hub's `{id, time, kind, data}` and says its `data`; `missed` says itself. */
+export function eventPayload(kind: string, raw: unknown): unknown {
+  if (kind === "missed") return raw;
+  return isObj(raw) ? (raw as DaemonEvent).data : null;
 }
 
 function str(v: unknown): string | null {
@@ -112,7 +112,7 @@ function update(s: LiveState, i: number, patch: Partial<LiveConfig>, extra: Part
 
 export function reduce(s0: LiveState, ev: LiveEvent, now = Date.now()): LiveState {
   const s = ev.id > s0.last_event_id ? { ...s0, last_event_id: ev.id } : s0;
-  const d = unwrap(ev.kind, ev.data);
+  const d = isObj(ev.data) ? ev.data : {};
   switch (ev.kind) {
     case "config_changed": {
       const change = str(d.change);
@@ -222,7 +222,6 @@ export function reduce(s0: LiveState, ev: LiveEvent, now = Date.now()): LiveStat
       return update(s, i, patch);
     }
     case "missed":
-    case "lagged":
       return { ...s, needs_refresh: true };
     default:
       return s;

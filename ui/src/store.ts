@@ -5,7 +5,7 @@ import { ApiError, authHeaders, get, request, setUnauthorizedHandler } from "./a
 import { readNdjson } from "./ndjson";
 import { forgetToken } from "./session";
 import { EventStream, type StreamState } from "./sse";
-import { applyStatus, initialState, reduce, type LiveState } from "./state";
+import { applyStatus, eventPayload, initialState, reduce, type LiveState } from "./state";
 import { applyLine, finish, newRun, type SyncRun } from "./syncrun";
 import { appFinished, appLine, eventLine, followEvent, missedEvents, newFollow, type Follow } from "./follow";
 import type { DaemonStatus, Settings, SyncConfig } from "./types";
@@ -157,12 +157,13 @@ export function connectEvents(): void {
     },
     onUnauthorized: sessionEnded,
     onMessage: (m) => {
-      let data: unknown = null;
+      let raw: unknown = null;
       try {
-        data = m.data ? JSON.parse(m.data) : null;
+        raw = m.data ? JSON.parse(m.data) : null;
       } catch {
-        data = m.data;
+        raw = null;
       }
+      const data = eventPayload(m.event, raw);
       const id = Number(m.id) || 0;
       store.live = reduce(store.live, { id, kind: m.event, data });
       followSync(m.event, data);

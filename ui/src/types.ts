@@ -37,6 +37,9 @@ export type Settings = Schemas["Settings"];
 
 export type ApiErrorBody = Schemas["ErrorBody"];
 
+/** The `data:` of every event of GET /v1/events but `missed`. */
+export type DaemonEvent = Schemas["Event"];
+
 /** GET /v1/machines: every machine of each remote. */
 export type MachinesView = Schemas["Machines"];
 export type MachineInfo = Schemas["MachineView"];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyStatus, initialState, reduce, totalConflicts, unwrap, uptimeNow, type LiveState } from "../src/state";
+import { applyStatus, eventPayload, initialState, reduce, totalConflicts, uptimeNow, type LiveState } from "../src/state";
 import { configStatus, daemonStatus } from "./fixtures";
 
 const status = daemonStatus({
@@ -85,9 +85,11 @@ describe("the live state", () => {
     expect(s.configs[0]).toMatchObject({ name: "dots", state: "idle" });
   });
 
-  it("accepts events wrapped as the hub's {id, time, kind, data}", () => {
-    expect(unwrap("file", { id: 9, time: 1, kind: "file", data: { path: "x" } })).toEqual({ path: "x" });
-    const s = reduce(start(), { id: 9, kind: "sync_started", data: { id: 9, time: 1, kind: "sync_started", data: { config_id: "cfg_b" } } });
+  it("reads what an event says from the hub's {id, time, kind, data}; `missed` as it is", () => {
+    expect(eventPayload("file", { id: 9, time: 1, kind: "file", data: { path: "x" } })).toEqual({ path: "x" });
+    expect(eventPayload("missed", { last_event_id: 3, first_available: 9 })).toEqual({ last_event_id: 3, first_available: 9 });
+    expect(eventPayload("file", "not an event")).toBeNull();
+    const s = reduce(start(), { id: 9, kind: "sync_started", data: eventPayload("sync_started", { id: 9, time: 1, kind: "sync_started", data: { config_id: "cfg_b" } }) });
     expect(s.configs[1].state).toBe("syncing");
   });
 
