@@ -11,6 +11,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$(cd .. && pwd)"
 
+if [[ ! -x node_modules/.bin/openapi-typescript ]]; then
+  echo "error: openapi-typescript is not installed; run \`npm ci\` in ui/" >&2
+  exit 1
+fi
+
 locked=()
 [[ "${CI:-}" == "true" ]] && locked=(--locked)
 
@@ -18,5 +23,5 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 (cd "$root" && cargo run --quiet "${locked[@]}" -p dotsync-daemon --example openapi) >"$tmp/openapi.json"
-npx --no-install openapi-typescript "$tmp/openapi.json" --output "$tmp/api-types.gen.ts" >/dev/null
+node_modules/.bin/openapi-typescript "$tmp/openapi.json" --output "$tmp/api-types.gen.ts" >/dev/null
 mv "$tmp/api-types.gen.ts" src/api-types.gen.ts
