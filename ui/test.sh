@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The web app's tests, run by scripts/test (and so by CI):
 #   1. npm ci, when node_modules is missing;
-#   2. the committed build in crates/dotsync-daemon/ui-dist/ is what the sources build to
+#   2. the committed src/api-types.gen.ts is what openapi-typescript generates from the daemon's
+#      OpenAPI document (scripts/gen-types.sh);
+#   3. the committed build in crates/dotsync-daemon/ui-dist/ is what the sources build to
 #      (the daemon embeds it, and `cargo build` must work without Node.js);
-#   3. the unit tests (vitest);
-#   4. the browser tests: Debian's Chromium driven by playwright-core against real daemons
+#   4. the unit tests (vitest);
+#   5. the browser tests: Debian's Chromium driven by playwright-core against real daemons
 #      (target/debug/dotsync, built first) and a real git remote; they refresh
 #      docs/screenshots/ only with UPDATE_SCREENSHOTS=1 (a plain run leaves the work tree clean).
 #
@@ -19,6 +21,15 @@ step() { printf '\n==> ui: %s\n' "$*" >&2; }
 if [[ ! -d node_modules ]]; then
   step "npm ci"
   npm ci --no-audit --no-fund
+fi
+
+step "the committed API types (src/api-types.gen.ts) are generated from the daemon's OpenAPI document"
+bash scripts/gen-types.sh
+if ! git -C "$root" diff --exit-code --stat -- ui/src/api-types.gen.ts \
+  || [[ -n "$(git -C "$root" ls-files --others --exclude-standard -- ui/src/api-types.gen.ts)" ]]; then
+  echo "error: ui/src/api-types.gen.ts differs from what the daemon's OpenAPI document generates;" \
+    "run \`npm run gen:types\` in ui/ and commit ui/src/api-types.gen.ts" >&2
+  exit 1
 fi
 
 step "the committed build (crates/dotsync-daemon/ui-dist) is up to date"

@@ -6,7 +6,7 @@
 // `Follow` counts, per config, the starts it brought that the event stream has not echoed yet.
 
 import type { SyncLine, StartLine } from "./ndjson";
-import { unwrap } from "./state";
+import { isObj } from "./state";
 import { applyLine, finish, newRun, type SyncRun } from "./syncrun";
 
 export interface Follow {
@@ -33,7 +33,7 @@ const KINDS: Record<string, SyncLine["type"]> = {
 export function eventLine(kind: string, data: unknown): SyncLine | null {
   const type = KINDS[kind];
   if (!type) return null;
-  const d = unwrap(kind, data);
+  const d = isObj(data) ? data : {};
   if (typeof d.config !== "string") return null;
   if (d.type !== undefined && d.type !== type) return null;
   if (type === "file" && typeof d.path !== "string") return null;

@@ -81,13 +81,13 @@ export function configToForm(c: SyncConfig): ConfigForm {
     on_conflict: c.on_conflict,
     auto: c.auto,
     interval_s: String(c.interval_s),
-    notify: c.notify ?? true,
-    structured_merge: c.structured_merge ?? true,
-    ...(c.merge_formats ? { merge_formats: { ...c.merge_formats } } : {}),
-    encrypt: (c.encrypt ?? []).join("\n"),
-    per_machine: (c.per_machine ?? []).join("\n"),
-    plaintext: (c.plaintext ?? []).join("\n"),
-    machines: (c.machines ?? []).join(", "),
+    notify: c.notify,
+    structured_merge: c.structured_merge,
+    merge_formats: { ...c.merge_formats },
+    encrypt: c.encrypt.join("\n"),
+    per_machine: c.per_machine.join("\n"),
+    plaintext: c.plaintext.join("\n"),
+    machines: c.machines.join(", "),
   };
 }
 

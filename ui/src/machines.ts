@@ -52,12 +52,12 @@ export function summarizeMachines(v: MachinesView): MachinesSummary {
         configs: [],
       };
       if ((m.last_seen ?? -1) >= (o.last_seen ?? -1)) {
-        o.last_seen = m.last_seen;
+        o.last_seen = m.last_seen ?? null;
         o.version = m.version ?? o.version;
       }
       if (m.reachable && !o.reachable) {
         o.reachable = true;
-        o.via = m.via;
+        o.via = m.via ?? null;
       }
       for (const c of r.configs) if (!o.configs.includes(c)) o.configs.push(c);
       byName.set(m.name, o);

@@ -13,7 +13,7 @@ import {
   subscribe,
   toast,
 } from "./store";
-import { totalConflicts } from "./state";
+import { isObj, totalConflicts } from "./state";
 import { applyTheme, cachedTheme } from "./theme";
 import { configEditor, configList } from "./views/configs";
 import { conflictsView } from "./views/conflicts";
@@ -156,8 +156,7 @@ function notify(title: string, body: string): void {
 }
 
 onDaemonEvent((kind, data) => {
-  const d = (data ?? {}) as Record<string, unknown>;
-  const inner = (d.kind === kind && typeof d.data === "object" ? d.data : d) as Record<string, unknown>;
+  const inner = (isObj(data) ? data : {}) as Record<string, unknown>;
   const config = typeof inner.config === "string" ? inner.config : "";
   if (kind === "conflict") {
     const msg = `${config}: ${String(inner.path ?? "a file")} changed on both sides`;

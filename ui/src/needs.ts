@@ -64,7 +64,7 @@ export function needs(configs: ConfigStatus[]): Need[] {
         details: null,
       });
     }
-    for (const f of c.failed_files ?? []) {
+    for (const f of c.failed_files) {
       out.push({
         kind: "failed-file",
         config: c.name,

@@ -3,7 +3,7 @@
 // conflict appeared, events were missed) it sets `needsRefresh`, and the app fetches the status
 // again for the exact counts.
 
-import type { ConfigStatus, DaemonStatus, SyncConfig } from "./types";
+import type { ConfigStatus, DaemonEvent, DaemonStatus, SyncConfig } from "./types";
 import type { SummaryLine } from "./ndjson";
 
 export interface LiveConfig extends ConfigStatus {
@@ -32,6 +32,7 @@ export interface LiveState {
 export interface LiveEvent {
   id: number;
   kind: string;
+  /** What the event says: the hub's `data` ([eventPayload]). */
   data: unknown;
 }
 
@@ -64,29 +65,28 @@ export function applyStatus(s: LiveState, status: DaemonStatus, now: number): Li
   const byId = new Map(s.configs.map((c) => [c.id, c]));
   return {
     ...s,
-    version: status.version ?? null,
-    uptime_s: typeof status.uptime_s === "number" ? status.uptime_s : null,
-    watcher: status.watcher ?? null,
+    version: status.version,
+    uptime_s: status.uptime_s,
+    watcher: status.watcher,
     status_at: now,
-    configs: (status.configs ?? []).map((c) => live(c, byId.get(c.id))),
+    configs: status.configs.map((c) => live(c, byId.get(c.id))),
     needs_refresh: false,
-    paused_all: status.paused === true,
-    machine: typeof status.machine === "string" ? status.machine : null,
+    paused_all: status.paused,
+    machine: status.machine,
   };
 }
 
 type Obj = Record<string, unknown>;
 
-function isObj(v: unknown): v is Obj {
+export function isObj(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Events may arrive as the bare data, or wrapped as the hub's `{id, time, kind, data}`. */
-export function unwrap(kind: string, data: unknown): Obj {
-  if (isObj(data) && data.kind === kind && "data" in data) {
-    return isObj(data.data) ? data.data : {};
-  }
-  return isObj(data) ? data : {};
+/** What an event of GET /v1/events says, from its parsed `data:` line: every event but `missed`
+ * is the hub's `{id, time, kind, data}` and says its `data`; `missed` says itself. */
+export function eventPayload(kind: string, raw: unknown): unknown {
+  if (kind === "missed") return raw;
+  return isObj(raw) ? (raw as DaemonEvent).data : null;
 }
 
 function str(v: unknown): string | null {
@@ -112,7 +112,7 @@ function update(s: LiveState, i: number, patch: Partial<LiveConfig>, extra: Part
 
 export function reduce(s0: LiveState, ev: LiveEvent, now = Date.now()): LiveState {
   const s = ev.id > s0.last_event_id ? { ...s0, last_event_id: ev.id } : s0;
-  const d = unwrap(ev.kind, ev.data);
+  const d = isObj(ev.data) ? ev.data : {};
   switch (ev.kind) {
     case "config_changed": {
       const change = str(d.change);
@@ -124,13 +124,22 @@ export function reduce(s0: LiveState, ev: LiveEvent, now = Date.now()): LiveStat
       if (!cfg || typeof cfg.id !== "string") return { ...s, needs_refresh: true };
       const i = s.configs.findIndex((c) => c.id === cfg.id);
       if (i === -1) {
+        // Shown at once; the status fetched next fills in what the event does not say.
         const fresh: LiveConfig = {
           id: cfg.id,
           name: cfg.name,
+          auto: cfg.auto,
           state: "idle",
           last_sync: null,
           last_error: null,
           conflicts: 0,
+          pending_changes: 0,
+          failed_files: [],
+          failures: 0,
+          files: 0,
+          bytes: 0,
+          paused: false,
+          watch: cfg.auto ? "watching" : "off",
           current_file: null,
           files_done: 0,
           last_summary: null,
@@ -203,18 +212,16 @@ export function reduce(s0: LiveState, ev: LiveEvent, now = Date.now()): LiveStat
       );
     }
     case "status": {
-      if (Array.isArray(d.configs)) return applyStatus(s, d as unknown as DaemonStatus, now);
       const i = find(s.configs, d);
       if (i === -1) return { ...s, needs_refresh: true };
       const patch: Partial<LiveConfig> = {};
-      for (const k of ["state", "last_sync", "last_error", "last_error_kind", "pending", "pending_changes", "conflicts", "trigger", "retry_in_s", "failed_files", "files", "bytes"] as const) {
+      for (const k of ["state", "last_sync", "last_error", "last_error_kind", "pending_changes", "conflicts", "trigger", "retry_in_s", "failed_files", "files", "bytes"] as const) {
         if (k in d) (patch as Obj)[k] = d[k];
       }
       if (patch.state && patch.state !== "syncing") patch.current_file = null;
       return update(s, i, patch);
     }
     case "missed":
-    case "lagged":
       return { ...s, needs_refresh: true };
     default:
       return s;
@@ -231,9 +238,4 @@ export function totalConflicts(s: LiveState): number {
   return s.configs.reduce((n, c) => n + (c.conflicts || 0), 0);
 }
 
-/** Local changes waiting to be pushed, whichever name the daemon used. */
-export function pendingOf(c: ConfigStatus): number | null {
-  if (typeof c.pending_changes === "number") return c.pending_changes;
-  if (typeof c.pending === "number") return c.pending;
-  return null;
-}
+

@@ -5,7 +5,7 @@ import { ApiError, authHeaders, get, request, setUnauthorizedHandler } from "./a
 import { readNdjson } from "./ndjson";
 import { forgetToken } from "./session";
 import { EventStream, type StreamState } from "./sse";
-import { applyStatus, initialState, reduce, type LiveState } from "./state";
+import { applyStatus, eventPayload, initialState, reduce, type LiveState } from "./state";
 import { applyLine, finish, newRun, type SyncRun } from "./syncrun";
 import { appFinished, appLine, eventLine, followEvent, missedEvents, newFollow, type Follow } from "./follow";
 import type { DaemonStatus, Settings, SyncConfig } from "./types";
@@ -26,8 +26,6 @@ export interface Store {
   signed_out_reason: SignedOutReason | null;
   live: LiveState;
   stream: StreamState;
-  /** Set when GET /v1/status is not available, so the overview is built from the configs. */
-  status_missing: boolean;
   configs: SyncConfig[] | null;
   settings: Settings | null;
   run: SyncRun | null;
@@ -39,7 +37,6 @@ export const store: Store = {
   signed_out_reason: null,
   live: initialState(),
   stream: "closed",
-  status_missing: false,
   configs: null,
   settings: null,
   run: null,
@@ -107,35 +104,7 @@ export function refreshStatus(): Promise<void> {
   refreshing = (async () => {
     try {
       const st = await get<DaemonStatus>("/v1/status");
-      store.status_missing = false;
       store.live = applyStatus(store.live, st, Date.now());
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 404) {
-        // An older daemon without /v1/status: show the configs, states unknown.
-        store.status_missing = true;
-        const [configs, health] = await Promise.all([
-          loadConfigs(),
-          get<{ version: string }>("/v1/health"),
-        ]);
-        store.live = applyStatus(
-          store.live,
-          {
-            version: health.version,
-            uptime_s: NaN,
-            configs: configs.map((c) => ({
-              id: c.id,
-              name: c.name,
-              state: "idle",
-              last_sync: null,
-              last_error: null,
-              conflicts: 0,
-            })),
-          },
-          Date.now(),
-        );
-      } else {
-        throw e;
-      }
     } finally {
       refreshing = null;
       changed();
@@ -188,12 +157,13 @@ export function connectEvents(): void {
     },
     onUnauthorized: sessionEnded,
     onMessage: (m) => {
-      let data: unknown = null;
+      let raw: unknown = null;
       try {
-        data = m.data ? JSON.parse(m.data) : null;
+        raw = m.data ? JSON.parse(m.data) : null;
       } catch {
-        data = m.data;
+        raw = null;
       }
+      const data = eventPayload(m.event, raw);
       const id = Number(m.id) || 0;
       store.live = reduce(store.live, { id, kind: m.event, data });
       followSync(m.event, data);

@@ -11,16 +11,11 @@ const SUMMARY = {
   deleted: 0, conflicts: 0, resolved: 0, skipped: 0, failed: 0, files: 3, duration_ms: 40,
 };
 
-/** As the store gets them: the hub's `{id, time, kind, data}` around each NDJSON line. */
-function hub(kind: string, data: object): unknown {
-  return { id: 1, time: 0, kind, data };
-}
-
 /** Feeds events to the follower the way the store does. */
 function events(run: SyncRun | null, f: Follow, evs: [string, object][], now = 1000): { run: SyncRun | null; follow: Follow } {
   let st = { run, follow: f };
   for (const [kind, data] of evs) {
-    const l = eventLine(kind, hub(kind, data));
+    const l = eventLine(kind, data);
     expect(l, kind).not.toBeNull();
     st = followEvent(st.run, st.follow, l!, now);
   }
@@ -36,12 +31,12 @@ const WHOLE: [string, object][] = [
 
 describe("following syncs the daemon started", () => {
   it("reads the sync line an event carries, and nothing else", () => {
-    expect(eventLine("file", hub("file", FILE))).toMatchObject({ type: "file", path: ".zshrc" });
+    expect(eventLine("file", FILE)).toMatchObject({ type: "file", path: ".zshrc" });
     expect(eventLine("sync_finished", SUMMARY)).toMatchObject({ type: "summary", pushed: 1 });
-    expect(eventLine("status", hub("status", { config: "dots" }))).toBeNull();
-    expect(eventLine("conflict", hub("conflict", { config: "dots", path: "x" }))).toBeNull();
-    expect(eventLine("file", hub("file", { path: ".zshrc" }))).toBeNull();
-    expect(eventLine("file", hub("file", { config: "dots" }))).toBeNull();
+    expect(eventLine("status", { config: "dots" })).toBeNull();
+    expect(eventLine("conflict", { config: "dots", path: "x" })).toBeNull();
+    expect(eventLine("file", { path: ".zshrc" })).toBeNull();
+    expect(eventLine("file", { config: "dots" })).toBeNull();
   });
 
   it("shows a watcher's sync from its start to its summary", () => {

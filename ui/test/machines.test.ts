@@ -39,7 +39,7 @@ const view = (over: Partial<MachinesView["this_machine"]> = {}): MachinesView =>
       ],
     },
   ],
-  notify: {},
+  notify: { received: 0, accepted: 0, malformed: 0, rejected: 0, stale: 0, unknown_remote: 0, checks: 0, pokes_sent: 0, hellos_sent: 0 },
 });
 
 describe("the machines card", () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { changeOrigin, changeWord, needs, splitError, wayOut } from "../src/needs";
-import type { ConfigStatus, LogLine } from "../src/types";
+import type { LogLine } from "../src/types";
+import { configStatus } from "./fixtures";
 
-const base: ConfigStatus = { id: "cfg_1", name: "dots", state: "idle", last_sync: null, last_error: null, conflicts: 0 };
+const base = configStatus();
 
 describe("needs", () => {
   it("lists conflicts, failed files and errors with their way out, not a remote that is down", () => {

@@ -1,15 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { applyStatus, initialState, reduce, totalConflicts, unwrap, uptimeNow, type LiveState } from "../src/state";
-import type { DaemonStatus } from "../src/types";
+import { applyStatus, eventPayload, initialState, reduce, totalConflicts, uptimeNow, type LiveState } from "../src/state";
+import { configStatus, daemonStatus } from "./fixtures";
 
-const status: DaemonStatus = {
-  version: "0.1.0",
-  uptime_s: 100,
+const status = daemonStatus({
   configs: [
-    { id: "cfg_a", name: "dots", state: "idle", last_sync: 1000, last_error: null, pending: 0, conflicts: 0 },
-    { id: "cfg_b", name: "work", state: "error", last_sync: null, last_error: "offline", pending: 2, conflicts: 0 },
+    configStatus({ id: "cfg_a", name: "dots", state: "idle", last_sync: 1000, last_error: null, pending_changes: 0, conflicts: 0 }),
+    configStatus({ id: "cfg_b", name: "work", state: "error", last_sync: null, last_error: "offline", pending_changes: 2, conflicts: 0 }),
   ],
-};
+});
 
 function start(): LiveState {
   return applyStatus(initialState(), status, 0);
@@ -81,16 +79,17 @@ describe("the live state", () => {
     expect(s.configs).toHaveLength(2);
   });
 
-  it("applies status events, whole or for one config", () => {
-    let s = reduce(start(), { id: 1, kind: "status", data: { id: "cfg_b", state: "idle", last_error: null } });
+  it("applies a config's status event to that config", () => {
+    const s = reduce(start(), { id: 1, kind: "status", data: { id: "cfg_b", state: "idle", last_error: null } });
     expect(s.configs[1]).toMatchObject({ state: "idle", last_error: null });
-    s = reduce(s, { id: 2, kind: "status", data: { ...status, configs: [status.configs[0]] } });
-    expect(s.configs).toHaveLength(1);
+    expect(s.configs[0]).toMatchObject({ name: "dots", state: "idle" });
   });
 
-  it("accepts events wrapped as the hub's {id, time, kind, data}", () => {
-    expect(unwrap("file", { id: 9, time: 1, kind: "file", data: { path: "x" } })).toEqual({ path: "x" });
-    const s = reduce(start(), { id: 9, kind: "sync_started", data: { id: 9, time: 1, kind: "sync_started", data: { config_id: "cfg_b" } } });
+  it("reads what an event says from the hub's {id, time, kind, data}; `missed` as it is", () => {
+    expect(eventPayload("file", { id: 9, time: 1, kind: "file", data: { path: "x" } })).toEqual({ path: "x" });
+    expect(eventPayload("missed", { last_event_id: 3, first_available: 9 })).toEqual({ last_event_id: 3, first_available: 9 });
+    expect(eventPayload("file", "not an event")).toBeNull();
+    const s = reduce(start(), { id: 9, kind: "sync_started", data: eventPayload("sync_started", { id: 9, time: 1, kind: "sync_started", data: { config_id: "cfg_b" } }) });
     expect(s.configs[1].state).toBe("syncing");
   });
 

@@ -69,35 +69,42 @@ pub struct SyncConfig {
     /// "poke") right after it pushed, and takes their pokes, so edits arrive in about a second
     /// instead of at the next check. A relay (`DOTSYNC_RELAY`) works either way.
     #[serde(default = "default_true")]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub notify: bool,
     /// Whether a settings file (JSON/JSONC, TOML, YAML, INI/gitconfig) whose line merge
     /// conflicts is merged key by key: a conflict only when both machines changed the same key.
     #[serde(default = "default_true")]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub structured_merge: bool,
     /// Extra files to merge by key, by glob (matched against the path under the home, or the
     /// file name for a glob without `/`): `{"*.conf": "ini"}`. Formats: `json`, `toml`, `yaml`,
     /// `ini`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub merge_formats: BTreeMap<String, String>,
     /// The machines this config applies to, by name (`DOTSYNC_MACHINE` or the host name);
     /// empty: every machine. A machine not listed never syncs it (its status says so).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub machines: Vec<String>,
     /// Files stored on the remote encrypted with age, by glob (matched against the path under
     /// the home, or the file name for a glob without `/`): `[".ssh/**", ".npmrc"]`. Every
     /// machine whose key is listed in the repository can read them; the remote never holds
     /// their plaintext.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub encrypt: Vec<String>,
     /// Files each machine keeps its own version of, by glob: synced to
     /// `PATH##machine.NAME` in the repository, so every machine's version is versioned and
     /// visible everywhere, and none replaces another's.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub per_machine: Vec<String>,
     /// Files pushed as they are even when they look like they hold a secret (a private key,
     /// an auth token), by glob. Without one, such a file is held and the sync says how to
     /// encrypt it.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub plaintext: Vec<String>,
 }
 

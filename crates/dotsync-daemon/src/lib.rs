@@ -30,7 +30,7 @@ mod security;
 mod watch;
 
 pub use notify::NotifyOptions;
-pub use openapi::ApiDoc;
+pub use openapi::document as openapi_document;
 pub use security::is_loopback_host;
 
 /// Shared state of every request.

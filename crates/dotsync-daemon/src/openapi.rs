@@ -1,45 +1,70 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations.
 //!
-//! Besides what each handler documents, [`CommonResponses`] adds to every operation the answers
-//! that come from the layers every request passes, so the document lists every status a client
-//! can get: 403 (a Host that is not a loopback name, a foreign Origin: `security.rs`), 401 (no
-//! or wrong credentials, for every route that needs them), 400 for a path or query parameter
-//! that does not decode, and 400, 413 and 415 for a JSON body (`json.rs`).
+//! The paths come from `routes::api`, which registers every route together with its operation
+//! (`utoipa_axum`), so the document and the router cannot disagree. This module adds what is
+//! common to them all: the title, the bearer scheme, the schemas that only parameters name, and
+//! [`CommonResponses`], the answers that come from the layers every request passes, so the
+//! document lists every status a client can get: 403 (a Host that is not a loopback name, a
+//! foreign Origin: `security.rs`), 401 (no or wrong credentials, for every route that needs
+//! them), 400 for a path or query parameter that does not decode, and 400, 413 and 415 for a JSON
+//! body (`json.rs`).
+//!
+//! `cargo run -p dotsync-daemon --example openapi` prints it (the web app's types are generated
+//! from that: `ui/scripts/gen-types.sh`).
+
+use std::sync::LazyLock;
 
 use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{
-    config, events, file, fs, health, history, key, machines, pause, remote, session, settings,
-    status, sync, ui,
-};
+use crate::routes::history;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "dotsync", description = "The dotsync daemon's API. Every route but /v1/health \
         needs `Authorization: Bearer <token>` (the token is in ~/.dotsync/state/token), or the \
         web app's session cookie with its `X-Dotsync-CSRF` header (see /v1/session/login)."),
-    paths(
-        health::health, health::openapi,
-        config::list, config::create, config::show, config::replace, config::delete,
-        file::which,
-        history::conflicts, history::conflict_content, history::resolve, history::history,
-        history::content, history::restore, history::files,
-        sync::sync_one, sync::sync_all, status::status, machines::machines, events::events,
-        ui::index, session::show, session::create_code, session::login, session::logout,
-        fs::list, settings::show, settings::replace,
-        pause::pause_all, pause::resume_all, pause::pause_one, pause::resume_one,
-        remote::check, remote::preview, remote::log,
-        key::show, key::init, key::export, key::import, key::trust,
-    ),
     // Schemas that only parameters name (utoipa collects those of bodies by itself).
     components(schemas(crate::error::ErrorBody, crate::events::Event, history::SideDoc)),
-    modifiers(&BearerAuth, &CommonResponses),
+    modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;
+
+/// The whole document: the routes' operations and the shared answers.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = crate::routes::api().split_for_parts();
+    CommonResponses.modify(&mut doc);
+    // axum writes a parameter that takes the rest of the path `{*name}`; OpenAPI `{name}`.
+    doc.paths.paths = std::mem::take(&mut doc.paths.paths)
+        .into_iter()
+        .map(|(path, item)| (path.replace("{*", "{"), item))
+        .collect();
+    doc
+}
+
+/// What `GET /v1/openapi.json` serves: [`document`], made once.
+pub(crate) fn served() -> &'static utoipa::openapi::OpenApi {
+    static DOC: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(document);
+    &DOC
+}
+
+/// The schema of a body of raw bytes (`application/octet-stream`): a binary string.
+pub(crate) struct Binary;
+
+impl utoipa::PartialSchema for Binary {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Binary {}
 
 struct BearerAuth;
 
@@ -169,7 +194,7 @@ mod tests {
 
     /// Every documented operation: (method, path with `{params}` filled in, operation).
     fn operations() -> Vec<(&'static str, String, Operation)> {
-        let doc = ApiDoc::openapi();
+        let doc = document();
         let mut out = Vec::new();
         for (path, item) in doc.paths.paths {
             let concrete = path.replace("{id}", "x").replace("{name}", "x");
@@ -248,10 +273,57 @@ mod tests {
                 _ => {}
             }
         }
-        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let doc = serde_json::to_value(document()).unwrap();
         let mut refs = 0;
         walk(&doc, &doc, &mut refs);
         assert!(refs > 20, "only {refs} references");
+    }
+
+    /// Every body a route takes or gives, whatever its media type, has a schema (the web app's
+    /// types are generated from them), every operation documents at least one answer, and no
+    /// two operations share an `operationId` (generators name things by it).
+    #[test]
+    fn every_body_has_a_schema_and_every_operation_its_own_id() {
+        fn resolve<'a>(
+            doc: &'a serde_json::Value,
+            v: &'a serde_json::Value,
+        ) -> &'a serde_json::Value {
+            match v.get("$ref").and_then(|r| r.as_str()) {
+                Some(r) => doc.pointer(r.trim_start_matches('#')).expect("resolves"),
+                None => v,
+            }
+        }
+        let doc = serde_json::to_value(document()).unwrap();
+        let mut bodies = 0;
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().expect("an operationId");
+                assert!(ids.insert(id), "{method} {path}: operationId {id} is taken");
+                let responses = op["responses"].as_object().unwrap();
+                assert!(!responses.is_empty(), "{method} {path} documents no answer");
+                let mut contents = vec![(
+                    "request".to_owned(),
+                    op.get("requestBody").map(|b| &resolve(&doc, b)["content"]),
+                )];
+                for (status, r) in responses {
+                    contents.push((status.clone(), resolve(&doc, r).get("content")));
+                }
+                for (what, content) in contents {
+                    let Some(content) = content.and_then(|c| c.as_object()) else {
+                        continue;
+                    };
+                    for (media, c) in content {
+                        bodies += 1;
+                        assert!(
+                            c.get("schema").is_some(),
+                            "{method} {path}: the {what} body ({media}) has no schema"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(bodies > 50, "only {bodies} bodies");
     }
 
     /// Every route that reads a JSON body documents 400, 413 and 415, and really answers 415 to

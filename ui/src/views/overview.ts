@@ -1,7 +1,7 @@
 import { button, card, empty, pageHeader, statePill } from "../components";
 import { formatAgo, formatBytes, formatDuration, h, mount } from "../dom";
 import { errorText, onDaemonEvent, startSync, store, subscribe, toast, refreshStatus } from "../store";
-import { pendingOf, uptimeNow, type LiveConfig } from "../state";
+import { uptimeNow, type LiveConfig } from "../state";
 import { navigate } from "../router";
 import { api, get } from "../api";
 import { changeOrigin, changeWord, needs, type Need } from "../needs";
@@ -79,7 +79,6 @@ export function overview(root: HTMLElement): () => void {
         uptime !== null && Number.isFinite(uptime) ? h("span", { class: "muted" }, `up ${formatDuration(uptime)}`) : null,
         live.watcher ? h("span", { class: "muted" }, live.watcher.running ? `watching ${live.watcher.watches} folders` : "not watching files") : null,
         h("span", { class: "muted", "data-testid": "stream-state" }, `events: ${streamLabel}`),
-        store.status_missing ? h("span", { class: "muted" }, "(this daemon has no /v1/status yet: states are not live)") : null,
       ),
       live.configs.length === 0
         ? empty(
@@ -233,15 +232,11 @@ function configCard(c: LiveConfig, running: boolean): HTMLElement {
       { class: "facts" },
       cfg ? [h("dt", null, "Remote"), h("dd", { class: "path" }, cfg.remote)] : null,
       cfg ? [h("dt", null, "Paths"), h("dd", { class: "path" }, cfg.paths.join(" "))] : null,
-      typeof c.auto === "boolean"
-        ? [h("dt", null, "Syncs"), h("dd", null, c.paused ? "paused: only when asked" : c.auto ? "by itself" : "when asked")]
-        : null,
-      typeof c.files === "number"
-        ? [h("dt", null, "Files"), h("dd", { "data-testid": "file-count" }, `${c.files} · ${formatBytes(c.bytes ?? 0)}`)]
-        : null,
+      [h("dt", null, "Syncs"), h("dd", null, c.paused ? "paused: only when asked" : c.auto ? "by itself" : "when asked")],
+      [h("dt", null, "Files"), h("dd", { "data-testid": "file-count" }, `${c.files} · ${formatBytes(c.bytes)}`)],
       h("dt", null, "Last sync"),
       h("dd", { "data-testid": "last-sync" }, formatAgo(c.last_sync)),
-      pendingOf(c) !== null ? [h("dt", null, "Local changes"), h("dd", null, pendingOf(c) ? `${pendingOf(c)} waiting` : "none")] : null,
+      [h("dt", null, "Local changes"), h("dd", null, c.pending_changes ? `${c.pending_changes} waiting` : "none")],
       typeof c.retry_in_s === "number" ? [h("dt", null, "Retry"), h("dd", null, `in ${formatDuration(c.retry_in_s)}`)] : null,
       h("dt", null, "Conflicts"),
       h("dd", null, c.conflicts ? h("a", { href: "#/conflicts" }, String(c.conflicts)) : "0"),

@@ -40,7 +40,7 @@ impl App {
 }
 
 /// All configs.
-#[utoipa::path(get, path = "/v1/config", tag = "config",
+#[utoipa::path(get, path = "/v1/config", operation_id = "list_configs", tag = "config",
     responses((status = 200, body = Vec<SyncConfig>)))]
 pub async fn list(State(app): State<App>) -> Result<Json<Vec<SyncConfig>>, ApiError> {
     Ok(Json(app.blocking(|a| Ok(a.store.list_configs()?)).await?))
@@ -76,7 +76,7 @@ pub async fn create(
 }
 
 /// One config, by id or name.
-#[utoipa::path(get, path = "/v1/config/{id}", tag = "config",
+#[utoipa::path(get, path = "/v1/config/{id}", operation_id = "show_config", tag = "config",
     params(("id" = String, Path, description = "The config's id or name")),
     responses((status = 200, body = SyncConfig), (status = 404, body = ErrorBody)))]
 pub async fn show(
@@ -87,7 +87,7 @@ pub async fn show(
 }
 
 /// Replaces a config (omitted optional fields take their defaults).
-#[utoipa::path(put, path = "/v1/config/{id}", tag = "config", request_body = ConfigInput,
+#[utoipa::path(put, path = "/v1/config/{id}", operation_id = "replace_config", tag = "config", request_body = ConfigInput,
     params(("id" = String, Path, description = "The config's id or name")),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn replace(

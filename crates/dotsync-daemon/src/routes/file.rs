@@ -14,7 +14,7 @@ use crate::json::ApiPath;
 /// covered when it is a listed file or lies inside a listed directory and no ignore pattern
 /// matches it. A bare name (no `/`) is looked up as `~/name` and also matches a listed path
 /// whose last component is that name.
-#[utoipa::path(get, path = "/v1/file/{name}", tag = "config",
+#[utoipa::path(get, path = "/v1/file/{*name}", tag = "config",
     params(("name" = String, Path, description = "URL-encoded path or bare file name")),
     responses((status = 200, body = Vec<String>), (status = 400, body = ErrorBody)))]
 pub async fn which(

@@ -56,7 +56,7 @@ pub struct FsListing {
 }
 
 /// Lists a directory inside the home.
-#[utoipa::path(get, path = "/v1/fs", tag = "app", params(FsQuery),
+#[utoipa::path(get, path = "/v1/fs", operation_id = "list_dir", tag = "app", params(FsQuery),
     responses((status = 200, body = FsListing), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn list(

@@ -1,6 +1,5 @@
 use axum::Json;
 use serde::Serialize;
-use utoipa::OpenApi;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
@@ -23,6 +22,6 @@ pub async fn health() -> Json<Health> {
 /// This document.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "daemon",
     responses((status = 200, description = "The OpenAPI 3 document of the API", body = Object)))]
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(crate::ApiDoc::openapi())
+pub async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(crate::openapi::served())
 }

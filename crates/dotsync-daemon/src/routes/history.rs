@@ -277,7 +277,8 @@ pub enum KeepDoc {
 
 /// One side of a conflict, as raw bytes.
 #[utoipa::path(get, path = "/v1/conflicts/content", tag = "sync", params(SideQuery),
-    responses((status = 200, description = "The bytes of that side", content_type = "application/octet-stream"),
+    responses((status = 200, description = "The bytes of that side", content_type = "application/octet-stream",
+        body = crate::openapi::Binary),
         (status = 400, body = ErrorBody, description = "An invalid path or side"),
         (status = 404, body = ErrorBody, description = "No such config or conflict, or that side has no file")))]
 pub async fn conflict_content(
@@ -392,7 +393,8 @@ pub struct ContentQuery {
 
 /// A file's bytes at a version (or now).
 #[utoipa::path(get, path = "/v1/content", tag = "sync", params(ContentQuery),
-    responses((status = 200, description = "The bytes", content_type = "application/octet-stream"),
+    responses((status = 200, description = "The bytes", content_type = "application/octet-stream",
+        body = crate::openapi::Binary),
         (status = 400, body = ErrorBody, description = "An invalid path or rev"),
         (status = 404, body = ErrorBody, description = "No such config, file or version")))]
 pub async fn content(
@@ -483,11 +485,10 @@ impl App {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use utoipa::OpenApi;
 
     /// The names of the properties of schema `name` in the API's document, and the required ones.
     fn schema_fields(name: &str) -> (Vec<String>, Vec<String>) {
-        let doc = serde_json::to_value(crate::ApiDoc::openapi()).unwrap();
+        let doc = serde_json::to_value(crate::openapi_document()).unwrap();
         let schema = &doc["components"]["schemas"][name];
         let mut props: Vec<String> = schema["properties"]
             .as_object()

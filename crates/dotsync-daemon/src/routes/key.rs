@@ -78,7 +78,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// This machine's public keys.
-#[utoipa::path(get, path = "/v1/key", tag = "key",
+#[utoipa::path(get, path = "/v1/key", operation_id = "show_key", tag = "key",
     responses((status = 200, body = KeyState), (status = 500, body = ErrorBody)))]
 pub async fn show(State(app): State<App>) -> Result<Json<KeyState>, ApiError> {
     let (public_keys, trusted) =

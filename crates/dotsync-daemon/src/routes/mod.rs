@@ -1,9 +1,19 @@
+//! Every route of the daemon, registered together with its OpenAPI operation.
+//!
+//! [`api`] is the one list: each `routes!(...)` takes handlers annotated with
+//! `#[utoipa::path]` and adds both the axum route and the operation, so a route cannot exist
+//! without its entry in `GET /v1/openapi.json` (nor an entry without its route). Handlers sharing
+//! a path go in one `routes!`.
+
 use axum::Router;
 use axum::http::{Method, StatusCode, Uri};
-use axum::routing::get;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::App;
 use crate::error::ApiError;
+use crate::openapi::ApiDoc;
 
 pub mod config;
 pub mod events;
@@ -21,65 +31,56 @@ pub mod status;
 pub mod sync;
 pub mod ui;
 
+/// The routes and their OpenAPI operations, before `openapi.rs` adds the shared answers
+/// (`openapi::document`) and before the fallbacks and security layers (`App::router`).
+pub(crate) fn api() -> OpenApiRouter<App> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::openapi))
+        .routes(routes!(config::list, config::create))
+        .routes(routes!(config::show, config::replace, config::delete))
+        .routes(routes!(pause::pause_one))
+        .routes(routes!(pause::resume_one))
+        .routes(routes!(key::show))
+        .routes(routes!(key::init))
+        .routes(routes!(key::export))
+        .routes(routes!(key::import))
+        .routes(routes!(key::trust))
+        .routes(routes!(pause::pause_all))
+        .routes(routes!(pause::resume_all))
+        .routes(routes!(remote::check))
+        .routes(routes!(remote::preview))
+        .routes(routes!(remote::log))
+        .routes(routes!(file::which))
+        .routes(routes!(history::conflicts))
+        .routes(routes!(history::conflict_content))
+        .routes(routes!(history::resolve))
+        .routes(routes!(history::history))
+        .routes(routes!(history::content))
+        .routes(routes!(history::restore))
+        .routes(routes!(history::files))
+        .routes(routes!(sync::sync_all))
+        .routes(routes!(sync::sync_one))
+        .routes(routes!(status::status))
+        .routes(routes!(machines::machines))
+        .routes(routes!(events::events))
+        .routes(routes!(ui::index))
+        .routes(routes!(ui::index_html))
+        .routes(routes!(ui::app_js))
+        .routes(routes!(ui::app_css))
+        .routes(routes!(ui::favicon))
+        .routes(routes!(session::show))
+        .routes(routes!(session::create_code))
+        .routes(routes!(session::login))
+        .routes(routes!(session::logout))
+        .routes(routes!(fs::list))
+        .routes(routes!(settings::show, settings::replace))
+}
+
+/// The routes with the JSON answers for an unknown path or method (no security layers yet).
 pub fn router() -> Router<App> {
-    Router::new()
-        .route("/v1/health", get(health::health))
-        .route("/v1/openapi.json", get(health::openapi))
-        .route("/v1/config", get(config::list).post(config::create))
-        .route(
-            "/v1/config/{id}",
-            get(config::show)
-                .put(config::replace)
-                .delete(config::delete),
-        )
-        .route(
-            "/v1/config/{id}/pause",
-            axum::routing::post(pause::pause_one),
-        )
-        .route(
-            "/v1/config/{id}/resume",
-            axum::routing::post(pause::resume_one),
-        )
-        .route("/v1/key", get(key::show))
-        .route("/v1/key/init", axum::routing::post(key::init))
-        .route("/v1/key/export", axum::routing::post(key::export))
-        .route("/v1/key/import", axum::routing::post(key::import))
-        .route("/v1/key/trust", axum::routing::post(key::trust))
-        .route("/v1/pause", axum::routing::post(pause::pause_all))
-        .route("/v1/resume", axum::routing::post(pause::resume_all))
-        .route("/v1/remote/check", axum::routing::post(remote::check))
-        .route("/v1/preview", axum::routing::post(remote::preview))
-        .route("/v1/log", get(remote::log))
-        .route("/v1/file/{*name}", get(file::which))
-        .route("/v1/conflicts", get(history::conflicts))
-        .route("/v1/conflicts/content", get(history::conflict_content))
-        .route(
-            "/v1/conflicts/resolve",
-            axum::routing::post(history::resolve),
-        )
-        .route("/v1/history", get(history::history))
-        .route("/v1/content", get(history::content))
-        .route("/v1/restore", axum::routing::post(history::restore))
-        .route("/v1/files", get(history::files))
-        .route("/v1/sync", axum::routing::post(sync::sync_all))
-        .route("/v1/sync/{id}", axum::routing::post(sync::sync_one))
-        .route("/v1/status", get(status::status))
-        .route("/v1/machines", get(machines::machines))
-        .route("/v1/events", get(events::events))
-        .route("/", get(ui::index))
-        .route("/index.html", get(ui::index))
-        .route("/app.js", get(ui::app_js))
-        .route("/app.css", get(ui::app_css))
-        .route("/favicon.svg", get(ui::favicon))
-        .route("/v1/session", get(session::show))
-        .route(
-            "/v1/session/code",
-            axum::routing::post(session::create_code),
-        )
-        .route("/v1/session/login", get(session::login))
-        .route("/v1/session/logout", axum::routing::post(session::logout))
-        .route("/v1/fs", get(fs::list))
-        .route("/v1/settings", get(settings::show).put(settings::replace))
+    let (router, _) = api().split_for_parts();
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

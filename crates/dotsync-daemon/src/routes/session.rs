@@ -293,7 +293,7 @@ pub struct SessionInfo {
 }
 
 /// How the request is signed in; a 401 means it is not.
-#[utoipa::path(get, path = "/v1/session", tag = "session",
+#[utoipa::path(get, path = "/v1/session", operation_id = "show_session", tag = "session",
     responses((status = 200, body = SessionInfo), (status = 401, body = ErrorBody)))]
 pub async fn show(headers: HeaderMap) -> Json<SessionInfo> {
     Json(SessionInfo {

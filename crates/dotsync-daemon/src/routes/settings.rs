@@ -147,14 +147,14 @@ pub(crate) fn save(path: &Path, s: &Settings) -> std::io::Result<()> {
 }
 
 /// The app's settings (the defaults until saved once).
-#[utoipa::path(get, path = "/v1/settings", tag = "app",
+#[utoipa::path(get, path = "/v1/settings", operation_id = "show_settings", tag = "app",
     responses((status = 200, body = Settings), (status = 500, body = ErrorBody)))]
 pub async fn show(State(app): State<App>) -> Result<Json<Settings>, ApiError> {
     Ok(Json(load(&app.layout.frontend_config_path())?))
 }
 
 /// Replaces the app's settings. Every field is required; unknown fields are refused.
-#[utoipa::path(put, path = "/v1/settings", tag = "app", request_body = Settings,
+#[utoipa::path(put, path = "/v1/settings", operation_id = "replace_settings", tag = "app", request_body = Settings,
     responses((status = 200, body = Settings), (status = 400, body = ErrorBody)))]
 pub async fn replace(
     State(app): State<App>,

@@ -52,20 +52,40 @@ fn asset(body: &'static [u8], content_type: &'static str, cache: &'static str) -
 
 /// The app's page. Never cached, so a new daemon's app is what loads after an upgrade.
 #[utoipa::path(get, path = "/", tag = "app", security(()),
-    responses((status = 200, description = "The web app", content_type = "text/html")))]
+    responses((status = 200, description = "The web app", content_type = "text/html", body = String)))]
 pub async fn index() -> Response {
     asset(INDEX_HTML, "text/html; charset=utf-8", "no-store")
 }
 
+/// The app's page under its file name.
+#[utoipa::path(get, path = "/index.html", tag = "app", security(()),
+    responses((status = 200, description = "The web app", content_type = "text/html", body = String)))]
+pub async fn index_html() -> Response {
+    index().await
+}
+
 // The assets keep fixed names, so browsers must revalidate them on every load.
+
+/// The app's script.
+#[utoipa::path(get, path = "/app.js", tag = "app", security(()),
+    responses((status = 200, description = "The web app's script", content_type = "text/javascript",
+        body = String)))]
 pub async fn app_js() -> Response {
     asset(APP_JS, "text/javascript; charset=utf-8", "no-cache")
 }
 
+/// The app's stylesheet.
+#[utoipa::path(get, path = "/app.css", tag = "app", security(()),
+    responses((status = 200, description = "The web app's stylesheet", content_type = "text/css",
+        body = String)))]
 pub async fn app_css() -> Response {
     asset(APP_CSS, "text/css; charset=utf-8", "no-cache")
 }
 
+/// The app's icon.
+#[utoipa::path(get, path = "/favicon.svg", tag = "app", security(()),
+    responses((status = 200, description = "The web app's icon", content_type = "image/svg+xml",
+        body = String)))]
 pub async fn favicon() -> Response {
     asset(FAVICON, "image/svg+xml", "no-cache")
 }
