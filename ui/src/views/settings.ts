@@ -88,7 +88,7 @@ function render(root: HTMLElement, s: Settings, failed: boolean): void {
           "div",
           { class: "field field-check" },
           h("label", null, notif, " Desktop notifications for conflicts and failed syncs"),
-          h("p", { class: "hint" }, permission === "denied" ? "The browser blocks notifications for this page." : "Shown while the app is open."),
+          h("p", { class: "hint" }, permission === "denied" ? "The browser blocks notifications for this page." : "Shown by the desktop app (also while its window is closed), and by this page while it is open."),
           slot("notifications"),
         ),
         h(
@@ -96,7 +96,7 @@ function render(root: HTMLElement, s: Settings, failed: boolean): void {
           { class: "field" },
           h("label", { for: "s-backend_addr" }, "Backend address"),
           addr,
-          h("p", { class: "hint" }, "The daemon's address, kept for other clients. This page always talks to the daemon that served it."),
+          h("p", { class: "hint" }, "Where the desktop app finds the daemon (loopback only). This page always talks to the daemon that served it."),
           slot("backend_addr"),
         ),
         h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn btn-primary", "data-testid": "save-settings" }, "Save settings")),
