@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::sync::names;
+use crate::sync::{ErrorKind, names};
 
 /// The body of every 4xx and 5xx answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -41,6 +41,18 @@ pub enum ErrorCode {
     Conflict,
     /// The daemon is shutting down.
     Unavailable,
+    /// A remote this request needed cannot be reached (503), like a sync's `error_kind`.
+    Offline,
+    /// The remote refused who we are (503).
+    Auth,
+    /// There is no repository at the remote (503).
+    RemoteNotFound,
+    /// The remote refused the push (503).
+    Rejected,
+    /// The remote's branch is locked (503).
+    RemoteLocked,
+    /// A disk is full (503).
+    DiskFull,
     Internal,
     /// A newer daemon's code this client does not know.
     #[serde(other)]
@@ -52,5 +64,18 @@ names!(ErrorCode {
     NotFound => "not_found", Unauthorized => "unauthorized", Forbidden => "forbidden",
     MethodNotAllowed => "method_not_allowed", UnsupportedMediaType => "unsupported_media_type",
     PayloadTooLarge => "payload_too_large", Conflict => "conflict", Unavailable => "unavailable",
+    Offline => "offline", Auth => "auth", RemoteNotFound => "remote_not_found",
+    Rejected => "rejected", RemoteLocked => "remote_locked", DiskFull => "disk_full",
     Internal => "internal",
 } else Unknown);
+
+impl From<ErrorKind> for ErrorCode {
+    /// The code of an answer that failed for a sync's reason: the same word where the API has
+    /// one (the remote's troubles), else `internal`.
+    fn from(kind: ErrorKind) -> Self {
+        match ErrorCode::from_name(kind.as_str()) {
+            ErrorCode::Unknown => ErrorCode::Internal,
+            code => code,
+        }
+    }
+}

@@ -6,6 +6,21 @@ use utoipa::ToSchema;
 
 /// Generates `as_str` and `from_name` for an enum of unit variants named like its JSON.
 macro_rules! names {
+    ($ty:ident { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $ty {
+            /// The name on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name,)*
+                }
+            }
+        }
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
     ($ty:ident { $($variant:ident => $name:literal),* $(,)? } else $unknown:ident) => {
         impl $ty {
             /// The name on the wire.
@@ -55,15 +70,12 @@ pub enum FileAction {
     Skipped,
     /// Could not be synced, for the reason in `detail`; the rest of the sync went on.
     Failed,
-    /// A newer daemon's action this client does not know.
-    #[serde(other)]
-    Unknown,
 }
 
 names!(FileAction {
     Pushed => "pushed", Pulled => "pulled", Merged => "merged", Deleted => "deleted",
     Conflict => "conflict", Resolved => "resolved", Skipped => "skipped", Failed => "failed",
-} else Unknown);
+});
 
 /// The phase a `progress` line reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -75,15 +87,12 @@ pub enum Phase {
     Commit,
     Push,
     Apply,
-    /// A newer daemon's phase this client does not know.
-    #[serde(other)]
-    Unknown,
 }
 
 names!(Phase {
     Scan => "scan", Fetch => "fetch", Plan => "plan", Commit => "commit", Push => "push",
     Apply => "apply",
-} else Unknown);
+});
 
 /// What started a sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]

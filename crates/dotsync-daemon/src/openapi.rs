@@ -35,7 +35,8 @@ use crate::routes::{
         key::show, key::init, key::export, key::import, key::trust,
     ),
     // Schemas that only parameters name (utoipa collects those of bodies by itself).
-    components(schemas(crate::error::ErrorBody, crate::events::Event, history::SideDoc)),
+    components(schemas(dotsync_api::ErrorBody, dotsync_api::Event, dotsync_api::Side,
+        dotsync_api::Missed)),
     modifiers(&BearerAuth, &CommonResponses),
     security(("bearer" = [])),
 )]

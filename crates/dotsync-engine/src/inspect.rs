@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use dotsync_core::SyncConfig;
 use dotsync_core::paths::{Ignore, RepoPath};
 use dotsync_core::plan::{Kind, Version};
-use serde::Serialize;
 
 use crate::apply::Target;
 use crate::git::{Repo, tracking_ref};
@@ -15,25 +14,7 @@ use crate::records::{self, Outcome, decode_version};
 use crate::scan::{Scanner, StatKey};
 use crate::{Engine, SyncError};
 
-/// A conflict, as clients see it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConflictInfo {
-    pub config: String,
-    pub config_id: String,
-    pub path: String,
-    /// `both_changed`, `delete_vs_change` or `no_base`.
-    pub reason: String,
-    pub detected_at: i64,
-    pub local_exists: bool,
-    pub remote_exists: bool,
-    pub base_exists: bool,
-    pub remote_commit: Option<String>,
-    /// The machine that made the other side ("theirs"): the last commit of the remote that
-    /// changed the file, as far as this machine fetched it.
-    pub remote_machine: Option<String>,
-    /// Whether either side is binary (no text view, no edited result).
-    pub binary: bool,
-}
+pub use dotsync_api::{ConflictInfo, ConflictReason, FileState, FileStatus, HistoryEntry};
 
 /// How a person resolves a conflict.
 #[derive(Debug, Clone)]
@@ -44,39 +25,6 @@ pub enum Resolution {
     Remote,
     /// Write this content (an edited merge) into the home; the next sync pushes it.
     Content(Vec<u8>),
-}
-
-/// One version of a file in the remote's history.
-#[derive(Debug, Clone, Serialize)]
-pub struct HistoryEntry {
-    pub commit: String,
-    /// Unix seconds.
-    pub time: i64,
-    pub machine: String,
-    pub message: String,
-    /// Size in bytes; None where this commit deleted the file.
-    pub size: Option<u64>,
-    pub blob: Option<String>,
-}
-
-/// The state of one covered file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FileState {
-    Synced,
-    Modified,
-    New,
-    Deleted,
-    Conflict,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct FileStatus {
-    pub path: String,
-    pub size: Option<u64>,
-    pub mode: Option<String>,
-    pub kind: Option<Kind>,
-    pub state: FileState,
 }
 
 fn is_hex_rev(rev: &str) -> bool {
@@ -101,7 +49,7 @@ impl Engine {
                 config: cfg.name.clone(),
                 config_id: cfg.id.clone(),
                 path: c.path.clone(),
-                reason: c.reason.clone(),
+                reason: ConflictReason::from_name(&c.reason),
                 detected_at: c.detected_at,
                 local_exists: self.home.join(&c.path).symlink_metadata().is_ok(),
                 remote_exists: c.remote.is_some(),

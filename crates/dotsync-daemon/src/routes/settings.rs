@@ -5,58 +5,22 @@ use std::path::Path;
 
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
 
-/// The app's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// The daemon's address as the desktop shell should reach it (`127.0.0.1:11000`); loopback
-    /// only.
-    pub backend_addr: String,
-    /// `light`, `dark` or `system`.
-    #[schema(value_type = ThemeDoc)]
-    pub theme: String,
-    /// Whether the app shows desktop notifications for conflicts and failed syncs.
-    pub notifications: bool,
-}
+pub use dotsync_api::{DaemonEvent, Settings, Theme};
 
-/// The app's themes.
-#[derive(utoipa::ToSchema)]
-#[schema(as = Theme)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum ThemeDoc {
-    Light,
-    Dark,
-    System,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            backend_addr: "127.0.0.1:11000".to_owned(),
-            theme: "system".to_owned(),
-            notifications: true,
-        }
+fn validate(s: &Settings) -> Result<(), ApiError> {
+    validate_addr(&s.backend_addr)?;
+    if s.theme == Theme::Unknown {
+        return Err(ApiError::invalid(
+            "theme",
+            "that is not a theme; use light, dark or system",
+        ));
     }
-}
-
-impl Settings {
-    fn validate(&self) -> Result<(), ApiError> {
-        validate_addr(&self.backend_addr)?;
-        if !matches!(self.theme.as_str(), "light" | "dark" | "system") {
-            return Err(ApiError::invalid(
-                "theme",
-                format!("{:?} is not a theme; use light, dark or system", self.theme),
-            ));
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 fn validate_addr(addr: &str) -> Result<(), ApiError> {
@@ -91,13 +55,20 @@ fn validate_addr(addr: &str) -> Result<(), ApiError> {
 /// Reads the settings file; a missing file means the defaults.
 pub fn load(path: &Path) -> Result<Settings, ApiError> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::internal(format!(
-                "{} is not valid settings JSON ({e}); fix it, or delete it to start from the \
-                 defaults",
-                path.display()
-            ))
-        }),
+        Ok(bytes) => {
+            let mut s: Settings = serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError::internal(format!(
+                    "{} is not valid settings JSON ({e}); fix it, or delete it to start from \
+                     the defaults",
+                    path.display()
+                ))
+            })?;
+            // A theme this version does not know (a hand edit) shows as the default.
+            if s.theme == Theme::Unknown {
+                s.theme = Theme::default();
+            }
+            Ok(s)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
         Err(e) => Err(ApiError::internal(format!(
             "cannot read {}: {e}",
@@ -128,7 +99,7 @@ pub async fn replace(
     State(app): State<App>,
     ApiJson(s): ApiJson<Settings>,
 ) -> Result<Json<Settings>, ApiError> {
-    s.validate()?;
+    validate(&s)?;
     let path = app.layout.frontend_config_path();
     let to_save = s.clone();
     tokio::task::spawn_blocking(move || save(&path, &to_save))
@@ -140,10 +111,7 @@ pub async fn replace(
                 app.layout.frontend_config_path().display()
             ))
         })?;
-    app.events.emit(
-        "settings_changed",
-        serde_json::to_value(&s).unwrap_or_default(),
-    );
+    app.events.emit(&DaemonEvent::SettingsChanged(s.clone()));
     Ok(Json(s))
 }
 
@@ -186,7 +154,7 @@ mod tests {
         assert_eq!(load(&path).unwrap(), Settings::default());
         let s = Settings {
             backend_addr: "127.0.0.1:12000".into(),
-            theme: "dark".into(),
+            theme: Theme::Dark,
             notifications: false,
         };
         save(&path, &s).unwrap();
@@ -203,7 +171,7 @@ mod tests {
             .map(|i| Settings {
                 backend_addr: format!("127.0.0.1:{}", 12000 + i),
                 // Lengths differ, so an interleaving of two writes cannot pass for one.
-                theme: ["light", "dark", "system"][i % 3].into(),
+                theme: [Theme::Light, Theme::Dark, Theme::System][i % 3],
                 notifications: i % 2 == 0,
             })
             .collect();

@@ -26,7 +26,7 @@ use crate::meta::META_PATH;
 use crate::records::{self, ConflictRecord, Outcome};
 
 use crate::scan::{LocalEntry, Scanner, is_racy};
-use crate::{Engine, FileAction, SyncError, SyncEvent, SyncOptions, SyncSummary};
+use crate::{Engine, FileAction, Phase, SyncError, SyncEvent, SyncOptions, SyncSummary};
 use message::{commit_message, message_path};
 use planner::Planned;
 use remote::RemoteState;
@@ -122,7 +122,7 @@ impl Emitter<'_> {
         self.summary.retry = true;
     }
 
-    fn progress(&mut self, phase: &'static str, done: u64, total: Option<u64>) {
+    fn progress(&mut self, phase: Phase, done: u64, total: Option<u64>) {
         (self.sink)(&SyncEvent::Progress {
             config: self.summary.config.clone(),
             phase,
@@ -149,11 +149,7 @@ impl Engine {
             config_id: cfg.id.clone(),
             remote: cfg.remote.clone(),
             branch: cfg.branch.clone(),
-            trigger: if opts.trigger.is_empty() {
-                "api".into()
-            } else {
-                opts.trigger.clone()
-            },
+            trigger: opts.trigger,
         });
         let mut em = Emitter {
             sink,
@@ -259,7 +255,7 @@ impl Engine {
         // scanned: a sync with nothing to do costs the longer of the two, not their sum.
         let (scan, remote_check) = std::thread::scope(|scope| {
             let check = scope.spawn(|| repo.ls_remote(url, &cfg.branch));
-            let sink_progress = &mut |n: u64| em.progress("scan", n, None);
+            let sink_progress = &mut |n: u64| em.progress(Phase::Scan, n, None);
             let scan = Scanner {
                 home: &self.home,
                 state_dir: &state_dir,
@@ -380,7 +376,7 @@ impl Engine {
 
         fail::fail_point!("sync::after-scan");
         // 2. The remote check's answer. Nothing else to do if neither side moved.
-        em.progress("fetch", 0, None);
+        em.progress(Phase::Fetch, 0, None);
         let mut head = remote_check?;
         // The rules that map home bytes to repository bytes changed since the last full sync
         // (a glob added to `encrypt`): every file is looked at again.
@@ -733,7 +729,7 @@ impl Engine {
             {
                 return Err(SyncError::Cancelled);
             }
-            em.progress("commit", 0, None);
+            em.progress(Phase::Commit, 0, None);
             let mut parent = remote.tip.clone();
             let machine = &self.machine;
             let author = (format!("{machine} (dotsync)"), format!("dotsync@{machine}"));
@@ -786,7 +782,7 @@ impl Engine {
                     records::put(&self.store, records::Versions::Pushed, &cfg.id, &carried)?;
                 }
                 fail::fail_point!("sync::after-commit");
-                em.progress("push", 0, None);
+                em.progress(Phase::Push, 0, None);
                 if !repo.push(url, &commit, &cfg.branch, remote.tip.as_deref())? {
                     return Ok(Pushed::Rejected);
                 }
