@@ -36,8 +36,8 @@ pub use files::{
 };
 pub use machines::{MachineView, Machines, NotifyStats, RemoteView, ThisMachine, Via};
 pub use misc::{
-    Created, ExportInput, Exported, Health, ImportInput, Imported, KeyState, PauseState, Settings,
-    Theme, TrustInput,
+    Created, ExportInput, Exported, Health, ImportInput, Imported, KeyState, LoginCode, PauseState,
+    SessionInfo, Settings, Theme, TrustInput,
 };
 pub use remote::{
     CheckRequest, CheckedFile, Comparison, LogKind, LogLine, RemoteCheck, RemoteKind,

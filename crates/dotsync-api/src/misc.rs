@@ -114,3 +114,21 @@ impl Default for Settings {
         }
     }
 }
+
+/// A one-time login code for the web app (`POST /v1/session/code`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoginCode {
+    /// The one-time code.
+    pub code: String,
+    /// The path to open in a browser on the daemon's address.
+    pub path: String,
+    /// Seconds the code stays valid.
+    pub expires_in_s: u64,
+}
+
+/// How a request is signed in (`GET /v1/session`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SessionInfo {
+    /// `session` for the web app's cookie, `bearer` for the token.
+    pub via: String,
+}
