@@ -723,7 +723,7 @@ fn a_reader_that_goes_away_ends_the_cli_quietly_without_a_panic() {
     );
     m.ok(&["sync", "dots"]);
     for v in 1..4 {
-        m.write(".zshrc", &format!("v{v}\n"));
+        m.write(".zshrc", format!("v{v}\n"));
         m.ok(&["sync", "dots"]);
     }
     // The file listings are larger than a pipe holds: the command is still writing when the
