@@ -690,9 +690,9 @@ export interface paths {
             cookie?: never;
         };
         /** The app's settings (the defaults until saved once). */
-        get: operations["show_settings"];
+        get: operations["show"];
         /** Replaces the app's settings. Every field is required; unknown fields are refused. */
-        put: operations["replace_settings"];
+        put: operations["replace"];
         post?: never;
         delete?: never;
         options?: never;
@@ -778,15 +778,31 @@ export interface components {
         };
         /** @description One file of the remote's branch and how this machine's compares. */
         CheckedFile: {
-            /**
-             * @description `same`, `differs` (this machine has its own, different file: the first sync keeps both
-             *     as a conflict) or `only_remote` (a sync brings it).
-             */
-            here: string;
+            here: components["schemas"]["Comparison"];
             /** @description `~/...` */
             path: string;
             /** Format: int64 */
             size: number;
+        };
+        /**
+         * @description How a file of the remote compares with this machine's.
+         * @enum {string}
+         */
+        Comparison: "same" | "differs" | "only_remote" | "unknown";
+        /** @description What happened to a config. */
+        ConfigChange: {
+            /** @enum {string} */
+            change: "created";
+            config: components["schemas"]["SyncConfig"];
+        } | {
+            /** @enum {string} */
+            change: "updated";
+            config: components["schemas"]["SyncConfig"];
+        } | {
+            /** @enum {string} */
+            change: "deleted";
+            id: string;
+            name: string;
         };
         /**
          * @description The body of `POST /v1/config` and `PUT /v1/config/{id}`; omitted optional fields take their
@@ -852,8 +868,7 @@ export interface components {
             id: string;
             /** @description Why the last sync or remote check failed; cleared by the next success. */
             last_error?: string | null;
-            /** @description `offline`, `git`, `mass_delete`, `io`, ...; with `last_error`. */
-            last_error_kind?: string | null;
+            last_error_kind?: null | components["schemas"]["ErrorKind"];
             /**
              * Format: int64
              * @description Unix seconds of the last successful sync.
@@ -878,16 +893,11 @@ export interface components {
              */
             retry_in_s?: number | null;
             state: components["schemas"]["SyncState"];
-            /** @description What started the running sync (`api`, `watch`, `schedule`, `retry`, `start`, `config`). */
-            trigger?: string | null;
-            /**
-             * @description `watching`, `rescan` (the watch limit was hit; changes are found by rescanning every
-             *     interval) or `off`.
-             */
-            watch: string;
+            trigger?: null | components["schemas"]["Trigger"];
+            watch: components["schemas"]["WatchState"];
             watch_detail?: string | null;
         };
-        /** @description An open conflict (the engine's `ConflictInfo`, as the API serializes it). */
+        /** @description An open conflict. */
         Conflict: {
             base_exists: boolean;
             /** @description Whether either side is binary (no text view, no edited result). */
@@ -903,22 +913,101 @@ export interface components {
             local_exists: boolean;
             /** @description The repository path (`~/` + it in the home). */
             path: string;
-            /** @description `both_changed`, `delete_vs_change` or `no_base`. */
-            reason: string;
+            reason: components["schemas"]["ConflictReason"];
             /** @description The remote commit whose version conflicts. */
             remote_commit: string | null;
             remote_exists: boolean;
-            /** @description The machine that made the other side ("theirs"), when known. */
+            /**
+             * @description The machine that made the other side ("theirs"): the last commit of the remote that
+             *     changed the file, as far as this machine fetched it.
+             */
             remote_machine: string | null;
+        };
+        /**
+         * @description Why a file is in conflict.
+         * @enum {string}
+         */
+        ConflictReason: "both_changed" | "delete_vs_change" | "no_base" | "unknown";
+        /** @description The `data` of a `conflict_resolved` event. */
+        ConflictResolved: {
+            /** @description The config's name. */
+            config: string;
+            config_id: string;
+            keep: components["schemas"]["Keep"];
+            /** @description The repository path. */
+            path: string;
         };
         /**
          * @description A side of a conflict.
          * @enum {string}
          */
         ConflictSide: "local" | "remote" | "base";
+        /** @description `POST /v1/config`'s answer. */
         Created: {
             /** @description The new config's id. */
             id: string;
+        };
+        /** @description Everything the daemon tells its listeners, by `kind`, with its `data`. */
+        DaemonEvent: {
+            /** @description A config was created, replaced or deleted. */
+            data: components["schemas"]["ConfigChange"];
+            /** @enum {string} */
+            kind: "config_changed";
+        } | {
+            /** @description A sync's `start` line. */
+            data: components["schemas"]["SyncLine"];
+            /** @enum {string} */
+            kind: "sync_started";
+        } | {
+            /** @description A sync's `progress` line. */
+            data: components["schemas"]["SyncLine"];
+            /** @enum {string} */
+            kind: "sync_progress";
+        } | {
+            /** @description A sync's `file` line. */
+            data: components["schemas"]["SyncLine"];
+            /** @enum {string} */
+            kind: "file";
+        } | {
+            /** @description A sync's `summary` line. */
+            data: components["schemas"]["SyncLine"];
+            /** @enum {string} */
+            kind: "sync_finished";
+        } | {
+            /** @description A file went into conflict (after its `file` event). */
+            data: components["schemas"]["SyncConflict"];
+            /** @enum {string} */
+            kind: "conflict";
+        } | {
+            /** @description A sync failed (after its `sync_finished` event). */
+            data: components["schemas"]["SyncFailed"];
+            /** @enum {string} */
+            kind: "error";
+        } | {
+            /** @description A config's status changed. */
+            data: components["schemas"]["ConfigStatus"];
+            /** @enum {string} */
+            kind: "status";
+        } | {
+            /** @description What is paused changed. */
+            data: components["schemas"]["PauseState"];
+            /** @enum {string} */
+            kind: "paused";
+        } | {
+            /** @description The web app's settings changed. */
+            data: components["schemas"]["Settings"];
+            /** @enum {string} */
+            kind: "settings_changed";
+        } | {
+            /** @description A conflict was resolved through the API. */
+            data: components["schemas"]["ConflictResolved"];
+            /** @enum {string} */
+            kind: "conflict_resolved";
+        } | {
+            /** @description An old version was restored through the API. */
+            data: components["schemas"]["RestoredEvent"];
+            /** @enum {string} */
+            kind: "restored";
         };
         /**
          * @description Which way a config's changes travel.
@@ -927,33 +1016,37 @@ export interface components {
         Direction: "both" | "push" | "pull";
         /** @enum {string} */
         EntryKind: "dir" | "file" | "symlink" | "other";
+        /** @description The body of every 4xx and 5xx answer. */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
         };
+        /**
+         * @description The stable, machine-readable code of an error.
+         * @enum {string}
+         */
+        ErrorCode: "bad_request" | "invalid" | "duplicate_name" | "not_found" | "unauthorized" | "forbidden" | "method_not_allowed" | "unsupported_media_type" | "payload_too_large" | "conflict" | "unavailable" | "offline" | "auth" | "remote_not_found" | "rejected" | "remote_locked" | "disk_full" | "internal" | "unknown";
         ErrorDetail: {
-            /**
-             * @description Stable code: `bad_request`, `invalid`, `duplicate_name`, `not_found`, `unauthorized`,
-             *     `forbidden`, `method_not_allowed`, `unsupported_media_type`, `payload_too_large`,
-             *     `conflict`, `internal`.
-             */
-            code: string;
+            code: components["schemas"]["ErrorCode"];
             /** @description The request field the problem is in, for validation errors. */
             field?: string | null;
+            /** @description A sentence for a person, saying what to do. */
             message: string;
         };
-        Event: {
-            /**
-             * @description Kept as JSON text: the buffer holds thousands of events (a large sync's file events),
-             *     and a parsed `Value` costs several times more memory than its text.
-             */
-            data: Record<string, never>;
+        /**
+         * @description Why a sync (or a remote check) failed: each kind has its own way out.
+         * @enum {string}
+         */
+        ErrorKind: "offline" | "auth" | "remote_not_found" | "rejected" | "remote_locked" | "disk_full" | "rewound" | "git" | "mass_delete" | "store" | "io" | "apply" | "cancelled" | "not_found" | "invalid" | "internal" | "unknown";
+        /**
+         * @description One event as the stream sends it: each SSE `data:` is this object, and the SSE `event:` name
+         *     is its `kind`.
+         */
+        Event: components["schemas"]["DaemonEvent"] & {
             /**
              * Format: int64
              * @description Increasing, starting at 1 for each daemon run.
              */
             id: number;
-            /** @description `config_changed`, `sync_started`, `file`, `sync_finished`, `conflict`, `error`, `status`. */
-            kind: string;
             /**
              * Format: int64
              * @description Unix seconds.
@@ -979,11 +1072,22 @@ export interface components {
              */
             since: number;
         };
-        /** @enum {string} */
+        /**
+         * @description What happened to one file in a sync.
+         * @enum {string}
+         */
+        FileAction: "pushed" | "pulled" | "merged" | "deleted" | "conflict" | "resolved" | "skipped" | "failed";
+        /**
+         * @description What kind of filesystem object an entry is.
+         * @enum {string}
+         */
         FileKind: "file" | "symlink";
-        /** @enum {string} */
-        FileState: "synced" | "modified" | "new" | "deleted" | "conflict";
-        /** @description The state of one covered file (the engine's `FileStatus`). */
+        /**
+         * @description The state of one covered file.
+         * @enum {string}
+         */
+        FileState: "synced" | "modified" | "new" | "deleted" | "conflict" | "unknown";
+        /** @description The state of one covered file. */
         FileStatus: {
             kind: null | components["schemas"]["FileKind"];
             /** @description Octal permission bits, such as `644`, when the file exists here. */
@@ -1018,13 +1122,14 @@ export interface components {
             /** @description Whether entries were left out past [`MAX_ENTRIES`] (or for names that are not UTF-8). */
             truncated: boolean;
         };
+        /** @description `GET /v1/health`. */
         Health: {
             /** @description Always `ok` when the daemon answers. */
             status: string;
             /** @description The daemon's version. */
             version: string;
         };
-        /** @description One version of a file in the history (the engine's `HistoryEntry`). */
+        /** @description One version of a file in the remote's history. */
         HistoryEntry: {
             /** @description The git blob id; `null` where this commit deleted the file. */
             blob: string | null;
@@ -1066,11 +1171,16 @@ export interface components {
             /** @description Other machines' public keys this machine encrypts to (when the repository lists them). */
             trusted: string[];
         };
-        /** @description One line of the log. */
+        /**
+         * @description Which line of a sync a log line tells.
+         * @enum {string}
+         */
+        LogKind: "start" | "file" | "summary" | "unknown";
+        /** @description One line of the daemon's recent log. */
         LogLine: {
             /**
-             * @description For `file`: `pushed`, `pulled`, `merged`, `deleted`, `conflict`, `resolved`, `skipped`
-             *     or `failed`; for `summary`: `ok` or `error`; for `start`: what started the sync.
+             * @description For `file`: its action (`pushed`, `pulled`, ...; see `FileAction`); for `summary`:
+             *     `ok` or `error`; for `start`: what started the sync (see `Trigger`).
              */
             action: string;
             /**
@@ -1080,8 +1190,7 @@ export interface components {
             at: number;
             /** @description The config's name. */
             config: string;
-            /** @description `start`, `file` or `summary`. */
-            kind: string;
+            kind: components["schemas"]["LogKind"];
             /**
              * @description For `file`: the machine whose edit it was (this machine for what it sent; the machines
              *     whose commits brought what it received).
@@ -1098,6 +1207,7 @@ export interface components {
             /** @description One readable sentence. */
             text: string;
         };
+        /** @description A one-time login code for the web app (`POST /v1/session/code`). */
         LoginCode: {
             /** @description The one-time code. */
             code: string;
@@ -1126,8 +1236,7 @@ export interface components {
             reachable: boolean;
             this_machine: boolean;
             version?: string | null;
-            /** @description How it was last heard: `direct` or `relay`. */
-            via?: string | null;
+            via?: null | components["schemas"]["Via"];
         };
         /** @description Every machine of each remote, as `GET /v1/machines` and `dotsync machines` show them. */
         Machines: {
@@ -1136,6 +1245,22 @@ export interface components {
             /** @description One entry per remote (configs on the same remote share it). */
             remotes: components["schemas"]["RemoteView"][];
             this_machine: components["schemas"]["ThisMachine"];
+        };
+        /**
+         * @description The data of a `missed` event (it has no id): the client reconnected after events it had not
+         *     seen were dropped from the buffer, and should reload its view.
+         */
+        Missed: {
+            /**
+             * Format: int64
+             * @description The oldest event still buffered, if any.
+             */
+            first_available?: number | null;
+            /**
+             * Format: int64
+             * @description The `Last-Event-ID` the client sent.
+             */
+            last_event_id?: number | null;
         };
         /** @description Counters of the notify channel. */
         NotifyStats: {
@@ -1184,13 +1309,18 @@ export interface components {
          * @enum {string}
          */
         OnConflict: "keep-both" | "local" | "remote";
-        /** @description What is paused after the change. */
+        /** @description What is paused after a change. */
         PauseState: {
             /** @description Every config is paused. */
             all: boolean;
             /** @description The ids of the configs paused one by one. */
             configs: string[];
         };
+        /**
+         * @description The phase a `progress` line reports.
+         * @enum {string}
+         */
+        Phase: "scan" | "fetch" | "plan" | "commit" | "push" | "apply";
         /** @description What the remote is. */
         RemoteCheck: {
             /** @description The commit the branch points at. */
@@ -1199,19 +1329,18 @@ export interface components {
             configs: string[];
             /** @description The branch's files. */
             files: components["schemas"]["CheckedFile"][];
-            /**
-             * @description When `ok`: `empty` (no such branch yet: the first sync pushes this machine's files),
-             *     `dotsync` (other dotsync machines sync with it) or `other` (files no dotsync machine
-             *     wrote).
-             */
-            kind?: string | null;
+            kind?: null | components["schemas"]["RemoteKind"];
             /** @description When not `ok`: what is wrong and what to do. */
             message?: string | null;
             /** @description Whether the remote answered as a git repository. */
             ok: boolean;
-            /** @description When not `ok`: `offline`, `auth`, `remote_not_found`, `disk_full`, ... */
-            problem?: string | null;
+            problem?: null | components["schemas"]["ErrorKind"];
         };
+        /**
+         * @description What a remote holds, as far as a newcomer needs to know.
+         * @enum {string}
+         */
+        RemoteKind: "empty" | "dotsync" | "other" | "unknown";
         /** @description One remote and its machines. */
         RemoteView: {
             /** @description The names of the configs that sync it. */
@@ -1225,11 +1354,12 @@ export interface components {
             /** @description The remote id (a hash of the repository key, never of the URL), once known. */
             remote_id?: string | null;
         };
+        /** @description `POST /v1/conflicts/resolve`. */
         ResolveBody: {
+            /** @description A config's id or name; found by the path when left out. */
             config?: string | null;
             /** @description The edited result, with `keep: "content"`. */
             content?: string | null;
-            /** @description `local`, `remote` or `content`. */
             keep: components["schemas"]["Keep"];
             path: string;
         };
@@ -1241,6 +1371,7 @@ export interface components {
             /** @description Always true. */
             resolved: boolean;
         };
+        /** @description `POST /v1/restore`. */
         RestoreBody: {
             config?: string | null;
             path: string;
@@ -1262,16 +1393,29 @@ export interface components {
             /** @description The commit whose version was brought back. */
             rev: string;
         };
+        /** @description The `data` of a `restored` event. */
+        RestoredEvent: {
+            /** Format: int64 */
+            bytes: number;
+            /** @description The config's name. */
+            config: string;
+            config_id: string;
+            /** @description The repository path. */
+            path: string;
+            /** @description The commit whose version was brought back. */
+            rev: string;
+        };
         /**
-         * @description The two ways out of a rewound remote (the engine's `RewindChoice`).
+         * @description The two ways out of a rewound remote. Both keep every version in this machine's history.
          * @enum {string}
          */
         Rewind: "push-local" | "take-remote";
+        /** @description How a request is signed in (`GET /v1/session`). */
         SessionInfo: {
             /** @description `session` for the web app's cookie, `bearer` for the token. */
             via: string;
         };
-        /** @description The app's settings. */
+        /** @description The web app's settings. */
         Settings: {
             /**
              * @description The daemon's address as the desktop shell should reach it (`127.0.0.1:11000`); loopback
@@ -1280,7 +1424,6 @@ export interface components {
             backend_addr: string;
             /** @description Whether the app shows desktop notifications for conflicts and failed syncs. */
             notifications: boolean;
-            /** @description `light`, `dark` or `system`. */
             theme: components["schemas"]["Theme"];
         };
         Status: {
@@ -1372,24 +1515,75 @@ export interface components {
              */
             structured_merge: boolean;
         };
-        /**
-         * @description The lines of the stream, for the documentation (the engine writes them).
-         *
-         *     Every line is one JSON object with a `type`:
-         *     - `start`: `config`, `config_id`, `remote`, `branch`, `trigger`; always first;
-         *     - `progress`: `config`, `phase` (`scan`, `fetch`, `plan`, `commit`, `push`, `apply`), `done`,
-         *       `total`;
-         *     - `file`: `config`, `path`, `action` (`pushed`, `pulled`, `merged`, `deleted`, `conflict`,
-         *       `resolved`, `skipped`, `failed`), `bytes`, `detail`;
-         *     - `summary`: `config`, `config_id`, `ok`, `error`, `error_kind`, `commit`, the counts and
-         *       `duration_ms`; always last.
-         */
-        SyncLine: {
+        /** @description The `data` of a `conflict` event. */
+        SyncConflict: {
+            /** @description The config's name. */
             config: string;
-            /** @description `start`, `progress`, `file` or `summary`. */
-            type: string;
+            detail?: string | null;
+            /** @description The repository path. */
+            path: string;
         };
-        /** @description Options of a sync, as an optional JSON body or as query parameters. */
+        /** @description What a sync run reports, line by line (without the run it belongs to: see [`SyncLine`]). */
+        SyncEvent: {
+            branch: string;
+            /** @description The config's name. */
+            config: string;
+            config_id: string;
+            remote: string;
+            trigger: components["schemas"]["Trigger"];
+            /** @enum {string} */
+            type: "start";
+        } | {
+            config: string;
+            /** Format: int64 */
+            done: number;
+            phase: components["schemas"]["Phase"];
+            /** Format: int64 */
+            total?: number | null;
+            /** @enum {string} */
+            type: "progress";
+        } | {
+            action: components["schemas"]["FileAction"];
+            /** Format: int64 */
+            bytes: number;
+            config: string;
+            detail?: string | null;
+            /**
+             * @description For a change that came from the remote (pulled, merged, in conflict, deleted on
+             *     another machine): the machines whose new commits brought it, comma-separated.
+             */
+            machine?: string | null;
+            /** @description Repository path, which is the path relative to the home (`.config/nvim/init.lua`). */
+            path: string;
+            /** @enum {string} */
+            type: "file";
+        } | (components["schemas"]["SyncSummary"] & {
+            /** @enum {string} */
+            type: "summary";
+        });
+        /** @description The `data` of an `error` event. */
+        SyncFailed: {
+            /** @description The config's name. */
+            config: string;
+            config_id: string;
+            error?: string | null;
+            error_kind?: null | components["schemas"]["ErrorKind"];
+        };
+        /**
+         * @description One line of a sync's NDJSON stream: a [`SyncEvent`] and the run it belongs to.
+         *
+         *     Every line of one run carries the same `run_id`, so lines of runs that interleave (the
+         *     event stream, `POST /v1/sync` of every config) can be told apart. `start` is first,
+         *     `summary` last.
+         */
+        SyncLine: components["schemas"]["SyncEvent"] & {
+            /** @description Unique per sync run (per daemon run, and across restarts in practice). */
+            run_id: string;
+        };
+        /**
+         * @description Options of a sync, as an optional JSON body of `POST /v1/sync[/{id}]` or as query
+         *     parameters.
+         */
         SyncRequest: {
             /** @description Go on even if the sync would delete most of a config's files. */
             allow_mass_delete?: boolean;
@@ -1401,12 +1595,56 @@ export interface components {
             rewind?: null | components["schemas"]["Rewind"];
         };
         /**
-         * @description What a config is doing, as `GET /v1/status` reports it.
+         * @description What a config is doing.
          * @enum {string}
          */
-        SyncState: "idle" | "syncing" | "conflict" | "error" | "offline";
+        SyncState: "idle" | "syncing" | "conflict" | "error" | "offline" | "unknown";
+        /** @description The last line of a sync: counts and the resulting commit. */
+        SyncSummary: {
+            /** @description The commit the remote branch points at after the sync. */
+            commit?: string | null;
+            /** @description The config's name. */
+            config: string;
+            config_id: string;
+            /** Format: int64 */
+            conflicts?: number;
+            /** Format: int64 */
+            deleted?: number;
+            /** @description A plan only: nothing was changed. */
+            dry_run?: boolean;
+            /** Format: int64 */
+            duration_ms?: number;
+            error?: string | null;
+            error_kind?: null | components["schemas"]["ErrorKind"];
+            /** Format: int64 */
+            failed?: number;
+            /**
+             * Format: int64
+             * @description Files the config covers after the sync.
+             */
+            files?: number;
+            /** Format: int64 */
+            merged?: number;
+            /**
+             * @description Set when the config does not apply to this machine (its `machines` do not name it):
+             *     nothing was looked at, and this says why.
+             */
+            not_here?: string | null;
+            /** @description Whether the sync completed. A failed sync changed nothing it did not report. */
+            ok: boolean;
+            /** Format: int64 */
+            pulled?: number;
+            /** Format: int64 */
+            pushed?: number;
+            /** Format: int64 */
+            resolved?: number;
+            /** @description Some file was still being written and was held: sync again soon. */
+            retry?: boolean;
+            /** Format: int64 */
+            skipped?: number;
+        };
         /**
-         * @description The app's themes.
+         * @description The web app's themes.
          * @enum {string}
          */
         Theme: "light" | "dark" | "system";
@@ -1429,11 +1667,26 @@ export interface components {
             running: boolean;
             version: string;
         };
+        /**
+         * @description What started a sync.
+         * @enum {string}
+         */
+        Trigger: "api" | "watch" | "rescan" | "schedule" | "poke" | "retry" | "resume" | "start" | "config" | "local-edit" | "dry-run" | "unknown";
         /** @description Another machine's public key to trust. */
         TrustInput: {
             /** @description An age X25519 public key (`age1...`), as `dotsync key show` prints it on that machine. */
             public_key: string;
         };
+        /**
+         * @description How a machine was last heard from.
+         * @enum {string}
+         */
+        Via: "direct" | "relay" | "unknown";
+        /**
+         * @description How the daemon notices a config's local changes.
+         * @enum {string}
+         */
+        WatchState: "watching" | "rescan" | "off" | "unknown";
         /** @description The watcher's own health. */
         WatcherStatus: {
             /** @description A problem of the watcher itself, such as the kernel's watch limit. */
@@ -2770,7 +3023,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
         };
     };
-    show_settings: {
+    show: {
         parameters: {
             query?: never;
             header?: never;
@@ -2799,7 +3052,7 @@ export interface operations {
             };
         };
     };
-    replace_settings: {
+    replace: {
         parameters: {
             query?: never;
             header?: never;

@@ -2,6 +2,8 @@
 // splits a byte stream into lines (a line may arrive in pieces, or many in one chunk) and parses
 // each one.
 
+import type { ErrorKind } from "./types";
+
 export type FileAction =
   | "pushed"
   | "pulled"
@@ -41,7 +43,7 @@ export interface SummaryLine {
   config_id: string;
   ok: boolean;
   error?: string;
-  error_kind?: string;
+  error_kind?: ErrorKind | null;
   commit: string | null;
   pushed: number;
   pulled: number;

@@ -181,7 +181,7 @@ export function reduce(s0: LiveState, ev: LiveEvent, now = Date.now()): LiveStat
         {
           state: !ok ? (sum.error_kind === "offline" ? "offline" : "error") : conflicts > 0 ? "conflict" : "idle",
           last_error: ok ? null : (str(sum.error) ?? "the sync failed"),
-          last_error_kind: ok ? null : (str(sum.error_kind) ?? null),
+          last_error_kind: ok ? null : (sum.error_kind ?? null),
           last_sync: ok ? now / 1000 : c.last_sync,
           conflicts,
           current_file: null,

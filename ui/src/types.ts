@@ -15,6 +15,7 @@ export type SyncConfig = Schemas["SyncConfig"];
 export type ConfigInput = Schemas["ConfigInput"];
 
 export type ConfigState = Schemas["SyncState"];
+export type ErrorKind = Schemas["ErrorKind"];
 export type ConfigStatus = Schemas["ConfigStatus"];
 /** GET /v1/status. */
 export type DaemonStatus = Schemas["Status"];

@@ -43,6 +43,34 @@ pub enum OnConflict {
     Remote,
 }
 
+impl Direction {
+    /// Every direction, in the order help lists them.
+    pub const ALL: [Direction; 3] = [Direction::Both, Direction::Push, Direction::Pull];
+
+    /// The name in a config's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Both => "both",
+            Direction::Push => "push",
+            Direction::Pull => "pull",
+        }
+    }
+}
+
+impl OnConflict {
+    /// Every policy, in the order help lists them.
+    pub const ALL: [OnConflict; 3] = [OnConflict::KeepBoth, OnConflict::Local, OnConflict::Remote];
+
+    /// The name in a config's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnConflict::KeepBoth => "keep-both",
+            OnConflict::Local => "local",
+            OnConflict::Remote => "remote",
+        }
+    }
+}
+
 /// A stored sync config, as the API returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -6,6 +6,7 @@ use crate::config::{Direction, OnConflict};
 
 /// What kind of filesystem object an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = FileKind))]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     File,

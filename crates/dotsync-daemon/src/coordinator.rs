@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use dotsync_api::{ErrorKind, Trigger, WatchState};
 use dotsync_core::SyncConfig;
 use dotsync_engine::{FileAction, SyncError, SyncEvent, SyncOptions, SyncSummary};
-use serde::Serialize;
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::App;
@@ -29,8 +29,8 @@ mod schedule;
 mod status;
 mod timing;
 
-pub(crate) use run::one_line;
 use run::run_loop;
+pub(crate) use run::{new_run_id, one_line};
 pub(crate) use schedule::ScheduleDecision;
 pub use status::*;
 pub use timing::*;
@@ -85,7 +85,7 @@ struct Entry {
     /// When the last successful sync (each one looks at every file) finished.
     last_scan: Option<Instant>,
     last_error: Option<String>,
-    last_error_kind: Option<String>,
+    last_error_kind: Option<ErrorKind>,
     commit: Option<String>,
     conflicts: u64,
     failures: u32,
@@ -340,18 +340,18 @@ impl Coordinator {
         }
         let in_flight: Vec<_> = e.in_flight.drain().collect();
         e.pending.extend(in_flight);
-        if s.error_kind == Some("cancelled") {
+        if s.error_kind == Some(ErrorKind::Cancelled) {
             e.state = e.state_before;
             return;
         }
-        let transient = s.error_kind == Some("offline");
+        let transient = s.error_kind == Some(ErrorKind::Offline);
         e.state = if transient {
             SyncState::Offline
         } else {
             SyncState::Error
         };
         e.last_error = s.error.clone();
-        e.last_error_kind = s.error_kind.map(str::to_owned);
+        e.last_error_kind = s.error_kind;
         e.failures = e.failures.saturating_add(1);
         e.retry_at = Some(self.now() + retry_delay(cfg.interval_s, e.failures, transient));
         self.retry.send_modify(|n| *n += 1);
@@ -371,7 +371,7 @@ impl Coordinator {
             SyncState::Error
         };
         e.last_error = Some(err.to_string());
-        e.last_error_kind = Some(error_kind(err).to_owned());
+        e.last_error_kind = Some(error_kind(err));
         e.failures = e.failures.saturating_add(1);
         e.retry_at = Some(self.now() + retry_delay(cfg.interval_s, e.failures, transient));
         self.retry.send_modify(|n| *n += 1);
@@ -486,7 +486,7 @@ fn is_explicit(trigger: &str) -> bool {
     trigger == "api"
 }
 
-pub fn error_kind(e: &SyncError) -> &'static str {
+pub fn error_kind(e: &SyncError) -> ErrorKind {
     e.kind()
 }
 

@@ -3,36 +3,20 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 /// An API failure: a status, a stable machine-readable code and a sentence for a person.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub field: Option<&'static str>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    /// Stable code: `bad_request`, `invalid`, `duplicate_name`, `not_found`, `unauthorized`,
-    /// `forbidden`, `method_not_allowed`, `unsupported_media_type`, `payload_too_large`,
-    /// `conflict`, `internal`.
-    pub code: &'static str,
-    pub message: String,
-    /// The request field the problem is in, for validation errors.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<&'static str>,
-}
+pub use dotsync_api::{ErrorBody, ErrorCode, ErrorDetail};
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -41,32 +25,32 @@ impl ApiError {
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self {
             field: Some(field),
-            ..Self::new(StatusCode::BAD_REQUEST, "invalid", message)
+            ..Self::new(StatusCode::BAD_REQUEST, ErrorCode::Invalid, message)
         }
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
     }
     pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", message)
+        Self::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
     }
     /// A failure of dotsync itself. The detail is logged; the client gets the sentence.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {err}");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             format!("dotsync failed: {err}"),
         )
     }
@@ -83,7 +67,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code,
                 message: self.message,
-                field: self.field,
+                field: self.field.map(str::to_owned),
             },
         };
         let mut resp = (self.status, Json(body)).into_response();
@@ -112,7 +96,11 @@ impl From<dotsync_state::ConfigStoreError> for ApiError {
             E::NotFound(k) => ApiError::no_config(&k),
             E::Conflict(c @ ConflictWithOthers::DuplicateName(_)) => ApiError {
                 field: Some("name"),
-                ..ApiError::new(StatusCode::BAD_REQUEST, "duplicate_name", c.to_string())
+                ..ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::DuplicateName,
+                    c.to_string(),
+                )
             },
             E::Conflict(c @ ConflictWithOthers::OverlappingPaths { .. }) => {
                 ApiError::invalid("paths", c.to_string())

@@ -7,23 +7,25 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use dotsync_api::DaemonEvent;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
 /// How many past events are kept for clients that reconnect.
 const BUFFER: usize = 4096;
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// An event as the hub keeps it: the wire's [`dotsync_api::Event`] with its `data` already
+/// serialized. It serializes exactly as that type does.
+#[derive(Debug, Clone, Serialize)]
 pub struct Event {
     /// Increasing, starting at 1 for each daemon run.
     pub id: u64,
     /// Unix seconds.
     pub time: i64,
-    /// `config_changed`, `sync_started`, `file`, `sync_finished`, `conflict`, `error`, `status`.
-    pub kind: String,
+    /// The [`DaemonEvent`]'s kind.
+    pub kind: &'static str,
     /// Kept as JSON text: the buffer holds thousands of events (a large sync's file events),
-    /// and a parsed `Value` costs several times more memory than its text.
-    #[schema(value_type = Object)]
+    /// and a parsed value costs several times more memory than its text.
     pub data: Box<serde_json::value::RawValue>,
 }
 
@@ -46,17 +48,34 @@ impl Default for Hub {
 
 impl Hub {
     /// Publishes an event and returns its id.
-    pub fn emit(&self, kind: &str, data: serde_json::Value) -> u64 {
+    pub fn emit(&self, event: &DaemonEvent) -> u64 {
+        // `data` alone: the enum's variant is its kind.
+        let data = match event {
+            DaemonEvent::ConfigChanged(d) => raw(d),
+            DaemonEvent::SyncStarted(d)
+            | DaemonEvent::SyncProgress(d)
+            | DaemonEvent::File(d)
+            | DaemonEvent::SyncFinished(d) => raw(d),
+            DaemonEvent::Conflict(d) => raw(d),
+            DaemonEvent::Error(d) => raw(d),
+            DaemonEvent::Status(d) => raw(d),
+            DaemonEvent::Paused(d) => raw(d),
+            DaemonEvent::SettingsChanged(d) => raw(d),
+            DaemonEvent::ConflictResolved(d) => raw(d),
+            DaemonEvent::Restored(d) => raw(d),
+        };
+        self.emit_raw(event.kind(), data)
+    }
+
+    fn emit_raw(&self, kind: &'static str, data: Box<serde_json::value::RawValue>) -> u64 {
         // The buffer lock is held while the id is taken and the event sent, so ids reach every
         // subscriber and the buffer in increasing order.
-        // Serializing a `Value` cannot fail (its map keys are strings); `null` otherwise.
-        let data = serde_json::value::to_raw_value(&data).unwrap_or_default();
         let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
         let id = self.next.fetch_add(1, Ordering::SeqCst);
         let ev = std::sync::Arc::new(Event {
             id,
             time: dotsync_state::now_unix(),
-            kind: kind.to_owned(),
+            kind,
             data,
         });
         if buf.len() == BUFFER {
@@ -92,8 +111,23 @@ impl Hub {
         (replay, missed, rx)
     }
 
+    /// Publishes an event with any data (tests of the stream itself).
+    #[cfg(test)]
+    pub fn emit_test(&self, kind: &'static str, data: serde_json::Value) -> u64 {
+        self.emit_raw(kind, raw(&data))
+    }
+
     /// The id the next event will get.
     pub fn next_id(&self) -> u64 {
         self.next.load(Ordering::SeqCst)
     }
+}
+
+/// The JSON text of an event's data. The wire types serialize without failing (no maps with
+/// non-string keys); `null` otherwise, logged.
+fn raw<T: Serialize>(data: &T) -> Box<serde_json::value::RawValue> {
+    serde_json::value::to_raw_value(data).unwrap_or_else(|e| {
+        tracing::error!("cannot serialize an event: {e}");
+        serde_json::value::to_raw_value(&()).unwrap_or_default()
+    })
 }

@@ -25,7 +25,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         if !is_json(req.headers()) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                crate::error::ErrorCode::UnsupportedMediaType,
                 "send the body as JSON with the header Content-Type: application/json",
             ));
         }
@@ -67,7 +67,7 @@ pub fn body_rejection(rej: BytesRejection) -> ApiError {
     if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            crate::error::ErrorCode::PayloadTooLarge,
             format!("the request body is larger than {MAX_BODY} bytes"),
         )
     } else {

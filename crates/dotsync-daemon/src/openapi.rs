@@ -20,15 +20,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::history;
-
 #[derive(OpenApi)]
 #[openapi(
     info(title = "dotsync", description = "The dotsync daemon's API. Every route but /v1/health \
         needs `Authorization: Bearer <token>` (the token is in ~/.dotsync/state/token), or the \
         web app's session cookie with its `X-Dotsync-CSRF` header (see /v1/session/login)."),
     // Schemas that only parameters name (utoipa collects those of bodies by itself).
-    components(schemas(crate::error::ErrorBody, crate::events::Event, history::SideDoc)),
+    components(schemas(dotsync_api::ErrorBody, dotsync_api::Event, dotsync_api::Side,
+        dotsync_api::Missed)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]

@@ -10,36 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use dotsync_engine::{FileAction, SyncEvent};
-use serde::{Deserialize, Serialize};
 
 /// How many lines are kept.
 pub const CAPACITY: usize = 1000;
 
-/// One line of the log.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct LogLine {
-    /// Increases by one per line (and goes on across restarts): ask for `after` the last one
-    /// seen to get only new lines.
-    pub seq: u64,
-    /// Unix seconds.
-    pub at: i64,
-    /// The config's name.
-    pub config: String,
-    /// `start`, `file` or `summary`.
-    pub kind: String,
-    /// For `file`: `pushed`, `pulled`, `merged`, `deleted`, `conflict`, `resolved`, `skipped`
-    /// or `failed`; for `summary`: `ok` or `error`; for `start`: what started the sync.
-    pub action: String,
-    /// For `file`: the file (`~/...`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    /// For `file`: the machine whose edit it was (this machine for what it sent; the machines
-    /// whose commits brought what it received).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub machine: Option<String>,
-    /// One readable sentence.
-    pub text: String,
-}
+pub use dotsync_api::LogLine;
+use dotsync_api::{LogKind, Trigger};
 
 #[derive(Default)]
 struct Ring {
@@ -113,10 +89,10 @@ impl Recent {
                 config, trigger, ..
             } => (
                 config.clone(),
-                "start",
-                trigger.clone(),
+                LogKind::Start,
+                trigger.as_str().to_owned(),
                 None,
-                format!("sync of {config} started ({})", trigger_words(trigger)),
+                format!("sync of {config} started ({})", trigger_words(*trigger)),
             ),
             SyncEvent::File {
                 config,
@@ -141,8 +117,8 @@ impl Recent {
                 }
                 (
                     config.clone(),
-                    "file",
-                    action_name(*action).to_owned(),
+                    LogKind::File,
+                    action.as_str().to_owned(),
                     Some(shown),
                     text,
                 )
@@ -177,7 +153,7 @@ impl Recent {
                 };
                 (
                     s.config.clone(),
-                    "summary",
+                    LogKind::Summary,
                     if s.ok { "ok" } else { "error" }.to_owned(),
                     None,
                     text,
@@ -190,7 +166,7 @@ impl Recent {
             seq: g.seq,
             at: dotsync_state::now_unix(),
             config,
-            kind: kind.to_owned(),
+            kind,
             action,
             path,
             machine,
@@ -247,19 +223,6 @@ fn compact(path: &Path, lines: &VecDeque<LogLine>) -> std::io::Result<()> {
     dotsync_state::fs::write_atomic(path, &bytes, 0o600)
 }
 
-fn action_name(a: FileAction) -> &'static str {
-    match a {
-        FileAction::Pushed => "pushed",
-        FileAction::Pulled => "pulled",
-        FileAction::Merged => "merged",
-        FileAction::Deleted => "deleted",
-        FileAction::Conflict => "conflict",
-        FileAction::Resolved => "resolved",
-        FileAction::Skipped => "skipped",
-        FileAction::Failed => "failed",
-    }
-}
-
 fn action_words(a: FileAction) -> &'static str {
     match a {
         FileAction::Pushed => "sent",
@@ -273,17 +236,17 @@ fn action_words(a: FileAction) -> &'static str {
     }
 }
 
-fn trigger_words(t: &str) -> &str {
+fn trigger_words(t: Trigger) -> &'static str {
     match t {
-        "api" => "asked for",
-        "watch" => "a file changed",
-        "schedule" => "remote check",
-        "poke" => "another machine pushed",
-        "retry" => "retry",
-        "resume" => "resumed",
-        "start" => "daemon started",
-        "config" => "config changed",
-        other => other,
+        Trigger::Api => "asked for",
+        Trigger::Watch => "a file changed",
+        Trigger::Schedule => "remote check",
+        Trigger::Poke => "another machine pushed",
+        Trigger::Retry => "retry",
+        Trigger::Resume => "resumed",
+        Trigger::Start => "daemon started",
+        Trigger::Config => "config changed",
+        other => other.as_str(),
     }
 }
 

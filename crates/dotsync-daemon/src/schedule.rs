@@ -83,9 +83,8 @@ async fn check(app: &App, cfg: &SyncConfig) {
                 crate::coordinator::one_line(&e.to_string())
             );
             app.sync.check_failed(cfg, &e);
-            if let Ok(v) = serde_json::to_value(app.sync.status_of(cfg, None, None)) {
-                app.events.emit("status", v);
-            }
+            let st = app.sync.status_of(cfg, None, None);
+            app.events.emit(&dotsync_api::DaemonEvent::Status(st));
         }
         Err(e) => tracing::error!(config = %cfg.name, "the remote check stopped: {e}"),
     }

@@ -23,7 +23,7 @@ mod sync;
 mod tree;
 mod watched;
 
-pub use event::{FileAction, SyncEvent, SyncSummary};
+pub use event::{ErrorKind, FileAction, Phase, SyncEvent, SyncSummary, Trigger};
 pub use inspect::{ConflictInfo, FileState, FileStatus, HistoryEntry, Resolution};
 pub use presence::{MAX_ADDRS, Presence, RemoteMachines, RepoKey, machine_ref_name};
 pub use probe::{Comparison, RemoteFile, RemoteKind, RemoteProbe};
@@ -63,8 +63,8 @@ pub struct FileFailure {
 pub struct SyncOptions {
     /// Go on even when the sync would delete most of the config's files.
     pub allow_mass_delete: bool,
-    /// Why the sync runs (`api`, `cli`, `watch`, `schedule`), recorded in events.
-    pub trigger: String,
+    /// Why the sync runs, recorded in its `start` line.
+    pub trigger: Trigger,
     /// Set to stop the sync at the next safe point (between two files; never mid-write). A
     /// cancelled sync reports `ok: false, error_kind: "cancelled"` and is simply run again later.
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -80,15 +80,7 @@ pub struct SyncOptions {
     pub dry_run: bool,
 }
 
-/// The two ways out of a rewound remote. Both keep every version in this machine's history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RewindChoice {
-    /// Put this machine's files back on the remote (a new commit on top of its branch).
-    PushLocal,
-    /// Take the remote's files; this machine's versions are kept in its history first.
-    TakeRemote,
-}
+pub use dotsync_api::RewindChoice;
 
 /// What went wrong talking to a remote, for the person: each kind has its own way out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -165,26 +157,26 @@ impl SyncError {
     /// A stable one-word kind for clients: `offline`, `auth`, `remote_not_found`, `rejected`,
     /// `remote_locked`, `disk_full`, `rewound`, `mass_delete`, `git`, `io`, `store`,
     /// `apply`, `cancelled`, `not_found`, `invalid`.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            SyncError::Offline { .. } => "offline",
+            SyncError::Offline { .. } => ErrorKind::Offline,
             SyncError::Remote { problem, .. } => match problem {
-                RemoteProblem::Offline => "offline",
-                RemoteProblem::Auth => "auth",
-                RemoteProblem::NotFound => "remote_not_found",
-                RemoteProblem::Rejected => "rejected",
-                RemoteProblem::Locked => "remote_locked",
-                RemoteProblem::DiskFull => "disk_full",
+                RemoteProblem::Offline => ErrorKind::Offline,
+                RemoteProblem::Auth => ErrorKind::Auth,
+                RemoteProblem::NotFound => ErrorKind::RemoteNotFound,
+                RemoteProblem::Rejected => ErrorKind::Rejected,
+                RemoteProblem::Locked => ErrorKind::RemoteLocked,
+                RemoteProblem::DiskFull => ErrorKind::DiskFull,
             },
-            SyncError::Rewound { .. } => "rewound",
-            SyncError::Git(_) => "git",
-            SyncError::MassDelete { .. } => "mass_delete",
-            SyncError::Store(_) => "store",
-            SyncError::Io { .. } => "io",
-            SyncError::Apply { .. } => "apply",
-            SyncError::Cancelled => "cancelled",
-            SyncError::NotFound(_) => "not_found",
-            SyncError::Invalid(_) => "invalid",
+            SyncError::Rewound { .. } => ErrorKind::Rewound,
+            SyncError::Git(_) => ErrorKind::Git,
+            SyncError::MassDelete { .. } => ErrorKind::MassDelete,
+            SyncError::Store(_) => ErrorKind::Store,
+            SyncError::Io { .. } => ErrorKind::Io,
+            SyncError::Apply { .. } => ErrorKind::Apply,
+            SyncError::Cancelled => ErrorKind::Cancelled,
+            SyncError::NotFound(_) => ErrorKind::NotFound,
+            SyncError::Invalid(_) => ErrorKind::Invalid,
         }
     }
 }

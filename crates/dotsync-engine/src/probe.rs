@@ -10,30 +10,7 @@ use crate::git::{Repo, blob_id, tracking_ref};
 use crate::meta::META_PATH;
 use crate::{Engine, SyncError};
 
-/// What a remote holds, as far as a newcomer needs to know.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RemoteKind {
-    /// A repository without the branch: the first sync pushes this machine's files.
-    Empty,
-    /// A repository another dotsync machine already syncs with.
-    Dotsync,
-    /// A repository with files on the branch that no dotsync machine wrote (a dotfiles repo
-    /// kept by hand): joined like a machine that never synced.
-    Other,
-}
-
-/// How a file of the remote compares with this machine's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Comparison {
-    /// This machine's file holds the same bytes.
-    Same,
-    /// This machine has its own, different file: the first sync keeps both as a conflict.
-    Differs,
-    /// This machine has no such file: a sync would bring it.
-    OnlyRemote,
-}
+pub use dotsync_api::{Comparison, RemoteKind};
 
 /// One file of the remote's branch.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

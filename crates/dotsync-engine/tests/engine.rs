@@ -394,7 +394,7 @@ fn a_branch_rewound_on_purpose_stops_the_sync_and_changes_nothing_here() {
     // The laptop, which still has the leaked commit as its base, edits something else.
     a.write(".zshrc", "ok, edited\n");
     let e = sync_err(&a, &SyncOptions::default());
-    assert_eq!(e.kind(), "rewound", "{e}");
+    assert_eq!(e.kind().as_str(), "rewound", "{e}");
     assert!(e.to_string().contains("moved back"), "{e}");
     // Nothing changed in the home, nothing went to the remote.
     assert_eq!(a.read(".zshrc"), "ok, edited\n");
@@ -404,7 +404,10 @@ fn a_branch_rewound_on_purpose_stops_the_sync_and_changes_nothing_here() {
         clean
     );
     // The same on the desktop: its files stay, and the versions stay in its log.
-    assert_eq!(sync_err(&b, &SyncOptions::default()).kind(), "rewound");
+    assert_eq!(
+        sync_err(&b, &SyncOptions::default()).kind().as_str(),
+        "rewound"
+    );
     assert!(b.home.join(".config/nvim/secret.lua").exists());
     assert_eq!(history_blobs(&b, ".config/nvim/secret.lua").len(), 1);
 
@@ -742,7 +745,15 @@ fn an_append_during_the_sync_is_merged_next_time_not_a_conflict() {
     let mut appended = false;
     let mut events = Vec::new();
     let r = b.engine.sync(&b.cfg, &SyncOptions::default(), &mut |e| {
-        if !appended && matches!(e, SyncEvent::Progress { phase: "fetch", .. }) {
+        if !appended
+            && matches!(
+                e,
+                SyncEvent::Progress {
+                    phase: dotsync_engine::Phase::Fetch,
+                    ..
+                }
+            )
+        {
             appended = true;
             use std::io::Write;
             let mut f = std::fs::OpenOptions::new()
@@ -865,7 +876,7 @@ fn a_remote_that_is_not_a_repository_or_is_locked_says_so() {
         .engine
         .sync(&cfg, &SyncOptions::default(), &mut |_| {})
         .unwrap_err();
-    assert_eq!(e.kind(), "remote_not_found", "{e}");
+    assert_eq!(e.kind().as_str(), "remote_not_found", "{e}");
     assert!(e.to_string().contains("git init --bare"), "{e}");
     assert!(!e.is_transient());
     a.sync();
@@ -873,7 +884,7 @@ fn a_remote_that_is_not_a_repository_or_is_locked_says_so() {
     std::fs::write(remote_dir(dir.path()).join("refs/heads/main.lock"), "").unwrap();
     a.write(".zshrc", "y\n");
     let e = sync_err(&a, &SyncOptions::default());
-    assert_eq!(e.kind(), "remote_locked", "{e}");
+    assert_eq!(e.kind().as_str(), "remote_locked", "{e}");
     assert!(e.to_string().contains(".lock"), "{e}");
 }
 

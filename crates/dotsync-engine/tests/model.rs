@@ -2166,7 +2166,7 @@ impl World {
         let opts = SyncOptions {
             allow_mass_delete,
             rewind,
-            trigger: "model".into(),
+            trigger: dotsync_engine::Trigger::Api,
             ..Default::default()
         };
         let crash = m.crash_at;
@@ -2503,7 +2503,7 @@ impl World {
                 Ok(None)
             }
             Err(e) => {
-                let kind = e.kind();
+                let kind = e.kind().as_str();
                 m.last_error = Some(kind);
                 self.stats.sync_errors += 1;
                 let on_offline = self.offline && r + 1 == self.remotes.len();

@@ -27,9 +27,7 @@ pub enum FrontendConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "{path} is not a JSON object ({why}); fix it, or delete it to start from the defaults"
-    )]
+    #[error("{path} is not a JSON object ({why}); fix it, or delete it to start from the defaults")]
     Invalid { path: PathBuf, why: String },
 }
 
@@ -126,7 +124,10 @@ mod tests {
         assert!(read(&path).unwrap().is_empty());
         std::fs::write(&path, "[1, 2]").unwrap();
         let e = read(&path).unwrap_err().to_string();
-        assert!(e.contains("holds a JSON array") && e.contains("delete it"), "{e}");
+        assert!(
+            e.contains("holds a JSON array") && e.contains("delete it"),
+            "{e}"
+        );
         std::fs::write(&path, "{\"theme\": ").unwrap();
         assert!(matches!(
             read(&path),

@@ -1,4 +1,6 @@
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use dotsync_api::{Direction, Keep, OnConflict, Side};
 
 /// Keeps your dotfiles identical across your machines, through an ordinary git repository.
 #[derive(Parser, Debug)]
@@ -83,8 +85,8 @@ pub enum Command {
         #[arg(long)]
         config: Option<String>,
         /// Print only one side's raw bytes instead of the diff.
-        #[arg(long, requires = "path", value_parser = ["local", "remote", "base"])]
-        side: Option<String>,
+        #[arg(long, requires = "path", value_parser = side_parser())]
+        side: Option<Side>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -94,8 +96,8 @@ pub enum Command {
         /// The conflicted file (`~/.zshrc`).
         path: String,
         /// `local` (this machine's) or `remote` (the other machine's).
-        #[arg(long, value_parser = ["local", "remote"], conflicts_with = "file")]
-        keep: Option<String>,
+        #[arg(long, value_parser = keep_parser(), conflicts_with = "file")]
+        keep: Option<Keep>,
         /// A file with the edited result (`-` reads standard input).
         #[arg(long)]
         file: Option<String>,
@@ -345,11 +347,11 @@ pub struct FieldArgs {
     #[arg(long)]
     pub branch: Option<String>,
     /// Which way changes travel (a new config: both).
-    #[arg(long, value_enum)]
-    pub direction: Option<DirectionArg>,
+    #[arg(long, value_parser = direction_parser())]
+    pub direction: Option<Direction>,
     /// What to do when both sides changed the same lines (a new config: keep-both).
-    #[arg(long, value_enum)]
-    pub on_conflict: Option<OnConflictArg>,
+    #[arg(long, value_parser = on_conflict_parser())]
+    pub on_conflict: Option<OnConflict>,
     /// Whether the daemon syncs this config by itself (a new config: true).
     #[arg(long)]
     pub auto: Option<bool>,
@@ -424,42 +426,46 @@ pub enum KeyCmd {
     },
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum DirectionArg {
-    /// Push this machine's changes and pull the others'.
-    Both,
-    /// Only push: this machine's files win; the remote's stay in history.
-    Push,
-    /// Only pull: never push from this machine.
-    Pull,
+/// `--direction`: the names of the config's JSON, each with its help.
+fn direction_parser() -> impl TypedValueParser<Value = Direction> {
+    let help = |d: Direction| match d {
+        Direction::Both => "Push this machine's changes and pull the others'",
+        Direction::Push => "Only push: this machine's files win; the remote's stay in history",
+        Direction::Pull => "Only pull: never push from this machine",
+    };
+    PossibleValuesParser::new(Direction::ALL.map(|d| PossibleValue::new(d.as_str()).help(help(d))))
+        .map(|s| {
+            Direction::ALL
+                .into_iter()
+                .find(|d| d.as_str() == s)
+                .unwrap_or_default()
+        })
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum OnConflictArg {
-    /// Keep this machine's file and the other version, until you resolve it.
-    KeepBoth,
-    /// This machine's version wins (the other stays in history).
-    Local,
-    /// The remote's version wins (this machine's is committed first).
-    Remote,
-}
-
-impl DirectionArg {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Both => "both",
-            Self::Push => "push",
-            Self::Pull => "pull",
+/// `--on-conflict`: the names of the config's JSON, each with its help.
+fn on_conflict_parser() -> impl TypedValueParser<Value = OnConflict> {
+    let help = |c: OnConflict| match c {
+        OnConflict::KeepBoth => {
+            "Keep this machine's file and the other version, until you resolve it"
         }
-    }
+        OnConflict::Local => "This machine's version wins (the other stays in history)",
+        OnConflict::Remote => "The remote's version wins (this machine's is committed first)",
+    };
+    PossibleValuesParser::new(OnConflict::ALL.map(|c| PossibleValue::new(c.as_str()).help(help(c))))
+        .map(|s| {
+            OnConflict::ALL
+                .into_iter()
+                .find(|c| c.as_str() == s)
+                .unwrap_or_default()
+        })
 }
 
-impl OnConflictArg {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::KeepBoth => "keep-both",
-            Self::Local => "local",
-            Self::Remote => "remote",
-        }
-    }
+/// `--side`: local, remote or base.
+fn side_parser() -> impl TypedValueParser<Value = Side> {
+    PossibleValuesParser::new(["local", "remote", "base"]).map(|s| Side::from_name(&s))
+}
+
+/// `--keep`: local or remote (an edited result is `--file`).
+fn keep_parser() -> impl TypedValueParser<Value = Keep> {
+    PossibleValuesParser::new(["local", "remote"]).map(|s| Keep::from_name(&s))
 }

@@ -6,7 +6,10 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use dotsync_api::{ErrorBody, ErrorCode};
 use dotsync_state::{Layout, LayoutError, StateLock};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:11000";
@@ -18,14 +21,23 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn json(mut self) -> Result<Value> {
+    /// The body as JSON, exactly as sent (for `--json`); an empty body is `null`.
+    pub fn json(self) -> Result<Value> {
+        self.read()
+    }
+
+    /// The body read into a wire type of `dotsync-api`. An answer of another shape (a daemon
+    /// of another version) is an internal error naming what did not fit.
+    pub fn read<T: DeserializeOwned>(mut self) -> Result<T> {
         let mut s = String::new();
         self.body.read_to_string(&mut s)?;
-        if s.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&s)
-            .with_context(|| format!("the daemon answered something that is not JSON: {s}"))
+        let text = if s.is_empty() { "null" } else { s.as_str() };
+        serde_json::from_str(text).map_err(|e| {
+            anyhow::Error::from(crate::error::CommandError::new(
+                crate::error::Kind::Internal,
+                anyhow!("the daemon's answer does not read as this dotsync's API ({e}): {s}"),
+            ))
+        })
     }
 }
 
@@ -44,16 +56,39 @@ pub enum Client {
 }
 
 /// An API error, as the daemon described it.
-// `status` and `code` are for commands that branch on the kind of failure (via
-// `anyhow::Error::downcast_ref`); none does yet.
-#[allow(dead_code)]
 #[derive(Debug)]
 pub struct ApiFailure {
     pub status: u16,
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
 }
+
+/// The daemon holds the state lock, but nothing answers at its address.
+#[derive(Debug)]
+pub struct Unreachable {
+    pub base: String,
+    pub detail: String,
+}
+
+impl Unreachable {
+    pub fn hint(&self) -> String {
+        "its state lock is held, so it should be running; check `dotsync daemon`'s log, or set \
+         DOTSYNC_ADDR"
+            .to_owned()
+    }
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot reach the dotsync daemon at {}: {}",
+            self.base, self.detail
+        )
+    }
+}
+impl std::error::Error for Unreachable {}
 
 impl std::fmt::Display for ApiFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -131,32 +166,57 @@ impl Client {
     }
 
     /// Sends a request; 4xx and 5xx answers become [`ApiFailure`] errors.
-    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Response> {
-        let resp = self.raw(method, path, body)?;
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<Response> {
+        let payload = body.map(serde_json::to_vec).transpose()?;
+        let resp = self.raw(method, path, payload)?;
         if resp.status >= 400 {
             let status = resp.status;
-            let v = resp.json().unwrap_or(Value::Null);
-            let err = &v["error"];
-            return Err(ApiFailure {
-                status,
-                code: err["code"].as_str().unwrap_or("unknown").to_owned(),
-                message: err["message"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| format!("the daemon answered HTTP {status}")),
-                field: err["field"].as_str().map(str::to_owned),
-            }
-            .into());
+            let failure = match resp.read::<ErrorBody>() {
+                Ok(b) => ApiFailure {
+                    status,
+                    code: b.error.code,
+                    message: b.error.message,
+                    field: b.error.field,
+                },
+                Err(_) => ApiFailure {
+                    status,
+                    code: if status >= 500 {
+                        ErrorCode::Internal
+                    } else {
+                        ErrorCode::Unknown
+                    },
+                    message: format!("the daemon answered HTTP {status}"),
+                    field: None,
+                },
+            };
+            return Err(failure.into());
         }
         Ok(resp)
     }
 
-    pub fn get(&self, path: &str) -> Result<Value> {
-        self.call("GET", path, None)?.json()
+    /// `GET path`, read into a wire type.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call("GET", path, None::<&()>)?.read()
     }
 
-    pub fn post_json(&self, path: &str, body: &Value) -> Result<Value> {
-        self.call("POST", path, Some(body))?.json()
+    /// `GET path` as the JSON the daemon sent (for `--json`).
+    pub fn get_json(&self, path: &str) -> Result<Value> {
+        self.call("GET", path, None::<&()>)?.json()
+    }
+
+    /// `POST path` with a JSON body, the answer read into a wire type.
+    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
+        self.call("POST", path, Some(body))?.read()
+    }
+
+    /// `POST path` without a body, the answer read into a wire type.
+    pub fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call("POST", path, None::<&()>)?.read()
     }
 
     /// The running daemon's address; `None` when the API runs in this process.
@@ -167,8 +227,7 @@ impl Client {
         }
     }
 
-    fn raw(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Response> {
-        let payload = body.map(serde_json::to_vec).transpose()?;
+    fn raw(&self, method: &str, path: &str, payload: Option<Vec<u8>>) -> Result<Response> {
         match self {
             Client::Http { base, token, agent } => {
                 let mut req = agent
@@ -190,10 +249,11 @@ impl Client {
                         status,
                         body: Box::new(r.into_reader()),
                     }),
-                    Err(ureq::Error::Transport(t)) => Err(anyhow!(
-                        "cannot reach the dotsync daemon at {base}: {t}\n\
-                         hint: its state lock is held, so it should be running; check `dotsync daemon`'s log, or set DOTSYNC_ADDR"
-                    )),
+                    Err(ureq::Error::Transport(t)) => Err(Unreachable {
+                        base: base.clone(),
+                        detail: t.to_string(),
+                    }
+                    .into()),
                 }
             }
             Client::InProcess {

@@ -1,49 +1,45 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
+use dotsync_api::{CheckRequest, ConfigInput, Created, RemoteCheck, SyncConfig};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
 use crate::cli::{Cli, Command, ConfigCmd, FieldArgs};
 use crate::client::Client;
+use crate::error::CommandError;
+use crate::out::outln;
 use crate::{quote, render};
 
-pub fn run(cli: Cli) -> Result<ExitCode> {
+pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
     match cli.command {
         Command::Daemon(args) => crate::daemon::run(args)?,
-        Command::Init(args) => return crate::newcomer::init(args),
+        Command::Init(args) => return Ok(crate::newcomer::init(args)?),
         Command::Add {
             paths,
             config,
             dry_run,
-        } => return crate::newcomer::add(paths, config, dry_run),
-        Command::Forget { paths, config } => return crate::newcomer::forget(paths, config),
-        Command::Pause { name } => return crate::newcomer::pause(name, false),
-        Command::Key(cmd) => return crate::key_cmd::run(cmd),
-        Command::Resume { name } => return crate::newcomer::pause(name, true),
+        } => return Ok(crate::newcomer::add(paths, config, dry_run)?),
+        Command::Forget { paths, config } => return Ok(crate::newcomer::forget(paths, config)?),
+        Command::Pause { name } => return Ok(crate::newcomer::pause(name, false)?),
+        Command::Key(cmd) => return Ok(crate::key_cmd::run(cmd)?),
+        Command::Resume { name } => return Ok(crate::newcomer::pause(name, true)?),
         Command::Completions { shell } => crate::newcomer::completions(shell),
         Command::Man { dir } => crate::newcomer::man(dir.as_deref())?,
-        Command::Config(cmd) => return config(cmd),
-        Command::Which { path, json } => return which(&path, json),
+        Command::Config(cmd) => return Ok(config(cmd)?),
+        Command::Which { path, json } => return Ok(which(&path, json)?),
         Command::Conflicts {
             path,
             config,
             side,
             json,
-        } => crate::history_cmd::conflicts(
-            config.as_deref(),
-            path.as_deref(),
-            side.as_deref(),
-            json,
-        )?,
+        } => crate::history_cmd::conflicts(config.as_deref(), path.as_deref(), side, json)?,
         Command::Resolve {
             path,
             keep,
             file,
             config,
-        } => {
-            crate::history_cmd::resolve(config.as_deref(), &path, keep.as_deref(), file.as_deref())?
-        }
+        } => crate::history_cmd::resolve(config.as_deref(), &path, keep, file.as_deref())?,
         Command::Log { path, config, json } => {
             crate::history_cmd::log(config.as_deref(), &path, json)?
         }
@@ -51,10 +47,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             crate::history_cmd::restore(config.as_deref(), &path, &rev)?
         }
         Command::Files { config, json } => crate::history_cmd::files(config.as_deref(), json)?,
-        Command::Sync(args) => return crate::sync_cmd::run(args),
+        Command::Sync(args) => return Ok(crate::sync_cmd::run(args)?),
         Command::Status { json } => crate::status_cmd::run(json)?,
         Command::Machines { json } => crate::machines_cmd::run(json)?,
-        Command::Service(cmd) => return crate::service::run(cmd),
+        Command::Service(cmd) => return Ok(crate::service::run(cmd)?),
         Command::Ui { print } => crate::ui_cmd::run(print)?,
     }
     Ok(ExitCode::SUCCESS)
@@ -65,71 +61,102 @@ pub fn seg(s: &str) -> String {
     utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
 }
 
-fn apply_fields(body: &mut Value, f: FieldArgs, clear_ignore: bool) {
+/// A stored config as the body that replaces it (`PUT /v1/config/{id}`).
+pub fn input_of(c: SyncConfig) -> ConfigInput {
+    ConfigInput {
+        id: Some(c.id),
+        name: c.name,
+        paths: c.paths,
+        ignore: c.ignore,
+        remote: c.remote,
+        branch: c.branch,
+        direction: c.direction,
+        on_conflict: c.on_conflict,
+        auto: c.auto,
+        interval_s: c.interval_s,
+        notify: c.notify,
+        structured_merge: c.structured_merge,
+        merge_formats: c.merge_formats,
+        machines: c.machines,
+        encrypt: c.encrypt,
+        per_machine: c.per_machine,
+        plaintext: c.plaintext,
+    }
+}
+
+/// A new config's body, with the defaults the server would give.
+pub fn new_input(name: &str, remote: &str, branch: &str, paths: Vec<String>) -> ConfigInput {
+    ConfigInput {
+        id: None,
+        name: name.to_owned(),
+        paths,
+        ignore: Vec::new(),
+        remote: remote.to_owned(),
+        branch: branch.to_owned(),
+        direction: Default::default(),
+        on_conflict: Default::default(),
+        auto: true,
+        interval_s: 60,
+        notify: true,
+        structured_merge: true,
+        merge_formats: Default::default(),
+        machines: Vec::new(),
+        encrypt: Vec::new(),
+        per_machine: Vec::new(),
+        plaintext: Vec::new(),
+    }
+}
+
+fn apply_fields(body: &mut ConfigInput, f: FieldArgs, clear_ignore: bool) {
     if clear_ignore {
-        body["ignore"] = json!([]);
+        body.ignore.clear();
     }
-    if !f.ignore.is_empty() {
-        let mut ig: Vec<Value> = body["ignore"].as_array().cloned().unwrap_or_default();
-        ig.extend(f.ignore.into_iter().map(Value::from));
-        body["ignore"] = Value::Array(ig);
-    }
+    body.ignore.extend(f.ignore);
     if let Some(b) = f.branch {
-        body["branch"] = json!(b);
+        body.branch = b;
     }
     if let Some(d) = f.direction {
-        body["direction"] = json!(d.as_str());
+        body.direction = d;
     }
     if let Some(c) = f.on_conflict {
-        body["on_conflict"] = json!(c.as_str());
+        body.on_conflict = c;
     }
     if let Some(a) = f.auto {
-        body["auto"] = json!(a);
+        body.auto = a;
     }
     if let Some(i) = f.interval_s {
-        body["interval_s"] = json!(i);
+        body.interval_s = i;
     }
     if let Some(n) = f.notify {
-        body["notify"] = json!(n);
+        body.notify = n;
     }
     if let Some(s) = f.structured_merge {
-        body["structured_merge"] = json!(s);
+        body.structured_merge = s;
     }
-    for (field, add) in [
-        ("encrypt", f.encrypt),
-        ("per_machine", f.per_machine),
-        ("plaintext", f.plaintext),
+    for (globs, add) in [
+        (&mut body.encrypt, f.encrypt),
+        (&mut body.per_machine, f.per_machine),
+        (&mut body.plaintext, f.plaintext),
     ] {
-        if add.is_empty() {
-            continue;
-        }
-        let mut globs: Vec<Value> = body[field].as_array().cloned().unwrap_or_default();
         for g in add {
-            if !globs.iter().any(|x| x.as_str() == Some(g.as_str())) {
-                globs.push(Value::from(g));
+            if !globs.contains(&g) {
+                globs.push(g);
             }
         }
-        body[field] = Value::Array(globs);
     }
     if let Some(m) = f.machines {
-        let names: Vec<&str> = m
+        body.machines = m
             .split(',')
             .map(str::trim)
             .filter(|n| !n.is_empty())
+            .map(str::to_owned)
             .collect();
-        body["machines"] = json!(names);
     }
-    if !f.merge_formats.is_empty() {
-        let mut map = body["merge_formats"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        for m in f.merge_formats {
-            // No `=`: an empty format, which the server refuses naming the field.
-            let (glob, format) = m.rsplit_once('=').unwrap_or((m.as_str(), ""));
-            map.insert(glob.to_owned(), json!(format));
-        }
-        body["merge_formats"] = Value::Object(map);
+    for m in f.merge_formats {
+        // No `=`: an empty format, which the server refuses naming the field.
+        let (glob, format) = m.rsplit_once('=').unwrap_or((m.as_str(), ""));
+        body.merge_formats
+            .insert(glob.to_owned(), format.to_owned());
     }
 }
 
@@ -144,18 +171,17 @@ fn config(cmd: ConfigCmd) -> Result<ExitCode> {
             no_check,
             fields,
         } => {
-            let mut body = json!({"name": name, "remote": remote, "paths": paths});
+            let mut body = new_input(&name, &remote, "main", paths.clone());
             apply_fields(&mut body, fields, false);
             if dry_run {
                 let resp = client.call("POST", "/v1/preview", Some(&body))?;
                 return crate::sync_cmd::show_stream(resp.body, false, Some(&name));
             }
-            let created = client.call("POST", "/v1/config", Some(&body))?.json()?;
+            let created: Created = client.post("/v1/config", &body)?;
             crate::newcomer::warn_missing(&paths);
             let shown = quote::name(&name);
-            let id = quote::name(created["id"].as_str().unwrap_or("?")).into_owned();
-            let auto = body["auto"] != false;
-            if client.addr().is_some() && auto {
+            let id = quote::name(&created.id).into_owned();
+            if client.addr().is_some() && body.auto {
                 eprintln!(
                     "created config {shown} ({id}); the daemon syncs it now (`dotsync status` \
                      shows how it went)"
@@ -164,60 +190,45 @@ fn config(cmd: ConfigCmd) -> Result<ExitCode> {
                 eprintln!("created config {shown} ({id}); `dotsync sync {shown}` syncs it now");
             }
             if !no_check {
-                let branch = body["branch"].as_str().unwrap_or("main").to_owned();
-                report_remote(&client, &remote, &branch);
+                report_remote(&client, &remote, &body.branch);
             }
         }
         ConfigCmd::List { json } => {
-            let all = client.get("/v1/config")?;
             if json {
-                render::print_json(&all);
+                render::print_json(&client.get_json("/v1/config")?)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let all: Vec<SyncConfig> = client.get("/v1/config")?;
+            let rows: Vec<Vec<String>> = all
+                .iter()
+                .map(|c| {
+                    vec![
+                        quote::name(&c.name).into_owned(),
+                        quote::name(&c.id).into_owned(),
+                        quote::name(&c.remote).into_owned(),
+                        if c.auto { "auto" } else { "manual" }.to_owned(),
+                        c.paths
+                            .iter()
+                            .map(|p| quote::name(p))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ]
+                })
+                .collect();
+            if rows.is_empty() {
+                eprintln!(
+                    "no configs yet; create one with `dotsync config add NAME --remote URL PATH...`"
+                );
             } else {
-                let rows: Vec<Vec<String>> = all
-                    .as_array()
-                    .map(|a| a.as_slice())
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|c| {
-                        let name = |k: &str| quote::name(c[k].as_str().unwrap_or("")).into_owned();
-                        vec![
-                            name("name"),
-                            name("id"),
-                            name("remote"),
-                            if c["auto"].as_bool().unwrap_or(false) {
-                                "auto"
-                            } else {
-                                "manual"
-                            }
-                            .to_owned(),
-                            c["paths"]
-                                .as_array()
-                                .map(|p| {
-                                    p.iter()
-                                        .filter_map(Value::as_str)
-                                        .map(quote::name)
-                                        .collect::<Vec<_>>()
-                                        .join(" ")
-                                })
-                                .unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                if rows.is_empty() {
-                    eprintln!(
-                        "no configs yet; create one with `dotsync config add NAME --remote URL PATH...`"
-                    );
-                } else {
-                    render::table(&["NAME", "ID", "REMOTE", "MODE", "PATHS"], &rows);
-                }
+                render::table(&["NAME", "ID", "REMOTE", "MODE", "PATHS"], &rows)?;
             }
         }
         ConfigCmd::Show { name, json } => {
-            let c = client.get(&format!("/v1/config/{}", seg(&name)))?;
+            let path = format!("/v1/config/{}", seg(&name));
             if json {
-                render::print_json(&c);
+                render::print_json(&client.get_json(&path)?)?;
             } else {
-                render::config_detail(&c);
+                render::config_detail(&client.get(&path)?)?;
             }
         }
         ConfigCmd::Edit {
@@ -230,47 +241,36 @@ fn config(cmd: ConfigCmd) -> Result<ExitCode> {
             clear_ignore,
             fields,
         } => {
-            let mut body = client.get(&format!("/v1/config/{}", seg(&name)))?;
+            let mut body = input_of(client.get(&format!("/v1/config/{}", seg(&name)))?);
             if let Some(n) = new_name {
-                body["name"] = json!(n);
+                body.name = n;
             }
             if let Some(r) = remote {
-                body["remote"] = json!(r);
+                body.remote = r;
             }
-            let mut paths: Vec<String> = if set_paths.is_empty() {
-                body["paths"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            } else {
-                set_paths
-            };
+            if !set_paths.is_empty() {
+                body.paths = set_paths;
+            }
             for p in &rm_path {
-                let before = paths.len();
-                paths.retain(|q| q != p);
-                if paths.len() == before {
+                let before = body.paths.len();
+                body.paths.retain(|q| q != p);
+                if body.paths.len() == before {
                     let name = quote::name(&name);
-                    anyhow::bail!(
-                        "config {name} has no path {}; `dotsync config show {name}` lists them",
+                    return Err(CommandError::user(format!(
+                        "config {name} has no path {}",
                         quote::name(p)
-                    );
+                    ))
+                    .hint(format!("`dotsync config show {name}` lists them"))
+                    .into());
                 }
             }
-            paths.extend(add_path);
-            body["paths"] = json!(paths);
+            body.paths.extend(add_path);
             apply_fields(&mut body, fields, clear_ignore);
             client.call("PUT", &format!("/v1/config/{}", seg(&name)), Some(&body))?;
-            eprintln!(
-                "updated config {}",
-                quote::name(body["name"].as_str().unwrap_or(&name))
-            );
+            eprintln!("updated config {}", quote::name(&body.name));
         }
         ConfigCmd::Rm { name } => {
-            client.call("DELETE", &format!("/v1/config/{}", seg(&name)), None)?;
+            client.call("DELETE", &format!("/v1/config/{}", seg(&name)), None::<&()>)?;
             eprintln!(
                 "removed config {}; your files and the remote's history are untouched",
                 quote::name(&name)
@@ -283,28 +283,32 @@ fn config(cmd: ConfigCmd) -> Result<ExitCode> {
 /// Checks a new config's remote at once and says what is wrong with it, if anything. The
 /// config is kept either way: a remote that is down now may be up at the next sync.
 fn report_remote(client: &Client, remote: &str, branch: &str) {
-    let check = match client.post_json(
-        "/v1/remote/check",
-        &json!({"remote": remote, "branch": branch}),
-    ) {
+    let req = CheckRequest {
+        remote: remote.to_owned(),
+        branch: Some(branch.to_owned()),
+    };
+    let check: RemoteCheck = match client.post("/v1/remote/check", &req) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("warning: could not check the remote: {e}");
             return;
         }
     };
-    if check["ok"] != true {
+    if !check.ok {
         eprintln!(
             "warning: {}",
-            check["message"]
-                .as_str()
+            check
+                .message
+                .as_deref()
                 .unwrap_or("the remote cannot be used")
         );
         return;
     }
-    let differ = check["files"]
-        .as_array()
-        .map_or(0, |a| a.iter().filter(|f| f["here"] == "differs").count());
+    let differ = check
+        .files
+        .iter()
+        .filter(|f| f.here == dotsync_api::Comparison::Differs)
+        .count();
     if differ > 0 {
         eprintln!(
             "note: {differ} of this machine's files differ from the remote's and were never \
@@ -317,40 +321,18 @@ fn report_remote(client: &Client, remote: &str, branch: &str) {
 /// none does, so scripts can ask `dotsync which F >/dev/null`.
 fn which(path: &str, json: bool) -> Result<ExitCode> {
     let client = Client::connect()?;
-    let ids = client.get(&format!("/v1/file/{}", seg(path)))?;
-    let ids: Vec<String> = ids
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let all = client.get("/v1/config")?;
-    let configs: Vec<&Value> = all
-        .as_array()
-        .map(|a| a.as_slice())
-        .unwrap_or_default()
-        .iter()
-        .filter(|c| {
-            c["id"]
-                .as_str()
-                .is_some_and(|id| ids.iter().any(|i| i == id))
-        })
-        .collect();
+    let ids: Vec<String> = client.get(&format!("/v1/file/{}", seg(path)))?;
+    let all: Vec<SyncConfig> = client.get("/v1/config")?;
+    let configs: Vec<&SyncConfig> = all.iter().filter(|c| ids.contains(&c.id)).collect();
     if json {
         let out: Vec<Value> = configs
             .iter()
-            .map(|c| json!({"id": c["id"], "name": c["name"]}))
+            .map(|c| json!({"id": c.id, "name": c.name}))
             .collect();
-        render::print_json(&Value::Array(out));
+        render::print_json(&Value::Array(out))?;
     } else {
         for c in &configs {
-            println!(
-                "{}\t{}",
-                quote::name(c["name"].as_str().unwrap_or("")),
-                quote::name(c["id"].as_str().unwrap_or(""))
-            );
+            outln!("{}\t{}", quote::name(&c.name), quote::name(&c.id))?;
         }
     }
     if configs.is_empty() {

@@ -4,10 +4,14 @@
 use std::io::{IsTerminal, Read, Write};
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
+use dotsync_api::{
+    ConflictInfo, ConflictReason, FileStatus, HistoryEntry, Keep, ResolveRequest, RestoreRequest,
+    Restored, Side, SyncConfig,
+};
 
 use crate::client::Client;
 use crate::commands::seg;
+use crate::error::CommandError;
 use crate::{quote, render};
 
 /// `?config=..&path=..` with each value percent-encoded.
@@ -34,29 +38,33 @@ fn time(unix: i64) -> String {
 pub fn conflicts(
     config: Option<&str>,
     path: Option<&str>,
-    side: Option<&str>,
+    side: Option<Side>,
     as_json: bool,
 ) -> Result<()> {
     let client = Client::connect()?;
     if let Some(path) = path {
         if let Some(s) = side {
-            let q = query(&[("config", config), ("path", Some(path)), ("side", Some(s))]);
+            let q = query(&[
+                ("config", config),
+                ("path", Some(path)),
+                ("side", Some(s.as_str())),
+            ]);
             let mut bytes = Vec::new();
             client
-                .call("GET", &format!("/v1/conflicts/content{q}"), None)?
+                .call("GET", &format!("/v1/conflicts/content{q}"), None::<&()>)?
                 .body
                 .read_to_end(&mut bytes)?;
-            std::io::stdout().lock().write_all(&bytes)?;
+            crate::out::write_bytes(&bytes)?;
             return Ok(());
         }
         return conflict_diff(&client, config, path);
     }
-    let list = client.get(&format!("/v1/conflicts{}", query(&[("config", config)])))?;
+    let list_path = format!("/v1/conflicts{}", query(&[("config", config)]));
     if as_json {
-        render::print_json(&list);
+        render::print_json(&client.get_json(&list_path)?)?;
         return Ok(());
     }
-    let items = list.as_array().cloned().unwrap_or_default();
+    let items: Vec<ConflictInfo> = client.get(&list_path)?;
     if items.is_empty() {
         eprintln!("no conflicts");
         return Ok(());
@@ -65,15 +73,15 @@ pub fn conflicts(
         .iter()
         .map(|c| {
             vec![
-                quote::name(c["config"].as_str().unwrap_or("")).into_owned(),
-                quote::name(&format!("~/{}", c["path"].as_str().unwrap_or(""))).into_owned(),
-                reason_text(c["reason"].as_str().unwrap_or("")).to_owned(),
-                quote::name(c["remote_machine"].as_str().unwrap_or("-")).into_owned(),
-                time(c["detected_at"].as_i64().unwrap_or(0)),
+                quote::name(&c.config).into_owned(),
+                quote::name(&format!("~/{}", c.path)).into_owned(),
+                reason_text(c.reason).to_owned(),
+                quote::name(c.remote_machine.as_deref().unwrap_or("-")).into_owned(),
+                time(c.detected_at),
             ]
         })
         .collect();
-    render::table(&["CONFIG", "PATH", "WHY", "THEIRS FROM", "SINCE"], &rows);
+    render::table(&["CONFIG", "PATH", "WHY", "THEIRS FROM", "SINCE"], &rows)?;
     eprintln!(
         "hint: `dotsync conflicts PATH` shows how the two versions differ; `dotsync resolve PATH --keep local|remote` settles one"
     );
@@ -81,36 +89,38 @@ pub fn conflicts(
 }
 
 /// Why a file is in conflict, for a person.
-pub fn reason_text(reason: &str) -> &str {
+pub fn reason_text(reason: ConflictReason) -> &'static str {
     match reason {
-        "no_base" => "this machine's file and the remote's differ, and were never synced before",
-        "both_changed" => "both machines changed the same lines",
-        "delete_vs_change" => "deleted on one machine, changed on the other",
-        other => other,
+        ConflictReason::NoBase => {
+            "this machine's file and the remote's differ, and were never synced before"
+        }
+        ConflictReason::BothChanged => "both machines changed the same lines",
+        ConflictReason::DeleteVsChange => "deleted on one machine, changed on the other",
+        ConflictReason::Unknown => "in conflict",
     }
 }
 
 /// `dotsync conflicts PATH`: a unified diff from the other machine's version to this one's.
 fn conflict_diff(client: &Client, config: Option<&str>, path: &str) -> Result<()> {
-    let list = client.get(&format!("/v1/conflicts{}", query(&[("config", config)])))?;
+    let list: Vec<ConflictInfo> =
+        client.get(&format!("/v1/conflicts{}", query(&[("config", config)])))?;
     let wanted = repo_path(path);
-    let Some(c) = list
-        .as_array()
-        .map(|a| a.as_slice())
-        .unwrap_or_default()
-        .iter()
-        .find(|c| c["path"].as_str() == Some(wanted.as_str()))
-        .cloned()
-    else {
-        bail!(
-            "{} is not in conflict; `dotsync conflicts` lists the files that are",
+    let Some(c) = list.into_iter().find(|c| c.path == wanted) else {
+        return Err(CommandError::user(format!(
+            "{} is not in conflict",
             quote::name(&format!("~/{wanted}"))
-        );
+        ))
+        .hint("`dotsync conflicts` lists the files that are")
+        .into());
     };
-    let cfg = c["config_id"].as_str();
-    let side = |s: &str| -> Result<Option<Vec<u8>>> {
-        let q = query(&[("config", cfg), ("path", Some(&wanted)), ("side", Some(s))]);
-        match client.call("GET", &format!("/v1/conflicts/content{q}"), None) {
+    let cfg = Some(c.config_id.as_str());
+    let side = |s: Side| -> Result<Option<Vec<u8>>> {
+        let q = query(&[
+            ("config", cfg),
+            ("path", Some(&wanted)),
+            ("side", Some(s.as_str())),
+        ]);
+        match client.call("GET", &format!("/v1/conflicts/content{q}"), None::<&()>) {
             Ok(mut r) => {
                 let mut b = Vec::new();
                 r.body.read_to_end(&mut b)?;
@@ -125,15 +135,15 @@ fn conflict_diff(client: &Client, config: Option<&str>, path: &str) -> Result<()
             Err(e) => Err(e),
         }
     };
-    let (local, remote) = (side("local")?, side("remote")?);
-    let from = c["remote_machine"].as_str().map_or_else(
+    let (local, remote) = (side(Side::Local)?, side(Side::Remote)?);
+    let from = c.remote_machine.as_deref().map_or_else(
         || "another machine".to_owned(),
         |m| quote::name(m).into_owned(),
     );
     let shown = quote::name(&format!("~/{wanted}")).into_owned();
     eprintln!(
         "{shown}: {}; - theirs (from {from}), + yours (this machine)",
-        reason_text(c["reason"].as_str().unwrap_or(""))
+        reason_text(c.reason)
     );
     let text = |b: &Option<Vec<u8>>| -> Option<String> {
         match b {
@@ -204,11 +214,17 @@ fn repo_path(p: &str) -> String {
 pub fn resolve(
     config: Option<&str>,
     path: &str,
-    keep: Option<&str>,
+    keep: Option<Keep>,
     file: Option<&str>,
 ) -> Result<()> {
+    let request = |keep, content| ResolveRequest {
+        config: config.map(str::to_owned),
+        path: path.to_owned(),
+        keep,
+        content,
+    };
     let body = match (keep, file) {
-        (Some(k), None) => json!({"config": config, "path": path, "keep": k}),
+        (Some(k), None) => request(k, None),
         (None, Some(f)) => {
             let content = if f == "-" {
                 let mut s = String::new();
@@ -218,14 +234,18 @@ pub fn resolve(
                 std::fs::read_to_string(f)
                     .with_context(|| format!("cannot read the edited result {f}"))?
             };
-            json!({"config": config, "path": path, "keep": "content", "content": content})
+            request(Keep::Content, Some(content))
         }
-        _ => bail!("say how to resolve: --keep local, --keep remote, or --file EDITED"),
+        _ => {
+            return Err(CommandError::user("say how to resolve")
+                .hint("--keep local, --keep remote, or --file EDITED")
+                .into());
+        }
     };
     let client = Client::connect()?;
     client.call("POST", "/v1/conflicts/resolve", Some(&body))?;
     let how = match keep {
-        Some("local") => "kept this machine's version",
+        Some(Keep::Local) => "kept this machine's version",
         Some(_) => "took the other machine's version",
         None => "wrote your edited result",
     };
@@ -238,15 +258,15 @@ pub fn resolve(
 
 pub fn log(config: Option<&str>, path: &str, as_json: bool) -> Result<()> {
     let client = Client::connect()?;
-    let list = client.get(&format!(
+    let list_path = format!(
         "/v1/history{}",
         query(&[("config", config), ("path", Some(path))])
-    ))?;
+    );
     if as_json {
-        render::print_json(&list);
+        render::print_json(&client.get_json(&list_path)?)?;
         return Ok(());
     }
-    let items = list.as_array().cloned().unwrap_or_default();
+    let items: Vec<HistoryEntry> = client.get(&list_path)?;
     if items.is_empty() {
         eprintln!("{} has no synced versions yet", quote::name(path));
         return Ok(());
@@ -255,40 +275,36 @@ pub fn log(config: Option<&str>, path: &str, as_json: bool) -> Result<()> {
         .iter()
         .map(|e| {
             vec![
-                e["commit"]
-                    .as_str()
-                    .unwrap_or("")
-                    .chars()
-                    .take(12)
-                    .collect(),
-                time(e["time"].as_i64().unwrap_or(0)),
-                quote::name(e["machine"].as_str().unwrap_or("")).into_owned(),
-                match e["size"].as_u64() {
+                e.commit.chars().take(12).collect(),
+                time(e.time),
+                quote::name(&e.machine).into_owned(),
+                match e.size {
                     Some(n) => format!("{n} B"),
                     None => "deleted".to_owned(),
                 },
-                e["message"].as_str().unwrap_or("").to_owned(),
+                e.message.clone(),
             ]
         })
         .collect();
-    render::table(&["REV", "TIME", "MACHINE", "SIZE", "MESSAGE"], &rows);
+    render::table(&["REV", "TIME", "MACHINE", "SIZE", "MESSAGE"], &rows)?;
     Ok(())
 }
 
 pub fn restore(config: Option<&str>, path: &str, rev: &str) -> Result<()> {
     let client = Client::connect()?;
-    let r = client
-        .call(
-            "POST",
-            "/v1/restore",
-            Some(&json!({"config": config, "path": path, "rev": rev})),
-        )?
-        .json()?;
+    let r: Restored = client.post(
+        "/v1/restore",
+        &RestoreRequest {
+            config: config.map(str::to_owned),
+            path: path.to_owned(),
+            rev: rev.to_owned(),
+        },
+    )?;
     eprintln!(
         "restored {} as of {} ({} bytes); it syncs like any edit",
         quote::name(path),
         quote::name(rev),
-        r["bytes"].as_u64().unwrap_or(0)
+        r.bytes
     );
     Ok(())
 }
@@ -299,11 +315,10 @@ pub fn files(config: Option<&str>, as_json: bool) -> Result<()> {
     let config = match config {
         Some(c) => c,
         None => {
-            let all = client.get("/v1/config")?;
-            let all = all.as_array().cloned().unwrap_or_default();
+            let all: Vec<SyncConfig> = client.get("/v1/config")?;
             match all.as_slice() {
                 [one] => {
-                    only = one["id"].as_str().unwrap_or("").to_owned();
+                    only = one.id.clone();
                     &only
                 }
                 [] => bail!(
@@ -316,29 +331,23 @@ pub fn files(config: Option<&str>, as_json: bool) -> Result<()> {
             }
         }
     };
-    let list = client.get(&format!("/v1/files{}", query(&[("config", Some(config))])))?;
+    let list_path = format!("/v1/files{}", query(&[("config", Some(config))]));
     if as_json {
-        render::print_json(&list);
+        render::print_json(&client.get_json(&list_path)?)?;
         return Ok(());
     }
+    let list: Vec<FileStatus> = client.get(&list_path)?;
     let rows: Vec<Vec<String>> = list
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
         .iter()
         .map(|f| {
             vec![
-                f["state"].as_str().unwrap_or("").to_owned(),
-                f["mode"].as_str().unwrap_or("").to_owned(),
-                f["size"]
-                    .as_u64()
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                quote::name(&format!("~/{}", f["path"].as_str().unwrap_or(""))).into_owned(),
+                f.state.as_str().to_owned(),
+                f.mode.clone().unwrap_or_default(),
+                f.size.map_or_else(|| "-".into(), |n| n.to_string()),
+                quote::name(&format!("~/{}", f.path)).into_owned(),
             ]
         })
         .collect();
-    render::table(&["STATE", "MODE", "SIZE", "PATH"], &rows);
-    let _ = Value::Null;
+    render::table(&["STATE", "MODE", "SIZE", "PATH"], &rows)?;
     Ok(())
 }

@@ -3,19 +3,20 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use serde_json::json;
+use dotsync_api::{ExportInput, Exported, ImportInput, Imported, KeyState, TrustInput};
 
 use crate::cli::KeyCmd;
 use crate::client::Client;
+use crate::out::outln;
 use crate::quote;
 
 pub fn run(cmd: KeyCmd) -> Result<ExitCode> {
     let client = Client::connect()?;
     match cmd {
         KeyCmd::Init => {
-            let v = client.call("POST", "/v1/key/init", None)?.json()?;
-            let public = v["public_keys"][0].as_str().unwrap_or("");
-            println!("{public}");
+            let v: KeyState = client.post_empty("/v1/key/init")?;
+            let public = v.public_keys.first().map_or("", String::as_str);
+            outln!("{public}")?;
             eprintln!(
                 "ok: this machine has a key now; the next sync of a config with `encrypt` globs \
                  adds its public key to the repository. On your other machines, run `dotsync \
@@ -23,34 +24,32 @@ pub fn run(cmd: KeyCmd) -> Result<ExitCode> {
             );
         }
         KeyCmd::Show { json } => {
-            let v = client.get("/v1/key")?;
             if json {
-                println!("{v}");
+                outln!("{}", client.get_json("/v1/key")?)?;
             } else {
-                let keys = v["public_keys"].as_array().cloned().unwrap_or_default();
-                if keys.is_empty() {
+                let v: KeyState = client.get("/v1/key")?;
+                if v.public_keys.is_empty() {
                     eprintln!(
                         "this machine has no key: `dotsync key init` creates one, `dotsync key \
                          import` adds one exported from another machine"
                     );
                     return Ok(ExitCode::FAILURE);
                 }
-                for k in keys {
-                    println!("{}", quote::line(k.as_str().unwrap_or("")));
+                for k in &v.public_keys {
+                    outln!("{}", quote::line(k))?;
                 }
-                for k in v["trusted"].as_array().cloned().unwrap_or_default() {
-                    println!("{} (trusted)", quote::line(k.as_str().unwrap_or("")));
+                for k in &v.trusted {
+                    outln!("{} (trusted)", quote::line(k))?;
                 }
             }
         }
         KeyCmd::Trust { public_key } => {
-            client
-                .call(
-                    "POST",
-                    "/v1/key/trust",
-                    Some(&json!({ "public_key": public_key })),
-                )?
-                .json()?;
+            let _: KeyState = client.post(
+                "/v1/key/trust",
+                &TrustInput {
+                    public_key: public_key.clone(),
+                },
+            )?;
             eprintln!(
                 "ok: what this machine encrypts from now on is encrypted to {} too",
                 quote::line(public_key.trim())
@@ -61,14 +60,14 @@ pub fn run(cmd: KeyCmd) -> Result<ExitCode> {
             output,
         } => {
             let passphrase = passphrase(passphrase_file.as_deref(), true)?;
-            let v = client.post_json("/v1/key/export", &json!({"passphrase": passphrase}))?;
-            let armored = v["armored"].as_str().unwrap_or("");
+            let v: Exported = client.post("/v1/key/export", &ExportInput { passphrase })?;
+            let armored = v.armored;
             match output {
                 Some(path) => {
                     std::fs::write(&path, armored).with_context(|| format!("writing {path}"))?;
                     eprintln!("ok: the key, encrypted with your passphrase, is in {path}");
                 }
-                None => print!("{armored}"),
+                None => crate::out::write_str(&armored)?,
             }
         }
         KeyCmd::Import {
@@ -81,12 +80,14 @@ pub fn run(cmd: KeyCmd) -> Result<ExitCode> {
                 std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?
             };
             let passphrase = passphrase(passphrase_file.as_deref(), false)?;
-            let v = client.post_json(
+            let v: Imported = client.post(
                 "/v1/key/import",
-                &json!({"armored": armored, "passphrase": passphrase}),
+                &ImportInput {
+                    armored,
+                    passphrase,
+                },
             )?;
-            let added = v["added"].as_array().map_or(0, Vec::len);
-            if added == 0 {
+            if v.added.is_empty() {
                 eprintln!("ok: this machine had that key already");
             } else {
                 eprintln!(

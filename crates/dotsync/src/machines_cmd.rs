@@ -1,88 +1,76 @@
 //! `dotsync machines [--json]`: every machine of each remote, and whether it can be poked now.
 
 use anyhow::Result;
-use serde_json::Value;
+use dotsync_api::Machines;
 
 use crate::client::Client;
+use crate::out::outln;
 use crate::render;
 
 pub fn run(json: bool) -> Result<()> {
     let client = Client::connect()?;
-    let m = client.get("/v1/machines")?;
     if json {
-        render::print_json(&m);
+        render::print_json(&client.get_json("/v1/machines")?)?;
         return Ok(());
     }
-    let me = &m["this_machine"];
+    let m: Machines = client.get("/v1/machines")?;
+    let me = &m.this_machine;
     let mut how = Vec::new();
-    if me["running"] != true {
+    if !me.running {
         how.push("no daemon running: nobody is notified".to_owned());
     } else {
-        match me["listen"].as_str() {
-            Some(l) if me["direct"] == true => how.push(format!("pokes on udp {}", clean(l))),
-            _ if me["direct"] == true => how.push(format!(
+        match &me.listen {
+            Some(l) if me.direct => how.push(format!("pokes on udp {}", clean(l))),
+            _ if me.direct => how.push(format!(
                 "no listener for pokes: {}",
-                clean(me["listen_error"].as_str().unwrap_or("?"))
+                clean(me.listen_error.as_deref().unwrap_or("?"))
             )),
             _ => how.push("direct pokes off".to_owned()),
         }
-        if let Some(r) = me["relay"].as_str() {
-            let state = if me["relay_connected"] == true {
+        if let Some(r) = &me.relay {
+            let state = if me.relay_connected {
                 "connected"
             } else {
                 "not connected"
             };
             how.push(format!("relay {} ({state})", clean(r)));
-        } else if let Some(e) = me["relay_error"].as_str() {
+        } else if let Some(e) = &me.relay_error {
             how.push(format!("relay: {}", clean(e)));
         }
     }
-    println!(
+    outln!(
         "this machine: {} (dotsync {}); {}",
-        clean(me["name"].as_str().unwrap_or("?")),
-        clean(me["version"].as_str().unwrap_or("?")),
+        clean(&me.name),
+        clean(&me.version),
         how.join("; ")
-    );
-    let remotes = m["remotes"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    if remotes.is_empty() {
-        println!("no configs yet; create one with `dotsync config add NAME --remote URL PATH...`");
+    )?;
+    if m.remotes.is_empty() {
+        outln!("no configs yet; create one with `dotsync config add NAME --remote URL PATH...`")?;
         return Ok(());
     }
     let now = dotsync_state::now_unix();
-    for r in remotes {
-        let configs: Vec<String> = r["configs"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).map(clean).collect())
-            .unwrap_or_default();
-        println!();
-        println!(
-            "{} ({})",
-            clean(r["remote"].as_str().unwrap_or("?")),
-            configs.join(", ")
-        );
-        if let Some(e) = r["error"].as_str() {
-            println!("  {}", clean(e));
+    for r in &m.remotes {
+        let configs: Vec<String> = r.configs.iter().map(|c| clean(c)).collect();
+        outln!()?;
+        outln!("{} ({})", clean(&r.remote), configs.join(", "))?;
+        if let Some(e) = &r.error {
+            outln!("  {}", clean(e))?;
         }
-        let rows: Vec<Vec<String>> = r["machines"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        let rows: Vec<Vec<String>> = r
+            .machines
             .iter()
             .map(|x| {
-                let reachable = if x["this_machine"] == true {
+                let reachable = if x.this_machine {
                     "this machine".to_owned()
-                } else if x["reachable"] == true {
-                    format!("yes ({})", clean(x["via"].as_str().unwrap_or("?")))
+                } else if x.reachable {
+                    format!("yes ({})", x.via.map_or("?", |v| v.as_str()))
                 } else {
                     "no".to_owned()
                 };
                 vec![
-                    clean(x["name"].as_str().unwrap_or("?")),
-                    clean(x["version"].as_str().unwrap_or("?")),
-                    match x["last_seen"].as_i64() {
+                    clean(&x.name),
+                    clean(x.version.as_deref().unwrap_or("?")),
+                    match x.last_seen {
                         Some(t) if now - t < 5 => "now".to_owned(),
                         Some(t) => format!(
                             "{} ago",
@@ -94,7 +82,7 @@ pub fn run(json: bool) -> Result<()> {
                 ]
             })
             .collect();
-        render::table(&["NAME", "VERSION", "LAST SEEN", "REACHABLE"], &rows);
+        render::table(&["NAME", "VERSION", "LAST SEEN", "REACHABLE"], &rows)?;
     }
     Ok(())
 }

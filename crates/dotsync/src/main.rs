@@ -10,10 +10,12 @@ mod cli;
 mod client;
 mod commands;
 mod daemon;
+mod error;
 mod history_cmd;
 mod key_cmd;
 mod machines_cmd;
 mod newcomer;
+mod out;
 mod quote;
 mod render;
 mod service;
@@ -23,26 +25,14 @@ mod ui_cmd;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    if !matches!(args.command, cli::Command::Daemon(_)) {
-        // A CLI whose reader went away (`dotsync log F --json | head -1`) ends quietly, as `ls`
-        // does, instead of panicking on the next print. The daemon keeps ignoring SIGPIPE: a
-        // client that disconnects must never end it.
-        restore_sigpipe();
-    }
     match commands::run(args) {
         Ok(code) => code,
+        // A reader that went away (`dotsync log F --json | head -1`) ends the command quietly,
+        // as `ls` does; every write to stdout goes through `out`, which reports it.
+        Err(err) if err.kind == error::Kind::BrokenPipe => err.kind.exit_code(),
         Err(err) => {
             render::print_error(&err);
-            ExitCode::FAILURE
+            err.kind.exit_code()
         }
-    }
-}
-
-#[allow(unsafe_code)]
-fn restore_sigpipe() {
-    // SAFETY: resetting a signal's disposition to its default has no preconditions; this runs
-    // before any other thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

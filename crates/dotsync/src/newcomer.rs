@@ -10,19 +10,24 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::CommandFactory;
-use serde_json::{Value, json};
+use dotsync_api::{CheckRequest, Comparison, RemoteCheck, RemoteKind, SyncConfig};
 
 use crate::cli::{Cli, InitArgs};
 use crate::client::Client;
-use crate::commands::seg;
+use crate::commands::{input_of, new_input, seg};
 use crate::quote;
 
-/// What `init` remembers for `add`.
-#[derive(Debug, Clone)]
+/// What `init` remembers for `add` (`init.json`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Defaults {
     name: String,
     remote: String,
+    #[serde(default = "main_branch")]
     branch: String,
+}
+
+fn main_branch() -> String {
+    "main".to_owned()
 }
 
 fn defaults_path() -> Result<PathBuf> {
@@ -31,19 +36,12 @@ fn defaults_path() -> Result<PathBuf> {
 
 fn load_defaults() -> Option<Defaults> {
     let bytes = std::fs::read(defaults_path().ok()?).ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
-    let s = |k: &str| v[k].as_str().map(str::to_owned);
-    Some(Defaults {
-        name: s("name")?,
-        remote: s("remote")?,
-        branch: s("branch").unwrap_or_else(|| "main".to_owned()),
-    })
+    serde_json::from_slice(&bytes).ok()
 }
 
 fn save_defaults(d: &Defaults) -> Result<()> {
     let path = defaults_path()?;
-    let v = json!({"name": d.name, "remote": d.remote, "branch": d.branch});
-    let mut text = serde_json::to_vec_pretty(&v)?;
+    let mut text = serde_json::to_vec_pretty(d)?;
     text.push(b'\n');
     // It may hold a URL with a token in it: private, and whole or not at all.
     dotsync_state::fs::write_atomic(&path, &text, 0o600)
@@ -136,34 +134,36 @@ pub fn suggested_paths(files: &[String]) -> Vec<String> {
 }
 
 /// What the remote check said, for a person; `Ok(check)` when the remote can be used.
-fn check_remote(client: &Client, remote: &str, branch: &str) -> Result<Value> {
-    let check = client.post_json(
-        "/v1/remote/check",
-        &json!({"remote": remote, "branch": branch}),
-    )?;
-    if check["ok"] != true {
-        let msg = check["message"]
-            .as_str()
+fn check_remote(client: &Client, remote: &str, branch: &str) -> Result<RemoteCheck> {
+    let req = CheckRequest {
+        remote: remote.to_owned(),
+        branch: Some(branch.to_owned()),
+    };
+    let check: RemoteCheck = client.post("/v1/remote/check", &req)?;
+    if !check.ok {
+        let msg = check
+            .message
+            .as_deref()
             .unwrap_or("the remote cannot be used");
         bail!("{msg}");
     }
     Ok(check)
 }
 
-fn describe_files(check: &Value) {
-    let files = check["files"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let count = |what: &str| files.iter().filter(|f| f["here"] == what).count();
+fn describe_files(check: &RemoteCheck) {
+    let files = &check.files;
+    let count = |what: Comparison| files.iter().filter(|f| f.here == what).count();
     eprintln!(
         "the remote has {} files: {} the same here, {} that this machine lacks, {} that differ",
         files.len(),
-        count("same"),
-        count("only_remote"),
-        count("differs")
+        count(Comparison::Same),
+        count(Comparison::OnlyRemote),
+        count(Comparison::Differs)
     );
-    let differing: Vec<&Value> = files.iter().filter(|f| f["here"] == "differs").collect();
+    let differing: Vec<_> = files
+        .iter()
+        .filter(|f| f.here == Comparison::Differs)
+        .collect();
     if !differing.is_empty() {
         eprintln!(
             "these files of yours differ from the remote's, and they were never synced before; \
@@ -171,7 +171,7 @@ fn describe_files(check: &Value) {
              `dotsync conflicts PATH` and `dotsync resolve`:"
         );
         for f in differing {
-            eprintln!("  {}", quote::name(f["path"].as_str().unwrap_or("?")));
+            eprintln!("  {}", quote::name(&f.path));
         }
     }
 }
@@ -233,12 +233,9 @@ pub fn init(args: InitArgs) -> Result<ExitCode> {
 }
 
 /// `init REMOTE` once the remote answered.
-fn join(client: &Client, args: &InitArgs, remote: &str, check: &Value) -> Result<()> {
+fn join(client: &Client, args: &InitArgs, remote: &str, check: &RemoteCheck) -> Result<()> {
     let shown_remote = quote::name(remote);
-    let used_by: Vec<&str> = check["configs"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let used_by = &check.configs;
     if !used_by.is_empty() {
         eprintln!(
             "ok: this machine already syncs {shown_remote} (config {}); `dotsync add PATH` adds \
@@ -252,14 +249,7 @@ fn join(client: &Client, args: &InitArgs, remote: &str, check: &Value) -> Result
         remote: remote.to_owned(),
         branch: args.branch.clone(),
     })?;
-    let files: Vec<String> = check["files"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|f| f["path"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let files: Vec<String> = check.files.iter().map(|f| f.path.clone()).collect();
     if files.is_empty() {
         eprintln!(
             "ok: {shown_remote} is an empty repository: the first sync puts your files there"
@@ -270,7 +260,7 @@ fn join(client: &Client, args: &InitArgs, remote: &str, check: &Value) -> Result
         );
         return Ok(());
     }
-    let what = if check["kind"] == "dotsync" {
+    let what = if check.kind == Some(RemoteKind::Dotsync) {
         "a dotsync repository (other machines sync with it)"
     } else {
         "a git repository with files no dotsync machine wrote; it is joined as is"
@@ -295,7 +285,7 @@ fn join(client: &Client, args: &InitArgs, remote: &str, check: &Value) -> Result
         );
         return Ok(());
     }
-    let body = json!({"name": args.name, "remote": remote, "branch": args.branch, "paths": paths});
+    let body = new_input(&args.name, remote, &args.branch, paths);
     client.call("POST", "/v1/config", Some(&body))?;
     created_message(client, &args.name, true);
     Ok(())
@@ -314,14 +304,13 @@ fn created_message(client: &Client, name: &str, auto: bool) {
 }
 
 /// Which existing config `add` means; `None`: create the default one.
-fn target_config(client: &Client, asked: Option<&str>) -> Result<Option<Value>> {
+fn target_config(client: &Client, asked: Option<&str>) -> Result<Option<SyncConfig>> {
     if let Some(name) = asked {
         return Ok(Some(client.get(&format!("/v1/config/{}", seg(name)))?));
     }
-    let all = client.get("/v1/config")?;
-    let all = all.as_array().cloned().unwrap_or_default();
+    let all: Vec<SyncConfig> = client.get("/v1/config")?;
     let default_name = load_defaults().map_or_else(|| "dotfiles".to_owned(), |d| d.name);
-    if let Some(c) = all.iter().find(|c| c["name"] == default_name.as_str()) {
+    if let Some(c) = all.iter().find(|c| c.name == default_name) {
         return Ok(Some(c.clone()));
     }
     match all.len() {
@@ -338,14 +327,14 @@ fn target_config(client: &Client, asked: Option<&str>) -> Result<Option<Value>> 
 pub fn add(paths: Vec<String>, config: Option<String>, dry_run: bool) -> Result<ExitCode> {
     let client = Client::connect()?;
     let paths: Vec<String> = paths.iter().map(|p| config_path(p)).collect();
-    let Some(mut cfg) = target_config(&client, config.as_deref())? else {
+    let Some(cfg) = target_config(&client, config.as_deref())? else {
         let Some(d) = load_defaults() else {
             bail!(
                 "no config yet, and no remote to create one with: run `dotsync init REMOTE` \
                  first (or `dotsync config add NAME --remote URL PATH...`)"
             );
         };
-        let body = json!({"name": d.name, "remote": d.remote, "branch": d.branch, "paths": paths});
+        let body = new_input(&d.name, &d.remote, &d.branch, paths.clone());
         if dry_run {
             let resp = client.call("POST", "/v1/preview", Some(&body))?;
             return crate::sync_cmd::show_stream(resp.body, false, Some(&d.name));
@@ -355,41 +344,33 @@ pub fn add(paths: Vec<String>, config: Option<String>, dry_run: bool) -> Result<
         created_message(&client, &d.name, true);
         return Ok(ExitCode::SUCCESS);
     };
-    let name = cfg["name"].as_str().unwrap_or("?").to_owned();
-    let mut list: Vec<String> = cfg["paths"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut cfg = input_of(cfg);
+    let name = cfg.name.clone();
     let mut added = Vec::new();
     for p in paths {
-        if list.contains(&p) {
+        if cfg.paths.contains(&p) {
             eprintln!(
                 "{} is already in config {}",
                 quote::name(&p),
                 quote::name(&name)
             );
         } else {
-            list.push(p.clone());
+            cfg.paths.push(p.clone());
             added.push(p);
         }
     }
     if added.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    cfg["paths"] = json!(list);
     if dry_run {
         let resp = client.call("POST", "/v1/preview", Some(&cfg))?;
         return crate::sync_cmd::show_stream(resp.body, false, Some(&name));
     }
-    let id = cfg["id"].as_str().unwrap_or(&name).to_owned();
+    let id = cfg.id.clone().unwrap_or_else(|| name.clone());
     client.call("PUT", &format!("/v1/config/{}", seg(&id)), Some(&cfg))?;
     warn_missing(&added);
     let shown = quote::name(&name);
-    if client.addr().is_some() && cfg["auto"] != false {
+    if client.addr().is_some() && cfg.auto {
         eprintln!(
             "ok: added {} to config {shown}; the daemon syncs it now",
             quote::name(&added.join(" "))
@@ -405,23 +386,15 @@ pub fn add(paths: Vec<String>, config: Option<String>, dry_run: bool) -> Result<
 
 pub fn forget(paths: Vec<String>, config: Option<String>) -> Result<ExitCode> {
     let client = Client::connect()?;
-    let all = match &config {
+    let all: Vec<SyncConfig> = match &config {
         Some(n) => vec![client.get(&format!("/v1/config/{}", seg(n)))?],
-        None => client
-            .get("/v1/config")?
-            .as_array()
-            .cloned()
-            .unwrap_or_default(),
+        None => client.get("/v1/config")?,
     };
     let same = |a: &str, b: &str| a == b || absolute(a).is_some_and(|x| absolute(b) == Some(x));
     // Config id -> (config, paths to drop).
-    let mut changes: Vec<(Value, Vec<String>)> = Vec::new();
+    let mut changes: Vec<(SyncConfig, Vec<String>)> = Vec::new();
     for p in &paths {
-        let found = all.iter().find(|c| {
-            c["paths"]
-                .as_array()
-                .is_some_and(|ps| ps.iter().filter_map(Value::as_str).any(|q| same(q, p)))
-        });
+        let found = all.iter().find(|c| c.paths.iter().any(|q| same(q, p)));
         let Some(c) = found else {
             bail!(
                 "no config lists {} as a path; `dotsync which {}` tells which config syncs a \
@@ -430,23 +403,20 @@ pub fn forget(paths: Vec<String>, config: Option<String>) -> Result<ExitCode> {
                 quote::name(p)
             );
         };
-        match changes.iter_mut().find(|(k, _)| k["id"] == c["id"]) {
+        match changes.iter_mut().find(|(k, _)| k.id == c.id) {
             Some((_, v)) => v.push(p.clone()),
             None => changes.push((c.clone(), vec![p.clone()])),
         }
     }
-    for (mut c, drop) in changes {
-        let name = c["name"].as_str().unwrap_or("?").to_owned();
-        let kept: Vec<String> = c["paths"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .filter(|q| !drop.iter().any(|d| same(q, d)))
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+    for (c, drop) in changes {
+        let mut c = input_of(c);
+        let name = c.name.clone();
+        let kept: Vec<String> = c
+            .paths
+            .iter()
+            .filter(|q| !drop.iter().any(|d| same(q, d)))
+            .cloned()
+            .collect();
         if kept.is_empty() {
             bail!(
                 "{} is all config {} syncs; `dotsync config rm {}` removes the config (your \
@@ -456,8 +426,8 @@ pub fn forget(paths: Vec<String>, config: Option<String>) -> Result<ExitCode> {
                 quote::name(&name)
             );
         }
-        c["paths"] = json!(kept);
-        let id = c["id"].as_str().unwrap_or(&name).to_owned();
+        c.paths = kept;
+        let id = c.id.clone().unwrap_or_else(|| name.clone());
         client.call("PUT", &format!("/v1/config/{}", seg(&id)), Some(&c))?;
         eprintln!(
             "ok: config {} no longer syncs {}; the files stay as they are here, on the remote \
@@ -476,7 +446,7 @@ pub fn pause(name: Option<String>, resume: bool) -> Result<ExitCode> {
         Some(n) => format!("/v1/config/{}/{verb}", seg(n)),
         None => format!("/v1/{verb}"),
     };
-    client.call("POST", &path, None)?;
+    client.call("POST", &path, None::<&()>)?;
     let what = match &name {
         Some(n) => format!("config {}", quote::name(n)),
         None => "every config".to_owned(),

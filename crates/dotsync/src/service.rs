@@ -18,6 +18,7 @@ use anyhow::{Context, Result, bail};
 use dotsync_state::Layout;
 
 use crate::cli::ServiceCmd;
+use crate::out::outln;
 use crate::quote;
 
 const UNIT: &str = "dotsync.service";
@@ -198,7 +199,7 @@ impl Service {
 
     fn status(&self) -> Result<ExitCode> {
         let installed = self.file.exists();
-        println!(
+        outln!(
             "service file: {} ({})",
             quote::path(&self.file),
             if installed {
@@ -206,10 +207,10 @@ impl Service {
             } else {
                 "not installed"
             }
-        );
+        )?;
         let m = self.manager();
         match (&m.program, self.kind) {
-            (None, _) => println!("{}: not available on this machine", m.name),
+            (None, _) => outln!("{}: not available on this machine", m.name)?,
             (Some(_), Kind::Systemd) => {
                 let active = m
                     .output(&["--user", "is-active", UNIT])
@@ -217,21 +218,21 @@ impl Service {
                 let enabled = m
                     .output(&["--user", "is-enabled", UNIT])
                     .unwrap_or_else(|e| e.to_string());
-                println!("systemd: {}, {}", active.trim(), enabled.trim());
+                outln!("systemd: {}, {}", active.trim(), enabled.trim())?;
             }
             (Some(_), Kind::Launchd) => {
                 let domain = self.launchd_domain()?;
                 let loaded = m.output(&["print", &format!("{domain}/{LABEL}")]).is_ok();
-                println!("launchd: {}", if loaded { "loaded" } else { "not loaded" });
+                outln!("launchd: {}", if loaded { "loaded" } else { "not loaded" })?;
             }
         }
         match running_daemon() {
             Some(pid) => {
-                println!("daemon: running (pid {pid})");
+                outln!("daemon: running (pid {pid})")?;
                 Ok(ExitCode::SUCCESS)
             }
             None => {
-                println!("daemon: not running");
+                outln!("daemon: not running")?;
                 Ok(ExitCode::from(3))
             }
         }

@@ -2,54 +2,52 @@
 //! prompt (one small HTTP request to the daemon; nothing touches git or the network).
 
 use anyhow::Result;
-use serde_json::Value;
+use dotsync_api::{Status, WatchState};
 
 use crate::client::Client;
+use crate::out::outln;
 use crate::{quote, render};
 
 pub fn run(json: bool) -> Result<()> {
     let client = Client::connect()?;
-    let st = client.get("/v1/status")?;
     if json {
-        render::print_json(&st);
+        render::print_json(&client.get_json("/v1/status")?)?;
         return Ok(());
     }
-    let version = st["version"].as_str().unwrap_or("?");
-    if st["background"] == true {
-        println!(
+    let st: Status = client.get("/v1/status")?;
+    let version = &st.version;
+    if st.background {
+        outln!(
             "dotsync {version}: daemon running for {} (pid {})",
-            duration(st["uptime_s"].as_u64().unwrap_or(0)),
-            st["pid"]
-        );
+            duration(st.uptime_s),
+            st.pid
+        )?;
     } else {
-        println!(
+        outln!(
             "dotsync {version}: no daemon running; configs sync only when you run `dotsync sync` \
              (start it with `dotsync daemon`, or `dotsync service install`)"
-        );
+        )?;
     }
-    if let Some(err) = st["watcher"]["error"].as_str() {
-        println!("watcher: {}", quote::text(err));
+    if let Some(err) = &st.watcher.error {
+        outln!("watcher: {}", quote::text(err))?;
     }
-    let overflows = st["watcher"]["overflows"].as_u64().unwrap_or(0);
+    let overflows = st.watcher.overflows;
     if overflows > 0 {
-        println!(
+        outln!(
             "watcher: file events were lost {overflows} time(s); each time every config was rescanned"
-        );
+        )?;
     }
-    let configs = st["configs"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    if configs.is_empty() {
-        println!("no configs yet; create one with `dotsync config add NAME --remote URL PATH...`");
+    if st.configs.is_empty() {
+        outln!("no configs yet; create one with `dotsync config add NAME --remote URL PATH...`")?;
         return Ok(());
     }
     let now = dotsync_state::now_unix();
-    let rows: Vec<Vec<String>> = configs
+    let rows: Vec<Vec<String>> = st
+        .configs
         .iter()
         .map(|c| {
             let mut note = Vec::new();
-            if let Some(e) = c["last_error"].as_str() {
+            if let Some(e) = &c.last_error {
                 // Git's messages span lines; the table shows the first sentence-ish part.
                 let e = e.split_whitespace().collect::<Vec<_>>().join(" ");
                 let short: String = e.chars().take(100).collect();
@@ -59,31 +57,31 @@ pub fn run(json: bool) -> Result<()> {
                     short
                 });
             }
-            if let Some(r) = c["retry_in_s"].as_u64() {
+            if let Some(r) = c.retry_in_s {
                 note.push(format!("retry in {}", duration(r)));
             }
-            if c["watch"] == "rescan" {
+            if c.watch == WatchState::Rescan {
                 note.push("watch limit reached: rescanned every interval".to_owned());
             }
-            if c["not_here"].is_string() {
+            if c.not_here.is_some() {
                 note.push("not for this machine (its `machines` do not name it)".to_owned());
             }
-            if c["auto"] != true {
+            if !c.auto {
                 note.push("manual".to_owned());
             }
-            let failed = c["failed_files"].as_array().map_or(0, Vec::len);
+            let failed = c.failed_files.len();
             if failed > 0 {
                 note.push(format!("{failed} file(s) failed, listed below"));
             }
             vec![
-                quote::name(c["name"].as_str().unwrap_or("")).into_owned(),
-                c["state"].as_str().unwrap_or("?").to_owned(),
-                match c["last_sync"].as_i64() {
+                quote::name(&c.name).into_owned(),
+                c.state.as_str().to_owned(),
+                match c.last_sync {
                     Some(t) => format!("{} ago", duration((now - t).max(0) as u64)),
                     None => "never".to_owned(),
                 },
-                count(&c["pending_changes"]),
-                count(&c["conflicts"]),
+                c.pending_changes.to_string(),
+                c.conflicts.to_string(),
                 note.join("; "),
             ]
         })
@@ -91,26 +89,18 @@ pub fn run(json: bool) -> Result<()> {
     render::table(
         &["NAME", "STATE", "LAST SYNC", "PENDING", "CONFLICTS", "NOTE"],
         &rows,
-    );
-    for c in configs {
-        let name = crate::quote::name(c["name"].as_str().unwrap_or("?"));
-        for f in c["failed_files"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            println!(
+    )?;
+    for c in &st.configs {
+        let name = quote::name(&c.name);
+        for f in &c.failed_files {
+            outln!(
                 "{name}: failed: {}: {}",
-                crate::quote::name(&format!("~/{}", f["path"].as_str().unwrap_or("?"))),
-                crate::quote::line(f["reason"].as_str().unwrap_or(""))
-            );
+                quote::name(&format!("~/{}", f.path)),
+                quote::line(&f.reason)
+            )?;
         }
     }
     Ok(())
-}
-
-fn count(v: &Value) -> String {
-    v.as_u64().unwrap_or(0).to_string()
 }
 
 /// `42s`, `5m`, `3h 12m`, `2d 4h`.

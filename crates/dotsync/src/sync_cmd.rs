@@ -9,7 +9,10 @@ use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use serde_json::{Value, json};
+use dotsync_api::{
+    ErrorKind, FileAction, RewindChoice, Status, SyncEvent, SyncLine, SyncRequest, SyncSummary,
+    Trigger,
+};
 
 use crate::cli::SyncArgs;
 use crate::client::Client;
@@ -26,16 +29,18 @@ pub fn run(args: SyncArgs) -> Result<ExitCode> {
         None => "/v1/sync".to_owned(),
     };
     let rewind = if args.push_local {
-        Some("push-local")
+        Some(RewindChoice::PushLocal)
     } else if args.take_remote {
-        Some("take-remote")
+        Some(RewindChoice::TakeRemote)
     } else {
         None
     };
-    let body = (args.allow_mass_delete || rewind.is_some() || args.dry_run).then(|| {
-        json!({"allow_mass_delete": args.allow_mass_delete, "rewind": rewind,
-            "dry_run": args.dry_run})
-    });
+    let body =
+        (args.allow_mass_delete || rewind.is_some() || args.dry_run).then_some(SyncRequest {
+            allow_mass_delete: args.allow_mass_delete,
+            rewind,
+            dry_run: args.dry_run,
+        });
     if !args.dry_run {
         note_paused(&client, args.name.as_deref());
     }
@@ -45,17 +50,15 @@ pub fn run(args: SyncArgs) -> Result<ExitCode> {
 
 /// Says so when a sync asked for runs on a paused config: it runs, and the daemon stays paused.
 fn note_paused(client: &Client, name: Option<&str>) {
-    let Ok(st) = client.get("/v1/status") else {
+    let Ok(st) = client.get::<Status>("/v1/status") else {
         return;
     };
-    let paused: Vec<String> = st["configs"]
-        .as_array()
-        .map(|a| a.as_slice())
-        .unwrap_or_default()
+    let paused: Vec<String> = st
+        .configs
         .iter()
-        .filter(|c| c["paused"] == true)
-        .filter(|c| name.is_none_or(|n| c["name"] == n || c["id"] == n))
-        .filter_map(|c| c["name"].as_str().map(|n| quote::name(n).into_owned()))
+        .filter(|c| c.paused)
+        .filter(|c| name.is_none_or(|n| c.name == n || c.id == n))
+        .map(|c| quote::name(&c.name).into_owned())
         .collect();
     if !paused.is_empty() {
         eprintln!(
@@ -88,22 +91,27 @@ pub fn show_stream(
             continue;
         }
         if json {
-            // A closed stdout (`| head`) ends the output, not the sync.
-            if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
-                return Ok(ExitCode::SUCCESS);
-            }
+            // A closed stdout (`| head`) ends the output (quietly, at the top), not the sync.
+            writeln!(out, "{line}").and_then(|_| out.flush())?;
         }
-        let v: Value = serde_json::from_str(&line)
-            .with_context(|| format!("the daemon sent a line that is not JSON: {line}"))?;
-        if v["type"] == "summary" {
+        let line: SyncLine = match serde_json::from_str(&line) {
+            Ok(l) => l,
+            // JSON of another shape: a line a newer daemon added; it is passed on with `--json`.
+            Err(e) if e.is_data() => continue,
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("the daemon sent a line that is not JSON: {line}"));
+            }
+        };
+        if let SyncEvent::Summary(s) = &line.event {
             summaries += 1;
             // A sync that completed but could not write some file did not do its job either.
-            if v["ok"] != true || v["failed"].as_u64().unwrap_or(0) > 0 {
+            if !s.ok || s.failed > 0 {
                 failed += 1;
             }
         }
         if !json {
-            view.event(&v);
+            view.event(&line.event);
         }
     }
     view.clear_progress();
@@ -162,97 +170,100 @@ impl Report {
         eprintln!("{}", quote::text(s));
     }
 
-    fn event(&mut self, v: &Value) {
-        let config = quote::name(v["config"].as_str().unwrap_or("?"));
-        match v["type"].as_str() {
-            Some("start") => {
+    fn event(&mut self, ev: &SyncEvent) {
+        let config = quote::name(ev.config());
+        match ev {
+            SyncEvent::Start {
+                trigger, remote, ..
+            } => {
                 self.files_shown = 0;
                 self.files_hidden = 0;
-                self.dry_run = v["trigger"] == "dry-run";
+                self.dry_run = *trigger == Trigger::DryRun;
                 if self.tty {
                     self.progress(&format!("{config}: starting"));
                 } else {
-                    self.line(&format!(
-                        "{config}: syncing with {}",
-                        quote::name(v["remote"].as_str().unwrap_or("?"))
-                    ));
+                    self.line(&format!("{config}: syncing with {}", quote::name(remote)));
                 }
             }
-            Some("progress") if self.tty => {
-                let phase = v["phase"].as_str().unwrap_or("");
-                let done = v["done"].as_u64().unwrap_or(0);
-                let text = match v["total"].as_u64() {
+            SyncEvent::Progress {
+                phase, done, total, ..
+            } if self.tty => {
+                let phase = phase.as_str();
+                let text = match *total {
                     Some(total) if total > 0 => {
-                        format!("{config}: {phase:<6} {} {done}/{total}", bar(done, total))
+                        format!("{config}: {phase:<6} {} {done}/{total}", bar(*done, total))
                     }
                     _ => format!("{config}: {phase} {done}"),
                 };
                 self.progress(&text);
             }
-            Some("file") => {
+            SyncEvent::File {
+                path,
+                action,
+                bytes,
+                detail,
+                ..
+            } => {
                 if self.tty && self.files_shown >= TTY_FILE_LINES {
                     self.files_hidden += 1;
                     return;
                 }
                 self.files_shown += 1;
+                let detail = detail.as_deref();
                 if self.dry_run {
-                    let mut w = v.clone();
-                    let verb = match v["action"].as_str().unwrap_or("?") {
-                        "pushed" => "push",
-                        "pulled" => "pull",
-                        "merged" => "merge",
-                        "deleted" => "delete",
-                        "resolved" => "resolve",
-                        "skipped" => "skip",
-                        "failed" => "fail on",
-                        other => other,
+                    let verb = match action {
+                        FileAction::Pushed => "push",
+                        FileAction::Pulled => "pull",
+                        FileAction::Merged => "merge",
+                        FileAction::Deleted => "delete",
+                        FileAction::Resolved => "resolve",
+                        FileAction::Skipped => "skip",
+                        FileAction::Failed => "fail on",
+                        FileAction::Conflict => "conflict",
                     };
-                    w["action"] = json!(verb);
-                    self.line(&format!(
-                        "  would {}",
-                        file_line(&w).trim_start_matches(' ')
-                    ));
+                    let line = file_line(verb, *action, path, *bytes, detail);
+                    self.line(&format!("  would {}", line.trim_start_matches(' ')));
                 } else {
-                    self.line(&file_line(v));
+                    self.line(&file_line(action.as_str(), *action, path, *bytes, detail));
                 }
             }
-            Some("summary") => {
+            SyncEvent::Summary(s) => {
                 if self.files_hidden > 0 {
                     self.line(&format!(
                         "  ... and {} more files (`dotsync sync --json` lists every one)",
                         self.files_hidden
                     ));
                 }
-                if let Some(why) = v["not_here"].as_str() {
+                if let Some(why) = &s.not_here {
                     self.line(&quote::line(why));
                     return;
                 }
-                self.line(&summary_line(v));
-                if v["dry_run"] == true {
-                    if v["conflicts"].as_u64().unwrap_or(0) > 0 {
+                self.line(&summary_line(s));
+                if s.dry_run {
+                    if s.conflicts > 0 {
                         self.line(
                             "hint: a file that differs here and on the remote, never synced \
                              before, is kept both ways as a conflict: nothing is lost, and \
                              `dotsync conflicts PATH` then shows the differences",
                         );
                     }
-                } else if v["ok"] != true {
-                    if let Some(hint) = hint(v) {
+                } else if !s.ok {
+                    if let Some(hint) = hint(s) {
                         self.line(&hint);
                     }
-                } else if v["failed"].as_u64().unwrap_or(0) > 0 {
+                } else if s.failed > 0 {
                     self.line(
                         "hint: the files marked failed stay listed in `dotsync status` until a \
                          sync can write them",
                     );
-                } else if v["conflicts"].as_u64().unwrap_or(0) > 0 {
+                } else if s.conflicts > 0 {
                     self.line(
                         "hint: `dotsync conflicts` shows them; `dotsync resolve PATH --keep \
                          local|remote` settles one",
                     );
                 }
             }
-            _ => {}
+            SyncEvent::Progress { .. } => {}
         }
     }
 
@@ -286,41 +297,50 @@ fn bar(done: u64, total: u64) -> String {
     )
 }
 
-fn file_line(v: &Value) -> String {
-    let action = v["action"].as_str().unwrap_or("?");
-    let path = quote::name(&format!("~/{}", v["path"].as_str().unwrap_or("?"))).into_owned();
-    let mut s = format!("  {action:<9}{path}");
-    let bytes = v["bytes"].as_u64().unwrap_or(0);
-    if bytes > 0 && matches!(action, "pushed" | "pulled" | "merged" | "resolved") {
+/// One file's line: `word` (its action, or a dry run's verb), the path, the size of what
+/// travelled and the detail.
+fn file_line(
+    word: &str,
+    action: FileAction,
+    path: &str,
+    bytes: u64,
+    detail: Option<&str>,
+) -> String {
+    let path = quote::name(&format!("~/{path}")).into_owned();
+    let mut s = format!("  {word:<9}{path}");
+    let travelled = matches!(
+        action,
+        FileAction::Pushed | FileAction::Pulled | FileAction::Merged | FileAction::Resolved
+    );
+    if bytes > 0 && travelled {
         s.push_str(&format!("  ({})", human_bytes(bytes)));
     }
-    if let Some(d) = v["detail"].as_str() {
+    if let Some(d) = detail {
         s.push_str(&format!("  {d}"));
     }
     s
 }
 
-fn summary_line(v: &Value) -> String {
-    let config = quote::name(v["config"].as_str().unwrap_or("?"));
-    let secs = v["duration_ms"].as_u64().unwrap_or(0) as f64 / 1000.0;
-    if v["ok"] != true {
+fn summary_line(s: &SyncSummary) -> String {
+    let config = quote::name(&s.config);
+    let secs = s.duration_ms as f64 / 1000.0;
+    if !s.ok {
         return format!(
             "{config}: sync failed: {}",
-            v["error"].as_str().unwrap_or("no reason given")
+            s.error.as_deref().unwrap_or("no reason given")
         );
     }
-    if v["dry_run"] == true {
+    if s.dry_run {
         let mut parts = Vec::new();
-        for (key, word) in [
-            ("pushed", "push"),
-            ("pulled", "pull"),
-            ("merged", "merge"),
-            ("deleted", "delete"),
-            ("resolved", "resolve"),
-            ("conflicts", "keep in conflict"),
-            ("failed", "fail on"),
+        for (n, word) in [
+            (s.pushed, "push"),
+            (s.pulled, "pull"),
+            (s.merged, "merge"),
+            (s.deleted, "delete"),
+            (s.resolved, "resolve"),
+            (s.conflicts, "keep in conflict"),
+            (s.failed, "fail on"),
         ] {
-            let n = v[key].as_u64().unwrap_or(0);
             if n > 0 {
                 parts.push(format!("{word} {n}"));
             }
@@ -335,23 +355,23 @@ fn summary_line(v: &Value) -> String {
         };
     }
     let mut parts = Vec::new();
-    for (key, word) in [
-        ("pushed", "pushed"),
-        ("pulled", "pulled"),
-        ("merged", "merged"),
-        ("deleted", "deleted"),
-        ("resolved", "resolved"),
-        ("conflicts", "in conflict"),
-        ("skipped", "skipped"),
-        ("failed", "failed"),
+    for (n, word) in [
+        (s.pushed, "pushed"),
+        (s.pulled, "pulled"),
+        (s.merged, "merged"),
+        (s.deleted, "deleted"),
+        (s.resolved, "resolved"),
+        (s.conflicts, "in conflict"),
+        (s.skipped, "skipped"),
+        (s.failed, "failed"),
     ] {
-        let n = v[key].as_u64().unwrap_or(0);
         if n > 0 {
             parts.push(format!("{n} {word}"));
         }
     }
-    let commit = v["commit"]
-        .as_str()
+    let commit = s
+        .commit
+        .as_deref()
         .map(|c| format!(", at {}", c.get(..10).unwrap_or(c)))
         .unwrap_or_default();
     if parts.is_empty() {
@@ -361,25 +381,29 @@ fn summary_line(v: &Value) -> String {
     }
 }
 
-fn hint(v: &Value) -> Option<String> {
-    let config = quote::name(v["config"].as_str().unwrap_or("NAME"));
-    match v["error_kind"].as_str()? {
-        "mass_delete" => Some(format!(
+fn hint(s: &SyncSummary) -> Option<String> {
+    let config = quote::name(&s.config);
+    match s.error_kind? {
+        ErrorKind::MassDelete => Some(format!(
             "hint: if those deletions are what you want, run `dotsync sync {config} \
              --allow-mass-delete`"
         )),
-        "offline" => Some(
+        ErrorKind::Offline => Some(
             "hint: your edits are kept; the daemon retries by itself, or run `dotsync sync` \
              again once the remote is reachable"
                 .to_owned(),
         ),
-        "cancelled" => Some("hint: the sync was stopped; run it again".to_owned()),
-        "rewound" => Some(format!(
+        ErrorKind::Cancelled => Some("hint: the sync was stopped; run it again".to_owned()),
+        ErrorKind::Rewound => Some(format!(
             "hint: `dotsync sync {config} --push-local` puts this machine's files back on the \
              remote; `dotsync sync {config} --take-remote` takes the remote's (this machine's \
              versions stay in `dotsync log`)"
         )),
-        "remote_not_found" | "auth" | "rejected" | "remote_locked" | "disk_full" => Some(
+        ErrorKind::RemoteNotFound
+        | ErrorKind::Auth
+        | ErrorKind::Rejected
+        | ErrorKind::RemoteLocked
+        | ErrorKind::DiskFull => Some(
             "hint: your edits are kept; once that is fixed, run `dotsync sync` (the daemon also \
              tries again every few minutes)"
                 .to_owned(),
@@ -407,18 +431,38 @@ fn human_bytes(n: u64) -> String {
 mod tests {
     use super::*;
 
+    fn summary(ok: bool) -> SyncSummary {
+        SyncSummary {
+            config: "dots".into(),
+            config_id: "cfg_1".into(),
+            ok,
+            ..SyncSummary::default()
+        }
+    }
+
     #[test]
     fn summaries_read_as_sentences() {
-        let ok = json!({"type": "summary", "config": "dots", "ok": true, "pushed": 2,
-            "pulled": 0, "conflicts": 1, "commit": "0123456789abcdef", "duration_ms": 1500});
+        let ok = SyncSummary {
+            pushed: 2,
+            conflicts: 1,
+            commit: Some("0123456789abcdef".into()),
+            duration_ms: 1500,
+            ..summary(true)
+        };
         assert_eq!(
             summary_line(&ok),
             "dots: 2 pushed, 1 in conflict, at 0123456789 (1.50 s)"
         );
-        let same = json!({"type": "summary", "config": "dots", "ok": true, "duration_ms": 20});
+        let same = SyncSummary {
+            duration_ms: 20,
+            ..summary(true)
+        };
         assert_eq!(summary_line(&same), "dots: up to date (0.02 s)");
-        let bad = json!({"type": "summary", "config": "dots", "ok": false,
-            "error": "the remote x cannot be reached", "error_kind": "offline"});
+        let bad = SyncSummary {
+            error: Some("the remote x cannot be reached".into()),
+            error_kind: Some(ErrorKind::Offline),
+            ..summary(false)
+        };
         assert_eq!(
             summary_line(&bad),
             "dots: sync failed: the remote x cannot be reached"
@@ -428,9 +472,10 @@ mod tests {
 
     #[test]
     fn file_lines_show_action_path_and_size() {
-        let v = json!({"type": "file", "config": "d", "path": ".zshrc", "action": "pulled",
-            "bytes": 2048});
-        assert_eq!(file_line(&v), "  pulled   ~/.zshrc  (2.0 KiB)");
+        assert_eq!(
+            file_line("pulled", FileAction::Pulled, ".zshrc", 2048, None),
+            "  pulled   ~/.zshrc  (2.0 KiB)"
+        );
         assert_eq!(bar(5, 10), "[##########          ]");
         assert_eq!(human_bytes(10), "10 B");
     }

@@ -7,28 +7,31 @@
 
 use std::process::{Command, Stdio};
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
+use dotsync_api::LoginCode;
 
 use crate::client::Client;
+use crate::error::CommandError;
+use crate::out::outln;
 
 pub fn run(print: bool) -> Result<()> {
     let client = Client::connect()?;
     let base = match &client {
         Client::Http { base, .. } => base.clone(),
-        Client::InProcess { .. } => bail!(
-            "the dotsync daemon is not running, and the app needs it: it serves the app and \
-             keeps the session\nhint: start it with `dotsync daemon` (or your service manager), \
-             then run `dotsync ui` again"
-        ),
+        Client::InProcess { .. } => {
+            return Err(CommandError::user(
+                "the dotsync daemon is not running, and the app needs it: it serves the app and \
+                 keeps the session",
+            )
+            .hint("start it with `dotsync daemon` (or your service manager), then run `dotsync ui` again")
+            .into());
+        }
     };
-    let login = client.call("POST", "/v1/session/code", None)?.json()?;
-    let path = login["path"]
-        .as_str()
-        .context("the daemon's answer to POST /v1/session/code has no \"path\"")?;
-    let url = format!("{base}{path}");
-    let expires = login["expires_in_s"].as_u64().unwrap_or(60);
+    let login: LoginCode = client.post_empty("/v1/session/code")?;
+    let url = format!("{base}{}", login.path);
+    let expires = login.expires_in_s;
     if print {
-        println!("{url}");
+        outln!("{url}")?;
         eprintln!("open this link within {expires} s; it signs in once");
         return Ok(());
     }
@@ -36,7 +39,7 @@ pub fn run(print: bool) -> Result<()> {
         Ok(()) => eprintln!("opened the dotsync app in your browser"),
         Err(why) => {
             eprintln!("could not open a browser ({why}); open this link within {expires} s:");
-            println!("{url}");
+            outln!("{url}")?;
         }
     }
     Ok(())

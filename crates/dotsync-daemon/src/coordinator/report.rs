@@ -45,10 +45,10 @@ impl Coordinator {
         };
         let now = self.now();
         let (watch, watch_detail) = match (&e.watch, inner.background && cfg.auto) {
-            (_, false) => ("off", None),
-            (WatchMode::Off, true) => ("off", None),
-            (WatchMode::Watching, true) => ("watching", None),
-            (WatchMode::Rescan(why), true) => ("rescan", Some(why.clone())),
+            (_, false) => (WatchState::Off, None),
+            (WatchMode::Off, true) => (WatchState::Off, None),
+            (WatchMode::Watching, true) => (WatchState::Watching, None),
+            (WatchMode::Rescan(why), true) => (WatchState::Rescan, Some(why.clone())),
         };
         let pending: HashSet<&PathBuf> = e.pending.iter().chain(&e.in_flight).collect();
         ConfigStatus {
@@ -56,13 +56,13 @@ impl Coordinator {
             name: cfg.name.clone(),
             auto: cfg.auto,
             state,
-            trigger: e.trigger.clone(),
+            trigger: e.trigger.as_deref().map(Trigger::from_name),
             last_sync: match (e.last_ok, stored_last_sync) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
             },
             last_error: e.last_error.clone(),
-            last_error_kind: e.last_error_kind.clone(),
+            last_error_kind: e.last_error_kind,
             pending_changes: pending.len() as u64,
             conflicts,
             commit: e.commit.clone(),

@@ -3,6 +3,7 @@
 //! callers, daemon events, the recent lines).
 
 use super::*;
+use dotsync_api::{DaemonEvent, SyncConflict, SyncFailed, SyncLine};
 
 pub(super) async fn load_config(app: &App, id: &str) -> Option<SyncConfig> {
     let store = app.store.clone();
@@ -27,13 +28,13 @@ pub(super) async fn run_loop(app: App, id: String) {
             Job::Drain(q) => {
                 let msg = RequestError::ShuttingDown.to_string();
                 let cfg = load_config(&app, &id).await;
-                fail_subscribers(&app, cfg.as_ref(), &id, q, "cancelled", &msg);
+                fail_subscribers(&app, cfg.as_ref(), &id, q, ErrorKind::Cancelled, &msg);
             }
             Job::Run(q) => match load_config(&app, &id).await {
                 Some(cfg) => run(&app, cfg, q).await,
                 None => {
                     let msg = format!("config {id} was deleted before its sync could start");
-                    fail_subscribers(&app, None, &id, q, "not_found", &msg);
+                    fail_subscribers(&app, None, &id, q, ErrorKind::NotFound, &msg);
                     app.sync.forget_when_done(&id);
                 }
             },
@@ -81,6 +82,7 @@ pub(super) async fn run(app: &App, cfg: SyncConfig, q: Queued) {
     app.sync.begin_run(&cfg.id, &q.trigger, cancel.clone());
     publish_status(app, &cfg);
     let subs = Arc::new(q.subscribers);
+    let run_id = new_run_id();
     // A sync the daemon starts by itself waits for files to stop changing; one a person asks
     // for runs at once (a file that changes while it is read is held either way). Only `api`
     // is asked for: the sync after a resolution or a restore (`local-edit`) is started by the
@@ -88,25 +90,26 @@ pub(super) async fn run(app: &App, cfg: SyncConfig, q: Queued) {
     let automatic = q.trigger != "api";
     let opts = SyncOptions {
         allow_mass_delete: q.allow_mass_delete,
-        trigger: q.trigger.clone(),
+        trigger: Trigger::from_name(&q.trigger),
         cancel: Some(cancel),
         rewind: q.rewind,
         settle: if automatic { settle() } else { Duration::ZERO },
         dry_run: false,
     };
-    let (app2, cfg2, subs2) = (app.clone(), cfg.clone(), subs.clone());
+    let (app2, cfg2, subs2, run2) = (app.clone(), cfg.clone(), subs.clone(), run_id.clone());
     let started = Instant::now();
-    let joined = tokio::task::spawn_blocking(move || execute(&app2, &cfg2, &opts, &subs2)).await;
+    let joined =
+        tokio::task::spawn_blocking(move || execute(&app2, &cfg2, &opts, &subs2, &run2)).await;
     let summary = match joined {
         Ok(s) => s,
         Err(e) => {
             let s = failed_summary(
                 &cfg,
-                "internal",
+                ErrorKind::Internal,
                 format!("the sync stopped unexpectedly: {e}"),
             );
             app.sync.finish_run(&cfg, &s);
-            publish(app, &subs, &SyncEvent::Summary(s.clone()));
+            publish(app, &subs, &run_id, &SyncEvent::Summary(s.clone()));
             s
         }
     };
@@ -130,7 +133,7 @@ pub(super) async fn run(app: &App, cfg: SyncConfig, q: Queued) {
         tracing::warn!(
             config = %cfg.name,
             trigger = %q.trigger,
-            kind = summary.error_kind.unwrap_or("error"),
+            kind = summary.error_kind.map_or("error", ErrorKind::as_str),
             ms,
             "sync failed: {}",
             one_line(summary.error.as_deref().unwrap_or("no reason given"))
@@ -157,6 +160,7 @@ pub(super) fn execute(
     cfg: &SyncConfig,
     opts: &SyncOptions,
     subs: &[mpsc::UnboundedSender<Line>],
+    run_id: &str,
 ) -> SyncSummary {
     let mut saw_start = false;
     let mut seen_summary: Option<SyncSummary> = None;
@@ -165,10 +169,10 @@ pub(super) fn execute(
         SyncEvent::Start { .. } if saw_start => {}
         other => {
             if !saw_start && !matches!(other, SyncEvent::Start { .. }) {
-                publish(app, subs, &start_event(cfg, &opts.trigger));
+                publish(app, subs, run_id, &start_event(cfg, opts.trigger));
             }
             saw_start = true;
-            publish(app, subs, other);
+            publish(app, subs, run_id, other);
         }
     });
     let summary = match result {
@@ -179,25 +183,30 @@ pub(super) fn execute(
         },
     };
     if !saw_start {
-        publish(app, subs, &start_event(cfg, &opts.trigger));
+        publish(app, subs, run_id, &start_event(cfg, opts.trigger));
     }
     app.sync.finish_run(cfg, &summary);
-    publish(app, subs, &SyncEvent::Summary(summary.clone()));
+    publish(app, subs, run_id, &SyncEvent::Summary(summary.clone()));
     crate::memory::release_free_memory(&app.store);
     summary
 }
 
-pub(super) fn start_event(cfg: &SyncConfig, trigger: &str) -> SyncEvent {
+/// A new run's id: every line of the run carries it.
+pub(crate) fn new_run_id() -> String {
+    format!("run_{}", dotsync_state::random_hex(8))
+}
+
+pub(super) fn start_event(cfg: &SyncConfig, trigger: Trigger) -> SyncEvent {
     SyncEvent::Start {
         config: cfg.name.clone(),
         config_id: cfg.id.clone(),
         remote: cfg.remote.clone(),
         branch: cfg.branch.clone(),
-        trigger: trigger.to_owned(),
+        trigger,
     }
 }
 
-pub(super) fn failed_summary(cfg: &SyncConfig, kind: &'static str, error: String) -> SyncSummary {
+pub(super) fn failed_summary(cfg: &SyncConfig, kind: ErrorKind, error: String) -> SyncSummary {
     SyncSummary {
         config: cfg.name.clone(),
         config_id: cfg.id.clone(),
@@ -214,7 +223,7 @@ pub(super) fn fail_subscribers(
     cfg: Option<&SyncConfig>,
     id: &str,
     q: Queued,
-    kind: &'static str,
+    kind: ErrorKind,
     msg: &str,
 ) {
     if q.subscribers.is_empty() {
@@ -246,61 +255,68 @@ pub(super) fn fail_subscribers(
             &placeholder
         }
     };
-    publish(app, &q.subscribers, &start_event(cfg, &q.trigger));
+    let run_id = new_run_id();
+    let trigger = Trigger::from_name(&q.trigger);
+    publish(app, &q.subscribers, &run_id, &start_event(cfg, trigger));
     let s = failed_summary(cfg, kind, msg.to_owned());
-    publish(app, &q.subscribers, &SyncEvent::Summary(s));
+    publish(app, &q.subscribers, &run_id, &SyncEvent::Summary(s));
 }
 
-/// Sends one event to the waiting streams and to the event hub.
-pub(super) fn publish(app: &App, subs: &[mpsc::UnboundedSender<Line>], ev: &SyncEvent) {
+/// Sends one line of run `run_id` to the waiting streams and to the event hub.
+pub(super) fn publish(
+    app: &App,
+    subs: &[mpsc::UnboundedSender<Line>],
+    run_id: &str,
+    ev: &SyncEvent,
+) {
     app.recent.push(ev);
-    let value = match serde_json::to_value(ev) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::error!("cannot serialize a sync event: {e}");
-            return;
-        }
+    let line = SyncLine {
+        run_id: run_id.to_owned(),
+        event: ev.clone(),
     };
     if !subs.is_empty() {
-        let mut line = value.to_string().into_bytes();
-        line.push(b'\n');
-        let line = Bytes::from(line);
+        let mut bytes = match serde_json::to_vec(&line) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("cannot serialize a sync line: {e}");
+                return;
+            }
+        };
+        bytes.push(b'\n');
+        let bytes = Bytes::from(bytes);
         for s in subs {
             // A caller that went away only loses its stream; the sync goes on.
-            let _ = s.send(line.clone());
+            let _ = s.send(bytes.clone());
         }
     }
-    let kind = match ev {
-        SyncEvent::Start { .. } => "sync_started",
-        SyncEvent::Progress { .. } => "sync_progress",
-        SyncEvent::File { .. } => "file",
-        SyncEvent::Summary(_) => "sync_finished",
-    };
-    match ev {
+    let extra = match ev {
         SyncEvent::File {
             config,
             path,
             action: FileAction::Conflict,
             detail,
             ..
-        } => {
-            app.events.emit(kind, value);
-            app.events.emit(
-                "conflict",
-                serde_json::json!({"config": config, "path": path, "detail": detail}),
-            );
-        }
-        SyncEvent::Summary(s) if !s.ok => {
-            let err = serde_json::json!({
-                "config": s.config, "config_id": s.config_id,
-                "error": s.error, "error_kind": s.error_kind,
-            });
-            app.events.emit(kind, value);
-            app.events.emit("error", err);
-        }
-        _ => {
-            app.events.emit(kind, value);
-        }
+        } => Some(DaemonEvent::Conflict(SyncConflict {
+            config: config.clone(),
+            path: path.clone(),
+            detail: detail.clone(),
+        })),
+        SyncEvent::Summary(s) if !s.ok => Some(DaemonEvent::Error(SyncFailed {
+            config: s.config.clone(),
+            config_id: s.config_id.clone(),
+            error: s.error.clone(),
+            error_kind: s.error_kind,
+        })),
+        _ => None,
+    };
+    app.events.emit(&match ev {
+        SyncEvent::Start { .. } => DaemonEvent::SyncStarted(line),
+        SyncEvent::Progress { .. } => DaemonEvent::SyncProgress(line),
+        SyncEvent::File { .. } => DaemonEvent::File(line),
+        SyncEvent::Summary(_) => DaemonEvent::SyncFinished(line),
+    });
+    if let Some(extra) = extra {
+        app.events.emit(&extra);
     }
 }
 
@@ -312,7 +328,5 @@ pub(super) fn publish_status(app: &App, cfg: &SyncConfig) {
     {
         (st.files, st.bytes) = (files, bytes);
     }
-    if let Ok(v) = serde_json::to_value(st) {
-        app.events.emit("status", v);
-    }
+    app.events.emit(&DaemonEvent::Status(st));
 }

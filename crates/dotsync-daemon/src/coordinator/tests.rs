@@ -62,7 +62,7 @@ fn summary(ok: bool, kind: Option<&'static str>) -> SyncSummary {
         config_id: "cfg".into(),
         ok,
         error: (!ok).then(|| "it failed".to_owned()),
-        error_kind: kind,
+        error_kind: kind.map(dotsync_api::ErrorKind::from_name),
         ..SyncSummary::default()
     }
 }

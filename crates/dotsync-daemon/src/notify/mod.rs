@@ -37,7 +37,6 @@ use std::time::{Duration, Instant};
 
 use dotsync_core::SyncConfig;
 use dotsync_engine::{Presence, RepoKey, SyncSummary, machine_ref_name};
-use serde::Serialize;
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;

@@ -5,17 +5,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use dotsync_core::{ConfigInput, SyncConfig};
-use serde::Serialize;
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::{ApiJson, ApiPath};
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Created {
-    /// The new config's id.
-    pub id: String,
-}
+pub use dotsync_api::Created;
+use dotsync_api::{ConfigChange, DaemonEvent};
 
 impl App {
     /// The config with this id or name, or a 404.
@@ -68,10 +64,10 @@ pub async fn create(
         })
         .await?;
     tracing::info!(config = %cfg.name, id = %cfg.id, "config created");
-    app.events.emit(
-        "config_changed",
-        serde_json::json!({"change": "created", "config": cfg}),
-    );
+    app.events
+        .emit(&DaemonEvent::ConfigChanged(ConfigChange::Created {
+            config: cfg,
+        }));
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
@@ -104,10 +100,10 @@ pub async fn replace(
         })
         .await?;
     tracing::info!(config = %cfg.name, id = %cfg.id, "config replaced");
-    app.events.emit(
-        "config_changed",
-        serde_json::json!({"change": "updated", "config": cfg}),
-    );
+    app.events
+        .emit(&DaemonEvent::ConfigChanged(ConfigChange::Updated {
+            config: cfg,
+        }));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -129,9 +125,10 @@ pub async fn delete(
         })
         .await?;
     tracing::info!(config = %existing.name, id = %existing.id, "config deleted");
-    app.events.emit(
-        "config_changed",
-        serde_json::json!({"change": "deleted", "id": existing.id, "name": existing.name}),
-    );
+    app.events
+        .emit(&DaemonEvent::ConfigChanged(ConfigChange::Deleted {
+            id: existing.id,
+            name: existing.name,
+        }));
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,6 +12,8 @@ use tokio_stream::Stream;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 
+use dotsync_api::Missed;
+
 use crate::App;
 use crate::events::Event;
 use crate::json::ApiQuery;
@@ -27,12 +29,13 @@ fn sse(e: &Event) -> SseEvent {
     let data = serde_json::to_string(e).unwrap_or_else(|_| "{}".to_owned());
     SseEvent::default()
         .id(e.id.to_string())
-        .event(e.kind.as_str())
+        .event(e.kind)
         .data(data)
 }
 
-fn missed(data: serde_json::Value) -> SseEvent {
-    SseEvent::default().event("missed").data(data.to_string())
+fn missed(data: &Missed) -> SseEvent {
+    let data = serde_json::to_string(data).unwrap_or_else(|_| "{}".to_owned());
+    SseEvent::default().event("missed").data(data)
 }
 
 /// A stream of what happens, as Server-Sent Events.
@@ -47,7 +50,7 @@ fn missed(data: serde_json::Value) -> SseEvent {
     params(("Last-Event-ID" = Option<u64>, Header, description = "The id of the last event seen"),
         EventsQuery),
     responses((status = 200, description = "Server-Sent Events; each `data:` is an Event",
-        content_type = "text/event-stream", body = Event)))]
+        content_type = "text/event-stream", body = dotsync_api::Event)))]
 pub async fn events(
     State(app): State<App>,
     headers: HeaderMap,
@@ -64,8 +67,11 @@ pub async fn events(
     tokio::spawn(async move {
         if lost {
             let first = replay.first().map(|e| e.id);
-            let data = serde_json::json!({"last_event_id": last, "first_available": first});
-            if tx.send(missed(data)).await.is_err() {
+            let data = Missed {
+                last_event_id: last,
+                first_available: first,
+            };
+            if tx.send(missed(&data)).await.is_err() {
                 return;
             }
         }
@@ -96,8 +102,8 @@ pub async fn events(
                         live = rx;
                         if lost {
                             let first = replay.first().map(|e| e.id);
-                            let data = serde_json::json!({"last_event_id": sent, "first_available": first});
-                            if tx.send(missed(data)).await.is_err() {
+                            let data = Missed { last_event_id: Some(sent), first_available: first };
+                            if tx.send(missed(&data)).await.is_err() {
                                 return;
                             }
                         }
@@ -163,7 +169,7 @@ mod tests {
     async fn a_client_that_lost_events_is_told_and_gets_the_rest() {
         let (_dir, app, token) = app();
         for i in 0..5000 {
-            app.events.emit("file", serde_json::json!({ "n": i }));
+            app.events.emit_test("file", serde_json::json!({ "n": i }));
         }
         let text = body(&app, &token, Some(10)).await;
         let first = text.split("\n\n").next().expect("an event");
@@ -184,7 +190,8 @@ mod tests {
     async fn a_client_that_is_up_to_date_gets_only_what_follows() {
         let (_dir, app, token) = app();
         for i in 0..3 {
-            app.events.emit("status", serde_json::json!({ "n": i }));
+            app.events
+                .emit_test("status", serde_json::json!({ "n": i }));
         }
         let text = body(&app, &token, Some(2)).await;
         assert!(!text.contains("missed"), "{text}");

@@ -1,21 +1,14 @@
 use axum::Json;
-use serde::Serialize;
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Health {
-    /// Always `ok` when the daemon answers.
-    pub status: &'static str,
-    /// The daemon's version.
-    pub version: &'static str,
-}
+pub use dotsync_api::Health;
 
 /// Whether the daemon is up. The only route that needs no token.
 #[utoipa::path(get, path = "/v1/health", tag = "daemon", security(()),
     responses((status = 200, body = Health)))]
 pub async fn health() -> Json<Health> {
     Json(Health {
-        status: "ok",
-        version: env!("CARGO_PKG_VERSION"),
+        status: "ok".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
     })
 }
 

@@ -8,8 +8,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dotsync_core::SyncConfig;
 use dotsync_core::paths::{Coverage, HomePath, RepoPath, resolve_query_path};
-use dotsync_engine::{ConflictInfo, FileStatus, HistoryEntry, Resolution, SyncError};
-use serde::{Deserialize, Serialize};
+use dotsync_engine::{Resolution, SyncError};
+use serde::Deserialize;
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
@@ -21,8 +21,8 @@ impl From<SyncError> for ApiError {
             SyncError::NotFound(m) => ApiError::not_found(m),
             SyncError::Invalid(m) => ApiError::bad_request(m),
             SyncError::Offline { .. } | SyncError::Remote { .. } => {
-                let kind = e.kind();
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, kind, e.to_string())
+                let code = e.kind().into();
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, e.to_string())
             }
             SyncError::Rewound { .. } => ApiError::conflict(e.to_string()),
             SyncError::MassDelete { .. } => ApiError::conflict(e.to_string()),
@@ -108,116 +108,11 @@ fn bytes_response(bytes: Vec<u8>) -> Response {
     resp
 }
 
-/// An open conflict (the engine's `ConflictInfo`, as the API serializes it).
-#[derive(utoipa::ToSchema)]
-#[schema(as = Conflict)]
-#[allow(dead_code)]
-pub struct ConflictDoc {
-    /// The config's name.
-    pub config: String,
-    pub config_id: String,
-    /// The repository path (`~/` + it in the home).
-    pub path: String,
-    /// `both_changed`, `delete_vs_change` or `no_base`.
-    pub reason: String,
-    /// Unix seconds.
-    pub detected_at: i64,
-    pub local_exists: bool,
-    pub remote_exists: bool,
-    pub base_exists: bool,
-    /// The remote commit whose version conflicts.
-    #[schema(required = true)]
-    pub remote_commit: Option<String>,
-    /// The machine that made the other side ("theirs"), when known.
-    #[schema(required = true)]
-    pub remote_machine: Option<String>,
-    /// Whether either side is binary (no text view, no edited result).
-    pub binary: bool,
-}
-
-/// One version of a file in the history (the engine's `HistoryEntry`).
-#[derive(utoipa::ToSchema)]
-#[schema(as = HistoryEntry)]
-#[allow(dead_code)]
-pub struct HistoryEntryDoc {
-    pub commit: String,
-    /// Unix seconds.
-    pub time: i64,
-    /// The machine that made the commit.
-    pub machine: String,
-    pub message: String,
-    /// Bytes; `null` where this commit deleted the file.
-    #[schema(required = true)]
-    pub size: Option<u64>,
-    /// The git blob id; `null` where this commit deleted the file.
-    #[schema(required = true)]
-    pub blob: Option<String>,
-}
-
-/// The state of one covered file (the engine's `FileStatus`).
-#[derive(utoipa::ToSchema)]
-#[schema(as = FileStatus)]
-#[allow(dead_code)]
-pub struct FileStatusDoc {
-    /// The repository path.
-    pub path: String,
-    /// Bytes, when the file exists here.
-    #[schema(required = true)]
-    pub size: Option<u64>,
-    /// Octal permission bits, such as `644`, when the file exists here.
-    #[schema(required = true)]
-    pub mode: Option<String>,
-    /// `file` or `symlink`, when the file exists here.
-    #[schema(required = true, value_type = Option<FileKindDoc>)]
-    pub kind: Option<String>,
-    #[schema(value_type = FileStateDoc)]
-    pub state: String,
-}
-
-#[derive(utoipa::ToSchema)]
-#[schema(as = FileKind)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum FileKindDoc {
-    File,
-    Symlink,
-}
-
-#[derive(utoipa::ToSchema)]
-#[schema(as = FileState)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum FileStateDoc {
-    Synced,
-    Modified,
-    New,
-    Deleted,
-    Conflict,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Resolved {
-    /// Always true.
-    pub resolved: bool,
-    /// The config's name.
-    pub config: String,
-    /// The repository path.
-    pub path: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Restored {
-    /// Always true.
-    pub restored: bool,
-    /// The config's name.
-    pub config: String,
-    /// The repository path.
-    pub path: String,
-    /// The commit whose version was brought back.
-    pub rev: String,
-    /// The size of the restored file.
-    pub bytes: u64,
-}
+pub use dotsync_api::{
+    ConflictInfo, FileStatus, HistoryEntry, Keep, ResolveRequest as ResolveBody, Resolved,
+    RestoreRequest as RestoreBody, Restored, Side,
+};
+use dotsync_api::{ConflictResolved, DaemonEvent, RestoredEvent};
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -228,7 +123,7 @@ pub struct ConfigQuery {
 
 /// The open conflicts.
 #[utoipa::path(get, path = "/v1/conflicts", tag = "sync", params(ConfigQuery),
-    responses((status = 200, description = "Open conflicts, oldest first", body = Vec<ConflictDoc>),
+    responses((status = 200, description = "Open conflicts, oldest first", body = Vec<ConflictInfo>),
         (status = 404, body = ErrorBody, description = "No such config")))]
 pub async fn conflicts(
     State(app): State<App>,
@@ -249,30 +144,7 @@ pub struct SideQuery {
     /// The conflicted file (`~/.zshrc` or `.zshrc`).
     pub path: String,
     /// `local` (this machine's file now), `remote` (the other machine's) or `base`.
-    #[param(value_type = SideDoc)]
-    pub side: String,
-}
-
-/// A side of a conflict.
-#[derive(utoipa::ToSchema)]
-#[schema(as = ConflictSide)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum SideDoc {
-    Local,
-    Remote,
-    Base,
-}
-
-/// What to keep when resolving a conflict.
-#[derive(utoipa::ToSchema)]
-#[schema(as = Keep)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum KeepDoc {
-    Local,
-    Remote,
-    Content,
+    pub side: Side,
 }
 
 /// One side of a conflict, as raw bytes.
@@ -285,10 +157,16 @@ pub async fn conflict_content(
     State(app): State<App>,
     ApiQuery(q): ApiQuery<SideQuery>,
 ) -> Result<Response, ApiError> {
+    if q.side == Side::Unknown {
+        return Err(ApiError::invalid(
+            "side",
+            "side must be local, remote or base",
+        ));
+    }
     let (cfg, path) = locate(&app, q.config.as_deref(), &q.path)?;
     let engine = app.engine.clone();
-    let side = q.side.clone();
-    let bytes = blocking(move || Ok(engine.conflict_content(&cfg, &path, &side)?)).await?;
+    let side = q.side.as_str();
+    let bytes = blocking(move || Ok(engine.conflict_content(&cfg, &path, side)?)).await?;
     match bytes {
         Some(b) => Ok(bytes_response(b)),
         None => Err(ApiError::not_found(format!(
@@ -296,18 +174,6 @@ pub async fn conflict_content(
             q.side, q.path
         ))),
     }
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ResolveBody {
-    pub config: Option<String>,
-    pub path: String,
-    /// `local`, `remote` or `content`.
-    #[schema(value_type = KeepDoc)]
-    pub keep: String,
-    /// The edited result, with `keep: "content"`.
-    pub content: Option<String>,
 }
 
 /// Resolves a conflict: keep this machine's version, the other's, or an edited result.
@@ -319,26 +185,26 @@ pub async fn resolve(
     State(app): State<App>,
     ApiJson(body): ApiJson<ResolveBody>,
 ) -> Result<Json<Resolved>, ApiError> {
-    let how = match (body.keep.as_str(), body.content) {
-        ("local", None) => Resolution::Local,
-        ("remote", None) => Resolution::Remote,
-        ("content", Some(c)) => Resolution::Content(c.into_bytes()),
-        ("content", None) => {
+    let how = match (body.keep, body.content) {
+        (Keep::Local, None) => Resolution::Local,
+        (Keep::Remote, None) => Resolution::Remote,
+        (Keep::Content, Some(c)) => Resolution::Content(c.into_bytes()),
+        (Keep::Content, None) => {
             return Err(ApiError::invalid(
                 "content",
                 "keep: \"content\" needs the edited result in \"content\"",
             ));
         }
-        ("local" | "remote", Some(_)) => {
+        (Keep::Local | Keep::Remote, Some(_)) => {
             return Err(ApiError::invalid(
                 "content",
                 "\"content\" goes only with keep: \"content\"",
             ));
         }
-        (other, _) => {
+        (Keep::Unknown, _) => {
             return Err(ApiError::invalid(
                 "keep",
-                format!("keep must be local, remote or content, not {other:?}"),
+                "keep must be local, remote or content",
             ));
         }
     };
@@ -346,10 +212,13 @@ pub async fn resolve(
     let engine = app.engine.clone();
     let (c2, p2) = (cfg.clone(), path.clone());
     blocking(move || Ok(engine.resolve(&c2, &p2, how)?)).await?;
-    app.events.emit(
-        "conflict_resolved",
-        serde_json::json!({"config": cfg.name, "config_id": cfg.id, "path": path, "keep": body.keep}),
-    );
+    app.events
+        .emit(&DaemonEvent::ConflictResolved(ConflictResolved {
+            config: cfg.name.clone(),
+            config_id: cfg.id.clone(),
+            path: path.clone(),
+            keep: body.keep,
+        }));
     app.after_local_edit(&cfg);
     Ok(Json(Resolved {
         resolved: true,
@@ -368,7 +237,7 @@ pub struct PathQuery {
 
 /// Every version of a file in the remote's history, newest first.
 #[utoipa::path(get, path = "/v1/history", tag = "sync", params(PathQuery),
-    responses((status = 200, description = "Versions, newest first", body = Vec<HistoryEntryDoc>),
+    responses((status = 200, description = "Versions, newest first", body = Vec<HistoryEntry>),
         (status = 400, body = ErrorBody, description = "An invalid path"),
         (status = 404, body = ErrorBody, description = "No such config, or no config syncs the path")))]
 pub async fn history(
@@ -408,15 +277,6 @@ pub async fn content(
     Ok(bytes_response(bytes))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RestoreBody {
-    pub config: Option<String>,
-    pub path: String,
-    /// The commit whose version to bring back.
-    pub rev: String,
-}
-
 /// Puts an old version back into the home; it then syncs like any edit.
 #[utoipa::path(post, path = "/v1/restore", tag = "sync", request_body = RestoreBody,
     responses((status = 200, description = "Restored", body = Restored),
@@ -431,10 +291,13 @@ pub async fn restore(
     let engine = app.engine.clone();
     let (c2, p2, rev) = (cfg.clone(), path.clone(), body.rev.clone());
     let bytes = blocking(move || Ok(engine.restore(&c2, &p2, &rev)?)).await?;
-    app.events.emit(
-        "restored",
-        serde_json::json!({"config": cfg.name, "config_id": cfg.id, "path": path, "rev": body.rev, "bytes": bytes}),
-    );
+    app.events.emit(&DaemonEvent::Restored(RestoredEvent {
+        config: cfg.name.clone(),
+        config_id: cfg.id.clone(),
+        path: path.clone(),
+        rev: body.rev.clone(),
+        bytes,
+    }));
     app.after_local_edit(&cfg);
     Ok(Json(Restored {
         restored: true,
@@ -454,7 +317,7 @@ pub struct FilesQuery {
 
 /// The files a config covers, with their state (synced, modified, new, deleted, conflict).
 #[utoipa::path(get, path = "/v1/files", tag = "sync", params(FilesQuery),
-    responses((status = 200, description = "Files and their state", body = Vec<FileStatusDoc>),
+    responses((status = 200, description = "Files and their state", body = Vec<FileStatus>),
         (status = 404, body = ErrorBody)))]
 pub async fn files(
     State(app): State<App>,
@@ -507,7 +370,7 @@ mod tests {
 
     /// The documented schema has exactly the fields the engine's type serializes, and requires
     /// every one (they are always present, `null` where optional).
-    fn assert_documents(name: &str, value: impl Serialize) {
+    fn assert_documents(name: &str, value: impl serde::Serialize) {
         let v = serde_json::to_value(value).unwrap();
         let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
         keys.sort();
@@ -527,7 +390,7 @@ mod tests {
                 config: "c".into(),
                 config_id: "cfg_1".into(),
                 path: ".zshrc".into(),
-                reason: "both_changed".into(),
+                reason: dotsync_api::ConflictReason::BothChanged,
                 detected_at: 1,
                 local_exists: true,
                 remote_exists: true,

@@ -5,58 +5,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
 use dotsync_engine::content::KeyError;
 
-/// Whether this machine has a key, and its public keys.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct KeyState {
-    /// This machine's public keys (age X25519 recipients); empty: no key yet.
-    pub public_keys: Vec<String>,
-    /// Other machines' public keys this machine encrypts to (when the repository lists them).
-    pub trusted: Vec<String>,
-}
-
-/// Another machine's public key to trust.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TrustInput {
-    /// An age X25519 public key (`age1...`), as `dotsync key show` prints it on that machine.
-    pub public_key: String,
-}
-
-/// A passphrase, for `export`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExportInput {
-    pub passphrase: String,
-}
-
-/// The key encrypted with the passphrase (age, scrypt), ASCII-armored.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Exported {
-    pub armored: String,
-}
-
-/// An export and its passphrase, for `import`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ImportInput {
-    pub armored: String,
-    pub passphrase: String,
-}
-
-/// What an import added.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Imported {
-    /// Public keys new on this machine (empty: it had them all).
-    pub added: Vec<String>,
-    pub public_keys: Vec<String>,
-}
+pub use dotsync_api::{ExportInput, Exported, ImportInput, Imported, KeyState, TrustInput};
 
 fn key_error(e: KeyError) -> ApiError {
     match e {

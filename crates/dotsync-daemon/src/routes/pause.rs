@@ -3,21 +3,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiPath;
 use crate::pause::Paused;
 
-/// What is paused after the change.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct PauseState {
-    /// Every config is paused.
-    pub all: bool,
-    /// The ids of the configs paused one by one.
-    pub configs: Vec<String>,
-}
+use dotsync_api::DaemonEvent;
+pub use dotsync_api::PauseState;
 
 /// Held from a change of what is paused until it is saved: two changes at once are saved in
 /// the order they were made, so the file always holds the last one.
@@ -47,13 +40,10 @@ async fn change(app: &App, f: impl FnOnce(&mut Paused)) -> Result<Json<PauseStat
         all: saved.all,
         configs: saved.configs.into_iter().collect(),
     };
-    app.events
-        .emit("paused", serde_json::to_value(&state).unwrap_or_default());
+    app.events.emit(&DaemonEvent::Paused(state.clone()));
     for c in &configs {
         let st = app.sync.status_of(c, None, None);
-        if let Ok(v) = serde_json::to_value(st) {
-            app.events.emit("status", v);
-        }
+        app.events.emit(&DaemonEvent::Status(st));
     }
     Ok(Json(state))
 }

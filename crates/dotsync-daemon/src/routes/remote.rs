@@ -8,60 +8,16 @@ use axum::extract::State;
 use axum::response::Response;
 use dotsync_core::{ConfigInput, SyncConfig};
 use dotsync_engine::{SyncEvent, SyncOptions};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::{ApiJson, ApiQuery};
 use crate::recent::LogLine;
+use dotsync_api::SyncLine;
 
-/// A remote to look at.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CheckRequest {
-    /// The git remote, as a config would name it.
-    pub remote: String,
-    /// The branch (`main` when left out).
-    #[serde(default)]
-    pub branch: Option<String>,
-}
-
-/// One file of the remote's branch and how this machine's compares.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct CheckedFile {
-    /// `~/...`
-    pub path: String,
-    pub size: u64,
-    /// `same`, `differs` (this machine has its own, different file: the first sync keeps both
-    /// as a conflict) or `only_remote` (a sync brings it).
-    pub here: &'static str,
-}
-
-/// What the remote is.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct RemoteCheck {
-    /// Whether the remote answered as a git repository.
-    pub ok: bool,
-    /// When `ok`: `empty` (no such branch yet: the first sync pushes this machine's files),
-    /// `dotsync` (other dotsync machines sync with it) or `other` (files no dotsync machine
-    /// wrote).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<&'static str>,
-    /// When not `ok`: `offline`, `auth`, `remote_not_found`, `disk_full`, ...
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<&'static str>,
-    /// When not `ok`: what is wrong and what to do.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// The commit the branch points at.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
-    /// The branch's files.
-    pub files: Vec<CheckedFile>,
-    /// Names of this machine's configs that already sync this remote and branch.
-    pub configs: Vec<String>,
-}
+pub use dotsync_api::{CheckRequest, CheckedFile, RemoteCheck};
 
 /// Looks at a remote without changing anything on it or in the home: reachable? empty? a
 /// dotsync repository? and which of its files differ from this machine's. A remote that cannot
@@ -93,11 +49,7 @@ pub async fn check(
     Ok(Json(match probed {
         Ok(p) => RemoteCheck {
             ok: true,
-            kind: Some(match p.kind {
-                dotsync_engine::RemoteKind::Empty => "empty",
-                dotsync_engine::RemoteKind::Dotsync => "dotsync",
-                dotsync_engine::RemoteKind::Other => "other",
-            }),
+            kind: Some(p.kind),
             problem: None,
             message: None,
             commit: p.commit,
@@ -107,11 +59,7 @@ pub async fn check(
                 .map(|f| CheckedFile {
                     path: f.path,
                     size: f.size,
-                    here: match f.here {
-                        dotsync_engine::Comparison::Same => "same",
-                        dotsync_engine::Comparison::Differs => "differs",
-                        dotsync_engine::Comparison::OnlyRemote => "only_remote",
-                    },
+                    here: f.here,
                 })
                 .collect(),
             configs,
@@ -135,8 +83,13 @@ pub(crate) fn dry_run_stream(app: &App, configs: Vec<SyncConfig>, opts: SyncOpti
     let engine = app.engine.clone();
     tokio::task::spawn_blocking(move || {
         for cfg in configs {
+            let run_id = crate::coordinator::new_run_id();
             let mut send = |ev: &SyncEvent| {
-                if let Ok(mut line) = serde_json::to_vec(ev) {
+                let line = SyncLine {
+                    run_id: run_id.clone(),
+                    event: ev.clone(),
+                };
+                if let Ok(mut line) = serde_json::to_vec(&line) {
                     line.push(b'\n');
                     let _ = tx.send(axum::body::Bytes::from(line));
                 }
@@ -172,7 +125,7 @@ pub async fn preview(
     dotsync_core::config::check_against_others(&cfg, &others, &app.home)
         .map_err(|e| ApiError::from(dotsync_state::ConfigStoreError::Conflict(e)))?;
     let opts = SyncOptions {
-        trigger: "dry-run".into(),
+        trigger: dotsync_api::Trigger::DryRun,
         dry_run: true,
         ..SyncOptions::default()
     };

@@ -35,7 +35,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
@@ -199,15 +199,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct LoginCode {
-    /// The one-time code.
-    pub code: String,
-    /// The path to open in a browser on the daemon's address.
-    pub path: String,
-    /// Seconds the code stays valid.
-    pub expires_in_s: u64,
-}
+pub use dotsync_api::LoginCode;
 
 /// Issues a one-time login code for the web app. Needs the bearer token itself: a web app
 /// session cannot mint codes.
@@ -286,11 +278,7 @@ fn redirect(to: &str, cookie: Option<&str>) -> Response {
     resp
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SessionInfo {
-    /// `session` for the web app's cookie, `bearer` for the token.
-    pub via: &'static str,
-}
+pub use dotsync_api::SessionInfo;
 
 /// How the request is signed in; a 401 means it is not.
 #[utoipa::path(get, path = "/v1/session", operation_id = "show_session", tag = "session",
@@ -301,7 +289,8 @@ pub async fn show(headers: HeaderMap) -> Json<SessionInfo> {
             "bearer"
         } else {
             "session"
-        },
+        }
+        .to_owned(),
     })
 }
 

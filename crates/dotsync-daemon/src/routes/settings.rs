@@ -5,58 +5,22 @@ use std::path::Path;
 
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
 
-/// The app's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// The daemon's address as the desktop shell should reach it (`127.0.0.1:11000`); loopback
-    /// only.
-    pub backend_addr: String,
-    /// `light`, `dark` or `system`.
-    #[schema(value_type = ThemeDoc)]
-    pub theme: String,
-    /// Whether the app shows desktop notifications for conflicts and failed syncs.
-    pub notifications: bool,
-}
+pub use dotsync_api::{DaemonEvent, Settings, Theme};
 
-/// The app's themes.
-#[derive(utoipa::ToSchema)]
-#[schema(as = Theme)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum ThemeDoc {
-    Light,
-    Dark,
-    System,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            backend_addr: "127.0.0.1:11000".to_owned(),
-            theme: "system".to_owned(),
-            notifications: true,
-        }
+fn validate(s: &Settings) -> Result<(), ApiError> {
+    validate_addr(&s.backend_addr)?;
+    if s.theme == Theme::Unknown {
+        return Err(ApiError::invalid(
+            "theme",
+            "that is not a theme; use light, dark or system",
+        ));
     }
-}
-
-impl Settings {
-    fn validate(&self) -> Result<(), ApiError> {
-        validate_addr(&self.backend_addr)?;
-        if !matches!(self.theme.as_str(), "light" | "dark" | "system") {
-            return Err(ApiError::invalid(
-                "theme",
-                format!("{:?} is not a theme; use light, dark or system", self.theme),
-            ));
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 fn validate_addr(addr: &str) -> Result<(), ApiError> {
@@ -90,11 +54,11 @@ fn validate_addr(addr: &str) -> Result<(), ApiError> {
 
 /// The settings as the file holds them: keys the app has not saved yet take their defaults, and
 /// keys of other writers (the desktop app's `start_at_login`, `last_seen`) are not the app's.
-#[derive(Deserialize)]
+#[derive(serde::Deserialize)]
 #[serde(default)]
 struct SettingsInFile {
     backend_addr: String,
-    theme: String,
+    theme: Theme,
     notifications: bool,
 }
 
@@ -112,16 +76,22 @@ impl Default for SettingsInFile {
 /// Reads the settings from the frontend's file; a missing file means the defaults.
 pub fn load(path: &Path) -> Result<Settings, ApiError> {
     let obj = dotsync_state::frontend::read(path).map_err(ApiError::internal)?;
-    let s: SettingsInFile = serde_json::from_value(serde_json::Value::Object(obj)).map_err(|e| {
-        ApiError::internal(format!(
-            "{} does not hold valid settings ({e}); fix it, or delete it to start from the \
+    let s: SettingsInFile =
+        serde_json::from_value(serde_json::Value::Object(obj)).map_err(|e| {
+            ApiError::internal(format!(
+                "{} does not hold valid settings ({e}); fix it, or delete it to start from the \
              defaults",
-            path.display()
-        ))
-    })?;
+                path.display()
+            ))
+        })?;
     Ok(Settings {
         backend_addr: s.backend_addr,
-        theme: s.theme,
+        // A theme this version does not know (a hand edit) shows as the default.
+        theme: if s.theme == Theme::Unknown {
+            Theme::default()
+        } else {
+            s.theme
+        },
         notifications: s.notifications,
     })
 }
@@ -147,20 +117,20 @@ pub(crate) fn save(path: &Path, s: &Settings) -> std::io::Result<()> {
 }
 
 /// The app's settings (the defaults until saved once).
-#[utoipa::path(get, path = "/v1/settings", operation_id = "show_settings", tag = "app",
+#[utoipa::path(get, path = "/v1/settings", tag = "app",
     responses((status = 200, body = Settings), (status = 500, body = ErrorBody)))]
 pub async fn show(State(app): State<App>) -> Result<Json<Settings>, ApiError> {
     Ok(Json(load(&app.layout.frontend_config_path())?))
 }
 
 /// Replaces the app's settings. Every field is required; unknown fields are refused.
-#[utoipa::path(put, path = "/v1/settings", operation_id = "replace_settings", tag = "app", request_body = Settings,
+#[utoipa::path(put, path = "/v1/settings", tag = "app", request_body = Settings,
     responses((status = 200, body = Settings), (status = 400, body = ErrorBody)))]
 pub async fn replace(
     State(app): State<App>,
     ApiJson(s): ApiJson<Settings>,
 ) -> Result<Json<Settings>, ApiError> {
-    s.validate()?;
+    validate(&s)?;
     let path = app.layout.frontend_config_path();
     let to_save = s.clone();
     tokio::task::spawn_blocking(move || save(&path, &to_save))
@@ -172,10 +142,7 @@ pub async fn replace(
                 app.layout.frontend_config_path().display()
             ))
         })?;
-    app.events.emit(
-        "settings_changed",
-        serde_json::to_value(&s).unwrap_or_default(),
-    );
+    app.events.emit(&DaemonEvent::SettingsChanged(s.clone()));
     Ok(Json(s))
 }
 
@@ -218,7 +185,7 @@ mod tests {
         assert_eq!(load(&path).unwrap(), Settings::default());
         let s = Settings {
             backend_addr: "127.0.0.1:12000".into(),
-            theme: "dark".into(),
+            theme: Theme::Dark,
             notifications: false,
         };
         save(&path, &s).unwrap();
@@ -235,7 +202,7 @@ mod tests {
             .map(|i| Settings {
                 backend_addr: format!("127.0.0.1:{}", 12000 + i),
                 // Lengths differ, so an interleaving of two writes cannot pass for one.
-                theme: ["light", "dark", "system"][i % 3].into(),
+                theme: [Theme::Light, Theme::Dark, Theme::System][i % 3],
                 notifications: i % 2 == 0,
             })
             .collect();
@@ -280,12 +247,12 @@ mod tests {
         )
         .unwrap();
         let s = load(&path).unwrap();
-        assert_eq!(s.theme, "dark");
+        assert_eq!(s.theme, Theme::Dark);
         assert_eq!(s.backend_addr, Settings::default().backend_addr);
         save(
             &path,
             &Settings {
-                theme: "light".into(),
+                theme: Theme::Light,
                 ..s
             },
         )

@@ -1,31 +1,12 @@
 //! `GET /v1/status`: the daemon and every config at a glance. Cheap enough for a shell prompt:
 //! it reads memory and two small queries, never git or the network.
 
+use crate::App;
+use crate::error::ApiError;
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
 
-use crate::App;
-use crate::coordinator::{ConfigStatus, WatcherStatus};
-use crate::error::ApiError;
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Status {
-    /// The daemon's version.
-    pub version: &'static str,
-    /// Seconds since the daemon (or the CLI's in-process API) started.
-    pub uptime_s: u64,
-    pub pid: u32,
-    /// Whether configs sync by themselves (watching and scheduling): true in the daemon, false
-    /// when the CLI answers without a daemon.
-    pub background: bool,
-    pub watcher: WatcherStatus,
-    /// Every config is paused (`POST /v1/pause`); each config's `paused` says it too.
-    pub paused: bool,
-    /// This machine's name, as commits carry it and other machines see it.
-    pub machine: String,
-    pub configs: Vec<ConfigStatus>,
-}
+pub use dotsync_api::Status;
 
 /// What the engine remembers across restarts: per config, the last successful sync (unix
 /// seconds) and the number of unresolved conflicts. Unreadable records give nothing.
@@ -66,7 +47,7 @@ fn status_now(app: &App) -> Result<Status, ApiError> {
         })
         .collect();
     Ok(Status {
-        version: env!("CARGO_PKG_VERSION"),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_s: app.started.elapsed().as_secs(),
         pid: std::process::id(),
         background: app.sync.background(),

@@ -6,7 +6,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -16,71 +15,21 @@ use crate::coordinator::{Line, RequestError, RunOptions};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiPath;
 
-/// Options of a sync, as an optional JSON body or as query parameters.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct SyncRequest {
-    /// Go on even if the sync would delete most of a config's files.
-    #[serde(default)]
-    pub allow_mass_delete: bool,
-    /// After the remote's branch was moved back (`error_kind: "rewound"`): `push-local` puts
-    /// this machine's files back on the remote, `take-remote` takes the remote's files (this
-    /// machine's versions stay in its history).
-    #[serde(default)]
-    #[schema(value_type = Option<RewindDoc>)]
-    #[param(value_type = Option<RewindDoc>)]
-    pub rewind: Option<dotsync_engine::RewindChoice>,
-    /// Plan only: the stream says what the sync would do (`summary.dry_run: true`); nothing
-    /// is committed, pushed, written into the home or recorded.
-    #[serde(default)]
-    pub dry_run: bool,
-}
+pub use dotsync_api::{SyncLine, SyncRequest};
 
-/// The two ways out of a rewound remote (the engine's `RewindChoice`).
-#[derive(utoipa::ToSchema)]
-#[schema(as = Rewind)]
-#[serde(rename_all = "kebab-case")]
-#[allow(dead_code)]
-pub enum RewindDoc {
-    PushLocal,
-    TakeRemote,
-}
-
-impl SyncRequest {
-    fn run_options(&self) -> RunOptions {
-        RunOptions {
-            allow_mass_delete: self.allow_mass_delete,
-            rewind: self.rewind,
-            dry_run: self.dry_run,
-        }
+fn run_options(q: &SyncRequest) -> RunOptions {
+    RunOptions {
+        allow_mass_delete: q.allow_mass_delete,
+        rewind: q.rewind,
+        dry_run: q.dry_run,
     }
-}
-
-/// The lines of the stream, for the documentation (the engine writes them).
-///
-/// Every line is one JSON object with a `type`:
-/// - `start`: `config`, `config_id`, `remote`, `branch`, `trigger`; always first;
-/// - `progress`: `config`, `phase` (`scan`, `fetch`, `plan`, `commit`, `push`, `apply`), `done`,
-///   `total`;
-/// - `file`: `config`, `path`, `action` (`pushed`, `pulled`, `merged`, `deleted`, `conflict`,
-///   `resolved`, `skipped`, `failed`), `bytes`, `detail`;
-/// - `summary`: `config`, `config_id`, `ok`, `error`, `error_kind`, `commit`, the counts and
-///   `duration_ms`; always last.
-#[derive(utoipa::ToSchema, Deserialize)]
-#[allow(dead_code)]
-pub struct SyncLine {
-    /// `start`, `progress`, `file` or `summary`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub config: String,
 }
 
 impl From<RequestError> for ApiError {
     fn from(e: RequestError) -> Self {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            crate::error::ErrorCode::Unavailable,
             e.to_string(),
         )
     }
@@ -95,12 +44,12 @@ fn options(
 ) -> Result<RunOptions, ApiError> {
     let body = body.map_err(crate::json::body_rejection)?;
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(query.run_options());
+        return Ok(run_options(&query));
     }
     if !crate::json::is_json(headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            crate::error::ErrorCode::UnsupportedMediaType,
             "send the body as JSON with the header Content-Type: application/json, or send no body",
         ));
     }
@@ -233,7 +182,7 @@ fn dry_run_options(o: RunOptions) -> dotsync_engine::SyncOptions {
     dotsync_engine::SyncOptions {
         allow_mass_delete: o.allow_mass_delete,
         rewind: o.rewind,
-        trigger: "dry-run".into(),
+        trigger: dotsync_api::Trigger::DryRun,
         dry_run: true,
         ..dotsync_engine::SyncOptions::default()
     }

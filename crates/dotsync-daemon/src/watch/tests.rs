@@ -180,10 +180,14 @@ async fn past_the_watch_limit_a_config_falls_back_to_rescans() {
     assert!(!st.degraded.contains_key("zsh"));
     assert!(st.pending["nvim"].rescan, "one rescan at once");
     let status = st.app.sync.status_of(&nvim, None, None);
-    assert_eq!(status.watch, "off", "no daemon: shown as off");
+    assert_eq!(
+        status.watch,
+        dotsync_api::WatchState::Off,
+        "no daemon: shown as off"
+    );
     st.app.sync.set_background(true);
     let status = st.app.sync.status_of(&nvim, None, None);
-    assert_eq!(status.watch, "rescan");
+    assert_eq!(status.watch, dotsync_api::WatchState::Rescan);
     assert!(
         status
             .watch_detail

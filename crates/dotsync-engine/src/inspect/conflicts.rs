@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use dotsync_core::SyncConfig;
 use dotsync_core::plan::Kind;
-use serde::Serialize;
 
 use super::parse_path;
 use crate::apply::Target;
@@ -13,25 +12,7 @@ use crate::records::{self, Outcome, decode_version};
 use crate::scan::StatKey;
 use crate::{Engine, SyncError};
 
-/// A conflict, as clients see it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConflictInfo {
-    pub config: String,
-    pub config_id: String,
-    pub path: String,
-    /// `both_changed`, `delete_vs_change` or `no_base`.
-    pub reason: String,
-    pub detected_at: i64,
-    pub local_exists: bool,
-    pub remote_exists: bool,
-    pub base_exists: bool,
-    pub remote_commit: Option<String>,
-    /// The machine that made the other side ("theirs"): the last commit of the remote that
-    /// changed the file, as far as this machine fetched it.
-    pub remote_machine: Option<String>,
-    /// Whether either side is binary (no text view, no edited result).
-    pub binary: bool,
-}
+pub use dotsync_api::{ConflictInfo, ConflictReason};
 
 /// How a person resolves a conflict.
 #[derive(Debug, Clone)]
@@ -62,7 +43,7 @@ impl Engine {
                 config: cfg.name.clone(),
                 config_id: cfg.id.clone(),
                 path: c.path.clone(),
-                reason: c.reason.clone(),
+                reason: ConflictReason::from_name(&c.reason),
                 detected_at: c.detected_at,
                 local_exists: self.home.join(&c.path).symlink_metadata().is_ok(),
                 remote_exists: c.remote.is_some(),

@@ -2,32 +2,12 @@
 
 use dotsync_core::SyncConfig;
 use dotsync_core::paths::{Ignore, RepoPath};
-use dotsync_core::plan::Kind;
-use serde::Serialize;
 
 use crate::records::{self};
 use crate::scan::Scanner;
 use crate::{Engine, SyncError};
 
-/// The state of one covered file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FileState {
-    Synced,
-    Modified,
-    New,
-    Deleted,
-    Conflict,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct FileStatus {
-    pub path: String,
-    pub size: Option<u64>,
-    pub mode: Option<String>,
-    pub kind: Option<Kind>,
-    pub state: FileState,
-}
+pub use dotsync_api::{FileState, FileStatus};
 
 impl Engine {
     /// The files a config covers, here or in its last synced state, with their state.

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use dotsync_core::SyncConfig;
 use dotsync_core::paths::RepoPath;
 use dotsync_core::plan::{Kind, Version};
-use serde::Serialize;
 
 use super::kept_prefix;
 use crate::apply::Target;
@@ -15,18 +14,7 @@ use crate::records::{self, Outcome};
 use crate::scan::StatKey;
 use crate::{Engine, SyncError};
 
-/// One version of a file in the remote's history.
-#[derive(Debug, Clone, Serialize)]
-pub struct HistoryEntry {
-    pub commit: String,
-    /// Unix seconds.
-    pub time: i64,
-    pub machine: String,
-    pub message: String,
-    /// Size in bytes; None where this commit deleted the file.
-    pub size: Option<u64>,
-    pub blob: Option<String>,
-}
+pub use dotsync_api::HistoryEntry;
 
 fn is_hex_rev(rev: &str) -> bool {
     (4..=40).contains(&rev.len()) && rev.bytes().all(|b| b.is_ascii_hexdigit())

@@ -1,6 +1,6 @@
 //! What a sync reports as it goes: one event per file, progress, and the summary's counts.
 
-use crate::{FileAction, SyncEvent, SyncSummary};
+use crate::{FileAction, Phase, SyncEvent, SyncSummary};
 
 /// How a file deleted by another machine is described (the planner's words).
 const DELETED_ELSEWHERE: &str = "deleted on another machine";
@@ -69,7 +69,7 @@ impl Emitter<'_> {
         self.summary.retry = true;
     }
 
-    pub(super) fn progress(&mut self, phase: &'static str, done: u64, total: Option<u64>) {
+    pub(super) fn progress(&mut self, phase: Phase, done: u64, total: Option<u64>) {
         (self.sink)(&SyncEvent::Progress {
             config: self.summary.config.clone(),
             phase,

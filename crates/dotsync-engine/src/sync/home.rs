@@ -91,7 +91,7 @@ impl Engine {
                 return Err(SyncError::Cancelled);
             }
             if total > 20 && i % 100 == 0 {
-                em.progress("apply", i as u64, Some(total));
+                em.progress(crate::Phase::Apply, i as u64, Some(total));
             }
             if i > 0 {
                 fail::fail_point!("sync::between-files");

@@ -27,7 +27,7 @@ use crate::git::Repo;
 use crate::records::{self, ConflictRecord, Outcome};
 
 use crate::scan::{LocalEntry, Scanner, is_racy};
-use crate::{Engine, FileAction, SyncError, SyncEvent, SyncOptions, SyncSummary};
+use crate::{Engine, FileAction, Phase, SyncError, SyncEvent, SyncOptions, SyncSummary};
 use emit::Emitter;
 use home::HomeChange;
 use planner::Planned;
@@ -54,11 +54,7 @@ impl Engine {
             config_id: cfg.id.clone(),
             remote: cfg.remote.clone(),
             branch: cfg.branch.clone(),
-            trigger: if opts.trigger.is_empty() {
-                "api".into()
-            } else {
-                opts.trigger.clone()
-            },
+            trigger: opts.trigger,
         });
         let mut em = Emitter {
             sink,
@@ -164,7 +160,7 @@ impl Engine {
         // scanned: a sync with nothing to do costs the longer of the two, not their sum.
         let (scan, remote_check) = std::thread::scope(|scope| {
             let check = scope.spawn(|| repo.ls_remote(url, &cfg.branch));
-            let sink_progress = &mut |n: u64| em.progress("scan", n, None);
+            let sink_progress = &mut |n: u64| em.progress(Phase::Scan, n, None);
             let scan = Scanner {
                 home: &self.home,
                 state_dir: &state_dir,
@@ -285,7 +281,7 @@ impl Engine {
 
         fail::fail_point!("sync::after-scan");
         // 2. The remote check's answer. Nothing else to do if neither side moved.
-        em.progress("fetch", 0, None);
+        em.progress(Phase::Fetch, 0, None);
         let mut head = remote_check?;
         // The rules that map home bytes to repository bytes changed since the last full sync
         // (a glob added to `encrypt`): every file is looked at again.

@@ -126,7 +126,7 @@ impl Engine {
 
         for (n, path) in all.into_iter().enumerate() {
             if total > 1000 && n % 1000 == 0 {
-                em.progress("plan", n as u64, Some(total));
+                em.progress(crate::Phase::Plan, n as u64, Some(total));
             }
             let key = path.to_string();
             let l = local.get(&path).map(|e| &e.version);

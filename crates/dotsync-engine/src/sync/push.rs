@@ -13,7 +13,7 @@ use super::{Emitter, RemoteState};
 use crate::git::{Repo, git_mode, tracking_ref};
 use crate::meta::META_PATH;
 use crate::records;
-use crate::{Engine, FileAction, SyncError, SyncOptions};
+use crate::{Engine, FileAction, Phase, SyncError, SyncOptions};
 
 /// How a commit and push ended.
 pub(super) enum Pushed {
@@ -54,7 +54,7 @@ impl Engine {
             {
                 return Err(SyncError::Cancelled);
             }
-            em.progress("commit", 0, None);
+            em.progress(Phase::Commit, 0, None);
             let mut parent = remote.tip.clone();
             let machine = &self.machine;
             let author = (format!("{machine} (dotsync)"), format!("dotsync@{machine}"));
@@ -107,7 +107,7 @@ impl Engine {
                     records::put(&self.store, records::Versions::Pushed, &cfg.id, &carried)?;
                 }
                 fail::fail_point!("sync::after-commit");
-                em.progress("push", 0, None);
+                em.progress(Phase::Push, 0, None);
                 if !repo.push(url, &commit, &cfg.branch, remote.tip.as_deref())? {
                     return Ok(Pushed::Rejected);
                 }
