@@ -595,6 +595,20 @@ fn the_app_signs_in_syncs_from_the_tray_notifies_a_conflict_and_survives_a_daemo
         "{saved}"
     );
 
+    // *Pause syncing* from the tray pauses every config (the daemon says so, and the tray then
+    // offers *Resume syncing*); clicking it again resumes.
+    desk.hook("menu pause");
+    wait_for("the daemon to pause", 20, || {
+        (a.call("GET", "/v1/status", None)["paused"] == true).then_some(())
+    });
+    wait_for("the tray to offer Resume", 20, || {
+        (desk.tray()["items"][1] == "Resume syncing").then_some(())
+    });
+    desk.hook("menu pause");
+    wait_for("the daemon to resume", 20, || {
+        (a.call("GET", "/v1/status", None)["paused"] == false).then_some(())
+    });
+
     // *Start at login* writes the XDG autostart entry and remembers it in ~/.dotsync/config.
     desk.hook("menu start_at_login");
     let entry = desk.root.path().join("xdg/autostart/dotsync.desktop");
