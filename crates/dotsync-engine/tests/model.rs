@@ -3421,7 +3421,7 @@ fn keep_going(seeds: &[u64], budget: Duration, trace: bool) {
     let started = Instant::now();
     let mut stats = Stats::default();
     let mut by_class: BTreeMap<&'static str, Vec<(u64, Failure)>> = BTreeMap::new();
-    for &seed in seeds {
+    for (n, &seed) in seeds.iter().enumerate() {
         let (spec, ops) = generate(seed);
         match run(&spec, &ops, trace) {
             Ok(s) => stats.add(&s),
@@ -3431,6 +3431,16 @@ fn keep_going(seeds: &[u64], budget: Duration, trace: bool) {
                 eprintln!("seed {seed}: {} at op {}: {first_line}", f.class, f.op);
                 by_class.entry(f.class).or_default().push((seed, f));
             }
+        }
+        // A long soak reports as it goes, so a run stopped early still says what it covered.
+        if (n + 1) % 250 == 0 && n + 1 < seeds.len() {
+            let failed: usize = by_class.values().map(Vec::len).sum();
+            summary(
+                &format!("keep-going, so far (seeds {}..={seed}, {failed} failed)", seeds[0]),
+                n as u64 + 1,
+                &stats,
+                started.elapsed(),
+            );
         }
     }
     summary("keep-going", seeds.len() as u64, &stats, started.elapsed());
