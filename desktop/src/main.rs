@@ -175,7 +175,15 @@ fn main() {
                 .local_url
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = window.url().ok();
-            let menus = menus::install(&handle, start_at_login, win_pause, win_login)?;
+            // The tray's icon files: the session's runtime directory, else dotsync's state.
+            let icon_dir = std::env::var_os("XDG_RUNTIME_DIR")
+                .map(std::path::PathBuf::from)
+                .filter(|d| d.is_absolute() && d.is_dir())
+                .map_or_else(
+                    || shared.layout.state_dir().join("tray"),
+                    |d| d.join("dotsync-tray"),
+                );
+            let menus = menus::install(&handle, icon_dir, start_at_login, win_pause, win_login)?;
             let has_tray = menus.has_tray();
             *shared
                 .menus

@@ -65,6 +65,7 @@ pub fn window_menu(
 /// Builds the tray (when the desktop has one) and keeps the items of both menus.
 pub fn install(
     app: &AppHandle,
+    icon_dir: std::path::PathBuf,
     start_at_login: bool,
     window_pause: MenuItem<Wry>,
     window_login: CheckMenuItem<Wry>,
@@ -97,6 +98,8 @@ pub fn install(
         .tooltip("dotsync")
         .menu(&menu)
         .show_menu_on_left_click(true)
+        // On Linux the tray takes its icon from a file: this user's, not a shared /tmp.
+        .temp_dir_path(icon_dir)
         .build(app)
         .map_err(|e| {
             tracing::warn!("no tray icon on this desktop ({e}); the window has every action")

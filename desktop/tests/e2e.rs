@@ -173,6 +173,7 @@ impl Desk {
             .env("DOTSYNC_HOME", &self.dotsync_home)
             .env("XDG_CONFIG_HOME", self.root.path().join("xdg"))
             .env("XDG_RUNTIME_DIR", self.root.path())
+            .env("TMPDIR", self.root.path())
             .env("DISPLAY", &self.display)
             .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
             .env("NO_AT_BRIDGE", "1")
