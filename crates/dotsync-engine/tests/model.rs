@@ -228,6 +228,12 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
          appending, the same key twice) converges with no edit lost",
         "m0=both/keep-both m1=both/remote | m0 create .config/nvim/settings.json; quiesce; m0+m1 apart-lines .config/nvim/settings.json; m0 sync; m1 sync; m0 append .config/nvim/settings.json; m1 append .config/nvim/settings.json; m0 sync; m1 sync; m0+m1 same-line:1 .config/nvim/settings.json; quiesce",
     ),
+    (
+        "seed 20111: a conflict whose local side is a symlink, resolved with edited text, wrote \
+         a world-writable file (the symlink's 0777): divergence",
+        "m0=both/keep-both m1=both/keep-both | m1 append .zshrc; m1 sync --allow-mass-delete; \
+         m0 symlink .zshrc; quiesce; m0 resolve #0 edited",
+    ),
 ];
 
 /// Random cases per run by default: well under a minute in a debug build on two cores.

@@ -204,9 +204,15 @@ impl Engine {
                 }
             },
             Resolution::Content(bytes) => {
+                // The edited result is a regular file: it keeps the permissions of the file it
+                // replaces, never those of a symlink (0777) or of anything else that is there.
                 let mode = current
+                    .filter(|s| s.mode & 0o170_000 == 0o100_000)
                     .map(|s| s.mode & 0o777)
-                    .or(remote.as_ref().map(|v| v.mode))
+                    .or(remote
+                        .as_ref()
+                        .filter(|v| v.kind == Kind::File)
+                        .map(|v| v.mode))
                     .unwrap_or(0o644);
                 // Kept in the object store too, so the edited result is never lost.
                 repo.write_blob(&bytes)?;
