@@ -6,7 +6,8 @@
 //! and converges. A rejected push (another machine was faster) goes back to the fetch; nothing
 //! in the home was touched yet.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -25,7 +26,7 @@ use crate::git::{Repo, git_mode, tracking_ref};
 use crate::meta::META_PATH;
 use crate::records::{self, ConflictRecord, Outcome};
 
-use crate::scan::{LocalEntry, Scanner, is_racy};
+use crate::scan::{LocalEntry, Scan, Scanner, is_racy};
 use crate::{Engine, FileAction, SyncError, SyncEvent, SyncOptions, SyncSummary};
 use message::{commit_message, message_path};
 use planner::Planned;
@@ -61,6 +62,16 @@ enum HomeChange {
     },
 }
 
+/// The scan of a config's last clean sync, reused instead of walking the home while the
+/// daemon's watcher vouches that nothing changed under the config's paths since it was taken
+/// (see [`SyncOptions::unchanged_since`]). Kept only after a sync that wrote nothing into the
+/// home and held nothing back, so it is exactly what a walk would find now.
+pub(crate) struct KeptScan {
+    token: u64,
+    cfg: SyncConfig,
+    scan: Arc<Scan>,
+}
+
 /// How a file deleted by another machine is described (the planner's words).
 const DELETED_ELSEWHERE: &str = "deleted on another machine";
 
@@ -71,6 +82,8 @@ struct Emitter<'a> {
     failures: Vec<(String, String)>,
     /// The other machines whose commits this sync takes from the remote.
     others: Option<String>,
+    /// This sync's scan, to keep for the next one: set only where the sync ends clean.
+    keep: Option<Arc<Scan>>,
 }
 
 impl Emitter<'_> {
@@ -164,6 +177,7 @@ impl Engine {
             },
             failures: Vec::new(),
             others: None,
+            keep: None,
         };
         let result = if cfg.applies_to(&self.machine) {
             self.sync_inner(cfg, opts, &url, &repo_dir, &mut em)
@@ -172,6 +186,25 @@ impl Engine {
             em.summary.not_here = Some(crate::not_here_message(cfg, &self.machine));
             Ok(())
         };
+        if !opts.dry_run {
+            let mut kept = self.kept_scans.lock().unwrap_or_else(|p| p.into_inner());
+            match (&result, em.keep.take(), opts.unchanged_since) {
+                (Ok(()), Some(scan), Some(token)) => {
+                    kept.insert(
+                        cfg.id.clone(),
+                        KeptScan {
+                            token,
+                            cfg: cfg.clone(),
+                            scan,
+                        },
+                    );
+                }
+                // Failed, or not clean: the next sync walks.
+                _ => {
+                    kept.remove(&cfg.id);
+                }
+            }
+        }
         let mut summary = em.summary.clone();
         summary.duration_ms = started.elapsed().as_millis() as u64;
         match &result {
@@ -206,7 +239,13 @@ impl Engine {
             records::load_bases(&self.store, &cfg.id)?
                 .into_iter()
                 .partition(|(k, _)| coverage.covers(k));
-        let cache = records::load_stat_cache(&self.store, &cfg.id)?;
+        // The watcher saw nothing under the config's paths since the scan kept by its last
+        // clean sync: that scan is what a walk would find, and the stat cache is not needed.
+        let reused = self.reusable_scan(cfg, opts);
+        let cache = match reused {
+            Some(_) => HashMap::new(),
+            None => records::load_stat_cache(&self.store, &cfg.id)?,
+        };
         // A conflict on a file the config no longer covers (a path removed, an ignore added)
         // is forgotten with the file: nothing of it may be written any more.
         let (open_conflicts, uncovered_conflicts): (
@@ -257,24 +296,34 @@ impl Engine {
         let state_dir = self.layout.state_dir();
         // The remote check (one `git ls-remote`, a network round trip) runs while the home is
         // scanned: a sync with nothing to do costs the longer of the two, not their sum.
-        let (scan, remote_check) = std::thread::scope(|scope| {
-            let check = scope.spawn(|| repo.ls_remote(url, &cfg.branch));
-            let sink_progress = &mut |n: u64| em.progress("scan", n, None);
-            let scan = Scanner {
-                home: &self.home,
-                state_dir: &state_dir,
-                ignore: &ignore,
-                cache: &cache,
-                temps: &temps,
-                progress: sink_progress,
-                machine: &self.machine,
+        let (mut scan, remote_check) = match reused {
+            Some(scan) => {
+                em.summary.walk_skipped = true;
+                tracing::debug!(
+                    config = %cfg.name,
+                    "nothing changed under the config's paths since the last sync: no walk"
+                );
+                (scan, repo.ls_remote(url, &cfg.branch))
             }
-            .scan(cfg);
-            let check = check
-                .join()
-                .unwrap_or_else(|_| Err(SyncError::Git("the remote check panicked".into())));
-            (scan, check)
-        });
+            None => std::thread::scope(|scope| {
+                let check = scope.spawn(|| repo.ls_remote(url, &cfg.branch));
+                let sink_progress = &mut |n: u64| em.progress("scan", n, None);
+                let scan = Scanner {
+                    home: &self.home,
+                    state_dir: &state_dir,
+                    ignore: &ignore,
+                    cache: &cache,
+                    temps: &temps,
+                    progress: sink_progress,
+                    machine: &self.machine,
+                }
+                .scan(cfg);
+                let check = check
+                    .join()
+                    .unwrap_or_else(|_| Err(SyncError::Git("the remote check panicked".into())));
+                (Arc::new(scan), check)
+            }),
+        };
         if scan.incomplete {
             return Err(SyncError::Io {
                 path: self.home.clone(),
@@ -338,6 +387,12 @@ impl Engine {
             );
         }
         em.summary.retry = !unstable.is_empty();
+        // What a next sync may reuse instead of walking: a scan that found everything readable
+        // and settled, with nothing of dotsync's own left to clean up.
+        let clean_scan = !scan.incomplete
+            && scan.skipped.is_empty()
+            && unstable.is_empty()
+            && leftovers.is_empty();
         let mut unreadable: BTreeSet<String> =
             scan.skipped.iter().map(|(p, _)| p.clone()).collect();
         unreadable.extend(unstable.iter().cloned());
@@ -394,6 +449,9 @@ impl Engine {
         {
             outcome.stats = stat_rows(&scan.files);
             outcome.stats.extend(stale_stats);
+            if clean_scan {
+                em.keep = Some(keep_scan(&mut scan));
+            }
             em.summary.commit = head.clone();
             em.summary.files = scan.files.len() as u64;
             // Nothing moved: write only if the stat cache learned something (no fsync else).
@@ -669,6 +727,7 @@ impl Engine {
                 dir_mode: &dir_mode,
                 token: &token,
             };
+            let home_untouched = home_changes.is_empty();
             let failed = self.apply_changes(
                 cfg,
                 opts,
@@ -698,6 +757,14 @@ impl Engine {
             }
             em.summary.commit = new_tip;
             em.summary.files = self.count_files(&cfg.id)?;
+            if clean_scan
+                && home_untouched
+                && !failed
+                && em.summary.failed == 0
+                && !em.summary.retry
+            {
+                em.keep = Some(keep_scan(&mut scan));
+            }
             repo.repack_if_needed();
             return Ok(());
         }
@@ -798,6 +865,18 @@ impl Engine {
         Ok(Pushed::Tip(remote.tip.clone()))
     }
 
+    /// The kept scan of `cfg`, if the caller vouches that nothing changed under its paths since
+    /// it was taken (the same watcher generation) and the config is the same.
+    fn reusable_scan(&self, cfg: &SyncConfig, opts: &SyncOptions) -> Option<Arc<Scan>> {
+        let token = opts.unchanged_since?;
+        if opts.force_walk || opts.dry_run {
+            return None;
+        }
+        let kept = self.kept_scans.lock().unwrap_or_else(|p| p.into_inner());
+        let k = kept.get(&cfg.id)?;
+        (k.token == token && k.cfg == *cfg).then(|| k.scan.clone())
+    }
+
     fn count_files(&self, config_id: &str) -> Result<u64, SyncError> {
         Ok(records::load_bases(&self.store, config_id)?.len() as u64)
     }
@@ -859,4 +938,17 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// The scan to keep for the next sync: every entry's hash is in the stat cache or was just
+/// read, so reusing it reads and records nothing again.
+fn keep_scan(scan: &mut Arc<Scan>) -> Arc<Scan> {
+    if let Some(s) = Arc::get_mut(scan) {
+        for e in s.files.values_mut() {
+            e.cached = true;
+        }
+    } else if scan.files.values().any(|e| !e.cached) {
+        *scan = Arc::new(scan.for_reuse());
+    }
+    scan.clone()
 }
