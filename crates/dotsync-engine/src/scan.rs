@@ -88,9 +88,9 @@ pub struct Scan {
 }
 
 impl Scan {
-    /// The files and directory modes of this scan, every entry marked as served by the stat
-    /// cache: what a sync that reuses it must neither hash nor record again.
-    pub fn for_reuse(&self) -> Scan {
+    /// The files and directory modes of this scan, each entry marked as served by the stat
+    /// cache when `cached` says so: what a sync that reuses the scan must not record again.
+    pub fn for_reuse(&self, cached: impl Fn(&LocalEntry) -> bool) -> Scan {
         Scan {
             files: self
                 .files
@@ -99,7 +99,7 @@ impl Scan {
                     (
                         p.clone(),
                         LocalEntry {
-                            cached: true,
+                            cached: cached(e),
                             ..e.clone()
                         },
                     )

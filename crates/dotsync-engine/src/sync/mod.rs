@@ -450,7 +450,7 @@ impl Engine {
             outcome.stats = stat_rows(&scan.files);
             outcome.stats.extend(stale_stats);
             if clean_scan {
-                em.keep = Some(keep_scan(&mut scan));
+                em.keep = Some(keep_scan(&mut scan, now_ns));
             }
             em.summary.commit = head.clone();
             em.summary.files = scan.files.len() as u64;
@@ -763,7 +763,7 @@ impl Engine {
                 && em.summary.failed == 0
                 && !em.summary.retry
             {
-                em.keep = Some(keep_scan(&mut scan));
+                em.keep = Some(keep_scan(&mut scan, now_ns));
             }
             repo.repack_if_needed();
             return Ok(());
@@ -940,15 +940,18 @@ impl Engine {
     }
 }
 
-/// The scan to keep for the next sync: every entry's hash is in the stat cache or was just
-/// read, so reusing it reads and records nothing again.
-fn keep_scan(scan: &mut Arc<Scan>) -> Arc<Scan> {
+/// The scan to keep for the next sync, each entry marked as in the stat cache if this sync
+/// recorded it there (see `stat_rows`): a sync that reuses the scan records only the entries
+/// that were too recent to cache then (git's racy rule) and are not now. That is what a walk
+/// would record: the watcher vouches that none of them changed since they were read.
+fn keep_scan(scan: &mut Arc<Scan>, now_ns: i64) -> Arc<Scan> {
+    let recorded = |e: &LocalEntry| e.cached || !is_racy(&e.stat, now_ns);
     if let Some(s) = Arc::get_mut(scan) {
         for e in s.files.values_mut() {
-            e.cached = true;
+            e.cached = recorded(e);
         }
-    } else if scan.files.values().any(|e| !e.cached) {
-        *scan = Arc::new(scan.for_reuse());
+    } else if scan.files.values().any(|e| e.cached != recorded(e)) {
+        *scan = Arc::new(scan.for_reuse(recorded));
     }
     scan.clone()
 }
