@@ -411,13 +411,6 @@ impl Repo {
         Ok(entries)
     }
 
-    /// The tree id of a commit.
-    pub fn tree_of(&self, commit: &str) -> Result<String, SyncError> {
-        let spec = format!("{commit}^{{tree}}");
-        let out = self.run(&["rev-parse", "--verify", &spec], None)?;
-        Ok(String::from_utf8_lossy(&out).trim().to_owned())
-    }
-
     /// Creates a commit of `tree` on `parent` with `message`, authored as `author` (name, email).
     pub fn commit_tree(
         &self,
@@ -441,6 +434,16 @@ impl Repo {
             .try_run_env(&args, Some(message.as_bytes()), &env)
             .map_err(|f| SyncError::Git(format!("git commit-tree: {}", f.stderr)))?;
         Ok(String::from_utf8_lossy(&out).trim().to_owned())
+    }
+
+    /// Moves a local ref unless it already points at `commit` (read from its loose file: the
+    /// engine's refs are never packed; a ref it cannot read is simply written).
+    pub fn set_ref(&self, name: &str, commit: &str) -> Result<(), SyncError> {
+        let now = std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
+        if now.trim() == commit {
+            return Ok(());
+        }
+        self.update_ref(name, commit)
     }
 
     /// Moves a local ref (no reflog needed; the engine's refs are its own).

@@ -831,13 +831,10 @@ impl Engine {
             }
             // The commit's tree is the remote's with the planned changes, whatever a
             // preserving commit before it held: that one is history, not a base.
-            let tree = repo.build_tree(remote.tip.as_deref(), &changes)?;
+            let (tree, remote_tree) = repo.build_tree_on(remote.tip.as_deref(), &changes)?;
             // git reads the objects from here on.
             repo.finish_pack()?;
-            let unchanged_tree = match &remote.tip {
-                Some(t) => preserve.is_empty() && repo.tree_of(t)? == tree,
-                None => false,
-            };
+            let unchanged_tree = preserve.is_empty() && remote_tree.as_deref() == Some(&tree);
             if !unchanged_tree {
                 let msg = commit_message(machine, events, key_merges);
                 let commit =
@@ -878,7 +875,7 @@ impl Engine {
     }
 
     fn count_files(&self, config_id: &str) -> Result<u64, SyncError> {
-        Ok(records::load_bases(&self.store, config_id)?.len() as u64)
+        Ok(records::count_bases(&self.store, config_id)?)
     }
 
     /// What a config with `encrypt` globs adds to a push besides the plan: this machine's

@@ -114,7 +114,7 @@ impl Engine {
                 )));
             }
         }
-        repo.update_ref(&tracking_ref(&cfg.branch), head)?;
+        repo.set_ref(&tracking_ref(&cfg.branch), head)?;
         let entries = repo.ls_tree(head)?;
         let mut meta = Meta::default();
         let mut files = BTreeMap::new();
