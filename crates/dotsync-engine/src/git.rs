@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 
 use crate::SyncError;
 
+mod listing;
 mod objects;
 mod problem;
 
@@ -379,36 +380,7 @@ impl Repo {
     /// Every blob and symlink of a commit's tree: (git mode, blob id, size, path as raw bytes).
     pub fn ls_tree(&self, commit: &str) -> Result<Vec<TreeEntry>, SyncError> {
         let out = self.run(&["ls-tree", "-r", "-l", "-z", "--full-tree", commit], None)?;
-        let mut entries = Vec::new();
-        for rec in out.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-            // "<mode> SP <type> SP <oid> TAB <path>"
-            let Some(tab) = rec.iter().position(|&b| b == b'\t') else {
-                continue;
-            };
-            let head = String::from_utf8_lossy(&rec[..tab]);
-            let mut parts = head.split(' ');
-            let (Some(mode), Some(kind), Some(oid)) = (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            let size: u64 = parts
-                .find(|p| !p.is_empty())
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0);
-            if kind != "blob" {
-                continue; // submodules (commits) are not synced
-            }
-            let Ok(mode) = u32::from_str_radix(mode, 8) else {
-                continue;
-            };
-            entries.push(TreeEntry {
-                mode,
-                oid: oid.to_owned(),
-                size,
-                name: rec[tab + 1..].to_vec(),
-            });
-        }
-        Ok(entries)
+        Ok(listing::parse_ls_tree(&out))
     }
 
     /// Creates a commit of `tree` on `parent` with `message`, authored as `author` (name, email).
