@@ -44,6 +44,12 @@ size; growth from 10,000 to the largest size). With --phases it also prints when
 `progress` phase line arrived (median ms since the process started), which shows where a
 sync spends its time.
 
+With --daemon-idle it times only the daemon's nothing-changed path on a watched (`auto`)
+config, per size and repetition: `POST /v1/sync/NAME` to a daemon whose watcher saw nothing
+since the last sync (the summary must say `walk_skipped: true`: no walk), `dotsync sync NAME`
+through that daemon, `git status --porcelain` on a clean work tree of the same files, and the
+stat-all floor.
+
 Nothing touches the real home: every machine gets its own HOME and DOTSYNC_HOME under a
 temporary directory, git runs with GIT_CONFIG_GLOBAL pointing to a temporary file, and the
 daemon listens on a free loopback port (never 11000).
@@ -183,8 +189,19 @@ class Machine:
     def cli(self, *a, check=True):
         return run([self.args.dotsync] + list(a), self.env, check=check)
 
-    def config_add(self, remote, paths):
-        self.cli("config", "add", CONFIG_NAME, "--remote", remote, "--auto", "false", *paths)
+    def config_add(self, remote, paths, auto=False):
+        extra = ["--auto", "true", "--interval", "3600"] if auto else ["--auto", "false"]
+        self.cli("config", "add", CONFIG_NAME, "--remote", remote, *extra, *paths)
+
+    def status_of_config(self):
+        req = urllib.request.Request(
+            "http://%s/v1/status" % self.addr, headers={"Authorization": "Bearer " + self.token})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            st = json.load(resp)
+        for c in st.get("configs", []):
+            if c.get("name") == CONFIG_NAME:
+                return c
+        raise BenchError("no config %s in the daemon's status" % CONFIG_NAME)
 
     def sync(self, expect=None, mem=False):
         """Runs `dotsync sync NAME --json`; returns (ms, summary, phase arrival times in ms).
@@ -505,6 +522,94 @@ def one_rep(args, size, rep, template, samples, phases, mem):
             print("kept %s" % root, file=sys.stderr)
         else:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def idle_rep(args, size, rep, template, samples):
+    """--daemon-idle: the nothing-changed path through a daemon whose watcher saw nothing."""
+    root = tempfile.mkdtemp(prefix="sync-bench-idle-%d-%d-" % (size, rep), dir=args.tmp)
+    a = None
+    try:
+        def add(step, tool, ms):
+            samples.setdefault((size, step, tool), []).append(ms)
+
+        remote = os.path.join(root, "dotsync-remote.git")
+        run(["git", "init", "-q", "--bare", "-b", "main", remote], git_env(args, root))
+        a = Machine(args, root, "a")
+        shutil.copytree(template, a.home, symlinks=True)
+        total = count_entries(a.home)
+        a.config_add(remote, top_level_paths(a.home), auto=True)
+        a.sync(expect={"pushed": total, "files": total})
+        wait_past_racy(time.time())
+        a.sync(expect={"pushed": 0, "pulled": 0, "files": total})
+        a.start_daemon()
+        try:
+            deadline = time.time() + 300
+            while True:
+                c = a.status_of_config()
+                if (c.get("watch") == "watching" and c.get("state") != "syncing"
+                        and c.get("last_sync") is not None):
+                    break
+                if time.time() > deadline:
+                    raise BenchError("the daemon did not watch the config: %s" % c)
+                time.sleep(0.05)
+            # The sync the daemon ran at start may have walked before the watches were placed:
+            # at most one more walk, then no more.
+            for _ in range(3):
+                ms, s = a.daemon_sync(expect={"pushed": 0, "pulled": 0, "files": total})
+                add("daemon, walk (warm-up)", "dotsync", ms)
+                if s.get("walk_skipped"):
+                    break
+            else:
+                raise BenchError("the daemon kept walking the home: see %s/daemon.log" %
+                                 a.dotsync_home)
+            for _ in range(args.nochange):
+                ms, _ = a.daemon_sync(expect={"pushed": 0, "pulled": 0, "files": total,
+                                              "walk_skipped": True})
+                add("no change, daemon idle (HTTP)", "dotsync", ms)
+                ms, _, _ = a.sync(expect={"pushed": 0, "pulled": 0, "files": total,
+                                          "walk_skipped": True})
+                add("no change, daemon idle (CLI)", "dotsync", ms)
+        finally:
+            a.stop_daemon()
+
+        genv = git_env(args, root)
+        work = os.path.join(root, "git-a")
+        shutil.copytree(template, work, symlinks=True)
+        run(["git", "init", "-q", "-b", "main"], genv, cwd=work)
+        run(["sh", "-c", "git add -A && git commit -q -m x"], genv, cwd=work)
+        wait_past_racy(time.time())
+        run(["git", "status", "--porcelain"], genv, cwd=work)  # warm: refresh the index
+        for _ in range(args.nochange):
+            ms, p = timed(["git", "status", "--porcelain"], genv, cwd=work)
+            if p.stdout.strip():
+                raise BenchError("git status is not clean: %s" % p.stdout[:500])
+            add("git status --porcelain", "git", ms)
+            add("stat all", "floor", timed_sh(
+                "find . -printf '%s %T@\\n' >/dev/null", base_env(), template))
+    finally:
+        if a is not None:
+            a.stop_daemon()
+        if args.keep:
+            print("kept %s" % root, file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def idle_report(samples, loads):
+    print("| files | work | median ms (min–max) | / `git status` |")
+    print("|---:|---|---:|---:|")
+    for size in sorted({k[0] for k in samples}):
+        gs = samples.get((size, "git status --porcelain", "git"), [])
+        for step, tool in (("no change, daemon idle (HTTP)", "dotsync"),
+                           ("no change, daemon idle (CLI)", "dotsync"),
+                           ("git status --porcelain", "git"), ("stat all", "floor")):
+            vals = samples.get((size, step, tool), [])
+            if not vals:
+                continue
+            print("| %d | %s | %s | %s |" % (size, step, fmt(vals), ratio(vals, gs)))
+    print()
+    for size, (l0, l1) in sorted(loads.items()):
+        print("load average at %d files: %.1f before, %.1f after" % (size, l0, l1))
 
 
 def ab_seed(rep, rnd, count):
@@ -858,6 +963,9 @@ def parse_args(argv):
                     help="also print when each NDJSON progress phase began")
     ap.add_argument("--json", metavar="FILE", help="also write every raw sample to FILE")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    ap.add_argument("--daemon-idle", action="store_true",
+                    help="time only the daemon's nothing-changed sync of a watched config "
+                         "(no walk) against git status; --nochange runs per repetition")
     args = ap.parse_args(argv)
     try:
         args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -917,7 +1025,10 @@ def main(argv):
             load0 = os.getloadavg()[0]
             for rep in range(reps):
                 t0 = time.time()
-                one_rep(args, size, rep, template, samples, phases, mem)
+                if args.daemon_idle:
+                    idle_rep(args, size, rep, template, samples)
+                else:
+                    one_rep(args, size, rep, template, samples, phases, mem)
                 print("size %d rep %d/%d done in %.1fs (load %.1f)" % (
                     size, rep + 1, reps, time.time() - t0, os.getloadavg()[0]), file=sys.stderr)
             loads[size] = (load0, os.getloadavg()[0])
@@ -937,6 +1048,9 @@ def main(argv):
               args.nochange, args.rounds, os.cpu_count() or 0, "%.1f" % load_before[0],
               "%.1f" % os.getloadavg()[0], time.strftime("%Y-%m-%d")))
     print()
+    if args.daemon_idle:
+        idle_report(samples, loads)
+        return
     report(args, samples, phases, mem, loads)
     if args.json:
         with open(args.json, "w") as f:

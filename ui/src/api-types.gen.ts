@@ -1642,6 +1642,12 @@ export interface components {
             retry?: boolean;
             /** Format: int64 */
             skipped?: number;
+            /**
+             * @description The home was not walked: the daemon's file watcher saw nothing change under the
+             *     config's paths since the sync whose scan this one reused. Only the remote side was
+             *     looked at.
+             */
+            walk_skipped?: boolean;
         };
         /**
          * @description The web app's themes.

@@ -303,6 +303,11 @@ pub struct SyncSummary {
     /// A plan only: nothing was changed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
+    /// The home was not walked: the daemon's file watcher saw nothing change under the
+    /// config's paths since the sync whose scan this one reused. Only the remote side was
+    /// looked at.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub walk_skipped: bool,
     /// Set when the config does not apply to this machine (its `machines` do not name it):
     /// nothing was looked at, and this says why.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -75,7 +75,12 @@ pub(crate) async fn run(
             () = stopped(&mut stop) => break,
         };
         let stream = match accepted {
-            Ok((stream, _peer)) => stream,
+            Ok((stream, _peer)) => {
+                // A sync's NDJSON lines are small writes: Nagle's algorithm would hold each
+                // one until the client acknowledged the last (40 ms with a delayed ACK).
+                let _ = stream.set_nodelay(true);
+                stream
+            }
             Err(e) if is_connection_error(&e) => continue,
             Err(e) => {
                 // Out of file descriptors (another part of the daemon holds more than it

@@ -82,7 +82,8 @@ struct Entry {
     /// `pending` taken by the running sync, given back if it fails.
     in_flight: HashSet<PathBuf>,
     last_ok: Option<i64>,
-    /// When the last successful sync (each one looks at every file) finished.
+    /// When the last successful sync that walked the config's paths finished (a sync the
+    /// watcher vouched for reuses the scan before it and does not count).
     last_scan: Option<Instant>,
     last_error: Option<String>,
     last_error_kind: Option<ErrorKind>,
@@ -320,7 +321,9 @@ impl Coordinator {
                 SyncState::Idle
             };
             e.last_ok = Some(dotsync_state::now_unix());
-            e.last_scan = Some(self.now());
+            if !s.walk_skipped {
+                e.last_scan = Some(self.now());
+            }
             e.last_error = None;
             e.last_error_kind = None;
             e.commit = s.commit.clone().or(e.commit.take());
@@ -355,6 +358,17 @@ impl Coordinator {
         e.failures = e.failures.saturating_add(1);
         e.retry_at = Some(self.now() + retry_delay(cfg.interval_s, e.failures, transient));
         self.retry.send_modify(|n| *n += 1);
+    }
+
+    /// Whether a sync of `id` must walk its paths whatever the watcher saw: none did since the
+    /// daemon started, or the last one is `DOTSYNC_FULL_SCAN_S` old.
+    pub(crate) fn walk_due(&self, id: &str) -> bool {
+        let now = self.now();
+        self.lock()
+            .entries
+            .get(id)
+            .and_then(|e| e.last_scan)
+            .is_none_or(|t| now.saturating_duration_since(t) >= full_scan_every())
     }
 
     /// The scheduler's cheap remote check failed.

@@ -56,6 +56,8 @@ pub struct AppInner {
     pub(crate) notify: notify::Notifier,
     /// The recent sync lines (`GET /v1/log`).
     pub recent: recent::Recent,
+    /// What the watcher vouches for, so a sync of an untouched config need not walk it.
+    pub(crate) quiet: watch::Quiet,
 }
 
 impl std::ops::Deref for App {
@@ -112,6 +114,7 @@ impl App {
                 sessions: routes::session::Sessions::default(),
                 notify: notify::Notifier::default(),
                 recent,
+                quiet: watch::Quiet::default(),
             }),
         })
     }

@@ -13,6 +13,10 @@
 //!   the kernel's watch limit is reached, the configs concerned are rescanned every `interval_s`
 //!   instead, and `GET /v1/status` says so.
 //!
+//! - Every event under a config's paths, every overflow and every watch that could not be
+//!   placed moves the config's generation in [`Quiet`], so that a sync the watcher can vouch
+//!   for reuses the last scan instead of walking the home (`quiet.rs`).
+//!
 //! The debouncing is done here rather than with `notify-debouncer-full`, whose timer thread
 //! ticks several times a second even when nothing happens: an idle daemon must not wake up but
 //! for its remote checks. The inotify backend blocks until the kernel has something to say, and
@@ -26,12 +30,15 @@ use dotsync_core::SyncConfig;
 use dotsync_core::paths::resolve_config_path;
 use dotsync_engine::ChangeScope;
 use notify::event::{AccessKind, AccessMode, ModifyKind, RemoveKind, RenameMode};
-use notify::{EventKind, RecommendedWatcher, Watcher as _};
-use tokio::sync::{mpsc, watch};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::App;
 use crate::coordinator::WatchMode;
+
+mod quiet;
+pub(crate) use quiet::Quiet;
 
 /// Messages to the watch loop.
 pub(crate) enum Msg {
@@ -39,6 +46,9 @@ pub(crate) enum Msg {
     Fs(notify::Result<notify::Event>),
     /// The configs changed; these are the ones to watch now (every config, auto or not).
     Configs(Vec<SyncConfig>),
+    /// Answer once every file event that happened before this message is accounted for (see
+    /// `quiet.rs`).
+    Barrier(oneshot::Sender<()>),
 }
 
 /// Handle of the running watch loop.
@@ -100,6 +110,17 @@ pub(crate) fn start(app: App, opts: WatchOptions, shutdown: watch::Receiver<bool
             None
         }
     };
+    // The cookies of barriers: a directory of dotsync's own, watched by the same inotify
+    // instance as the home, so a cookie's event comes after every earlier event of the home.
+    let mut backend = backend;
+    let cookie_dir = app.layout.state_dir().join("watch-cookies");
+    let _ = std::fs::remove_dir_all(&cookie_dir);
+    let cookie_dir = backend.as_mut().and_then(|b| {
+        std::fs::create_dir_all(&cookie_dir).ok()?;
+        b.watch(&cookie_dir, RecursiveMode::NonRecursive).ok()?;
+        Some(cookie_dir)
+    });
+    app.quiet.reset(cookie_dir.as_ref().map(|_| tx.clone()));
     let state = State {
         home: app.home.clone(),
         state_root: app.layout.root.clone(),
@@ -112,6 +133,10 @@ pub(crate) fn start(app: App, opts: WatchOptions, shutdown: watch::Receiver<bool
         pending: HashMap::new(),
         first_at: None,
         last_at: None,
+        cookie_dir,
+        cookies: HashMap::new(),
+        cookie_seq: 0,
+        broken: false,
         #[cfg(test)]
         in_the_gap: None,
     };
@@ -154,6 +179,15 @@ struct State {
     pending: HashMap<String, Pending>,
     first_at: Option<Instant>,
     last_at: Option<Instant>,
+    /// Where barriers' cookie files are created (`None`: no barriers, the watcher vouches for
+    /// nothing).
+    cookie_dir: Option<PathBuf>,
+    /// Cookie files created and not seen yet, with whoever waits for each.
+    cookies: HashMap<PathBuf, oneshot::Sender<()>>,
+    cookie_seq: u64,
+    /// The backend reported an error it did not say the extent of: from now on the watcher
+    /// vouches for nothing (every sync walks, as without a watcher).
+    broken: bool,
     /// Runs between looking at the disk and placing the watches: a test's way into that gap.
     #[cfg(test)]
     in_the_gap: Option<Box<dyn FnMut() + Send>>,
@@ -176,6 +210,7 @@ impl State {
                     Some(Msg::Fs(Ok(ev))) => off_the_runtime(|| self.on_event(ev)),
                     Some(Msg::Fs(Err(e))) => off_the_runtime(|| self.on_error(e)),
                     Some(Msg::Configs(cfgs)) => off_the_runtime(|| self.set_configs(cfgs)),
+                    Some(Msg::Barrier(done)) => off_the_runtime(|| self.barrier(done)),
                     None => break,
                 },
                 _ = sleep_until_opt(deadline) => off_the_runtime(|| self.flush()),
@@ -183,6 +218,48 @@ impl State {
             }
         }
         self.app.sync.update_watcher(|s| s.running = false);
+        self.app.quiet.reset(None);
+    }
+
+    /// Creates a cookie file; its event answers `done` (see `quiet.rs`). Without a cookie
+    /// directory, or if the file cannot be created, `done` is dropped: no answer, walk.
+    fn barrier(&mut self, done: oneshot::Sender<()>) {
+        let Some(dir) = &self.cookie_dir else {
+            return;
+        };
+        self.cookie_seq += 1;
+        let cookie = dir.join(format!("cookie-{}", self.cookie_seq));
+        if std::fs::File::create(&cookie).is_ok() {
+            self.cookies.insert(cookie, done);
+        }
+    }
+
+    /// An event in the cookie directory: answers the barrier whose cookie appeared.
+    fn on_cookie(&mut self, ev: &notify::Event) {
+        if !matches!(ev.kind, EventKind::Create(_)) {
+            return;
+        }
+        for p in &ev.paths {
+            if let Some(done) = self.cookies.remove(p) {
+                let _ = done.send(());
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+
+    /// Tells [`Quiet`] which configs have every watch they need in place.
+    fn report_watched(&self, want: Option<&BTreeMap<PathBuf, (bool, Vec<usize>)>>) {
+        for (i, w) in self.configs.iter().enumerate() {
+            let whole = !self.broken
+                && self.cookie_dir.is_some()
+                && !self.degraded.contains_key(&w.id)
+                && want.is_some_and(|want| {
+                    want.iter()
+                        .filter(|(_, (_, owners))| owners.contains(&i))
+                        .all(|(p, _)| self.current.contains_key(p))
+                });
+            self.app.quiet.set_watched(&w.id, whole);
+        }
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -220,6 +297,13 @@ impl State {
         let ids: HashSet<&str> = watched.iter().map(|w| w.id.as_str()).collect();
         self.degraded.retain(|id, _| ids.contains(id.as_str()));
         self.pending.retain(|id, _| ids.contains(id.as_str()));
+        self.app
+            .quiet
+            .retain(&ids.iter().copied().collect::<Vec<_>>());
+        // A config's paths or ignores may have changed: nothing seen before counts.
+        for w in &watched {
+            self.app.quiet.touch(&w.id);
+        }
         self.configs = watched;
         self.rearm();
     }
@@ -231,7 +315,18 @@ impl State {
     }
 
     fn on_event(&mut self, ev: notify::Event) {
+        if let Some(dir) = &self.cookie_dir
+            && !ev.paths.is_empty()
+            && ev.paths.iter().all(|p| p.starts_with(dir))
+        {
+            self.on_cookie(&ev);
+            return;
+        }
         if ev.need_rescan() {
+            // Every config may have changed unseen; a barrier waiting now may have lost its
+            // cookie's event too (it then gets no answer: walk).
+            self.app.quiet.touch_all();
+            self.cookies.clear();
             tracing::warn!(
                 "the kernel dropped file events (its queue overflowed); rescanning every watched \
                  config"
@@ -280,11 +375,13 @@ impl State {
                         let pend = self.pending.entry(w.id.clone()).or_default();
                         pend.roots_touched.extend(below.into_iter().cloned());
                         relevant = true;
+                        self.app.quiet.touch(&w.id);
                     }
                 }
                 if !w.scope.matters(p) {
                     continue;
                 }
+                self.app.quiet.touch(&w.id);
                 let pend = self.pending.entry(w.id.clone()).or_default();
                 pend.paths.insert(p.clone());
                 match ev.kind {
@@ -323,6 +420,7 @@ impl State {
             }
             for id in hit {
                 tracing::warn!(config = %id, "{WATCH_LIMIT_HINT}");
+                self.app.quiet.set_watched(&id, false);
                 self.degraded
                     .insert(id.clone(), WATCH_LIMIT_HINT.to_owned());
                 self.app
@@ -337,6 +435,12 @@ impl State {
             return;
         }
         tracing::warn!("file watcher: {e}");
+        // A watch below a watched directory may be missing now (a new directory that could
+        // not be watched): vouch for nothing any more.
+        self.broken = true;
+        for w in &self.configs {
+            self.app.quiet.set_watched(&w.id, false);
+        }
     }
 
     fn flush(&mut self) {

@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 
 use crate::SyncError;
 
+mod listing;
 mod objects;
 mod problem;
 
@@ -379,43 +380,7 @@ impl Repo {
     /// Every blob and symlink of a commit's tree: (git mode, blob id, size, path as raw bytes).
     pub fn ls_tree(&self, commit: &str) -> Result<Vec<TreeEntry>, SyncError> {
         let out = self.run(&["ls-tree", "-r", "-l", "-z", "--full-tree", commit], None)?;
-        let mut entries = Vec::new();
-        for rec in out.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-            // "<mode> SP <type> SP <oid> TAB <path>"
-            let Some(tab) = rec.iter().position(|&b| b == b'\t') else {
-                continue;
-            };
-            let head = String::from_utf8_lossy(&rec[..tab]);
-            let mut parts = head.split(' ');
-            let (Some(mode), Some(kind), Some(oid)) = (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            let size: u64 = parts
-                .find(|p| !p.is_empty())
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0);
-            if kind != "blob" {
-                continue; // submodules (commits) are not synced
-            }
-            let Ok(mode) = u32::from_str_radix(mode, 8) else {
-                continue;
-            };
-            entries.push(TreeEntry {
-                mode,
-                oid: oid.to_owned(),
-                size,
-                name: rec[tab + 1..].to_vec(),
-            });
-        }
-        Ok(entries)
-    }
-
-    /// The tree id of a commit.
-    pub fn tree_of(&self, commit: &str) -> Result<String, SyncError> {
-        let spec = format!("{commit}^{{tree}}");
-        let out = self.run(&["rev-parse", "--verify", &spec], None)?;
-        Ok(String::from_utf8_lossy(&out).trim().to_owned())
+        Ok(listing::parse_ls_tree(&out))
     }
 
     /// Creates a commit of `tree` on `parent` with `message`, authored as `author` (name, email).
@@ -441,6 +406,16 @@ impl Repo {
             .try_run_env(&args, Some(message.as_bytes()), &env)
             .map_err(|f| SyncError::Git(format!("git commit-tree: {}", f.stderr)))?;
         Ok(String::from_utf8_lossy(&out).trim().to_owned())
+    }
+
+    /// Moves a local ref unless it already points at `commit` (read from its loose file: the
+    /// engine's refs are never packed; a ref it cannot read is simply written).
+    pub fn set_ref(&self, name: &str, commit: &str) -> Result<(), SyncError> {
+        let now = std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
+        if now.trim() == commit {
+            return Ok(());
+        }
+        self.update_ref(name, commit)
     }
 
     /// Moves a local ref (no reflog needed; the engine's refs are its own).

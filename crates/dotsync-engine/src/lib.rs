@@ -78,6 +78,14 @@ pub struct SyncOptions {
     /// `dry_run: true`) and stop before anything is committed, pushed, written or recorded.
     /// The remote's branch is still fetched into the engine's own repository.
     pub dry_run: bool,
+    /// What the daemon's file watcher vouches for (git's fsmonitor idea): a generation that
+    /// changes whenever anything may have changed under the config's paths. A sync run with
+    /// the same value as the last successful one that kept its scan reuses that scan instead
+    /// of walking the home; a sync that walks keeps its scan under this value for the next.
+    /// `None` (the CLI, a config nothing watches): walk, keep nothing.
+    pub unchanged_since: Option<u64>,
+    /// Walk the home whatever `unchanged_since` says (the periodic full scan).
+    pub force_walk: bool,
 }
 
 pub use dotsync_api::RewindChoice;
@@ -241,6 +249,9 @@ pub struct Engine {
     repo_locks: Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>,
     /// Whether the home's file system folds case (probed once).
     case_insensitive: std::sync::OnceLock<bool>,
+    /// Per config id: the scan of its last clean sync and the watcher generation it is valid
+    /// for (see [`SyncOptions::unchanged_since`]).
+    kept_scans: Mutex<HashMap<String, sync::KeptScan>>,
 }
 
 impl Engine {
@@ -260,6 +271,7 @@ impl Engine {
             machine: machine_name(),
             repo_locks: Mutex::new(HashMap::new()),
             case_insensitive: std::sync::OnceLock::new(),
+            kept_scans: Mutex::new(HashMap::new()),
         })
     }
 

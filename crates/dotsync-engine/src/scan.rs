@@ -87,6 +87,30 @@ pub struct Scan {
     pub unstable: Vec<String>,
 }
 
+impl Scan {
+    /// The files and directory modes of this scan, each entry marked as served by the stat
+    /// cache when `cached` says so: what a sync that reuses the scan must not record again.
+    pub fn for_reuse(&self, cached: impl Fn(&LocalEntry) -> bool) -> Scan {
+        Scan {
+            files: self
+                .files
+                .iter()
+                .map(|(p, e)| {
+                    (
+                        p.clone(),
+                        LocalEntry {
+                            cached: cached(e),
+                            ..e.clone()
+                        },
+                    )
+                })
+                .collect(),
+            dir_modes: self.dir_modes.clone(),
+            ..Scan::default()
+        }
+    }
+}
+
 /// Permission bits dotsync keeps: rwx for user, group, other. Never setuid, setgid or sticky.
 pub fn perm(mode: u32) -> u32 {
     mode & 0o777

@@ -50,6 +50,15 @@ pub fn build(
     base: Option<&str>,
     changes: &[(String, Option<(u32, String)>)],
 ) -> Result<String, SyncError> {
+    Ok(build_on(repo, base, changes)?.0)
+}
+
+/// [`build`], and the tree of `base` it started from (`None` without a base).
+pub fn build_on(
+    repo: &Repo,
+    base: Option<&str>,
+    changes: &[(String, Option<(u32, String)>)],
+) -> Result<(String, Option<String>), SyncError> {
     // The changes apply one after another, as to git's index with `--index-info`: a file set
     // at a path replaces whatever was there (a directory too, with all below it) and any file
     // at a path above it; a removal removes a file at exactly that path, nothing else.
@@ -112,11 +121,12 @@ pub fn build(
         Some(commit) => Some(tree_of_commit(&mut objects, commit)?),
         None => None,
     };
-    match apply(repo, &mut objects, base_tree.as_deref(), &root)? {
-        Some(oid) => Ok(oid),
+    let tree = match apply(repo, &mut objects, base_tree.as_deref(), &root)? {
+        Some(oid) => oid,
         // git writes the empty tree as an object of its own too.
-        None => repo.write_object("tree", b""),
-    }
+        None => repo.write_object("tree", b"")?,
+    };
+    Ok((tree, base_tree))
 }
 
 /// The tree id of a commit, read from the commit object.

@@ -3442,7 +3442,10 @@ fn keep_going(seeds: &[u64], budget: Duration, trace: bool) {
         if (n + 1) % 250 == 0 && n + 1 < seeds.len() {
             let failed: usize = by_class.values().map(Vec::len).sum();
             summary(
-                &format!("keep-going, so far (seeds {}..={seed}, {failed} failed)", seeds[0]),
+                &format!(
+                    "keep-going, so far (seeds {}..={seed}, {failed} failed)",
+                    seeds[0]
+                ),
                 n as u64 + 1,
                 &stats,
                 started.elapsed(),

@@ -88,6 +88,10 @@ pub(super) async fn run(app: &App, cfg: SyncConfig, q: Queued) {
     // is asked for: the sync after a resolution or a restore (`local-edit`) is started by the
     // daemon, and another file of the config may be half saved right then.
     let automatic = q.trigger != "api";
+    // The watcher may vouch that nothing changed under the config's paths since its last
+    // sync (then the engine reuses that sync's scan); a rescan, or one that is due, walks.
+    let force_walk = q.trigger == "rescan" || app.sync.walk_due(&cfg.id);
+    let unchanged_since = app.quiet.vouch(&cfg.id).await;
     let opts = SyncOptions {
         allow_mass_delete: q.allow_mass_delete,
         trigger: Trigger::from_name(&q.trigger),
@@ -95,6 +99,8 @@ pub(super) async fn run(app: &App, cfg: SyncConfig, q: Queued) {
         rewind: q.rewind,
         settle: if automatic { settle() } else { Duration::ZERO },
         dry_run: false,
+        unchanged_since,
+        force_walk,
     };
     let (app2, cfg2, subs2, run2) = (app.clone(), cfg.clone(), subs.clone(), run_id.clone());
     let started = Instant::now();

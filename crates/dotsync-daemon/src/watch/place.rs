@@ -103,6 +103,7 @@ impl State {
                         .collect();
                     if !touched.is_empty() {
                         let id = w.id.clone();
+                        self.app.quiet.touch(&id);
                         self.pending
                             .entry(id)
                             .or_default()
@@ -114,6 +115,9 @@ impl State {
             }
             want = now;
         }
+        // The disk kept changing under the watches: whatever was placed, vouch for nothing
+        // seen before.
+        self.app.quiet.touch_all();
     }
 
     /// Places and removes watches so that exactly `want` is watched.
@@ -129,6 +133,7 @@ impl State {
                     ),
                 );
             }
+            self.report_watched(None);
             return;
         };
         let stale: Vec<PathBuf> = self
@@ -207,6 +212,7 @@ impl State {
             };
             self.app.sync.set_watch(&w.id, mode);
         }
+        self.report_watched(Some(want));
         let n = self.current.values().map(|(_, n)| n).sum();
         let limit_error = (!self.degraded.is_empty()).then(|| WATCH_LIMIT_HINT.to_owned());
         self.app.sync.update_watcher(|s| {

@@ -46,6 +46,10 @@ fn state(dir: &Path) -> State {
         pending: HashMap::new(),
         first_at: None,
         last_at: None,
+        cookie_dir: None,
+        cookies: HashMap::new(),
+        cookie_seq: 0,
+        broken: false,
         in_the_gap: None,
     }
 }
@@ -257,4 +261,66 @@ async fn a_listed_directory_created_while_its_parent_is_being_watched_is_watched
         st.pending["nvim"].roots_touched.contains(&nvim),
         "what was written before the watch existed is looked at"
     );
+}
+
+#[tokio::test]
+async fn the_watcher_vouches_for_a_config_only_until_anything_happens_under_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut st = state(dir.path());
+    let h = st.home.clone();
+    st.backend = Some(
+        RecommendedWatcher::new(
+            |_: notify::Result<notify::Event>| {},
+            notify::Config::default(),
+        )
+        .expect("inotify"),
+    );
+    // No barrier possible: nothing vouched for.
+    st.set_configs(vec![cfg("nvim", &["~/.config/nvim"], &["*.swp"])]);
+    assert_eq!(st.app.quiet.generation("nvim"), None);
+    let cookies = st.app.layout.state_dir().join("watch-cookies");
+    std::fs::create_dir_all(&cookies).expect("mkdir");
+    st.cookie_dir = Some(cookies.clone());
+    st.set_configs(vec![
+        cfg("zsh", &["~/.zshrc"], &[]),
+        cfg("nvim", &["~/.config/nvim"], &["*.swp"]),
+    ]);
+    let g0 = st.app.quiet.generation("nvim").expect("watched whole");
+    let z0 = st.app.quiet.generation("zsh").expect("watched whole");
+    // Reading, ignored files, another config's files and dotsync's state change nothing.
+    let modify = EventKind::Modify(ModifyKind::Data(DataChange::Any));
+    st.on_event(ev(
+        EventKind::Access(AccessKind::Open(AccessMode::Any)),
+        &[h.join(".config/nvim/init.lua")],
+    ));
+    st.on_event(ev(modify, &[h.join(".config/nvim/.init.lua.swp")]));
+    st.on_event(ev(modify, &[h.join(".zshrc")]));
+    st.on_event(ev(modify, &[h.join(".dotsync/state/dotsync.db")]));
+    assert_eq!(st.app.quiet.generation("nvim"), Some(g0));
+    assert_ne!(st.app.quiet.generation("zsh"), Some(z0));
+    // A cookie's event answers its barrier and counts as nothing else.
+    let (done, mut seen) = tokio::sync::oneshot::channel();
+    st.barrier(done);
+    let cookie = cookies.join("cookie-1");
+    assert!(cookie.exists());
+    st.on_event(ev(
+        EventKind::Create(CreateKind::File),
+        std::slice::from_ref(&cookie),
+    ));
+    assert_eq!(seen.try_recv(), Ok(()));
+    assert!(!cookie.exists(), "the cookie is removed once seen");
+    assert_eq!(st.app.quiet.generation("nvim"), Some(g0));
+    // An edit under the config moves its generation.
+    st.on_event(ev(modify, &[h.join(".config/nvim/init.lua")]));
+    let g1 = st.app.quiet.generation("nvim").expect("still watched");
+    assert_ne!(g1, g0);
+    // An overflow moves every generation, and a barrier waiting then gets no answer (walk).
+    let (done, mut seen) = tokio::sync::oneshot::channel();
+    st.barrier(done);
+    st.on_event(notify::Event::new(EventKind::Other).set_flag(Flag::Rescan));
+    assert_ne!(st.app.quiet.generation("nvim"), Some(g1));
+    assert!(seen.try_recv().is_err());
+    // A directory below that could not be watched (the kernel's limit): nothing vouched for.
+    st.on_error(notify::Error::new(notify::ErrorKind::MaxFilesWatch));
+    assert_eq!(st.app.quiet.generation("nvim"), None);
 }

@@ -188,6 +188,16 @@ impl Repo {
         crate::tree::build(self, base, changes)
     }
 
+    /// [`Repo::build_tree`], and the tree of `base` (read on the way, no git process of its
+    /// own).
+    pub fn build_tree_on(
+        &self,
+        base: Option<&str>,
+        changes: &[(String, Option<(u32, String)>)],
+    ) -> Result<(String, Option<String>), SyncError> {
+        crate::tree::build_on(self, base, changes)
+    }
+
     /// The same with git's own index (`read-tree`, `update-index`, `write-tree`): the
     /// reference the in-process builder is tested against.
     #[cfg(test)]

@@ -13,6 +13,20 @@ pub fn load_bases(store: &Store, config_id: &str) -> Result<BTreeMap<String, Ver
     load_versions(store, "sync_base", config_id)
 }
 
+/// How many files have a base: the files the config covers after its last sync.
+pub fn count_bases(store: &Store, config_id: &str) -> Result<u64, StoreError> {
+    let n: i64 = store
+        .with_conn(|conn| {
+            conn.query_row(
+                "SELECT COUNT(*) FROM sync_base WHERE config_id = ?1",
+                params![config_id],
+                |r| r.get(0),
+            )
+        })
+        .map_err(sql(store))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Whether a base is recorded for `path`: the last sync knew the file (a read failure counts
 /// as known, so that a change is never dropped for it).
 pub fn has_base(store: &Store, config_id: &str, path: &str) -> bool {

@@ -12,6 +12,8 @@ pub(super) struct Emitter<'a> {
     pub(super) failures: Vec<(String, String)>,
     /// The other machines whose commits this sync takes from the remote.
     pub(super) others: Option<String>,
+    /// This sync's scan, to keep for the next one: set only where the sync ends clean.
+    pub(super) keep: Option<std::sync::Arc<crate::scan::Scan>>,
 }
 
 impl Emitter<'_> {

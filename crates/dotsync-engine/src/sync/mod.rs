@@ -6,7 +6,8 @@
 //! and converges. A rejected push (another machine was faster) goes back to the fetch; nothing
 //! in the home was touched yet.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use dotsync_core::SyncConfig;
@@ -26,7 +27,7 @@ use crate::apply::Target;
 use crate::git::Repo;
 use crate::records::{self, ConflictRecord, Outcome};
 
-use crate::scan::{LocalEntry, Scanner, is_racy};
+use crate::scan::{LocalEntry, Scan, Scanner, is_racy};
 use crate::{Engine, FileAction, Phase, SyncError, SyncEvent, SyncOptions, SyncSummary};
 use emit::Emitter;
 use home::HomeChange;
@@ -36,6 +37,16 @@ use remote::RemoteState;
 
 /// How often a push rejected because another machine pushed first is retried.
 const PUSH_ATTEMPTS: usize = 5;
+
+/// The scan of a config's last clean sync, reused instead of walking the home while the
+/// daemon's watcher vouches that nothing changed under the config's paths since it was taken
+/// (see [`SyncOptions::unchanged_since`]). Kept only after a sync that wrote nothing into the
+/// home and held nothing back, so it is exactly what a walk would find now.
+pub(crate) struct KeptScan {
+    token: u64,
+    cfg: SyncConfig,
+    scan: Arc<Scan>,
+}
 
 impl Engine {
     pub(crate) fn run_sync(
@@ -65,6 +76,7 @@ impl Engine {
             },
             failures: Vec::new(),
             others: None,
+            keep: None,
         };
         let result = if cfg.applies_to(&self.machine) {
             self.sync_inner(cfg, opts, &url, &repo_dir, &mut em)
@@ -73,6 +85,25 @@ impl Engine {
             em.summary.not_here = Some(crate::not_here_message(cfg, &self.machine));
             Ok(())
         };
+        if !opts.dry_run {
+            let mut kept = self.kept_scans.lock().unwrap_or_else(|p| p.into_inner());
+            match (&result, em.keep.take(), opts.unchanged_since) {
+                (Ok(()), Some(scan), Some(token)) => {
+                    kept.insert(
+                        cfg.id.clone(),
+                        KeptScan {
+                            token,
+                            cfg: cfg.clone(),
+                            scan,
+                        },
+                    );
+                }
+                // Failed, or not clean: the next sync walks.
+                _ => {
+                    kept.remove(&cfg.id);
+                }
+            }
+        }
         let mut summary = em.summary.clone();
         summary.duration_ms = started.elapsed().as_millis() as u64;
         match &result {
@@ -107,7 +138,13 @@ impl Engine {
             records::load_bases(&self.store, &cfg.id)?
                 .into_iter()
                 .partition(|(k, _)| coverage.covers(k));
-        let cache = records::load_stat_cache(&self.store, &cfg.id)?;
+        // The watcher saw nothing under the config's paths since the scan kept by its last
+        // clean sync: that scan is what a walk would find, and the stat cache is not needed.
+        let reused = self.reusable_scan(cfg, opts);
+        let cache = match reused {
+            Some(_) => HashMap::new(),
+            None => records::load_stat_cache(&self.store, &cfg.id)?,
+        };
         // A conflict on a file the config no longer covers (a path removed, an ignore added)
         // is forgotten with the file: nothing of it may be written any more.
         let (open_conflicts, uncovered_conflicts): (
@@ -158,24 +195,34 @@ impl Engine {
         let state_dir = self.layout.state_dir();
         // The remote check (one `git ls-remote`, a network round trip) runs while the home is
         // scanned: a sync with nothing to do costs the longer of the two, not their sum.
-        let (scan, remote_check) = std::thread::scope(|scope| {
-            let check = scope.spawn(|| repo.ls_remote(url, &cfg.branch));
-            let sink_progress = &mut |n: u64| em.progress(Phase::Scan, n, None);
-            let scan = Scanner {
-                home: &self.home,
-                state_dir: &state_dir,
-                ignore: &ignore,
-                cache: &cache,
-                temps: &temps,
-                progress: sink_progress,
-                machine: &self.machine,
+        let (mut scan, remote_check) = match reused {
+            Some(scan) => {
+                em.summary.walk_skipped = true;
+                tracing::debug!(
+                    config = %cfg.name,
+                    "nothing changed under the config's paths since the last sync: no walk"
+                );
+                (scan, repo.ls_remote(url, &cfg.branch))
             }
-            .scan(cfg);
-            let check = check
-                .join()
-                .unwrap_or_else(|_| Err(SyncError::Git("the remote check panicked".into())));
-            (scan, check)
-        });
+            None => std::thread::scope(|scope| {
+                let check = scope.spawn(|| repo.ls_remote(url, &cfg.branch));
+                let sink_progress = &mut |n: u64| em.progress(Phase::Scan, n, None);
+                let scan = Scanner {
+                    home: &self.home,
+                    state_dir: &state_dir,
+                    ignore: &ignore,
+                    cache: &cache,
+                    temps: &temps,
+                    progress: sink_progress,
+                    machine: &self.machine,
+                }
+                .scan(cfg);
+                let check = check
+                    .join()
+                    .unwrap_or_else(|_| Err(SyncError::Git("the remote check panicked".into())));
+                (Arc::new(scan), check)
+            }),
+        };
         if scan.incomplete {
             return Err(SyncError::Io {
                 path: self.home.clone(),
@@ -239,6 +286,12 @@ impl Engine {
             );
         }
         em.summary.retry = !unstable.is_empty();
+        // What a next sync may reuse instead of walking: a scan that found everything readable
+        // and settled, with nothing of dotsync's own left to clean up.
+        let clean_scan = !scan.incomplete
+            && scan.skipped.is_empty()
+            && unstable.is_empty()
+            && leftovers.is_empty();
         let mut unreadable: BTreeSet<String> =
             scan.skipped.iter().map(|(p, _)| p.clone()).collect();
         unreadable.extend(unstable.iter().cloned());
@@ -295,6 +348,9 @@ impl Engine {
         {
             outcome.stats = stat_rows(&scan.files);
             outcome.stats.extend(stale_stats);
+            if clean_scan {
+                em.keep = Some(keep_scan(&mut scan, now_ns));
+            }
             em.summary.commit = head.clone();
             em.summary.files = scan.files.len() as u64;
             // Nothing moved: write only if the stat cache learned something (no fsync else).
@@ -535,6 +591,7 @@ impl Engine {
                 dir_mode: &dir_mode,
                 token: &token,
             };
+            let home_untouched = home_changes.is_empty();
             let failed = self.apply_changes(
                 cfg,
                 opts,
@@ -564,12 +621,48 @@ impl Engine {
             }
             em.summary.commit = new_tip;
             em.summary.files = self.count_files(&cfg.id)?;
+            if clean_scan
+                && home_untouched
+                && !failed
+                && em.summary.failed == 0
+                && !em.summary.retry
+            {
+                em.keep = Some(keep_scan(&mut scan, now_ns));
+            }
             repo.repack_if_needed();
             return Ok(());
         }
     }
 
-    fn count_files(&self, config_id: &str) -> Result<u64, SyncError> {
-        Ok(records::load_bases(&self.store, config_id)?.len() as u64)
+    /// The kept scan of `cfg`, if the caller vouches that nothing changed under its paths since
+    /// it was taken (the same watcher generation) and the config is the same.
+    fn reusable_scan(&self, cfg: &SyncConfig, opts: &SyncOptions) -> Option<Arc<Scan>> {
+        let token = opts.unchanged_since?;
+        if opts.force_walk || opts.dry_run {
+            return None;
+        }
+        let kept = self.kept_scans.lock().unwrap_or_else(|p| p.into_inner());
+        let k = kept.get(&cfg.id)?;
+        (k.token == token && k.cfg == *cfg).then(|| k.scan.clone())
     }
+
+    fn count_files(&self, config_id: &str) -> Result<u64, SyncError> {
+        Ok(records::count_bases(&self.store, config_id)?)
+    }
+}
+
+/// The scan to keep for the next sync, each entry marked as in the stat cache if this sync
+/// recorded it there (see `stat_rows`): a sync that reuses the scan records only the entries
+/// that were too recent to cache then (git's racy rule) and are not now. That is what a walk
+/// would record: the watcher vouches that none of them changed since they were read.
+fn keep_scan(scan: &mut Arc<Scan>, now_ns: i64) -> Arc<Scan> {
+    let recorded = |e: &LocalEntry| e.cached || !is_racy(&e.stat, now_ns);
+    if let Some(s) = Arc::get_mut(scan) {
+        for e in s.files.values_mut() {
+            e.cached = recorded(e);
+        }
+    } else if scan.files.values().any(|e| e.cached != recorded(e)) {
+        *scan = Arc::new(scan.for_reuse(recorded));
+    }
+    scan.clone()
 }

@@ -85,13 +85,10 @@ impl Engine {
             }
             // The commit's tree is the remote's with the planned changes, whatever a
             // preserving commit before it held: that one is history, not a base.
-            let tree = repo.build_tree(remote.tip.as_deref(), &changes)?;
+            let (tree, remote_tree) = repo.build_tree_on(remote.tip.as_deref(), &changes)?;
             // git reads the objects from here on.
             repo.finish_pack()?;
-            let unchanged_tree = match &remote.tip {
-                Some(t) => preserve.is_empty() && repo.tree_of(t)? == tree,
-                None => false,
-            };
+            let unchanged_tree = preserve.is_empty() && remote_tree.as_deref() == Some(&tree);
             if !unchanged_tree {
                 let msg = commit_message(machine, events, key_merges);
                 let commit =

@@ -114,8 +114,9 @@ impl Engine {
                 )));
             }
         }
-        repo.update_ref(&tracking_ref(&cfg.branch), head)?;
-        let entries = repo.ls_tree(head)?;
+        repo.set_ref(&tracking_ref(&cfg.branch), head)?;
+        // What changed since the tree listed last time, not the whole tree again.
+        let entries = repo.ls_tree_kept(head)?;
         let mut meta = Meta::default();
         let mut files = BTreeMap::new();
         let mut skipped = BTreeSet::new();

@@ -1432,3 +1432,123 @@ fn a_sync_after_a_restore_does_not_push_a_file_caught_half_written() {
         );
     }
 }
+
+// ---- no walk when the watcher saw nothing ----
+
+/// POST /v1/sync/NAME; its summary line.
+fn sync_summary(m: &Machine, name: &str) -> Value {
+    let lines = sync_lines(m, &format!("/v1/sync/{name}"), None);
+    let s = lines.last().expect("a summary line").clone();
+    assert_eq!(s["type"], "summary", "{lines:#?}");
+    assert_eq!(s["ok"], true, "{lines:#?}");
+    s
+}
+
+fn walked(s: &Value) -> bool {
+    s["walk_skipped"] != true
+}
+
+/// A daemon with one watched config, synced, and a first sync the watcher vouches for.
+fn quiet_machine(w: &World, env: &[(&str, &str)]) -> (Machine, PathBuf) {
+    let remote = w.bare_remote("dots");
+    let mut a = w.machine("laptop");
+    for (k, v) in env {
+        a.env.push(((*k).into(), (*v).into()));
+    }
+    a.write(".zshrc", "one\n");
+    a.write(".config/nvim/init.lua", "vim.o.number = true\n");
+    a.start_daemon();
+    // An hour between remote checks: every sync below is one this test asks for.
+    a.add_config(&auto_cfg(
+        &remote,
+        "dots",
+        &["~/.zshrc", "~/.config/nvim"],
+        3600,
+    ));
+    wait_synced(&a, "dots");
+    wait_until(20, "the config to be watched", || {
+        config_status(&a, "dots")["watch"] == "watching"
+    });
+    // The sync that started with the config may have run before its watches were placed: at
+    // most one more walk, then the watcher vouches for the home.
+    let mut skipped = false;
+    for _ in 0..3 {
+        if !walked(&sync_summary(&a, "dots")) {
+            skipped = true;
+            break;
+        }
+    }
+    assert!(skipped, "no sync skipped its walk:\n{}", a.daemon_log());
+    (a, remote)
+}
+
+#[test]
+fn a_sync_the_watcher_saw_nothing_for_does_not_walk_and_misses_no_edit() {
+    let w = World::new();
+    let (a, remote) = quiet_machine(&w, &[]);
+    // (a) Nothing changed: no walk, nothing to do, and the summary says so.
+    let s = sync_summary(&a, "dots");
+    assert!(!walked(&s), "{s}");
+    assert_eq!(
+        (s["pushed"].as_u64(), s["files"].as_u64()),
+        (Some(0), Some(2))
+    );
+    // The CLI talking to the daemon gets the same.
+    let out = a.ok(&["sync", "dots", "--json"]);
+    let last: Value = serde_json::from_str(out.lines().last().expect("a line")).expect("json");
+    assert_eq!(last["walk_skipped"], true, "{out}");
+
+    // (b) An edit made just before the sync is in it: the watcher accounts for every event
+    // that happened before the sync started, and then the home is walked.
+    a.write(".zshrc", "two\n");
+    let s = sync_summary(&a, "dots");
+    assert!(walked(&s), "{s}");
+    assert_eq!(s["pushed"], 1, "{s}");
+    assert_eq!(remote_file(&remote, ".zshrc").as_deref(), Some("two\n"));
+    // A file in a directory created a moment before (no watch on it yet when it was written).
+    std::fs::create_dir_all(a.home.join(".config/nvim/lua/deep")).unwrap();
+    a.write(".config/nvim/lua/deep/x.lua", "return 1\n");
+    let s = sync_summary(&a, "dots");
+    assert!(walked(&s), "{s}");
+    assert_eq!(s["pushed"], 1, "{s}");
+    assert_eq!(
+        remote_file(&remote, ".config/nvim/lua/deep/x.lua").as_deref(),
+        Some("return 1\n")
+    );
+    // Then quiet again (the watcher's own syncs of those edits, if any ran, changed nothing);
+    // a file written inside the new directory is seen too.
+    wait_synced(&a, "dots");
+    let mut quiet = false;
+    for _ in 0..3 {
+        if !walked(&sync_summary(&a, "dots")) {
+            quiet = true;
+            break;
+        }
+    }
+    assert!(quiet, "no sync skipped its walk after the edits");
+    a.write(".config/nvim/lua/deep/y.lua", "return 2\n");
+    let s = sync_summary(&a, "dots");
+    assert!(walked(&s), "{s}");
+    assert_eq!(
+        remote_file(&remote, ".config/nvim/lua/deep/y.lua").as_deref(),
+        Some("return 2\n")
+    );
+    // A removal is an edit like any other.
+    std::fs::remove_file(a.home.join(".config/nvim/init.lua")).unwrap();
+    let s = sync_summary(&a, "dots");
+    assert!(walked(&s), "{s}");
+    assert_eq!(s["deleted"], 1, "{s}");
+    assert_eq!(remote_file(&remote, ".config/nvim/init.lua"), None);
+}
+
+#[test]
+fn the_periodic_full_scan_walks_whatever_the_watcher_saw() {
+    let w = World::new();
+    // Every config is looked at whole at least every 3 seconds.
+    let (a, _remote) = quiet_machine(&w, &[("DOTSYNC_FULL_SCAN_S", "3")]);
+    wait_until(20, "a sync to walk again once the full scan is due", || {
+        walked(&sync_summary(&a, "dots"))
+    });
+    // And right after that walk, the watcher vouches again.
+    assert!(!walked(&sync_summary(&a, "dots")));
+}
