@@ -328,7 +328,6 @@ pub struct SyncLine {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

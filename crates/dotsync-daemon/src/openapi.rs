@@ -174,7 +174,6 @@ fn is_public(op: &Operation) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use axum::body::Body;
     use axum::http::{Request, StatusCode};

@@ -251,7 +251,6 @@ fn trigger_words(t: Trigger) -> &'static str {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

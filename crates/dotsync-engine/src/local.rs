@@ -142,7 +142,6 @@ pub fn for_home(abs: &std::path::Path, kind: dotsync_core::plan::Kind, synced: V
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

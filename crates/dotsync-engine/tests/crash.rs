@@ -3,7 +3,7 @@
 //!
 //! Crash points are process-wide, so this binary's tests take `fail::FailScenario`'s lock.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! The engine driven directly: several machines (homes + state stores) in one process, one
 //! real bare git remote. Faster than the end-to-end tests and closer to the algorithm.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

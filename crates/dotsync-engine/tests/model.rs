@@ -74,7 +74,12 @@
 //! taken modulo the choices, an edit of a missing file creates it, ...), so any sub-history is
 //! a valid history and shrinking is plain deletion.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

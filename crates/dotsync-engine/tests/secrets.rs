@@ -2,7 +2,7 @@
 //! configs that apply to some machines only. Several machines in one process against one real
 //! bare remote, like `engine.rs`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

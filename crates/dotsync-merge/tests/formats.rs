@@ -1,5 +1,7 @@
 //! Every bullet of issue 15's tests, per format: the merged text is checked byte for byte.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use dotsync_merge::{Format, Refusal, merge};
 
 fn ok(format: Format, base: &str, ours: &str, theirs: &str) -> (String, Vec<String>) {

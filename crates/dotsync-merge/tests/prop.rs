@@ -1,6 +1,8 @@
 //! Property: for random documents and random edits of different keys on two sides, the merge
 //! means both edit sets applied, whichever side is local.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 
 use dotsync_merge::{Format, merge, parse_val};

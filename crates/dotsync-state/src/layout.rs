@@ -211,7 +211,10 @@ pub fn home_dir() -> Result<PathBuf, LayoutError> {
 pub fn random_hex(n: usize) -> String {
     let mut buf = vec![0u8; n];
     // The OS random source failing is not something dotsync can recover from or work around.
-    #[allow(clippy::expect_used)]
+    #[allow(
+        clippy::expect_used,
+        reason = "a failing OS random source is no input's doing and leaves nothing to fall back on"
+    )]
     getrandom::fill(&mut buf).expect("the operating system's random number source failed");
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -212,7 +212,6 @@ fn list_dir(home: &Path, raw: &str) -> Result<FsListing, ApiError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

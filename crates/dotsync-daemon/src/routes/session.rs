@@ -311,7 +311,6 @@ pub async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -147,7 +147,6 @@ pub async fn replace(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -498,7 +498,10 @@ pub(super) fn drop_file_dir_clashes(remote: &RemoteState, p: &mut Planned, em: &
     }
 }
 
-#[allow(clippy::panic)]
+#[allow(
+    clippy::panic,
+    reason = "an invariant of `decide`, which no input reaches"
+)]
 fn unreachable_merge() -> ! {
     // `decide` returns Merge only when base, local and remote all exist.
     panic!("merge planned without all three versions")

@@ -1,7 +1,7 @@
 //! The engine test harness: machines (a home, a state store and an engine each) sharing one
 //! real bare git remote, in one process.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
