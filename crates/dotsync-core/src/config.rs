@@ -149,7 +149,9 @@ fn glob_hit(glob: &str, repo_path: &str) -> bool {
     static COMPILED: std::sync::LazyLock<std::sync::Mutex<Compiled>> =
         std::sync::LazyLock::new(Default::default);
     let matcher = {
-        let mut compiled = COMPILED.lock().unwrap_or_else(|p| p.into_inner());
+        let mut compiled = COMPILED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if compiled.len() >= MAX_COMPILED && !compiled.contains_key(glob) {
             compiled.clear();
         }

@@ -142,7 +142,7 @@ fn open_file_limit() -> Option<u64> {
     #[allow(unsafe_code)]
     // SAFETY: getrlimit writes one `rlimit` into the valid, exclusively borrowed `lim` and
     // touches nothing else.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) };
     #[allow(clippy::useless_conversion)] // rlim_t is u64 on Linux, not everywhere
     (rc == 0 && lim.rlim_cur != libc::RLIM_INFINITY).then(|| u64::from(lim.rlim_cur))
 }
@@ -229,19 +229,18 @@ impl Conns {
                         .values()
                         .filter(|s| !s.is_busy())
                         .min_by_key(|s| s.last_active_ms.load(Ordering::SeqCst));
-                    match victim {
-                        Some(v) => {
-                            tracing::debug!(
-                                "{} connections open: closing the one idle the longest",
-                                self.cap
-                            );
-                            v.shedding.store(true, Ordering::SeqCst);
-                            v.shed.notify_one();
-                        }
-                        None => tracing::debug!(
+                    if let Some(v) = victim {
+                        tracing::debug!(
+                            "{} connections open: closing the one idle the longest",
+                            self.cap
+                        );
+                        v.shedding.store(true, Ordering::SeqCst);
+                        v.shed.notify_one();
+                    } else {
+                        tracing::debug!(
                             "{} connections open and all busy: the next one waits",
                             self.cap
-                        ),
+                        );
                     }
                 }
             }

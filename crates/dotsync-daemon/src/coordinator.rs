@@ -155,7 +155,9 @@ impl Coordinator {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // The map holds plain data; a panic elsewhere cannot leave it half updated in a way
         // that matters more than refusing every later request would.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Asks for a sync of `cfg_id`. With `subscriber`, the run's NDJSON lines are sent to it

@@ -70,7 +70,10 @@ impl Hub {
     fn emit_raw(&self, kind: &'static str, data: Box<serde_json::value::RawValue>) -> u64 {
         // The buffer lock is held while the id is taken and the event sent, so ids reach every
         // subscriber and the buffer in increasing order.
-        let mut buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buf = self
+            .buffer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let id = self.next.fetch_add(1, Ordering::SeqCst);
         let ev = std::sync::Arc::new(Event {
             id,
@@ -97,7 +100,10 @@ impl Hub {
         bool,
         broadcast::Receiver<std::sync::Arc<Event>>,
     ) {
-        let buf = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let buf = self
+            .buffer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let rx = self.tx.subscribe();
         let Some(last) = last_id else {
             return (Vec::new(), false, rx);
@@ -105,8 +111,7 @@ impl Hub {
         let replay: Vec<_> = buf.iter().filter(|e| e.id > last).cloned().collect();
         let oldest = buf
             .front()
-            .map(|e| e.id)
-            .unwrap_or(self.next.load(Ordering::SeqCst));
+            .map_or(self.next.load(Ordering::SeqCst), |e| e.id);
         let missed = last + 1 < oldest;
         (replay, missed, rx)
     }

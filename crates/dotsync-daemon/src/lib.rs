@@ -229,7 +229,7 @@ pub async fn serve_with(
         tokio::time::sleep(opts.shutdown_grace).await;
     };
     tokio::select! {
-        _ = server => {}
+        () = server => {}
         () = grace => {}
     }
     // Syncs started by the watcher or the scheduler have no connection that waits for them.

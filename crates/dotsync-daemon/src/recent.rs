@@ -160,7 +160,10 @@ impl Recent {
                 )
             }
         };
-        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         g.seq += 1;
         let line = LogLine {
             seq: g.seq,
@@ -206,7 +209,10 @@ impl Recent {
 
     /// The lines after `after`, oldest first, at most the last `limit`.
     pub fn since(&self, after: u64, limit: usize) -> Vec<LogLine> {
-        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let g = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let newer: Vec<&LogLine> = g.lines.iter().filter(|l| l.seq > after).collect();
         let skip = newer.len().saturating_sub(limit);
         newer.into_iter().skip(skip).cloned().collect()

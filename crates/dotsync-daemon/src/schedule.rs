@@ -24,7 +24,7 @@ pub(crate) async fn schedule_loop(app: App, cfg: SyncConfig, mut shutdown: watch
     loop {
         let due = Instant::from_std(app.sync.next_due(&cfg.id, regular.into_std()));
         tokio::select! {
-            _ = tokio::time::sleep_until(due) => {}
+            () = tokio::time::sleep_until(due) => {}
             // A failure set a retry time, or a success cleared it: compute the next one again.
             r = retry_changed.changed() => {
                 if r.is_err() {

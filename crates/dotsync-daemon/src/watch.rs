@@ -213,7 +213,7 @@ impl State {
                     Some(Msg::Barrier(done)) => off_the_runtime(|| self.barrier(done)),
                     None => break,
                 },
-                _ = sleep_until_opt(deadline) => off_the_runtime(|| self.flush()),
+                () = sleep_until_opt(deadline) => off_the_runtime(|| self.flush()),
                 _ = shutdown.changed() => break,
             }
         }

@@ -150,7 +150,9 @@ pub fn export(path: &Path, passphrase: &str) -> Result<String, KeyError> {
         .map_err(invalid)?;
     let mut w = enc.wrap_output(armor).map_err(invalid)?;
     w.write_all(text.as_bytes()).map_err(invalid)?;
-    w.finish().and_then(|a| a.finish()).map_err(invalid)?;
+    w.finish()
+        .and_then(age::armor::ArmoredWriter::finish)
+        .map_err(invalid)?;
     String::from_utf8(out).map_err(|e| KeyError::Invalid(e.to_string()))
 }
 

@@ -460,7 +460,10 @@ impl Engine {
     }
 
     fn repo_lock(&self, dir: &Path) -> Arc<Mutex<()>> {
-        let mut locks = self.repo_locks.lock().unwrap_or_else(|p| p.into_inner());
+        let mut locks = self
+            .repo_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         locks.entry(dir.to_path_buf()).or_default().clone()
     }
 

@@ -160,7 +160,9 @@ impl Engine {
     ) -> Result<RemoteMachines, SyncError> {
         let url = dotsync_core::remote::expand_remote(&cfg.remote, &self.home);
         let (dir, lock) = self.repo_and_lock(cfg);
-        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let repo = Repo::open_or_init(&dir)?;
         let listing = ls_remote_refs(&repo, &url)?;
         let key = match listing.get(KEY_REF) {

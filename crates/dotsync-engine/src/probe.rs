@@ -38,7 +38,9 @@ impl Engine {
         let url = expand_remote(remote, &self.home);
         let repo_dir = self.repo_dir(&url);
         let lock = self.repo_lock(&repo_dir);
-        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let repo = Repo::open_or_init(&repo_dir)?;
         let refname = format!("refs/heads/{branch}");
         // A person waits for this answer: an ssh host that does not answer is given up on

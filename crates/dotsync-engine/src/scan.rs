@@ -154,8 +154,7 @@ impl Scanner<'_> {
         // The walk is mostly stat calls; a few threads hide their latency (git does the same
         // with its preloaded index). Each thread fills its own Scan; they merge at the end.
         let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
+            .map_or(1, std::num::NonZero::get)
             .clamp(1, 4);
         let queue = Mutex::new(roots);
         let active = AtomicUsize::new(0);
@@ -242,7 +241,9 @@ impl Walker<'_> {
         let mut idle = 0u32;
         loop {
             let item = {
-                let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                let mut q = queue
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let item = q.pop();
                 if item.is_some() {
                     active.fetch_add(1, Ordering::SeqCst);
@@ -283,7 +284,7 @@ impl Walker<'_> {
             if !subdirs.is_empty() {
                 queue
                     .lock()
-                    .unwrap_or_else(|p| p.into_inner())
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .extend(subdirs);
             }
             drop(busy);
@@ -295,7 +296,7 @@ impl Walker<'_> {
     fn list(&self, dir: &Path, out: &mut Scan) -> Vec<PathBuf> {
         // A listing that fails half way must not make the missing entries look deleted: the
         // whole directory is then skipped (left out of the plan), as if unreadable.
-        match std::fs::read_dir(dir).and_then(|rd| rd.collect::<Result<Vec<_>, _>>()) {
+        match std::fs::read_dir(dir).and_then(std::iter::Iterator::collect::<Result<Vec<_>, _>>) {
             Ok(entries) => entries
                 .into_iter()
                 .filter(|e| e.file_name() != ".git")
@@ -400,15 +401,14 @@ impl Walker<'_> {
             return false;
         }
         let repo = if self.cfg.is_per_machine(repo.as_str()) {
-            match repo.for_machine(self.machine) {
-                Some(v) => v,
-                None => {
-                    out.skipped.push((
-                        rel_str.to_owned(),
-                        "this machine's name cannot be part of a path (a slash?); per-machine files need another DOTSYNC_MACHINE".into(),
-                    ));
-                    return false;
-                }
+            if let Some(v) = repo.for_machine(self.machine) {
+                v
+            } else {
+                out.skipped.push((
+                    rel_str.to_owned(),
+                    "this machine's name cannot be part of a path (a slash?); per-machine files need another DOTSYNC_MACHINE".into(),
+                ));
+                return false;
             }
         } else {
             repo

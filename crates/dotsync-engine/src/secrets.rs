@@ -51,7 +51,7 @@ fn value_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 /// A value that is not empty, a placeholder or a reference to the environment.
 fn real_value(v: &str) -> bool {
     let v = v.trim_matches(['"', '\'']);
-    !(v.is_empty() || v.starts_with('$') || v.starts_with("<") || v.contains("${"))
+    !(v.is_empty() || v.starts_with('$') || v.starts_with('<') || v.contains("${"))
 }
 
 /// Tokens whose form gives them away.

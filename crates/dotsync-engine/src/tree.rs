@@ -307,7 +307,7 @@ mod tests {
         let mut commit: Option<String> = None;
         for round in 0..250 {
             let mut changes = Vec::new();
-            for _ in 0..(1 + rng.next() % 6) {
+            for _ in 0..=(rng.next() % 6) {
                 let depth = 1 + rng.next() % 3;
                 let path: Vec<&str> = (0..depth).map(|_| rng.pick(&names)).collect();
                 let path = path.join("/");

@@ -505,7 +505,7 @@ fn a_remote_replaced_by_a_new_empty_repository_gets_this_machines_files() {
     let s = a
         .engine
         .sync(&cfg, &SyncOptions::default(), &mut |e| {
-            events.push(e.clone())
+            events.push(e.clone());
         })
         .unwrap();
     assert_eq!(s.deleted, 0, "{events:?}");

@@ -1078,7 +1078,7 @@ fn generate(seed: u64) -> (Spec, Vec<Op>) {
     let mut ops = Vec::new();
     for m in 0..n {
         if rng.percent(60) {
-            for _ in 0..1 + rng.below(3) {
+            for _ in 0..=rng.below(3) {
                 ops.push(Op::Edit {
                     m,
                     path: rng.below(PATHS.len() as u64) as usize,
@@ -1811,10 +1811,10 @@ impl World {
         }
         let abs = home.join(rel);
         let meta = std::fs::symlink_metadata(&abs).ok();
-        if meta.as_ref().is_some_and(|m| m.is_dir()) {
+        if meta.as_ref().is_some_and(std::fs::Metadata::is_dir) {
             return;
         }
-        let is_file = meta.as_ref().is_some_and(|m| m.is_file());
+        let is_file = meta.as_ref().is_some_and(std::fs::Metadata::is_file);
         let is_link = meta.as_ref().is_some_and(|m| m.file_type().is_symlink());
         let exists = meta.is_some();
         let tag = rel.rsplit('/').next().unwrap_or(rel).to_owned();
@@ -1944,10 +1944,10 @@ impl World {
         let lua = home.join(LUA_DIR);
         let now = std::fs::symlink_metadata(&lua).ok();
         let (is_dir, is_link) = (
-            now.as_ref().is_some_and(|m| m.is_dir()),
+            now.as_ref().is_some_and(std::fs::Metadata::is_dir),
             now.as_ref().is_some_and(|m| m.file_type().is_symlink()),
         );
-        let is_file = now.as_ref().is_some_and(|m| m.is_file());
+        let is_file = now.as_ref().is_some_and(std::fs::Metadata::is_file);
         let already = match shape {
             Shape::File => is_file,
             Shape::Dir => is_dir,
@@ -2022,7 +2022,7 @@ impl World {
     // --- the remote's mishaps -----------------------------------------------------------------
 
     fn rewind(&mut self, pick: u8) {
-        let dir = self.remote_dir().to_path_buf();
+        let dir = self.remote_dir().clone();
         let Ok(out) = git_at(&dir, &["rev-list", "--first-parent", "refs/heads/main"]) else {
             return;
         };
@@ -2039,7 +2039,7 @@ impl World {
 
     fn delete_branch(&mut self) {
         if self.remote_tip().is_some() {
-            let dir = self.remote_dir().to_path_buf();
+            let dir = self.remote_dir().clone();
             git_at(&dir, &["update-ref", "-d", "refs/heads/main"]).unwrap();
             self.remotes.last_mut().unwrap().rewritten = true;
         }
@@ -2357,55 +2357,52 @@ impl World {
                         ),
                     ));
                 }
-                match new {
-                    Some(b) => {
-                        // An encrypted file is held by its plaintext.
-                        let b = &if encrypted(p) {
-                            self.plain_id(&git_bytes(&rdir, &["cat-file", "blob", b]))
-                        } else {
-                            b.clone()
-                        };
-                        let held = |s: &HomeScan| s.files.get(p).is_some_and(|e| &e.blob == b);
-                        if !crashed && !merged && !held(&pre) && !held(&post) {
-                            return Err(self.fail(
-                                "pushed-unseen",
-                                format!(
-                                    "{name} put ~/{p} = {what} on the remote, a version its home never held (before: {}, after: {})",
-                                    pre.files.get(p).map_or("absent".into(), Entry::show),
-                                    post.files.get(p).map_or("absent".into(), Entry::show),
-                                ),
-                            ));
-                        }
+                if let Some(b) = new {
+                    // An encrypted file is held by its plaintext.
+                    let b = &if encrypted(p) {
+                        self.plain_id(&git_bytes(&rdir, &["cat-file", "blob", b]))
+                    } else {
+                        b.clone()
+                    };
+                    let held = |s: &HomeScan| s.files.get(p).is_some_and(|e| &e.blob == b);
+                    if !crashed && !merged && !held(&pre) && !held(&post) {
+                        return Err(self.fail(
+                            "pushed-unseen",
+                            format!(
+                                "{name} put ~/{p} = {what} on the remote, a version its home never held (before: {}, after: {})",
+                                pre.files.get(p).map_or("absent".into(), Entry::show),
+                                post.files.get(p).map_or("absent".into(), Entry::show),
+                            ),
+                        ));
                     }
-                    None => {
-                        let below = format!("{p}/");
-                        let has_below = pre.files.keys().any(|k| k.starts_with(&below));
-                        let puts_below = changes
-                            .iter()
-                            .any(|(k, v)| k.starts_with(&below) && v.is_some());
-                        if pre.files.contains_key(p)
-                            || post.files.contains_key(p)
-                            || (has_below && !puts_below)
-                        {
-                            return Err(self.fail(
-                                "deleted-unseen",
-                                format!(
-                                    "{name} deleted ~/{p} from the remote, but its home {}",
-                                    if has_below && !puts_below {
-                                        "has a directory there, which it did not put in its place"
-                                            .to_owned()
-                                    } else {
-                                        format!(
-                                            "holds it ({})",
-                                            pre.files
-                                                .get(p)
-                                                .or(post.files.get(p))
-                                                .map_or(String::new(), Entry::show)
-                                        )
-                                    }
-                                ),
-                            ));
-                        }
+                } else {
+                    let below = format!("{p}/");
+                    let has_below = pre.files.keys().any(|k| k.starts_with(&below));
+                    let puts_below = changes
+                        .iter()
+                        .any(|(k, v)| k.starts_with(&below) && v.is_some());
+                    if pre.files.contains_key(p)
+                        || post.files.contains_key(p)
+                        || (has_below && !puts_below)
+                    {
+                        return Err(self.fail(
+                            "deleted-unseen",
+                            format!(
+                                "{name} deleted ~/{p} from the remote, but its home {}",
+                                if has_below && !puts_below {
+                                    "has a directory there, which it did not put in its place"
+                                        .to_owned()
+                                } else {
+                                    format!(
+                                        "holds it ({})",
+                                        pre.files
+                                            .get(p)
+                                            .or(post.files.get(p))
+                                            .map_or(String::new(), Entry::show)
+                                    )
+                                }
+                            ),
+                        ));
                     }
                 }
             }
@@ -3396,13 +3393,12 @@ fn model_random_cases() {
         }
         return;
     }
-    let seeds: Vec<u64> = match env_u64("DOTSYNC_MODEL_SEED") {
-        Some(s) => vec![s],
-        None => {
-            let first = env_u64("DOTSYNC_MODEL_FIRST_SEED").unwrap_or(1);
-            let n = env_u64("DOTSYNC_MODEL_CASES").unwrap_or(DEFAULT_CASES);
-            (first..first + n).collect()
-        }
+    let seeds: Vec<u64> = if let Some(s) = env_u64("DOTSYNC_MODEL_SEED") {
+        vec![s]
+    } else {
+        let first = env_u64("DOTSYNC_MODEL_FIRST_SEED").unwrap_or(1);
+        let n = env_u64("DOTSYNC_MODEL_CASES").unwrap_or(DEFAULT_CASES);
+        (first..first + n).collect()
     };
     let mut stats = Stats::default();
     if env_u64("DOTSYNC_MODEL_KEEP_GOING").is_some_and(|k| k > 0) {

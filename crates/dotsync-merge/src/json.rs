@@ -313,7 +313,7 @@ fn delete(src: &str, entries: &[Entry], gone: &[bool], out: &mut Vec<Splice>) {
         out.push(Splice {
             range,
             text: String::new(),
-        })
+        });
     };
     let last_alive = gone.iter().rposition(|g| !g);
     let tail_from = last_alive.map_or(0, |s| s + 1);
@@ -387,24 +387,21 @@ fn insert(
     if let (true, Some(first), Some(lastm)) = (alive.is_empty(), entries.first(), entries.last()) {
         // Every member goes: the new ones take the first one's place and style.
         let trailing = if lastm.comma.is_some() { "," } else { "" };
-        let (p, text) = match own_line_indent(src, first.start) {
-            Some(ind) => {
-                let body: Vec<String> = items
-                    .iter()
-                    .map(|e| {
-                        let (t, from) = entry_text(theirs, e);
-                        format!("{ind}{}", reindent(t, from, ind))
-                    })
-                    .collect();
-                (
-                    line_start(src, first.start),
-                    format!("{}{trailing}\n", body.join(",\n")),
-                )
-            }
-            None => {
-                let body: Vec<&str> = items.iter().map(|e| entry_text(theirs, e).0).collect();
-                (first.start, format!("{}{trailing}", body.join(", ")))
-            }
+        let (p, text) = if let Some(ind) = own_line_indent(src, first.start) {
+            let body: Vec<String> = items
+                .iter()
+                .map(|e| {
+                    let (t, from) = entry_text(theirs, e);
+                    format!("{ind}{}", reindent(t, from, ind))
+                })
+                .collect();
+            (
+                line_start(src, first.start),
+                format!("{}{trailing}\n", body.join(",\n")),
+            )
+        } else {
+            let body: Vec<&str> = items.iter().map(|e| entry_text(theirs, e).0).collect();
+            (first.start, format!("{}{trailing}", body.join(", ")))
         };
         out.push(Splice { range: p..p, text });
         return Ok(());
@@ -435,8 +432,9 @@ fn insert(
             let tbase = line_indent(theirs, tcontainer.span.start);
             let unit = items
                 .first()
-                .map(|e| entry_text(theirs, e).1.len().saturating_sub(tbase.len()))
-                .unwrap_or(2)
+                .map_or(2, |e| {
+                    entry_text(theirs, e).1.len().saturating_sub(tbase.len())
+                })
                 .max(1);
             let ind = format!("{base}{}", " ".repeat(unit));
             let body: Vec<String> = items

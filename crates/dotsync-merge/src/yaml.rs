@@ -393,17 +393,16 @@ fn flow_edit(
                 Some(k) => members.iter().find(|e| e.key == *k),
                 None => members.last(),
             };
-            Ok(match anchor {
-                Some(a) => Splice {
+            Ok(if let Some(a) = anchor {
+                Splice {
                     range: a.end..a.end,
                     text: format!(", {text}"),
-                },
-                None => {
-                    let at = container.span.start + 1;
-                    Splice {
-                        range: at..at,
-                        text,
-                    }
+                }
+            } else {
+                let at = container.span.start + 1;
+                Splice {
+                    range: at..at,
+                    text,
                 }
             })
         }

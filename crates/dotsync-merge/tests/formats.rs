@@ -473,10 +473,8 @@ fn ini_new_sections_repeated_keys_and_unparsable() {
         "\tfetch = +refs/heads/*:refs/remotes/origin/*\n",
         "\tfetch = +refs/heads/*:refs/remotes/origin/*\n\tfetch = +refs/tags/*:refs/tags/*\n",
     );
-    let theirs = format!(
-        "{}\tfetch = +refs/notes/*:refs/notes/*\n[alias]\n\tst = status\n",
-        INI_BASE
-    );
+    let theirs =
+        format!("{INI_BASE}\tfetch = +refs/notes/*:refs/notes/*\n[alias]\n\tst = status\n");
     let (m, k) = ok(Format::Ini, INI_BASE, &ours, &theirs);
     assert_eq!(
         m,

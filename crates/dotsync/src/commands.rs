@@ -41,10 +41,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
             config,
         } => crate::history_cmd::resolve(config.as_deref(), &path, keep, file.as_deref())?,
         Command::Log { path, config, json } => {
-            crate::history_cmd::log(config.as_deref(), &path, json)?
+            crate::history_cmd::log(config.as_deref(), &path, json)?;
         }
         Command::Restore { path, rev, config } => {
-            crate::history_cmd::restore(config.as_deref(), &path, &rev)?
+            crate::history_cmd::restore(config.as_deref(), &path, &rev)?;
         }
         Command::Files { config, json } => crate::history_cmd::files(config.as_deref(), json)?,
         Command::Sync(args) => return Ok(crate::sync_cmd::run(args)?),

@@ -312,23 +312,22 @@ pub fn restore(config: Option<&str>, path: &str, rev: &str) -> Result<()> {
 pub fn files(config: Option<&str>, as_json: bool) -> Result<()> {
     let client = Client::connect()?;
     let only;
-    let config = match config {
-        Some(c) => c,
-        None => {
-            let all: Vec<SyncConfig> = client.get("/v1/config")?;
-            match all.as_slice() {
-                [one] => {
-                    only = one.id.clone();
-                    &only
-                }
-                [] => bail!(
-                    "no configs yet; `dotsync init REMOTE` and `dotsync add PATH...` create one"
-                ),
-                _ => bail!(
-                    "there are several configs: name one (`dotsync files NAME`); `dotsync config \
-                     list` lists them"
-                ),
+    let config = if let Some(c) = config {
+        c
+    } else {
+        let all: Vec<SyncConfig> = client.get("/v1/config")?;
+        match all.as_slice() {
+            [one] => {
+                only = one.id.clone();
+                &only
             }
+            [] => {
+                bail!("no configs yet; `dotsync init REMOTE` and `dotsync add PATH...` create one")
+            }
+            _ => bail!(
+                "there are several configs: name one (`dotsync files NAME`); `dotsync config \
+                 list` lists them"
+            ),
         }
     };
     let list_path = format!("/v1/files{}", query(&[("config", Some(config))]));

@@ -16,9 +16,7 @@ pub fn run(json: bool) -> Result<()> {
     let m: Machines = client.get("/v1/machines")?;
     let me = &m.this_machine;
     let mut how = Vec::new();
-    if !me.running {
-        how.push("no daemon running: nobody is notified".to_owned());
-    } else {
+    if me.running {
         match &me.listen {
             Some(l) if me.direct => how.push(format!("pokes on udp {}", clean(l))),
             _ if me.direct => how.push(format!(
@@ -37,6 +35,8 @@ pub fn run(json: bool) -> Result<()> {
         } else if let Some(e) = &me.relay_error {
             how.push(format!("relay: {}", clean(e)));
         }
+    } else {
+        how.push("no daemon running: nobody is notified".to_owned());
     }
     outln!(
         "this machine: {} (dotsync {}); {}",

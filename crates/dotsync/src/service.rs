@@ -65,8 +65,7 @@ impl Service {
             Kind::Systemd => {
                 let config = std::env::var_os("XDG_CONFIG_HOME")
                     .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| home.join(".config"));
+                    .map_or_else(|| home.join(".config"), PathBuf::from);
                 config.join("systemd/user").join(UNIT)
             }
             Kind::Launchd => home
@@ -128,9 +127,8 @@ impl Service {
         eprintln!("wrote {}", quote::path(&self.file));
         if let Some(holder) = running_daemon() {
             eprintln!(
-                "note: a dotsync daemon already runs (pid {}); stop it so that the service's \
-                 daemon can take over",
-                holder
+                "note: a dotsync daemon already runs (pid {holder}); stop it so that the service's \
+                 daemon can take over"
             );
         }
         let m = self.manager();
@@ -226,15 +224,12 @@ impl Service {
                 outln!("launchd: {}", if loaded { "loaded" } else { "not loaded" })?;
             }
         }
-        match running_daemon() {
-            Some(pid) => {
-                outln!("daemon: running (pid {pid})")?;
-                Ok(ExitCode::SUCCESS)
-            }
-            None => {
-                outln!("daemon: not running")?;
-                Ok(ExitCode::from(3))
-            }
+        if let Some(pid) = running_daemon() {
+            outln!("daemon: running (pid {pid})")?;
+            Ok(ExitCode::SUCCESS)
+        } else {
+            outln!("daemon: not running")?;
+            Ok(ExitCode::from(3))
         }
     }
 

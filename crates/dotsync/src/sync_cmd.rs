@@ -92,7 +92,7 @@ pub fn show_stream(
         }
         if json {
             // A closed stdout (`| head`) ends the output (quietly, at the top), not the sync.
-            writeln!(out, "{line}").and_then(|_| out.flush())?;
+            writeln!(out, "{line}").and_then(|()| out.flush())?;
         }
         let line: SyncLine = match serde_json::from_str(&line) {
             Ok(l) => l,

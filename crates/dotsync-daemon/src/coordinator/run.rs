@@ -30,14 +30,15 @@ pub(super) async fn run_loop(app: App, id: String) {
                 let cfg = load_config(&app, &id).await;
                 fail_subscribers(&app, cfg.as_ref(), &id, q, ErrorKind::Cancelled, &msg);
             }
-            Job::Run(q) => match load_config(&app, &id).await {
-                Some(cfg) => run(&app, cfg, q).await,
-                None => {
+            Job::Run(q) => {
+                if let Some(cfg) = load_config(&app, &id).await {
+                    run(&app, cfg, q).await
+                } else {
                     let msg = format!("config {id} was deleted before its sync could start");
                     fail_subscribers(&app, None, &id, q, ErrorKind::NotFound, &msg);
                     app.sync.forget_when_done(&id);
                 }
-            },
+            }
             Job::Check { paths, rescan } => {
                 let Some(cfg) = load_config(&app, &id).await else {
                     app.sync.forget_when_done(&id);
@@ -131,7 +132,7 @@ pub(super) async fn run(app: &App, cfg: SyncConfig, q: Queued) {
             deleted = summary.deleted,
             conflicts = summary.conflicts,
             failed = summary.failed,
-            commit = summary.commit.as_deref().map(short).unwrap_or("-"),
+            commit = summary.commit.as_deref().map_or("-", short),
             ms,
             "sync ok"
         );
@@ -236,30 +237,29 @@ pub(super) fn fail_subscribers(
         return;
     }
     let placeholder;
-    let cfg = match cfg {
-        Some(c) => c,
-        None => {
-            placeholder = SyncConfig {
-                id: id.to_owned(),
-                name: id.to_owned(),
-                paths: Vec::new(),
-                ignore: Vec::new(),
-                remote: String::new(),
-                branch: String::new(),
-                direction: Default::default(),
-                on_conflict: Default::default(),
-                auto: false,
-                interval_s: 60,
-                notify: true,
-                structured_merge: true,
-                merge_formats: Default::default(),
-                machines: Vec::new(),
-                encrypt: Vec::new(),
-                per_machine: Vec::new(),
-                plaintext: Vec::new(),
-            };
-            &placeholder
-        }
+    let cfg = if let Some(c) = cfg {
+        c
+    } else {
+        placeholder = SyncConfig {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            paths: Vec::new(),
+            ignore: Vec::new(),
+            remote: String::new(),
+            branch: String::new(),
+            direction: Default::default(),
+            on_conflict: Default::default(),
+            auto: false,
+            interval_s: 60,
+            notify: true,
+            structured_merge: true,
+            merge_formats: Default::default(),
+            machines: Vec::new(),
+            encrypt: Vec::new(),
+            per_machine: Vec::new(),
+            plaintext: Vec::new(),
+        };
+        &placeholder
     };
     let run_id = new_run_id();
     let trigger = Trigger::from_name(&q.trigger);

@@ -38,12 +38,14 @@ fn a_config_the_watcher_saw_nothing_of_is_still_looked_at_whole_now_and_then() {
 fn on_manual_clock() -> (Coordinator, Arc<Mutex<Instant>>) {
     let t = Arc::new(Mutex::new(Instant::now()));
     let t2 = t.clone();
-    let c = Coordinator::with_clock(move || *t2.lock().unwrap_or_else(|p| p.into_inner()));
+    let c = Coordinator::with_clock(move || {
+        *t2.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    });
     (c, t)
 }
 
 fn advance(t: &Mutex<Instant>, by: Duration) {
-    let mut g = t.lock().unwrap_or_else(|p| p.into_inner());
+    let mut g = t.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     *g += by;
 }
 
@@ -146,7 +148,7 @@ fn a_failed_sync_backs_off_and_is_retried_when_its_time_comes() {
     run_alone(&c, &summary(false, Some("offline")));
     advance(&t, backoff(1, 1));
     assert_eq!(decision(&c), "skip", "the second wait is longer");
-    advance(&t, backoff(1, 2) - backoff(1, 1));
+    advance(&t, backoff(1, 2).checked_sub(backoff(1, 1)).unwrap());
     assert_eq!(decision(&c), "retry");
     // A success clears it all.
     let _ = c.enqueue("cfg", RunOptions::default(), "retry", None);

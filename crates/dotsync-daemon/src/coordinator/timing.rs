@@ -8,7 +8,7 @@ pub fn settle() -> Duration {
     std::env::var("DOTSYNC_SETTLE_MS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
-        .map_or(Duration::from_millis(1000), Duration::from_millis)
+        .map_or(Duration::from_secs(1), Duration::from_millis)
 }
 
 /// How often an `auto` config is looked at whole even when the watcher saw nothing

@@ -14,7 +14,7 @@ pub(super) async fn presence_loop(
                 Some(url) => round(&app, &url).await,
                 None => return,
             },
-            _ = tokio::time::sleep(TICK) => periodic(&app).await,
+            () = tokio::time::sleep(TICK) => periodic(&app).await,
             _ = shutdown.changed() => return,
         }
     }

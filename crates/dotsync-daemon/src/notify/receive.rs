@@ -56,12 +56,11 @@ impl Via {
 pub(super) async fn handle(app: &App, data: &[u8], via: Via) {
     let n = &app.notify;
     bump(&n.stats.received);
-    let unverified = match wire::parse(data) {
-        Ok(u) => u,
-        Err(_) => {
-            bump(&n.stats.malformed);
-            return;
-        }
+    let unverified = if let Ok(u) = wire::parse(data) {
+        u
+    } else {
+        bump(&n.stats.malformed);
+        return;
     };
     let known = {
         let st = n.lock();
@@ -123,21 +122,15 @@ pub(super) async fn handle(app: &App, data: &[u8], via: Via) {
             Kind::Poke => {
                 tracing::debug!(from = %msg.n, branch = %msg.b, via = via.name(), "poke");
                 r.hint = Some((msg.b.clone(), msg.c.clone()));
-                let checker = match &r.checker {
-                    Some(c) => c.clone(),
-                    None => {
-                        let c = Arc::new(Notify::new());
-                        r.checker = Some(c.clone());
-                        if let Some(shutdown) = st.shutdown.clone() {
-                            tokio::spawn(checker_loop(
-                                app.clone(),
-                                url.clone(),
-                                c.clone(),
-                                shutdown,
-                            ));
-                        }
-                        c
+                let checker = if let Some(c) = &r.checker {
+                    c.clone()
+                } else {
+                    let c = Arc::new(Notify::new());
+                    r.checker = Some(c.clone());
+                    if let Some(shutdown) = st.shutdown.clone() {
+                        tokio::spawn(checker_loop(app.clone(), url.clone(), c.clone(), shutdown));
                     }
+                    c
                 };
                 checker.notify_one();
             }
@@ -159,13 +152,13 @@ pub(super) async fn checker_loop(
 ) {
     loop {
         tokio::select! {
-            _ = poked.notified() => {}
+            () = poked.notified() => {}
             _ = shutdown.changed() => return,
         }
         bump(&app.notify.stats.checks);
         check_remote(&app, &url).await;
         tokio::select! {
-            _ = tokio::time::sleep(CHECK_EVERY) => {}
+            () = tokio::time::sleep(CHECK_EVERY) => {}
             _ = shutdown.changed() => return,
         }
     }

@@ -177,7 +177,7 @@ impl Relay {
                             warned = true;
                         }
                         tokio::select! {
-                            _ = tokio::time::sleep(backoff) => {}
+                            () = tokio::time::sleep(backoff) => {}
                             _ = shutdown.changed() => break,
                         }
                         backoff = (backoff * 2).min(Duration::from_secs(60));
@@ -214,7 +214,7 @@ impl Relay {
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -116,7 +116,7 @@ pub async fn events(
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                _ = tx.closed() => return,
+                () = tx.closed() => return,
                 _ = shutdown.changed() => return,
             }
         }

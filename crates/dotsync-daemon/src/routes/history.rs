@@ -78,16 +78,15 @@ pub fn locate(
     } else {
         RepoPath::parse(path).map_err(|e| ApiError::invalid("path", e.to_string()))?
     };
-    let cfg = match config {
-        Some(key) => app.config(key)?,
-        None => {
-            let abs = rel.under(&app.home);
-            app.store
-                .list_configs()?
-                .into_iter()
-                .find(|c| Coverage::of(c, &app.home).is_ok_and(|cov| cov.covers_file(&abs)))
-                .ok_or_else(|| ApiError::not_found(format!("no config syncs ~/{rel}")))?
-        }
+    let cfg = if let Some(key) = config {
+        app.config(key)?
+    } else {
+        let abs = rel.under(&app.home);
+        app.store
+            .list_configs()?
+            .into_iter()
+            .find(|c| Coverage::of(c, &app.home).is_ok_and(|cov| cov.covers_file(&abs)))
+            .ok_or_else(|| ApiError::not_found(format!("no config syncs ~/{rel}")))?
     };
     Ok((cfg, rel.to_string()))
 }

@@ -7,8 +7,11 @@ fn cfg(id: &str, paths: &[&str], ignore: &[&str]) -> SyncConfig {
     SyncConfig {
         id: id.to_owned(),
         name: id.to_owned(),
-        paths: paths.iter().map(|p| p.to_string()).collect(),
-        ignore: ignore.iter().map(|p| p.to_string()).collect(),
+        paths: paths.iter().map(std::string::ToString::to_string).collect(),
+        ignore: ignore
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect(),
         remote: "/nowhere.git".to_owned(),
         branch: "main".to_owned(),
         direction: Default::default(),

@@ -115,7 +115,10 @@ impl Repo {
     /// back) until [`finish_pack`](Self::finish_pack). Objects in it are readable by git only
     /// once it is finished.
     pub fn begin_pack(&self) -> Result<(), SyncError> {
-        let mut pack = self.pack.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pack = self
+            .pack
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if pack.is_none() {
             *pack = Some(crate::pack::PackWriter::new(&self.dir.join("objects"))?);
         }
@@ -125,7 +128,11 @@ impl Repo {
     /// Finishes the pack begun by [`begin_pack`](Self::begin_pack), if any: its objects become
     /// readable; later objects are loose again.
     pub fn finish_pack(&self) -> Result<(), SyncError> {
-        let pack = self.pack.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let pack = self
+            .pack
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         match pack {
             Some(p) => p.finish(),
             None => Ok(()),
@@ -136,7 +143,10 @@ impl Repo {
     /// (if absent); its id.
     pub fn write_object(&self, kind: &str, data: &[u8]) -> Result<String, SyncError> {
         {
-            let mut pack = self.pack.lock().unwrap_or_else(|p| p.into_inner());
+            let mut pack = self
+                .pack
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(p) = pack.as_mut() {
                 let oid = object_id(kind, data);
                 if self
@@ -164,7 +174,7 @@ impl Repo {
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(format!("{kind} {}\0", data.len()).as_bytes())
-            .and_then(|_| enc.write_all(data))
+            .and_then(|()| enc.write_all(data))
             .map_err(io(&path))?;
         let compressed = enc.finish().map_err(io(&path))?;
         let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io(&dir))?;
@@ -227,7 +237,7 @@ impl Repo {
             for (path, entry) in changes {
                 match entry {
                     Some((mode, oid)) => {
-                        info.extend_from_slice(format!("{mode:o} {oid}\t").as_bytes())
+                        info.extend_from_slice(format!("{mode:o} {oid}\t").as_bytes());
                     }
                     None => info.extend_from_slice(format!("0 {ZERO_OID}\t").as_bytes()),
                 }

@@ -143,7 +143,9 @@ impl Engine {
     /// whatever the home now holds.
     pub fn resolve(&self, cfg: &SyncConfig, path: &str, how: Resolution) -> Result<(), SyncError> {
         let (repo_dir, lock) = self.repo_and_lock(cfg);
-        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let c = self.conflict_record(cfg, path)?;
         let rp = parse_path(path)?;
         if !self.coverage(cfg)?.covers_file(&rp.under(&self.home)) {
@@ -188,8 +190,8 @@ impl Engine {
         };
         match how {
             Resolution::Local => {}
-            Resolution::Remote => match &remote {
-                Some(v) => {
+            Resolution::Remote => {
+                if let Some(v) = &remote {
                     let content = crate::local::for_home(&abs, v.kind, repo.read_blob(&v.blob)?);
                     let stat = target
                         .write(&abs, v.kind, v.mode, &content, current)
@@ -197,12 +199,11 @@ impl Engine {
                     outcome
                         .stats
                         .push((path.to_owned(), Some((stat, v.clone()))));
-                }
-                None => {
+                } else {
                     target.remove(&abs, current).map_err(fail)?;
                     outcome.stats.push((path.to_owned(), None));
                 }
-            },
+            }
             Resolution::Content(bytes) => {
                 // The edited result is a regular file: it keeps the permissions of the file it
                 // replaces, never those of a symlink (0777) or of anything else that is there.

@@ -236,7 +236,9 @@ impl Engine {
         }
         let (bytes, version) = self.version_at(cfg, &rp, rev)?;
         let (repo_dir, lock) = self.repo_and_lock(cfg);
-        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // The version being replaced may never have synced: it goes into history first, so
         // a restore cannot lose an edit.
         let repo = Repo::open_or_init(&repo_dir)?;

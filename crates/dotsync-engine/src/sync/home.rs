@@ -105,16 +105,15 @@ impl Engine {
                     detail,
                     base,
                 } => {
-                    let content = match content {
-                        Some(c) => c,
-                        None => {
-                            if blobs.is_none() {
-                                blobs = Some(repo.blob_stream()?);
-                            }
-                            match blobs.as_mut() {
-                                Some(b) => b.read(&version.blob)?,
-                                None => continue,
-                            }
+                    let content = if let Some(c) = content {
+                        c
+                    } else {
+                        if blobs.is_none() {
+                            blobs = Some(repo.blob_stream()?);
+                        }
+                        match blobs.as_mut() {
+                            Some(b) => b.read(&version.blob)?,
+                            None => continue,
                         }
                     };
                     let abs = path.under(&self.home);
@@ -236,8 +235,7 @@ impl Engine {
         }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
         let settle_ns = i64::try_from(settle.as_nanos()).unwrap_or(i64::MAX);
         let recent: Vec<(&RepoPath, &LocalEntry)> = files
             .iter()

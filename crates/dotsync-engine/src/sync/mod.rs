@@ -59,7 +59,9 @@ impl Engine {
         let url = expand_remote(&cfg.remote, &self.home);
         let repo_dir = self.repo_dir(&url);
         let lock = self.repo_lock(&repo_dir);
-        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         sink(&SyncEvent::Start {
             config: cfg.name.clone(),
             config_id: cfg.id.clone(),
@@ -305,8 +307,7 @@ impl Engine {
             .extend(uncovered_conflicts.into_keys());
         let now_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
+            .map_or(0, |d| d.as_nanos() as i64);
         let stat_rows = |files: &BTreeMap<RepoPath, LocalEntry>| -> Vec<(String, Option<(crate::scan::StatKey, Version)>)> {
             files
                 .iter()
@@ -461,7 +462,7 @@ impl Engine {
                             detail.clone(),
                         ),
                         HomeChange::Remove { path, detail } => {
-                            em.file(path.as_str(), FileAction::Deleted, 0, detail.clone())
+                            em.file(path.as_str(), FileAction::Deleted, 0, detail.clone());
                         }
                     }
                 }

@@ -142,7 +142,7 @@ impl Engine {
             };
             // The recorded base is behind: whatever is decided, it must be brought forward.
             let stale_base = b != bases.get(&key);
-            let size = local.get(&path).map(|e| e.size).unwrap_or(0);
+            let size = local.get(&path).map_or(0, |e| e.size);
 
             if let Some(c) = open_conflicts.get(&key) {
                 if l == r {
@@ -247,15 +247,14 @@ impl Engine {
                     p.events
                         .push((key, FileAction::Skipped, 0, Some(why.into())));
                 }
-                Decision::Push => match l {
-                    Some(lv) => {
+                Decision::Push => {
+                    if let Some(lv) = l {
                         if !self.stage_or_hold(cfg, repo, remote, &path, lv, &mut p, em)? {
                             continue;
                         }
                         p.pushed_bases.push((key.clone(), Some(lv.clone())));
                         p.events.push((key, FileAction::Pushed, size, None));
-                    }
-                    None => {
+                    } else {
                         deletions += 1;
                         p.tree_changes.push((key.clone(), None));
                         p.meta.modes.remove(&key);
@@ -267,23 +266,24 @@ impl Engine {
                             Some("deleted here; removed from the remote".into()),
                         ));
                     }
-                },
-                Decision::Pull => match r {
-                    Some(rv) => p.pull(path, rv, FileAction::Pulled, None),
-                    None => {
+                }
+                Decision::Pull => {
+                    if let Some(rv) = r {
+                        p.pull(path, rv, FileAction::Pulled, None)
+                    } else {
                         deletions += 1;
                         p.home_changes.push(HomeChange::Remove {
                             path,
                             detail: Some("deleted on another machine".into()),
                         });
                     }
-                },
+                }
                 Decision::Merge => {
                     let (Some(bv), Some(lv), Some(rv), Some(m)) = (b, l, r, merged) else {
                         unreachable_merge()
                     };
                     // Each side's mode change wins over an unchanged mode.
-                    let mode = if lv.mode != bv.mode { lv.mode } else { rv.mode };
+                    let mode = if lv.mode == bv.mode { rv.mode } else { lv.mode };
                     let blob = repo.write_blob(&m)?;
                     let v = Version {
                         kind: Kind::File,
@@ -380,18 +380,13 @@ impl Engine {
                             p.events.push((key, FileAction::Resolved, size, Some("kept this machine's version (on_conflict = local); this config only pulls, so it stays here".into())));
                         }
                         Some(Side::Local) => {
-                            match l {
-                                Some(lv) => {
-                                    if !self
-                                        .stage_or_hold(cfg, repo, remote, &path, lv, &mut p, em)?
-                                    {
-                                        continue;
-                                    }
+                            if let Some(lv) = l {
+                                if !self.stage_or_hold(cfg, repo, remote, &path, lv, &mut p, em)? {
+                                    continue;
                                 }
-                                None => {
-                                    p.tree_changes.push((key.clone(), None));
-                                    p.meta.modes.remove(&key);
-                                }
+                            } else {
+                                p.tree_changes.push((key.clone(), None));
+                                p.meta.modes.remove(&key);
                             }
                             p.pushed_bases.push((key.clone(), l.cloned()));
                             p.events.push((key, FileAction::Resolved, size, Some("kept this machine's version (on_conflict = local); the other stays in history".into())));
@@ -453,7 +448,11 @@ impl Engine {
 /// `~/.config/nvim` symlink while the remote has files under `.config/nvim/`). Such changes are
 /// dropped from the commit and reported; the rest of the sync goes on, and nothing is lost.
 pub(super) fn drop_file_dir_clashes(remote: &RemoteState, p: &mut Planned, em: &mut Emitter<'_>) {
-    let mut files: BTreeSet<String> = remote.files.keys().map(|k| k.to_string()).collect();
+    let mut files: BTreeSet<String> = remote
+        .files
+        .keys()
+        .map(std::string::ToString::to_string)
+        .collect();
     // What the config does not cover is in the tree too, and must not be replaced.
     files.extend(remote.others.iter().cloned());
     let mut ours: BTreeSet<String> = BTreeSet::new();

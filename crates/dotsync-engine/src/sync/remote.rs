@@ -235,7 +235,7 @@ impl Engine {
         }
         let mut plain_on_remote = BTreeSet::new();
         let mut needs_key = Vec::new();
-        for (p, v) in files.iter_mut() {
+        for (p, v) in &mut files {
             if v.kind != Kind::File || !cfg.encrypts(p.as_str()) {
                 continue;
             }

@@ -104,12 +104,11 @@ impl Flow<'_> {
                 value,
                 comma,
             });
-            match comma {
-                Some(_) => self.pos += 1,
-                None => {
-                    self.expect(close)?;
-                    break;
-                }
+            if comma.is_some() {
+                self.pos += 1
+            } else {
+                self.expect(close)?;
+                break;
             }
         }
         self.depth -= 1;

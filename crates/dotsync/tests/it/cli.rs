@@ -658,7 +658,7 @@ fn a_remote_file_named_with_terminal_escapes_cannot_take_over_the_terminal() {
     assert_terminal_safe("conflicts", &out.stdout);
     assert_terminal_safe("conflicts (stderr)", &out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains(r#"\e]0;pwned\x07"#),
+        String::from_utf8_lossy(&out.stdout).contains(r"\e]0;pwned\x07"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );

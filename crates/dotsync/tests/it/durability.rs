@@ -431,7 +431,7 @@ fn the_state_is_private_and_lives_in_dotsync_home() {
     m.stop_daemon();
     use std::os::unix::fs::PermissionsExt;
     let set = |p: &std::path::Path, mode: u32| {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
     };
     set(&root, 0o755);
     set(&state, 0o755);

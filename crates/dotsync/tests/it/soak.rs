@@ -636,7 +636,7 @@ fn three_daemons_editing_at_random_converge_and_lose_no_edit() {
             }
         }
     }
-    let settle_time = s.start.elapsed() - edits_done;
+    let settle_time = s.start.elapsed().checked_sub(edits_done).unwrap();
     let mut rounds = 0;
     loop {
         rounds += 1;
@@ -673,21 +673,21 @@ fn three_daemons_editing_at_random_converge_and_lose_no_edit() {
                 ))
             };
             let local = side("local");
-            match files.get(path) {
-                Some(bytes) => {
-                    assert_eq!(c["local_exists"], true, "{}: {c}", m.name);
-                    assert_eq!(local.status, 200, "{}: {path}: {}", m.name, local.text);
-                    if local.text.as_bytes() != bytes.as_slice() {
-                        s.fail(&[path], &format!(
+            if let Some(bytes) = files.get(path) {
+                assert_eq!(c["local_exists"], true, "{}: {c}", m.name);
+                assert_eq!(local.status, 200, "{}: {path}: {}", m.name, local.text);
+                if local.text.as_bytes() != bytes.as_slice() {
+                    s.fail(
+                        &[path],
+                        &format!(
                             "{}: the conflict's local side of {path} is not the file in the home",
                             m.name
-                        ));
-                    }
+                        ),
+                    );
                 }
-                None => {
-                    assert_eq!(c["local_exists"], false, "{}: {c}", m.name);
-                    assert_eq!(local.status, 404, "{}: {path}: {}", m.name, local.text);
-                }
+            } else {
+                assert_eq!(c["local_exists"], false, "{}: {c}", m.name);
+                assert_eq!(local.status, 404, "{}: {path}: {}", m.name, local.text);
             }
             if c["remote_commit"].as_str() != Some(tip.as_str()) {
                 s.fail(
@@ -700,21 +700,18 @@ fn three_daemons_editing_at_random_converge_and_lose_no_edit() {
                 );
             }
             let remote_side = side("remote");
-            match tip_blobs.get(path) {
-                Some(blob) => {
-                    assert_eq!(c["remote_exists"], true, "{}: {c}", m.name);
-                    assert_eq!(remote_side.status, 200, "{}: {}", m.name, remote_side.text);
-                    assert_eq!(
-                        &blob_id(remote_side.text.as_bytes()),
-                        blob,
-                        "{}: the conflict's remote side of {path} is not the tip's",
-                        m.name
-                    );
-                }
-                None => {
-                    assert_eq!(c["remote_exists"], false, "{}: {c}", m.name);
-                    assert_eq!(remote_side.status, 404, "{}: {}", m.name, remote_side.text);
-                }
+            if let Some(blob) = tip_blobs.get(path) {
+                assert_eq!(c["remote_exists"], true, "{}: {c}", m.name);
+                assert_eq!(remote_side.status, 200, "{}: {}", m.name, remote_side.text);
+                assert_eq!(
+                    &blob_id(remote_side.text.as_bytes()),
+                    blob,
+                    "{}: the conflict's remote side of {path} is not the tip's",
+                    m.name
+                );
+            } else {
+                assert_eq!(c["remote_exists"], false, "{}: {c}", m.name);
+                assert_eq!(remote_side.status, 404, "{}: {}", m.name, remote_side.text);
             }
         }
         for st in status_configs(m) {
@@ -753,7 +750,7 @@ fn three_daemons_editing_at_random_converge_and_lose_no_edit() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    reachable.extend(ids.iter().map(|s| s.to_string()));
+    reachable.extend(ids.iter().map(std::string::ToString::to_string));
     let batch = git_dir(
         &s.remote,
         &["cat-file", "--batch"],

@@ -47,7 +47,7 @@ fn login(m: &Machine) -> Session {
     let cookies: Vec<String> = resp
         .all("set-cookie")
         .iter()
-        .map(|s| s.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
     let port = m.d().addr.rsplit(':').next().unwrap().to_owned();
     assert_eq!(cookies.len(), 1, "only the session cookie: {cookies:?}");

@@ -43,7 +43,7 @@ impl World {
         self.dir.path()
     }
 
-    /// A machine named `name`: `<world>/<name>/home` as HOME, `<home>/.dotsync` as DOTSYNC_HOME.
+    /// A machine named `name`: `<world>/<name>/home` as HOME, `<home>/.dotsync` as `DOTSYNC_HOME`.
     pub fn machine(&self, name: &str) -> Machine {
         let home = self.path().join(name).join("home");
         std::fs::create_dir_all(&home).expect("create home");
@@ -126,7 +126,7 @@ pub struct Resp {
 }
 
 impl Machine {
-    /// A `dotsync` command with this machine's environment (and no DOTSYNC_ADDR).
+    /// A `dotsync` command with this machine's environment (and no `DOTSYNC_ADDR`).
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(BIN);
         c.env("HOME", &self.home)
