@@ -96,9 +96,8 @@ pub fn decide(
 /// in history: there it stays a conflict for the person to settle.
 pub fn settle(policy: OnConflict, direction: Direction) -> Option<Side> {
     match (policy, direction) {
-        (OnConflict::KeepBoth, _) => None,
+        (OnConflict::KeepBoth, _) | (OnConflict::Remote, Direction::Pull) => None,
         (OnConflict::Local, _) => Some(Side::Local),
-        (OnConflict::Remote, Direction::Pull) => None,
         (OnConflict::Remote, _) => Some(Side::Remote),
     }
 }
@@ -115,6 +114,7 @@ pub enum Side {
 mod tests {
     use super::*;
 
+    #[allow(clippy::unnecessary_wraps, reason = "`decide` takes optional versions")]
     fn v(blob: &str) -> Option<Version> {
         Some(Version {
             kind: Kind::File,

@@ -26,7 +26,7 @@ impl Background {
     pub(crate) fn start(
         app: &App,
         opts: WatchOptions,
-        notify: crate::notify::NotifyOptions,
+        notify: &crate::notify::NotifyOptions,
     ) -> Self {
         app.sync.set_background(true);
         let shutdown = app.sync.shutdown_signal();

@@ -207,7 +207,7 @@ impl Coordinator {
         q.rewind = opts.rewind.or(q.rewind);
         if let Some(s) = subscriber {
             if q.subscribers.is_empty() {
-                q.trigger = trigger.to_owned();
+                trigger.clone_into(&mut q.trigger);
             }
             q.subscribers.push(s);
         }
@@ -355,7 +355,7 @@ impl Coordinator {
         } else {
             SyncState::Error
         };
-        e.last_error = s.error.clone();
+        e.last_error.clone_from(&s.error);
         e.last_error_kind = s.error_kind;
         e.failures = e.failures.saturating_add(1);
         e.retry_at = Some(self.now() + retry_delay(cfg.interval_s, e.failures, transient));

@@ -118,8 +118,8 @@ impl Hub {
 
     /// Publishes an event with any data (tests of the stream itself).
     #[cfg(test)]
-    pub fn emit_test(&self, kind: &'static str, data: serde_json::Value) -> u64 {
-        self.emit_raw(kind, raw(&data))
+    pub fn emit_test(&self, kind: &'static str, data: &serde_json::Value) -> u64 {
+        self.emit_raw(kind, raw(data))
     }
 
     /// The id the next event will get.

@@ -63,6 +63,10 @@ pub fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// A body that could not be read, in the API's error shape: 413 over [`MAX_BODY`], else 400.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "a `map_err` adapter: takes the rejection as `map_err` hands it over"
+)]
 pub fn body_rejection(rej: BytesRejection) -> ApiError {
     if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(

@@ -203,7 +203,7 @@ pub async fn serve_with(
             debounce: opts.debounce,
             limit: opts.watch_limit,
         },
-        opts.notify.clone(),
+        &opts.notify,
     );
     let router = app.router();
     let app2 = app.clone();

@@ -164,6 +164,10 @@ struct Pending {
     rescan: bool,
 }
 
+#[allow(
+    clippy::struct_field_names,
+    reason = "`state_root` is `DOTSYNC_HOME`, dotsync's state, not this struct's"
+)]
 struct State {
     app: App,
     home: PathBuf,
@@ -314,6 +318,10 @@ impl State {
         self.last_at = Some(now);
     }
 
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "the watcher's channel hands each event over; it ends here"
+    )]
     fn on_event(&mut self, ev: notify::Event) {
         if let Some(dir) = &self.cookie_dir
             && !ev.paths.is_empty()
@@ -405,6 +413,10 @@ impl State {
         }
     }
 
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "the watcher's channel hands each error over; it ends here"
+    )]
     fn on_error(&mut self, e: notify::Error) {
         if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) {
             // A directory created inside a watched tree could not be watched.

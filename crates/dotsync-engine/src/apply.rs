@@ -171,6 +171,10 @@ impl Target<'_> {
     /// The second half: the staged bytes take the file's place, unless the file changed since
     /// the scan (then the temporary file goes and the edit wins). The directory is not synced
     /// here: the caller syncs each directory once. Returns the new file's stat.
+    #[allow(
+        clippy::unused_self,
+        reason = "the second half of the applier's write, beside its first"
+    )]
     pub fn commit(&self, staged: &Staged) -> Result<StatKey, ApplyError> {
         let done = (|| -> Result<StatKey, ApplyError> {
             // Last look before the rename: an edit that landed during the write wins.

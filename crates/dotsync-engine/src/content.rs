@@ -13,6 +13,7 @@
 //! Keys: each machine has X25519 identities in `state/key.txt` (0600); the repository lists
 //! the public keys every machine encrypts to in `.dotsync/recipients.txt`.
 
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::str::FromStr;
@@ -103,7 +104,7 @@ fn parse_identities(text: &str) -> Result<Vec<x25519::Identity>, KeyError> {
 fn identities_text(ids: &[x25519::Identity]) -> String {
     let mut out = String::from("# dotsync: this machine's age identities; keep this file secret\n");
     for id in ids {
-        out.push_str(&format!("# public key: {}\n", id.to_public()));
+        let _ = writeln!(out, "# public key: {}", id.to_public());
         out.push_str(id.to_string().expose_secret());
         out.push('\n');
     }
@@ -323,7 +324,7 @@ impl Sealer {
                     out.push('\n');
                 }
                 let name: String = machine.chars().filter(|c| !c.is_control()).collect();
-                out.push_str(&format!("{public} # {name}\n"));
+                let _ = writeln!(out, "{public} # {name}");
                 changed = true;
             }
         }
@@ -402,6 +403,7 @@ mod tests {
 
     #[test]
     fn keys_export_and_import_with_a_passphrase() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("tempdir");
         let a = dir.path().join("a.txt");
         let b = dir.path().join("b.txt");
@@ -422,7 +424,6 @@ mod tests {
                 .expect("again")
                 .is_empty()
         );
-        use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&b)
             .expect("key file")
             .permissions()

@@ -37,7 +37,9 @@ pub struct Repo {
 
 impl std::fmt::Debug for Repo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Repo").field("dir", &self.dir).finish()
+        f.debug_struct("Repo")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 

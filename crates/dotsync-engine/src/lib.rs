@@ -277,6 +277,7 @@ impl Engine {
 
     /// Treats the home's file system as case-insensitive (or not) instead of probing it:
     /// tests of what macOS and Windows file systems do, on Linux.
+    #[must_use]
     pub fn with_case_insensitive(self, yes: bool) -> Self {
         let _ = self.case_insensitive.set(yes);
         self
@@ -305,8 +306,9 @@ impl Engine {
     }
 
     /// Names this machine explicitly (tests run several machines in one process).
+    #[must_use]
     pub fn with_machine(mut self, name: &str) -> Self {
-        self.machine = name.to_owned();
+        name.clone_into(&mut self.machine);
         self
     }
 

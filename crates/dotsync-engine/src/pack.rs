@@ -8,6 +8,7 @@
 //! and `git repack` may improve them later.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -35,7 +36,12 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> SyncError + '_ {
 fn raw_oid(hex: &str) -> [u8; 20] {
     let mut out = [0u8; 20];
     for (i, pair) in hex.as_bytes().chunks(2).take(20).enumerate() {
-        let d = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+        let d = |c: u8| {
+            (c as char)
+                .to_digit(16)
+                .and_then(|v| u8::try_from(v).ok())
+                .unwrap_or(0)
+        };
         out[i] = d(pair[0]) << 4 | d(pair[1]);
     }
     out
@@ -182,7 +188,10 @@ impl PackWriter {
         let idx_sum = sha1_smol::Sha1::from(&idx).digest().bytes();
         idx.extend_from_slice(&idx_sum);
 
-        let name: String = pack_sum.iter().map(|b| format!("{b:02x}")).collect();
+        let name: String = pack_sum.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        });
         let pack_path = dir.join(format!("pack-{name}.pack"));
         let idx_path = dir.join(format!("pack-{name}.idx"));
         tmp.persist(&pack_path).map_err(|e| SyncError::Io {

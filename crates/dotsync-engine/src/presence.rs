@@ -116,6 +116,10 @@ pub fn machine_ref_name(name: &str) -> String {
     if s.is_empty() || s.starts_with('.') {
         s.insert(0, '_');
     }
+    #[allow(
+        clippy::case_sensitive_file_extension_comparisons,
+        reason = "git refuses a ref ending in `.lock`, in exactly that case"
+    )]
     if s.ends_with(".lock") || s.ends_with('.') {
         s.push('_');
     }

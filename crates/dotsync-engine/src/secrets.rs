@@ -123,10 +123,18 @@ fn high_entropy(v: &str) -> bool {
     for c in v.chars() {
         *counts.entry(c).or_insert(0usize) += 1;
     }
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "an estimate over a short string: counts stay far below 2^52"
+    )]
     let n = v.len() as f64;
     let entropy: f64 = counts
         .values()
         .map(|&c| {
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "an estimate over a short string: counts stay far below 2^52"
+            )]
             let p = c as f64 / n;
             -p * p.log2()
         })

@@ -83,6 +83,10 @@ pub fn build_on(
                 .entries
                 .entry(name)
                 .or_insert_with(|| Change::Dir(Node::default()));
+            #[allow(
+                clippy::match_same_arms,
+                reason = "each case of what was there before is stated on its own"
+            )]
             match next {
                 // Nothing to remove below a file, or below nothing.
                 Change::Leaf(Some(_)) | Change::Gone if change.is_none() => continue 'changes,
@@ -292,7 +296,7 @@ mod tests {
             self.0
         }
         fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-            xs[(self.next() % xs.len() as u64) as usize]
+            xs[usize::try_from(self.next() % xs.len() as u64).unwrap()]
         }
     }
 

@@ -40,7 +40,7 @@ fn crash_once(point: &str) {
     let scenario = fail::FailScenario::setup();
     fail::cfg(point, "panic").unwrap();
     let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        a.sync_with(&Default::default())
+        a.sync_with(&dotsync_engine::SyncOptions::default())
     }));
     fail::remove(point);
     assert!(died.is_err(), "{point}: the crash point was never reached");

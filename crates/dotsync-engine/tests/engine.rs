@@ -33,7 +33,9 @@ fn first_push_then_first_pull_carries_content_modes_and_symlinks() {
     )
     .unwrap();
     std::os::unix::fs::symlink("init.lua", a.home.join(".config/nvim/link.lua")).unwrap();
-    let big: Vec<u8> = (0..2 * 1024 * 1024).map(|i| (i * 7 % 256) as u8).collect();
+    let big: Vec<u8> = (0..2 * 1024 * 1024)
+        .map(|i: u32| u8::try_from(i * 7 % 256).unwrap())
+        .collect();
     std::fs::write(a.home.join(".config/nvim/blob.bin"), &big).unwrap();
 
     let (s, _) = a.sync();
@@ -754,8 +756,8 @@ fn an_append_during_the_sync_is_merged_next_time_not_a_conflict() {
                 }
             )
         {
-            appended = true;
             use std::io::Write;
+            appended = true;
             let mut f = std::fs::OpenOptions::new()
                 .append(true)
                 .open(&path)
@@ -1106,7 +1108,7 @@ fn walk_count(dir: &Path, f: impl Fn(&Path) -> bool + Copy) -> usize {
     n
 }
 
-fn settings_pair(dir: &Path, extra: serde_json::Value) -> (Machine, Machine) {
+fn settings_pair(dir: &Path, extra: &serde_json::Value) -> (Machine, Machine) {
     let remote = bare(dir);
     let mut cfg = serde_json::json!({"name": "dots", "paths": ["~/.config"]});
     if let (Some(c), Some(e)) = (cfg.as_object_mut(), extra.as_object()) {
@@ -1132,7 +1134,7 @@ const SETTINGS_PATH: &str = ".config/Code/User/settings.json";
 #[test]
 fn settings_edited_on_adjacent_lines_merge_by_key_and_history_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = settings_pair(dir.path(), serde_json::json!({}));
+    let (a, b) = settings_pair(dir.path(), &serde_json::json!({}));
     a.write(SETTINGS_PATH, SETTINGS);
     a.sync();
     b.sync();
@@ -1166,7 +1168,7 @@ fn settings_edited_on_adjacent_lines_merge_by_key_and_history_says_so() {
 #[test]
 fn the_same_key_changed_twice_is_a_conflict_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = settings_pair(dir.path(), serde_json::json!({}));
+    let (a, b) = settings_pair(dir.path(), &serde_json::json!({}));
     a.write(SETTINGS_PATH, SETTINGS);
     a.sync();
     b.sync();
@@ -1186,7 +1188,7 @@ fn the_same_key_changed_twice_is_a_conflict_naming_the_key() {
 fn structured_merge_off_and_extra_globs() {
     // Off: the line merge's conflict stays.
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = settings_pair(dir.path(), serde_json::json!({"structured_merge": false}));
+    let (a, b) = settings_pair(dir.path(), &serde_json::json!({"structured_merge": false}));
     a.write(SETTINGS_PATH, SETTINGS);
     a.sync();
     b.sync();
@@ -1199,7 +1201,7 @@ fn structured_merge_off_and_extra_globs() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = settings_pair(
         dir.path(),
-        serde_json::json!({"merge_formats": {"*rc": "ini"}}),
+        &serde_json::json!({"merge_formats": {"*rc": "ini"}}),
     );
     let base = "[ui]\ncolor = auto\npager = less\n";
     a.write(".config/toolrc", base);

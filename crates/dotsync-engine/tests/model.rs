@@ -78,11 +78,15 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::print_stderr
+    clippy::print_stderr,
+    // Random picks below small bounds, and a rate printed to a few digits.
+    clippy::cast_possible_truncation,
+    clippy::cast_precision_loss
 )]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::fmt::Write as _;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -1599,7 +1603,7 @@ fn make_config(
         interval_s: 60,
         notify: false,
         structured_merge: true,
-        merge_formats: Default::default(),
+        merge_formats: BTreeMap::default(),
         machines: Vec::new(),
         encrypt: vec![ENCRYPTED.to_owned()],
         per_machine: vec![PER_MACHINE.to_owned()],
@@ -1758,8 +1762,10 @@ impl World {
     fn lines(&mut self, tag: &str, n: usize) -> Vec<u8> {
         let t = self.fresh();
         (0..n)
-            .map(|k| format!("{tag} {k} t{t}\n"))
-            .collect::<String>()
+            .fold(String::new(), |mut s, k| {
+                writeln!(s, "{tag} {k} t{t}").unwrap();
+                s
+            })
             .into_bytes()
     }
 
@@ -2336,7 +2342,7 @@ impl World {
                         ),
                     ));
                 }
-                let acts = actions.get(p).map(Vec::as_slice).unwrap_or(&[]);
+                let acts = actions.get(p).map_or(&[][..], Vec::as_slice);
                 let merged = acts.iter().any(|(a, _)| *a == FileAction::Merged);
                 // A file added to the remote by a machine whose person never touched it since
                 // it last synced is one it pulled: the remote deleted it meanwhile, and pushing
@@ -2426,7 +2432,7 @@ impl World {
         // (a merge carries it on in the merged file).
         let ok = matches!(res, Some(Ok(_)));
         for (p, e) in &pre.files {
-            let acts = actions.get(p).map(Vec::as_slice).unwrap_or(&[]);
+            let acts = actions.get(p).map_or(&[][..], Vec::as_slice);
             let held = acts.iter().any(|(a, _)| {
                 matches!(
                     a,
@@ -2624,21 +2630,18 @@ impl World {
     fn snapshot(&self) -> String {
         let mut s = String::new();
         for r in 0..self.remotes.len() {
-            s.push_str(&format!("{:?}\n", tip_of(&self.remote_at(r))));
+            let _ = writeln!(s, "{:?}", tip_of(&self.remote_at(r)));
         }
         for m in &self.machines {
             let scan = m.scan();
             for (p, e) in &scan.files {
-                s.push_str(&format!(
-                    "{} {p} {:?} {} {:o}\n",
-                    m.name, e.kind, e.blob, e.mode
-                ));
+                let _ = writeln!(s, "{} {p} {:?} {} {:o}", m.name, e.kind, e.blob, e.mode);
             }
             let cs = m.engine.conflicts(std::slice::from_ref(&m.cfg)).unwrap();
             for c in cs {
-                s.push_str(&format!("{} conflict {}\n", m.name, c.path));
+                let _ = writeln!(s, "{} conflict {}", m.name, c.path);
             }
-            s.push_str(&format!("{} {:?}\n", m.name, m.last_error));
+            let _ = writeln!(s, "{} {:?}", m.name, m.last_error);
         }
         s
     }
@@ -3145,12 +3148,13 @@ fn report(label: &str, spec: &Spec, ops: &[Op], f: &Failure) -> String {
         ops.len(),
     );
     for (i, op) in ops.iter().enumerate() {
-        s.push_str(&format!("    {i:>3}: {op}\n"));
+        let _ = writeln!(s, "    {i:>3}: {op}");
     }
-    s.push_str(&format!(
-        "  replay: DOTSYNC_MODEL_HISTORY='{}' cargo nextest run -p dotsync-engine --test model model_random_cases\n",
+    let _ = writeln!(
+        s,
+        "  replay: DOTSYNC_MODEL_HISTORY='{}' cargo nextest run -p dotsync-engine --test model model_random_cases",
         history_text(spec, ops)
-    ));
+    );
     s
 }
 
@@ -3167,9 +3171,10 @@ fn check_seed(seed: u64, shrink_budget: Duration, trace: bool) -> Result<Stats, 
                 let (s, o, f) = shrink(&spec, &ops, &f, shrink_budget);
                 msg.push_str(&report(&format!("seed {seed}, shrunk"), &s, &o, &f));
             }
-            msg.push_str(&format!(
-                "  replay the seed: DOTSYNC_MODEL_SEED={seed} cargo nextest run -p dotsync-engine --test model model_random_cases\n"
-            ));
+            let _ = writeln!(
+                msg,
+                "  replay the seed: DOTSYNC_MODEL_SEED={seed} cargo nextest run -p dotsync-engine --test model model_random_cases"
+            );
             Err((msg, stats))
         }
     }
@@ -3460,11 +3465,12 @@ fn keep_going(seeds: &[u64], budget: Duration, trace: bool) {
     let mut msg = String::new();
     for (class, fails) in &by_class {
         let list: Vec<String> = fails.iter().map(|(s, _)| s.to_string()).collect();
-        msg.push_str(&format!(
-            "`{class}`: {} seed(s): {}\n",
+        let _ = writeln!(
+            msg,
+            "`{class}`: {} seed(s): {}",
             fails.len(),
             list.join(" ")
-        ));
+        );
     }
     for fails in by_class.values() {
         let (seed, f) = &fails[0];

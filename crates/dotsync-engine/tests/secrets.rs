@@ -226,13 +226,13 @@ fn a_file_listed_in_encrypt_later_is_encrypted_on_the_remote_from_then_on() {
 
 #[test]
 fn a_per_machine_file_keeps_each_machines_version_and_both_are_in_history() {
+    const M: &str = ".config/monitors.xml";
     let dir = tempfile::tempdir().unwrap();
     let remote = bare(dir.path());
     let cfg = serde_json::json!({"name": "dots", "paths": ["~/.config", "~/.zshrc"],
         "per_machine": [".config/monitors.xml"]});
     let a = machine(dir.path(), "laptop", &remote, cfg.clone());
     let b = machine(dir.path(), "desk", &remote, cfg);
-    const M: &str = ".config/monitors.xml";
     a.write(M, "<laptop one screen/>\n");
     a.write(".zshrc", "shared\n");
     b.write(M, "<desk two screens/>\n");

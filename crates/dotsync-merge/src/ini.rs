@@ -10,6 +10,10 @@ use crate::Refusal;
 use crate::tree::{Edit, Entry, Kind, Node, ParseError, Splice, own_line_indent, splice};
 
 /// One key line: its key, the line's bytes (with its newline), the value's bytes.
+#[allow(
+    clippy::struct_field_names,
+    reason = "`line` is the key line's whole range, beside its key's and its value's"
+)]
 struct Line {
     key: String,
     line: Range<usize>,

@@ -88,7 +88,6 @@ fn get_mut<'a>(root: &'a mut Item, path: &[String]) -> Option<&'a mut Item> {
 
 /// A copy of theirs' item to put into ours: tables placed by ours' document.
 fn transplant(item: &Item) -> Item {
-    let mut item = item.clone();
     fn unplace(t: &mut Table) {
         t.set_position(None);
         for (_, i) in t.iter_mut() {
@@ -99,6 +98,7 @@ fn transplant(item: &Item) -> Item {
             }
         }
     }
+    let mut item = item.clone();
     match &mut item {
         Item::Table(t) => unplace(t),
         Item::ArrayOfTables(a) => a.iter_mut().for_each(unplace),

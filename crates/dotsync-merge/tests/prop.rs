@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use dotsync_merge::{Format, merge, parse_val};
 use proptest::prelude::*;
@@ -53,12 +54,12 @@ fn render(format: Format, doc: &Doc) -> String {
         Format::Toml | Format::Ini => {
             s.push_str("# settings\n");
             for (k, i) in scalars {
-                s.push_str(&format!("{k} = {i}\n"));
+                let _ = writeln!(s, "{k} = {i}");
             }
             for (k, m) in maps {
-                s.push_str(&format!("\n[{k}]\n"));
+                let _ = write!(s, "\n[{k}]\n");
                 for (n, i) in m {
-                    s.push_str(&format!("{n} = {i}\n"));
+                    let _ = writeln!(s, "{n} = {i}");
                 }
             }
         }
@@ -66,17 +67,19 @@ fn render(format: Format, doc: &Doc) -> String {
             s.push_str("# settings\n");
             for (k, v) in doc {
                 match v {
-                    V::Int(i) => s.push_str(&format!("{k}: {i}\n")),
+                    V::Int(i) => {
+                        let _ = writeln!(s, "{k}: {i}");
+                    }
                     // Some mappings on one line (`kb: {na: 1, nb: 2}`), the others as blocks.
                     V::Map(m) if k.as_str() < "kc" => {
                         let inner: Vec<String> =
                             m.iter().map(|(n, i)| format!("{n}: {i}")).collect();
-                        s.push_str(&format!("{k}: {{{}}}\n", inner.join(", ")));
+                        let _ = writeln!(s, "{k}: {{{}}}", inner.join(", "));
                     }
                     V::Map(m) => {
-                        s.push_str(&format!("{k}:\n"));
+                        let _ = writeln!(s, "{k}:");
                         for (n, i) in m {
-                            s.push_str(&format!("  {n}: {i}\n"));
+                            let _ = writeln!(s, "  {n}: {i}");
                         }
                     }
                 }

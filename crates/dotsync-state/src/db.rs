@@ -68,7 +68,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,7 +78,7 @@ impl std::fmt::Debug for Store {
 pub fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl Store {
@@ -328,12 +330,12 @@ mod tests {
 
     #[test]
     fn an_owner_whose_tables_are_newer_is_refused_and_others_open() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = dir.path().join("d.db");
         const OTHER: Schema = Schema {
             owner: "other",
             migrations: &["CREATE TABLE other_things (x INTEGER);"],
         };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("d.db");
         let store = Store::open(&db).expect("open");
         store.migrate(&OTHER).expect("migrate");
         store.migrate(&OTHER).expect("migrating twice does nothing");

@@ -1,3 +1,4 @@
+use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -208,6 +209,10 @@ pub fn home_dir() -> Result<PathBuf, LayoutError> {
 }
 
 /// `n` random bytes from the OS, hex encoded.
+///
+/// # Panics
+///
+/// When the operating system's random number source fails.
 pub fn random_hex(n: usize) -> String {
     let mut buf = vec![0u8; n];
     // The OS random source failing is not something dotsync can recover from or work around.
@@ -216,7 +221,10 @@ pub fn random_hex(n: usize) -> String {
         reason = "a failing OS random source is no input's doing and leaves nothing to fall back on"
     )]
     getrandom::fill(&mut buf).expect("the operating system's random number source failed");
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    buf.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 #[cfg(test)]

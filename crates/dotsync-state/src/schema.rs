@@ -87,6 +87,12 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
 
 /// Runs the migrations of `schema` its row says have not run yet, each in its own transaction
 /// together with its new count.
+#[allow(
+    clippy::cast_possible_wrap,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "SQLite versions are i64, migration lists a handful of entries; a version above the list is refused first"
+)]
 pub(crate) fn migrate(
     conn: &mut Connection,
     path: &Path,

@@ -259,7 +259,7 @@ pub struct SyncArgs {
     pub take_remote: bool,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone, Copy)]
 pub enum ServiceCmd {
     /// Write the service definition for this binary, enable it and start it.
     Install,

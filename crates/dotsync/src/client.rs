@@ -72,6 +72,10 @@ pub struct Unreachable {
 }
 
 impl Unreachable {
+    #[allow(
+        clippy::unused_self,
+        reason = "the hint belongs to the error it explains"
+    )]
     pub fn hint(&self) -> String {
         "its state lock is held, so it should be running; check `dotsync daemon`'s log, or set \
          DOTSYNC_ADDR"

@@ -13,17 +13,19 @@ use crate::{quote, render};
 
 pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
     match cli.command {
-        Command::Daemon(args) => crate::daemon::run(args)?,
-        Command::Init(args) => return Ok(crate::newcomer::init(args)?),
+        Command::Daemon(args) => crate::daemon::run(&args)?,
+        Command::Init(args) => return Ok(crate::newcomer::init(&args)?),
         Command::Add {
             paths,
             config,
             dry_run,
-        } => return Ok(crate::newcomer::add(paths, config, dry_run)?),
-        Command::Forget { paths, config } => return Ok(crate::newcomer::forget(paths, config)?),
-        Command::Pause { name } => return Ok(crate::newcomer::pause(name, false)?),
+        } => return Ok(crate::newcomer::add(&paths, config.as_deref(), dry_run)?),
+        Command::Forget { paths, config } => {
+            return Ok(crate::newcomer::forget(&paths, config.as_deref())?);
+        }
+        Command::Pause { name } => return Ok(crate::newcomer::pause(name.as_deref(), false)?),
         Command::Key(cmd) => return Ok(crate::key_cmd::run(cmd)?),
-        Command::Resume { name } => return Ok(crate::newcomer::pause(name, true)?),
+        Command::Resume { name } => return Ok(crate::newcomer::pause(name.as_deref(), true)?),
         Command::Completions { shell } => crate::newcomer::completions(shell),
         Command::Man { dir } => crate::newcomer::man(dir.as_deref())?,
         Command::Config(cmd) => return Ok(config(cmd)?),
@@ -47,7 +49,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
             crate::history_cmd::restore(config.as_deref(), &path, &rev)?;
         }
         Command::Files { config, json } => crate::history_cmd::files(config.as_deref(), json)?,
-        Command::Sync(args) => return Ok(crate::sync_cmd::run(args)?),
+        Command::Sync(args) => return Ok(crate::sync_cmd::run(&args)?),
         Command::Status { json } => crate::status_cmd::run(json)?,
         Command::Machines { json } => crate::machines_cmd::run(json)?,
         Command::Service(cmd) => return Ok(crate::service::run(cmd)?),
@@ -93,13 +95,13 @@ pub fn new_input(name: &str, remote: &str, branch: &str, paths: Vec<String>) -> 
         ignore: Vec::new(),
         remote: remote.to_owned(),
         branch: branch.to_owned(),
-        direction: Default::default(),
-        on_conflict: Default::default(),
+        direction: dotsync_api::Direction::default(),
+        on_conflict: dotsync_api::OnConflict::default(),
         auto: true,
         interval_s: 60,
         notify: true,
         structured_merge: true,
-        merge_formats: Default::default(),
+        merge_formats: std::collections::BTreeMap::default(),
         machines: Vec::new(),
         encrypt: Vec::new(),
         per_machine: Vec::new(),

@@ -7,7 +7,7 @@ use dotsync_state::Layout;
 
 use crate::cli::DaemonArgs;
 
-pub fn run(args: DaemonArgs) -> Result<()> {
+pub fn run(args: &DaemonArgs) -> Result<()> {
     init_logging();
     let addr: SocketAddr = resolve_addr(&args.addr)?;
     dotsync_daemon::check_loopback(&addr)?;

@@ -28,7 +28,8 @@ fn query(pairs: &[(&str, Option<&str>)]) -> String {
 }
 
 fn time(unix: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
+    let t =
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(unix).unwrap_or(0));
     humantime::format_rfc3339_seconds(t)
         .to_string()
         .replace('T', " ")

@@ -74,7 +74,7 @@ pub fn run(json: bool) -> Result<()> {
                         Some(t) if now - t < 5 => "now".to_owned(),
                         Some(t) => format!(
                             "{} ago",
-                            crate::status_cmd::duration((now - t).max(0) as u64)
+                            crate::status_cmd::duration(u64::try_from(now - t).unwrap_or(0))
                         ),
                         None => "never".to_owned(),
                     },

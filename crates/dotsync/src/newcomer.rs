@@ -176,7 +176,7 @@ fn describe_files(check: &RemoteCheck) {
     }
 }
 
-pub fn init(args: InitArgs) -> Result<ExitCode> {
+pub fn init(args: &InitArgs) -> Result<ExitCode> {
     // 1. git.
     match std::process::Command::new("git").arg("--version").output() {
         Ok(out) if out.status.success() => {
@@ -209,7 +209,7 @@ pub fn init(args: InitArgs) -> Result<ExitCode> {
                 eprintln!("error: {}", quote::text(&e.to_string()));
                 code = ExitCode::FAILURE;
             }
-            Ok(check) => join(&client, &args, remote, &check)?,
+            Ok(check) => join(&client, args, remote, &check)?,
         }
     } else {
         eprintln!(
@@ -324,10 +324,10 @@ fn target_config(client: &Client, asked: Option<&str>) -> Result<Option<SyncConf
     }
 }
 
-pub fn add(paths: Vec<String>, config: Option<String>, dry_run: bool) -> Result<ExitCode> {
+pub fn add(paths: &[String], config: Option<&str>, dry_run: bool) -> Result<ExitCode> {
     let client = Client::connect()?;
     let paths: Vec<String> = paths.iter().map(|p| config_path(p)).collect();
-    let Some(cfg) = target_config(&client, config.as_deref())? else {
+    let Some(cfg) = target_config(&client, config)? else {
         let Some(d) = load_defaults() else {
             bail!(
                 "no config yet, and no remote to create one with: run `dotsync init REMOTE` \
@@ -384,7 +384,7 @@ pub fn add(paths: Vec<String>, config: Option<String>, dry_run: bool) -> Result<
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn forget(paths: Vec<String>, config: Option<String>) -> Result<ExitCode> {
+pub fn forget(paths: &[String], config: Option<&str>) -> Result<ExitCode> {
     let client = Client::connect()?;
     let all: Vec<SyncConfig> = match &config {
         Some(n) => vec![client.get(&format!("/v1/config/{}", seg(n)))?],
@@ -393,7 +393,7 @@ pub fn forget(paths: Vec<String>, config: Option<String>) -> Result<ExitCode> {
     let same = |a: &str, b: &str| a == b || absolute(a).is_some_and(|x| absolute(b) == Some(x));
     // Config id -> (config, paths to drop).
     let mut changes: Vec<(SyncConfig, Vec<String>)> = Vec::new();
-    for p in &paths {
+    for p in paths {
         let found = all.iter().find(|c| c.paths.iter().any(|q| same(q, p)));
         let Some(c) = found else {
             bail!(
@@ -439,7 +439,7 @@ pub fn forget(paths: Vec<String>, config: Option<String>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn pause(name: Option<String>, resume: bool) -> Result<ExitCode> {
+pub fn pause(name: Option<&str>, resume: bool) -> Result<ExitCode> {
     let client = Client::connect()?;
     let verb = if resume { "resume" } else { "pause" };
     let path = match &name {
@@ -457,8 +457,7 @@ pub fn pause(name: Option<String>, resume: bool) -> Result<ExitCode> {
         eprintln!(
             "ok: {what} paused: the daemon does not sync it by itself until `dotsync resume{}`; \
              your edits are kept, and `dotsync sync` still syncs on request",
-            name.as_deref()
-                .map(|n| format!(" {}", quote::name(n)))
+            name.map(|n| format!(" {}", quote::name(n)))
                 .unwrap_or_default()
         );
     }

@@ -1,6 +1,7 @@
 //! What the CLI prints: data on stdout, messages on stderr. Names and messages that reach a
 //! person go through [`crate::quote`] first; `--json` output is exact.
 
+use std::fmt::Write as _;
 use std::io;
 
 use dotsync_api::SyncConfig;
@@ -45,7 +46,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
             if i + 1 == cells.len() {
                 s.push_str(c);
             } else {
-                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+                let _ = write!(s, "{c:<w$}  ", w = widths[i]);
             }
         }
         outln!("{}", s.trim_end())

@@ -11,6 +11,7 @@
 //! `launchctl` (unusual installations, and tests).
 
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -367,10 +368,11 @@ fn xml_escape(s: &str) -> String {
 fn launchd_plist(exe: &str, dotsync_home: Option<&str>, log: &str) -> String {
     let mut env = String::from("    <key>DOTSYNC_LOG</key><string>info</string>\n");
     if let Some(d) = dotsync_home {
-        env.push_str(&format!(
-            "    <key>DOTSYNC_HOME</key><string>{}</string>\n",
+        let _ = writeln!(
+            env,
+            "    <key>DOTSYNC_HOME</key><string>{}</string>",
             xml_escape(d)
-        ));
+        );
     }
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>

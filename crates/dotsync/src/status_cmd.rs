@@ -77,7 +77,7 @@ pub fn run(json: bool) -> Result<()> {
                 quote::name(&c.name).into_owned(),
                 c.state.as_str().to_owned(),
                 match c.last_sync {
-                    Some(t) => format!("{} ago", duration((now - t).max(0) as u64)),
+                    Some(t) => format!("{} ago", duration(u64::try_from(now - t).unwrap_or(0))),
                     None => "never".to_owned(),
                 },
                 c.pending_changes.to_string(),

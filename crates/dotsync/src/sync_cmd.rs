@@ -5,6 +5,7 @@
 //! terminal, a progress line redrawn in place and a short per-file report; when stderr is not a
 //! terminal, plain lines, every file listed. The exit status is non-zero when a sync failed.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -22,7 +23,7 @@ use crate::quote;
 /// On a terminal, at most this many file lines per config; the rest are counted.
 const TTY_FILE_LINES: usize = 20;
 
-pub fn run(args: SyncArgs) -> Result<ExitCode> {
+pub fn run(args: &SyncArgs) -> Result<ExitCode> {
     let client = Client::connect()?;
     let path = match &args.name {
         Some(n) => format!("/v1/sync/{}", seg(n)),
@@ -287,6 +288,10 @@ fn terminal_width() -> usize {
         .unwrap_or(80)
 }
 
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "the bar is 20 wide: every count fits"
+)]
 fn bar(done: u64, total: u64) -> String {
     const W: u64 = 20;
     let filled = (done.min(total) * W / total.max(1)) as usize;
@@ -313,14 +318,15 @@ fn file_line(
         FileAction::Pushed | FileAction::Pulled | FileAction::Merged | FileAction::Resolved
     );
     if bytes > 0 && travelled {
-        s.push_str(&format!("  ({})", human_bytes(bytes)));
+        let _ = write!(s, "  ({})", human_bytes(bytes));
     }
     if let Some(d) = detail {
-        s.push_str(&format!("  {d}"));
+        let _ = write!(s, "  {d}");
     }
     s
 }
 
+#[allow(clippy::cast_precision_loss, reason = "seconds shown to one decimal")]
 fn summary_line(s: &SyncSummary) -> String {
     let config = quote::name(&s.config);
     let secs = s.duration_ms as f64 / 1000.0;
@@ -412,6 +418,7 @@ fn hint(s: &SyncSummary) -> Option<String> {
     }
 }
 
+#[allow(clippy::cast_precision_loss, reason = "sizes shown to one decimal")]
 fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
     let mut v = n as f64;

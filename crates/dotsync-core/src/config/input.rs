@@ -247,6 +247,10 @@ fn validate_machine(m: &str) -> Result<(), ValidationError> {
 
 /// Git's rules for a branch name (`git check-ref-format --branch`), checked without running git.
 fn validate_branch(branch: &str) -> Result<(), ValidationError> {
+    #[allow(
+        clippy::case_sensitive_file_extension_comparisons,
+        reason = "git refuses a ref ending in `.lock`, in exactly that case"
+    )]
     let bad = branch.is_empty()
         || branch.len() > 200
         || branch.starts_with('-')

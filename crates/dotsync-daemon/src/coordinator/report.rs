@@ -45,8 +45,7 @@ impl Coordinator {
         };
         let now = self.now();
         let (watch, watch_detail) = match (&e.watch, inner.background && cfg.auto) {
-            (_, false) => (WatchState::Off, None),
-            (WatchMode::Off, true) => (WatchState::Off, None),
+            (_, false) | (WatchMode::Off, true) => (WatchState::Off, None),
             (WatchMode::Watching, true) => (WatchState::Watching, None),
             (WatchMode::Rescan(why), true) => (WatchState::Rescan, Some(why.clone())),
         };
@@ -68,10 +67,11 @@ impl Coordinator {
             commit: e.commit.clone(),
             watch,
             watch_detail,
-            retry_in_s: e
-                .retry_at
-                .filter(|t| *t > now)
-                .map(|t| t.duration_since(now).as_secs_f64().ceil() as u64),
+            retry_in_s: e.retry_at.filter(|t| *t > now).map(|t| {
+                // Whole seconds, rounded up.
+                let d = t.duration_since(now);
+                d.as_secs() + u64::from(d.subsec_nanos() > 0)
+            }),
             failures: e.failures,
             failed_files: Vec::new(),
             files: 0,

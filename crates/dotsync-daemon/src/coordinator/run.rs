@@ -28,14 +28,14 @@ pub(super) async fn run_loop(app: App, id: String) {
             Job::Drain(q) => {
                 let msg = RequestError::ShuttingDown.to_string();
                 let cfg = load_config(&app, &id).await;
-                fail_subscribers(&app, cfg.as_ref(), &id, q, ErrorKind::Cancelled, &msg);
+                fail_subscribers(&app, cfg.as_ref(), &id, &q, ErrorKind::Cancelled, &msg);
             }
             Job::Run(q) => {
                 if let Some(cfg) = load_config(&app, &id).await {
-                    run(&app, cfg, q).await
+                    run(&app, cfg, q).await;
                 } else {
                     let msg = format!("config {id} was deleted before its sync could start");
-                    fail_subscribers(&app, None, &id, q, ErrorKind::NotFound, &msg);
+                    fail_subscribers(&app, None, &id, &q, ErrorKind::NotFound, &msg);
                     app.sync.forget_when_done(&id);
                 }
             }
@@ -121,7 +121,7 @@ pub(super) async fn run(app: &App, cfg: SyncConfig, q: Queued) {
         }
     };
     drop(subs);
-    let ms = started.elapsed().as_millis() as u64;
+    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     if summary.ok {
         tracing::info!(
             config = %cfg.name,
@@ -229,7 +229,7 @@ pub(super) fn fail_subscribers(
     app: &App,
     cfg: Option<&SyncConfig>,
     id: &str,
-    q: Queued,
+    q: &Queued,
     kind: ErrorKind,
     msg: &str,
 ) {
@@ -247,13 +247,13 @@ pub(super) fn fail_subscribers(
             ignore: Vec::new(),
             remote: String::new(),
             branch: String::new(),
-            direction: Default::default(),
-            on_conflict: Default::default(),
+            direction: dotsync_core::Direction::default(),
+            on_conflict: dotsync_core::OnConflict::default(),
             auto: false,
             interval_s: 60,
             notify: true,
             structured_merge: true,
-            merge_formats: Default::default(),
+            merge_formats: std::collections::BTreeMap::default(),
             machines: Vec::new(),
             encrypt: Vec::new(),
             per_machine: Vec::new(),

@@ -184,7 +184,7 @@ fn url_of(app: &App, cfg: &SyncConfig) -> String {
 }
 
 /// Binds the listener, connects the relay and starts the presence task.
-pub(crate) fn start(app: &App, opts: NotifyOptions, shutdown: watch::Receiver<bool>) -> Tasks {
+pub(crate) fn start(app: &App, opts: &NotifyOptions, shutdown: watch::Receiver<bool>) -> Tasks {
     let (round_tx, round_rx) = mpsc::unbounded_channel();
     let mut tasks = Vec::new();
     let mut st = app.notify.lock();

@@ -62,6 +62,10 @@ pub(super) async fn load_known(app: &App) {
     }
 }
 
+#[allow(
+    clippy::similar_names,
+    reason = "`listed` (the machines the remote lists) and `listen` (this one's address) say what they are"
+)]
 pub(super) fn set_peers(
     r: &mut Remote,
     machines: &[Presence],

@@ -56,9 +56,7 @@ impl Via {
 pub(super) async fn handle(app: &App, data: &[u8], via: Via) {
     let n = &app.notify;
     bump(&n.stats.received);
-    let unverified = if let Ok(u) = wire::parse(data) {
-        u
-    } else {
+    let Ok(unverified) = wire::parse(data) else {
         bump(&n.stats.malformed);
         return;
     };

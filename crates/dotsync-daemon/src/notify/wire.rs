@@ -13,6 +13,8 @@
 //! Everything here treats its input as hostile: sizes are bounded before parsing, the MAC is
 //! checked in constant time before any field is believed, and no field is used unchecked.
 
+use std::fmt::Write as _;
+
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -65,7 +67,10 @@ pub fn remote_id(key: &[u8; 32]) -> String {
     h.update(ID_CONTEXT);
     h.update(key);
     let d = h.finalize();
-    d.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    d.iter().take(16).fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 fn mac(key: &[u8; 32]) -> Hmac<Sha256> {

@@ -51,6 +51,10 @@ fn missed(data: &Missed) -> SseEvent {
         EventsQuery),
     responses((status = 200, description = "Server-Sent Events; each `data:` is an Event",
         content_type = "text/event-stream", body = dotsync_api::Event)))]
+#[allow(
+    clippy::similar_names,
+    reason = "`last` (the last id the client saw) and `lost` (events it missed) say what they are"
+)]
 pub async fn events(
     State(app): State<App>,
     headers: HeaderMap,
@@ -169,7 +173,7 @@ mod tests {
     async fn a_client_that_lost_events_is_told_and_gets_the_rest() {
         let (_dir, app, token) = app();
         for i in 0..5000 {
-            app.events.emit_test("file", serde_json::json!({ "n": i }));
+            app.events.emit_test("file", &serde_json::json!({ "n": i }));
         }
         let text = body(&app, &token, Some(10)).await;
         let first = text.split("\n\n").next().expect("an event");
@@ -191,7 +195,7 @@ mod tests {
         let (_dir, app, token) = app();
         for i in 0..3 {
             app.events
-                .emit_test("status", serde_json::json!({ "n": i }));
+                .emit_test("status", &serde_json::json!({ "n": i }));
         }
         let text = body(&app, &token, Some(2)).await;
         assert!(!text.contains("missed"), "{text}");

@@ -24,8 +24,9 @@ impl From<SyncError> for ApiError {
                 let code = e.kind().into();
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, e.to_string())
             }
-            SyncError::Rewound { .. } => ApiError::conflict(e.to_string()),
-            SyncError::MassDelete { .. } => ApiError::conflict(e.to_string()),
+            SyncError::Rewound { .. } | SyncError::MassDelete { .. } => {
+                ApiError::conflict(e.to_string())
+            }
             // Something in the home is in the way, or the file changed meanwhile: the person
             // can act (or simply try again), so it is no server error.
             SyncError::Apply {

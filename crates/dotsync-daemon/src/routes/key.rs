@@ -13,6 +13,10 @@ use dotsync_engine::content::KeyError;
 
 pub use dotsync_api::{ExportInput, Exported, ImportInput, Imported, KeyState, TrustInput};
 
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "a `map_err` adapter: takes the error as `map_err` hands it over"
+)]
 fn key_error(e: KeyError) -> ApiError {
     match e {
         KeyError::Exists(_) => ApiError::conflict(e.to_string()),

@@ -40,11 +40,11 @@ impl From<RequestError> for ApiError {
 fn options(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-    query: SyncRequest,
+    query: &SyncRequest,
 ) -> Result<RunOptions, ApiError> {
     let body = body.map_err(crate::json::body_rejection)?;
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(run_options(&query));
+        return Ok(run_options(query));
     }
     if !crate::json::is_json(headers) {
         return Err(ApiError::new(
@@ -113,7 +113,7 @@ pub async fn sync_one(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let allow = options(&headers, body, query_options(query)?)?;
+    let allow = options(&headers, body, &query_options(query)?)?;
     let cfg = app.blocking(move |a| a.config(&key)).await?;
     if allow.dry_run {
         return Ok(crate::routes::remote::dry_run_stream(
@@ -143,7 +143,7 @@ pub async fn sync_all(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let allow = options(&headers, body, query_options(query)?)?;
+    let allow = options(&headers, body, &query_options(query)?)?;
     let configs = app.blocking(|a| Ok(a.store.list_configs()?)).await?;
     if allow.dry_run {
         return Ok(crate::routes::remote::dry_run_stream(

@@ -2,6 +2,7 @@
 //! and restoring a version into the home.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use dotsync_core::SyncConfig;
 use dotsync_core::paths::RepoPath;
@@ -112,7 +113,7 @@ impl Engine {
                 t.split('\x1d')
                     .find_map(|v| v.trim().strip_prefix(&merged_prefix))
             }) {
-                message.push_str(&format!(" (merged by key: {keys})"));
+                let _ = write!(message, " (merged by key: {keys})");
             }
             entries.push(HistoryEntry {
                 commit: f[0].to_owned(),

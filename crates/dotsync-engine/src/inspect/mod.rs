@@ -93,6 +93,10 @@ impl Engine {
         Ok(vec![(rp.to_string(), version)])
     }
 
+    #[allow(
+        clippy::unused_self,
+        reason = "one of the engine's readers of a commit"
+    )]
     fn meta_at(&self, repo: &Repo, commit: Option<&str>) -> Meta {
         let Some(commit) = commit else {
             return Meta::default();

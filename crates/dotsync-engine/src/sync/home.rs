@@ -139,7 +139,7 @@ impl Engine {
                     match staged {
                         Ok(staged) => pending.push((staged, write)),
                         Err(e) => {
-                            report_apply_error(em, write.path.as_str(), e);
+                            report_apply_error(em, write.path.as_str(), &e);
                             // Skipped or failed, the home is behind the remote: the next
                             // check must sync again, not trust "nothing moved".
                             failed = true;
@@ -160,7 +160,7 @@ impl Engine {
                             em.file(path.as_str(), FileAction::Deleted, 0, detail);
                         }
                         Err(e) => {
-                            report_apply_error(em, path.as_str(), e);
+                            report_apply_error(em, path.as_str(), &e);
                             failed = true;
                         }
                     }
@@ -212,7 +212,7 @@ impl Engine {
                     em.file(w.path.as_str(), w.action, w.bytes, w.detail);
                 }
                 Err(e) => {
-                    report_apply_error(em, w.path.as_str(), e);
+                    report_apply_error(em, w.path.as_str(), &e);
                     failed = true;
                 }
             }
@@ -268,7 +268,7 @@ impl Engine {
 
 /// Reports a file the home could not take. A file edited since the scan is only skipped (the
 /// next sync plans it again, three-way); anything else is a failure. Returns whether it failed.
-fn report_apply_error(em: &mut Emitter<'_>, path: &str, e: ApplyError) -> bool {
+fn report_apply_error(em: &mut Emitter<'_>, path: &str, e: &ApplyError) -> bool {
     let changed = matches!(e, ApplyError::ChangedSinceScan);
     let action = if changed {
         FileAction::Skipped

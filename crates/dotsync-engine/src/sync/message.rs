@@ -1,6 +1,7 @@
 //! Commit messages: a subject naming the files, one line per file, the machine as a trailer.
 
 use crate::FileAction;
+use std::fmt::Write as _;
 
 /// A path as it may appear in a commit message: control characters escaped, so that a file
 /// name cannot add lines (or a forged trailer) to the message.
@@ -46,7 +47,7 @@ pub(super) fn commit_message(
         }
     );
     if travelling.len() > 3 {
-        subject.push_str(&format!(" and {} more", travelling.len() - 3));
+        let _ = write!(subject, " and {} more", travelling.len() - 3);
     }
     let mut body = String::new();
     for (p, a, _, _) in &travelling {
@@ -56,16 +57,13 @@ pub(super) fn commit_message(
             FileAction::Resolved => "resolve",
             _ => "update",
         };
-        body.push_str(&format!("{verb} {}\n", message_path(p)));
+        let _ = writeln!(body, "{verb} {}", message_path(p));
     }
     // Files merged by key travel in the commit without a file event of their own.
     let mut trailers = String::new();
     for (p, keys) in key_merges {
-        body.push_str(&format!("merge {} by key: {keys}\n", message_path(p)));
-        trailers.push_str(&format!(
-            "{KEY_MERGE_TRAILER}: {}: {keys}\n",
-            message_path(p)
-        ));
+        let _ = writeln!(body, "merge {} by key: {keys}", message_path(p));
+        let _ = writeln!(trailers, "{KEY_MERGE_TRAILER}: {}: {keys}", message_path(p));
     }
     if travelling.is_empty() && !key_merges.is_empty() {
         let names: Vec<String> = key_merges
@@ -75,7 +73,7 @@ pub(super) fn commit_message(
             .collect();
         subject = format!("{machine}: {}", names.join(", "));
         if key_merges.len() > 3 {
-            subject.push_str(&format!(" and {} more", key_merges.len() - 3));
+            let _ = write!(subject, " and {} more", key_merges.len() - 3);
         }
     }
     format!("{subject}\n\n{body}\n{trailers}Dotsync-Machine: {machine}\n")

@@ -107,7 +107,7 @@ impl Engine {
             }
         }
         let mut summary = em.summary.clone();
-        summary.duration_ms = started.elapsed().as_millis() as u64;
+        summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match &result {
             Ok(()) => summary.ok = true,
             Err(e) => {
@@ -307,7 +307,7 @@ impl Engine {
             .extend(uncovered_conflicts.into_keys());
         let now_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i64);
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
         let stat_rows = |files: &BTreeMap<RepoPath, LocalEntry>| -> Vec<(String, Option<(crate::scan::StatKey, Version)>)> {
             files
                 .iter()
@@ -576,8 +576,7 @@ impl Engine {
                         base: None,
                         ..
                     } => Some((path.to_string(), version.clone())),
-                    HomeChange::Write { .. } => None,
-                    HomeChange::Remove { .. } => None,
+                    HomeChange::Write { .. } | HomeChange::Remove { .. } => None,
                 })
                 .collect();
             if !writing.is_empty() {

@@ -158,7 +158,7 @@ impl Engine {
                     let mut c = c.clone();
                     c.local = l.map(encode_version);
                     c.remote = r.map(encode_version);
-                    c.remote_commit = remote.tip.clone();
+                    c.remote_commit.clone_from(&remote.tip);
                     if let Some(l) = l
                         && l.kind == Kind::File
                     {
@@ -269,7 +269,7 @@ impl Engine {
                 }
                 Decision::Pull => {
                     if let Some(rv) = r {
-                        p.pull(path, rv, FileAction::Pulled, None)
+                        p.pull(path, rv, FileAction::Pulled, None);
                     } else {
                         deletions += 1;
                         p.home_changes.push(HomeChange::Remove {

@@ -405,6 +405,7 @@ impl Engine {
 
     /// Keeps `commit` (and so its history) in the engine's repository under a ref of its own,
     /// whatever the remote does with it.
+    #[allow(clippy::unused_self, reason = "one of the engine's steps of a sync")]
     pub(super) fn keep(
         &self,
         repo: &Repo,

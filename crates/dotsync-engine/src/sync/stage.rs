@@ -26,9 +26,8 @@ impl Engine {
         p: &mut Planned,
     ) -> Result<Stage, SyncError> {
         let abs = path.under(&self.home);
-        let bytes = match crate::scan::read_synced(&abs, lv.kind) {
-            Ok(b) => b,
-            Err(_) => return Ok(Stage::Changed),
+        let Ok(bytes) = crate::scan::read_synced(&abs, lv.kind) else {
+            return Ok(Stage::Changed);
         };
         if lv.kind == Kind::File
             && !cfg.encrypts(path.as_str())

@@ -105,7 +105,7 @@ impl Flow<'_> {
                 comma,
             });
             if comma.is_some() {
-                self.pos += 1
+                self.pos += 1;
             } else {
                 self.expect(close)?;
                 break;

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::util::{Machine, World, enc, raw_http, send, send_raw};
+use std::fmt::Write as _;
 
 /// A machine with a running daemon.
 fn running(world: &World) -> Machine {
@@ -621,10 +622,10 @@ fn bodies_must_be_declared_json_415() {
 
 #[test]
 fn bodies_over_one_mib_are_413() {
+    const MIB: usize = 1 << 20;
     let w = World::new();
     let m = running(&w);
     let id = m.add_config(&json!({"name": "a", "paths": ["~/.a"], "remote": "/srv/a.git"}));
-    const MIB: usize = 1 << 20;
     // A valid JSON document just over the limit: a long (invalid) name.
     let over = format!(
         r#"{{"name":"{}","paths":["~/.x"],"remote":"/srv/x.git"}}"#,
@@ -859,7 +860,7 @@ fn duplicate_hosts_and_impossible_ports_are_refused() {
     let request = |hosts: &[&str]| {
         let mut r = format!("GET /v1/config HTTP/1.1\r\nAuthorization: Bearer {token}\r\n");
         for h in hosts {
-            r.push_str(&format!("Host: {h}\r\n"));
+            let _ = write!(r, "Host: {h}\r\n");
         }
         r.push_str("Connection: close\r\n\r\n");
         r

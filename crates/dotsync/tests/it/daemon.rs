@@ -4,6 +4,7 @@
 //! `sync`, `status` and `service` commands.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -52,10 +53,10 @@ fn remote_file(remote: &Path, path: &str) -> Option<String> {
 }
 
 fn now_unix() -> i64 {
-    std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+        .unwrap();
+    i64::try_from(now.as_secs()).unwrap()
 }
 
 /// POSTs to a sync route and returns the NDJSON lines.
@@ -131,7 +132,7 @@ impl EventStream {
                 } else if let Some(v) = line.strip_prefix("id:") {
                     cur.id = v.trim().parse().ok();
                 } else if let Some(v) = line.strip_prefix("event:") {
-                    cur.event = v.trim().to_owned();
+                    v.trim().clone_into(&mut cur.event);
                 } else if let Some(v) = line.strip_prefix("data:") {
                     data.push_str(v.strip_prefix(' ').unwrap_or(v));
                 }
@@ -1160,9 +1161,10 @@ fn the_service_is_installed_as_a_systemd_user_unit_and_removed() {
 fn a_save_that_pauses_half_way_never_reaches_the_other_machine_half_written() {
     let w = World::new();
     let (a, b, _remote) = pair(&w, "dots", &["~/.config/nvim"]);
-    let full: String = (0..6)
-        .map(|i| format!("line {i} of a slow save\n"))
-        .collect();
+    let full: String = (0..6).fold(String::new(), |mut s, i| {
+        writeln!(s, "line {i} of a slow save").unwrap();
+        s
+    });
     a.write(".config/nvim/slow.lua", "");
     wait_until(20, "the empty file on B", || {
         read_opt(&b, ".config/nvim/slow.lua").as_deref() == Some("")

@@ -108,6 +108,10 @@ fn request(
 
 /// Creates, replaces and deletes configs named `{prefix}-{i}` until the daemon dies, recording
 /// every acknowledged write.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "runs on a thread of its own, which owns its arguments"
+)]
 fn writer(base: String, token: String, prefix: String, total_acks: Arc<AtomicUsize>) -> Log {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(20))
@@ -409,6 +413,7 @@ fn the_daemon_listens_on_loopback_only() {
 
 #[test]
 fn the_state_is_private_and_lives_in_dotsync_home() {
+    use std::os::unix::fs::PermissionsExt;
     let w = World::new();
     let mut m = w.machine("m");
     // DOTSYNC_HOME moves everything; nothing appears in ~/.dotsync.
@@ -429,7 +434,6 @@ fn the_state_is_private_and_lives_in_dotsync_home() {
 
     // Loosened permissions are tightened again at the next start; the token stays.
     m.stop_daemon();
-    use std::os::unix::fs::PermissionsExt;
     let set = |p: &std::path::Path, mode: u32| {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
     };

@@ -4,6 +4,7 @@
 //! and change nothing. Every daemon here listens on and announces 127.0.0.1 only (`util.rs`);
 //! the test's own datagrams go to 127.0.0.1 only.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -205,8 +206,10 @@ fn remote_id(key: &[u8; 32]) -> String {
     h.finalize()
         .iter()
         .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+        .fold(String::new(), |mut s, b| {
+            write!(s, "{b:02x}").unwrap();
+            s
+        })
 }
 
 fn poke(key: &[u8; 32], id: &str, ts: i64) -> Vec<u8> {
@@ -220,16 +223,18 @@ fn poke(key: &[u8; 32], id: &str, ts: i64) -> Vec<u8> {
         .finalize()
         .into_bytes()
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+        .fold(String::new(), |mut s, b| {
+            write!(s, "{b:02x}").unwrap();
+            s
+        });
     format!("{body}\n{tag}").into_bytes()
 }
 
 fn now_unix() -> i64 {
-    std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+        .unwrap();
+    i64::try_from(now.as_secs()).unwrap()
 }
 
 fn counter(m: &Machine, name: &str) -> u64 {
@@ -295,7 +300,7 @@ fn forged_replayed_flooded_and_unknown_pokes_cost_at_most_a_check_a_second_and_c
     eprintln!("1,000 pokes in {flood:?}: {checks} remote checks in {window:.1} s");
     assert!(checks >= 1, "a valid poke is checked");
     assert!(
-        checks as f64 <= window.ceil() + 1.0,
+        f64::from(u32::try_from(checks).unwrap()) <= window.ceil() + 1.0,
         "{checks} checks in {window:.1} s: more than one a second"
     );
     // Nothing changed: the remote, B's file, B's last commit.

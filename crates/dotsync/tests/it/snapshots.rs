@@ -6,6 +6,7 @@
 //! snapshots` (or `cargo insta review`), then commit the `.snap` files.
 
 use crate::util::*;
+use std::fmt::Write as _;
 
 /// Replaces what differs from run to run.
 fn settings(w: &World) -> insta::Settings {
@@ -35,7 +36,7 @@ fn seen(m: &Machine, args: &[&str]) -> String {
         text.push_str(&err);
     }
     if !out.status.success() {
-        text.push_str(&format!("--- exit: {:?} ---\n", out.status.code()));
+        let _ = writeln!(text, "--- exit: {:?} ---", out.status.code());
     }
     text
 }

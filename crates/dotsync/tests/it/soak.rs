@@ -17,6 +17,7 @@
 //! `DOTSYNC_SOAK_SEED` the seed, which is printed when the test fails.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -68,8 +69,12 @@ impl Rng {
         z ^ (z >> 31)
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        usize::try_from(self.next() % n as u64).unwrap()
     }
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "53 random bits, exact in an f64"
+    )]
     fn chance(&mut self, p: f64) -> bool {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }
@@ -232,6 +237,10 @@ fn conflicts(m: &Machine) -> Vec<Value> {
 }
 
 impl Soak {
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "every caller builds the line with format!"
+    )]
     fn log(&mut self, line: String) {
         let t = self.start.elapsed().as_secs_f64();
         self.journal.push(format!("{t:8.3}s {line}"));
@@ -356,7 +365,7 @@ impl Soak {
         } else {
             let i = self.rng.below(lines.len().min(LINES));
             let line = format!("line {i} = {tag}");
-            lines[i] = line.clone();
+            lines[i].clone_from(&line);
             let content = format!("{}\n", lines.join("\n")).into_bytes();
             self.write(m, path, content, vec![line], "modify");
         }
@@ -439,11 +448,11 @@ impl Soak {
         let mut out = format!("{msg}\n\njournal:\n");
         for l in &self.journal {
             if paths.is_empty() || paths.iter().any(|p| l.contains(p)) {
-                out.push_str(&format!("  {l}\n"));
+                let _ = writeln!(out, "  {l}");
             }
         }
         for m in &self.machines {
-            out.push_str(&format!("\n{}'s daemon log:\n", m.name));
+            let _ = write!(out, "\n{}'s daemon log:\n", m.name);
             let log = m.daemon_log();
             let lines: Vec<&str> = log
                 .lines()
@@ -455,7 +464,7 @@ impl Soak {
                 })
                 .collect();
             for l in lines.iter().rev().take(80).rev() {
-                out.push_str(&format!("  {l}\n"));
+                let _ = writeln!(out, "  {l}");
             }
         }
         panic!("{out}");
@@ -541,10 +550,15 @@ fn three_daemons_editing_at_random_converge_and_lose_no_edit() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| {
-            std::time::SystemTime::now()
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "the clock's low 64 bits make a seed"
+            )]
+            let seed = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
-                .as_nanos() as u64
+                .as_nanos() as u64;
+            seed
         });
     let secs: u64 = std::env::var("DOTSYNC_SOAK_SECS")
         .ok()

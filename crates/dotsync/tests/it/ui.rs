@@ -363,10 +363,10 @@ fn settings_live_in_the_frontend_config_file() {
 /// body that some request sent, every request succeeds, and no temporary file stays behind.
 #[test]
 fn concurrent_settings_saves_keep_the_file_whole() {
+    const THEMES: [&str; 3] = ["light", "dark", "system"];
     let w = World::new();
     let mut m = w.machine("laptop");
     m.start_daemon();
-    const THEMES: [&str; 3] = ["light", "dark", "system"];
     let bodies: Vec<Value> = (0..6)
         .map(|i| {
             json!({

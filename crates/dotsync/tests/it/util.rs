@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -228,7 +229,7 @@ impl Machine {
                 if let (Some(_pid), Some(addr)) = (parts.next(), parts.next()) {
                     let url = format!("http://{addr}/v1/health");
                     if ureq::get(&url).call().is_ok() {
-                        d.addr = addr.to_owned();
+                        addr.clone_into(&mut d.addr);
                         break;
                     }
                 }
@@ -240,10 +241,10 @@ impl Machine {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        d.token = std::fs::read_to_string(self.dotsync_home.join("state/token"))
+        std::fs::read_to_string(self.dotsync_home.join("state/token"))
             .expect("token")
             .trim()
-            .to_owned();
+            .clone_into(&mut d.token);
         self.daemon = Some(d);
         self.daemon.as_ref().unwrap()
     }
@@ -340,8 +341,7 @@ pub fn send(r: ureq::Request, body: Option<&Value>) -> Resp {
         None => r.call(),
     };
     let resp = match res {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("request failed: {e}"),
     };
     let status = resp.status();
@@ -424,8 +424,7 @@ pub fn send_raw(r: ureq::Request, content_type: Option<&str>, body: &[u8]) -> Re
         None => r,
     };
     let resp = match r.send_bytes(body) {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
         Err(ureq::Error::Transport(t)) => return Err(t.to_string()),
     };
     let status = resp.status();
@@ -478,7 +477,7 @@ pub fn enc(s: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out

@@ -135,7 +135,7 @@ fn old_database(db: &Path, home: &Path, n: usize) {
     let conn = Connection::open(db).expect("open");
     for (i, sql) in OLD_MIGRATIONS.iter().take(n).enumerate() {
         conn.execute_batch(sql).expect("old migration");
-        conn.pragma_update(None, "user_version", (i + 1) as i64)
+        conn.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap())
             .expect("user_version");
     }
     let input: dotsync_core::ConfigInput = serde_json::from_value(serde_json::json!({
