@@ -88,7 +88,10 @@ impl Engine {
             Ok(())
         };
         if !opts.dry_run {
-            let mut kept = self.kept_scans.lock().unwrap_or_else(|p| p.into_inner());
+            let mut kept = self
+                .kept_scans
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             match (&result, em.keep.take(), opts.unchanged_since) {
                 (Ok(()), Some(scan), Some(token)) => {
                     kept.insert(
@@ -641,7 +644,10 @@ impl Engine {
         if opts.force_walk || opts.dry_run {
             return None;
         }
-        let kept = self.kept_scans.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = self
+            .kept_scans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let k = kept.get(&cfg.id)?;
         (k.token == token && k.cfg == *cfg).then(|| k.scan.clone())
     }
