@@ -5,7 +5,7 @@
 // as events, in either order — and must be shown once: the app's stream is the one shown, and
 // `Follow` counts, per config, the starts it brought that the event stream has not echoed yet.
 
-import type { SyncLine, StartLine } from "./ndjson";
+import type { StartLine, StreamLine, SyncLine } from "./ndjson";
 import { isObj } from "./state";
 import { applyLine, finish, newRun, type SyncRun } from "./syncrun";
 
@@ -54,7 +54,7 @@ function setSkip(f: Follow, config: string, on: boolean): Follow {
 }
 
 /** A line of the app's own NDJSON stream. */
-export function appLine(f: Follow, l: SyncLine): Follow {
+export function appLine(f: Follow, l: StreamLine): Follow {
   return l.type === "start" ? add(f, l.config, 1) : f;
 }
 
@@ -77,7 +77,6 @@ function following(r: SyncRun | null): SyncRun | null {
 
 /** One sync line from the event stream: what the Live sync view shows next. */
 export function followEvent(run: SyncRun | null, f: Follow, l: SyncLine, now = Date.now()): { run: SyncRun | null; follow: Follow } {
-  if (l.type === "invalid") return { run, follow: f };
   const cfg = l.config;
   if (l.type === "start") {
     if ((f.echoes[cfg] ?? 0) > 0 || appRunCovers(run, l)) {
