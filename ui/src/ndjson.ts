@@ -1,68 +1,23 @@
 // The sync routes answer with NDJSON: one JSON object per line, written as the sync goes. This
 // splits a byte stream into lines (a line may arrive in pieces, or many in one chunk) and parses
-// each one.
+// each one. The lines' types are the daemon's (`SyncLine` in types.ts, from its OpenAPI
+// document): this file only names the variants.
 
-import type { ErrorKind } from "./types";
+import type { SyncLine } from "./types";
 
-export type FileAction =
-  | "pushed"
-  | "pulled"
-  | "merged"
-  | "deleted"
-  | "conflict"
-  | "resolved"
-  | "skipped"
-  | "failed";
-
-export interface StartLine {
-  type: "start";
-  config: string;
-  config_id: string;
-  remote: string;
-  branch: string;
-  trigger: string;
-}
-export interface ProgressLine {
-  type: "progress";
-  config: string;
-  phase: string;
-  done: number;
-  total: number | null;
-}
-export interface FileLine {
-  type: "file";
-  config: string;
-  path: string;
-  action: FileAction;
-  bytes: number;
-  detail?: string;
-}
-export interface SummaryLine {
-  type: "summary";
-  config: string;
-  config_id: string;
-  ok: boolean;
-  error?: string;
-  error_kind?: ErrorKind | null;
-  commit: string | null;
-  pushed: number;
-  pulled: number;
-  merged: number;
-  deleted: number;
-  conflicts: number;
-  resolved: number;
-  skipped: number;
-  failed: number;
-  files: number;
-  duration_ms: number;
-}
-/** A line that was not a known sync event; kept so the view can say so. */
+export type { SyncLine };
+export type StartLine = Extract<SyncLine, { type: "start" }>;
+export type ProgressLine = Extract<SyncLine, { type: "progress" }>;
+export type FileLine = Extract<SyncLine, { type: "file" }>;
+export type SummaryLine = Extract<SyncLine, { type: "summary" }>;
+/** A line that was not a sync line; kept so the view can say so. */
 export interface InvalidLine {
   type: "invalid";
   raw: string;
   reason: string;
 }
-export type SyncLine = StartLine | ProgressLine | FileLine | SummaryLine | InvalidLine;
+/** What a line of the stream reads as. */
+export type StreamLine = SyncLine | InvalidLine;
 
 /** Splits text into lines; keeps a partial last line until more text (or `end`) comes. */
 export class LineSplitter {
@@ -86,9 +41,10 @@ function stripCr(l: string): string {
   return l.endsWith("\r") ? l.slice(0, -1) : l;
 }
 
-const TYPES = new Set(["start", "progress", "file", "summary"]);
+/** Every variant of `SyncLine` (the compiler says when the daemon's document has another). */
+const TYPES: Record<SyncLine["type"], true> = { start: true, progress: true, file: true, summary: true };
 
-export function parseLine(line: string): SyncLine {
+export function parseLine(line: string): StreamLine {
   let v: unknown;
   try {
     v = JSON.parse(line);
@@ -99,14 +55,18 @@ export function parseLine(line: string): SyncLine {
     return { type: "invalid", raw: line, reason: "not a JSON object" };
   }
   const t = (v as { type?: unknown }).type;
-  if (typeof t !== "string" || !TYPES.has(t)) {
+  if (typeof t !== "string" || !Object.hasOwn(TYPES, t)) {
     return { type: "invalid", raw: line, reason: `unknown line type ${JSON.stringify(t)}` };
+  }
+  const run = (v as { run_id?: unknown }).run_id;
+  if (typeof run !== "string" || run === "") {
+    return { type: "invalid", raw: line, reason: "no run_id" };
   }
   return v as SyncLine;
 }
 
 /** Reads an NDJSON body as it arrives. */
-export async function* readNdjson(body: ReadableStream<Uint8Array>): AsyncGenerator<SyncLine> {
+export async function* readNdjson(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamLine> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const split = new LineSplitter();

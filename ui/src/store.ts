@@ -7,7 +7,7 @@ import { forgetToken } from "./session";
 import { EventStream, type StreamState } from "./sse";
 import { applyStatus, eventPayload, initialState, reduce, type LiveState } from "./state";
 import { applyLine, finish, newRun, type SyncRun } from "./syncrun";
-import { appFinished, appLine, eventLine, followEvent, missedEvents, newFollow, type Follow } from "./follow";
+import { appLine, eventLine, followEvent, missedEvents, newFollow, type Follow } from "./follow";
 import type { DaemonStatus, Settings, SyncConfig } from "./types";
 
 /** Why the app shows the sign-in page: the words it shows with it. */
@@ -130,13 +130,13 @@ export function onDaemonEvent(f: EventHook): () => void {
 }
 
 let events: EventStream | null = null;
-/** Matches the app's own syncs on the event stream with its NDJSON streams (follow.ts). */
+/** The run_ids of the app's own syncs, whose events the Live sync view skips (follow.ts). */
 let follow: Follow = newFollow();
 
 /** Keeps the Live sync view on syncs the app did not start. */
 function followSync(kind: string, data: unknown): void {
   if (kind === "missed") {
-    ({ run: store.run, follow } = missedEvents(store.run));
+    ({ run: store.run, follow } = missedEvents(store.run, follow));
     return;
   }
   const line = eventLine(kind, data);
@@ -203,7 +203,6 @@ export async function startSync(
   } catch (e) {
     store.run = finish(store.run!, errorText(e));
   }
-  follow = appFinished(follow);
   changed();
   refreshSoon();
 }

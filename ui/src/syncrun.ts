@@ -3,7 +3,7 @@
 // start, progress, files and summary. Syncs the daemon started are followed from its event
 // stream into the same shape (follow.ts).
 
-import type { FileLine, StartLine, SummaryLine, SyncLine } from "./ndjson";
+import type { FileLine, StartLine, StreamLine, SummaryLine } from "./ndjson";
 
 export const PHASES = ["scan", "fetch", "plan", "commit", "push", "apply"] as const;
 
@@ -50,7 +50,7 @@ export function newRun(target: string | null, label: string, now = Date.now(), s
   };
 }
 
-export function applyLine(r: SyncRun, l: SyncLine): SyncRun {
+export function applyLine(r: SyncRun, l: StreamLine): SyncRun {
   switch (l.type) {
     case "start":
       return { ...r, starts: [...r.starts, l], config: l.config, phase: "start", done: 0, total: null, current_file: null };

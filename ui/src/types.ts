@@ -38,6 +38,13 @@ export type Settings = Schemas["Settings"];
 
 export type ApiErrorBody = Schemas["ErrorBody"];
 
+/** One line of a sync run: the NDJSON of POST /v1/sync[/{id}] and /v1/preview, and the `data`
+ * of the sync events of GET /v1/events. Every line of one run carries the same `run_id`. */
+export type SyncLine = Schemas["SyncLine"];
+export type FileAction = Schemas["FileAction"];
+export type Phase = Schemas["Phase"];
+export type Trigger = Schemas["Trigger"];
+
 /** The `data:` of every event of GET /v1/events but `missed`. */
 export type DaemonEvent = Schemas["Event"];
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LineSplitter, parseLine, readNdjson, type SyncLine } from "../src/ndjson";
+import { LineSplitter, parseLine, readNdjson, type StreamLine, type SyncLine } from "../src/ndjson";
 import { applyLine, finish, fraction, newRun, runOk, totals } from "../src/syncrun";
 
 function streamOf(chunks: (string | Uint8Array)[]): ReadableStream<Uint8Array> {
@@ -12,8 +12,8 @@ function streamOf(chunks: (string | Uint8Array)[]): ReadableStream<Uint8Array> {
   });
 }
 
-async function collect(s: ReadableStream<Uint8Array>): Promise<SyncLine[]> {
-  const out: SyncLine[] = [];
+async function collect(s: ReadableStream<Uint8Array>): Promise<StreamLine[]> {
+  const out: StreamLine[] = [];
   for await (const l of readNdjson(s)) out.push(l);
   return out;
 }
@@ -35,8 +35,10 @@ describe("LineSplitter", () => {
 });
 
 describe("parseLine", () => {
-  it("accepts the sync events and flags anything else", () => {
-    expect(parseLine('{"type":"file","config":"d","path":"x","action":"pushed","bytes":3}').type).toBe("file");
+  it("accepts the sync lines and flags anything else", () => {
+    expect(parseLine('{"run_id":"r1","type":"file","config":"d","path":"x","action":"pushed","bytes":3}')).toMatchObject({ type: "file", run_id: "r1" });
+    expect(parseLine('{"type":"file","config":"d","path":"x","action":"pushed","bytes":3}')).toMatchObject({ type: "invalid", reason: "no run_id" });
+    expect(parseLine('{"run_id":"","type":"start","config":"d"}')).toMatchObject({ type: "invalid", reason: "no run_id" });
     expect(parseLine("not json")).toMatchObject({ type: "invalid" });
     expect(parseLine("[1]")).toMatchObject({ type: "invalid", reason: "not a JSON object" });
     expect(parseLine('{"type":"bogus"}')).toMatchObject({ type: "invalid" });
@@ -45,27 +47,27 @@ describe("parseLine", () => {
 
 describe("readNdjson", () => {
   it("reads a stream whose multi-byte characters are cut between chunks", async () => {
-    const line = '{"type":"file","config":"d","path":"é/ß.txt","action":"pulled","bytes":1}\n';
+    const line = '{"run_id":"r1","type":"file","config":"d","path":"é/ß.txt","action":"pulled","bytes":1}\n';
     const bytes = new TextEncoder().encode(line);
     const cut = bytes.indexOf(0xc3) + 1; // in the middle of "é"
     const lines = await collect(streamOf([bytes.slice(0, cut), bytes.slice(cut)]));
-    expect(lines).toEqual([{ type: "file", config: "d", path: "é/ß.txt", action: "pulled", bytes: 1 }]);
+    expect(lines).toEqual([{ run_id: "r1", type: "file", config: "d", path: "é/ß.txt", action: "pulled", bytes: 1 }]);
   });
 
   it("reads a last line without a newline", async () => {
-    const lines = await collect(streamOf(['{"type":"progress","config":"d","phase":"scan","done":1,"total":2}']));
+    const lines = await collect(streamOf(['{"run_id":"r1","type":"progress","config":"d","phase":"scan","done":1,"total":2}']));
     expect(lines[0]).toMatchObject({ type: "progress", done: 1 });
   });
 });
 
 describe("a sync run", () => {
   const lines: SyncLine[] = [
-    { type: "start", config: "dots", config_id: "cfg_1", remote: "/r.git", branch: "main", trigger: "manual" },
-    { type: "progress", config: "dots", phase: "scan", done: 1, total: 2 },
-    { type: "file", config: "dots", path: ".zshrc", action: "pushed", bytes: 10 },
-    { type: "progress", config: "dots", phase: "push", done: 0, total: null },
+    { run_id: "r1", type: "start", config: "dots", config_id: "cfg_1", remote: "/r.git", branch: "main", trigger: "api" },
+    { run_id: "r1", type: "progress", config: "dots", phase: "scan", done: 1, total: 2 },
+    { run_id: "r1", type: "file", config: "dots", path: ".zshrc", action: "pushed", bytes: 10 },
+    { run_id: "r1", type: "progress", config: "dots", phase: "push", done: 0, total: null },
     {
-      type: "summary", config: "dots", config_id: "cfg_1", ok: true, commit: "abc", pushed: 1, pulled: 0, merged: 0,
+      run_id: "r1", type: "summary", config: "dots", config_id: "cfg_1", ok: true, commit: "abc", pushed: 1, pulled: 0, merged: 0,
       deleted: 0, conflicts: 0, resolved: 0, skipped: 0, failed: 0, files: 1, duration_ms: 12,
     },
   ];

@@ -134,7 +134,7 @@ function summaryCard(r: SyncRun): HTMLElement {
         "p",
         { class: s.ok ? "muted" : "alert alert-error" },
         `${s.config}: `,
-        s.ok ? `ok in ${s.duration_ms} ms` : errorLine(s.error ?? "failed", false),
+        s.ok ? `ok in ${s.duration_ms ?? 0} ms` : errorLine(s.error ?? "failed", false),
         s.commit ? [" · commit ", h("code", null, s.commit.slice(0, 10))] : "",
       ),
     ),
