@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, mpsc};
 
 use dotsync_core::SyncConfig;
 use dotsync_core::paths::{Ignore, RepoPath, resolve_config_path};
@@ -143,78 +143,26 @@ impl Scanner<'_> {
             machine: self.machine,
         };
         let mut out = Scan::default();
-        let mut roots = Vec::new();
+        let seen = AtomicU64::new(0);
+        // A config's own paths are looked at here, one by one: the walk below only lists
+        // directories (and would follow a path that is a symlink to one).
+        let mut dirs = Vec::new();
         for p in &cfg.paths {
             let Ok(root) = resolve_config_path(p, self.home) else {
                 continue;
             };
             walker.record_ancestor_modes(&root, &mut out);
-            roots.push(Work::Visit(root));
-        }
-        // The walk is mostly stat calls; a few threads hide their latency (git does the same
-        // with its preloaded index). Each thread fills its own Scan; they merge at the end.
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, 4);
-        let queue = Mutex::new(roots);
-        let active = AtomicUsize::new(0);
-        let seen = AtomicU64::new(0);
-        let progress = &mut *self.progress;
-        let parts: Vec<Scan> = std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut part = Scan::default();
-                        walker.work(&queue, &active, &seen, &mut part, &mut |_| {});
-                        part
-                    })
-                })
-                .collect();
-            let mut mine = Scan::default();
-            let mut reported = 0;
-            walker.work(&queue, &active, &seen, &mut mine, &mut |n| {
-                if n >= reported + 1000 {
-                    reported = n;
-                    progress(n);
-                }
-            });
-            let mut parts = vec![mine];
-            for h in helpers {
-                match h.join() {
-                    Ok(part) => parts.push(part),
-                    Err(_) => parts[0].incomplete = true,
-                }
+            if walker.visit(&root, true, &mut out, &seen) {
+                dirs.push(root);
             }
-            parts
-        });
-        for part in parts {
-            out.files.extend(part.files);
-            out.skipped.extend(part.skipped);
-            out.dir_modes.extend(part.dir_modes);
-            out.hashed += part.hashed;
-            out.incomplete |= part.incomplete;
-            out.stale_temps.extend(part.stale_temps);
-            out.unstable.extend(part.unstable);
+        }
+        if !dirs.is_empty() {
+            walker.walk(&dirs, &seen, &mut out, &mut *self.progress);
         }
         out.skipped.sort();
-        progress(seen.load(Ordering::Relaxed));
+        (self.progress)(seen.load(Ordering::Relaxed));
         out
     }
-}
-
-struct Busy<'a>(&'a AtomicUsize);
-
-impl Drop for Busy<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// A unit of the walk: an entry to look at, or a directory (already looked at) to list.
-enum Work {
-    Visit(PathBuf),
-    List(PathBuf),
 }
 
 /// The read-only part of a scan, shared by its threads.
@@ -229,87 +177,101 @@ struct Walker<'a> {
     machine: &'a str,
 }
 
+/// What one walk thread found, and the directories whose listing failed half way.
+type Part = (Scan, Vec<PathBuf>);
+
 impl Walker<'_> {
-    /// Takes work from the queue until it is empty and no other thread can add to it.
-    fn work(
+    /// Walks the directories `dirs` (already looked at) with `ignore`'s parallel walker: the
+    /// walk is mostly stat calls, and a few threads hide their latency (git does the same with
+    /// its preloaded index). Each thread fills its own `Scan`; they merge into `out` at the end.
+    fn walk(
         &self,
-        queue: &Mutex<Vec<Work>>,
-        active: &AtomicUsize,
+        dirs: &[PathBuf],
         seen: &AtomicU64,
         out: &mut Scan,
-        tick: &mut dyn FnMut(u64),
+        progress: &mut dyn FnMut(u64),
     ) {
-        let mut idle = 0u32;
-        loop {
-            let item = {
-                let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
-                let item = q.pop();
-                if item.is_some() {
-                    active.fetch_add(1, Ordering::SeqCst);
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let mut builder = ignore::WalkBuilder::new(&dirs[0]);
+        for d in &dirs[1..] {
+            builder.add(d);
+        }
+        // None of ripgrep's filters (hidden files, .gitignore, ...): the config's ignore rules
+        // are the only ones, applied by `visit`. Symlinks are entries, never followed.
+        builder
+            .standard_filters(false)
+            .follow_links(false)
+            .threads(threads)
+            .filter_entry(|e| e.file_name() != ".git");
+        let parallel = builder.build_parallel();
+        let parts = Mutex::new(Vec::new());
+        let (tick, ticks) = mpsc::channel();
+        let walked = std::thread::scope(|scope| {
+            let parts = &parts;
+            let handle = scope.spawn(move || {
+                parallel.visit(&mut Visitors {
+                    walker: self,
+                    seen,
+                    parts,
+                    tick,
+                });
+            });
+            // `progress` is called on this thread only; the walk threads say when the count
+            // passed another thousand, and the channel closes when the walk ends.
+            let mut reported = 0;
+            for n in ticks {
+                if n >= reported + 1000 {
+                    reported = n;
+                    progress(n);
                 }
-                item
-            };
-            let Some(item) = item else {
-                if active.load(Ordering::SeqCst) == 0 {
-                    return;
-                }
-                idle += 1;
-                if idle < 50 {
-                    std::thread::yield_now();
-                } else {
-                    std::thread::sleep(std::time::Duration::from_micros(200));
-                }
+            }
+            handle.join().is_ok()
+        });
+        let mut torn = Vec::new();
+        for (part, cut) in parts.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            out.files.extend(part.files);
+            out.skipped.extend(part.skipped);
+            out.dir_modes.extend(part.dir_modes);
+            out.hashed += part.hashed;
+            out.incomplete |= part.incomplete;
+            out.stale_temps.extend(part.stale_temps);
+            out.unstable.extend(part.unstable);
+            torn.extend(cut);
+        }
+        out.incomplete |= !walked;
+        // A listing that failed half way must not make the missing entries look deleted: the
+        // whole directory is skipped (reported by the visitor), and what the walk already
+        // found inside it is dropped, as if it could not be listed at all.
+        for dir in torn {
+            let Ok(rel) = dir.strip_prefix(self.home) else {
                 continue;
             };
-            idle = 0;
-            // Decrements `active` however this item ends, a panic included, so the other
-            // threads never wait for work that will not come.
-            let busy = Busy(active);
-            let mut subdirs = Vec::new();
-            match item {
-                Work::Visit(abs) => {
-                    if self.visit(&abs, true, out, seen) {
-                        subdirs.push(Work::List(abs));
-                    }
+            let under = format!("{}/", rel.to_string_lossy());
+            let inside = |p: &str| p.starts_with(&under);
+            out.files.retain(|p, e| {
+                let keep = !inside(p.as_str());
+                if !keep && !e.cached {
+                    out.hashed = out.hashed.saturating_sub(1);
                 }
-                Work::List(dir) => {
-                    for child in self.list(&dir, out) {
-                        if self.visit(&child, false, out, seen) {
-                            subdirs.push(Work::List(child));
-                        }
-                    }
-                }
-            }
-            if !subdirs.is_empty() {
-                queue
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend(subdirs);
-            }
-            drop(busy);
-            tick(seen.load(Ordering::Relaxed));
+                keep
+            });
+            out.dir_modes.retain(|p, _| !inside(p));
+            out.skipped.retain(|(p, _)| !inside(p));
+            out.unstable.retain(|p| !inside(p));
+            out.stale_temps
+                .retain(|p| !p.starts_with(&dir) || *p == dir);
         }
     }
 
-    /// The entries of a directory, but its `.git`.
-    fn list(&self, dir: &Path, out: &mut Scan) -> Vec<PathBuf> {
-        // A listing that fails half way must not make the missing entries look deleted: the
-        // whole directory is then skipped (left out of the plan), as if unreadable.
-        match std::fs::read_dir(dir).and_then(|rd| rd.collect::<Result<Vec<_>, _>>()) {
-            Ok(entries) => entries
-                .into_iter()
-                .filter(|e| e.file_name() != ".git")
-                .map(|e| e.path())
-                .collect(),
-            Err(e) => {
-                let rel = dir.strip_prefix(self.home).unwrap_or(dir);
-                out.skipped.push((
-                    rel.to_string_lossy().into_owned(),
-                    format!("cannot list: {e}"),
-                ));
-                Vec::new()
-            }
-        }
+    /// `abs` relative to the home, as the scan reports it.
+    fn rel(&self, abs: &Path) -> String {
+        abs.strip_prefix(self.home)
+            .unwrap_or(abs)
+            .to_string_lossy()
+            .into_owned()
     }
 
     fn record_ancestor_modes(&self, root: &Path, out: &mut Scan) {
@@ -489,6 +451,151 @@ impl Walker<'_> {
     }
 }
 
+/// Makes one [`Visitor`] per walk thread.
+struct Visitors<'s> {
+    walker: &'s Walker<'s>,
+    seen: &'s AtomicU64,
+    parts: &'s Mutex<Vec<Part>>,
+    tick: mpsc::Sender<u64>,
+}
+
+impl<'s> ignore::ParallelVisitorBuilder<'s> for Visitors<'s> {
+    fn build(&mut self) -> Box<dyn ignore::ParallelVisitor + 's> {
+        Box::new(Visitor {
+            walker: self.walker,
+            seen: self.seen,
+            parts: self.parts,
+            tick: self.tick.clone(),
+            told: 0,
+            part: Scan::default(),
+            cut: Vec::new(),
+            listing: None,
+        })
+    }
+}
+
+/// One walk thread's view: looks at every entry the walk finds, with [`Walker::visit`].
+struct Visitor<'s> {
+    walker: &'s Walker<'s>,
+    seen: &'s AtomicU64,
+    parts: &'s Mutex<Vec<Part>>,
+    tick: mpsc::Sender<u64>,
+    /// The count last sent on `tick`.
+    told: u64,
+    part: Scan,
+    /// Directories whose listing failed half way.
+    cut: Vec<PathBuf>,
+    /// The directory this thread is listing: the walk reports a failure to list a directory
+    /// (or one of its entries) on the thread that listed it, right after the directory itself.
+    listing: Option<PathBuf>,
+}
+
+impl Visitor<'_> {
+    fn step(&mut self, entry: Result<ignore::DirEntry, ignore::Error>) -> ignore::WalkState {
+        use ignore::WalkState::{Continue, Skip};
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                self.failed(&err);
+                return Continue;
+            }
+        };
+        self.listing = None;
+        // The config's own paths were looked at before the walk.
+        if entry.depth() == 0 {
+            self.listing = Some(entry.into_path());
+            return Continue;
+        }
+        let is_dir = self
+            .walker
+            .visit(entry.path(), false, &mut self.part, self.seen);
+        let n = self.seen.load(Ordering::Relaxed);
+        if n >= self.told + 1000 {
+            self.told = n;
+            let _ = self.tick.send(n);
+        }
+        if !is_dir {
+            return Skip;
+        }
+        if !entry.file_type().is_some_and(|t| t.is_dir()) {
+            // It became a directory after its parent was listed: the walk will not list it.
+            self.part.skipped.push((
+                self.walker.rel(entry.path()),
+                "cannot list: it changed while it was scanned".into(),
+            ));
+            return Skip;
+        }
+        self.listing = Some(entry.into_path());
+        Continue
+    }
+
+    /// A directory, or an entry in it, that the walk could not read.
+    fn failed(&mut self, err: &ignore::Error) {
+        let why = match err.io_error() {
+            Some(e) => format!("cannot list: {e}"),
+            None => format!("cannot list: {err}"),
+        };
+        match (error_path(err), self.listing.as_deref()) {
+            // An entry whose type the listing did not give: looked at on its own.
+            (Some(p), Some(dir)) if p.parent() == Some(dir) => {
+                if self.walker.visit(p, false, &mut self.part, self.seen) {
+                    self.part.skipped.push((self.walker.rel(p), why));
+                }
+            }
+            // A directory that could not be opened.
+            (Some(p), _) => self.part.skipped.push((self.walker.rel(p), why)),
+            // The listing of `dir` failed half way.
+            (None, Some(dir)) => {
+                self.part.skipped.push((self.walker.rel(dir), why));
+                self.cut.push(dir.to_path_buf());
+            }
+            // Not an error a walk without ignore files or followed links reports: nothing
+            // says what it left out.
+            (None, None) => {
+                tracing::warn!("the scan's walk failed: {err}");
+                self.part.incomplete = true;
+            }
+        }
+    }
+}
+
+impl ignore::ParallelVisitor for Visitor<'_> {
+    fn visit(&mut self, entry: Result<ignore::DirEntry, ignore::Error>) -> ignore::WalkState {
+        // A panic must stop the walk, not leave the other threads waiting for its work.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step(entry))) {
+            Ok(state) => state,
+            Err(_) => {
+                self.part.incomplete = true;
+                ignore::WalkState::Quit
+            }
+        }
+    }
+}
+
+impl Drop for Visitor<'_> {
+    fn drop(&mut self) {
+        let part = (
+            std::mem::take(&mut self.part),
+            std::mem::take(&mut self.cut),
+        );
+        self.parts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(part);
+    }
+}
+
+/// The path an error of the walk is about, if it names one.
+fn error_path(err: &ignore::Error) -> Option<&Path> {
+    match err {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        _ => None,
+    }
+}
+
 /// What of a home file syncs (a file without the lines of its local-only blocks; see
 /// [`crate::local`]), or a symlink's target, as bytes: what the engine versions.
 pub fn read_synced(abs: &Path, kind: Kind) -> std::io::Result<Vec<u8>> {
@@ -537,4 +644,189 @@ pub fn is_racy(stat: &StatKey, now_ns: i64) -> bool {
 /// Sets exact permission bits (umask does not apply).
 pub fn set_perm(path: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm(mode)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn config(paths: &[&str], ignore: &[&str]) -> SyncConfig {
+        serde_json::from_value(serde_json::json!({
+            "id": "cfg_0000000000000001",
+            "name": "t",
+            "paths": paths,
+            "ignore": ignore,
+            "remote": "/nowhere",
+            "branch": "main",
+            "direction": "both",
+            "on_conflict": "keep-both",
+            "auto": false,
+            "interval_s": 60,
+        }))
+        .unwrap()
+    }
+
+    fn write(home: &Path, rel: &str, text: &str) {
+        let abs = home.join(rel);
+        std::fs::create_dir_all(abs.parent().unwrap()).unwrap();
+        std::fs::write(abs, text).unwrap();
+    }
+
+    /// The scan, and the last count its progress callback was given.
+    fn scan(
+        home: &Path,
+        state_dir: &Path,
+        cfg: &SyncConfig,
+        cache: &HashMap<String, Cached>,
+        temps: &[(String, bool)],
+    ) -> (Scan, u64) {
+        let ignore = Ignore::new(&cfg.ignore).unwrap();
+        let mut last = 0;
+        let scan = Scanner {
+            home,
+            state_dir,
+            ignore: &ignore,
+            cache,
+            temps,
+            progress: &mut |n| last = n,
+            machine: "here",
+        }
+        .scan(cfg);
+        (scan, last)
+    }
+
+    fn kinds(scan: &Scan) -> Vec<(String, Kind)> {
+        scan.files
+            .iter()
+            .map(|(p, e)| (p.to_string(), e.version.kind))
+            .collect()
+    }
+
+    #[test]
+    fn symlinks_are_entries_and_never_followed_even_as_a_configs_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        write(home, ".config/app/real/a.txt", "a\n");
+        symlink("real", home.join(".config/app/link")).unwrap();
+        symlink(".config/app/real", home.join(".dirlink")).unwrap();
+        symlink("nowhere", home.join(".dangling")).unwrap();
+        let cfg = config(&["~/.config/app", "~/.dirlink", "~/.dangling"], &[]);
+        let (s, _) = scan(home, &home.join(".dotsync"), &cfg, &HashMap::new(), &[]);
+        assert_eq!(
+            kinds(&s),
+            [
+                (".config/app/link".to_owned(), Kind::Symlink),
+                (".config/app/real/a.txt".to_owned(), Kind::File),
+                (".dangling".to_owned(), Kind::Symlink),
+                (".dirlink".to_owned(), Kind::Symlink),
+            ]
+        );
+        assert!(s.skipped.is_empty(), "{:?}", s.skipped);
+        assert!(!s.incomplete);
+    }
+
+    #[test]
+    fn ignored_directories_git_state_and_temporary_files_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        write(home, ".config/app/keep", "k\n");
+        for i in 0..50 {
+            write(home, &format!(".config/app/cache/deep/f{i}"), "x\n");
+        }
+        write(home, ".config/app/plugin/.git/config", "[core]\n");
+        write(home, ".config/app/plugin/init.lua", "--\n");
+        write(home, ".config/app/state/db", "s\n");
+        write(home, ".config/app/.x.dotsync-tmp-mine", "leftover\n");
+        write(home, ".config/app/.y.dotsync-tmp-theirs", "in use\n");
+        write(home, ".config/app/.z.dotsync-tmp-unknown", "the person's\n");
+        std::fs::create_dir(home.join(".config/app/private")).unwrap();
+        std::fs::set_permissions(
+            home.join(".config/app/private"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        write(home, ".gitconfig", "[user]\n");
+        let cfg = config(&["~/.config/app", "~/.gitconfig", "~/.missing"], &["cache"]);
+        let temps = [("mine".to_owned(), true), ("theirs".to_owned(), false)];
+        let state = home.join(".config/app/state");
+        let (s, seen) = scan(home, &state, &cfg, &HashMap::new(), &temps);
+        let names: Vec<String> = s.files.keys().map(ToString::to_string).collect();
+        assert_eq!(
+            names,
+            [
+                ".config/app/.z.dotsync-tmp-unknown",
+                ".config/app/keep",
+                ".config/app/plugin/init.lua",
+                ".gitconfig",
+            ]
+        );
+        assert_eq!(
+            s.stale_temps,
+            [home.join(".config/app/.x.dotsync-tmp-mine")]
+        );
+        assert_eq!(s.dir_modes.get(".config/app/private").copied(), Some(0o700));
+        assert!(s.skipped.is_empty(), "{:?}", s.skipped);
+        assert_eq!(s.hashed, 4);
+        // What was looked at: the two paths, app's four entries that are not ignored, temporary
+        // or dotsync's state, and plugin's file. Nothing under the ignored directory.
+        assert_eq!(seen, 2 + 4 + 1);
+
+        // Unchanged files come from the stat cache, unread.
+        let cache: HashMap<String, Cached> = s
+            .files
+            .iter()
+            .map(|(p, e)| {
+                (
+                    p.to_string(),
+                    Cached {
+                        stat: e.stat,
+                        version: e.version.clone(),
+                    },
+                )
+            })
+            .collect();
+        let (again, _) = scan(home, &state, &cfg, &cache, &temps);
+        assert_eq!(again.hashed, 0);
+        assert!(again.files.values().all(|e| e.cached));
+        assert_eq!(kinds(&again), kinds(&s));
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_listed_is_skipped_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        write(home, ".config/app/ok", "ok\n");
+        write(home, ".config/app/locked/secret", "s\n");
+        let locked = home.join(".config/app/locked");
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+        if std::fs::read_dir(&locked).is_ok() {
+            // Running as root: permissions do not stop it.
+            std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+            return;
+        }
+        let cfg = config(&["~/.config/app"], &[]);
+        let (s, _) = scan(home, &home.join(".dotsync"), &cfg, &HashMap::new(), &[]);
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let names: Vec<String> = s.files.keys().map(ToString::to_string).collect();
+        assert_eq!(names, [".config/app/ok"]);
+        assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);
+        assert_eq!(s.skipped[0].0, ".config/app/locked");
+        assert!(
+            s.skipped[0].1.starts_with("cannot list: "),
+            "{:?}",
+            s.skipped
+        );
+        assert!(!s.incomplete);
+        // A config's own path too.
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+        let cfg = config(&["~/.config/app/locked"], &[]);
+        let (s, _) = scan(home, &home.join(".dotsync"), &cfg, &HashMap::new(), &[]);
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(s.files.is_empty());
+        assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);
+        assert_eq!(s.skipped[0].0, ".config/app/locked");
+    }
 }
