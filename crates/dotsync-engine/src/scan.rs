@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use dotsync_core::SyncConfig;
 use dotsync_core::paths::{Ignore, RepoPath, resolve_config_path};
@@ -143,26 +143,78 @@ impl Scanner<'_> {
             machine: self.machine,
         };
         let mut out = Scan::default();
-        let seen = AtomicU64::new(0);
-        // A config's own paths are looked at here, one by one: the walk below only lists
-        // directories (and would follow a path that is a symlink to one).
-        let mut dirs = Vec::new();
+        let mut roots = Vec::new();
         for p in &cfg.paths {
             let Ok(root) = resolve_config_path(p, self.home) else {
                 continue;
             };
             walker.record_ancestor_modes(&root, &mut out);
-            if walker.visit(&root, true, &mut out, &seen) {
-                dirs.push(root);
-            }
+            roots.push(Work::Visit(root));
         }
-        if !dirs.is_empty() {
-            walker.walk(&dirs, &seen, &mut out, &mut *self.progress);
+        // The walk is mostly stat calls; a few threads hide their latency (git does the same
+        // with its preloaded index). Each thread fills its own Scan; they merge at the end.
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let queue = Mutex::new(roots);
+        let active = AtomicUsize::new(0);
+        let seen = AtomicU64::new(0);
+        let progress = &mut *self.progress;
+        let parts: Vec<Scan> = std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut part = Scan::default();
+                        walker.work(&queue, &active, &seen, &mut part, &mut |_| {});
+                        part
+                    })
+                })
+                .collect();
+            let mut mine = Scan::default();
+            let mut reported = 0;
+            walker.work(&queue, &active, &seen, &mut mine, &mut |n| {
+                if n >= reported + 1000 {
+                    reported = n;
+                    progress(n);
+                }
+            });
+            let mut parts = vec![mine];
+            for h in helpers {
+                match h.join() {
+                    Ok(part) => parts.push(part),
+                    Err(_) => parts[0].incomplete = true,
+                }
+            }
+            parts
+        });
+        for part in parts {
+            out.files.extend(part.files);
+            out.skipped.extend(part.skipped);
+            out.dir_modes.extend(part.dir_modes);
+            out.hashed += part.hashed;
+            out.incomplete |= part.incomplete;
+            out.stale_temps.extend(part.stale_temps);
+            out.unstable.extend(part.unstable);
         }
         out.skipped.sort();
-        (self.progress)(seen.load(Ordering::Relaxed));
+        progress(seen.load(Ordering::Relaxed));
         out
     }
+}
+
+struct Busy<'a>(&'a AtomicUsize);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A unit of the walk: an entry to look at, or a directory (already looked at) to list.
+enum Work {
+    Visit(PathBuf),
+    List(PathBuf),
 }
 
 /// The read-only part of a scan, shared by its threads.
@@ -177,101 +229,87 @@ struct Walker<'a> {
     machine: &'a str,
 }
 
-/// What one walk thread found, and the directories whose listing failed half way.
-type Part = (Scan, Vec<PathBuf>);
-
 impl Walker<'_> {
-    /// Walks the directories `dirs` (already looked at) with `ignore`'s parallel walker: the
-    /// walk is mostly stat calls, and a few threads hide their latency (git does the same with
-    /// its preloaded index). Each thread fills its own `Scan`; they merge into `out` at the end.
-    fn walk(
+    /// Takes work from the queue until it is empty and no other thread can add to it.
+    fn work(
         &self,
-        dirs: &[PathBuf],
+        queue: &Mutex<Vec<Work>>,
+        active: &AtomicUsize,
         seen: &AtomicU64,
         out: &mut Scan,
-        progress: &mut dyn FnMut(u64),
+        tick: &mut dyn FnMut(u64),
     ) {
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, 4);
-        let mut builder = ignore::WalkBuilder::new(&dirs[0]);
-        for d in &dirs[1..] {
-            builder.add(d);
-        }
-        // None of ripgrep's filters (hidden files, .gitignore, ...): the config's ignore rules
-        // are the only ones, applied by `visit`. Symlinks are entries, never followed.
-        builder
-            .standard_filters(false)
-            .follow_links(false)
-            .threads(threads)
-            .filter_entry(|e| e.file_name() != ".git");
-        let parallel = builder.build_parallel();
-        let parts = Mutex::new(Vec::new());
-        let (tick, ticks) = mpsc::channel();
-        let walked = std::thread::scope(|scope| {
-            let parts = &parts;
-            let handle = scope.spawn(move || {
-                parallel.visit(&mut Visitors {
-                    walker: self,
-                    seen,
-                    parts,
-                    tick,
-                });
-            });
-            // `progress` is called on this thread only; the walk threads say when the count
-            // passed another thousand, and the channel closes when the walk ends.
-            let mut reported = 0;
-            for n in ticks {
-                if n >= reported + 1000 {
-                    reported = n;
-                    progress(n);
+        let mut idle = 0u32;
+        loop {
+            let item = {
+                let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                let item = q.pop();
+                if item.is_some() {
+                    active.fetch_add(1, Ordering::SeqCst);
                 }
-            }
-            handle.join().is_ok()
-        });
-        let mut torn = Vec::new();
-        for (part, cut) in parts.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            out.files.extend(part.files);
-            out.skipped.extend(part.skipped);
-            out.dir_modes.extend(part.dir_modes);
-            out.hashed += part.hashed;
-            out.incomplete |= part.incomplete;
-            out.stale_temps.extend(part.stale_temps);
-            out.unstable.extend(part.unstable);
-            torn.extend(cut);
-        }
-        out.incomplete |= !walked;
-        // A listing that failed half way must not make the missing entries look deleted: the
-        // whole directory is skipped (reported by the visitor), and what the walk already
-        // found inside it is dropped, as if it could not be listed at all.
-        for dir in torn {
-            let Ok(rel) = dir.strip_prefix(self.home) else {
+                item
+            };
+            let Some(item) = item else {
+                if active.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                idle += 1;
+                if idle < 50 {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
                 continue;
             };
-            let under = format!("{}/", rel.to_string_lossy());
-            let inside = |p: &str| p.starts_with(&under);
-            out.files.retain(|p, e| {
-                let keep = !inside(p.as_str());
-                if !keep && !e.cached {
-                    out.hashed = out.hashed.saturating_sub(1);
+            idle = 0;
+            // Decrements `active` however this item ends, a panic included, so the other
+            // threads never wait for work that will not come.
+            let busy = Busy(active);
+            let mut subdirs = Vec::new();
+            match item {
+                Work::Visit(abs) => {
+                    if self.visit(&abs, true, out, seen) {
+                        subdirs.push(Work::List(abs));
+                    }
                 }
-                keep
-            });
-            out.dir_modes.retain(|p, _| !inside(p));
-            out.skipped.retain(|(p, _)| !inside(p));
-            out.unstable.retain(|p| !inside(p));
-            out.stale_temps
-                .retain(|p| !p.starts_with(&dir) || *p == dir);
+                Work::List(dir) => {
+                    for child in self.list(&dir, out) {
+                        if self.visit(&child, false, out, seen) {
+                            subdirs.push(Work::List(child));
+                        }
+                    }
+                }
+            }
+            if !subdirs.is_empty() {
+                queue
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(subdirs);
+            }
+            drop(busy);
+            tick(seen.load(Ordering::Relaxed));
         }
     }
 
-    /// `abs` relative to the home, as the scan reports it.
-    fn rel(&self, abs: &Path) -> String {
-        abs.strip_prefix(self.home)
-            .unwrap_or(abs)
-            .to_string_lossy()
-            .into_owned()
+    /// The entries of a directory, but its `.git`.
+    fn list(&self, dir: &Path, out: &mut Scan) -> Vec<PathBuf> {
+        // A listing that fails half way must not make the missing entries look deleted: the
+        // whole directory is then skipped (left out of the plan), as if unreadable.
+        match std::fs::read_dir(dir).and_then(|rd| rd.collect::<Result<Vec<_>, _>>()) {
+            Ok(entries) => entries
+                .into_iter()
+                .filter(|e| e.file_name() != ".git")
+                .map(|e| e.path())
+                .collect(),
+            Err(e) => {
+                let rel = dir.strip_prefix(self.home).unwrap_or(dir);
+                out.skipped.push((
+                    rel.to_string_lossy().into_owned(),
+                    format!("cannot list: {e}"),
+                ));
+                Vec::new()
+            }
+        }
     }
 
     fn record_ancestor_modes(&self, root: &Path, out: &mut Scan) {
@@ -448,151 +486,6 @@ impl Walker<'_> {
             },
         );
         false
-    }
-}
-
-/// Makes one [`Visitor`] per walk thread.
-struct Visitors<'s> {
-    walker: &'s Walker<'s>,
-    seen: &'s AtomicU64,
-    parts: &'s Mutex<Vec<Part>>,
-    tick: mpsc::Sender<u64>,
-}
-
-impl<'s> ignore::ParallelVisitorBuilder<'s> for Visitors<'s> {
-    fn build(&mut self) -> Box<dyn ignore::ParallelVisitor + 's> {
-        Box::new(Visitor {
-            walker: self.walker,
-            seen: self.seen,
-            parts: self.parts,
-            tick: self.tick.clone(),
-            told: 0,
-            part: Scan::default(),
-            cut: Vec::new(),
-            listing: None,
-        })
-    }
-}
-
-/// One walk thread's view: looks at every entry the walk finds, with [`Walker::visit`].
-struct Visitor<'s> {
-    walker: &'s Walker<'s>,
-    seen: &'s AtomicU64,
-    parts: &'s Mutex<Vec<Part>>,
-    tick: mpsc::Sender<u64>,
-    /// The count last sent on `tick`.
-    told: u64,
-    part: Scan,
-    /// Directories whose listing failed half way.
-    cut: Vec<PathBuf>,
-    /// The directory this thread is listing: the walk reports a failure to list a directory
-    /// (or one of its entries) on the thread that listed it, right after the directory itself.
-    listing: Option<PathBuf>,
-}
-
-impl Visitor<'_> {
-    fn step(&mut self, entry: Result<ignore::DirEntry, ignore::Error>) -> ignore::WalkState {
-        use ignore::WalkState::{Continue, Skip};
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(err) => {
-                self.failed(&err);
-                return Continue;
-            }
-        };
-        self.listing = None;
-        // The config's own paths were looked at before the walk.
-        if entry.depth() == 0 {
-            self.listing = Some(entry.into_path());
-            return Continue;
-        }
-        let is_dir = self
-            .walker
-            .visit(entry.path(), false, &mut self.part, self.seen);
-        let n = self.seen.load(Ordering::Relaxed);
-        if n >= self.told + 1000 {
-            self.told = n;
-            let _ = self.tick.send(n);
-        }
-        if !is_dir {
-            return Skip;
-        }
-        if !entry.file_type().is_some_and(|t| t.is_dir()) {
-            // It became a directory after its parent was listed: the walk will not list it.
-            self.part.skipped.push((
-                self.walker.rel(entry.path()),
-                "cannot list: it changed while it was scanned".into(),
-            ));
-            return Skip;
-        }
-        self.listing = Some(entry.into_path());
-        Continue
-    }
-
-    /// A directory, or an entry in it, that the walk could not read.
-    fn failed(&mut self, err: &ignore::Error) {
-        let why = match err.io_error() {
-            Some(e) => format!("cannot list: {e}"),
-            None => format!("cannot list: {err}"),
-        };
-        match (error_path(err), self.listing.as_deref()) {
-            // An entry whose type the listing did not give: looked at on its own.
-            (Some(p), Some(dir)) if p.parent() == Some(dir) => {
-                if self.walker.visit(p, false, &mut self.part, self.seen) {
-                    self.part.skipped.push((self.walker.rel(p), why));
-                }
-            }
-            // A directory that could not be opened.
-            (Some(p), _) => self.part.skipped.push((self.walker.rel(p), why)),
-            // The listing of `dir` failed half way.
-            (None, Some(dir)) => {
-                self.part.skipped.push((self.walker.rel(dir), why));
-                self.cut.push(dir.to_path_buf());
-            }
-            // Not an error a walk without ignore files or followed links reports: nothing
-            // says what it left out.
-            (None, None) => {
-                tracing::warn!("the scan's walk failed: {err}");
-                self.part.incomplete = true;
-            }
-        }
-    }
-}
-
-impl ignore::ParallelVisitor for Visitor<'_> {
-    fn visit(&mut self, entry: Result<ignore::DirEntry, ignore::Error>) -> ignore::WalkState {
-        // A panic must stop the walk, not leave the other threads waiting for its work.
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step(entry))) {
-            Ok(state) => state,
-            Err(_) => {
-                self.part.incomplete = true;
-                ignore::WalkState::Quit
-            }
-        }
-    }
-}
-
-impl Drop for Visitor<'_> {
-    fn drop(&mut self) {
-        let part = (
-            std::mem::take(&mut self.part),
-            std::mem::take(&mut self.cut),
-        );
-        self.parts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(part);
-    }
-}
-
-/// The path an error of the walk is about, if it names one.
-fn error_path(err: &ignore::Error) -> Option<&Path> {
-    match err {
-        ignore::Error::WithPath { path, .. } => Some(path),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-            error_path(err)
-        }
-        _ => None,
     }
 }
 
