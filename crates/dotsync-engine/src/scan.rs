@@ -538,3 +538,188 @@ pub fn is_racy(stat: &StatKey, now_ns: i64) -> bool {
 pub fn set_perm(path: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm(mode)))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn config(paths: &[&str], ignore: &[&str]) -> SyncConfig {
+        serde_json::from_value(serde_json::json!({
+            "id": "cfg_0000000000000001",
+            "name": "t",
+            "paths": paths,
+            "ignore": ignore,
+            "remote": "/nowhere",
+            "branch": "main",
+            "direction": "both",
+            "on_conflict": "keep-both",
+            "auto": false,
+            "interval_s": 60,
+        }))
+        .unwrap()
+    }
+
+    fn write(home: &Path, rel: &str, text: &str) {
+        let abs = home.join(rel);
+        std::fs::create_dir_all(abs.parent().unwrap()).unwrap();
+        std::fs::write(abs, text).unwrap();
+    }
+
+    /// The scan, and the last count its progress callback was given.
+    fn scan(
+        home: &Path,
+        state_dir: &Path,
+        cfg: &SyncConfig,
+        cache: &HashMap<String, Cached>,
+        temps: &[(String, bool)],
+    ) -> (Scan, u64) {
+        let ignore = Ignore::new(&cfg.ignore).unwrap();
+        let mut last = 0;
+        let scan = Scanner {
+            home,
+            state_dir,
+            ignore: &ignore,
+            cache,
+            temps,
+            progress: &mut |n| last = n,
+            machine: "here",
+        }
+        .scan(cfg);
+        (scan, last)
+    }
+
+    fn kinds(scan: &Scan) -> Vec<(String, Kind)> {
+        scan.files
+            .iter()
+            .map(|(p, e)| (p.to_string(), e.version.kind))
+            .collect()
+    }
+
+    #[test]
+    fn symlinks_are_entries_and_never_followed_even_as_a_configs_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        write(home, ".config/app/real/a.txt", "a\n");
+        symlink("real", home.join(".config/app/link")).unwrap();
+        symlink(".config/app/real", home.join(".dirlink")).unwrap();
+        symlink("nowhere", home.join(".dangling")).unwrap();
+        let cfg = config(&["~/.config/app", "~/.dirlink", "~/.dangling"], &[]);
+        let (s, _) = scan(home, &home.join(".dotsync"), &cfg, &HashMap::new(), &[]);
+        assert_eq!(
+            kinds(&s),
+            [
+                (".config/app/link".to_owned(), Kind::Symlink),
+                (".config/app/real/a.txt".to_owned(), Kind::File),
+                (".dangling".to_owned(), Kind::Symlink),
+                (".dirlink".to_owned(), Kind::Symlink),
+            ]
+        );
+        assert!(s.skipped.is_empty(), "{:?}", s.skipped);
+        assert!(!s.incomplete);
+    }
+
+    #[test]
+    fn ignored_directories_git_state_and_temporary_files_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        write(home, ".config/app/keep", "k\n");
+        for i in 0..50 {
+            write(home, &format!(".config/app/cache/deep/f{i}"), "x\n");
+        }
+        write(home, ".config/app/plugin/.git/config", "[core]\n");
+        write(home, ".config/app/plugin/init.lua", "--\n");
+        write(home, ".config/app/state/db", "s\n");
+        write(home, ".config/app/.x.dotsync-tmp-mine", "leftover\n");
+        write(home, ".config/app/.y.dotsync-tmp-theirs", "in use\n");
+        write(home, ".config/app/.z.dotsync-tmp-unknown", "the person's\n");
+        std::fs::create_dir(home.join(".config/app/private")).unwrap();
+        std::fs::set_permissions(
+            home.join(".config/app/private"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        write(home, ".gitconfig", "[user]\n");
+        let cfg = config(&["~/.config/app", "~/.gitconfig", "~/.missing"], &["cache"]);
+        let temps = [("mine".to_owned(), true), ("theirs".to_owned(), false)];
+        let state = home.join(".config/app/state");
+        let (s, seen) = scan(home, &state, &cfg, &HashMap::new(), &temps);
+        let names: Vec<String> = s.files.keys().map(ToString::to_string).collect();
+        assert_eq!(
+            names,
+            [
+                ".config/app/.z.dotsync-tmp-unknown",
+                ".config/app/keep",
+                ".config/app/plugin/init.lua",
+                ".gitconfig",
+            ]
+        );
+        assert_eq!(
+            s.stale_temps,
+            [home.join(".config/app/.x.dotsync-tmp-mine")]
+        );
+        assert_eq!(s.dir_modes.get(".config/app/private").copied(), Some(0o700));
+        assert!(s.skipped.is_empty(), "{:?}", s.skipped);
+        assert_eq!(s.hashed, 4);
+        // What was looked at: the two paths, app's four entries that are not ignored, temporary
+        // or dotsync's state, and plugin's file. Nothing under the ignored directory.
+        assert_eq!(seen, 2 + 4 + 1);
+
+        // Unchanged files come from the stat cache, unread.
+        let cache: HashMap<String, Cached> = s
+            .files
+            .iter()
+            .map(|(p, e)| {
+                (
+                    p.to_string(),
+                    Cached {
+                        stat: e.stat,
+                        version: e.version.clone(),
+                    },
+                )
+            })
+            .collect();
+        let (again, _) = scan(home, &state, &cfg, &cache, &temps);
+        assert_eq!(again.hashed, 0);
+        assert!(again.files.values().all(|e| e.cached));
+        assert_eq!(kinds(&again), kinds(&s));
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_listed_is_skipped_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        write(home, ".config/app/ok", "ok\n");
+        write(home, ".config/app/locked/secret", "s\n");
+        let locked = home.join(".config/app/locked");
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+        if std::fs::read_dir(&locked).is_ok() {
+            // Running as root: permissions do not stop it.
+            std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+            return;
+        }
+        let cfg = config(&["~/.config/app"], &[]);
+        let (s, _) = scan(home, &home.join(".dotsync"), &cfg, &HashMap::new(), &[]);
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let names: Vec<String> = s.files.keys().map(ToString::to_string).collect();
+        assert_eq!(names, [".config/app/ok"]);
+        assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);
+        assert_eq!(s.skipped[0].0, ".config/app/locked");
+        assert!(
+            s.skipped[0].1.starts_with("cannot list: "),
+            "{:?}",
+            s.skipped
+        );
+        assert!(!s.incomplete);
+        // A config's own path too.
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+        let cfg = config(&["~/.config/app/locked"], &[]);
+        let (s, _) = scan(home, &home.join(".dotsync"), &cfg, &HashMap::new(), &[]);
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(s.files.is_empty());
+        assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);
+        assert_eq!(s.skipped[0].0, ".config/app/locked");
+    }
+}
