@@ -5,6 +5,10 @@
 //! sync killed anywhere is harmless: the next run recomputes its plan from (base, local, remote)
 //! and converges. A rejected push (another machine was faster) goes back to the fetch; nothing
 //! in the home was touched yet.
+//!
+//! Longer than 600 lines on purpose: `sync_inner` is the phases of one sync read top to bottom
+//! (their parts live in `emit`, `home`, `planner`, `push`, `remote`, `stage`); the kept-scan
+//! reuse at its end is the next candidate to move out.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
