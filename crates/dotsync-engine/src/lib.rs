@@ -340,8 +340,8 @@ impl Engine {
     /// The commit this machine last completed a sync with for `cfg` (None after a sync that
     /// had failures, so that the next check syncs again).
     pub fn last_synced_commit(&self, cfg: &SyncConfig) -> Result<Option<String>, SyncError> {
-        if records::content_rules(&self.store, &cfg.id)? != self.content_rules(cfg) {
-            // The content rules changed since: a full sync is due whatever the remote did.
+        if records::content_rules(&self.store, &cfg.id)? != self.sync_rules(cfg) {
+            // The config's rules changed since: a full sync is due whatever the remote did.
             return Ok(None);
         }
         Ok(records::last_commit(&self.store, &cfg.id)?)
@@ -404,16 +404,24 @@ impl Engine {
         content::load_trusted(&self.trusted_path())
     }
 
-    /// The content rules `cfg`'s syncs apply here (see [`content::rules_of`]).
-    fn content_rules(&self, cfg: &SyncConfig) -> String {
+    /// Everything in `cfg` that decides what a sync does with a home and a remote that did
+    /// not move: which files it covers (paths, ignore globs), which way they go, and the
+    /// content rules (see [`content::rules_of`]). A sync whose rules differ from the last
+    /// full sync's looks at every file again: a glob taken out of `ignore` brings in the
+    /// remote's files it hid, though neither side moved.
+    fn sync_rules(&self, cfg: &SyncConfig) -> String {
+        let coverage = format!(
+            "paths={:?} ignore={:?} direction={:?}",
+            cfg.paths, cfg.ignore, cfg.direction
+        );
         if cfg.encrypt.is_empty() && cfg.per_machine.is_empty() {
-            return String::new();
+            return coverage;
         }
         // An unreadable key file reads as "changed": the sync then says what is wrong.
         let keys = self
             .key_public()
             .unwrap_or_else(|e| vec![format!("unreadable: {e}")]);
-        content::rules_of(cfg, &keys)
+        format!("{coverage} {}", content::rules_of(cfg, &keys))
     }
 
     /// This machine's public keys (empty: no key yet).

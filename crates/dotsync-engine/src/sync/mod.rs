@@ -344,9 +344,9 @@ impl Engine {
         // 2. The remote check's answer. Nothing else to do if neither side moved.
         em.progress(Phase::Fetch, 0, None);
         let mut head = remote_check?;
-        // The rules that map home bytes to repository bytes changed since the last full sync
-        // (a glob added to `encrypt`): every file is looked at again.
-        let rules = self.content_rules(cfg);
+        // The rules that decide what a sync does changed since the last full sync (a glob
+        // taken out of `ignore`, added to `encrypt`): every file is looked at again.
+        let rules = self.sync_rules(cfg);
         let rules_changed = records::content_rules(&self.store, &cfg.id)? != rules;
         if head.is_some()
             && head == last_commit
@@ -586,8 +586,16 @@ impl Engine {
                     HomeChange::Write { .. } | HomeChange::Remove { .. } => None,
                 })
                 .collect();
-            if !writing.is_empty() {
+            // Every write goes through a temporary file named with the token, so the token is
+            // recorded before any write (a pull-only merge included): a sync killed mid-write
+            // leaves only files the next one can prove are dotsync's.
+            if home_changes
+                .iter()
+                .any(|c| matches!(c, HomeChange::Write { .. }))
+            {
                 records::add_apply_token(&self.store, &cfg.id, &token)?;
+            }
+            if !writing.is_empty() {
                 records::put(&self.store, records::Versions::Pulled, &cfg.id, &writing)?;
             }
             let dir_mode = |rel: &str| meta.dir_mode(rel);

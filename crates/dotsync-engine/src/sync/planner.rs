@@ -486,6 +486,14 @@ pub(super) fn drop_file_dir_clashes(remote: &RemoteState, p: &mut Planned, em: &
     }
     p.tree_changes.retain(|(path, _)| !bad.contains(path));
     p.pushed_bases.retain(|(path, _)| !bad.contains(path));
+    // Their modes stay as the remote has them too: a mode pushed for a file that is not in
+    // the tree would be undone by the next machine, and the two would push it back and forth.
+    for path in &bad {
+        match remote.meta.modes.get(path) {
+            Some(mode) => p.meta.modes.insert(path.clone(), mode.clone()),
+            None => p.meta.modes.remove(path),
+        };
+    }
     p.events.retain(|(path, _, _, _)| !bad.contains(path));
     for path in bad {
         em.file(
