@@ -2649,10 +2649,11 @@ impl World {
             // What the last round changed, for the failure message.
             let (before, after): (BTreeSet<&str>, BTreeSet<&str>) =
                 (prev.lines().collect(), now.lines().collect());
-            moving = before
-                .symmetric_difference(&after)
-                .map(|l| format!("\n      {} {l}", if after.contains(l) { "+" } else { "-" }))
-                .collect();
+            moving.clear();
+            for l in before.symmetric_difference(&after) {
+                let sign = if after.contains(l) { "+" } else { "-" };
+                let _ = write!(moving, "\n      {sign} {l}");
+            }
             prev = now;
         }
         if !stable {
