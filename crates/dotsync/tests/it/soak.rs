@@ -893,17 +893,22 @@ fn three_daemons_editing_at_random_converge_and_lose_no_edit() {
             s.fail(&[], &format!("{}: {}", m.name, stray.join(", ")));
         }
     }
+    // Syncs that trusted the watcher instead of walking (the engine logs each at debug): the
+    // checks above covered the no-walk path this many times.
+    let mut no_walk = 0;
     for m in &s.machines {
         let log = m.daemon_log();
         if log.contains("panicked") {
             s.fail(&[], &format!("{}'s daemon panicked", m.name));
         }
+        no_walk += log.matches("since the last sync: no walk").count();
     }
 
     eprintln!(
         "soak: seed {seed}: {:.1}s of edits {:?}, {} contents written ({merged} kept only \
          merged into another), settled in {:.1}s, {rounds} final round(s), {conflicted} \
-         conflicts open at the end, tip {tip}; slowest request {:.1}s ({})",
+         conflicts open at the end, tip {tip}; {no_walk} syncs without a walk; slowest \
+         request {:.1}s ({})",
         edits_done.as_secs_f64(),
         s.counts,
         s.writes.len(),
