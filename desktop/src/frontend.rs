@@ -59,21 +59,12 @@ impl ConfigFile {
     }
 }
 
-fn loopback_addr(addr: &str) -> bool {
-    match addr.parse::<std::net::SocketAddr>() {
-        Ok(sa) => sa.ip().is_loopback() && sa.port() != 0,
-        Err(_) => addr.split_once(':').is_some_and(|(h, p)| {
-            h.eq_ignore_ascii_case("localhost") && p.parse::<u16>().is_ok_and(|p| p != 0)
-        }),
-    }
-}
-
 fn from_object(o: &Object) -> DesktopConfig {
     let flag = |k: &str, d: bool| o.get(k).and_then(serde_json::Value::as_bool).unwrap_or(d);
     let backend_addr = o
         .get("backend_addr")
         .and_then(serde_json::Value::as_str)
-        .filter(|a| loopback_addr(a))
+        .filter(|a| frontend::check_backend_addr(a).is_ok())
         .unwrap_or(DEFAULT_ADDR)
         .to_owned();
     DesktopConfig {

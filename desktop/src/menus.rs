@@ -32,34 +32,55 @@ fn icon(g: Glance) -> Image<'static> {
     Image::new_owned(icons::rgba(g), icons::SIZE, icons::SIZE)
 }
 
+/// The actions both menus offer. Each menu gets its own items (an item belongs to one menu),
+/// made here so that the two never differ.
+struct Actions {
+    sync_now: MenuItem<Wry>,
+    pause: MenuItem<Wry>,
+    login: CheckMenuItem<Wry>,
+    quit: MenuItem<Wry>,
+}
+
+impl Actions {
+    /// `shortcuts`: the menu bar's keyboard shortcuts (a tray menu has none).
+    fn new(app: &AppHandle, start_at_login: bool, shortcuts: bool) -> tauri::Result<Self> {
+        let key = |k: &'static str| shortcuts.then_some(k);
+        Ok(Self {
+            sync_now: MenuItem::with_id(app, SYNC_NOW, "Sync now", true, key("CmdOrCtrl+R"))?,
+            pause: MenuItem::with_id(app, PAUSE, "Pause syncing", true, None::<&str>)?,
+            login: CheckMenuItem::with_id(
+                app,
+                START_AT_LOGIN,
+                "Start at login",
+                true,
+                start_at_login,
+                None::<&str>,
+            )?,
+            quit: MenuItem::with_id(app, QUIT, "Quit", true, key("CmdOrCtrl+Q"))?,
+        })
+    }
+}
+
 /// The window's menu bar.
 pub fn window_menu(
     app: &AppHandle,
     start_at_login: bool,
 ) -> tauri::Result<(Menu<Wry>, MenuItem<Wry>, CheckMenuItem<Wry>)> {
-    let pause = MenuItem::with_id(app, PAUSE, "Pause syncing", true, None::<&str>)?;
-    let login = CheckMenuItem::with_id(
-        app,
-        START_AT_LOGIN,
-        "Start at login",
-        true,
-        start_at_login,
-        None::<&str>,
-    )?;
+    let a = Actions::new(app, start_at_login, true)?;
     let file = Submenu::with_items(
         app,
         "dotsync",
         true,
         &[
-            &MenuItem::with_id(app, SYNC_NOW, "Sync now", true, Some("CmdOrCtrl+R"))?,
-            &pause,
+            &a.sync_now,
+            &a.pause,
             &PredefinedMenuItem::separator(app)?,
-            &login,
+            &a.login,
             &PredefinedMenuItem::separator(app)?,
-            &MenuItem::with_id(app, QUIT, "Quit", true, Some("CmdOrCtrl+Q"))?,
+            &a.quit,
         ],
     )?;
-    Ok((Menu::with_items(app, &[&file])?, pause, login))
+    Ok((Menu::with_items(app, &[&file])?, a.pause, a.login))
 }
 
 /// Builds the tray (when the desktop has one) and keeps the items of both menus.
@@ -71,26 +92,18 @@ pub fn install(
     window_login: CheckMenuItem<Wry>,
 ) -> tauri::Result<Menus> {
     let status = MenuItem::with_id(app, "status", "Connecting…", false, None::<&str>)?;
-    let pause = MenuItem::with_id(app, PAUSE, "Pause syncing", true, None::<&str>)?;
-    let login = CheckMenuItem::with_id(
-        app,
-        START_AT_LOGIN,
-        "Start at login",
-        true,
-        start_at_login,
-        None::<&str>,
-    )?;
+    let a = Actions::new(app, start_at_login, false)?;
     let menu = Menu::with_items(
         app,
         &[
             &status,
             &PredefinedMenuItem::separator(app)?,
-            &MenuItem::with_id(app, SYNC_NOW, "Sync now", true, None::<&str>)?,
-            &pause,
+            &a.sync_now,
+            &a.pause,
             &MenuItem::with_id(app, OPEN, "Open dotsync", true, None::<&str>)?,
             &PredefinedMenuItem::separator(app)?,
-            &login,
-            &MenuItem::with_id(app, QUIT, "Quit", true, None::<&str>)?,
+            &a.login,
+            &a.quit,
         ],
     )?;
     let tray = TrayIconBuilder::with_id("dotsync")
@@ -108,8 +121,8 @@ pub fn install(
     Ok(Menus {
         tray,
         tray_status: status,
-        pauses: vec![pause, window_pause],
-        logins: vec![login, window_login],
+        pauses: vec![a.pause, window_pause],
+        logins: vec![a.login, window_login],
         glance: std::sync::Mutex::new(None),
     })
 }

@@ -31,6 +31,38 @@ pub enum FrontendConfigError {
     Invalid { path: PathBuf, why: String },
 }
 
+/// Why a `backend_addr` is refused: the daemon listens on loopback only, at a real port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadAddr {
+    #[error("is not a loopback address (the daemon listens on loopback only)")]
+    NotLoopback,
+    #[error("has port 0")]
+    PortZero,
+    #[error("has no valid port")]
+    NoPort,
+    #[error("is not an address")]
+    NotAnAddress,
+}
+
+/// Checks a `backend_addr`: a loopback IP address or `localhost`, with a port other than 0.
+/// The one rule for the daemon's settings route and the desktop app.
+pub fn check_backend_addr(addr: &str) -> Result<(), BadAddr> {
+    if let Ok(sa) = addr.parse::<std::net::SocketAddr>() {
+        return match (sa.ip().is_loopback(), sa.port()) {
+            (false, _) => Err(BadAddr::NotLoopback),
+            (true, 0) => Err(BadAddr::PortZero),
+            (true, _) => Ok(()),
+        };
+    }
+    match addr.split_once(':') {
+        Some((host, port)) if host.eq_ignore_ascii_case("localhost") => match port.parse::<u16>() {
+            Ok(p) if p != 0 => Ok(()),
+            _ => Err(BadAddr::NoPort),
+        },
+        _ => Err(BadAddr::NotAnAddress),
+    }
+}
+
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> FrontendConfigError {
     let path = path.to_path_buf();
     move |source| FrontendConfigError::Io {
@@ -115,6 +147,30 @@ fn lock_path(path: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn only_a_loopback_address_with_a_port_is_a_backend_addr() {
+        for ok in [
+            "127.0.0.1:11000",
+            "[::1]:8080",
+            "localhost:11000",
+            "LOCALHOST:1",
+        ] {
+            assert_eq!(check_backend_addr(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("0.0.0.0:11000", BadAddr::NotLoopback),
+            ("192.168.1.2:11000", BadAddr::NotLoopback),
+            ("127.0.0.1:0", BadAddr::PortZero),
+            ("localhost:0", BadAddr::NoPort),
+            ("localhost:http", BadAddr::NoPort),
+            ("example.com:11000", BadAddr::NotAnAddress),
+            ("127.0.0.1", BadAddr::NotAnAddress),
+            ("", BadAddr::NotAnAddress),
+        ] {
+            assert_eq!(check_backend_addr(bad), Err(why), "{bad}");
+        }
+    }
 
     #[test]
     fn a_missing_file_is_an_empty_object_and_a_broken_one_says_how_to_recover() {

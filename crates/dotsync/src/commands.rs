@@ -65,48 +65,14 @@ pub fn seg(s: &str) -> String {
 
 /// A stored config as the body that replaces it (`PUT /v1/config/{id}`).
 pub fn input_of(c: SyncConfig) -> ConfigInput {
-    ConfigInput {
-        id: Some(c.id),
-        name: c.name,
-        paths: c.paths,
-        ignore: c.ignore,
-        remote: c.remote,
-        branch: c.branch,
-        direction: c.direction,
-        on_conflict: c.on_conflict,
-        auto: c.auto,
-        interval_s: c.interval_s,
-        notify: c.notify,
-        structured_merge: c.structured_merge,
-        merge_formats: c.merge_formats,
-        machines: c.machines,
-        encrypt: c.encrypt,
-        per_machine: c.per_machine,
-        plaintext: c.plaintext,
-    }
+    ConfigInput::from(c)
 }
 
 /// A new config's body, with the defaults the server would give.
 pub fn new_input(name: &str, remote: &str, branch: &str, paths: Vec<String>) -> ConfigInput {
-    ConfigInput {
-        id: None,
-        name: name.to_owned(),
-        paths,
-        ignore: Vec::new(),
-        remote: remote.to_owned(),
-        branch: branch.to_owned(),
-        direction: dotsync_api::Direction::default(),
-        on_conflict: dotsync_api::OnConflict::default(),
-        auto: true,
-        interval_s: 60,
-        notify: true,
-        structured_merge: true,
-        merge_formats: std::collections::BTreeMap::default(),
-        machines: Vec::new(),
-        encrypt: Vec::new(),
-        per_machine: Vec::new(),
-        plaintext: Vec::new(),
-    }
+    let mut body = ConfigInput::new(name, remote, paths);
+    branch.clone_into(&mut body.branch);
+    body
 }
 
 fn apply_fields(body: &mut ConfigInput, f: FieldArgs, clear_ignore: bool) {

@@ -172,7 +172,36 @@ impl ConfigInput {
                 ValidationError::new("plaintext", format!("{g:?} is not a valid glob: {e}"))
             })?;
         }
-        Ok(SyncConfig {
+        Ok(self.into_config_unchecked(id))
+    }
+
+    /// A config's body with every optional field at the default the server gives it.
+    pub fn new(name: impl Into<String>, remote: impl Into<String>, paths: Vec<String>) -> Self {
+        Self {
+            id: None,
+            name: name.into(),
+            paths,
+            ignore: Vec::new(),
+            remote: remote.into(),
+            branch: default_branch(),
+            direction: Direction::default(),
+            on_conflict: OnConflict::default(),
+            auto: true,
+            interval_s: default_interval(),
+            notify: true,
+            structured_merge: true,
+            merge_formats: BTreeMap::new(),
+            machines: Vec::new(),
+            encrypt: Vec::new(),
+            per_machine: Vec::new(),
+            plaintext: Vec::new(),
+        }
+    }
+
+    /// The config this input describes under `id`, with no rule checked: for a placeholder
+    /// or a test. Whatever a person wrote goes through [`ConfigInput::validate`].
+    pub fn into_config_unchecked(self, id: String) -> SyncConfig {
+        SyncConfig {
             id,
             name: self.name,
             paths: self.paths,
@@ -190,7 +219,32 @@ impl ConfigInput {
             encrypt: self.encrypt,
             per_machine: self.per_machine,
             plaintext: self.plaintext,
-        })
+        }
+    }
+}
+
+impl From<SyncConfig> for ConfigInput {
+    /// A stored config as a body to send back with `PUT`.
+    fn from(c: SyncConfig) -> Self {
+        Self {
+            id: Some(c.id),
+            name: c.name,
+            paths: c.paths,
+            ignore: c.ignore,
+            remote: c.remote,
+            branch: c.branch,
+            direction: c.direction,
+            on_conflict: c.on_conflict,
+            auto: c.auto,
+            interval_s: c.interval_s,
+            notify: c.notify,
+            structured_merge: c.structured_merge,
+            merge_formats: c.merge_formats,
+            machines: c.machines,
+            encrypt: c.encrypt,
+            per_machine: c.per_machine,
+            plaintext: c.plaintext,
+        }
     }
 }
 

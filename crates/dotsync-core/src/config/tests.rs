@@ -11,6 +11,27 @@ fn id() -> String {
 }
 
 #[test]
+fn a_new_input_has_the_defaults_of_a_body_that_omits_every_optional_field() {
+    let home = Path::new("/home/me");
+    let parsed = input(
+        serde_json::json!({"name": "dots", "paths": ["~/.zshrc"], "remote": "/srv/dots.git"}),
+    )
+    .validate(id(), home)
+    .expect("valid");
+    let built = ConfigInput::new("dots", "/srv/dots.git", vec!["~/.zshrc".into()])
+        .validate(id(), home)
+        .expect("valid");
+    assert_eq!(built, parsed);
+    // And a stored config sent back is the same config.
+    assert_eq!(
+        ConfigInput::from(built.clone())
+            .validate(id(), home)
+            .expect("valid"),
+        built
+    );
+}
+
+#[test]
 fn defaults_fill_in_omitted_fields() {
     let cfg = input(
         serde_json::json!({"name": "dots", "paths": ["~/.zshrc"], "remote": "/srv/dots.git"}),

@@ -240,25 +240,9 @@ pub(super) fn fail_subscribers(
     let cfg = if let Some(c) = cfg {
         c
     } else {
-        placeholder = SyncConfig {
-            id: id.to_owned(),
-            name: id.to_owned(),
-            paths: Vec::new(),
-            ignore: Vec::new(),
-            remote: String::new(),
-            branch: String::new(),
-            direction: dotsync_core::Direction::default(),
-            on_conflict: dotsync_core::OnConflict::default(),
-            auto: false,
-            interval_s: 60,
-            notify: true,
-            structured_merge: true,
-            merge_formats: std::collections::BTreeMap::default(),
-            machines: Vec::new(),
-            encrypt: Vec::new(),
-            per_machine: Vec::new(),
-            plaintext: Vec::new(),
-        };
+        let mut input = dotsync_core::ConfigInput::new(id, "", Vec::new());
+        input.auto = false;
+        placeholder = input.into_config_unchecked(id.to_owned());
         &placeholder
     };
     let run_id = new_run_id();

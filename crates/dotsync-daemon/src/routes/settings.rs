@@ -24,32 +24,14 @@ fn validate(s: &Settings) -> Result<(), ApiError> {
 }
 
 fn validate_addr(addr: &str) -> Result<(), ApiError> {
-    let bad = |why: &str| {
+    dotsync_state::frontend::check_backend_addr(addr).map_err(|why| {
         ApiError::invalid(
             "backend_addr",
             format!(
                 "{addr:?} {why}; write a loopback address with a port, such as 127.0.0.1:11000"
             ),
         )
-    };
-    if let Ok(sa) = addr.parse::<std::net::SocketAddr>() {
-        if !sa.ip().is_loopback() {
-            return Err(bad(
-                "is not a loopback address (the daemon listens on loopback only)",
-            ));
-        }
-        if sa.port() == 0 {
-            return Err(bad("has port 0"));
-        }
-        return Ok(());
-    }
-    match addr.split_once(':') {
-        Some((host, port)) if host.eq_ignore_ascii_case("localhost") => match port.parse::<u16>() {
-            Ok(p) if p != 0 => Ok(()),
-            _ => Err(bad("has no valid port")),
-        },
-        _ => Err(bad("is not an address")),
-    }
+    })
 }
 
 /// The settings as the file holds them: keys the app has not saved yet take their defaults, and

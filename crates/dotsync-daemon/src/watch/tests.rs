@@ -1,31 +1,20 @@
 use super::place::{count_dirs, nearest_existing_dir};
 use super::*;
+use dotsync_core::ConfigInput;
 use notify::event::{CreateKind, DataChange, Flag};
 use std::path::Path;
 
 fn cfg(id: &str, paths: &[&str], ignore: &[&str]) -> SyncConfig {
-    SyncConfig {
-        id: id.to_owned(),
-        name: id.to_owned(),
-        paths: paths.iter().map(std::string::ToString::to_string).collect(),
-        ignore: ignore
-            .iter()
-            .map(std::string::ToString::to_string)
-            .collect(),
-        remote: "/nowhere.git".to_owned(),
-        branch: "main".to_owned(),
-        direction: dotsync_core::Direction::default(),
-        on_conflict: dotsync_core::OnConflict::default(),
-        auto: true,
-        interval_s: 60,
-        notify: true,
-        structured_merge: true,
-        merge_formats: std::collections::BTreeMap::default(),
-        machines: Vec::new(),
-        encrypt: Vec::new(),
-        per_machine: Vec::new(),
-        plaintext: Vec::new(),
-    }
+    let mut input = ConfigInput::new(
+        id,
+        "/nowhere.git",
+        paths.iter().map(std::string::ToString::to_string).collect(),
+    );
+    input.ignore = ignore
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
+    input.into_config_unchecked(id.to_owned())
 }
 
 /// A watch loop's state without a kernel watcher, for feeding it events by hand.
