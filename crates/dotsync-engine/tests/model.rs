@@ -386,6 +386,11 @@ struct MachineSpec {
     /// How the final quiescence settles a rewound remote for this machine (written in the
     /// history only when it is not [`default_settle`]).
     settle: RewindChoice,
+    /// Its syncs come with a perfect watcher's word (`/watched` in the spec): every sync passes
+    /// `unchanged_since` with a generation that every change the person made here moved on,
+    /// as the daemon's watcher does, so the engine reuses its last scan instead of walking
+    /// whenever nothing changed (the daemon's no-walk path, checked by every invariant).
+    watched: bool,
 }
 
 /// A pull machine can only take the remote's files; the others push theirs back by default.
@@ -581,6 +586,9 @@ impl fmt::Display for Spec {
             if m.settle != default_settle(m.direction) {
                 write!(f, "/{}", choice_name(m.settle))?;
             }
+            if m.watched {
+                f.write_str("/watched")?;
+            }
         }
         Ok(())
     }
@@ -699,9 +707,14 @@ fn parse_history(text: &str) -> Result<(Spec, Vec<Op>), String> {
         };
         let mut dropped = Vec::new();
         let mut settle = default_settle(direction);
+        let mut watched = false;
         for d in parts {
             if let Some(c) = parse_choice(d) {
                 settle = c;
+                continue;
+            }
+            if d == "watched" {
+                watched = true;
                 continue;
             }
             let root = d.strip_prefix('-').ok_or(format!("root {d:?}"))?;
@@ -717,6 +730,7 @@ fn parse_history(text: &str) -> Result<(Spec, Vec<Op>), String> {
             on_conflict,
             dropped,
             settle,
+            watched,
         });
     }
     let spec = Spec { machines };
@@ -1070,6 +1084,9 @@ fn generate(seed: u64) -> (Spec, Vec<Op>) {
         (e == 6 && off.contains("binary")) || (e == 8 && off.contains("symlink"))
     });
     let mut rng = Rng::new(seed);
+    // Which machines are watched comes from a stream of its own: the rest of a seed's case is
+    // what it was before watched machines joined the model.
+    let mut watch_rng = Rng::new(seed ^ 0x7761_7463_6865_6421);
     let n = 2 + rng.below(3) as usize;
     let machines = (0..n)
         .map(|i| {
@@ -1108,6 +1125,7 @@ fn generate(seed: u64) -> (Spec, Vec<Op>) {
                 on_conflict,
                 dropped,
                 settle,
+                watched: !off.contains("watched") && watch_rng.percent(50),
             }
         })
         .collect();
@@ -1474,12 +1492,16 @@ struct Machine {
     /// Its config gained a root or lost an ignore glob: files there are its own again (their
     /// bases were forgotten), as when it joined.
     widened: bool,
+    /// A watched machine's watcher generation: moved on by every change made in its home
+    /// outside a sync (see [`MachineSpec::watched`]).
+    generation: u64,
 }
 
 impl Machine {
     fn touch(&mut self, path: &str) {
         self.touched.insert(path.to_owned());
         self.dirty.insert(path.to_owned());
+        self.generation += 1;
     }
 
     /// Whether the person has a change here at, above or below `path` that never synced.
@@ -1536,6 +1558,8 @@ struct Stats {
     settles: u64,
     config_changes: u64,
     switches: u64,
+    /// Syncs of watched machines that reused their last scan instead of walking.
+    no_walks: u64,
 }
 
 impl Stats {
@@ -1555,6 +1579,7 @@ impl Stats {
         self.settles += o.settles;
         self.config_changes += o.config_changes;
         self.switches += o.switches;
+        self.no_walks += o.no_walks;
     }
 }
 
@@ -1622,25 +1647,18 @@ fn make_config(
     ignores: &[&str],
     remote: &Path,
 ) -> SyncConfig {
-    let input = ConfigInput {
-        id: None,
-        name: "dots".into(),
-        paths: roots.iter().map(|r| format!("~/{r}")).collect(),
-        ignore: ignores.iter().map(|g| (*g).to_owned()).collect(),
-        remote: remote.to_str().unwrap().to_owned(),
-        branch: "main".into(),
-        direction: spec.direction,
-        on_conflict: spec.on_conflict,
-        auto: false,
-        interval_s: 60,
-        notify: false,
-        structured_merge: true,
-        merge_formats: BTreeMap::default(),
-        machines: Vec::new(),
-        encrypt: vec![ENCRYPTED.to_owned()],
-        per_machine: vec![PER_MACHINE.to_owned()],
-        plaintext: Vec::new(),
-    };
+    let mut input = ConfigInput::new(
+        "dots",
+        remote.to_str().unwrap(),
+        roots.iter().map(|r| format!("~/{r}")).collect(),
+    );
+    input.ignore = ignores.iter().map(|g| (*g).to_owned()).collect();
+    input.direction = spec.direction;
+    input.on_conflict = spec.on_conflict;
+    input.auto = false;
+    input.notify = false;
+    input.encrypt = vec![ENCRYPTED.to_owned()];
+    input.per_machine = vec![PER_MACHINE.to_owned()];
     input.validate("cfg_00000000000000aa".into(), home).unwrap()
 }
 
@@ -1720,6 +1738,7 @@ impl World {
                     history_before: None,
                     rejoined: false,
                     widened: false,
+                    generation: 1,
                 }
             })
             .collect::<Vec<Machine>>();
@@ -2216,6 +2235,7 @@ impl World {
             allow_mass_delete,
             rewind,
             trigger: dotsync_engine::Trigger::Api,
+            unchanged_since: m.spec.watched.then_some(m.generation),
             ..Default::default()
         };
         let crash = m.crash_at;
@@ -2249,6 +2269,11 @@ impl World {
         let post = m.scan();
         let tip_after = tip_of(&rdir);
         self.stats.syncs += 1;
+        if let Some(Ok(s)) = &res
+            && s.walk_skipped
+        {
+            self.stats.no_walks += 1;
+        }
 
         let mut actions: BTreeMap<String, Vec<(FileAction, Option<String>)>> = BTreeMap::new();
         for e in &events {
@@ -3227,7 +3252,7 @@ fn check_seed(seed: u64, shrink_budget: Duration, trace: bool) -> Result<Stats, 
 
 fn summary(label: &str, cases: u64, stats: &Stats, elapsed: Duration) {
     eprintln!(
-        "{label}: {cases} cases in {:.1}s ({:.2} cases/s): {} ops, {} syncs ({} failed as allowed), {} crashes injected, {} conflicts, {} merges ({} by key), {} resolved by policy, {} resolutions, {} restores, {} rewinds, {} rewinds settled, {} config changes, {} remote switches, {} quiescences",
+        "{label}: {cases} cases in {:.1}s ({:.2} cases/s): {} ops, {} syncs ({} failed as allowed), {} crashes injected, {} conflicts, {} merges ({} by key), {} resolved by policy, {} resolutions, {} restores, {} rewinds, {} rewinds settled, {} config changes, {} remote switches, {} quiescences, {} syncs without a walk",
         elapsed.as_secs_f64(),
         cases as f64 / elapsed.as_secs_f64().max(1e-9),
         stats.ops,
@@ -3245,6 +3270,7 @@ fn summary(label: &str, cases: u64, stats: &Stats, elapsed: Duration) {
         stats.config_changes,
         stats.switches,
         stats.quiescences,
+        stats.no_walks,
     );
 }
 
@@ -3301,6 +3327,7 @@ fn model_checks_catch_injected_faults() {
         on_conflict: OnConflict::KeepBoth,
         dropped: Vec::new(),
         settle: RewindChoice::PushLocal,
+        watched: false,
     };
     let spec = Spec {
         machines: vec![plain.clone(), plain],
