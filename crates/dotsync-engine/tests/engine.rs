@@ -9,6 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::*;
+use dotsync_core::ConfigInput;
 use dotsync_engine::{Engine, FileAction, Resolution, RewindChoice, SyncEvent, SyncOptions};
 use dotsync_state::Layout;
 
@@ -358,6 +359,44 @@ fn a_push_only_machine_wins_and_its_home_is_never_written() {
     );
     a.sync();
     assert_eq!(a.read(".zshrc"), "desktop again\n");
+}
+
+#[test]
+fn a_widened_config_brings_in_what_it_did_not_cover_though_neither_side_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, mut b) = pair_with(
+        dir.path(),
+        serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.config/nvim"]}),
+        serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.config/nvim"],
+            "direction": "push", "ignore": ["*.lua"]}),
+    );
+    a.write(".zshrc", "shared\n");
+    a.write(".config/nvim/init.lua", "lua\n");
+    a.sync();
+    // The push-only desktop syncs: its home is never written, the .lua is not its config's.
+    b.sync();
+    assert!(!b.home.join(".zshrc").exists());
+    let widen = |b: &mut common::Machine, change: &dyn Fn(&mut ConfigInput)| {
+        let mut input = ConfigInput::from(b.cfg.clone());
+        change(&mut input);
+        b.cfg = input.validate(b.cfg.id.clone(), &b.home).unwrap();
+    };
+    // Pushing and pulling now: the remote's files come in, though the remote did not move.
+    widen(&mut b, &|c| c.direction = dotsync_core::Direction::Both);
+    b.sync();
+    assert_eq!(b.read(".zshrc"), "shared\n");
+    assert!(
+        !b.home.join(".config/nvim/init.lua").exists(),
+        "still ignored"
+    );
+    // The glob taken out: the file it hid comes in.
+    widen(&mut b, &|c| c.ignore.clear());
+    let (s, _) = b.sync();
+    assert_eq!(b.read(".config/nvim/init.lua"), "lua\n", "{s:?}");
+    // Nothing of the laptop's was touched on the way.
+    a.sync();
+    assert_eq!(a.read(".zshrc"), "shared\n");
+    assert_eq!(a.read(".config/nvim/init.lua"), "lua\n");
 }
 
 #[test]
