@@ -178,12 +178,18 @@ impl SyncConfig {
 
     /// Whether the file at `repo_path` (a home path, or a per-machine variant) is per machine.
     pub fn is_per_machine(&self, repo_path: &str) -> bool {
+        if self.per_machine.is_empty() {
+            return false;
+        }
         let path = crate::paths::home_part(repo_path);
         self.per_machine.iter().any(|g| glob_hit(g, path))
     }
 
     /// Whether the file at `repo_path` is stored encrypted (an `encrypt` glob matches it).
     pub fn encrypts(&self, repo_path: &str) -> bool {
+        if self.encrypt.is_empty() {
+            return false;
+        }
         let path = crate::paths::home_part(repo_path);
         self.encrypt.iter().any(|g| glob_hit(g, path))
     }

@@ -147,6 +147,14 @@ impl RepoPath {
     }
 }
 
+/// Looked up by its text: maps keyed by `RepoPath` answer for a `&str` without parsing it
+/// again (the order and equality are the inner string's).
+impl std::borrow::Borrow<str> for RepoPath {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<String> for RepoPath {
     type Error = PathError;
     fn try_from(s: String) -> Result<Self, PathError> {
@@ -265,6 +273,11 @@ pub const MACHINE_MARK: &str = "##machine.";
 /// A repository path's per-machine variant: (the file's path, the machine), if it is one.
 pub fn machine_variant(path: &str) -> Option<(&str, &str)> {
     let name_at = path.rfind('/').map_or(0, |i| i + 1);
+    // Most names have no `#` at all: a byte search answers them without the string searcher
+    // (asked for every file of every sync).
+    if !path.as_bytes()[name_at..].contains(&b'#') {
+        return None;
+    }
     let i = path[name_at..].rfind(MACHINE_MARK)? + name_at;
     let machine = &path[i + MACHINE_MARK.len()..];
     (i > name_at && !machine.is_empty()).then(|| (&path[..i], machine))

@@ -42,18 +42,24 @@ pub fn run(args: &SyncArgs) -> Result<ExitCode> {
             rewind,
             dry_run: args.dry_run,
         });
-    if !args.dry_run {
-        note_paused(&client, args.name.as_deref());
+    // The note on paused configs needs the status; it is asked for beside the sync, not
+    // before it, and shown before the sync's lines.
+    let (resp, note) = std::thread::scope(|scope| {
+        let note =
+            (!args.dry_run).then(|| scope.spawn(|| paused_note(&client, args.name.as_deref())));
+        let resp = client.call("POST", &path, body.as_ref());
+        (resp, note.and_then(|n| n.join().ok().flatten()))
+    });
+    if let Some(note) = note {
+        eprintln!("{note}");
     }
-    let resp = client.call("POST", &path, body.as_ref())?;
-    show_stream(resp.body, args.json, args.name.as_deref())
+    show_stream(resp?.body, args.json, args.name.as_deref())
 }
 
-/// Says so when a sync asked for runs on a paused config: it runs, and the daemon stays paused.
-fn note_paused(client: &Client, name: Option<&str>) {
-    let Ok(st) = client.get::<Status>("/v1/status") else {
-        return;
-    };
+/// What to say when a sync asked for runs on a paused config: it runs, and the daemon stays
+/// paused.
+fn paused_note(client: &Client, name: Option<&str>) -> Option<String> {
+    let st = client.get::<Status>("/v1/status").ok()?;
     let paused: Vec<String> = st
         .configs
         .iter()
@@ -61,8 +67,8 @@ fn note_paused(client: &Client, name: Option<&str>) {
         .filter(|c| name.is_none_or(|n| c.name == n || c.id == n))
         .map(|c| quote::name(&c.name).into_owned())
         .collect();
-    if !paused.is_empty() {
-        eprintln!(
+    (!paused.is_empty()).then(|| {
+        format!(
             "note: {} paused: this sync runs because you asked; the daemon syncs by itself again \
              after `dotsync resume`",
             if paused.len() == 1 {
@@ -70,8 +76,8 @@ fn note_paused(client: &Client, name: Option<&str>) {
             } else {
                 format!("{} are", paused.join(", "))
             }
-        );
-    }
+        )
+    })
 }
 
 /// Shows a sync's NDJSON stream (or passes it through with `json`); the exit status is

@@ -43,7 +43,8 @@ fn cached_from(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Cached> {
             mode,
         },
         version: Version {
-            kind: parse_kind(&r.get::<_, String>(at + 5)?),
+            // Read in place: one String less per row of a 10,000-row load.
+            kind: parse_kind(r.get_ref(at + 5)?.as_str().unwrap_or_default()),
             blob: r.get(at + 6)?,
             mode: mode & 0o777,
         },

@@ -325,7 +325,7 @@ impl Engine {
         // Stat rows of files that are gone or no longer covered.
         let stale_stats: Vec<(String, Option<(crate::scan::StatKey, Version)>)> = cache
             .keys()
-            .filter(|k| RepoPath::parse(k).map_or(true, |rp| !scan.files.contains_key(&rp)))
+            .filter(|k| !scan.files.contains_key(k.as_str()))
             .map(|k| (k.clone(), None))
             .collect();
 
@@ -337,7 +337,8 @@ impl Engine {
                 .any(|(p, e)| bases.get(p.as_str()) != Some(&e.version))
             || bases.keys().any(|p| {
                 !unreadable.contains(p.as_str())
-                    && RepoPath::parse(p).is_ok_and(|rp| !scan.files.contains_key(&rp))
+                    && !scan.files.contains_key(p.as_str())
+                    && RepoPath::parse(p).is_ok()
             });
 
         fail::fail_point!("sync::after-scan");
