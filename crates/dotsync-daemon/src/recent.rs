@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -40,23 +41,40 @@ impl Recent {
     /// that cannot be read or written costs the lines of past runs, never the daemon.
     pub fn open(path: PathBuf, machine: &str) -> Self {
         let mut lines: VecDeque<LogLine> = VecDeque::new();
+        // The file is rewritten only when it holds a line that cannot be read (cut short by a
+        // crash, of another version) or twice the ring, as while the daemon runs: a CLI sync
+        // opens this too, and should not pay a rewrite and two fsyncs every time.
+        let mut unreadable = false;
+        let mut in_file = 0;
         if let Ok(text) = std::fs::read_to_string(&path) {
+            unreadable = !text.is_empty() && !text.ends_with('\n');
             for l in text.lines() {
+                in_file += 1;
                 // A line cut short by a crash, or of another version, is skipped.
                 if let Ok(line) = serde_json::from_str::<LogLine>(l) {
                     if lines.len() >= CAPACITY {
                         lines.pop_front();
                     }
                     lines.push_back(line);
+                } else {
+                    unreadable = true;
                 }
             }
         }
         let seq = lines.back().map_or(0, |l| l.seq);
-        let file = compact(&path, &lines)
+        let rewrite = unreadable || in_file >= 2 * CAPACITY;
+        let compacted = if rewrite {
+            in_file = lines.len();
+            compact(&path, &lines)
+        } else {
+            Ok(())
+        };
+        let file = compacted
             .and_then(|()| {
                 std::fs::OpenOptions::new()
                     .append(true)
                     .create(true)
+                    .mode(0o600)
                     .open(&path)
             })
             .map_err(|e| {
@@ -67,7 +85,6 @@ impl Recent {
                 );
             })
             .ok();
-        let in_file = lines.len();
         Self {
             inner: Mutex::new(Ring {
                 seq,
@@ -329,6 +346,50 @@ mod tests {
         assert_eq!(
             std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
             0o600
+        );
+    }
+
+    #[test]
+    fn a_clean_file_is_opened_as_it_is_not_rewritten() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("recent.jsonl");
+        let push = |r: &Recent, i: usize| {
+            r.push(&SyncEvent::File {
+                config: "dots".into(),
+                path: format!("f{i}"),
+                action: FileAction::Pushed,
+                bytes: 1,
+                detail: None,
+                machine: None,
+            });
+        };
+        {
+            let r = Recent::open(path.clone(), "laptop");
+            push(&r, 0);
+        }
+        let before = std::fs::metadata(&path).unwrap();
+        // Every CLI sync opens the ring: a file with nothing to drop keeps its inode.
+        let r = Recent::open(path.clone(), "laptop");
+        assert_eq!(std::fs::metadata(&path).unwrap().ino(), before.ino());
+        push(&r, 1);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert_eq!(r.since(0, 10).len(), 2);
+        assert_eq!(before.mode() & 0o777, 0o600);
+        // Past the ring but short of twice it, as the daemon leaves it: kept as it is too,
+        // the ring holding the last lines.
+        for i in 2..(CAPACITY + 10) {
+            push(&r, i);
+        }
+        drop(r);
+        let r = Recent::open(path.clone(), "laptop");
+        assert_eq!(std::fs::metadata(&path).unwrap().ino(), before.ino());
+        let kept = r.since(0, usize::MAX);
+        assert_eq!(kept.len(), CAPACITY);
+        assert_eq!(
+            kept.last().unwrap().text,
+            format!("sent ~/f{}", CAPACITY + 9)
         );
     }
 
