@@ -58,6 +58,9 @@ pub struct AppInner {
     pub recent: recent::Recent,
     /// What the watcher vouches for, so a sync of an untouched config need not walk it.
     pub(crate) quiet: watch::Quiet,
+    /// Opened for one CLI command ([`App::open_in_process`]): no one can subscribe to its
+    /// events, and its memory goes back with the process.
+    pub(crate) short_lived: bool,
 }
 
 impl std::ops::Deref for App {
@@ -89,6 +92,17 @@ pub enum StartError {
 impl App {
     /// Opens the state (creating it on first start). The caller must hold the state lock.
     pub fn open(layout: Layout, home: PathBuf) -> Result<Self, StartError> {
+        Self::open_with(layout, home, false)
+    }
+
+    /// Opens the state for one CLI command run without a daemon: the same API, but no event
+    /// stream is kept (the status events a daemon publishes around a sync are not computed)
+    /// and memory is not handed back to the system after a sync (the process ends).
+    pub fn open_in_process(layout: Layout, home: PathBuf) -> Result<Self, StartError> {
+        Self::open_with(layout, home, true)
+    }
+
+    fn open_with(layout: Layout, home: PathBuf, short_lived: bool) -> Result<Self, StartError> {
         layout.ensure()?;
         let token = layout.load_or_create_token()?;
         let store = Arc::new(Store::open(&layout.db_path())?);
@@ -115,6 +129,7 @@ impl App {
                 notify: notify::Notifier::default(),
                 recent,
                 quiet: watch::Quiet::default(),
+                short_lived,
             }),
         })
     }

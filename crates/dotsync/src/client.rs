@@ -153,7 +153,7 @@ impl Client {
 
     fn in_process(layout: Layout, lock: StateLock) -> Result<Self> {
         let home = dotsync_state::home_dir()?;
-        let app = dotsync_daemon::App::open(layout, home)?;
+        let app = dotsync_daemon::App::open_in_process(layout, home)?;
         let token = app.layout.load_or_create_token()?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)

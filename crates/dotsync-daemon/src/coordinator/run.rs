@@ -194,7 +194,9 @@ pub(super) fn execute(
     }
     app.sync.finish_run(cfg, &summary);
     publish(app, subs, run_id, &SyncEvent::Summary(summary.clone()));
-    crate::memory::release_free_memory(&app.store);
+    if !app.short_lived {
+        crate::memory::release_free_memory(&app.store);
+    }
     summary
 }
 
@@ -279,6 +281,9 @@ pub(super) fn publish(
             let _ = s.send(bytes.clone());
         }
     }
+    if app.short_lived {
+        return;
+    }
     let extra = match ev {
         SyncEvent::File {
             config,
@@ -311,6 +316,10 @@ pub(super) fn publish(
 }
 
 pub(super) fn publish_status(app: &App, cfg: &SyncConfig) {
+    if app.short_lived {
+        // A CLI command's in-process API: no one can be listening for it.
+        return;
+    }
     let mut st = app.sync.status_of(cfg, None, None);
     st.failed_files = failed_files(app, cfg);
     if let Ok(facts) = app.engine.summaries()
