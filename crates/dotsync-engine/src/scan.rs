@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use dotsync_core::SyncConfig;
 use dotsync_core::paths::{Ignore, RepoPath, resolve_config_path};
@@ -57,6 +57,10 @@ pub struct Cached {
     pub version: Version,
 }
 
+/// The stat cache of a config as loaded for a sync, by repository path. Hashed with `FxHash`:
+/// the keys are this machine's own paths, and it is looked up once per file of every scan.
+pub type StatCache = HashMap<String, Cached, rustc_hash::FxBuildHasher>;
+
 /// One file found in the home.
 #[derive(Debug, Clone)]
 pub struct LocalEntry {
@@ -78,6 +82,9 @@ pub struct Scan {
     pub dir_modes: BTreeMap<String, u32>,
     /// Files whose content was read (not served from the stat cache).
     pub hashed: u64,
+    /// Files of `files` whose path the stat cache knew (whatever their stat): when it equals
+    /// the cache's size, no row of the cache is stale.
+    pub in_cache: u64,
     /// A scan thread died: the scan is incomplete and must not be planned from (missing
     /// files would read as deletions).
     pub incomplete: bool,
@@ -121,7 +128,9 @@ pub struct Scanner<'a> {
     pub home: &'a Path,
     pub state_dir: &'a Path,
     pub ignore: &'a Ignore,
-    pub cache: &'a HashMap<String, Cached>,
+    /// The stat cache, which may still be loading when the walk starts: files found before
+    /// it is there wait in a list and are looked up once their thread's walk is done.
+    pub cache: &'a OnceLock<StatCache>,
     /// The tokens in the names of dotsync's temporary files: (token, whether it is a leftover
     /// of this config's own killed sync, to remove). Names with another token, or none, are
     /// the person's files like any other.
@@ -188,11 +197,13 @@ impl Scanner<'_> {
             }
             parts
         });
-        for part in parts {
-            out.files.extend(part.files);
+        for mut part in parts {
+            // Both in path order: merged in one pass.
+            out.files.append(&mut part.files);
             out.skipped.extend(part.skipped);
             out.dir_modes.extend(part.dir_modes);
             out.hashed += part.hashed;
+            out.in_cache += part.in_cache;
             out.incomplete |= part.incomplete;
             out.stale_temps.extend(part.stale_temps);
             out.unstable.extend(part.unstable);
@@ -217,13 +228,21 @@ enum Work {
     List(PathBuf),
 }
 
+/// A file the walk found, before the stat cache or its content says which version it is.
+struct Found {
+    repo: RepoPath,
+    stat: StatKey,
+    kind: Kind,
+    mode: u32,
+}
+
 /// The read-only part of a scan, shared by its threads.
 #[derive(Clone, Copy)]
 struct Walker<'a> {
     home: &'a Path,
     state_dir: &'a Path,
     ignore: &'a Ignore,
-    cache: &'a HashMap<String, Cached>,
+    cache: &'a OnceLock<StatCache>,
     temps: &'a [(String, bool)],
     cfg: &'a SyncConfig,
     machine: &'a str,
@@ -237,6 +256,27 @@ impl Walker<'_> {
         active: &AtomicUsize,
         seen: &AtomicU64,
         out: &mut Scan,
+        tick: &mut dyn FnMut(u64),
+    ) {
+        let mut pending = Vec::new();
+        self.walk_queue(queue, active, seen, out, &mut pending, tick);
+        if !pending.is_empty() {
+            // Files found before the stat cache was loaded; the loader always fills it, with
+            // an empty cache if it failed (then every file is read, and the sync fails after).
+            let cache = self.cache.wait();
+            for (abs, file) in pending {
+                Self::settle(cache, &abs, file, out);
+            }
+        }
+    }
+
+    fn walk_queue(
+        &self,
+        queue: &Mutex<Vec<Work>>,
+        active: &AtomicUsize,
+        seen: &AtomicU64,
+        out: &mut Scan,
+        pending: &mut Vec<(PathBuf, Found)>,
         tick: &mut dyn FnMut(u64),
     ) {
         let mut idle = 0u32;
@@ -270,13 +310,14 @@ impl Walker<'_> {
             let mut subdirs = Vec::new();
             match item {
                 Work::Visit(abs) => {
-                    if self.visit(&abs, true, out, seen) {
+                    if self.visit(&abs, None, out, pending, seen) {
                         subdirs.push(Work::List(abs));
                     }
                 }
                 Work::List(dir) => {
-                    for child in self.list(&dir, out) {
-                        if self.visit(&child, false, out, seen) {
+                    for entry in self.list(&dir, out) {
+                        let child = entry.path();
+                        if self.visit(&child, Some(&entry), out, pending, seen) {
                             subdirs.push(Work::List(child));
                         }
                     }
@@ -294,14 +335,13 @@ impl Walker<'_> {
     }
 
     /// The entries of a directory, but its `.git`.
-    fn list(&self, dir: &Path, out: &mut Scan) -> Vec<PathBuf> {
+    fn list(&self, dir: &Path, out: &mut Scan) -> Vec<std::fs::DirEntry> {
         // A listing that fails half way must not make the missing entries look deleted: the
         // whole directory is then skipped (left out of the plan), as if unreadable.
         match std::fs::read_dir(dir).and_then(std::iter::Iterator::collect::<Result<Vec<_>, _>>) {
             Ok(entries) => entries
                 .into_iter()
                 .filter(|e| e.file_name() != ".git")
-                .map(|e| e.path())
                 .collect(),
             Err(e) => {
                 let rel = dir.strip_prefix(self.home).unwrap_or(dir);
@@ -332,8 +372,17 @@ impl Walker<'_> {
     }
 
     /// Looks at one entry: records a file, or returns true for a directory to list.
-    /// `is_root` for a config's own path, whose ancestors were not walked.
-    fn visit(&self, abs: &Path, is_root: bool, out: &mut Scan, seen: &AtomicU64) -> bool {
+    /// `entry` is its directory's listing of it; `None` for a config's own path, whose
+    /// ancestors were not walked.
+    fn visit(
+        &self,
+        abs: &Path,
+        entry: Option<&std::fs::DirEntry>,
+        out: &mut Scan,
+        pending: &mut Vec<(PathBuf, Found)>,
+        seen: &AtomicU64,
+    ) -> bool {
+        let is_root = entry.is_none();
         if abs.starts_with(self.state_dir) {
             return false;
         }
@@ -371,7 +420,12 @@ impl Walker<'_> {
             }
             return false;
         }
-        let meta = match std::fs::symlink_metadata(abs) {
+        // Through the listing, the entry is looked at relative to its open directory
+        // (`fstatat`): the kernel does not walk the whole path again for each of them.
+        let meta = match entry.map_or_else(
+            || std::fs::symlink_metadata(abs),
+            std::fs::DirEntry::metadata,
+        ) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return false,
             Err(e) => {
@@ -440,10 +494,34 @@ impl Walker<'_> {
         } else {
             file_perm(meta.mode())
         };
-        if let Some(c) = self.cache.get(repo.as_str())
+        let found = Found {
+            repo,
+            stat,
+            kind,
+            mode,
+        };
+        match self.cache.get() {
+            Some(cache) => Self::settle(cache, abs, found, out),
+            None => pending.push((abs.to_path_buf(), found)),
+        }
+        false
+    }
+
+    /// Records a file the walk found: from the stat cache when its stat is the cached one,
+    /// else read and hashed.
+    fn settle(cache: &StatCache, abs: &Path, found: Found, out: &mut Scan) {
+        let Found {
+            repo,
+            stat,
+            kind,
+            mode,
+        } = found;
+        let known = cache.get(repo.as_str());
+        if let Some(c) = known
             && c.stat == stat
             && c.version.kind == kind
         {
+            out.in_cache += 1;
             out.files.insert(
                 repo,
                 LocalEntry {
@@ -456,23 +534,24 @@ impl Walker<'_> {
                     cached: true,
                 },
             );
-            return false;
+            return;
         }
         let content = match read_synced(abs, kind) {
             Ok(c) => c,
             Err(e) => {
                 out.skipped
                     .push((repo.to_string(), format!("cannot read: {e}")));
-                return false;
+                return;
             }
         };
         // A file that changed while it was read is being written: what was read may be half
         // of it. It is held and looked at again by the next sync.
         if std::fs::symlink_metadata(abs).map(|m| StatKey::of(&m)).ok() != Some(stat) {
             out.unstable.push(repo.to_string());
-            return false;
+            return;
         }
         out.hashed += 1;
+        out.in_cache += u64::from(known.is_some());
         out.files.insert(
             repo,
             LocalEntry {
@@ -486,7 +565,6 @@ impl Walker<'_> {
                 cached: false,
             },
         );
-        false
     }
 }
 
@@ -574,16 +652,17 @@ mod tests {
         home: &Path,
         state_dir: &Path,
         cfg: &SyncConfig,
-        cache: &HashMap<String, Cached>,
+        cache: &StatCache,
         temps: &[(String, bool)],
     ) -> (Scan, u64) {
         let ignore = Ignore::new(&cfg.ignore).unwrap();
         let mut last = 0;
+        let cache = OnceLock::from(cache.clone());
         let scan = Scanner {
             home,
             state_dir,
             ignore: &ignore,
-            cache,
+            cache: &cache,
             temps,
             progress: &mut |n| last = n,
             machine: "here",
@@ -608,7 +687,13 @@ mod tests {
         symlink(".config/app/real", home.join(".dirlink")).unwrap();
         symlink("nowhere", home.join(".dangling")).unwrap();
         let cfg = config(&["~/.config/app", "~/.dirlink", "~/.dangling"], &[]);
-        let (s, _) = scan(home, &home.join(".dotsync"), &cfg, &HashMap::new(), &[]);
+        let (s, _) = scan(
+            home,
+            &home.join(".dotsync"),
+            &cfg,
+            &StatCache::default(),
+            &[],
+        );
         assert_eq!(
             kinds(&s),
             [
@@ -646,7 +731,7 @@ mod tests {
         let cfg = config(&["~/.config/app", "~/.gitconfig", "~/.missing"], &["cache"]);
         let temps = [("mine".to_owned(), true), ("theirs".to_owned(), false)];
         let state = home.join(".config/app/state");
-        let (s, seen) = scan(home, &state, &cfg, &HashMap::new(), &temps);
+        let (s, seen) = scan(home, &state, &cfg, &StatCache::default(), &temps);
         let names: Vec<String> = s.files.keys().map(ToString::to_string).collect();
         assert_eq!(
             names,
@@ -669,7 +754,7 @@ mod tests {
         assert_eq!(seen, 2 + 4 + 1);
 
         // Unchanged files come from the stat cache, unread.
-        let cache: HashMap<String, Cached> = s
+        let cache: StatCache = s
             .files
             .iter()
             .map(|(p, e)| {
@@ -689,6 +774,66 @@ mod tests {
     }
 
     #[test]
+    fn a_stat_cache_that_arrives_during_the_walk_serves_every_file_it_knows() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        for d in 0..20 {
+            for f in 0..20 {
+                write(home, &format!(".config/d{d}/f{f}"), &format!("{d} {f}\n"));
+            }
+        }
+        let cfg = config(&["~/.config"], &[]);
+        let state = home.join(".dotsync");
+        let (first, _) = scan(home, &state, &cfg, &StatCache::default(), &[]);
+        assert_eq!(first.hashed, 400);
+        let cache: StatCache = first
+            .files
+            .iter()
+            .map(|(p, e)| {
+                let c = Cached {
+                    stat: e.stat,
+                    version: e.version.clone(),
+                };
+                (p.to_string(), c)
+            })
+            .collect();
+        let ignore = Ignore::new(&cfg.ignore).unwrap();
+        // The cache is loaded beside the walk and comes at any moment: before the first file,
+        // half way, after the last. Files found before it wait for it, none is read.
+        for spins in [0, 10, 100, 1_000, 10_000, 100_000] {
+            let cell = OnceLock::new();
+            let again = std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    for _ in 0..spins {
+                        std::thread::yield_now();
+                    }
+                    cell.set(cache.clone()).unwrap();
+                });
+                Scanner {
+                    home,
+                    state_dir: &state,
+                    ignore: &ignore,
+                    cache: &cell,
+                    temps: &[],
+                    progress: &mut |_| {},
+                    machine: "here",
+                }
+                .scan(&cfg)
+            });
+            assert_eq!(again.hashed, 0, "after {spins} spins");
+            assert_eq!(again.in_cache, 400);
+            assert!(again.files.values().all(|e| e.cached));
+            let versions = |s: &Scan| -> Vec<(String, Version)> {
+                s.files
+                    .iter()
+                    .map(|(p, e)| (p.to_string(), e.version.clone()))
+                    .collect()
+            };
+            assert_eq!(versions(&again), versions(&first));
+        }
+    }
+
+    #[test]
     fn a_directory_that_cannot_be_listed_is_skipped_whole() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path();
@@ -702,7 +847,13 @@ mod tests {
             return;
         }
         let cfg = config(&["~/.config/app"], &[]);
-        let (s, _) = scan(home, &home.join(".dotsync"), &cfg, &HashMap::new(), &[]);
+        let (s, _) = scan(
+            home,
+            &home.join(".dotsync"),
+            &cfg,
+            &StatCache::default(),
+            &[],
+        );
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
         let names: Vec<String> = s.files.keys().map(ToString::to_string).collect();
         assert_eq!(names, [".config/app/ok"]);
@@ -717,7 +868,13 @@ mod tests {
         // A config's own path too.
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
         let cfg = config(&["~/.config/app/locked"], &[]);
-        let (s, _) = scan(home, &home.join(".dotsync"), &cfg, &HashMap::new(), &[]);
+        let (s, _) = scan(
+            home,
+            &home.join(".dotsync"),
+            &cfg,
+            &StatCache::default(),
+            &[],
+        );
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
         assert!(s.files.is_empty());
         assert_eq!(s.skipped.len(), 1, "{:?}", s.skipped);

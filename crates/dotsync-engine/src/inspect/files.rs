@@ -14,7 +14,7 @@ impl Engine {
     pub fn files(&self, cfg: &SyncConfig) -> Result<Vec<FileStatus>, SyncError> {
         let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Invalid(e.to_string()))?;
         let bases = records::load_bases(&self.store, &cfg.id)?;
-        let cache = records::load_stat_cache(&self.store, &cfg.id)?;
+        let cache = std::sync::OnceLock::from(records::load_stat_cache(&self.store, &cfg.id)?);
         let conflicts: std::collections::BTreeSet<String> =
             records::load_conflicts(&self.store, Some(&cfg.id))?
                 .into_iter()

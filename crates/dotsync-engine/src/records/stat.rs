@@ -1,19 +1,14 @@
 //! The stat cache (`stat_cache`): what a scan saw of each file, so an unchanged file is not read.
 
-use std::collections::HashMap;
-
 use dotsync_core::plan::Version;
 use dotsync_state::{Store, StoreError};
 use rusqlite::{OptionalExtension, params};
 
 use super::{parse_kind, sql};
-use crate::scan::{Cached, StatKey};
+use crate::scan::{Cached, StatCache, StatKey};
 
-pub fn load_stat_cache(
-    store: &Store,
-    config_id: &str,
-) -> Result<HashMap<String, Cached>, StoreError> {
-    store.with_conn(|conn| {
+pub fn load_stat_cache(store: &Store, config_id: &str) -> Result<StatCache, StoreError> {
+    let rows: Vec<(String, Cached)> = store.with_conn(|conn| {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT path, size, mtime_ns, ctime_ns, ino, mode, kind, blob FROM stat_cache WHERE config_id = ?1",
@@ -25,7 +20,11 @@ pub fn load_stat_cache(
             })
             .map_err(sql(store))?;
         rows.collect::<Result<_, _>>().map_err(sql(store))
-    })
+    })?;
+    // Sized once: growing the map row by row hashed every key again at each doubling.
+    let mut cache = StatCache::with_capacity_and_hasher(rows.len(), rustc_hash::FxBuildHasher);
+    cache.extend(rows);
+    Ok(cache)
 }
 
 /// A stat-cache row's columns `size, mtime_ns, ctime_ns, ino, mode, kind, blob`, from column

@@ -10,8 +10,8 @@
 //! (their parts live in `emit`, `home`, `planner`, `push`, `remote`, `stage`); the kept-scan
 //! reuse at its end is the next candidate to move out.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use dotsync_core::SyncConfig;
@@ -140,53 +140,25 @@ impl Engine {
         let ignore = Ignore::new(&cfg.ignore).map_err(|e| SyncError::Git(e.to_string()))?;
         let roots = self.config_roots(cfg);
         let coverage = Coverage::new(&cfg.paths, ignore.clone(), &self.home);
-        // Bases of files the config no longer covers (a path removed from it, a new ignore
-        // pattern) are forgotten, never read as deletions: narrowing a config must not delete
-        // anything on the remote or on other machines.
-        let (bases, forgotten): (BTreeMap<String, Version>, BTreeMap<String, Version>) =
-            records::load_bases(&self.store, &cfg.id)?
-                .into_iter()
-                .partition(|(k, _)| coverage.covers(k));
+        // The records are read beside the walk: first the stat cache (the walk's files wait
+        // for it), then what only the plan needs.
+        let load_records = || self.load_records(cfg, opts, url, &repo, &coverage);
+        let cache = OnceLock::new();
+        let load_all = || {
+            // The walk waits for the cache: it is filled however this ends.
+            let filled = FillOnDrop(&cache);
+            let loaded = records::load_stat_cache(&self.store, &cfg.id);
+            let loaded = loaded.map(|c| {
+                let _ = cache.set(c);
+            });
+            drop(filled);
+            loaded
+                .map_err(SyncError::from)
+                .and_then(|()| load_records())
+        };
         // The watcher saw nothing under the config's paths since the scan kept by its last
         // clean sync: that scan is what a walk would find, and the stat cache is not needed.
         let reused = self.reusable_scan(cfg, opts);
-        let cache = match reused {
-            Some(_) => HashMap::new(),
-            None => records::load_stat_cache(&self.store, &cfg.id)?,
-        };
-        // A conflict on a file the config no longer covers (a path removed, an ignore added)
-        // is forgotten with the file: nothing of it may be written any more.
-        let (open_conflicts, uncovered_conflicts): (
-            BTreeMap<String, ConflictRecord>,
-            BTreeMap<String, ConflictRecord>,
-        ) = records::load_conflicts(&self.store, Some(&cfg.id))?
-            .into_iter()
-            .map(|c| (c.path.clone(), c))
-            .partition(|(k, _)| coverage.covers(k));
-        let last_commit = records::last_commit(&self.store, &cfg.id)?;
-        let synced = records::synced(&self.store, &cfg.id)?;
-        // Whether this config fetched from another remote before any of its syncs completed
-        // (its remote was changed since): nothing that sync wrote stands in for a base here.
-        let fetched_from = if synced.is_none() {
-            records::synced_url(&self.store, &cfg.id)?
-        } else {
-            None
-        };
-        let joined_before_any_sync = fetched_from.as_deref().is_some_and(|f| f != url);
-        if synced.is_none() && !opts.dry_run {
-            // No sync of this config completed yet, but one may have fetched from another
-            // remote (the config's remote changed since): what that one showed in `log` comes
-            // along. The URL is remembered from the first sync on.
-            if fetched_from.as_deref() != Some(url) {
-                if let Some(old) = fetched_from {
-                    self.import_history(&repo, cfg, &old, None);
-                }
-                records::set_synced_url(&self.store, &cfg.id, url)?;
-            }
-        }
-        let pushed = records::load(&self.store, records::Versions::Pushed, &cfg.id)?;
-        let pulled = records::load(&self.store, records::Versions::Pulled, &cfg.id)?;
-        let queued_preserve = records::load(&self.store, records::Versions::Preserve, &cfg.id)?;
         // Temporary files: this config's tokens belong to a sync of it that was killed (syncs
         // of one config never overlap); other configs' may belong to a sync running now.
         let own_tokens: BTreeSet<String> = records::apply_tokens(&self.store, Some(&cfg.id))?
@@ -204,17 +176,25 @@ impl Engine {
         let state_dir = self.layout.state_dir();
         // The remote check (one `git ls-remote`, a network round trip) runs while the home is
         // scanned: a sync with nothing to do costs the longer of the two, not their sum.
-        let (mut scan, remote_check) = match reused {
+        let (mut scan, remote_check, loaded) = match reused {
             Some(scan) => {
                 em.summary.walk_skipped = true;
                 tracing::debug!(
                     config = %cfg.name,
                     "nothing changed under the config's paths since the last sync: no walk"
                 );
-                (scan, repo.ls_remote(url, &cfg.branch))
+                std::thread::scope(|scope| {
+                    let check = scope.spawn(|| repo.ls_remote(url, &cfg.branch));
+                    let loaded = load_records();
+                    let check = check.join().unwrap_or_else(|_| {
+                        Err(SyncError::Git("the remote check panicked".into()))
+                    });
+                    (scan, check, loaded)
+                })
             }
             None => std::thread::scope(|scope| {
                 let check = scope.spawn(|| repo.ls_remote(url, &cfg.branch));
+                let loaded = scope.spawn(load_all);
                 let sink_progress = &mut |n: u64| em.progress(Phase::Scan, n, None);
                 let scan = Scanner {
                     home: &self.home,
@@ -229,9 +209,25 @@ impl Engine {
                 let check = check
                     .join()
                     .unwrap_or_else(|_| Err(SyncError::Git("the remote check panicked".into())));
-                (Arc::new(scan), check)
+                let loaded = loaded.join().unwrap_or_else(|_| {
+                    Err(SyncError::Git("reading the sync's records panicked".into()))
+                });
+                (Arc::new(scan), check, loaded)
             }),
         };
+        let Records {
+            bases,
+            forgotten,
+            open_conflicts,
+            uncovered_conflicts,
+            last_commit,
+            synced,
+            joined_before_any_sync,
+            pushed,
+            pulled,
+            queued_preserve,
+        } = loaded?;
+        let cache = cache.into_inner().unwrap_or_default();
         if scan.incomplete {
             return Err(SyncError::Io {
                 path: self.home.clone(),
@@ -322,24 +318,22 @@ impl Engine {
                 .map(|(p, e)| (p.to_string(), Some((e.stat, e.version.clone()))))
                 .collect()
         };
-        // Stat rows of files that are gone or no longer covered.
-        let stale_stats: Vec<(String, Option<(crate::scan::StatKey, Version)>)> = cache
-            .keys()
-            .filter(|k| !scan.files.contains_key(k.as_str()))
-            .map(|k| (k.clone(), None))
-            .collect();
+        // Stat rows of files that are gone or no longer covered (none when every row of the
+        // cache was matched by a file the scan found).
+        let stale_stats: Vec<(String, Option<(crate::scan::StatKey, Version)>)> =
+            if scan.in_cache == cache.len() as u64 {
+                Vec::new()
+            } else {
+                cache
+                    .keys()
+                    .filter(|k| !scan.files.contains_key(k.as_str()))
+                    .map(|k| (k.clone(), None))
+                    .collect()
+            };
 
         let local_dirty = !unstable.is_empty()
             || !queued_preserve.is_empty()
-            || scan
-                .files
-                .iter()
-                .any(|(p, e)| bases.get(p.as_str()) != Some(&e.version))
-            || bases.keys().any(|p| {
-                !unreadable.contains(p.as_str())
-                    && !scan.files.contains_key(p.as_str())
-                    && RepoPath::parse(p).is_ok()
-            });
+            || differs_from_bases(&scan.files, &bases, &unreadable);
 
         fail::fail_point!("sync::after-scan");
         // 2. The remote check's answer. Nothing else to do if neither side moved.
@@ -357,7 +351,7 @@ impl Engine {
         {
             outcome.stats = stat_rows(&scan.files);
             outcome.stats.extend(stale_stats);
-            if clean_scan {
+            if clean_scan && opts.unchanged_since.is_some() {
                 em.keep = Some(keep_scan(&mut scan, now_ns));
             }
             em.summary.commit = head.clone();
@@ -650,6 +644,71 @@ impl Engine {
         }
     }
 
+    /// The records of `cfg` a sync plans with, besides the stat cache: bases and conflicts
+    /// (those the config no longer covers apart), what the last sync reached, and the versions
+    /// an earlier sync announced. Read beside the walk.
+    fn load_records(
+        &self,
+        cfg: &SyncConfig,
+        opts: &SyncOptions,
+        url: &str,
+        repo: &Repo,
+        coverage: &Coverage,
+    ) -> Result<Records, SyncError> {
+        // Bases of files the config no longer covers (a path removed from it, a new ignore
+        // pattern) are forgotten, never read as deletions: narrowing a config must not delete
+        // anything on the remote or on other machines.
+        let (bases, forgotten): (BTreeMap<String, Version>, BTreeMap<String, Version>) =
+            records::load_bases(&self.store, &cfg.id)?
+                .into_iter()
+                .partition(|(k, _)| coverage.covers(k));
+        // A conflict on a file the config no longer covers (a path removed, an ignore added)
+        // is forgotten with the file: nothing of it may be written any more.
+        let (open_conflicts, uncovered_conflicts): (
+            BTreeMap<String, ConflictRecord>,
+            BTreeMap<String, ConflictRecord>,
+        ) = records::load_conflicts(&self.store, Some(&cfg.id))?
+            .into_iter()
+            .map(|c| (c.path.clone(), c))
+            .partition(|(k, _)| coverage.covers(k));
+        let last_commit = records::last_commit(&self.store, &cfg.id)?;
+        let synced = records::synced(&self.store, &cfg.id)?;
+        // Whether this config fetched from another remote before any of its syncs completed
+        // (its remote was changed since): nothing that sync wrote stands in for a base here.
+        let fetched_from = if synced.is_none() {
+            records::synced_url(&self.store, &cfg.id)?
+        } else {
+            None
+        };
+        let joined_before_any_sync = fetched_from.as_deref().is_some_and(|f| f != url);
+        if synced.is_none() && !opts.dry_run {
+            // No sync of this config completed yet, but one may have fetched from another
+            // remote (the config's remote changed since): what that one showed in `log` comes
+            // along. The URL is remembered from the first sync on.
+            if fetched_from.as_deref() != Some(url) {
+                if let Some(old) = fetched_from {
+                    self.import_history(repo, cfg, &old, None);
+                }
+                records::set_synced_url(&self.store, &cfg.id, url)?;
+            }
+        }
+        let pushed = records::load(&self.store, records::Versions::Pushed, &cfg.id)?;
+        let pulled = records::load(&self.store, records::Versions::Pulled, &cfg.id)?;
+        let queued_preserve = records::load(&self.store, records::Versions::Preserve, &cfg.id)?;
+        Ok(Records {
+            bases,
+            forgotten,
+            open_conflicts,
+            uncovered_conflicts,
+            last_commit,
+            synced,
+            joined_before_any_sync,
+            pushed,
+            pulled,
+            queued_preserve,
+        })
+    }
+
     /// The kept scan of `cfg`, if the caller vouches that nothing changed under its paths since
     /// it was taken (the same watcher generation) and the config is the same.
     fn reusable_scan(&self, cfg: &SyncConfig, opts: &SyncOptions) -> Option<Arc<Scan>> {
@@ -670,6 +729,77 @@ impl Engine {
     }
 }
 
+/// Whether the home differs from the bases: a file whose version is not its base (or that has
+/// none), or a base whose file is gone (but not one that could not be read, nor one whose path
+/// is not a repository path). One pass over the two maps, both in path order.
+fn differs_from_bases(
+    files: &BTreeMap<RepoPath, LocalEntry>,
+    bases: &BTreeMap<String, Version>,
+    unreadable: &BTreeSet<String>,
+) -> bool {
+    use std::cmp::Ordering;
+    let gone = |p: &str| !unreadable.contains(p) && RepoPath::parse(p).is_ok();
+    let mut files = files.iter().peekable();
+    let mut bases = bases.iter().peekable();
+    loop {
+        match (files.peek(), bases.peek()) {
+            (None, None) => return false,
+            (Some(_), None) => return true,
+            (None, Some((b, _))) => {
+                if gone(b) {
+                    return true;
+                }
+                bases.next();
+            }
+            (Some((f, e)), Some((b, v))) => match f.as_str().cmp(b.as_str()) {
+                Ordering::Less => return true,
+                Ordering::Greater => {
+                    if gone(b) {
+                        return true;
+                    }
+                    bases.next();
+                }
+                Ordering::Equal => {
+                    if e.version != **v {
+                        return true;
+                    }
+                    files.next();
+                    bases.next();
+                }
+            },
+        }
+    }
+}
+
+/// Fills a stat cache still empty when dropped (with an empty cache): a walk waiting for it
+/// never waits for ever, whatever happened to its loader.
+struct FillOnDrop<'a>(&'a OnceLock<crate::scan::StatCache>);
+
+impl Drop for FillOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.set(crate::scan::StatCache::default());
+    }
+}
+
+/// What [`Engine::load_records`] reads.
+struct Records {
+    /// Bases of the files the config covers.
+    bases: BTreeMap<String, Version>,
+    /// Bases of files the config no longer covers (a path removed from it, a new ignore
+    /// pattern): forgotten, never read as deletions.
+    forgotten: BTreeMap<String, Version>,
+    open_conflicts: BTreeMap<String, ConflictRecord>,
+    /// Conflicts on files the config no longer covers: forgotten with the file.
+    uncovered_conflicts: BTreeMap<String, ConflictRecord>,
+    last_commit: Option<String>,
+    synced: Option<(String, Option<String>)>,
+    /// This config fetched from another remote before any of its syncs completed.
+    joined_before_any_sync: bool,
+    pushed: BTreeMap<String, Version>,
+    pulled: BTreeMap<String, Version>,
+    queued_preserve: BTreeMap<String, Version>,
+}
+
 /// The scan to keep for the next sync, each entry marked as in the stat cache if this sync
 /// recorded it there (see `stat_rows`): a sync that reuses the scan records only the entries
 /// that were too recent to cache then (git's racy rule) and are not now. That is what a walk
@@ -684,4 +814,110 @@ fn keep_scan(scan: &mut Arc<Scan>, now_ns: i64) -> Arc<Scan> {
         *scan = Arc::new(scan.for_reuse(recorded));
     }
     scan.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dotsync_core::plan::Kind;
+
+    fn version(blob: u64) -> Version {
+        Version {
+            kind: Kind::File,
+            blob: format!("{blob:040x}"),
+            mode: 0o644,
+        }
+    }
+
+    fn entry(blob: u64) -> LocalEntry {
+        LocalEntry {
+            version: version(blob),
+            size: 1,
+            stat: crate::scan::StatKey {
+                size: 1,
+                mtime_ns: 0,
+                ctime_ns: 0,
+                ino: 1,
+                mode: 0o100_644,
+            },
+            cached: true,
+        }
+    }
+
+    /// The definition `differs_from_bases` must keep: every file looked up in the bases, every
+    /// base looked up in the files.
+    fn by_lookups(
+        files: &BTreeMap<RepoPath, LocalEntry>,
+        bases: &BTreeMap<String, Version>,
+        unreadable: &BTreeSet<String>,
+    ) -> bool {
+        files
+            .iter()
+            .any(|(p, e)| bases.get(p.as_str()) != Some(&e.version))
+            || bases.keys().any(|p| {
+                !unreadable.contains(p.as_str())
+                    && !files.contains_key(p.as_str())
+                    && RepoPath::parse(p).is_ok()
+            })
+    }
+
+    #[test]
+    fn the_one_pass_comparison_with_the_bases_agrees_with_looking_each_path_up() {
+        // Paths whose byte order is not their component order ("a-b" sorts between "a" and
+        // "a/b"), a base that is not a repository path, an unreadable file.
+        let names = ["a", "a-b", "a/b", "a/c", "b", ".git/x", "c/d/e", "z"];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut differing = 0;
+        for _ in 0..4000 {
+            let mut files = BTreeMap::new();
+            let mut bases = BTreeMap::new();
+            let mut unreadable = BTreeSet::new();
+            // Mostly a home as its bases, with a few differences: a file without a base, a
+            // base without a file, another version, an unreadable path.
+            for n in names {
+                let r = next();
+                let base = (r % 5 != 0).then(|| version(r % 3));
+                let present = if base.is_some() {
+                    (r >> 8) % 13 != 0
+                } else {
+                    (r >> 8) % 17 == 0
+                };
+                let changed = (r >> 16) % 13 == 0;
+                if present && let Ok(p) = RepoPath::parse(n) {
+                    files.insert(p, entry(r % 3 + u64::from(changed)));
+                }
+                if let Some(b) = base {
+                    bases.insert(n.to_owned(), b);
+                }
+                if (r >> 24) % 11 == 0 {
+                    unreadable.insert(n.to_owned());
+                }
+            }
+            let want = by_lookups(&files, &bases, &unreadable);
+            assert_eq!(
+                differs_from_bases(&files, &bases, &unreadable),
+                want,
+                "files {:?} bases {:?} unreadable {unreadable:?}",
+                files.keys().collect::<Vec<_>>(),
+                bases
+            );
+            differing += usize::from(want);
+            // The same home as its bases: nothing differs.
+            let same: BTreeMap<String, Version> = files
+                .iter()
+                .map(|(p, e)| (p.to_string(), e.version.clone()))
+                .collect();
+            assert!(!differs_from_bases(&files, &same, &BTreeSet::new()));
+        }
+        assert!(
+            differing > 100 && differing < 3900,
+            "both answers come up: {differing}"
+        );
+    }
 }
