@@ -117,7 +117,8 @@ const REGRESSION_SEEDS: &[u64] = &[
     // An ignore glob over the files below a directory another machine turns into a symlink:
     // the symlink is pushed over them (`pushed-uncovered`).
     9, // The soak of 2026-12-01 (see the histories below for what each found).
-    22870, 24374, 25112, 25141, 26459,
+    22870, 24374, 25112, 25141, 26459, // The soak of 2026-12-01, second session.
+    100534,
 ];
 
 /// Shrunk failing histories, replayed exactly: (what it found, history).
@@ -274,6 +275,10 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
         "m0=both/keep-both m1=both/keep-both | m0 change:2 .config/nvim/lua/a.lua; \
          m1 lua-becomes file; m1 ignore +.config/nvim/lua; m1 sync --allow-mass-delete; \
          m1 ignore -.config/nvim/lua",
+    ),
+    (
+        "seed 100534: a sync killed between its push and its record had turned a directory into          a file; the deletion of the directory's file was not recorded as its own (only the          versions it pushed were), so once the file was a directory again its file read as a          modify/delete conflict, and the next push deleted the file without putting the          directory in its place (deleted-unseen)",
+        "m0=both/keep-both m1=both/keep-both | m0 rewrite .config/nvim/lua/a.lua; m0 sync;          m0 crash-at sync::before-record; m0 lua-becomes file; m0 sync; m0 lua-becomes dir",
     ),
 ];
 

@@ -27,7 +27,9 @@ pub use sync_state::{
     synced_url,
 };
 pub use tokens::{add_apply_token, apply_tokens, clear_apply_tokens, remove_apply_token};
-pub use versions::{Versions, count_bases, has_base, load, load_bases, put};
+pub use versions::{
+    Versions, count_bases, has_base, load, load_bases, load_pushed, put, put_pushed,
+};
 
 fn kind_str(k: Kind) -> &'static str {
     match k {

@@ -86,11 +86,65 @@ pub(super) fn put_versions(
     Ok(())
 }
 
-/// The tables that hold versions by path besides the bases.
+/// The `kind` of a `pushed` row that announces a deletion: the push removes the file.
+const DELETED: &str = "deleted";
+
+/// Records what a push is about to carry from the home, deletions included (in one
+/// transaction, before the push): if the process dies between the push and the record, the
+/// next sync knows these versions, and these deletions, for this machine's own.
+pub fn put_pushed(
+    store: &Store,
+    config_id: &str,
+    versions: &[(String, Option<Version>)],
+) -> Result<(), StoreError> {
+    store.transaction(|tx| {
+        for (path, v) in versions {
+            let (kind, blob, mode) = match v {
+                Some(v) => (kind_str(v.kind), v.blob.as_str(), v.mode),
+                None => (DELETED, "", 0),
+            };
+            tx.execute(
+                "INSERT INTO pushed (config_id, path, kind, blob, mode) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (config_id, path) DO UPDATE SET kind = ?3, blob = ?4, mode = ?5",
+                params![config_id, path, kind, blob, mode],
+            )
+            .map_err(sql(store))?;
+        }
+        Ok(())
+    })
+}
+
+/// What a push that was not recorded carried: a version, or `None` for a deletion.
+pub fn load_pushed(
+    store: &Store,
+    config_id: &str,
+) -> Result<BTreeMap<String, Option<Version>>, StoreError> {
+    store.with_conn(|conn| {
+        let mut stmt = conn
+            .prepare_cached("SELECT path, kind, blob, mode FROM pushed WHERE config_id = ?1")
+            .map_err(sql(store))?;
+        let rows = stmt
+            .query_map(params![config_id], |r| {
+                let kind = r.get::<_, String>(1)?;
+                let version = if kind == DELETED {
+                    None
+                } else {
+                    Some(Version {
+                        kind: parse_kind(&kind),
+                        blob: r.get(2)?,
+                        mode: r.get(3)?,
+                    })
+                };
+                Ok((r.get::<_, String>(0)?, version))
+            })
+            .map_err(sql(store))?;
+        rows.collect::<Result<_, _>>().map_err(sql(store))
+    })
+}
+
+/// The tables that hold versions by path besides the bases and `pushed`.
 #[derive(Debug, Clone, Copy)]
 pub enum Versions {
-    /// Versions a sync is about to push, recorded before the push.
-    Pushed,
     /// Versions a sync is about to write into the home, recorded before the writes.
     Pulled,
     /// This machine's versions a resolution replaced, committed to history by the next push.
@@ -100,7 +154,6 @@ pub enum Versions {
 impl Versions {
     fn table(self) -> &'static str {
         match self {
-            Versions::Pushed => "pushed",
             Versions::Pulled => "pulled",
             Versions::Preserve => "preserve",
         }

@@ -692,7 +692,7 @@ impl Engine {
                 records::set_synced_url(&self.store, &cfg.id, url)?;
             }
         }
-        let pushed = records::load(&self.store, records::Versions::Pushed, &cfg.id)?;
+        let pushed = records::load_pushed(&self.store, &cfg.id)?;
         let pulled = records::load(&self.store, records::Versions::Pulled, &cfg.id)?;
         let queued_preserve = records::load(&self.store, records::Versions::Preserve, &cfg.id)?;
         Ok(Records {
@@ -795,7 +795,8 @@ struct Records {
     synced: Option<(String, Option<String>)>,
     /// This config fetched from another remote before any of its syncs completed.
     joined_before_any_sync: bool,
-    pushed: BTreeMap<String, Version>,
+    /// What a push that was not recorded carried (`None`: a deletion).
+    pushed: BTreeMap<String, Option<Version>>,
     pulled: BTreeMap<String, Version>,
     queued_preserve: BTreeMap<String, Version>,
 }

@@ -89,7 +89,7 @@ impl Engine {
         unreadable: &BTreeSet<String>,
         remote: &RemoteState,
         open_conflicts: &BTreeMap<String, ConflictRecord>,
-        pushed: &BTreeMap<String, Version>,
+        pushed: &BTreeMap<String, Option<Version>>,
         pulled: &BTreeMap<String, Version>,
         em: &mut Emitter<'_>,
     ) -> Result<Planned, SyncError> {
@@ -136,7 +136,10 @@ impl Engine {
             // A version this machine wrote into its home but did not get to record: when the
             // file holds exactly it, it is the base too.
             let b = match (pushed.get(&key), r, pulled.get(&key), l) {
-                (Some(pv), Some(rv), _, _) if pv == rv => Some(rv),
+                (Some(Some(pv)), Some(rv), _, _) if pv == rv => Some(rv),
+                // A deletion it pushed: the remote without the file is its own doing, not the
+                // other side's (a file there again at home is then new, never a conflict).
+                (Some(None), None, _, _) => None,
                 (_, _, Some(wv), Some(lv)) if wv == lv => Some(lv),
                 _ => bases.get(&key),
             };

@@ -96,12 +96,9 @@ impl Engine {
                 // What this push carries from the home, recorded before it leaves: if the
                 // process dies between the push and the record, the next sync recognises
                 // these as this machine's own versions instead of conflicting with them.
-                let carried: Vec<(String, Version)> = pushed_bases
-                    .iter()
-                    .filter_map(|(p, v)| v.clone().map(|v| (p.clone(), v)))
-                    .collect();
-                if !carried.is_empty() {
-                    records::put(&self.store, records::Versions::Pushed, &cfg.id, &carried)?;
+                // Deletions too: the remote without the file is then this machine's doing.
+                if !pushed_bases.is_empty() {
+                    records::put_pushed(&self.store, &cfg.id, pushed_bases)?;
                 }
                 fail::fail_point!("sync::after-commit");
                 em.progress(Phase::Push, 0, None);
