@@ -1609,6 +1609,9 @@ struct World {
     keep: BTreeMap<String, String>,
     /// Blob ids of the plaintexts encrypted files held (never a blob of a remote).
     secret_blobs: BTreeSet<String>,
+    /// The plaintext id of each encrypted blob already opened (objects never change): the
+    /// checks ask for every encrypted blob of every repository after every round.
+    plain_ids: std::cell::RefCell<BTreeMap<String, String>>,
     op: usize,
     stats: Stats,
     trace: bool,
@@ -1772,6 +1775,7 @@ impl World {
             token: 0,
             keep: BTreeMap::new(),
             secret_blobs: BTreeSet::new(),
+            plain_ids: std::cell::RefCell::default(),
             op: 0,
             stats: Stats::default(),
             trace,
@@ -1793,6 +1797,22 @@ impl World {
             return blob_id(&plain);
         }
         blob_id(bytes)
+    }
+
+    /// [`World::plain_id`] of blob `oid` of the repository at `dir`, read once per case.
+    fn plain_id_of(&self, dir: &Path, oid: &str) -> String {
+        if let Some(id) = self.plain_ids.borrow().get(oid) {
+            return id.clone();
+        }
+        let bytes = git_bytes(dir, &["cat-file", "blob", oid]);
+        let id = self.plain_id(&bytes);
+        // Kept only when it is the object asked for and was opened (a key may come later).
+        if blob_id(&bytes) == oid && id != oid {
+            self.plain_ids
+                .borrow_mut()
+                .insert(oid.to_owned(), id.clone());
+        }
+        id
     }
 
     fn fail(&self, class: &'static str, msg: String) -> Failure {
@@ -2428,7 +2448,7 @@ impl World {
                 if let Some(b) = new {
                     // An encrypted file is held by its plaintext.
                     let b = &if encrypted(p) {
-                        self.plain_id(&git_bytes(&rdir, &["cat-file", "blob", b]))
+                        self.plain_id_of(&rdir, b)
                     } else {
                         b.clone()
                     };
@@ -2913,8 +2933,7 @@ impl World {
                     // An encrypted file's history holds ciphertext: what it keeps is the
                     // plaintext inside.
                     if path.is_some_and(encrypted) {
-                        let bytes = git_bytes(r, &["cat-file", "blob", oid]);
-                        reachable.insert(self.plain_id(&bytes));
+                        reachable.insert(self.plain_id_of(r, oid));
                     }
                 }
             }
