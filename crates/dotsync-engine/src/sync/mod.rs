@@ -410,13 +410,17 @@ impl Engine {
             }
             // Versions written into the home by a sync killed before its record stand in for
             // bases only against the remote they came from: against a remote joined since (or
-            // a branch that was replaced), one of them would read as deleted there.
+            // a branch that was replaced), one of them would read as deleted there. A remote
+            // without the branch (a new, empty one; the branch deleted) holds none of them:
+            // this machine's files go to it as on a first sync, even when it had no bases to
+            // replace (its only sync that wrote files was killed before recording them).
             let no_versions = BTreeMap::new();
-            let pulled_here = if replaced_bases.is_some() || joined_before_any_sync {
-                &no_versions
-            } else {
-                &pulled
-            };
+            let pulled_here =
+                if replaced_bases.is_some() || joined_before_any_sync || remote.tip.is_none() {
+                    &no_versions
+                } else {
+                    &pulled
+                };
             let planned = self.plan(
                 cfg,
                 &plan_opts,
