@@ -671,6 +671,20 @@ mod tests {
         (scan, last)
     }
 
+    /// The stat cache a sync would record from `scan`: every file as it was found.
+    fn cache_of(scan: &Scan) -> StatCache {
+        scan.files
+            .iter()
+            .map(|(p, e)| {
+                let c = Cached {
+                    stat: e.stat,
+                    version: e.version.clone(),
+                };
+                (p.to_string(), c)
+            })
+            .collect()
+    }
+
     fn kinds(scan: &Scan) -> Vec<(String, Kind)> {
         scan.files
             .iter()
@@ -754,19 +768,7 @@ mod tests {
         assert_eq!(seen, 2 + 4 + 1);
 
         // Unchanged files come from the stat cache, unread.
-        let cache: StatCache = s
-            .files
-            .iter()
-            .map(|(p, e)| {
-                (
-                    p.to_string(),
-                    Cached {
-                        stat: e.stat,
-                        version: e.version.clone(),
-                    },
-                )
-            })
-            .collect();
+        let cache = cache_of(&s);
         let (again, _) = scan(home, &state, &cfg, &cache, &temps);
         assert_eq!(again.hashed, 0);
         assert!(again.files.values().all(|e| e.cached));
@@ -786,17 +788,7 @@ mod tests {
         let state = home.join(".dotsync");
         let (first, _) = scan(home, &state, &cfg, &StatCache::default(), &[]);
         assert_eq!(first.hashed, 400);
-        let cache: StatCache = first
-            .files
-            .iter()
-            .map(|(p, e)| {
-                let c = Cached {
-                    stat: e.stat,
-                    version: e.version.clone(),
-                };
-                (p.to_string(), c)
-            })
-            .collect();
+        let cache = cache_of(&first);
         let ignore = Ignore::new(&cfg.ignore).unwrap();
         // The cache is loaded beside the walk and comes at any moment: before the first file,
         // half way, after the last. Files found before it wait for it, none is read.
