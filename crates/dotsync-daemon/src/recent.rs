@@ -277,18 +277,23 @@ fn trigger_words(t: Trigger) -> &'static str {
 mod tests {
     use super::*;
 
+    /// "sent ~/f{i}", as a sync reports it.
+    fn sent(i: usize) -> SyncEvent {
+        SyncEvent::File {
+            config: "dots".into(),
+            path: format!("f{i}"),
+            action: FileAction::Pushed,
+            bytes: 1,
+            detail: None,
+            machine: None,
+        }
+    }
+
     #[test]
     fn the_ring_keeps_the_last_lines_and_answers_after_a_seq() {
         let r = Recent::default();
         for i in 0..(CAPACITY + 5) {
-            r.push(&SyncEvent::File {
-                config: "dots".into(),
-                path: format!("f{i}"),
-                action: FileAction::Pushed,
-                bytes: 1,
-                detail: None,
-                machine: None,
-            });
+            r.push(&sent(i));
         }
         let all = r.since(0, usize::MAX);
         assert_eq!(all.len(), CAPACITY);
@@ -354,25 +359,15 @@ mod tests {
         use std::os::unix::fs::MetadataExt as _;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("recent.jsonl");
-        let push = |r: &Recent, i: usize| {
-            r.push(&SyncEvent::File {
-                config: "dots".into(),
-                path: format!("f{i}"),
-                action: FileAction::Pushed,
-                bytes: 1,
-                detail: None,
-                machine: None,
-            });
-        };
         {
             let r = Recent::open(path.clone(), "laptop");
-            push(&r, 0);
+            r.push(&sent(0));
         }
         let before = std::fs::metadata(&path).unwrap();
         // Every CLI sync opens the ring: a file with nothing to drop keeps its inode.
         let r = Recent::open(path.clone(), "laptop");
         assert_eq!(std::fs::metadata(&path).unwrap().ino(), before.ino());
-        push(&r, 1);
+        r.push(&sent(1));
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 2, "{text}");
         assert_eq!(r.since(0, 10).len(), 2);
@@ -380,7 +375,7 @@ mod tests {
         // Past the ring but short of twice it, as the daemon leaves it: kept as it is too,
         // the ring holding the last lines.
         for i in 2..(CAPACITY + 10) {
-            push(&r, i);
+            r.push(&sent(i));
         }
         drop(r);
         let r = Recent::open(path.clone(), "laptop");
@@ -399,14 +394,7 @@ mod tests {
         let path = dir.path().join("recent.jsonl");
         let r = Recent::open(path.clone(), "laptop");
         for i in 0..(3 * CAPACITY) {
-            r.push(&SyncEvent::File {
-                config: "dots".into(),
-                path: format!("f{i}"),
-                action: FileAction::Pushed,
-                bytes: 1,
-                detail: None,
-                machine: None,
-            });
+            r.push(&sent(i));
         }
         let lines = std::fs::read_to_string(&path).unwrap().lines().count();
         assert!(lines < 2 * CAPACITY, "{lines} lines");
