@@ -623,6 +623,79 @@ fn a_config_switched_back_and_forth_between_two_remotes_keeps_every_version_in_i
 }
 
 #[test]
+fn a_pull_machine_keeps_what_it_kept_on_an_empty_remote_when_it_switches_back() {
+    // Seed 502372: a pull machine on an empty remote pushes nothing, so its synced commit
+    // stayed the first remote's; a version it kept there (the one a restore replaced) was
+    // left behind in that remote's repository on the next switch.
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"], "direction": "pull"});
+    let a = machine(
+        dir.path(),
+        "a",
+        &remote,
+        serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]}),
+    );
+    let p = machine(dir.path(), "p", &remote, cfg);
+    a.write(".zshrc", "v1\n");
+    a.sync();
+    a.write(".zshrc", "v2\n");
+    a.sync();
+    p.sync();
+    assert_eq!(p.read(".zshrc"), "v2\n");
+    let first = p.cfg.clone();
+    let fresh = dir.path().join("fresh.git");
+    git(
+        dir.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            fresh.to_str().unwrap(),
+        ],
+    );
+    let mut second = first.clone();
+    second.remote = fresh.to_str().unwrap().to_owned();
+    let sync = |cfg: &dotsync_core::SyncConfig| {
+        let s = p
+            .engine
+            .sync(cfg, &SyncOptions::default(), &mut |_| {})
+            .unwrap();
+        assert!(s.ok, "{s:?}");
+    };
+    sync(&second);
+    // An edit of its own, then v1 restored over it on the empty remote: the edit is kept in
+    // this machine's history, in the second remote's repository.
+    p.write(".zshrc", "mine\n");
+    let v1 = p
+        .engine
+        .history(&second, ".zshrc")
+        .unwrap()
+        .into_iter()
+        .find(|h| h.blob == Some(blob_of("v1\n")))
+        .expect("v1 is listed on the second remote");
+    p.engine.restore(&second, ".zshrc", &v1.commit).unwrap();
+    assert_eq!(p.read(".zshrc"), "v1\n");
+    let listed = |cfg: &dotsync_core::SyncConfig| -> Vec<Option<String>> {
+        p.engine
+            .history(cfg, ".zshrc")
+            .unwrap()
+            .into_iter()
+            .map(|h| h.blob)
+            .collect()
+    };
+    assert!(listed(&second).contains(&Some(blob_of("mine\n"))));
+    // Back to the first remote, which already has the synced commit.
+    sync(&first);
+    let h = listed(&first);
+    for v in ["v1\n", "v2\n", "mine\n"] {
+        assert!(h.contains(&Some(blob_of(v))), "{v:?} left the log: {h:?}");
+    }
+}
+
+#[test]
 fn a_file_deleted_right_after_its_sync_is_a_change_for_the_watcher() {
     let dir = tempfile::tempdir().unwrap();
     let (a, _b) = two(dir.path());

@@ -118,7 +118,7 @@ const REGRESSION_SEEDS: &[u64] = &[
     // the symlink is pushed over them (`pushed-uncovered`).
     9, // The soak of 2026-12-01 (see the histories below for what each found).
     22870, 24374, 25112, 25141, 26459, // The soak of 2026-12-01, second session.
-    100534, 701853,
+    100534, 701853, 502372,
 ];
 
 /// Shrunk failing histories, replayed exactly: (what it found, history).
@@ -277,12 +277,29 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
          m1 ignore -.config/nvim/lua",
     ),
     (
-        "seed 100534: a sync killed between its push and its record had turned a directory into          a file; the deletion of the directory's file was not recorded as its own (only the          versions it pushed were), so once the file was a directory again its file read as a          modify/delete conflict, and the next push deleted the file without putting the          directory in its place (deleted-unseen)",
-        "m0=both/keep-both m1=both/keep-both | m0 rewrite .config/nvim/lua/a.lua; m0 sync;          m0 crash-at sync::before-record; m0 lua-becomes file; m0 sync; m0 lua-becomes dir",
+        "seed 100534: a sync killed between its push and its record had turned a directory into \
+         a file; the deletion of the directory's file was not recorded as its own (only the \
+         versions it pushed were), so once the file was a directory again its file read as a \
+         modify/delete conflict, and the next push deleted the file without putting the \
+         directory in its place (deleted-unseen)",
+        "m0=both/keep-both m1=both/keep-both | m0 rewrite .config/nvim/lua/a.lua; m0 sync; \
+         m0 crash-at sync::before-record; m0 lua-becomes file; m0 sync; m0 lua-becomes dir",
     ),
     (
-        "seed 701853: a sync killed after writing a pulled file but before recording it, then          the config pointed at a new, empty remote: with no bases to replace, the pulled          version stood in for a base, and the empty remote read as its deletion: the file was          deleted from the home (join-deleted)",
-        "m0=both/keep-both m1=both/keep-both | m0 sync; m1 change:4 .ssh/config;          m0 crash-at sync::before-record; m1 sync; m0 sync --allow-mass-delete; m0 switch-remote",
+        "seed 701853: a sync killed after writing a pulled file but before recording it, then \
+         the config pointed at a new, empty remote: with no bases to replace, the pulled \
+         version stood in for a base, and the empty remote read as its deletion: the file was \
+         deleted from the home (join-deleted)",
+        "m0=both/keep-both m1=both/keep-both | m0 sync; m1 change:4 .ssh/config; \
+         m0 crash-at sync::before-record; m1 sync; m0 sync --allow-mass-delete; m0 switch-remote",
+    ),
+    (
+        "seed 502372: a pull machine on a new, empty remote pushed nothing, so its synced \
+         commit stayed the first remote's; a version it kept there (the one a restore \
+         replaced) was left behind in that remote's repository on the next switch \
+         (history-lost)",
+        "m0=pull/keep-both/watched m1=both/keep-both | m0+m1 same-line:1 .zshrc; quiesce; \
+         m0 switch-remote; m0 sync; m0 restore .zshrc #1; m0 switch-remote",
     ),
 ];
 

@@ -557,6 +557,13 @@ impl Engine {
             outcome.settled = true;
             if let Some(tip) = &new_tip {
                 outcome.synced = Some((tip.clone(), url.to_owned()));
+            } else if let Some((s, old)) = &synced
+                && old.as_deref() != Some(url)
+            {
+                // Nothing on this remote yet and nothing pushed (a pull machine, or nothing to
+                // push): the synced commit stays, but this remote's repository is now the one
+                // that holds this config's history, so the next switch brings it along.
+                outcome.synced = Some((s.clone(), url.to_owned()));
             }
             outcome.conflicts_set = conflicts_set;
             outcome.conflicts_cleared.extend(conflicts_cleared);

@@ -312,10 +312,10 @@ impl Engine {
         }
         if let Some((s, Some(old))) = synced
             && old != url
-            && repo.rev_parse(s).is_none()
         {
             // The bases were synced through another repository (the config's remote was
-            // changed): history synced there stays readable here.
+            // changed): history synced or kept there stays readable here, even when this
+            // repository already has the synced commit (A -> B -> A brings B's along).
             self.import_history(repo, cfg, old, Some(s));
         }
         let known = synced.filter(|(s, _)| repo.rev_parse(s).is_some());
