@@ -215,6 +215,42 @@ impl PackWriter {
     }
 }
 
+/// Whether the pack index (version 2) at `idx` lists the object `oid` (40 hex digits): the
+/// fan-out table narrows the search to the ids sharing its first byte, then a binary search
+/// reads 20 bytes a step. `Ok(false)` for an index of another version (the caller asks git).
+pub fn index_lists(idx: &Path, oid: &str) -> std::io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let want = raw_oid(oid);
+    let f = File::open(idx)?;
+    let mut head = [0u8; 8];
+    f.read_exact_at(&mut head, 0)?;
+    if head != *b"\xfftOc\0\0\0\x02" {
+        return Ok(false);
+    }
+    let fanout_at = |i: usize| -> std::io::Result<u64> {
+        let mut b = [0u8; 4];
+        f.read_exact_at(&mut b, 8 + 4 * i as u64)?;
+        Ok(u64::from(u32::from_be_bytes(b)))
+    };
+    let first = usize::from(want[0]);
+    let (mut lo, mut hi) = (
+        if first == 0 { 0 } else { fanout_at(first - 1)? },
+        fanout_at(first)?,
+    );
+    let names_at = 8 + 4 * 256;
+    let mut name = [0u8; 20];
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        f.read_exact_at(&mut name, names_at + 20 * mid)?;
+        match name.cmp(&want) {
+            std::cmp::Ordering::Equal => return Ok(true),
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+        }
+    }
+    Ok(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +286,18 @@ mod tests {
             assert_eq!(repo.read_blob(oid).expect("read"), data.as_bytes());
         }
         assert_eq!(repo.read_blob(&big_oid).expect("read").len(), 3 << 20);
+        // The index is read back in-process: every id it holds, none it does not.
+        let idx = std::path::Path::new(idx);
+        for (oid, _) in &oids {
+            assert!(index_lists(idx, oid).expect("read idx"), "{oid}");
+        }
+        assert!(index_lists(idx, &big_oid).expect("read idx"));
+        for absent in [
+            object_id("blob", b"never written"),
+            "0000000000000000000000000000000000000000".to_owned(),
+            "ffffffffffffffffffffffffffffffffffffffff".to_owned(),
+        ] {
+            assert!(!index_lists(idx, &absent).expect("read idx"), "{absent}");
+        }
     }
 }

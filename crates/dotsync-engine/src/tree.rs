@@ -120,7 +120,7 @@ pub fn build_on(
             node = n;
         }
     }
-    let mut objects = repo.blob_stream()?;
+    let mut objects = repo.blob_stream();
     let base_tree = match base {
         Some(commit) => Some(tree_of_commit(&mut objects, commit)?),
         None => None,

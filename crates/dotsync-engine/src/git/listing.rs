@@ -82,6 +82,20 @@ impl Repo {
             listing.insert(path.clone(), (new_mode, new_oid.to_owned(), 0));
             sized.push(path);
         }
+        // Loose blobs (what small fetches unpack) are sized from their headers here.
+        let objects = self.dir.join("objects");
+        sized.retain(|p| {
+            let Some(e) = listing.get_mut(p) else {
+                return true;
+            };
+            match super::objects::loose_header(&objects, &e.1) {
+                Some((kind, size)) if kind == "blob" => {
+                    e.2 = size;
+                    false
+                }
+                _ => true,
+            }
+        });
         if !sized.is_empty() {
             let mut ask = String::new();
             for p in &sized {
@@ -243,6 +257,27 @@ mod tests {
             plain(repo.ls_tree(&c1).expect("c1"))
         );
         for c in [&c2, &c1, &c2, &c3, &c2] {
+            assert_eq!(
+                plain(repo.ls_tree_kept(c).expect("kept")),
+                plain(repo.ls_tree(c).expect("listed")),
+                "{c}"
+            );
+        }
+        // Blobs in a pack (git sizes them) and loose ones (sized here) mixed in one difference.
+        repo.set_ref("refs/heads/main", &c2).expect("ref");
+        repo.run(&["repack", "-a", "-d", "-q"], None)
+            .expect("repack");
+        repo.run(&["prune-packed"], None).expect("prune");
+        let c4 = commit(
+            &repo,
+            Some(&c2),
+            &[
+                ("loose", Some((0o100644, b"written after the pack\n"))),
+                ("a/b.txt", Some((0o100644, b"b\n"))),
+                ("again", Some((0o100644, b"new\n"))),
+            ],
+        );
+        for c in [&c1, &c4, &c2, &c4] {
             assert_eq!(
                 plain(repo.ls_tree_kept(c).expect("kept")),
                 plain(repo.ls_tree(c).expect("listed")),

@@ -1,21 +1,112 @@
-//! The object store: reading blobs through one `cat-file --batch`, writing blobs, trees and
-//! packs in-process.
+//! The object store: reading objects (loose ones in-process, the rest through one
+//! `cat-file --batch`), writing blobs, trees and packs in-process.
 
 use super::*;
 
-/// A running `git cat-file --batch`: blobs are read one at a time, so memory holds one blob,
-/// whatever the number of files.
+/// Reads objects one at a time, so memory holds one object whatever the number of files: a
+/// loose object is inflated in-process (what this engine wrote, and what small fetches
+/// unpack); anything else goes to one `git cat-file --batch`, started on the first such read.
 pub struct BlobStream {
+    objects: PathBuf,
+    git: Option<CatFile>,
+    cmd: Option<Command>,
+}
+
+/// A running `git cat-file --batch`.
+struct CatFile {
     child: std::process::Child,
     stdin: Option<std::process::ChildStdin>,
     stdout: BufReader<std::process::ChildStdout>,
 }
 
+/// The content of the loose object `oid` (40 hex digits) under `objects`, if it is there and
+/// whole: the header's size must match what inflated, or git is asked instead.
+fn read_loose(objects: &Path, oid: &str) -> Option<Vec<u8>> {
+    if oid.len() != 40 || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let oid = oid.to_ascii_lowercase();
+    let file = std::fs::File::open(objects.join(&oid[..2]).join(&oid[2..])).ok()?;
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(file)
+        .take(crate::scan::MAX_FILE + 64)
+        .read_to_end(&mut raw)
+        .ok()?;
+    let nul = raw.iter().position(|&b| b == 0)?;
+    let header = std::str::from_utf8(&raw[..nul]).ok()?;
+    let (kind, size) = header.split_once(' ')?;
+    if !matches!(kind, "blob" | "tree" | "commit" | "tag") {
+        return None;
+    }
+    let size: usize = size.parse().ok()?;
+    if raw.len() - nul - 1 != size {
+        return None;
+    }
+    raw.drain(..=nul);
+    Some(raw)
+}
+
+/// The type and size of the loose object `oid` under `objects`, from its header alone.
+pub(super) fn loose_header(objects: &Path, oid: &str) -> Option<(String, u64)> {
+    if oid.len() != 40 || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let oid = oid.to_ascii_lowercase();
+    let file = std::fs::File::open(objects.join(&oid[..2]).join(&oid[2..])).ok()?;
+    let mut head = Vec::with_capacity(32);
+    // "<type> <size>\0": at most 6 + 1 + 20 + 1 bytes.
+    let mut z = flate2::read::ZlibDecoder::new(file).take(32);
+    let mut byte = [0u8; 1];
+    loop {
+        if z.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        if byte[0] == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    let (kind, size) = std::str::from_utf8(&head).ok()?.split_once(' ')?;
+    Some((kind.to_owned(), size.parse().ok()?))
+}
+
 impl BlobStream {
-    /// The bytes of one blob.
+    /// Whether a `git cat-file` had to be started.
+    #[cfg(test)]
+    pub(crate) fn started_git(&self) -> bool {
+        self.git.is_some()
+    }
+
+    /// The bytes of one object (a blob, or the tree or commit a tree build reads).
     pub fn read(&mut self, oid: &str) -> Result<Vec<u8>, SyncError> {
+        if let Some(bytes) = read_loose(&self.objects, oid) {
+            return Ok(bytes);
+        }
+        if self.git.is_none() {
+            let mut cmd = self
+                .cmd
+                .take()
+                .ok_or_else(|| SyncError::Git("git cat-file is closed".into()))?;
+            let mut child = cmd
+                .spawn()
+                .map_err(|e| SyncError::Git(format!("cannot run git cat-file: {e}")))?;
+            let stdin = child.stdin.take();
+            let stdout = child
+                .stdout
+                .take()
+                .ok_or_else(|| SyncError::Git("git cat-file has no output".into()))?;
+            self.git = Some(CatFile {
+                child,
+                stdin,
+                stdout: BufReader::new(stdout),
+            });
+        }
+        let git = self
+            .git
+            .as_mut()
+            .ok_or_else(|| SyncError::Git("git cat-file is closed".into()))?;
         let err = |e: std::io::Error| SyncError::Git(format!("reading blob {oid}: {e}"));
-        let stdin = self
+        let stdin = git
             .stdin
             .as_mut()
             .ok_or_else(|| SyncError::Git("git cat-file is closed".into()))?;
@@ -24,7 +115,7 @@ impl BlobStream {
             .map_err(err)?;
         stdin.flush().map_err(err)?;
         let mut header = String::new();
-        self.stdout.read_line(&mut header).map_err(err)?;
+        git.stdout.read_line(&mut header).map_err(err)?;
         let mut parts = header.split_whitespace();
         let (_, kind, size) = (parts.next(), parts.next(), parts.next());
         if kind == Some("missing") || size.is_none() {
@@ -36,13 +127,13 @@ impl BlobStream {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| SyncError::Git(format!("bad cat-file header {header:?}")))?;
         let mut buf = vec![0; size + 1];
-        self.stdout.read_exact(&mut buf).map_err(err)?;
+        git.stdout.read_exact(&mut buf).map_err(err)?;
         buf.truncate(size);
         Ok(buf)
     }
 }
 
-impl Drop for BlobStream {
+impl Drop for CatFile {
     fn drop(&mut self) {
         drop(self.stdin.take());
         let _ = self.child.kill();
@@ -51,12 +142,12 @@ impl Drop for BlobStream {
 }
 
 impl Repo {
-    /// Reads blobs by id, in one `git cat-file --batch`.
+    /// Reads blobs by id (at most one `git cat-file --batch`).
     pub fn read_blobs(&self, oids: &[&str]) -> Result<Vec<Vec<u8>>, SyncError> {
         if oids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut stream = self.blob_stream()?;
+        let mut stream = self.blob_stream();
         oids.iter().map(|oid| stream.read(oid)).collect()
     }
 
@@ -76,8 +167,8 @@ impl Repo {
         }
     }
 
-    /// A `cat-file --batch` to read many blobs one by one.
-    pub fn blob_stream(&self) -> Result<BlobStream, SyncError> {
+    /// A reader of many objects one by one (`cat-file --batch` started only if needed).
+    pub fn blob_stream(&self) -> BlobStream {
         let mut cmd = self.command();
         cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -85,18 +176,39 @@ impl Repo {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| SyncError::Git(format!("cannot run git cat-file: {e}")))?;
-        let stdin = child.stdin.take();
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| SyncError::Git("git cat-file has no output".into()))?;
-        Ok(BlobStream {
-            child,
-            stdin,
-            stdout: BufReader::new(stdout),
+        BlobStream {
+            objects: self.dir.join("objects"),
+            git: None,
+            cmd: Some(cmd),
+        }
+    }
+
+    /// Whether this repository has the commit `id`, known to be a commit id (one this engine
+    /// recorded or the remote announced). Found in-process when it can be (a loose object, or
+    /// a pack index): most syncs ask this several times, and each `rev-parse` is a process.
+    /// Not found that way, git decides (a pack replaced while it was being looked for).
+    pub fn has_commit(&self, id: &str) -> bool {
+        self.has_object_here(id) || self.rev_parse(id).is_some()
+    }
+
+    /// Whether `oid` (40 hex digits) is a loose object or listed in a pack index of this
+    /// repository. `false` is "not seen", never proof of absence.
+    pub(crate) fn has_object_here(&self, oid: &str) -> bool {
+        if oid.len() != 40 || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return false;
+        }
+        let oid = oid.to_ascii_lowercase();
+        let objects = self.dir.join("objects");
+        if objects.join(&oid[..2]).join(&oid[2..]).is_file() {
+            return true;
+        }
+        let Ok(packs) = std::fs::read_dir(objects.join("pack")) else {
+            return false;
+        };
+        packs.flatten().any(|e| {
+            let p = e.path();
+            p.extension().is_some_and(|x| x == "idx")
+                && crate::pack::index_lists(&p, &oid).unwrap_or(false)
         })
     }
 

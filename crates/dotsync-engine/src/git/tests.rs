@@ -70,9 +70,100 @@ fn written_blobs_are_readable_by_git() {
         .map(|e| (e.mode, e.oid, e.size, e.name))
         .collect();
     assert_eq!(got, vec![(0o100644, oid.clone(), 13, b"a/b.txt".to_vec())]);
-    let mut stream = repo.blob_stream().expect("cat-file");
+    let mut stream = repo.blob_stream();
     assert_eq!(stream.read(&oid).expect("read"), b"some content\n");
     assert_eq!(stream.read(&oid).expect("read again"), b"some content\n");
+}
+
+#[test]
+fn commits_are_found_loose_and_in_packs_git_wrote() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = Repo::open_or_init(&dir.path().join("r.git")).expect("init");
+    let mut commits = Vec::new();
+    let mut parent: Option<String> = None;
+    for i in 0..40 {
+        let oid = repo
+            .write_blob(format!("v{i}\n").as_bytes())
+            .expect("write");
+        let tree = repo
+            .build_tree(None, &[("f".into(), Some((0o100644, oid)))])
+            .expect("tree");
+        let c = repo
+            .commit_tree(&tree, parent.as_deref(), "m", ("t", "t@x"))
+            .expect("commit");
+        parent = Some(c.clone());
+        commits.push(c);
+    }
+    let tip = commits.last().expect("commits").clone();
+    let absent = object_id("commit", b"never made");
+    assert!(repo.has_object_here(&tip), "a loose commit");
+    assert!(!repo.has_object_here(&absent));
+    assert!(!repo.has_commit(&absent));
+    // Packed by git (and the loose objects pruned): found in its index, and git agrees.
+    repo.set_ref("refs/heads/main", &tip).expect("ref");
+    repo.run(&["repack", "-a", "-d", "-q"], None)
+        .expect("repack");
+    repo.run(&["prune-packed"], None).expect("prune");
+    assert!(
+        !repo
+            .dir
+            .join("objects")
+            .join(&tip[..2])
+            .join(&tip[2..])
+            .exists(),
+        "the commit is only in the pack now"
+    );
+    for c in &commits {
+        assert!(repo.has_object_here(c), "{c} in git's pack");
+        assert!(repo.has_commit(&c.to_ascii_uppercase()));
+    }
+    assert!(!repo.has_object_here(&absent));
+    assert!(!repo.has_commit(&absent));
+    assert!(!repo.has_object_here("not an id"));
+}
+
+#[test]
+fn loose_objects_are_read_in_process_and_the_rest_by_git() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = Repo::open_or_init(&dir.path().join("r.git")).expect("init");
+    let packed = repo.write_blob(b"packed later\n").expect("write");
+    let tree = repo
+        .build_tree(None, &[("p".into(), Some((0o100644, packed.clone())))])
+        .expect("tree");
+    let commit = repo
+        .commit_tree(&tree, None, "m", ("t", "t@x"))
+        .expect("commit");
+    repo.set_ref("refs/heads/main", &commit).expect("ref");
+    repo.run(&["repack", "-a", "-d", "-q"], None)
+        .expect("repack");
+    repo.run(&["prune-packed"], None).expect("prune");
+    let loose = repo.write_blob(b"loose\n").expect("write");
+    let empty = repo.write_blob(b"").expect("write");
+
+    let mut stream = repo.blob_stream();
+    assert_eq!(stream.read(&loose).expect("read"), b"loose\n");
+    assert_eq!(stream.read(&empty).expect("read"), b"");
+    assert!(!stream.started_git(), "loose objects need no process");
+    assert_eq!(stream.read(&packed).expect("read"), b"packed later\n");
+    assert!(stream.started_git(), "a packed object is git's to read");
+    // A commit and a tree read through the same stream are their raw bodies, as git gives.
+    let body = stream.read(&commit).expect("commit");
+    assert!(body.starts_with(format!("tree {tree}").as_bytes()));
+
+    // A damaged loose copy of an object the pack also has: git's copy is read.
+    let path = repo
+        .dir
+        .join("objects")
+        .join(&packed[..2])
+        .join(&packed[2..]);
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&path, b"not zlib at all").expect("write");
+    let mut stream = repo.blob_stream();
+    assert_eq!(stream.read(&packed).expect("read"), b"packed later\n");
+    // What no store has is an error, not empty bytes.
+    let absent = object_id("blob", b"never written");
+    assert!(stream.read(&absent).is_err());
+    assert!(repo.read_blobs(&[&loose, &absent]).is_err());
 }
 
 #[test]

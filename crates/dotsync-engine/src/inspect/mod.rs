@@ -63,7 +63,7 @@ impl Engine {
         if base.as_ref().is_some_and(|b| b.blob == oid) {
             return Ok(Vec::new());
         }
-        let on = on.filter(|c| repo.rev_parse(c).is_some());
+        let on = on.filter(|c| repo.has_commit(c));
         let tree = repo.build_tree(
             on,
             &[(

@@ -109,7 +109,7 @@ impl Engine {
                         c
                     } else {
                         if blobs.is_none() {
-                            blobs = Some(repo.blob_stream()?);
+                            blobs = Some(repo.blob_stream());
                         }
                         match blobs.as_mut() {
                             Some(b) => b.read(&version.blob)?,

@@ -50,7 +50,7 @@ impl Engine {
             return None;
         }
         let range = match from {
-            Some(f) if repo.rev_parse(f).is_some() => format!("{f}..{tip}"),
+            Some(f) if repo.has_commit(f) => format!("{f}..{tip}"),
             _ => tip.to_owned(),
         };
         let out = repo
@@ -105,9 +105,10 @@ impl Engine {
                 plain_on_remote: BTreeSet::new(),
             });
         };
-        if repo.rev_parse(head).is_none() {
+        // Not seen here: fetch (a pack missed while it was replaced costs one fetch too many).
+        if !repo.has_object_here(head) {
             repo.fetch(url, &cfg.branch)?;
-            if repo.rev_parse(head).is_none() {
+            if !repo.has_commit(head) {
                 return Err(SyncError::Git(format!(
                     "the remote announced commit {head} for {} but did not send it",
                     cfg.branch
@@ -318,7 +319,7 @@ impl Engine {
             // repository already has the synced commit (A -> B -> A brings B's along).
             self.import_history(repo, cfg, old, Some(s));
         }
-        let known = synced.filter(|(s, _)| repo.rev_parse(s).is_some());
+        let known = synced.filter(|(s, _)| repo.has_commit(s));
         let Some(tip) = &remote.tip else {
             // No branch on the remote: a new, empty remote (the branch was deleted, the remote
             // recreated, or the config pointed at a new one). Nothing was deleted: this
@@ -472,7 +473,7 @@ impl Engine {
         };
         let prefix = crate::inspect::kept_prefix(&cfg.id);
         let keep_synced = match synced {
-            Some(s) if old.rev_parse(s).is_some() => {
+            Some(s) if old.has_commit(s) => {
                 old.update_ref(&crate::inspect::kept_ref(&cfg.id, s), s)
             }
             _ => Ok(()),
