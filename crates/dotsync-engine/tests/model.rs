@@ -11,7 +11,8 @@
 //!   in the spec; `push-local` by default, `take-remote` for a pull machine);
 //! - `mX config +R|-R` adds or removes a root, `mX ignore +G|-G` an ignore glob ([`IGNORES`]);
 //! - `mX switch-remote` points X's config at a new empty bare repository, or at the newest one
-//!   if another machine moved there first (the remote's mishaps happen to the newest one).
+//!   if another machine moved there first (the remote's mishaps happen to the newest one);
+//!   `mX switch-remote #n` at one of the remotes X is not on (back to one it left).
 //!
 //! After every operation, and after quiescent rounds (everyone syncs until nothing moves), the
 //! model checks what the engine promises:
@@ -301,6 +302,12 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
         "m0=pull/keep-both/watched m1=both/keep-both | m0+m1 same-line:1 .zshrc; quiesce; \
          m0 switch-remote; m0 sync; m0 restore .zshrc #1; m0 switch-remote",
     ),
+    (
+        "the same back to the first remote, which has the synced commit already: what was kept \
+         on the second remote must come along all the same (history-lost)",
+        "m0=pull/keep-both m1=both/keep-both | m0+m1 same-line:1 .zshrc; quiesce; \
+         m0 switch-remote; m0 sync; m0 restore .zshrc #1; m0 switch-remote #0",
+    ),
 ];
 
 /// Random cases per run by default: well under a minute in a debug build on two cores.
@@ -572,9 +579,11 @@ enum Op {
         add: bool,
     },
     /// Machine `m`'s config points at another remote: a new empty bare repository if `m` is
-    /// already on the newest one, else the newest one (where another machine moved first).
+    /// already on the newest one, else the newest one (where another machine moved first); with
+    /// `back`, one of the remotes it is not on, picked modulo them (moving back to one it left).
     SwitchRemote {
         m: usize,
+        back: Option<u8>,
     },
 }
 
@@ -699,7 +708,11 @@ impl fmt::Display for Op {
                     IGNORES[*glob]
                 )
             }
-            Op::SwitchRemote { m } => write!(f, "m{m} switch-remote"),
+            Op::SwitchRemote { m, back: None } => write!(f, "m{m} switch-remote"),
+            Op::SwitchRemote {
+                m,
+                back: Some(pick),
+            } => write!(f, "m{m} switch-remote #{pick}"),
         }
     }
 }
@@ -908,7 +921,14 @@ fn parse_op(s: &str, machines: usize) -> Result<Op, String> {
                 Op::IgnoreGlob { m, glob: k, add }
             })
         }
-        "switch-remote" => Ok(Op::SwitchRemote { m }),
+        "switch-remote" => Ok(Op::SwitchRemote {
+            m,
+            back: if t.len() > 2 {
+                Some(pick(t.get(2))?)
+            } else {
+                None
+            },
+        }),
         v => Err(format!("verb {v:?}")),
     }
 }
@@ -1097,7 +1117,14 @@ fn gen_op(rng: &mut Rng, machines: usize, weights: &[(OpKind, u64)], edits: &[(u
             glob: rng.below(IGNORES.len() as u64) as usize,
             add: rng.percent(60),
         },
-        OpKind::SwitchRemote => Op::SwitchRemote { m },
+        OpKind::SwitchRemote => Op::SwitchRemote {
+            m,
+            back: if rng.percent(30) {
+                Some(rng.below(4) as u8)
+            } else {
+                None
+            },
+        },
     }
 }
 
@@ -2213,12 +2240,18 @@ impl World {
         self.reconfigure(i);
     }
 
-    /// `dotsync config edit --remote`: to a new empty bare repository if this machine is on the
-    /// newest one already, else to the newest one.
-    fn switch_remote(&mut self, i: usize) {
+    /// `dotsync config edit --remote`: with `back`, to one of the remotes it is not on (picked
+    /// modulo them; the person moving back to a remote left earlier); else to a new empty bare
+    /// repository if this machine is on the newest one already, or to the newest one.
+    fn switch_remote(&mut self, i: usize, back: Option<u8>) {
         self.set_offline(false);
         let last = self.remotes.len() - 1;
-        let target = if self.machines[i].remote == last {
+        let others: Vec<usize> = (0..self.remotes.len())
+            .filter(|r| *r != self.machines[i].remote)
+            .collect();
+        let target = if let Some(pick) = back.filter(|_| !others.is_empty()) {
+            others[usize::from(pick) % others.len()]
+        } else if self.machines[i].remote == last {
             let path = self.base.join(format!("remote-{}.git", last + 1));
             init_bare(&self.base, &path);
             self.remotes.push(Remote {
@@ -3043,7 +3076,7 @@ impl World {
             Op::Settle { m, choice } => self.settle(m, choice)?,
             Op::Config { m, root, add } => self.change_root(m, root, add),
             Op::IgnoreGlob { m, glob, add } => self.change_ignore(m, glob, add),
-            Op::SwitchRemote { m } => self.switch_remote(m),
+            Op::SwitchRemote { m, back } => self.switch_remote(m, back),
         }
         self.check_outside()
     }
@@ -3200,7 +3233,7 @@ fn without_machine(spec: &Spec, ops: &[Op], k: usize) -> (Spec, Vec<Op>) {
                 | Op::Settle { m, .. }
                 | Op::Config { m, .. }
                 | Op::IgnoreGlob { m, .. }
-                | Op::SwitchRemote { m } => {
+                | Op::SwitchRemote { m, .. } => {
                     if *m == k {
                         return None;
                     }
