@@ -184,7 +184,7 @@ impl Engine {
                     "nothing changed under the config's paths since the last sync: no walk"
                 );
                 std::thread::scope(|scope| {
-                    let check = scope.spawn(|| repo.ls_remote(url, &cfg.branch));
+                    let check = scope.spawn(|| remote::check_remote(&repo, url, &cfg.branch));
                     let loaded = load_records();
                     let check = check.join().unwrap_or_else(|_| {
                         Err(SyncError::Git("the remote check panicked".into()))
@@ -193,7 +193,7 @@ impl Engine {
                 })
             }
             None => std::thread::scope(|scope| {
-                let check = scope.spawn(|| repo.ls_remote(url, &cfg.branch));
+                let check = scope.spawn(|| remote::check_remote(&repo, url, &cfg.branch));
                 let loaded = scope.spawn(load_all);
                 let sink_progress = &mut |n: u64| em.progress(Phase::Scan, n, None);
                 let scan = Scanner {

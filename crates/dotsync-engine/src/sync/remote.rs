@@ -35,6 +35,25 @@ pub(super) struct RemoteState {
     pub plain_on_remote: BTreeSet<String>,
 }
 
+/// The remote's tip (`None`: no such branch), with its objects already fetched when this
+/// repository lacks them. It runs beside the walk, so a sync that brings in another machine's
+/// change does not wait for the fetch after the walk. A fetch that fails here is only logged:
+/// [`Engine::load_remote`] fetches again and reports what went wrong.
+pub(super) fn check_remote(
+    repo: &Repo,
+    url: &str,
+    branch: &str,
+) -> Result<Option<String>, SyncError> {
+    let head = repo.ls_remote(url, branch)?;
+    if let Some(h) = &head
+        && !repo.has_object_here(h)
+        && let Err(e) = repo.fetch(url, branch)
+    {
+        tracing::debug!("fetching beside the walk failed (the sync fetches again): {e}");
+    }
+    Ok(head)
+}
+
 impl Engine {
     /// The other machines whose commits lie between `from` (the commit this machine last
     /// synced, if any) and the remote's `tip`, newest first, comma-separated; `None` when the
@@ -524,4 +543,36 @@ fn case_clashes<'a>(paths: impl Iterator<Item = &'a str>) -> BTreeSet<String> {
         .flatten()
         .map(str::to_owned)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_remote_check_brings_in_a_tip_this_repository_lacks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let remote = Repo::open_or_init(&dir.path().join("remote.git")).expect("remote");
+        let here = Repo::open_or_init(&dir.path().join("here.git")).expect("here");
+        let url = remote.dir.to_string_lossy().into_owned();
+        // No branch yet: nothing to fetch.
+        assert_eq!(check_remote(&here, &url, "main").expect("check"), None);
+        let blob = remote.write_blob(b"pushed elsewhere\n").expect("blob");
+        let tree = remote
+            .build_tree(None, &[(".zshrc".into(), Some((0o100644, blob)))])
+            .expect("tree");
+        let tip = remote
+            .commit_tree(&tree, None, "m", ("t", "t@x"))
+            .expect("commit");
+        remote.set_ref("refs/heads/main", &tip).expect("ref");
+        assert!(!here.has_commit(&tip));
+        assert_eq!(
+            check_remote(&here, &url, "main").expect("check"),
+            Some(tip.clone())
+        );
+        assert!(here.has_object_here(&tip), "fetched beside the walk");
+        // An unreachable remote is the check's error, not a missing branch.
+        let gone = dir.path().join("gone.git").to_string_lossy().into_owned();
+        assert!(check_remote(&here, &gone, "main").is_err());
+    }
 }
