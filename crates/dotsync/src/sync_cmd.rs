@@ -11,8 +11,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use dotsync_api::{
-    ErrorKind, FileAction, RewindChoice, Status, SyncEvent, SyncLine, SyncRequest, SyncSummary,
-    Trigger,
+    ErrorKind, FileAction, PauseState, RewindChoice, Status, SyncEvent, SyncLine, SyncRequest,
+    SyncSummary, Trigger,
 };
 
 use crate::cli::SyncArgs;
@@ -59,6 +59,11 @@ pub fn run(args: &SyncArgs) -> Result<ExitCode> {
 /// What to say when a sync asked for runs on a paused config: it runs, and the daemon stays
 /// paused.
 fn paused_note(client: &Client, name: Option<&str>) -> Option<String> {
+    // Nothing paused (the usual case): no status to compute beside the sync.
+    let now = client.get::<PauseState>("/v1/pause").ok()?;
+    if !now.all && now.configs.is_empty() {
+        return None;
+    }
     let st = client.get::<Status>("/v1/status").ok()?;
     let paused: Vec<String> = st
         .configs

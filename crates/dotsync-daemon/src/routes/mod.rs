@@ -46,7 +46,7 @@ pub(crate) fn api() -> OpenApiRouter<App> {
         .routes(routes!(key::export))
         .routes(routes!(key::import))
         .routes(routes!(key::trust))
-        .routes(routes!(pause::pause_all))
+        .routes(routes!(pause::pause_state, pause::pause_all))
         .routes(routes!(pause::resume_all))
         .routes(routes!(remote::check))
         .routes(routes!(remote::preview))

@@ -1,5 +1,5 @@
-//! Pause and resume: `POST /v1/pause`, `/v1/resume` (every config) and
-//! `/v1/config/{id}/pause`, `/v1/config/{id}/resume`. See `pause.rs` for what pausing does.
+//! Pause and resume: `GET /v1/pause` (what is paused), `POST /v1/pause`, `/v1/resume` (every
+//! config) and `/v1/config/{id}/pause`, `/v1/config/{id}/resume`. See `pause.rs` for what pausing does.
 
 use axum::Json;
 use axum::extract::State;
@@ -46,6 +46,28 @@ async fn change(app: &App, f: impl FnOnce(&mut Paused)) -> Result<Json<PauseStat
         app.events.emit(&DaemonEvent::Status(st));
     }
     Ok(Json(state))
+}
+
+/// What is paused now: every config, or these configs by id. Cheap (no status is computed):
+/// `dotsync sync` asks it to know whether to say that a config is paused.
+#[utoipa::path(get, path = "/v1/pause", tag = "sync",
+    responses((status = 200, body = PauseState), (status = 500, body = ErrorBody)))]
+pub async fn pause_state(State(app): State<App>) -> Result<Json<PauseState>, ApiError> {
+    let now = app.sync.paused();
+    let configs = if now.configs.is_empty() {
+        Vec::new()
+    } else {
+        // Ids of configs deleted since they were paused are not listed.
+        let known = app.blocking(|a| Ok(a.store.list_configs()?)).await?;
+        now.configs
+            .into_iter()
+            .filter(|id| known.iter().any(|c| &c.id == id))
+            .collect()
+    };
+    Ok(Json(PauseState {
+        all: now.all,
+        configs,
+    }))
 }
 
 /// Pauses every config: the daemon stops syncing by itself (watcher, remote checks, pokes,

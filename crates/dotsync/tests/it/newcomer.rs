@@ -259,8 +259,22 @@ fn pause_stops_the_daemon_syncing_by_itself_survives_a_restart_and_resume_catche
         remote_files(&w, &remote).lines().count() == 2
     });
 
+    // Nothing paused yet: the cheap answer `dotsync sync` asks first says so.
+    let p = m.get("/v1/pause").json;
+    assert_eq!(p["all"], false, "{p}");
+    assert_eq!(p["configs"], serde_json::json!([]), "{p}");
+    let err = says(&m, &["sync", "v"]);
+    assert!(!err.contains("paused"), "{err}");
+
     let err = says(&m, &["pause", "z"]);
     assert!(err.contains("paused"), "{err}");
+    let z_id = m.get("/v1/config/z").json["id"].clone();
+    let p = m.get("/v1/pause").json;
+    assert_eq!(p["all"], false, "{p}");
+    assert_eq!(p["configs"], serde_json::json!([z_id]), "{p}");
+    // An explicit sync of a config that is not paused says nothing of the one that is.
+    let err = says(&m, &["sync", "v"]);
+    assert!(!err.contains("paused"), "{err}");
     let st = m.get("/v1/status").json;
     let z = st["configs"]
         .as_array()
@@ -300,6 +314,7 @@ fn pause_stops_the_daemon_syncing_by_itself_survives_a_restart_and_resume_catche
     // Pausing everything, then resuming one config while all are paused: refused.
     says(&m, &["pause"]);
     assert_eq!(m.get("/v1/status").json["paused"], true);
+    assert_eq!(m.get("/v1/pause").json["all"], true);
     let err = m.fails(&["resume", "v"]);
     assert!(err.contains("every config is paused"), "{err}");
     // An explicit sync still runs, and says the config is paused.
