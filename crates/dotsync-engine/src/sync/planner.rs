@@ -105,32 +105,17 @@ impl Engine {
             events: Vec::new(),
             key_merges: Vec::new(),
         };
-        let mut all: BTreeSet<RepoPath> = local.keys().cloned().collect();
-        all.extend(remote.files.keys().cloned());
-        all.extend(bases.keys().filter_map(|k| RepoPath::parse(k).ok()));
-        // A conflict whose two sides are both gone must still be looked at, to be cleared.
-        all.extend(
-            open_conflicts
-                .keys()
-                .filter_map(|k| RepoPath::parse(k).ok()),
-        );
-        all.retain(|path| {
-            !unreadable.contains(path.as_str())
-                && !unreadable
-                    .iter()
-                    .any(|u| path.as_str().starts_with(&format!("{u}/")))
-        });
+        let rows = planned_paths(local, &remote.files, bases, open_conflicts, unreadable);
         let mut deletions = 0usize;
-        let total = all.len() as u64;
+        let total = rows.len() as u64;
         let policy = plan::settle(cfg.on_conflict, cfg.direction);
 
-        for (n, path) in all.into_iter().enumerate() {
+        for (n, (path, local_entry, r, base)) in rows.into_iter().enumerate() {
             if total > 1000 && n % 1000 == 0 {
                 em.progress(crate::Phase::Plan, n as u64, Some(total));
             }
             let key = path.to_string();
-            let l = local.get(&path).map(|e| &e.version);
-            let r = remote.files.get(&path);
+            let l = local_entry.map(|e| &e.version);
             // A version this machine pushed but did not get to record (killed in between) is
             // its own: when the remote holds exactly it, it is the base, not the other side.
             // A version this machine wrote into its home but did not get to record: when the
@@ -141,11 +126,11 @@ impl Engine {
                 // other side's (a file there again at home is then new, never a conflict).
                 (Some(None), None, _, _) => None,
                 (_, _, Some(wv), Some(lv)) if wv == lv => Some(lv),
-                _ => bases.get(&key),
+                _ => base,
             };
             // The recorded base is behind: whatever is decided, it must be brought forward.
-            let stale_base = b != bases.get(&key);
-            let size = local.get(&path).map_or(0, |e| e.size);
+            let stale_base = b != base;
+            let size = local_entry.map_or(0, |e| e.size);
 
             if let Some(c) = open_conflicts.get(&key) {
                 if l == r {
@@ -520,4 +505,204 @@ fn unreachable_merge() -> ! {
 /// Text: no NUL byte and small enough to merge.
 fn is_text(b: &[u8]) -> bool {
     b.len() <= MERGE_LIMIT && !b.contains(&0)
+}
+
+/// One path the plan looks at: its local entry, remote version and recorded base.
+type Row<'a> = (
+    RepoPath,
+    Option<&'a LocalEntry>,
+    Option<&'a Version>,
+    Option<&'a Version>,
+);
+
+/// Every path the plan looks at, in order, with what each side has of it: one merge of the
+/// three sorted maps (a `RepoPath` orders as its text) instead of a lookup in each per path.
+/// A recorded base whose path is not valid is left out, as are paths at or below an
+/// unreadable one; a conflict whose two sides are both gone is still listed, to be cleared.
+fn planned_paths<'a>(
+    local: &'a BTreeMap<RepoPath, LocalEntry>,
+    remote: &'a BTreeMap<RepoPath, Version>,
+    bases: &'a BTreeMap<String, Version>,
+    open_conflicts: &BTreeMap<String, ConflictRecord>,
+    unreadable: &BTreeSet<String>,
+) -> Vec<Row<'a>> {
+    let mut rows: Vec<Row<'a>> = Vec::with_capacity(local.len().max(remote.len()).max(bases.len()));
+    let mut li = local.iter().peekable();
+    let mut ri = remote.iter().peekable();
+    let mut bi = bases.iter().peekable();
+    while let Some(next) = [
+        li.peek().map(|&(p, _)| p.as_str()),
+        ri.peek().map(|&(p, _)| p.as_str()),
+        bi.peek().map(|&(k, _)| k.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    {
+        let l = li.next_if(|&(p, _)| p.as_str() == next);
+        let r = ri.next_if(|&(p, _)| p.as_str() == next);
+        let b = bi.next_if(|&(k, _)| k.as_str() == next);
+        let path = match (l, r) {
+            (Some((p, _)), _) | (None, Some((p, _))) => p.clone(),
+            (None, None) => match RepoPath::parse(next) {
+                Ok(p) => p,
+                Err(_) => continue,
+            },
+        };
+        rows.push((
+            path,
+            l.map(|(_, e)| e),
+            r.map(|(_, v)| v),
+            b.map(|(_, v)| v),
+        ));
+    }
+    let gone_conflicts: Vec<RepoPath> = open_conflicts
+        .keys()
+        .filter(|k| {
+            rows.binary_search_by(|row| row.0.as_str().cmp(k.as_str()))
+                .is_err()
+        })
+        .filter_map(|k| RepoPath::parse(k).ok())
+        .collect();
+    if !gone_conflicts.is_empty() {
+        rows.extend(gone_conflicts.into_iter().map(|p| (p, None, None, None)));
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    if !unreadable.is_empty() {
+        rows.retain(|(path, ..)| {
+            let p = path.as_str();
+            !unreadable.contains(p)
+                && !unreadable.iter().any(|u| {
+                    p.strip_prefix(u.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+                })
+        });
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(blob: u64) -> Version {
+        Version {
+            kind: Kind::File,
+            blob: format!("{blob:040x}"),
+            mode: 0o644,
+        }
+    }
+
+    fn entry(blob: u64) -> LocalEntry {
+        LocalEntry {
+            version: version(blob),
+            size: blob,
+            stat: crate::scan::StatKey {
+                size: 1,
+                mtime_ns: 0,
+                ctime_ns: 0,
+                ino: 1,
+                mode: 0o100_644,
+            },
+            cached: true,
+        }
+    }
+
+    fn conflict(path: &str) -> ConflictRecord {
+        ConflictRecord {
+            config_id: "c".into(),
+            path: path.into(),
+            reason: "both_changed".into(),
+            base: None,
+            local: None,
+            remote: None,
+            remote_commit: None,
+            detected_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_merged_paths_are_the_union_looked_up_in_each_map() {
+        // Names whose byte order is not their component order ("a-b" sorts between "a" and
+        // "a/b"), a base that is not a repository path, unreadable directories and files.
+        let names = [
+            "a", "a-b", "a/b", "a/c", "a//x", "b", ".git/x", "c/d/e", "c/d", "z",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let mut local = BTreeMap::new();
+            let mut remote = BTreeMap::new();
+            let mut bases = BTreeMap::new();
+            let mut conflicts = BTreeMap::new();
+            let mut unreadable = BTreeSet::new();
+            for n in names {
+                let r = next();
+                if let Ok(p) = RepoPath::parse(n) {
+                    if r % 3 != 0 {
+                        local.insert(p.clone(), entry(r % 4));
+                    }
+                    if (r >> 4) % 3 != 0 {
+                        remote.insert(p, version((r >> 8) % 4));
+                    }
+                }
+                if (r >> 12) % 3 != 0 {
+                    bases.insert(n.to_owned(), version((r >> 16) % 4));
+                }
+                if (r >> 20) % 7 == 0 {
+                    conflicts.insert(n.to_owned(), conflict(n));
+                }
+                if (r >> 24) % 11 == 0 {
+                    unreadable.insert(n.to_owned());
+                }
+            }
+            // What the plan did before: a set of every path, then a lookup in each map.
+            let mut all: BTreeSet<RepoPath> = local.keys().cloned().collect();
+            all.extend(remote.keys().cloned());
+            all.extend(bases.keys().filter_map(|k| RepoPath::parse(k).ok()));
+            all.extend(conflicts.keys().filter_map(|k| RepoPath::parse(k).ok()));
+            all.retain(|path| {
+                !unreadable.contains(path.as_str())
+                    && !unreadable
+                        .iter()
+                        .any(|u| path.as_str().starts_with(&format!("{u}/")))
+            });
+            let want: Vec<Row<'_>> = all
+                .into_iter()
+                .map(|p| {
+                    let l = local.get(&p);
+                    let r = remote.get(&p);
+                    let b = bases.get(p.as_str());
+                    (p, l, r, b)
+                })
+                .collect();
+            let got = planned_paths(&local, &remote, &bases, &conflicts, &unreadable);
+            let show = |rows: &[Row<'_>]| -> Vec<String> {
+                rows.iter()
+                    .map(|(p, l, r, b)| {
+                        format!(
+                            "{p} l={:?} r={:?} b={:?}",
+                            l.map(|e| (&e.version.blob, e.size)),
+                            r.map(|v| &v.blob),
+                            b.map(|v| &v.blob)
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(
+                show(&got),
+                show(&want),
+                "local {:?} remote {:?} bases {:?} conflicts {:?} unreadable {unreadable:?}",
+                local.keys().collect::<Vec<_>>(),
+                remote.keys().collect::<Vec<_>>(),
+                bases.keys().collect::<Vec<_>>(),
+                conflicts.keys().collect::<Vec<_>>()
+            );
+        }
+    }
 }
