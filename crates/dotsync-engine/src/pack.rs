@@ -218,9 +218,12 @@ impl PackWriter {
 /// Whether the pack index (version 2) at `idx` lists the object `oid` (40 hex digits): the
 /// fan-out table narrows the search to the ids sharing its first byte, then a binary search
 /// reads 20 bytes a step. `Ok(false)` for an index of another version (the caller asks git).
-pub fn index_lists(idx: &Path, oid: &str) -> std::io::Result<bool> {
+pub(crate) fn index_lists(idx: &Path, oid: &str) -> std::io::Result<bool> {
     use std::os::unix::fs::FileExt;
-    let want = raw_oid(oid);
+    if oid.len() != 40 || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(false);
+    }
+    let want = raw_oid(&oid.to_ascii_lowercase());
     let f = File::open(idx)?;
     let mut head = [0u8; 8];
     f.read_exact_at(&mut head, 0)?;
@@ -292,8 +295,11 @@ mod tests {
             assert!(index_lists(idx, oid).expect("read idx"), "{oid}");
         }
         assert!(index_lists(idx, &big_oid).expect("read idx"));
+        assert!(index_lists(idx, &big_oid.to_ascii_uppercase()).expect("read idx"));
         for absent in [
             object_id("blob", b"never written"),
+            "abc".to_owned(),
+            format!("{}g", &big_oid[..39]),
             "0000000000000000000000000000000000000000".to_owned(),
             "ffffffffffffffffffffffffffffffffffffffff".to_owned(),
         ] {

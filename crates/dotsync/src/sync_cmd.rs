@@ -59,9 +59,12 @@ pub fn run(args: &SyncArgs) -> Result<ExitCode> {
 /// What to say when a sync asked for runs on a paused config: it runs, and the daemon stays
 /// paused.
 fn paused_note(client: &Client, name: Option<&str>) -> Option<String> {
-    // Nothing paused (the usual case): no status to compute beside the sync.
-    let now = client.get::<PauseState>("/v1/pause").ok()?;
-    if !now.all && now.configs.is_empty() {
+    // Nothing paused (the usual case): no status to compute beside the sync. A daemon older
+    // than `GET /v1/pause` answers the status only.
+    if let Ok(now) = client.get::<PauseState>("/v1/pause")
+        && !now.all
+        && now.configs.is_empty()
+    {
         return None;
     }
     let st = client.get::<Status>("/v1/status").ok()?;

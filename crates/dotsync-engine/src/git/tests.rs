@@ -115,6 +115,10 @@ fn commits_are_found_loose_and_in_packs_git_wrote() {
     );
     for c in &commits {
         assert!(repo.has_object_here(c), "{c} in git's pack");
+        assert!(
+            repo.has_object_here(&c.to_ascii_uppercase()),
+            "{c} in upper case"
+        );
         assert!(repo.has_commit(&c.to_ascii_uppercase()));
     }
     assert!(!repo.has_object_here(&absent));

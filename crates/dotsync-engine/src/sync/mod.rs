@@ -343,8 +343,14 @@ impl Engine {
         // taken out of `ignore`, added to `encrypt`): every file is looked at again.
         let rules = self.sync_rules(cfg);
         let rules_changed = records::content_rules(&self.store, &cfg.id)? != rules;
+        // Nor after the config's remote was changed: the previous remote's history must come
+        // along first, even when the new one's tip is the commit last synced (A -> B -> A).
+        let same_remote = synced
+            .as_ref()
+            .is_none_or(|(_, u)| u.as_deref().is_none_or(|u| u == url));
         if head.is_some()
             && head == last_commit
+            && same_remote
             && !local_dirty
             && !rules_changed
             && open_conflicts.is_empty()
@@ -370,6 +376,14 @@ impl Engine {
         } else {
             crate::content::load_identities(&self.key_path())
                 .map_err(|e| SyncError::Invalid(e.to_string()))?
+        };
+        // The bases were synced through another repository (the config's remote was changed):
+        // history synced or kept there is brought here first, even when this repository has the
+        // synced commit already (A -> B -> A brings B's along). Until it is here, the records
+        // keep naming the old remote, so a failed import is tried again by the next sync.
+        let history_here = match &synced {
+            Some((s, Some(old))) if old != url => self.import_history(&repo, cfg, old, Some(s)),
+            _ => true,
         };
         let mut attempt = 0;
         loop {
@@ -557,7 +571,8 @@ impl Engine {
             outcome.settled = true;
             if let Some(tip) = &new_tip {
                 outcome.synced = Some((tip.clone(), url.to_owned()));
-            } else if let Some((s, old)) = &synced
+            } else if history_here
+                && let Some((s, old)) = &synced
                 && old.as_deref() != Some(url)
             {
                 // Nothing on this remote yet and nothing pushed (a pull machine, or nothing to
@@ -697,10 +712,13 @@ impl Engine {
             // remote (the config's remote changed since): what that one showed in `log` comes
             // along. The URL is remembered from the first sync on.
             if fetched_from.as_deref() != Some(url) {
-                if let Some(old) = fetched_from {
-                    self.import_history(repo, cfg, &old, None);
+                let here = match fetched_from {
+                    Some(old) => self.import_history(repo, cfg, &old, None),
+                    None => true,
+                };
+                if here {
+                    records::set_synced_url(&self.store, &cfg.id, url)?;
                 }
-                records::set_synced_url(&self.store, &cfg.id, url)?;
             }
         }
         let pushed = records::load_pushed(&self.store, &cfg.id)?;

@@ -330,14 +330,6 @@ impl Engine {
             // The usual case: the remote is where this machine left it.
             return Ok(None);
         }
-        if let Some((s, Some(old))) = synced
-            && old != url
-        {
-            // The bases were synced through another repository (the config's remote was
-            // changed): history synced or kept there stays readable here, even when this
-            // repository already has the synced commit (A -> B -> A brings B's along).
-            self.import_history(repo, cfg, old, Some(s));
-        }
         let known = synced.filter(|(s, _)| repo.has_commit(s));
         let Some(tip) = &remote.tip else {
             // No branch on the remote: a new, empty remote (the branch was deleted, the remote
@@ -475,20 +467,22 @@ impl Engine {
     }
 
     /// Brings the history synced through a previous remote of the config into this one's
-    /// repository, so `dotsync log` keeps showing it. Best effort: a failure only logs.
+    /// repository, so `dotsync log` keeps showing it. Whether it is here now (or there was
+    /// nothing to bring); a failure only logs, and the caller keeps naming the old remote so
+    /// that the next sync tries again.
     pub(super) fn import_history(
         &self,
         repo: &Repo,
         cfg: &SyncConfig,
         old_url: &str,
         synced: Option<&str>,
-    ) {
+    ) -> bool {
         let old_dir = self.repo_dir(old_url);
         if !old_dir.join("HEAD").exists() {
-            return;
+            return true;
         }
         let Ok(old) = Repo::open_or_init(&old_dir) else {
-            return;
+            return false;
         };
         let prefix = crate::inspect::kept_prefix(&cfg.id);
         let keep_synced = match synced {
@@ -525,7 +519,9 @@ impl Engine {
             .map(|_| ())
         }) {
             tracing::warn!(config = %cfg.name, "cannot bring the previous remote's history along: {e}");
+            return false;
         }
+        true
     }
 }
 
