@@ -119,7 +119,8 @@ const REGRESSION_SEEDS: &[u64] = &[
     // the symlink is pushed over them (`pushed-uncovered`).
     9, // The soak of 2026-12-01 (see the histories below for what each found).
     22870, 24374, 25112, 25141, 26459, // The soak of 2026-12-01, second session.
-    100534, 701853, 502372,
+    100534, 701853, 502372, // The soak of 2026-12-01, third session.
+    1701075,
 ];
 
 /// Shrunk failing histories, replayed exactly: (what it found, history).
@@ -307,6 +308,23 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
          on the second remote must come along all the same (history-lost)",
         "m0=pull/keep-both m1=both/keep-both | m0+m1 same-line:1 .zshrc; quiesce; \
          m0 switch-remote; m0 sync; m0 restore .zshrc #1; m0 switch-remote #0",
+    ),
+    (
+        "seed 1701075, the model's mistake: a machine that never synced switched to another \
+         remote and back, and the join's first sync was killed after pulling a file another \
+         machine then deleted; the next sync rightly deleted what the join itself had written",
+        "m0=both/keep-both/watched m1=both/keep-both/watched | m1 create .config/nvim/init.lua; \
+         m1 sync --allow-mass-delete; m1 delete .config/nvim/init.lua; m0 switch-remote; \
+         m0 crash-at sync::before-record; m0 switch-remote #3",
+    ),
+    (
+        "seed 1701075 again, the model's mistake: a switch to another remote and back before \
+         any sync there is no join (the records still describe the first remote), so a file \
+         another machine deleted there is deleted here as usual",
+        "m0=both/keep-both/watched m1=both/keep-both/watched m2=both/keep-both/watched | \
+         m1 create .gitconfig; m2 create .config/nvim/init.lua; m2 sync --allow-mass-delete; \
+         m0 sync; m2 delete .config/nvim/init.lua; m0 switch-remote; \
+         m0 crash-at sync::before-record; m1 sync; m0 switch-remote #3",
     ),
 ];
 
@@ -1535,6 +1553,13 @@ struct Machine {
     /// The config was just pointed at another remote: the next sync joins it and must not
     /// delete a file here.
     joining: bool,
+    /// Files a joining sync that was killed wrote into the home (the joined remote's versions),
+    /// untouched by the person since: the join's own, so the joined remote deleting one later is
+    /// an ordinary deletion (seed 1701075, once switches could go back to a remote).
+    join_written: BTreeSet<String>,
+    /// The remote of its last completed sync, the one its records describe: switching back to
+    /// it before any sync elsewhere completed is no join (seed 1701075).
+    synced_remote: Option<usize>,
     /// What `history` listed per path before the remote was switched, until a sync through
     /// the new one has succeeded: it must still list all of it.
     history_before: Option<BTreeMap<&'static str, BTreeSet<String>>>,
@@ -1552,6 +1577,7 @@ struct Machine {
 
 impl Machine {
     fn touch(&mut self, path: &str) {
+        self.join_written.remove(path);
         self.touched.insert(path.to_owned());
         self.dirty.insert(path.to_owned());
         self.generation += 1;
@@ -1791,6 +1817,8 @@ impl World {
                     crash_at: None,
                     crashed: false,
                     joining: false,
+                    join_written: BTreeSet::new(),
+                    synced_remote: None,
                     history_before: None,
                     rejoined: false,
                     widened: false,
@@ -2274,7 +2302,8 @@ impl World {
         }
         let m = &mut self.machines[i];
         m.history_before = Some(before);
-        m.joining = true;
+        m.join_written.clear();
+        m.joining = m.synced_remote != Some(target);
         m.rejoined = true;
         m.remote = target;
         self.stats.switches += 1;
@@ -2549,12 +2578,26 @@ impl World {
                 }
             }
         }
-        // Joining another remote deletes nothing here.
+        // Joining another remote deletes nothing here (but what a killed sync of the join wrote).
+        if self.machines[i].joining && crashed {
+            let written: Vec<String> = post
+                .files
+                .iter()
+                .filter(|(p, e)| {
+                    pre.files
+                        .get(*p)
+                        .is_none_or(|b| b.blob != e.blob || b.kind != e.kind)
+                })
+                .map(|(p, _)| p.clone())
+                .collect();
+            self.machines[i].join_written.extend(written);
+        }
         if self.machines[i].joining && !crashed {
+            let m = &self.machines[i];
             let gone: Vec<&String> = pre
                 .files
                 .keys()
-                .filter(|p| !post.files.contains_key(*p))
+                .filter(|p| !post.files.contains_key(*p) && !m.join_written.contains(*p))
                 .collect();
             if !gone.is_empty() {
                 return Err(self.fail(
@@ -2650,6 +2693,8 @@ impl World {
             Ok(_) => {
                 m.last_error = None;
                 m.joining = false;
+                m.join_written.clear();
+                m.synced_remote = Some(m.remote);
                 Ok(None)
             }
             Err(e) => {
