@@ -466,6 +466,12 @@ fn is_config_error(stderr: &str) -> bool {
         || stderr.contains("unable to parse")
 }
 
+/// `oid` in lower case if it is a full object id (40 hex digits, either case).
+pub(crate) fn full_id(oid: &str) -> Option<String> {
+    (oid.len() == 40 && oid.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| oid.to_ascii_lowercase())
+}
+
 /// Where the engine keeps the last fetched state of a remote branch.
 pub fn tracking_ref(branch: &str) -> String {
     format!("refs/dotsync/remote/{branch}")

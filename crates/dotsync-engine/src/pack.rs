@@ -220,10 +220,10 @@ impl PackWriter {
 /// reads 20 bytes a step. `Ok(false)` for an index of another version (the caller asks git).
 pub(crate) fn index_lists(idx: &Path, oid: &str) -> std::io::Result<bool> {
     use std::os::unix::fs::FileExt;
-    if oid.len() != 40 || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let Some(oid) = crate::git::full_id(oid) else {
         return Ok(false);
-    }
-    let want = raw_oid(&oid.to_ascii_lowercase());
+    };
+    let want = raw_oid(&oid);
     let f = File::open(idx)?;
     let mut head = [0u8; 8];
     f.read_exact_at(&mut head, 0)?;

@@ -19,27 +19,34 @@ struct CatFile {
     stdout: BufReader<std::process::ChildStdout>,
 }
 
+/// Where the loose object `oid` would be under `objects`; `None` unless `oid` is a full object
+/// id (40 hex digits, either case), so nothing else ever becomes a path.
+fn loose_path(objects: &Path, oid: &str) -> Option<PathBuf> {
+    let oid = full_id(oid)?;
+    Some(objects.join(&oid[..2]).join(&oid[2..]))
+}
+
+/// A loose object's header, `<type> <size>` (without its NUL): the type and size.
+fn parse_header(head: &[u8]) -> Option<(&str, u64)> {
+    let (kind, size) = std::str::from_utf8(head).ok()?.split_once(' ')?;
+    Some((kind, size.parse().ok()?))
+}
+
 /// The content of the loose object `oid` (40 hex digits) under `objects`, if it is there and
 /// whole: the header's size must match what inflated, or git is asked instead.
 fn read_loose(objects: &Path, oid: &str) -> Option<Vec<u8>> {
-    if oid.len() != 40 || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let oid = oid.to_ascii_lowercase();
-    let file = std::fs::File::open(objects.join(&oid[..2]).join(&oid[2..])).ok()?;
+    let file = std::fs::File::open(loose_path(objects, oid)?).ok()?;
     let mut raw = Vec::new();
     flate2::read::ZlibDecoder::new(file)
         .take(crate::scan::MAX_FILE + 64)
         .read_to_end(&mut raw)
         .ok()?;
     let nul = raw.iter().position(|&b| b == 0)?;
-    let header = std::str::from_utf8(&raw[..nul]).ok()?;
-    let (kind, size) = header.split_once(' ')?;
+    let (kind, size) = parse_header(&raw[..nul])?;
     if !matches!(kind, "blob" | "tree" | "commit" | "tag") {
         return None;
     }
-    let size: usize = size.parse().ok()?;
-    if raw.len() - nul - 1 != size {
+    if (raw.len() - nul - 1) as u64 != size {
         return None;
     }
     raw.drain(..=nul);
@@ -48,11 +55,7 @@ fn read_loose(objects: &Path, oid: &str) -> Option<Vec<u8>> {
 
 /// The type and size of the loose object `oid` under `objects`, from its header alone.
 pub(super) fn loose_header(objects: &Path, oid: &str) -> Option<(String, u64)> {
-    if oid.len() != 40 || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let oid = oid.to_ascii_lowercase();
-    let file = std::fs::File::open(objects.join(&oid[..2]).join(&oid[2..])).ok()?;
+    let file = std::fs::File::open(loose_path(objects, oid)?).ok()?;
     let mut head = Vec::with_capacity(32);
     // "<type> <size>\0": at most 6 + 1 + 20 + 1 bytes.
     let mut z = flate2::read::ZlibDecoder::new(file).take(32);
@@ -66,8 +69,8 @@ pub(super) fn loose_header(objects: &Path, oid: &str) -> Option<(String, u64)> {
         }
         head.push(byte[0]);
     }
-    let (kind, size) = std::str::from_utf8(&head).ok()?.split_once(' ')?;
-    Some((kind.to_owned(), size.parse().ok()?))
+    let (kind, size) = parse_header(&head)?;
+    Some((kind.to_owned(), size))
 }
 
 impl BlobStream {
@@ -194,12 +197,11 @@ impl Repo {
     /// Whether `oid` (40 hex digits) is a loose object or listed in a pack index of this
     /// repository. `false` is "not seen", never proof of absence.
     pub(crate) fn has_object_here(&self, oid: &str) -> bool {
-        if oid.len() != 40 || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return false;
-        }
-        let oid = oid.to_ascii_lowercase();
         let objects = self.dir.join("objects");
-        if objects.join(&oid[..2]).join(&oid[2..]).is_file() {
+        let Some(loose) = loose_path(&objects, oid) else {
+            return false;
+        };
+        if loose.is_file() {
             return true;
         }
         let Ok(packs) = std::fs::read_dir(objects.join("pack")) else {
@@ -208,7 +210,7 @@ impl Repo {
         packs.flatten().any(|e| {
             let p = e.path();
             p.extension().is_some_and(|x| x == "idx")
-                && crate::pack::index_lists(&p, &oid).unwrap_or(false)
+                && crate::pack::index_lists(&p, oid).unwrap_or(false)
         })
     }
 
