@@ -851,7 +851,8 @@ mod tests {
     use super::*;
     use dotsync_core::plan::Kind;
 
-    fn version(blob: u64) -> Version {
+    /// A file version whose blob id is `blob` in hex (the sync's randomized tests).
+    pub(super) fn version(blob: u64) -> Version {
         Version {
             kind: Kind::File,
             blob: format!("{blob:040x}"),
@@ -859,7 +860,8 @@ mod tests {
         }
     }
 
-    fn entry(blob: u64) -> LocalEntry {
+    /// A scanned file holding [`version`]`(blob)`.
+    pub(super) fn entry(blob: u64) -> LocalEntry {
         LocalEntry {
             version: version(blob),
             size: 1,
@@ -871,6 +873,16 @@ mod tests {
                 mode: 0o100_644,
             },
             cached: true,
+        }
+    }
+
+    /// A xorshift generator from `seed`: the randomized tests' cases, the same every run.
+    pub(super) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
         }
     }
 
@@ -896,13 +908,7 @@ mod tests {
         // Paths whose byte order is not their component order ("a-b" sorts between "a" and
         // "a/b"), a base that is not a repository path, an unreadable file.
         let names = ["a", "a-b", "a/b", "a/c", "b", ".git/x", "c/d/e", "z"];
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let mut differing = 0;
         for _ in 0..4000 {
             let mut files = BTreeMap::new();
@@ -912,20 +918,20 @@ mod tests {
             // base without a file, another version, an unreadable path.
             for n in names {
                 let r = next();
-                let base = (r % 5 != 0).then(|| version(r % 3));
+                let base = (!r.is_multiple_of(5)).then(|| version(r % 3));
                 let present = if base.is_some() {
-                    (r >> 8) % 13 != 0
+                    !(r >> 8).is_multiple_of(13)
                 } else {
-                    (r >> 8) % 17 == 0
+                    (r >> 8).is_multiple_of(17)
                 };
-                let changed = (r >> 16) % 13 == 0;
+                let changed = (r >> 16).is_multiple_of(13);
                 if present && let Ok(p) = RepoPath::parse(n) {
                     files.insert(p, entry(r % 3 + u64::from(changed)));
                 }
                 if let Some(b) = base {
                     bases.insert(n.to_owned(), b);
                 }
-                if (r >> 24) % 11 == 0 {
+                if (r >> 24).is_multiple_of(11) {
                     unreadable.insert(n.to_owned());
                 }
             }

@@ -583,30 +583,8 @@ fn planned_paths<'a>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{entry, version, xorshift};
     use super::*;
-
-    fn version(blob: u64) -> Version {
-        Version {
-            kind: Kind::File,
-            blob: format!("{blob:040x}"),
-            mode: 0o644,
-        }
-    }
-
-    fn entry(blob: u64) -> LocalEntry {
-        LocalEntry {
-            version: version(blob),
-            size: blob,
-            stat: crate::scan::StatKey {
-                size: 1,
-                mtime_ns: 0,
-                ctime_ns: 0,
-                ino: 1,
-                mode: 0o100_644,
-            },
-            cached: true,
-        }
-    }
 
     fn conflict(path: &str) -> ConflictRecord {
         ConflictRecord {
@@ -628,13 +606,7 @@ mod tests {
         let names = [
             "a", "a-b", "a/b", "a/c", "a//x", "b", ".git/x", "c/d/e", "c/d", "z",
         ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..3000 {
             let mut local = BTreeMap::new();
             let mut remote = BTreeMap::new();
@@ -644,20 +616,20 @@ mod tests {
             for n in names {
                 let r = next();
                 if let Ok(p) = RepoPath::parse(n) {
-                    if r % 3 != 0 {
+                    if !r.is_multiple_of(3) {
                         local.insert(p.clone(), entry(r % 4));
                     }
-                    if (r >> 4) % 3 != 0 {
+                    if !(r >> 4).is_multiple_of(3) {
                         remote.insert(p, version((r >> 8) % 4));
                     }
                 }
-                if (r >> 12) % 3 != 0 {
+                if !(r >> 12).is_multiple_of(3) {
                     bases.insert(n.to_owned(), version((r >> 16) % 4));
                 }
-                if (r >> 20) % 7 == 0 {
+                if (r >> 20).is_multiple_of(7) {
                     conflicts.insert(n.to_owned(), conflict(n));
                 }
-                if (r >> 24) % 11 == 0 {
+                if (r >> 24).is_multiple_of(11) {
                     unreadable.insert(n.to_owned());
                 }
             }
