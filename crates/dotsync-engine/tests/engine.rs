@@ -528,18 +528,7 @@ fn a_remote_replaced_by_a_new_empty_repository_gets_this_machines_files() {
     a.write(".zshrc", "z2\n");
     a.sync();
     // `dotsync config edit dots --remote <new empty repo>`
-    let fresh = dir.path().join("fresh.git");
-    git(
-        dir.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            fresh.to_str().unwrap(),
-        ],
-    );
+    let fresh = bare_named(dir.path(), "fresh.git");
     let mut cfg = a.cfg.clone();
     cfg.remote = fresh.to_str().unwrap().to_owned();
     let mut events = Vec::new();
@@ -569,18 +558,7 @@ fn a_remote_replaced_by_a_new_empty_repository_gets_this_machines_files() {
 fn a_config_switched_back_and_forth_between_two_remotes_keeps_every_version_in_its_log() {
     let dir = tempfile::tempdir().unwrap();
     let (a, _b) = two(dir.path());
-    let fresh = dir.path().join("fresh.git");
-    git(
-        dir.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            fresh.to_str().unwrap(),
-        ],
-    );
+    let fresh = bare_named(dir.path(), "fresh.git");
     let first = a.cfg.remote.clone();
     let second = fresh.to_str().unwrap().to_owned();
     let mut cfg = a.cfg.clone();
@@ -644,18 +622,7 @@ fn a_pull_machine_keeps_what_it_kept_on_an_empty_remote_when_it_switches_back() 
     p.sync();
     assert_eq!(p.read(".zshrc"), "v2\n");
     let first = p.cfg.clone();
-    let fresh = dir.path().join("fresh.git");
-    git(
-        dir.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            fresh.to_str().unwrap(),
-        ],
-    );
+    let fresh = bare_named(dir.path(), "fresh.git");
     let mut second = first.clone();
     second.remote = fresh.to_str().unwrap().to_owned();
     let sync = |cfg: &dotsync_core::SyncConfig| {

@@ -34,7 +34,12 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 pub fn bare(dir: &Path) -> PathBuf {
-    let r = dir.join("remote.git");
+    bare_named(dir, "remote.git")
+}
+
+/// An empty bare repository `dir/name` with `main` as its default branch (another remote).
+pub fn bare_named(dir: &Path, name: &str) -> PathBuf {
+    let r = dir.join(name);
     git(
         dir,
         &["init", "-q", "--bare", "-b", "main", r.to_str().unwrap()],
