@@ -5,6 +5,10 @@
 //! shell profile full of hashes or base64 is not held for nothing.
 
 /// What in `bytes` looks like a secret, in words for the person; `None` when nothing does.
+///
+/// Every file of a first push goes through here, so the rules are matched without allocating:
+/// names are found case-insensitively in place (the `reference` rules in the tests lowercase
+/// each line first; a randomized test keeps the two equal).
 pub fn looks_secret(bytes: &[u8]) -> Option<&'static str> {
     let text = std::str::from_utf8(bytes).ok()?;
     for line in text.lines() {
@@ -12,17 +16,21 @@ pub fn looks_secret(bytes: &[u8]) -> Option<&'static str> {
         if l.starts_with("-----BEGIN") && l.contains("PRIVATE KEY") {
             return Some("a private key");
         }
-        let lower = l.to_ascii_lowercase();
-        if let Some(v) = value_after(&lower, "_authtoken")
-            && real_value(v)
-        {
-            return Some("an npm auth token (`_authToken=`)");
-        }
-        for key in ["aws_secret_access_key", "aws_session_token"] {
-            if let Some(v) = value_after(&lower, key)
+        // A setting needs a `=` or `:`; most lines of most files have one, but comments,
+        // blank lines and shell commands often do not.
+        let sets = l.bytes().any(|b| b == b'=' || b == b':');
+        if sets {
+            if let Some(v) = value_after(l, "_authtoken")
                 && real_value(v)
             {
-                return Some("an AWS secret key");
+                return Some("an npm auth token (`_authToken=`)");
+            }
+            for key in ["aws_secret_access_key", "aws_session_token"] {
+                if let Some(v) = value_after(l, key)
+                    && real_value(v)
+                {
+                    return Some("an AWS secret key");
+                }
             }
         }
         for word in l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
@@ -30,8 +38,9 @@ pub fn looks_secret(bytes: &[u8]) -> Option<&'static str> {
                 return Some(what);
             }
         }
-        if let Some((k, v)) = l.split_once(['=', ':'])
-            && secret_name(&k.to_ascii_lowercase())
+        if sets
+            && let Some((k, v)) = l.split_once(['=', ':'])
+            && secret_name(k)
             && high_entropy(v.trim().trim_matches(['"', '\'', ' ', ',']))
         {
             return Some("a token or password (a long random value under a secret's name)");
@@ -40,9 +49,30 @@ pub fn looks_secret(bytes: &[u8]) -> Option<&'static str> {
     None
 }
 
-/// The value after `key` and an `=` or `:` on a line (lowercased), if the line sets it.
+/// Where `needle` (lowercase ASCII) first occurs in `hay`, ignoring ASCII case: the byte
+/// offset `hay.to_ascii_lowercase().find(needle)` gives, without the lowercased copy.
+///
+/// A needle holding a `_` is looked for only where the line has one, at that offset: every
+/// occurrence has it there, `_` has no case, and `memchr` finds the few in a line at once.
+fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let at = |s: usize| {
+        h.get(s..s + n.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(n))
+    };
+    match n.iter().position(|&b| b == b'_') {
+        Some(d) => memchr::memchr_iter(b'_', h)
+            .filter_map(|u| u.checked_sub(d))
+            .find(|&s| at(s)),
+        None => (0..h.len()).find(|&s| at(s)),
+    }
+}
+
+/// The value after `key` (lowercase) and an `=` or `:` on a line, if the line sets it; the
+/// key is matched ignoring case.
 fn value_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let at = line.find(key)?;
+    // An ASCII match ends on a character boundary: UTF-8 continuation bytes are never ASCII.
+    let at = find_ascii_ci(line, key)?;
     let rest = line[at + key.len()..].trim_start();
     let rest = rest.strip_prefix(['=', ':'])?;
     Some(rest.trim())
@@ -56,6 +86,10 @@ fn real_value(v: &str) -> bool {
 
 /// Tokens whose form gives them away.
 fn known_token(w: &str) -> Option<&'static str> {
+    // Every form below starts with one of these; most words of a dotfile do not.
+    if !matches!(w.as_bytes().first(), Some(b'g' | b'x' | b'A')) {
+        return None;
+    }
     let alnum_tail = |prefix: &str, min: usize| {
         w.strip_prefix(prefix).is_some_and(|t| {
             t.len() >= min && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -88,19 +122,28 @@ fn known_token(w: &str) -> Option<&'static str> {
     None
 }
 
-/// Whether a setting's name says it holds a secret.
+/// Whether a setting's name says it holds a secret (ignoring case).
 fn secret_name(k: &str) -> bool {
-    [
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "api_key",
-        "apikey",
-        "private_key",
-    ]
-    .iter()
-    .any(|n| k.contains(n))
+    const NAMES: [&[u8]; 7] = [
+        b"token",
+        b"secret",
+        b"password",
+        b"passwd",
+        b"api_key",
+        b"apikey",
+        b"private_key",
+    ];
+    // One pass over the name, comparing only where a name's first letter stands.
+    let k = k.as_bytes();
+    (0..k.len()).any(|i| {
+        let c = k[i].to_ascii_lowercase();
+        matches!(c, b't' | b's' | b'p' | b'a')
+            && NAMES.iter().any(|n| {
+                n[0] == c
+                    && k.get(i..i + n.len())
+                        .is_some_and(|w| w.eq_ignore_ascii_case(n))
+            })
+    })
 }
 
 /// A long value that looks random: at least 24 characters of letters, digits and a few
@@ -176,6 +219,176 @@ mod tests {
                 "{text:?}: {found:?}"
             );
         }
+    }
+
+    /// The rules as first written, lowercasing each line: what `looks_secret` must keep
+    /// answering, however it gets there.
+    fn reference(bytes: &[u8]) -> Option<&'static str> {
+        fn value_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+            let at = line.find(key)?;
+            let rest = line[at + key.len()..].trim_start();
+            let rest = rest.strip_prefix(['=', ':'])?;
+            Some(rest.trim())
+        }
+        let text = std::str::from_utf8(bytes).ok()?;
+        for line in text.lines() {
+            let l = line.trim();
+            if l.starts_with("-----BEGIN") && l.contains("PRIVATE KEY") {
+                return Some("a private key");
+            }
+            let lower = l.to_ascii_lowercase();
+            if let Some(v) = value_after(&lower, "_authtoken")
+                && real_value(v)
+            {
+                return Some("an npm auth token (`_authToken=`)");
+            }
+            for key in ["aws_secret_access_key", "aws_session_token"] {
+                if let Some(v) = value_after(&lower, key)
+                    && real_value(v)
+                {
+                    return Some("an AWS secret key");
+                }
+            }
+            for word in l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
+                let w = word;
+                let alnum_tail = |prefix: &str, min: usize| {
+                    w.strip_prefix(prefix).is_some_and(|t| {
+                        t.len() >= min && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    })
+                };
+                if alnum_tail("ghp_", 30)
+                    || alnum_tail("gho_", 30)
+                    || alnum_tail("ghs_", 30)
+                    || alnum_tail("github_pat_", 30)
+                {
+                    return Some("a GitHub token");
+                }
+                if alnum_tail("glpat-", 20) {
+                    return Some("a GitLab token");
+                }
+                if ["xoxb-", "xoxp-", "xoxa-", "xoxs-"]
+                    .iter()
+                    .any(|p| w.starts_with(p) && w.len() >= 20)
+                {
+                    return Some("a Slack token");
+                }
+                if w.len() == 20
+                    && w.starts_with("AKIA")
+                    && w[4..]
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                {
+                    return Some("an AWS access key id");
+                }
+            }
+            if let Some((k, v)) = l.split_once(['=', ':'])
+                && {
+                    let k = k.to_ascii_lowercase();
+                    [
+                        "token",
+                        "secret",
+                        "password",
+                        "passwd",
+                        "api_key",
+                        "apikey",
+                        "private_key",
+                    ]
+                    .iter()
+                    .any(|n| k.contains(n))
+                }
+                && high_entropy(v.trim().trim_matches(['"', '\'', ' ', ',']))
+            {
+                return Some("a token or password (a long random value under a secret's name)");
+            }
+        }
+        None
+    }
+
+    /// Random files built from the pieces the rules look at (names in any case, separators,
+    /// placeholders, tokens, non-ASCII text) give the same answer as the reference rules.
+    #[test]
+    fn the_rules_answer_as_the_reference_does() {
+        const PIECES: &[&str] = &[
+            "_authToken",
+            "_AUTHTOKEN",
+            "_authtoke",
+            "aws_secret_access_key",
+            "AWS_Session_Token",
+            "aws_session_toke",
+            "token",
+            "Secret",
+            "PASSWORD",
+            "passwd",
+            "Api_Key",
+            "apikey",
+            "private_key",
+            "=",
+            ":",
+            " = ",
+            ": ",
+            " ",
+            "\t",
+            "\"",
+            "'",
+            ",",
+            "$HOME",
+            "${NPM_TOKEN}",
+            "<your key>",
+            "export ",
+            "# ",
+            "-----BEGIN",
+            " RSA PRIVATE KEY-----",
+            "ghp_",
+            "gho_",
+            "github_pat_",
+            "glpat-",
+            "xoxb-",
+            "AKIA",
+            "abcdefghijklmnopqrstuvwxyz0123456789",
+            "ABCDEFGHIJKLMNOP",
+            "Zx8qT3BlbkFJaP9mQw2vR7yLkN4sUe6H",
+            "0123456789",
+            "é",
+            "ß",
+            "İ",
+            "K",
+            "ǅ",
+            "日本",
+            "\u{feff}",
+            "-",
+            "_",
+            ".",
+            "/",
+            "+",
+            "x",
+            "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            usize::try_from(state % n as u64).expect("below n")
+        };
+        let mut found = 0;
+        for case in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..=next(4) {
+                for _ in 0..next(9) {
+                    text.push_str(PIECES[next(PIECES.len())]);
+                }
+                text.push(if next(5) == 0 { '\r' } else { '\n' });
+            }
+            let want = reference(text.as_bytes());
+            assert_eq!(looks_secret(text.as_bytes()), want, "case {case}: {text:?}");
+            found += usize::from(want.is_some());
+        }
+        // The pieces make both answers common, so the comparison covers both.
+        assert!(
+            (2_000..18_000).contains(&found),
+            "{found} of 20000 looked secret"
+        );
     }
 
     #[test]
