@@ -484,10 +484,22 @@ pub fn blob_id(data: &[u8]) -> String {
 
 /// Git's id of an object: SHA-1 of `<kind> <len>\0<data>`.
 pub fn object_id(kind: &str, data: &[u8]) -> String {
-    let mut h = sha1_smol::Sha1::new();
+    use sha1::Digest;
+    let mut h = sha1::Sha1::new();
     h.update(format!("{kind} {}\0", data.len()).as_bytes());
     h.update(data);
-    h.digest().to_string()
+    hex(&h.finalize())
+}
+
+/// Bytes as lowercase hexadecimal, the way git spells object ids and checksums.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
 }
 
 /// The git tree mode for a file kind and permission bits.

@@ -8,7 +8,6 @@
 //! and `git repack` may improve them later.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -24,6 +23,9 @@ pub struct PackWriter {
     offset: u64,
     /// Object id → (offset in the pack, CRC-32 of its packed bytes).
     objects: BTreeMap<[u8; 20], (u64, u32)>,
+    /// One compressor for every object: setting one up costs more than compressing a small
+    /// file.
+    z: flate2::write::ZlibEncoder<Vec<u8>>,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> SyncError + '_ {
@@ -66,6 +68,7 @@ impl PackWriter {
             out,
             offset: 12,
             objects: BTreeMap::new(),
+            z: flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast()),
         })
     }
 
@@ -97,9 +100,9 @@ impl PackWriter {
             size >>= 7;
         }
         header.push(byte);
-        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-        enc.write_all(data).map_err(io(&self.dir))?;
-        let body = enc.finish().map_err(io(&self.dir))?;
+        self.z.write_all(data).map_err(io(&self.dir))?;
+        // Finishes this object's stream and starts the next one afresh.
+        let body = self.z.reset(Vec::new()).map_err(io(&self.dir))?;
         let mut crc = flate2::Crc::new();
         crc.update(&header);
         crc.update(&body);
@@ -138,16 +141,16 @@ impl PackWriter {
         file.write_all(&count.to_be_bytes()).map_err(io(&dir))?;
         // The trailer is the SHA-1 of everything before it.
         file.seek(SeekFrom::Start(0)).map_err(io(&dir))?;
-        let mut hasher = sha1_smol::Sha1::new();
+        let mut hasher = <sha1::Sha1 as sha1::Digest>::new();
         let mut buf = vec![0u8; 1 << 16];
         loop {
             let n = file.read(&mut buf).map_err(io(&dir))?;
             if n == 0 {
                 break;
             }
-            hasher.update(&buf[..n]);
+            sha1::Digest::update(&mut hasher, &buf[..n]);
         }
-        let pack_sum = hasher.digest().bytes();
+        let pack_sum: [u8; 20] = sha1::Digest::finalize(hasher).into();
         file.seek(SeekFrom::End(0)).map_err(io(&dir))?;
         file.write_all(&pack_sum).map_err(io(&dir))?;
         file.sync_all().map_err(io(&dir))?;
@@ -185,13 +188,10 @@ impl PackWriter {
             idx.extend_from_slice(&offset.to_be_bytes());
         }
         idx.extend_from_slice(&pack_sum);
-        let idx_sum = sha1_smol::Sha1::from(&idx).digest().bytes();
+        let idx_sum = <sha1::Sha1 as sha1::Digest>::digest(&idx);
         idx.extend_from_slice(&idx_sum);
 
-        let name: String = pack_sum.iter().fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        });
+        let name = crate::git::hex(&pack_sum);
         let pack_path = dir.join(format!("pack-{name}.pack"));
         let idx_path = dir.join(format!("pack-{name}.idx"));
         tmp.persist(&pack_path).map_err(|e| SyncError::Io {

@@ -275,11 +275,7 @@ fn hex_oid(hex: &str) -> Result<[u8; 20], SyncError> {
 }
 
 fn to_hex(oid: &[u8; 20]) -> String {
-    use std::fmt::Write;
-    oid.iter().fold(String::with_capacity(40), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    crate::git::hex(oid)
 }
 
 #[cfg(test)]

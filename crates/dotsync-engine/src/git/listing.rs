@@ -36,7 +36,7 @@ impl Repo {
         let header = std::str::from_utf8(&kept[..nl]).ok()?;
         let (old, sum) = header.split_once(' ')?;
         let body = &kept[nl + 1..];
-        if sha1_smol::Sha1::from(body).digest().to_string() != sum {
+        if crate::git::hex(&<sha1::Sha1 as sha1::Digest>::digest(body)) != sum {
             return None;
         }
         let mut listing: Listing = parse_ls_tree(body)
@@ -131,7 +131,7 @@ impl Repo {
     /// Keeps `body` (`ls-tree -r -l -z` records) as the listing of `commit`: through a
     /// temporary file and a rename, unsynced (a listing lost or torn fails its check).
     fn keep_listing(&self, commit: &str, body: &[u8]) {
-        let sum = sha1_smol::Sha1::from(body).digest().to_string();
+        let sum = crate::git::hex(&<sha1::Sha1 as sha1::Digest>::digest(body));
         let tmp = self.dir.join(format!("{LISTING_FILE}.tmp"));
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
