@@ -33,10 +33,8 @@ pub fn looks_secret(bytes: &[u8]) -> Option<&'static str> {
                 }
             }
         }
-        for word in l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
-            if let Some(what) = known_token(word) {
-                return Some(what);
-            }
+        if let Some(what) = words(l).find_map(known_token) {
+            return Some(what);
         }
         if sets
             && let Some((k, v)) = l.split_once(['=', ':'])
@@ -82,6 +80,27 @@ fn value_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 fn real_value(v: &str) -> bool {
     let v = v.trim_matches(['"', '\'']);
     !(v.is_empty() || v.starts_with('$') || v.starts_with('<') || v.contains("${"))
+}
+
+/// The words of a line that are long enough to be a token (every form `known_token` knows is
+/// at least 20 characters): runs of ASCII letters, digits, `_` and `-`. Any other character,
+/// non-ASCII ones included, separates words, so the line is split on bytes.
+fn words(l: &str) -> impl Iterator<Item = &str> {
+    let word_byte = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-';
+    let bytes = l.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < bytes.len() {
+            let start = at + bytes[at..].iter().position(word_byte)?;
+            let len = bytes[start..].iter().take_while(|b| word_byte(b)).count();
+            at = start + len;
+            if len >= 20 {
+                // A run of ASCII bytes starts and ends on character boundaries.
+                return l.get(start..at);
+            }
+        }
+        None
+    })
 }
 
 /// Tokens whose form gives them away.
