@@ -46,6 +46,16 @@ fn parse_kind(s: &str) -> Kind {
     }
 }
 
+/// Runs a statement prepared once per connection: the record of a sync runs the same few
+/// statements for every file, and `execute` would parse the SQL each time.
+fn exec<P: rusqlite::Params>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: P,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
 fn sql(store: &Store) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |source| StoreError::Sqlite {
         path: store.path().to_path_buf(),

@@ -6,7 +6,7 @@ use dotsync_core::plan::Version;
 use dotsync_state::{Store, StoreError};
 use rusqlite::params;
 
-use super::{ConflictRecord, kind_str, sql, versions::put_versions};
+use super::{ConflictRecord, exec, kind_str, sql, versions::put_versions};
 use crate::scan::StatKey;
 
 /// Everything one sync learned, written in one transaction at its end.
@@ -51,12 +51,14 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
         let e = sql(store);
         for (path, v) in &o.bases {
             match v {
-                Some(v) => tx.execute(
+                Some(v) => exec(
+ tx,
                     "INSERT INTO sync_base (config_id, path, kind, blob, mode) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT (config_id, path) DO UPDATE SET kind = ?3, blob = ?4, mode = ?5",
                     params![config_id, path, kind_str(v.kind), v.blob, v.mode],
                 ),
-                None => tx.execute(
+                None => exec(
+ tx,
                     "DELETE FROM sync_base WHERE config_id = ?1 AND path = ?2",
                     params![config_id, path],
                 ),
@@ -65,14 +67,16 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
         }
         for (path, s) in &o.stats {
             match s {
-                Some((st, v)) => tx.execute(
+                Some((st, v)) => exec(
+ tx,
                     "INSERT INTO stat_cache (config_id, path, size, mtime_ns, ctime_ns, ino, mode, kind, blob)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT (config_id, path) DO UPDATE SET size = ?3, mtime_ns = ?4,
                        ctime_ns = ?5, ino = ?6, mode = ?7, kind = ?8, blob = ?9",
                     params![config_id, path, st.size, st.mtime_ns, st.ctime_ns, st.ino.cast_signed(), st.mode, kind_str(v.kind), v.blob],
                 ),
-                None => tx.execute(
+                None => exec(
+ tx,
                     "DELETE FROM stat_cache WHERE config_id = ?1 AND path = ?2",
                     params![config_id, path],
                 ),
@@ -80,7 +84,8 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
             .map_err(&e)?;
         }
         for c in &o.conflicts_set {
-            tx.execute(
+            exec(
+ tx,
                 "INSERT INTO conflicts (config_id, path, reason, base, local, remote, remote_commit, detected_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (config_id, path) DO UPDATE SET reason = ?3, base = ?4, local = ?5,
@@ -90,14 +95,16 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
             .map_err(&e)?;
         }
         for p in &o.conflicts_cleared {
-            tx.execute(
+            exec(
+ tx,
                 "DELETE FROM conflicts WHERE config_id = ?1 AND path = ?2",
                 params![config_id, p],
             )
             .map_err(&e)?;
         }
         if let Some((c, url)) = &o.synced {
-            tx.execute(
+            exec(
+ tx,
                 "INSERT INTO sync_state (config_id, synced_commit, synced_url) VALUES (?1, ?2, ?3)
                  ON CONFLICT (config_id) DO UPDATE SET synced_commit = ?2, synced_url = ?3",
                 params![config_id, c, url],
@@ -105,7 +112,8 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
             .map_err(&e)?;
         }
         for p in &o.preserved {
-            tx.execute(
+            exec(
+ tx,
                 "DELETE FROM preserve WHERE config_id = ?1 AND path = ?2",
                 params![config_id, p],
             )
@@ -113,11 +121,12 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
         }
         put_versions(tx, "preserve", config_id, &o.preserve_add).map_err(&e)?;
         if o.settled {
-            tx.execute("DELETE FROM pushed WHERE config_id = ?1", params![config_id])
+            exec(tx, "DELETE FROM pushed WHERE config_id = ?1", params![config_id])
                 .map_err(&e)?;
-            tx.execute("DELETE FROM pulled WHERE config_id = ?1", params![config_id])
+            exec(tx, "DELETE FROM pulled WHERE config_id = ?1", params![config_id])
                 .map_err(&e)?;
-            tx.execute(
+            exec(
+ tx,
                 "DELETE FROM apply_tokens WHERE config_id = ?1",
                 params![config_id],
             )
@@ -133,14 +142,16 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
                     .map_err(&e)?;
                 rows.collect::<Result<_, _>>().map_err(&e)?
             };
-            tx.execute(
+            exec(
+ tx,
                 "DELETE FROM file_failures WHERE config_id = ?1",
                 params![config_id],
             )
             .map_err(&e)?;
             let now = dotsync_state::now_unix();
             for (path, reason) in failures {
-                tx.execute(
+                exec(
+ tx,
                     "INSERT OR REPLACE INTO file_failures (config_id, path, reason, since) VALUES (?1, ?2, ?3, ?4)",
                     params![config_id, path, reason, known.get(path).copied().unwrap_or(now)],
                 )
@@ -148,7 +159,8 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
             }
         }
         if let Some(c) = &o.commit {
-            tx.execute(
+            exec(
+ tx,
                 "INSERT INTO sync_state (config_id, last_commit, last_sync_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (config_id) DO UPDATE SET last_commit = ?2, last_sync_at = ?3",
                 params![config_id, c, dotsync_state::now_unix()],

@@ -7,7 +7,7 @@ use dotsync_core::plan::Version;
 use dotsync_state::{Store, StoreError};
 use rusqlite::{OptionalExtension, params};
 
-use super::{kind_str, parse_kind, sql};
+use super::{exec, kind_str, parse_kind, sql};
 
 pub fn load_bases(store: &Store, config_id: &str) -> Result<BTreeMap<String, Version>, StoreError> {
     load_versions(store, "sync_base", config_id)
@@ -75,7 +75,8 @@ pub(super) fn put_versions(
     versions: &[(String, Version)],
 ) -> rusqlite::Result<()> {
     for (path, v) in versions {
-        tx.execute(
+        exec(
+            tx,
             &format!(
                 "INSERT INTO {table} (config_id, path, kind, blob, mode) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (config_id, path) DO UPDATE SET kind = ?3, blob = ?4, mode = ?5"
@@ -103,7 +104,8 @@ pub fn put_pushed(
                 Some(v) => (kind_str(v.kind), v.blob.as_str(), v.mode),
                 None => (DELETED, "", 0),
             };
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO pushed (config_id, path, kind, blob, mode) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (config_id, path) DO UPDATE SET kind = ?3, blob = ?4, mode = ?5",
                 params![config_id, path, kind, blob, mode],
