@@ -119,8 +119,9 @@ const REGRESSION_SEEDS: &[u64] = &[
     // the symlink is pushed over them (`pushed-uncovered`).
     9, // The soak of 2026-12-01 (see the histories below for what each found).
     22870, 24374, 25112, 25141, 26459, // The soak of 2026-12-01, second session.
-    100534, 701853, 502372, // The soak of 2026-12-01, third session.
-    1701075,
+    100534, 701853, 502372,  // The soak of 2026-12-01, third session.
+    1701075, // The soak of 2026-12-01, fourth session.
+    2100657,
 ];
 
 /// Shrunk failing histories, replayed exactly: (what it found, history).
@@ -325,6 +326,31 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
          m1 create .gitconfig; m2 create .config/nvim/init.lua; m2 sync --allow-mass-delete; \
          m0 sync; m2 delete .config/nvim/init.lua; m0 switch-remote; \
          m0 crash-at sync::before-record; m1 sync; m0 switch-remote #3",
+    ),
+    (
+        "seed 2100657: a sync on a second remote was killed after its push, so the records \
+         still named the first; a restore there queued the replaced version, whose bytes only \
+         the second remote's repository held. On a switch to a third, the import followed the \
+         records to the first, and the commit keeping that version named a blob the third's \
+         repository lacked: every push from then on was refused (sync-error)",
+        "m0=both/keep-both/watched m1=both/keep-both | m0 sync; m0 crash-at sync::before-record; \
+         m0 append .zshrc; m0 switch-remote; m0 sync; m0 restore .zshrc #2; m0 switch-remote; \
+         m1+m0 same-line:0 .zshrc",
+    ),
+    (
+        "seed 2100657 again: the versions the killed sync pushed to the second remote were \
+         listed by `history` there and not after the switch to a third (history-lost)",
+        "m0=both/keep-both/watched m1=both/keep-both | m0 sync; m0 crash-at sync::before-record; \
+         m0 create .config/nvim/init.lua; m0 switch-remote; m0 sync; \
+         m1+m0 same-line:0 .config/nvim/init.lua; m0 switch-remote",
+    ),
+    (
+        "after 2100657: the same restore, then back to the first remote, whose records need no \
+         import: the replaced version's bytes must still be brought from the second remote's \
+         repository into the commit that keeps it (history-lost)",
+        "m0=both/keep-both m1=both/keep-both | m0 sync; m0 crash-at sync::before-record; \
+         m0 append .zshrc; m0 switch-remote; m0 sync; m0 append .zshrc; m0 restore .zshrc #1; \
+         m0 switch-remote #0",
     ),
 ];
 

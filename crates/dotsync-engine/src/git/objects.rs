@@ -214,6 +214,13 @@ impl Repo {
         })
     }
 
+    /// Whether this repository has the object `oid` (40 hex digits, any kind): found
+    /// in-process when it can be, else git decides (`cat-file -e`).
+    pub fn has_object(&self, oid: &str) -> bool {
+        full_id(oid).is_some()
+            && (self.has_object_here(oid) || self.try_run(&["cat-file", "-e", oid], None).is_ok())
+    }
+
     pub fn read_blob(&self, oid: &str) -> Result<Vec<u8>, SyncError> {
         self.read_blobs(&[oid])?
             .pop()

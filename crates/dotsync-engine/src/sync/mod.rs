@@ -381,8 +381,13 @@ impl Engine {
         // history synced or kept there is brought here first, even when this repository has the
         // synced commit already (A -> B -> A brings B's along). Until it is here, the records
         // keep naming the old remote, so a failed import is tried again by the next sync.
+        // The config may also have worked in another repository since (a sync killed after
+        // its push, a restore there): that history comes along too.
         let history_here = match &synced {
-            Some((s, Some(old))) if old != url => self.import_history(&repo, cfg, old, Some(s)),
+            Some((s, Some(old))) if old != url => {
+                let synced_history = self.import_history(&repo, cfg, old, Some(s));
+                self.import_worked_in(&repo, cfg, old) && synced_history
+            }
             _ => true,
         };
         let mut attempt = 0;

@@ -191,6 +191,17 @@ impl Engine {
                     .ok()
                     .and_then(|rp| remote.files.get(&rp));
                 if on_remote != Some(v) && !preserve.iter().any(|(p, _)| p == path) {
+                    // A restore or resolution made while the config named another remote
+                    // wrote the version into that remote's repository. A commit naming a
+                    // blob this repository lacks would be refused by every push from now on.
+                    if !self.bring_blob(repo, &v.blob) {
+                        tracing::warn!(
+                            config = %cfg.name,
+                            "the replaced version of {path} ({}) is in none of this machine's repositories; it stays queued",
+                            v.blob
+                        );
+                        continue;
+                    }
                     // An encrypted file's replaced version goes out encrypted too (its
                     // plaintext blob is only in this machine's repository).
                     let stored = if v.kind == dotsync_core::plan::Kind::File && cfg.encrypts(path) {

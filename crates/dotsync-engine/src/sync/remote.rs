@@ -477,11 +477,64 @@ impl Engine {
         old_url: &str,
         synced: Option<&str>,
     ) -> bool {
+        let mark = &crate::git::object_id("blob", old_url.as_bytes())[..12];
+        Self::import_from(repo, cfg, &self.repo_dir(old_url), mark, synced)
+    }
+
+    /// Brings along the history of every other repository of this machine where the config
+    /// worked without a sync of it completing there: a sync killed after its push, a restore
+    /// made there. The records name the remote of the last completed sync only; such a
+    /// repository is known by the config's kept refs, which the import at the start of any
+    /// sync there left in it. Whether all of it is here now.
+    pub(super) fn import_worked_in(&self, repo: &Repo, cfg: &SyncConfig, old_url: &str) -> bool {
+        let Ok(dirs) = std::fs::read_dir(self.layout.repos_dir()) else {
+            return true;
+        };
         let old_dir = self.repo_dir(old_url);
+        let prefix = crate::inspect::kept_prefix(&cfg.id);
+        let mut all_here = true;
+        for dir in dirs.flatten().map(|e| e.path()) {
+            if dir == repo.dir || dir == old_dir || !dir.join("HEAD").is_file() {
+                continue;
+            }
+            // The repository's name ends in the mark of its URL (see `repo_dir`).
+            let Some(mark) = dir
+                .file_stem()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.rsplit_once('-'))
+                .map(|(_, m)| m.to_owned())
+            else {
+                continue;
+            };
+            let worked_here = Repo::open_or_init(&dir).is_ok_and(|other| {
+                other
+                    .try_run(
+                        &["for-each-ref", "--count=1", "--format=%(refname)", &prefix],
+                        None,
+                    )
+                    .is_ok_and(|out| !out.is_empty())
+            });
+            if worked_here {
+                all_here &= Self::import_from(repo, cfg, &dir, &mark, None);
+            }
+        }
+        all_here
+    }
+
+    /// Fetches into `repo` what the config kept in the repository at `old_dir` and that
+    /// repository's branches as last fetched, the branches under names carrying `mark` (the
+    /// old remote's URL's). With `synced`, that commit is kept there first.
+    fn import_from(
+        repo: &Repo,
+        cfg: &SyncConfig,
+        old_dir: &std::path::Path,
+        mark: &str,
+        synced: Option<&str>,
+    ) -> bool {
         if !old_dir.join("HEAD").exists() {
             return true;
         }
-        let Ok(old) = Repo::open_or_init(&old_dir) else {
+        let Ok(old) = Repo::open_or_init(old_dir) else {
             return false;
         };
         let prefix = crate::inspect::kept_prefix(&cfg.id);
@@ -497,7 +550,6 @@ impl Engine {
             // carry the old remote's own mark: a config switched twice keeps both remotes'
             // branches (the first one's came along in `kept`), not one in place of the other.
             let kept = format!("+{prefix}*:{prefix}*");
-            let mark = &crate::git::object_id("blob", old_url.as_bytes())[..12];
             let fetched = format!("+refs/dotsync/remote/*:{prefix}previous-{mark}-*");
             // What the old repository kept of an earlier stay on this same remote (A -> B ->
             // A -> B) has the name the branches are fetched to now: the branches win.
@@ -522,6 +574,32 @@ impl Engine {
             return false;
         }
         true
+    }
+
+    /// Whether `repo` has the blob `oid`, after copying it from another of this machine's
+    /// repositories if it lacked it. Versions a machine recorded (a restore's or a
+    /// resolution's replaced version, queued to go into history) were written into the
+    /// repository of the remote the config named then; the config may name another now.
+    /// The copy is checked: the bytes must hash to `oid`.
+    pub(super) fn bring_blob(&self, repo: &Repo, oid: &str) -> bool {
+        if repo.has_object(oid) {
+            return true;
+        }
+        let Ok(dirs) = std::fs::read_dir(self.layout.repos_dir()) else {
+            return false;
+        };
+        dirs.flatten()
+            .map(|e| e.path())
+            .filter(|d| *d != repo.dir && d.join("HEAD").is_file())
+            .any(|d| {
+                Repo::open_or_init(&d).is_ok_and(|other| {
+                    other.has_object(oid)
+                        && other
+                            .read_blob(oid)
+                            .and_then(|bytes| repo.write_blob(&bytes))
+                            .is_ok_and(|written| written == oid)
+                })
+            })
     }
 }
 
