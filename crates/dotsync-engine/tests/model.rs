@@ -121,7 +121,7 @@ const REGRESSION_SEEDS: &[u64] = &[
     22870, 24374, 25112, 25141, 26459, // The soak of 2026-12-01, second session.
     100534, 701853, 502372,  // The soak of 2026-12-01, third session.
     1701075, // The soak of 2026-12-01, fourth session.
-    2100657,
+    2100657, 2101171,
 ];
 
 /// Shrunk failing histories, replayed exactly: (what it found, history).
@@ -343,6 +343,15 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
         "m0=both/keep-both/watched m1=both/keep-both | m0 sync; m0 crash-at sync::before-record; \
          m0 create .config/nvim/init.lua; m0 switch-remote; m0 sync; \
          m1+m0 same-line:0 .config/nvim/init.lua; m0 switch-remote",
+    ),
+    (
+        "seed 2101171, the model's mistake: two kills left a machine in conflict with its own \
+         variant of the per-machine file; the model looked the sync's events up by the home \
+         path while they name the variant, so it missed the conflict and required the version \
+         the person then replaced by a symlink to be kept (lost-edit)",
+        "m0=both/keep-both m1=both/keep-both | m0+m1 same-line:4 .gitconfig; \
+         m0 crash-at sync::before-record; m0 sync --allow-mass-delete; \
+         m0 crash-at sync::after-commit; m0 append .gitconfig; quiesce; m0 symlink .gitconfig",
     ),
     (
         "after 2100657: the same restore, then back to the first remote, whose records need no \
@@ -2437,6 +2446,17 @@ impl World {
         }
         let direction = m.spec.direction;
         let name = m.name.clone();
+        // The same, by the path in this machine's home: the events name its variant of the
+        // per-machine file by its repository path (seed 2101171: a conflict on it was missed).
+        let mut home_actions: BTreeMap<String, Vec<(FileAction, Option<String>)>> = BTreeMap::new();
+        for (p, a) in &actions {
+            if let Some(home) = as_seen_by(p, &name) {
+                home_actions
+                    .entry(home.to_owned())
+                    .or_default()
+                    .extend(a.iter().cloned());
+            }
+        }
         self.log(|| {
             let acts: Vec<String> = actions
                 .iter()
@@ -2637,7 +2657,7 @@ impl World {
         // (a merge carries it on in the merged file).
         let ok = matches!(res, Some(Ok(_)));
         for (p, e) in &pre.files {
-            let acts = actions.get(p).map_or(&[][..], Vec::as_slice);
+            let acts = home_actions.get(p).map_or(&[][..], Vec::as_slice);
             let held = acts.iter().any(|(a, _)| {
                 matches!(
                     a,
@@ -2695,7 +2715,7 @@ impl World {
         let m = &mut self.machines[i];
         if ok && direction != Direction::Pull {
             m.dirty.retain(|p| {
-                actions.get(p).is_some_and(|a| {
+                home_actions.get(p).is_some_and(|a| {
                     a.iter().any(|(a, _)| {
                         matches!(
                             a,
