@@ -80,3 +80,36 @@ fn a_sync_killed_at_any_step_converges_after_a_restart_and_loses_nothing() {
         crash_once(point);
     }
 }
+
+/// Kills `m`'s next sync at `point`; the machine as started again.
+fn killed_at(m: Machine, point: &str) -> Machine {
+    let scenario = fail::FailScenario::setup();
+    fail::cfg(point, "panic").unwrap();
+    let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        m.sync_with(&dotsync_engine::SyncOptions::default())
+    }));
+    fail::remove(point);
+    scenario.teardown();
+    assert!(died.is_err(), "{point}: the crash point was never reached");
+    m.restart()
+}
+
+/// One sync killed after its push, the next killed after recording what it was about to push
+/// but before sending it: the remote holds the first version, the record named only the second
+/// (seed 2101171 of the model). Both are this machine's own, so the next sync pushes the newer
+/// one; it used to call the remote's version another machine's and stop in a conflict.
+#[test]
+fn two_kills_around_a_push_leave_no_conflict_with_this_machines_own_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", "one\n");
+    let a = killed_at(a, "sync::before-record");
+    a.write(".zshrc", "one\ntwo\n");
+    let a = killed_at(a, "sync::after-commit");
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, "one\ntwo\n");
+    b.sync();
+    assert_eq!(b.read(".zshrc"), "one\ntwo\n");
+}

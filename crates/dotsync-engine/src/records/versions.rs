@@ -92,7 +92,9 @@ const DELETED: &str = "deleted";
 
 /// Records what a push is about to carry from the home, deletions included (in one
 /// transaction, before the push): if the process dies between the push and the record, the
-/// next sync knows these versions, and these deletions, for this machine's own.
+/// next sync knows these versions, and these deletions, for this machine's own. Added to what
+/// earlier unrecorded pushes carried, never in place of it: this push may never leave while
+/// an earlier one did.
 pub fn put_pushed(
     store: &Store,
     config_id: &str,
@@ -106,8 +108,8 @@ pub fn put_pushed(
             };
             exec(
                 tx,
-                "INSERT INTO pushed (config_id, path, kind, blob, mode) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (config_id, path) DO UPDATE SET kind = ?3, blob = ?4, mode = ?5",
+                "INSERT OR IGNORE INTO pushed (config_id, path, kind, blob, mode)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![config_id, path, kind, blob, mode],
             )
             .map_err(sql(store))?;
@@ -116,11 +118,11 @@ pub fn put_pushed(
     })
 }
 
-/// What a push that was not recorded carried: a version, or `None` for a deletion.
+/// What the pushes since the last record carried, by path: versions, `None` for a deletion.
 pub fn load_pushed(
     store: &Store,
     config_id: &str,
-) -> Result<BTreeMap<String, Option<Version>>, StoreError> {
+) -> Result<BTreeMap<String, Vec<Option<Version>>>, StoreError> {
     store.with_conn(|conn| {
         let mut stmt = conn
             .prepare_cached("SELECT path, kind, blob, mode FROM pushed WHERE config_id = ?1")
@@ -140,7 +142,12 @@ pub fn load_pushed(
                 Ok((r.get::<_, String>(0)?, version))
             })
             .map_err(sql(store))?;
-        rows.collect::<Result<_, _>>().map_err(sql(store))
+        let mut by_path: BTreeMap<String, Vec<Option<Version>>> = BTreeMap::new();
+        for row in rows {
+            let (path, version) = row.map_err(sql(store))?;
+            by_path.entry(path).or_default().push(version);
+        }
+        Ok(by_path)
     })
 }
 

@@ -829,8 +829,8 @@ struct Records {
     synced: Option<(String, Option<String>)>,
     /// This config fetched from another remote before any of its syncs completed.
     joined_before_any_sync: bool,
-    /// What a push that was not recorded carried (`None`: a deletion).
-    pushed: BTreeMap<String, Option<Version>>,
+    /// What the pushes since the last record carried, by path (`None`: a deletion).
+    pushed: BTreeMap<String, Vec<Option<Version>>>,
     pulled: BTreeMap<String, Version>,
     queued_preserve: BTreeMap<String, Version>,
 }

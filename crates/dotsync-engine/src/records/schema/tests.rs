@@ -160,7 +160,8 @@ fn old_database(db: &Path, home: &Path, n: usize) {
     if n >= 3 {
         conn.execute_batch(
             "UPDATE sync_state SET synced_commit = 'c0ffee', synced_url = '/srv/dots.git';
-             INSERT INTO apply_tokens VALUES ('cfg_00000000000000aa', 'feedc0de', 1);",
+             INSERT INTO apply_tokens VALUES ('cfg_00000000000000aa', 'feedc0de', 1);
+             INSERT INTO pushed VALUES ('cfg_00000000000000aa', '.zshrc', 'file', 'aa', 420);",
         )
         .expect("rows of migration 3");
     }
@@ -193,7 +194,7 @@ fn a_database_of_the_single_list_opens_with_its_records_intact() {
     let store = open(dir.path());
     assert_eq!(
         store.schema_versions().expect("versions"),
-        vec![("engine".to_owned(), 4), ("state".to_owned(), 1)]
+        vec![("engine".to_owned(), 5), ("state".to_owned(), 1)]
     );
     assert_eq!(store.list_configs().expect("configs").len(), 1);
     let bases = records::load_bases(&store, CONFIG).expect("bases");
@@ -216,6 +217,14 @@ fn a_database_of_the_single_list_opens_with_its_records_intact() {
         records::plain_of(&store, "cipher1").expect("sealed"),
         Some("plain1".to_owned())
     );
+    // `pushed`, rebuilt to hold several versions of a path, kept its row.
+    let pushed = records::load_pushed(&store, CONFIG).expect("pushed");
+    assert_eq!(
+        pushed
+            .get(".zshrc")
+            .map(|vs| vs.iter().flatten().map(|v| v.blob.as_str()).collect()),
+        Some(vec!["aa"])
+    );
     // The foreign keys into dotsync-state's table still hold: a config takes its records along.
     assert!(store.delete_config(CONFIG).expect("delete"));
     assert!(
@@ -237,7 +246,7 @@ fn a_database_half_way_through_the_single_list_gets_the_rest_from_the_engine() {
         let store = open(dir.path());
         assert_eq!(
             store.schema_versions().expect("versions"),
-            vec![("engine".to_owned(), 4), ("state".to_owned(), 1)],
+            vec![("engine".to_owned(), 5), ("state".to_owned(), 1)],
             "after {n} old migrations"
         );
         // Every table of the last migration exists, and what was there is kept.
@@ -252,7 +261,7 @@ fn a_database_half_way_through_the_single_list_gets_the_rest_from_the_engine() {
 }
 
 #[test]
-fn a_new_database_has_the_same_tables_as_one_of_the_single_list() {
+fn a_new_database_has_the_same_tables_as_an_opened_one_of_the_single_list() {
     let tables = |db: &Path| -> Vec<(String, Option<String>)> {
         let conn = Connection::open(db).expect("open");
         let mut st = conn
@@ -276,6 +285,8 @@ fn a_new_database_has_the_same_tables_as_one_of_the_single_list() {
     let old_db = old.path().join("home/.dotsync/state/dotsync.db");
     std::fs::create_dir_all(old_db.parent().expect("parent")).expect("mkdir");
     old_database(&old_db, &old.path().join("home"), OLD_MIGRATIONS.len());
+    // Opened, it is converted and gets the engine's migrations since.
+    drop(open(old.path()));
     let new = tempfile::tempdir().expect("tempdir");
     let new_db = new.path().join("home/.dotsync/state/dotsync.db");
     std::fs::create_dir_all(new_db.parent().expect("parent")).expect("mkdir");
