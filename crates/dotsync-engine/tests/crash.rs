@@ -113,3 +113,25 @@ fn two_kills_around_a_push_leave_no_conflict_with_this_machines_own_version() {
     b.sync();
     assert_eq!(b.read(".zshrc"), "one\ntwo\n");
 }
+
+/// The same for what a pull writes: one sync killed after writing the remote's version 1 into
+/// the home, the next killed after recording version 2 but before writing it. The home holds
+/// version 1, which this machine never edited, so the next sync takes version 2 quietly.
+#[test]
+fn two_kills_around_a_pull_leave_no_conflict_with_a_version_the_pull_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    b.write(".zshrc", "one\ntwo\n");
+    b.sync();
+    a.sync();
+    b.write(".zshrc", "one\ntwo from the desktop\n");
+    b.sync();
+    let a = killed_at(a, "sync::before-record");
+    assert_eq!(a.read(".zshrc"), "one\ntwo from the desktop\n");
+    b.write(".zshrc", "one\ntwo, said the desktop again\n");
+    b.sync();
+    let a = killed_at(a, "apply::temp-written");
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    assert_eq!(a.read(".zshrc"), "one\ntwo, said the desktop again\n");
+}

@@ -151,11 +151,62 @@ pub fn load_pushed(
     })
 }
 
-/// The tables that hold versions by path besides the bases and `pushed`.
+/// Records the versions a sync is about to write into the home (in one transaction, before
+/// the writes), added to those earlier unrecorded syncs wrote: this sync may die before its
+/// writes while an earlier one's are in the home.
+pub fn put_pulled(
+    store: &Store,
+    config_id: &str,
+    versions: &[(String, Version)],
+) -> Result<(), StoreError> {
+    store.transaction(|tx| {
+        for (path, v) in versions {
+            exec(
+                tx,
+                "INSERT OR IGNORE INTO pulled (config_id, path, kind, blob, mode)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![config_id, path, kind_str(v.kind), v.blob, v.mode],
+            )
+            .map_err(sql(store))?;
+        }
+        Ok(())
+    })
+}
+
+/// What the syncs since the last record wrote (or were about to write) into the home, by path.
+pub fn load_pulled(
+    store: &Store,
+    config_id: &str,
+) -> Result<BTreeMap<String, Vec<Version>>, StoreError> {
+    let mut by_path: BTreeMap<String, Vec<Version>> = BTreeMap::new();
+    store.with_conn(|conn| {
+        let mut stmt = conn
+            .prepare_cached("SELECT path, kind, blob, mode FROM pulled WHERE config_id = ?1")
+            .map_err(sql(store))?;
+        let rows = stmt
+            .query_map(params![config_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Version {
+                        kind: parse_kind(&r.get::<_, String>(1)?),
+                        blob: r.get(2)?,
+                        mode: r.get(3)?,
+                    },
+                ))
+            })
+            .map_err(sql(store))?;
+        for row in rows {
+            let (path, v) = row.map_err(sql(store))?;
+            by_path.entry(path).or_default().push(v);
+        }
+        Ok(())
+    })?;
+    Ok(by_path)
+}
+
+/// The tables that hold versions by path besides the bases, `pushed` and `pulled`.
 #[derive(Debug, Clone, Copy)]
 pub enum Versions {
-    /// Versions a sync is about to write into the home, recorded before the writes.
-    Pulled,
     /// This machine's versions a resolution replaced, committed to history by the next push.
     Preserve,
 }
@@ -163,7 +214,6 @@ pub enum Versions {
 impl Versions {
     fn table(self) -> &'static str {
         match self {
-            Versions::Pulled => "pulled",
             Versions::Preserve => "preserve",
         }
     }
@@ -175,14 +225,4 @@ pub fn load(
     config_id: &str,
 ) -> Result<BTreeMap<String, Version>, StoreError> {
     load_versions(store, which.table(), config_id)
-}
-
-/// Records versions (in one transaction, before what they announce happens).
-pub fn put(
-    store: &Store,
-    which: Versions,
-    config_id: &str,
-    versions: &[(String, Version)],
-) -> Result<(), StoreError> {
-    store.transaction(|tx| put_versions(tx, which.table(), config_id, versions).map_err(sql(store)))
 }

@@ -622,7 +622,7 @@ impl Engine {
                 records::add_apply_token(&self.store, &cfg.id, &token)?;
             }
             if !writing.is_empty() {
-                records::put(&self.store, records::Versions::Pulled, &cfg.id, &writing)?;
+                records::put_pulled(&self.store, &cfg.id, &writing)?;
             }
             let dir_mode = |rel: &str| meta.dir_mode(rel);
             let target = Target {
@@ -727,7 +727,7 @@ impl Engine {
             }
         }
         let pushed = records::load_pushed(&self.store, &cfg.id)?;
-        let pulled = records::load(&self.store, records::Versions::Pulled, &cfg.id)?;
+        let pulled = records::load_pulled(&self.store, &cfg.id)?;
         let queued_preserve = records::load(&self.store, records::Versions::Preserve, &cfg.id)?;
         Ok(Records {
             bases,
@@ -831,7 +831,8 @@ struct Records {
     joined_before_any_sync: bool,
     /// What the pushes since the last record carried, by path (`None`: a deletion).
     pushed: BTreeMap<String, Vec<Option<Version>>>,
-    pulled: BTreeMap<String, Version>,
+    /// What the syncs since the last record wrote into the home, by path.
+    pulled: BTreeMap<String, Vec<Version>>,
     queued_preserve: BTreeMap<String, Version>,
 }
 

@@ -90,7 +90,7 @@ impl Engine {
         remote: &RemoteState,
         open_conflicts: &BTreeMap<String, ConflictRecord>,
         pushed: &BTreeMap<String, Vec<Option<Version>>>,
-        pulled: &BTreeMap<String, Version>,
+        pulled: &BTreeMap<String, Vec<Version>>,
         em: &mut Emitter<'_>,
     ) -> Result<Planned, SyncError> {
         let mut p = Planned {
@@ -128,7 +128,7 @@ impl Engine {
                 // A deletion it pushed: the remote without the file is its own doing, not the
                 // other side's (a file there again at home is then new, never a conflict).
                 (Some(pvs), None, _, _) if pvs.contains(&None) => None,
-                (_, _, Some(wv), Some(lv)) if wv == lv => Some(lv),
+                (_, _, Some(wvs), Some(lv)) if wvs.contains(lv) => Some(lv),
                 _ => base,
             };
             // The recorded base is behind: whatever is decided, it must be brought forward.

@@ -165,6 +165,12 @@ fn old_database(db: &Path, home: &Path, n: usize) {
         )
         .expect("rows of migration 3");
     }
+    if n >= 4 {
+        conn.execute_batch(
+            "INSERT INTO pulled VALUES ('cfg_00000000000000aa', '.vimrc', 'file', 'bb', 420);",
+        )
+        .expect("rows of migration 4");
+    }
     if n >= 5 {
         conn.execute_batch("INSERT INTO sealed VALUES ('cipher1', 'plain1');")
             .expect("rows of migration 5");
@@ -194,7 +200,7 @@ fn a_database_of_the_single_list_opens_with_its_records_intact() {
     let store = open(dir.path());
     assert_eq!(
         store.schema_versions().expect("versions"),
-        vec![("engine".to_owned(), 5), ("state".to_owned(), 1)]
+        vec![("engine".to_owned(), 6), ("state".to_owned(), 1)]
     );
     assert_eq!(store.list_configs().expect("configs").len(), 1);
     let bases = records::load_bases(&store, CONFIG).expect("bases");
@@ -217,7 +223,14 @@ fn a_database_of_the_single_list_opens_with_its_records_intact() {
         records::plain_of(&store, "cipher1").expect("sealed"),
         Some("plain1".to_owned())
     );
-    // `pushed`, rebuilt to hold several versions of a path, kept its row.
+    // `pushed` and `pulled`, rebuilt to hold several versions of a path, kept their rows.
+    let pulled = records::load_pulled(&store, CONFIG).expect("pulled");
+    assert_eq!(
+        pulled
+            .get(".vimrc")
+            .map(|vs| vs.iter().map(|v| v.blob.as_str()).collect()),
+        Some(vec!["bb"])
+    );
     let pushed = records::load_pushed(&store, CONFIG).expect("pushed");
     assert_eq!(
         pushed
@@ -246,7 +259,7 @@ fn a_database_half_way_through_the_single_list_gets_the_rest_from_the_engine() {
         let store = open(dir.path());
         assert_eq!(
             store.schema_versions().expect("versions"),
-            vec![("engine".to_owned(), 5), ("state".to_owned(), 1)],
+            vec![("engine".to_owned(), 6), ("state".to_owned(), 1)],
             "after {n} old migrations"
         );
         // Every table of the last migration exists, and what was there is kept.
