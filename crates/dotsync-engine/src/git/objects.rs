@@ -10,6 +10,8 @@ pub struct BlobStream {
     objects: PathBuf,
     git: Option<CatFile>,
     cmd: Option<Command>,
+    /// The ids sent to git ahead of their reads ([`BlobStream::read_ahead`]), in order.
+    ahead: std::collections::VecDeque<String>,
 }
 
 /// A running `git cat-file --batch`.
@@ -17,6 +19,8 @@ struct CatFile {
     child: std::process::Child,
     stdin: Option<std::process::ChildStdin>,
     stdout: BufReader<std::process::ChildStdout>,
+    /// The thread writing the ids read ahead (it owns `stdin` then).
+    feeder: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Where the loose object `oid` would be under `objects`; `None` unless `oid` is a full object
@@ -80,11 +84,35 @@ impl BlobStream {
         self.git.is_some()
     }
 
-    /// The bytes of one object (a blob, or the tree or commit a tree build reads).
-    pub fn read(&mut self, oid: &str) -> Result<Vec<u8>, SyncError> {
-        if let Some(bytes) = read_loose(&self.objects, oid) {
-            return Ok(bytes);
+    /// Announces the objects the next reads ask for, in this order, all of them through git:
+    /// a thread sends their ids at once, so git reads on while the caller writes files, with
+    /// no round trip (two context switches) per object. Reads must then come in this order;
+    /// after the last, only loose objects can be read.
+    pub fn read_ahead(&mut self, oids: Vec<String>) -> Result<(), SyncError> {
+        if oids.is_empty() || !self.ahead.is_empty() {
+            return Ok(());
         }
+        let git = self.cat_file()?;
+        let Some(stdin) = git.stdin.take() else {
+            return Err(SyncError::Git("git cat-file is closed".into()));
+        };
+        let ids = oids.clone();
+        git.feeder = Some(std::thread::spawn(move || {
+            let mut w = std::io::BufWriter::new(stdin);
+            for id in ids {
+                if writeln!(w, "{id}").is_err() {
+                    // git is gone (the reader stopped early): nothing more to send.
+                    return;
+                }
+            }
+            let _ = w.flush();
+        }));
+        self.ahead = oids.into();
+        Ok(())
+    }
+
+    /// The running `git cat-file --batch`, started on first use.
+    fn cat_file(&mut self) -> Result<&mut CatFile, SyncError> {
         if self.git.is_none() {
             let mut cmd = self
                 .cmd
@@ -102,25 +130,53 @@ impl BlobStream {
                 child,
                 stdin,
                 stdout: BufReader::new(stdout),
+                feeder: None,
             });
         }
-        let git = self
-            .git
+        self.git
             .as_mut()
-            .ok_or_else(|| SyncError::Git("git cat-file is closed".into()))?;
+            .ok_or_else(|| SyncError::Git("git cat-file is closed".into()))
+    }
+
+    /// The bytes of one object (a blob, or the tree or commit a tree build reads).
+    pub fn read(&mut self, oid: &str) -> Result<Vec<u8>, SyncError> {
+        let sent = match self.ahead.pop_front() {
+            Some(next) if next == oid => true,
+            Some(next) => {
+                return Err(SyncError::Git(format!(
+                    "object {oid} read out of order: {next} was announced next"
+                )));
+            }
+            None => false,
+        };
+        if !sent && let Some(bytes) = read_loose(&self.objects, oid) {
+            return Ok(bytes);
+        }
+        let git = self.cat_file()?;
         let err = |e: std::io::Error| SyncError::Git(format!("reading blob {oid}: {e}"));
-        let stdin = git
-            .stdin
-            .as_mut()
-            .ok_or_else(|| SyncError::Git("git cat-file is closed".into()))?;
-        stdin
-            .write_all(format!("{oid}\n").as_bytes())
-            .map_err(err)?;
-        stdin.flush().map_err(err)?;
+        if !sent {
+            let stdin = git
+                .stdin
+                .as_mut()
+                .ok_or_else(|| SyncError::Git("git cat-file is closed".into()))?;
+            stdin
+                .write_all(format!("{oid}\n").as_bytes())
+                .map_err(err)?;
+            stdin.flush().map_err(err)?;
+        }
         let mut header = String::new();
         git.stdout.read_line(&mut header).map_err(err)?;
         let mut parts = header.split_whitespace();
-        let (_, kind, size) = (parts.next(), parts.next(), parts.next());
+        let (id, kind, size) = (parts.next(), parts.next(), parts.next());
+        let answers = |id: &str| {
+            id.get(..oid.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(oid))
+        };
+        if !id.is_some_and(answers) {
+            return Err(SyncError::Git(format!(
+                "git cat-file answered {header:?} for object {oid}"
+            )));
+        }
         if kind == Some("missing") || size.is_none() {
             return Err(SyncError::Git(format!(
                 "object {oid} is missing from the repository"
@@ -141,6 +197,10 @@ impl Drop for CatFile {
         drop(self.stdin.take());
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Its pipe is closed now: a feeder still writing stops at once.
+        if let Some(f) = self.feeder.take() {
+            let _ = f.join();
+        }
     }
 }
 
@@ -183,6 +243,7 @@ impl Repo {
             objects: self.dir.join("objects"),
             git: None,
             cmd: Some(cmd),
+            ahead: std::collections::VecDeque::new(),
         }
     }
 

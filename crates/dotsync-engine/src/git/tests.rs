@@ -170,6 +170,49 @@ fn loose_objects_are_read_in_process_and_the_rest_by_git() {
     assert!(repo.read_blobs(&[&loose, &absent]).is_err());
 }
 
+/// Many objects asked for at once come back in order, more of them than a pipe holds (the
+/// feeding thread and the reads must not wait on each other); a read out of the announced
+/// order, or of an object no store has, is an error, and dropping the stream half way stops
+/// git and its feeder.
+#[test]
+fn objects_read_ahead_come_in_order_and_errors_stop_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = Repo::open_or_init(&dir.path().join("r.git")).expect("init");
+    let bodies: Vec<Vec<u8>> = (0..3000)
+        .map(|i| format!("file {i}\n{}\n", "x".repeat(i % 97)).into_bytes())
+        .collect();
+    let ids: Vec<String> = bodies
+        .iter()
+        .map(|b| repo.write_blob(b).expect("write"))
+        .collect();
+
+    let mut stream = repo.blob_stream();
+    stream.read_ahead(ids.clone()).expect("ahead");
+    for (id, body) in ids.iter().zip(&bodies) {
+        assert_eq!(&stream.read(id).expect("read"), body);
+    }
+    // After the announced ones, loose objects still read.
+    assert_eq!(stream.read(&ids[0]).expect("read"), bodies[0]);
+
+    let mut stream = repo.blob_stream();
+    stream.read_ahead(ids.clone()).expect("ahead");
+    assert!(stream.read(&ids[1]).is_err(), "read out of order");
+
+    let absent = object_id("blob", b"never written");
+    let mut stream = repo.blob_stream();
+    stream
+        .read_ahead(vec![ids[0].clone(), absent.clone(), ids[1].clone()])
+        .expect("ahead");
+    assert_eq!(stream.read(&ids[0]).expect("read"), bodies[0]);
+    assert!(stream.read(&absent).is_err(), "no store has it");
+
+    // Dropped with most of the answers unread: no hang.
+    let mut stream = repo.blob_stream();
+    stream.read_ahead(ids.clone()).expect("ahead");
+    assert_eq!(stream.read(&ids[0]).expect("read"), bodies[0]);
+    drop(stream);
+}
+
 #[test]
 fn text_merges_apart_and_refuses_overlaps() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -73,8 +73,25 @@ impl Engine {
             .count();
         let batched = writes >= 16;
         // Remote blobs are read one at a time as they are staged: memory holds one file,
-        // whatever the number of files.
+        // whatever the number of files. Many of them are all asked for at once, so that git
+        // reads the next while this writes one.
         let mut blobs: Option<crate::git::BlobStream> = None;
+        if batched {
+            let ids: Vec<String> = home_changes
+                .iter()
+                .filter_map(|c| match c {
+                    HomeChange::Write {
+                        content: None,
+                        version,
+                        ..
+                    } => Some(version.blob.clone()),
+                    _ => None,
+                })
+                .collect();
+            let mut stream = repo.blob_stream();
+            stream.read_ahead(ids)?;
+            blobs = Some(stream);
+        }
         let total = home_changes.len() as u64;
         let mut failed = false;
         let mut pending: Vec<(Staged, PendingWrite)> = Vec::new();
