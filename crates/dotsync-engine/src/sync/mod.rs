@@ -528,7 +528,7 @@ impl Engine {
                 &repo,
                 url,
                 &remote,
-                &tree_changes,
+                &mut tree_changes,
                 &meta,
                 &preserve,
                 &pushed_bases,

@@ -35,7 +35,7 @@ impl Engine {
         repo: &Repo,
         url: &str,
         remote: &RemoteState,
-        tree_changes: &[(String, Option<(u32, String)>)],
+        tree_changes: &mut Vec<(String, Option<(u32, String)>)>,
         meta: &crate::meta::Meta,
         preserve: &[(String, Option<(u32, String)>)],
         pushed_bases: &[(String, Option<Version>)],
@@ -75,7 +75,8 @@ impl Engine {
                 self.keep(repo, cfg, &kept)?;
                 parent = Some(kept);
             }
-            let mut changes = tree_changes.to_vec();
+            // The plan's own list, not a copy: a first push's holds an entry per file.
+            let changes = tree_changes;
             if meta_changed
                 || (remote.tip.is_none() && !meta.modes.is_empty())
                 || (remote.tip.is_none() && !meta.dirs.is_empty())
@@ -85,7 +86,7 @@ impl Engine {
             }
             // The commit's tree is the remote's with the planned changes, whatever a
             // preserving commit before it held: that one is history, not a base.
-            let (tree, remote_tree) = repo.build_tree_on(remote.tip.as_deref(), &changes)?;
+            let (tree, remote_tree) = repo.build_tree_on(remote.tip.as_deref(), changes)?;
             // git reads the objects from here on.
             repo.finish_pack()?;
             let unchanged_tree = preserve.is_empty() && remote_tree.as_deref() == Some(&tree);
