@@ -117,37 +117,6 @@ const MIGRATIONS: &[&str] = &[
         config_id TEXT PRIMARY KEY REFERENCES configs(id) ON DELETE CASCADE,
         rules     TEXT NOT NULL
     ) WITHOUT ROWID;",
-    // 5: `pushed` keeps every version a sync pushed since the config's last record, not only
-    // the latest. A sync killed after its push, then one killed after recording its own push
-    // but before sending it, left the first version on the remote and only the second in the
-    // record: this machine's own version then looked like another machine's (seed 2101171).
-    "CREATE TABLE pushed_versions (
-        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
-        path      TEXT NOT NULL,
-        kind      TEXT NOT NULL,
-        blob      TEXT NOT NULL,
-        mode      INTEGER NOT NULL,
-        PRIMARY KEY (config_id, path, kind, blob, mode)
-    ) WITHOUT ROWID;
-    INSERT INTO pushed_versions (config_id, path, kind, blob, mode)
-        SELECT config_id, path, kind, blob, mode FROM pushed;
-    DROP TABLE pushed;
-    ALTER TABLE pushed_versions RENAME TO pushed;",
-    // 6: the same for `pulled`: a sync killed after writing version 1 into the home, then one
-    // killed after recording version 2 but before writing it, left version 1 in the home and
-    // only version 2 in the record.
-    "CREATE TABLE pulled_versions (
-        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
-        path      TEXT NOT NULL,
-        kind      TEXT NOT NULL,
-        blob      TEXT NOT NULL,
-        mode      INTEGER NOT NULL,
-        PRIMARY KEY (config_id, path, kind, blob, mode)
-    ) WITHOUT ROWID;
-    INSERT INTO pulled_versions (config_id, path, kind, blob, mode)
-        SELECT config_id, path, kind, blob, mode FROM pulled;
-    DROP TABLE pulled;
-    ALTER TABLE pulled_versions RENAME TO pulled;",
 ];
 
 #[cfg(test)]

@@ -92,9 +92,7 @@ const DELETED: &str = "deleted";
 
 /// Records what a push is about to carry from the home, deletions included (in one
 /// transaction, before the push): if the process dies between the push and the record, the
-/// next sync knows these versions, and these deletions, for this machine's own. Added to what
-/// earlier unrecorded pushes carried, never in place of it: this push may never leave while
-/// an earlier one did.
+/// next sync knows these versions, and these deletions, for this machine's own.
 pub fn put_pushed(
     store: &Store,
     config_id: &str,
@@ -108,8 +106,8 @@ pub fn put_pushed(
             };
             exec(
                 tx,
-                "INSERT OR IGNORE INTO pushed (config_id, path, kind, blob, mode)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO pushed (config_id, path, kind, blob, mode) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (config_id, path) DO UPDATE SET kind = ?3, blob = ?4, mode = ?5",
                 params![config_id, path, kind, blob, mode],
             )
             .map_err(sql(store))?;
@@ -118,11 +116,11 @@ pub fn put_pushed(
     })
 }
 
-/// What the pushes since the last record carried, by path: versions, `None` for a deletion.
+/// What a push that was not recorded carried: a version, or `None` for a deletion.
 pub fn load_pushed(
     store: &Store,
     config_id: &str,
-) -> Result<BTreeMap<String, Vec<Option<Version>>>, StoreError> {
+) -> Result<BTreeMap<String, Option<Version>>, StoreError> {
     store.with_conn(|conn| {
         let mut stmt = conn
             .prepare_cached("SELECT path, kind, blob, mode FROM pushed WHERE config_id = ?1")
@@ -142,71 +140,15 @@ pub fn load_pushed(
                 Ok((r.get::<_, String>(0)?, version))
             })
             .map_err(sql(store))?;
-        let mut by_path: BTreeMap<String, Vec<Option<Version>>> = BTreeMap::new();
-        for row in rows {
-            let (path, version) = row.map_err(sql(store))?;
-            by_path.entry(path).or_default().push(version);
-        }
-        Ok(by_path)
+        rows.collect::<Result<_, _>>().map_err(sql(store))
     })
 }
 
-/// Records the versions a sync is about to write into the home (in one transaction, before
-/// the writes), added to those earlier unrecorded syncs wrote: this sync may die before its
-/// writes while an earlier one's are in the home.
-pub fn put_pulled(
-    store: &Store,
-    config_id: &str,
-    versions: &[(String, Version)],
-) -> Result<(), StoreError> {
-    store.transaction(|tx| {
-        for (path, v) in versions {
-            exec(
-                tx,
-                "INSERT OR IGNORE INTO pulled (config_id, path, kind, blob, mode)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![config_id, path, kind_str(v.kind), v.blob, v.mode],
-            )
-            .map_err(sql(store))?;
-        }
-        Ok(())
-    })
-}
-
-/// What the syncs since the last record wrote (or were about to write) into the home, by path.
-pub fn load_pulled(
-    store: &Store,
-    config_id: &str,
-) -> Result<BTreeMap<String, Vec<Version>>, StoreError> {
-    let mut by_path: BTreeMap<String, Vec<Version>> = BTreeMap::new();
-    store.with_conn(|conn| {
-        let mut stmt = conn
-            .prepare_cached("SELECT path, kind, blob, mode FROM pulled WHERE config_id = ?1")
-            .map_err(sql(store))?;
-        let rows = stmt
-            .query_map(params![config_id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    Version {
-                        kind: parse_kind(&r.get::<_, String>(1)?),
-                        blob: r.get(2)?,
-                        mode: r.get(3)?,
-                    },
-                ))
-            })
-            .map_err(sql(store))?;
-        for row in rows {
-            let (path, v) = row.map_err(sql(store))?;
-            by_path.entry(path).or_default().push(v);
-        }
-        Ok(())
-    })?;
-    Ok(by_path)
-}
-
-/// The tables that hold versions by path besides the bases, `pushed` and `pulled`.
+/// The tables that hold versions by path besides the bases and `pushed`.
 #[derive(Debug, Clone, Copy)]
 pub enum Versions {
+    /// Versions a sync is about to write into the home, recorded before the writes.
+    Pulled,
     /// This machine's versions a resolution replaced, committed to history by the next push.
     Preserve,
 }
@@ -214,6 +156,7 @@ pub enum Versions {
 impl Versions {
     fn table(self) -> &'static str {
         match self {
+            Versions::Pulled => "pulled",
             Versions::Preserve => "preserve",
         }
     }
@@ -225,4 +168,14 @@ pub fn load(
     config_id: &str,
 ) -> Result<BTreeMap<String, Version>, StoreError> {
     load_versions(store, which.table(), config_id)
+}
+
+/// Records versions (in one transaction, before what they announce happens).
+pub fn put(
+    store: &Store,
+    which: Versions,
+    config_id: &str,
+    versions: &[(String, Version)],
+) -> Result<(), StoreError> {
+    store.transaction(|tx| put_versions(tx, which.table(), config_id, versions).map_err(sql(store)))
 }

@@ -622,7 +622,7 @@ impl Engine {
                 records::add_apply_token(&self.store, &cfg.id, &token)?;
             }
             if !writing.is_empty() {
-                records::put_pulled(&self.store, &cfg.id, &writing)?;
+                records::put(&self.store, records::Versions::Pulled, &cfg.id, &writing)?;
             }
             let dir_mode = |rel: &str| meta.dir_mode(rel);
             let target = Target {
@@ -727,7 +727,7 @@ impl Engine {
             }
         }
         let pushed = records::load_pushed(&self.store, &cfg.id)?;
-        let pulled = records::load_pulled(&self.store, &cfg.id)?;
+        let pulled = records::load(&self.store, records::Versions::Pulled, &cfg.id)?;
         let queued_preserve = records::load(&self.store, records::Versions::Preserve, &cfg.id)?;
         Ok(Records {
             bases,
@@ -829,10 +829,9 @@ struct Records {
     synced: Option<(String, Option<String>)>,
     /// This config fetched from another remote before any of its syncs completed.
     joined_before_any_sync: bool,
-    /// What the pushes since the last record carried, by path (`None`: a deletion).
-    pushed: BTreeMap<String, Vec<Option<Version>>>,
-    /// What the syncs since the last record wrote into the home, by path.
-    pulled: BTreeMap<String, Vec<Version>>,
+    /// What a push that was not recorded carried (`None`: a deletion).
+    pushed: BTreeMap<String, Option<Version>>,
+    pulled: BTreeMap<String, Version>,
     queued_preserve: BTreeMap<String, Version>,
 }
 

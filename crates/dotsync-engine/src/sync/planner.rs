@@ -89,8 +89,8 @@ impl Engine {
         unreadable: &BTreeSet<String>,
         remote: &RemoteState,
         open_conflicts: &BTreeMap<String, ConflictRecord>,
-        pushed: &BTreeMap<String, Vec<Option<Version>>>,
-        pulled: &BTreeMap<String, Vec<Version>>,
+        pushed: &BTreeMap<String, Option<Version>>,
+        pulled: &BTreeMap<String, Version>,
         em: &mut Emitter<'_>,
     ) -> Result<Planned, SyncError> {
         let mut p = Planned {
@@ -118,17 +118,14 @@ impl Engine {
             let l = local_entry.map(|e| &e.version);
             // A version this machine pushed but did not get to record (killed in between) is
             // its own: when the remote holds exactly it, it is the base, not the other side.
-            // Any of the pushes since the last record may be the one that left.
             // A version this machine wrote into its home but did not get to record: when the
             // file holds exactly it, it is the base too.
             let b = match (pushed.get(&key), r, pulled.get(&key), l) {
-                (Some(pvs), Some(rv), _, _) if pvs.iter().any(|pv| pv.as_ref() == Some(rv)) => {
-                    Some(rv)
-                }
+                (Some(Some(pv)), Some(rv), _, _) if pv == rv => Some(rv),
                 // A deletion it pushed: the remote without the file is its own doing, not the
                 // other side's (a file there again at home is then new, never a conflict).
-                (Some(pvs), None, _, _) if pvs.contains(&None) => None,
-                (_, _, Some(wvs), Some(lv)) if wvs.contains(lv) => Some(lv),
+                (Some(None), None, _, _) => None,
+                (_, _, Some(wv), Some(lv)) if wv == lv => Some(lv),
                 _ => base,
             };
             // The recorded base is behind: whatever is decided, it must be brought forward.

@@ -160,16 +160,9 @@ fn old_database(db: &Path, home: &Path, n: usize) {
     if n >= 3 {
         conn.execute_batch(
             "UPDATE sync_state SET synced_commit = 'c0ffee', synced_url = '/srv/dots.git';
-             INSERT INTO apply_tokens VALUES ('cfg_00000000000000aa', 'feedc0de', 1);
-             INSERT INTO pushed VALUES ('cfg_00000000000000aa', '.zshrc', 'file', 'aa', 420);",
+             INSERT INTO apply_tokens VALUES ('cfg_00000000000000aa', 'feedc0de', 1);",
         )
         .expect("rows of migration 3");
-    }
-    if n >= 4 {
-        conn.execute_batch(
-            "INSERT INTO pulled VALUES ('cfg_00000000000000aa', '.vimrc', 'file', 'bb', 420);",
-        )
-        .expect("rows of migration 4");
     }
     if n >= 5 {
         conn.execute_batch("INSERT INTO sealed VALUES ('cipher1', 'plain1');")
@@ -200,7 +193,7 @@ fn a_database_of_the_single_list_opens_with_its_records_intact() {
     let store = open(dir.path());
     assert_eq!(
         store.schema_versions().expect("versions"),
-        vec![("engine".to_owned(), 6), ("state".to_owned(), 1)]
+        vec![("engine".to_owned(), 4), ("state".to_owned(), 1)]
     );
     assert_eq!(store.list_configs().expect("configs").len(), 1);
     let bases = records::load_bases(&store, CONFIG).expect("bases");
@@ -223,21 +216,6 @@ fn a_database_of_the_single_list_opens_with_its_records_intact() {
         records::plain_of(&store, "cipher1").expect("sealed"),
         Some("plain1".to_owned())
     );
-    // `pushed` and `pulled`, rebuilt to hold several versions of a path, kept their rows.
-    let pulled = records::load_pulled(&store, CONFIG).expect("pulled");
-    assert_eq!(
-        pulled
-            .get(".vimrc")
-            .map(|vs| vs.iter().map(|v| v.blob.as_str()).collect()),
-        Some(vec!["bb"])
-    );
-    let pushed = records::load_pushed(&store, CONFIG).expect("pushed");
-    assert_eq!(
-        pushed
-            .get(".zshrc")
-            .map(|vs| vs.iter().flatten().map(|v| v.blob.as_str()).collect()),
-        Some(vec!["aa"])
-    );
     // The foreign keys into dotsync-state's table still hold: a config takes its records along.
     assert!(store.delete_config(CONFIG).expect("delete"));
     assert!(
@@ -259,7 +237,7 @@ fn a_database_half_way_through_the_single_list_gets_the_rest_from_the_engine() {
         let store = open(dir.path());
         assert_eq!(
             store.schema_versions().expect("versions"),
-            vec![("engine".to_owned(), 6), ("state".to_owned(), 1)],
+            vec![("engine".to_owned(), 4), ("state".to_owned(), 1)],
             "after {n} old migrations"
         );
         // Every table of the last migration exists, and what was there is kept.
@@ -274,7 +252,7 @@ fn a_database_half_way_through_the_single_list_gets_the_rest_from_the_engine() {
 }
 
 #[test]
-fn a_new_database_has_the_same_tables_as_an_opened_one_of_the_single_list() {
+fn a_new_database_has_the_same_tables_as_one_of_the_single_list() {
     let tables = |db: &Path| -> Vec<(String, Option<String>)> {
         let conn = Connection::open(db).expect("open");
         let mut st = conn
@@ -298,8 +276,6 @@ fn a_new_database_has_the_same_tables_as_an_opened_one_of_the_single_list() {
     let old_db = old.path().join("home/.dotsync/state/dotsync.db");
     std::fs::create_dir_all(old_db.parent().expect("parent")).expect("mkdir");
     old_database(&old_db, &old.path().join("home"), OLD_MIGRATIONS.len());
-    // Opened, it is converted and gets the engine's migrations since.
-    drop(open(old.path()));
     let new = tempfile::tempdir().expect("tempdir");
     let new_db = new.path().join("home/.dotsync/state/dotsync.db");
     std::fs::create_dir_all(new_db.parent().expect("parent")).expect("mkdir");
