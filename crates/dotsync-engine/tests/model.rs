@@ -345,6 +345,17 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
          m1+m0 same-line:0 .config/nvim/init.lua; m0 switch-remote",
     ),
     (
+        "found by review after 2100657: back on the first remote after a stay on a second, a \
+         sync there was killed after its push, then the config moved to a third. The import \
+         of the second's repository (where the config had worked) brought its older copy of \
+         the first remote's branch and moved that ref back: the killed push's version left \
+         `history` (history-lost)",
+        "m0=both/keep-both m1=both/keep-both | m0 append .zshrc; m0 sync; m0 switch-remote; \
+         m0 sync; m0 switch-remote #0; m0 append .zshrc; m0 sync; \
+         m0 crash-at sync::before-record; m0 append .zshrc; m0 sync; m0 append .zshrc; \
+         m1 switch-remote; m1 switch-remote; m0 switch-remote",
+    ),
+    (
         "seed 2101171, the model's mistake: two kills left a machine in conflict with its own \
          variant of the per-machine file; the model looked the sync's events up by the home \
          path while they name the variant, so it missed the conflict and required the version \

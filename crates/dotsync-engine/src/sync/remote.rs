@@ -478,7 +478,7 @@ impl Engine {
         synced: Option<&str>,
     ) -> bool {
         let mark = &crate::git::object_id("blob", old_url.as_bytes())[..12];
-        Self::import_from(repo, cfg, &self.repo_dir(old_url), mark, synced)
+        Self::import_from(repo, cfg, &self.repo_dir(old_url), mark, synced, false)
     }
 
     /// Brings along the history of every other repository of this machine where the config
@@ -515,7 +515,7 @@ impl Engine {
                     .is_ok_and(|out| !out.is_empty())
             });
             if worked_here {
-                all_here &= Self::import_from(repo, cfg, &dir, &mark, None);
+                all_here &= Self::import_from(repo, cfg, &dir, &mark, None, true);
             }
         }
         all_here
@@ -524,12 +524,18 @@ impl Engine {
     /// Fetches into `repo` what the config kept in the repository at `old_dir` and that
     /// repository's branches as last fetched, the branches under names carrying `mark` (the
     /// old remote's URL's). With `synced`, that commit is kept there first.
+    ///
+    /// From a repository the config only `worked` in (not the one its records name), only
+    /// its commit-named kept refs and the config's own branch come: the branches of other
+    /// remotes it kept (`previous-*`) may be older than those already here, and a fetch
+    /// would move them back; other branches there may be another config's.
     fn import_from(
         repo: &Repo,
         cfg: &SyncConfig,
         old_dir: &std::path::Path,
         mark: &str,
         synced: Option<&str>,
+        worked: bool,
     ) -> bool {
         if !old_dir.join("HEAD").exists() {
             return true;
@@ -550,25 +556,31 @@ impl Engine {
             // carry the old remote's own mark: a config switched twice keeps both remotes'
             // branches (the first one's came along in `kept`), not one in place of the other.
             let kept = format!("+{prefix}*:{prefix}*");
-            let fetched = format!("+refs/dotsync/remote/*:{prefix}previous-{mark}-*");
-            // What the old repository kept of an earlier stay on this same remote (A -> B ->
-            // A -> B) has the name the branches are fetched to now: the branches win.
-            let not_twice = format!("^{prefix}previous-{mark}-*");
             let dir = old_dir.to_string_lossy();
-            repo.run(
-                &[
-                    "fetch",
-                    "--quiet",
-                    "--no-tags",
-                    "--",
-                    &dir,
-                    &kept,
-                    &not_twice,
-                    &fetched,
-                ],
-                None,
-            )
-            .map(|_| ())
+            let mut args = vec![
+                "fetch".to_owned(),
+                "--quiet".to_owned(),
+                "--no-tags".to_owned(),
+                "--".to_owned(),
+                dir.into_owned(),
+                kept,
+            ];
+            if worked {
+                args.push(format!("^{prefix}previous-*"));
+                let branch = &cfg.branch;
+                let tracking = tracking_ref(branch);
+                // A sync killed before its push there never fetched the branch.
+                if old.rev_parse(&tracking).is_some() {
+                    args.push(format!("+{tracking}:{prefix}previous-{mark}-{branch}"));
+                }
+            } else {
+                // What the old repository kept of an earlier stay on this same remote (A -> B
+                // -> A -> B) has the name the branches are fetched to now: the branches win.
+                args.push(format!("^{prefix}previous-{mark}-*"));
+                args.push(format!("+refs/dotsync/remote/*:{prefix}previous-{mark}-*"));
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            repo.run(&args, None).map(|_| ())
         }) {
             tracing::warn!(config = %cfg.name, "cannot bring the previous remote's history along: {e}");
             return false;
