@@ -10,8 +10,9 @@ pub struct BlobStream {
     objects: PathBuf,
     git: Option<CatFile>,
     cmd: Option<Command>,
-    /// The ids sent to git ahead of their reads ([`BlobStream::read_ahead`]), in order.
-    ahead: std::collections::VecDeque<String>,
+    /// How many objects were sent to git ahead of their reads ([`BlobStream::read_ahead`])
+    /// and are not read yet. Each answer names its object, so a read out of order is seen.
+    ahead: usize,
 }
 
 /// A running `git cat-file --batch`.
@@ -89,17 +90,17 @@ impl BlobStream {
     /// no round trip (two context switches) per object. Reads must then come in this order;
     /// after the last, only loose objects can be read.
     pub fn read_ahead(&mut self, oids: Vec<String>) -> Result<(), SyncError> {
-        if oids.is_empty() || !self.ahead.is_empty() {
+        if oids.is_empty() || self.ahead > 0 {
             return Ok(());
         }
+        let count = oids.len();
         let git = self.cat_file()?;
         let Some(stdin) = git.stdin.take() else {
             return Err(SyncError::Git("git cat-file is closed".into()));
         };
-        let ids = oids.clone();
         git.feeder = Some(std::thread::spawn(move || {
             let mut w = std::io::BufWriter::new(stdin);
-            for id in ids {
+            for id in oids {
                 if writeln!(w, "{id}").is_err() {
                     // git is gone (the reader stopped early): nothing more to send.
                     return;
@@ -107,7 +108,7 @@ impl BlobStream {
             }
             let _ = w.flush();
         }));
-        self.ahead = oids.into();
+        self.ahead = count;
         Ok(())
     }
 
@@ -140,15 +141,9 @@ impl BlobStream {
 
     /// The bytes of one object (a blob, or the tree or commit a tree build reads).
     pub fn read(&mut self, oid: &str) -> Result<Vec<u8>, SyncError> {
-        let sent = match self.ahead.pop_front() {
-            Some(next) if next == oid => true,
-            Some(next) => {
-                return Err(SyncError::Git(format!(
-                    "object {oid} read out of order: {next} was announced next"
-                )));
-            }
-            None => false,
-        };
+        // Announced: its answer is the next one (which names it, or this read fails).
+        let sent = self.ahead > 0;
+        self.ahead = self.ahead.saturating_sub(1);
         if !sent && let Some(bytes) = read_loose(&self.objects, oid) {
             return Ok(bytes);
         }
@@ -243,7 +238,7 @@ impl Repo {
             objects: self.dir.join("objects"),
             git: None,
             cmd: Some(cmd),
-            ahead: std::collections::VecDeque::new(),
+            ahead: 0,
         }
     }
 
