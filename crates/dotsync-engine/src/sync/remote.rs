@@ -477,8 +477,19 @@ impl Engine {
         old_url: &str,
         synced: Option<&str>,
     ) -> bool {
-        let mark = &crate::git::object_id("blob", old_url.as_bytes())[..12];
-        Self::import_from(repo, cfg, &self.repo_dir(old_url), mark, synced, false)
+        Self::import_from(repo, cfg, &self.repo_dir(old_url), synced, false)
+    }
+
+    /// This machine's repositories besides `repo`, opened (never created: each has a `HEAD`).
+    fn other_repos(&self, repo: &Repo) -> Vec<Repo> {
+        let Ok(dirs) = std::fs::read_dir(self.layout.repos_dir()) else {
+            return Vec::new();
+        };
+        dirs.flatten()
+            .map(|e| e.path())
+            .filter(|d| *d != repo.dir && d.join("HEAD").is_file())
+            .filter_map(|d| Repo::open_or_init(&d).ok())
+            .collect()
     }
 
     /// Brings along the history of every other repository of this machine where the config
@@ -487,43 +498,28 @@ impl Engine {
     /// repository is known by the config's kept refs, which the import at the start of any
     /// sync there left in it. Whether all of it is here now.
     pub(super) fn import_worked_in(&self, repo: &Repo, cfg: &SyncConfig, old_url: &str) -> bool {
-        let Ok(dirs) = std::fs::read_dir(self.layout.repos_dir()) else {
-            return true;
-        };
         let old_dir = self.repo_dir(old_url);
         let prefix = crate::inspect::kept_prefix(&cfg.id);
         let mut all_here = true;
-        for dir in dirs.flatten().map(|e| e.path()) {
-            if dir == repo.dir || dir == old_dir || !dir.join("HEAD").is_file() {
-                continue;
-            }
-            // The repository's name ends in the mark of its URL (see `repo_dir`).
-            let Some(mark) = dir
-                .file_stem()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.rsplit_once('-'))
-                .map(|(_, m)| m.to_owned())
-            else {
-                continue;
-            };
-            let worked_here = Repo::open_or_init(&dir).is_ok_and(|other| {
-                other
+        for other in self.other_repos(repo) {
+            let worked_here = other.dir != old_dir
+                && other
                     .try_run(
                         &["for-each-ref", "--count=1", "--format=%(refname)", &prefix],
                         None,
                     )
-                    .is_ok_and(|out| !out.is_empty())
-            });
+                    .is_ok_and(|out| !out.is_empty());
             if worked_here {
-                all_here &= Self::import_from(repo, cfg, &dir, &mark, None, true);
+                all_here &= Self::import_from(repo, cfg, &other.dir, None, true);
             }
         }
         all_here
     }
 
     /// Fetches into `repo` what the config kept in the repository at `old_dir` and that
-    /// repository's branches as last fetched, the branches under names carrying `mark` (the
-    /// old remote's URL's). With `synced`, that commit is kept there first.
+    /// repository's branches as last fetched, the branches under names carrying the old
+    /// remote's mark (the end of the repository's name, from its URL: see `repo_dir`). With
+    /// `synced`, that commit is kept there first.
     ///
     /// From a repository the config only `worked` in (not the one its records name), only
     /// its commit-named kept refs and the config's own branch come: the branches of other
@@ -533,13 +529,20 @@ impl Engine {
         repo: &Repo,
         cfg: &SyncConfig,
         old_dir: &std::path::Path,
-        mark: &str,
         synced: Option<&str>,
         worked: bool,
     ) -> bool {
         if !old_dir.join("HEAD").exists() {
             return true;
         }
+        let Some(mark) = old_dir
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.rsplit_once('-'))
+            .map(|(_, m)| m)
+        else {
+            return false;
+        };
         let Ok(old) = Repo::open_or_init(old_dir) else {
             return false;
         };
@@ -597,21 +600,13 @@ impl Engine {
         if repo.has_object(oid) {
             return true;
         }
-        let Ok(dirs) = std::fs::read_dir(self.layout.repos_dir()) else {
-            return false;
-        };
-        dirs.flatten()
-            .map(|e| e.path())
-            .filter(|d| *d != repo.dir && d.join("HEAD").is_file())
-            .any(|d| {
-                Repo::open_or_init(&d).is_ok_and(|other| {
-                    other.has_object(oid)
-                        && other
-                            .read_blob(oid)
-                            .and_then(|bytes| repo.write_blob(&bytes))
-                            .is_ok_and(|written| written == oid)
-                })
-            })
+        self.other_repos(repo).iter().any(|other| {
+            other.has_object(oid)
+                && other
+                    .read_blob(oid)
+                    .and_then(|bytes| repo.write_blob(&bytes))
+                    .is_ok_and(|written| written == oid)
+        })
     }
 }
 
