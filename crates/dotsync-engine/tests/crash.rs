@@ -80,3 +80,76 @@ fn a_sync_killed_at_any_step_converges_after_a_restart_and_loses_nothing() {
         crash_once(point);
     }
 }
+
+/// Runs one sync of `m` that dies at `point`.
+fn die_at(m: &Machine, point: &str) {
+    let scenario = fail::FailScenario::setup();
+    fail::cfg(point, "panic").unwrap();
+    let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        m.sync_with(&dotsync_engine::SyncOptions::default())
+    }));
+    fail::remove(point);
+    scenario.teardown();
+    assert!(died.is_err(), "{point}: the crash point was never reached");
+}
+
+const FIVE: &str = "one\ntwo\nthree\nfour\nfive\n";
+
+/// The laptop's push lands but the sync dies before recording it; the desktop builds on the
+/// pushed version while the laptop edits on. The laptop's pushed version is the base of the
+/// merge: two edits on different lines merge, and the laptop does not conflict with its own
+/// earlier version (with the older base both sides seem to change line three).
+#[test]
+fn a_push_that_landed_unrecorded_is_the_base_of_the_next_merge() {
+    for second_kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        a.write(".zshrc", "one\ntwo\nTHREE\nfour\nfive\n");
+        die_at(&a, "sync::after-push");
+        let a = a.restart();
+        a.write(".zshrc", "one\nTWO\nTHREE\nfour\nfive\n");
+        if second_kill {
+            // A second sync dies before its push leaves: its commit never lands, and the
+            // version the first one pushed is still the newest of this machine's own there.
+            die_at(&a, "sync::after-commit");
+        }
+        let a = a.restart();
+        b.sync();
+        assert_eq!(b.read(".zshrc"), "one\ntwo\nTHREE\nfour\nfive\n");
+        b.write(".zshrc", "one\ntwo\nTHREE\nFOUR\nfive\n");
+        b.sync();
+        let (s, ev) = a.sync();
+        assert_eq!(s.conflicts, 0, "second kill {second_kill}: {ev:?}");
+        b.sync();
+        let want = "one\nTWO\nTHREE\nFOUR\nfive\n";
+        assert_eq!(a.read(".zshrc"), want, "second kill {second_kill}");
+        assert_eq!(b.read(".zshrc"), want, "second kill {second_kill}");
+    }
+}
+
+/// The laptop's push lands but the sync dies before recording it; the desktop then puts the
+/// file back as it was. The laptop takes that: its own version is not pushed over it again.
+#[test]
+fn a_version_put_back_after_an_unrecorded_push_is_not_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    a.write(".zshrc", "one\ntwo\nthree\nfour\nfive\nsix\n");
+    die_at(&a, "sync::after-push");
+    let a = a.restart();
+    b.sync();
+    b.write(".zshrc", FIVE);
+    b.sync();
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    b.sync();
+    assert_eq!(a.read(".zshrc"), FIVE);
+    assert_eq!(b.read(".zshrc"), FIVE);
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, FIVE);
+}

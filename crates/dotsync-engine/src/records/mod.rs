@@ -28,7 +28,7 @@ pub use sync_state::{
 };
 pub use tokens::{add_apply_token, apply_tokens, clear_apply_tokens, remove_apply_token};
 pub use versions::{
-    Versions, count_bases, has_base, load, load_bases, load_pushed, put, put_pushed,
+    PushAttempt, Versions, count_bases, has_base, load, load_bases, load_pushed, put, put_pushed,
 };
 
 fn kind_str(k: Kind) -> &'static str {

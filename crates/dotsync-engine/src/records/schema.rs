@@ -117,6 +117,25 @@ const MIGRATIONS: &[&str] = &[
         config_id TEXT PRIMARY KEY REFERENCES configs(id) ON DELETE CASCADE,
         rules     TEXT NOT NULL
     ) WITHOUT ROWID;",
+    // 5: `pushed` by attempt: each push announces its versions under the commit it carries,
+    // kept beside those of earlier attempts that were not recorded either. The next sync takes
+    // as a file's base the version of this machine's newest push that the remote's history
+    // holds, even when the remote has moved on since. Rows from before carry no commit
+    // (attempt 0, commit '').
+    "CREATE TABLE pushed_by_attempt (
+        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        attempt   INTEGER NOT NULL,
+        commit_id TEXT NOT NULL,
+        path      TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        blob      TEXT NOT NULL,
+        mode      INTEGER NOT NULL,
+        PRIMARY KEY (config_id, attempt, path)
+    ) WITHOUT ROWID;
+    INSERT INTO pushed_by_attempt (config_id, attempt, commit_id, path, kind, blob, mode)
+        SELECT config_id, 0, '', path, kind, blob, mode FROM pushed;
+    DROP TABLE pushed;
+    ALTER TABLE pushed_by_attempt RENAME TO pushed;",
 ];
 
 #[cfg(test)]

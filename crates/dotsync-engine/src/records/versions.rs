@@ -90,15 +90,44 @@ pub(super) fn put_versions(
 /// The `kind` of a `pushed` row that announces a deletion: the push removes the file.
 const DELETED: &str = "deleted";
 
-/// Records what a push is about to carry from the home, deletions included (in one
-/// transaction, before the push): if the process dies between the push and the record, the
-/// next sync knows these versions, and these deletions, for this machine's own.
+/// How many unrecorded pushes a config keeps announced: more than any run of kills and
+/// rejected pushes between two recorded syncs needs. An older one that goes only costs the
+/// next sync a better base (a conflict this machine has with itself, both sides kept).
+const ATTEMPTS_KEPT: i64 = 8;
+
+/// A push that was not recorded: the commit it carried and the versions it took from the
+/// home, deletions as `None`. Announced by a database from before commits were recorded, the
+/// commit is empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushAttempt {
+    pub commit: String,
+    pub versions: BTreeMap<String, Option<Version>>,
+}
+
+/// Records what a push of `commit` is about to carry from the home, deletions included (in
+/// one transaction, before the push), beside what earlier unrecorded pushes announced: if the
+/// process dies between the push and the record, the next sync finds this machine's own
+/// versions in the remote's history instead of conflicting with them.
 pub fn put_pushed(
     store: &Store,
     config_id: &str,
+    commit: &str,
     versions: &[(String, Option<Version>)],
 ) -> Result<(), StoreError> {
     store.transaction(|tx| {
+        let attempt: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(attempt), 0) + 1 FROM pushed WHERE config_id = ?1",
+                params![config_id],
+                |r| r.get(0),
+            )
+            .map_err(sql(store))?;
+        exec(
+            tx,
+            "DELETE FROM pushed WHERE config_id = ?1 AND attempt <= ?2",
+            params![config_id, attempt - ATTEMPTS_KEPT],
+        )
+        .map_err(sql(store))?;
         for (path, v) in versions {
             let (kind, blob, mode) = match v {
                 Some(v) => (kind_str(v.kind), v.blob.as_str(), v.mode),
@@ -106,9 +135,9 @@ pub fn put_pushed(
             };
             exec(
                 tx,
-                "INSERT INTO pushed (config_id, path, kind, blob, mode) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (config_id, path) DO UPDATE SET kind = ?3, blob = ?4, mode = ?5",
-                params![config_id, path, kind, blob, mode],
+                "INSERT OR REPLACE INTO pushed (config_id, attempt, commit_id, path, kind, blob, mode)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![config_id, attempt, commit, path, kind, blob, mode],
             )
             .map_err(sql(store))?;
         }
@@ -116,31 +145,47 @@ pub fn put_pushed(
     })
 }
 
-/// What a push that was not recorded carried: a version, or `None` for a deletion.
-pub fn load_pushed(
-    store: &Store,
-    config_id: &str,
-) -> Result<BTreeMap<String, Option<Version>>, StoreError> {
+/// The pushes that were not recorded, newest first.
+pub fn load_pushed(store: &Store, config_id: &str) -> Result<Vec<PushAttempt>, StoreError> {
     store.with_conn(|conn| {
         let mut stmt = conn
-            .prepare_cached("SELECT path, kind, blob, mode FROM pushed WHERE config_id = ?1")
+            .prepare_cached(
+                "SELECT attempt, commit_id, path, kind, blob, mode FROM pushed
+                 WHERE config_id = ?1 ORDER BY attempt DESC",
+            )
             .map_err(sql(store))?;
         let rows = stmt
             .query_map(params![config_id], |r| {
-                let kind = r.get::<_, String>(1)?;
+                let kind = r.get::<_, String>(3)?;
                 let version = if kind == DELETED {
                     None
                 } else {
                     Some(Version {
                         kind: parse_kind(&kind),
-                        blob: r.get(2)?,
-                        mode: r.get(3)?,
+                        blob: r.get(4)?,
+                        mode: r.get(5)?,
                     })
                 };
-                Ok((r.get::<_, String>(0)?, version))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    version,
+                ))
             })
             .map_err(sql(store))?;
-        rows.collect::<Result<_, _>>().map_err(sql(store))
+        let mut attempts: Vec<(i64, PushAttempt)> = Vec::new();
+        for row in rows {
+            let (attempt, commit, path, version) = row.map_err(sql(store))?;
+            if attempts.last().is_none_or(|(a, _)| *a != attempt) {
+                let versions = BTreeMap::new();
+                attempts.push((attempt, PushAttempt { commit, versions }));
+            }
+            if let Some((_, a)) = attempts.last_mut() {
+                a.versions.insert(path, version);
+            }
+        }
+        Ok(attempts.into_iter().map(|(_, a)| a).collect())
     })
 }
 

@@ -440,6 +440,7 @@ impl Engine {
                 } else {
                     &pulled
                 };
+            let own_pushes = planner::OwnPushes::read(&repo, &pushed, remote.tip.as_deref());
             let planned = self.plan(
                 cfg,
                 &plan_opts,
@@ -449,7 +450,7 @@ impl Engine {
                 &excluded,
                 &remote,
                 &open_conflicts,
-                &pushed,
+                &own_pushes,
                 pulled_here,
                 em,
             )?;
@@ -829,8 +830,8 @@ struct Records {
     synced: Option<(String, Option<String>)>,
     /// This config fetched from another remote before any of its syncs completed.
     joined_before_any_sync: bool,
-    /// What a push that was not recorded carried (`None`: a deletion).
-    pushed: BTreeMap<String, Option<Version>>,
+    /// What the pushes that were not recorded carried, newest first.
+    pushed: Vec<records::PushAttempt>,
     pulled: BTreeMap<String, Version>,
     queued_preserve: BTreeMap<String, Version>,
 }

@@ -11,7 +11,7 @@ use super::remote::RemoteState;
 use super::{Emitter, HomeChange};
 use crate::git::{Repo, git_mode};
 use crate::meta::Meta;
-use crate::records::{ConflictRecord, encode_version};
+use crate::records::{ConflictRecord, PushAttempt, encode_version};
 use crate::scan::LocalEntry;
 use crate::{Engine, FileAction, SyncError, SyncOptions};
 
@@ -77,6 +77,40 @@ impl Planned {
     }
 }
 
+/// This machine's pushes that were not recorded (killed between the push and the record, or
+/// rejected), as the plan reads them.
+#[derive(Debug, Default)]
+pub(super) struct OwnPushes {
+    /// The version of each path the newest of them carried (`None`: a deletion).
+    latest: BTreeMap<String, Option<Version>>,
+    /// The version of each path the newest of them the remote's history holds carried: what
+    /// the remote had of this machine's last, whatever came after it.
+    landed: BTreeMap<String, Option<Version>>,
+}
+
+impl OwnPushes {
+    /// Reads `attempts` (newest first) against the remote's `tip`. A commit this repository
+    /// does not have (made in another remote's) is in no history here.
+    pub(super) fn read(repo: &Repo, attempts: &[PushAttempt], tip: Option<&str>) -> OwnPushes {
+        let mut own = OwnPushes::default();
+        for a in attempts {
+            for (path, v) in &a.versions {
+                own.latest.entry(path.clone()).or_insert_with(|| v.clone());
+            }
+            let in_history = !a.commit.is_empty()
+                && tip.is_some_and(|t| {
+                    t == a.commit || repo.is_ancestor(&a.commit, t).unwrap_or(false)
+                });
+            if in_history {
+                for (path, v) in &a.versions {
+                    own.landed.entry(path.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+        own
+    }
+}
+
 impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn plan(
@@ -89,7 +123,7 @@ impl Engine {
         unreadable: &BTreeSet<String>,
         remote: &RemoteState,
         open_conflicts: &BTreeMap<String, ConflictRecord>,
-        pushed: &BTreeMap<String, Option<Version>>,
+        pushed: &OwnPushes,
         pulled: &BTreeMap<String, Version>,
         em: &mut Emitter<'_>,
     ) -> Result<Planned, SyncError> {
@@ -120,13 +154,20 @@ impl Engine {
             // its own: when the remote holds exactly it, it is the base, not the other side.
             // A version this machine wrote into its home but did not get to record: when the
             // file holds exactly it, it is the base too.
-            let b = match (pushed.get(&key), r, pulled.get(&key), l) {
+            let b = match (pushed.latest.get(&key), r, pulled.get(&key), l) {
                 (Some(Some(pv)), Some(rv), _, _) if pv == rv => Some(rv),
                 // A deletion it pushed: the remote without the file is its own doing, not the
                 // other side's (a file there again at home is then new, never a conflict).
                 (Some(None), None, _, _) => None,
                 (_, _, Some(wv), Some(lv)) if wv == lv => Some(lv),
-                _ => base,
+                // The remote moved on from a version this machine pushed: what came after is
+                // the other side's change, this machine's since is its own (an older base
+                // would show both sides changing what this machine pushed, and would push it
+                // over another machine putting the file back).
+                _ => match pushed.landed.get(&key) {
+                    Some(v) => v.as_ref(),
+                    None => base,
+                },
             };
             // The recorded base is behind: whatever is decided, it must be brought forward.
             let stale_base = b != base;

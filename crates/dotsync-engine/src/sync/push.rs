@@ -99,7 +99,7 @@ impl Engine {
                 // these as this machine's own versions instead of conflicting with them.
                 // Deletions too: the remote without the file is then this machine's doing.
                 if !pushed_bases.is_empty() {
-                    records::put_pushed(&self.store, &cfg.id, pushed_bases)?;
+                    records::put_pushed(&self.store, &cfg.id, &commit, pushed_bases)?;
                 }
                 fail::fail_point!("sync::after-commit");
                 em.progress(Phase::Push, 0, None);

@@ -160,7 +160,8 @@ fn old_database(db: &Path, home: &Path, n: usize) {
     if n >= 3 {
         conn.execute_batch(
             "UPDATE sync_state SET synced_commit = 'c0ffee', synced_url = '/srv/dots.git';
-             INSERT INTO apply_tokens VALUES ('cfg_00000000000000aa', 'feedc0de', 1);",
+             INSERT INTO apply_tokens VALUES ('cfg_00000000000000aa', 'feedc0de', 1);
+             INSERT INTO pushed VALUES ('cfg_00000000000000aa', '.zshrc', 'file', 'b10b', 420);",
         )
         .expect("rows of migration 3");
     }
@@ -193,7 +194,7 @@ fn a_database_of_the_single_list_opens_with_its_records_intact() {
     let store = open(dir.path());
     assert_eq!(
         store.schema_versions().expect("versions"),
-        vec![("engine".to_owned(), 4), ("state".to_owned(), 1)]
+        vec![("engine".to_owned(), 5), ("state".to_owned(), 1)]
     );
     assert_eq!(store.list_configs().expect("configs").len(), 1);
     let bases = records::load_bases(&store, CONFIG).expect("bases");
@@ -216,6 +217,18 @@ fn a_database_of_the_single_list_opens_with_its_records_intact() {
         records::plain_of(&store, "cipher1").expect("sealed"),
         Some("plain1".to_owned())
     );
+    // A push announced before pushes carried their commit: one attempt, in no history.
+    let pushed = records::load_pushed(&store, CONFIG).expect("pushed");
+    assert_eq!(pushed.len(), 1);
+    assert_eq!(pushed[0].commit, "");
+    assert_eq!(
+        pushed[0]
+            .versions
+            .get(".zshrc")
+            .and_then(|v| v.as_ref())
+            .map(|v| v.blob.as_str()),
+        Some("b10b")
+    );
     // The foreign keys into dotsync-state's table still hold: a config takes its records along.
     assert!(store.delete_config(CONFIG).expect("delete"));
     assert!(
@@ -237,7 +250,7 @@ fn a_database_half_way_through_the_single_list_gets_the_rest_from_the_engine() {
         let store = open(dir.path());
         assert_eq!(
             store.schema_versions().expect("versions"),
-            vec![("engine".to_owned(), 4), ("state".to_owned(), 1)],
+            vec![("engine".to_owned(), 5), ("state".to_owned(), 1)],
             "after {n} old migrations"
         );
         // Every table of the last migration exists, and what was there is kept.
@@ -252,7 +265,7 @@ fn a_database_half_way_through_the_single_list_gets_the_rest_from_the_engine() {
 }
 
 #[test]
-fn a_new_database_has_the_same_tables_as_one_of_the_single_list() {
+fn a_new_database_has_the_same_tables_as_one_of_the_single_list_opened_since() {
     let tables = |db: &Path| -> Vec<(String, Option<String>)> {
         let conn = Connection::open(db).expect("open");
         let mut st = conn
@@ -276,9 +289,68 @@ fn a_new_database_has_the_same_tables_as_one_of_the_single_list() {
     let old_db = old.path().join("home/.dotsync/state/dotsync.db");
     std::fs::create_dir_all(old_db.parent().expect("parent")).expect("mkdir");
     old_database(&old_db, &old.path().join("home"), OLD_MIGRATIONS.len());
+    drop(open(old.path()));
     let new = tempfile::tempdir().expect("tempdir");
     let new_db = new.path().join("home/.dotsync/state/dotsync.db");
     std::fs::create_dir_all(new_db.parent().expect("parent")).expect("mkdir");
     drop(open(new.path()));
     assert_eq!(tables(&old_db), tables(&new_db));
+}
+
+/// Each unrecorded push is kept under its commit, newest first, the last eight of them; a
+/// recorded sync forgets them all.
+#[test]
+fn pushes_are_announced_by_attempt_newest_first_and_the_last_eight_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("home/.dotsync/state")).expect("mkdir");
+    let store = open(dir.path());
+    let input: dotsync_core::ConfigInput = serde_json::from_value(serde_json::json!({
+        "name": "dots", "paths": ["~/.zshrc"], "remote": "/srv/dots.git"
+    }))
+    .expect("parses");
+    let home = dir.path().join("home");
+    let cfg = input.validate(CONFIG.into(), &home).expect("valid");
+    store.create_config(&cfg, &home).expect("config");
+    let v = |blob: &str| {
+        Some(dotsync_core::plan::Version {
+            kind: dotsync_core::plan::Kind::File,
+            blob: blob.to_owned(),
+            mode: 0o644,
+        })
+    };
+    for i in 0..10 {
+        let versions = vec![
+            (".zshrc".to_owned(), v(&format!("blob{i}"))),
+            (
+                format!("only-in-{i}"),
+                if i % 2 == 0 { None } else { v("x") },
+            ),
+        ];
+        records::put_pushed(&store, &cfg.id, &format!("commit{i}"), &versions).expect("put");
+    }
+    let pushed = records::load_pushed(&store, &cfg.id).expect("load");
+    let commits: Vec<&str> = pushed.iter().map(|a| a.commit.as_str()).collect();
+    assert_eq!(
+        commits,
+        [
+            "commit9", "commit8", "commit7", "commit6", "commit5", "commit4", "commit3", "commit2"
+        ]
+    );
+    assert_eq!(pushed[0].versions.len(), 2);
+    assert_eq!(pushed[0].versions[".zshrc"], v("blob9"));
+    assert_eq!(pushed[0].versions["only-in-9"], v("x"));
+    assert_eq!(
+        pushed[1].versions["only-in-8"], None,
+        "a deletion stays a deletion"
+    );
+    let settled = records::Outcome {
+        settled: true,
+        ..Default::default()
+    };
+    records::record(&store, &cfg.id, &settled).expect("record");
+    assert!(
+        records::load_pushed(&store, &cfg.id)
+            .expect("load")
+            .is_empty()
+    );
 }
