@@ -153,3 +153,69 @@ fn a_version_put_back_after_an_unrecorded_push_is_not_undone() {
     let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
     assert_eq!(tip, FIVE);
 }
+
+/// However many syncs die before their push leaves after one push landed unrecorded, that
+/// push stays this machine's newest on the remote: a put-back elsewhere is still taken.
+#[test]
+fn a_put_back_is_taken_after_many_syncs_that_died_before_their_push() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    a.write(".zshrc", "one\ntwo\nthree\nfour\nfive\nsix\n");
+    die_at(&a, "sync::after-push");
+    let mut a = a.restart();
+    for i in 0..12 {
+        a.write(".config/nvim/init.lua", &format!("{i}\n"));
+        die_at(&a, "sync::after-commit");
+        a = a.restart();
+    }
+    b.sync();
+    assert_eq!(b.read(".zshrc"), "one\ntwo\nthree\nfour\nfive\nsix\n");
+    b.write(".zshrc", FIVE);
+    b.sync();
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    b.sync();
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, FIVE, "the put-back was pushed over");
+    assert_eq!(a.read(".zshrc"), FIVE);
+    assert_eq!(a.read(".config/nvim/init.lua"), "11\n");
+    assert_eq!(b.read(".config/nvim/init.lua"), "11\n");
+}
+
+/// A merge pushed by a sync that died before writing it into the home: the file still holds
+/// what the merge started from, which is this machine's own. Another machine putting the file
+/// back is taken, not merged with again.
+#[test]
+fn a_put_back_after_an_unrecorded_merge_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+    die_at(&a, "sync::after-push");
+    let a = a.restart();
+    b.sync();
+    assert_eq!(b.read(".zshrc"), "ONE\ntwo\nthree\nfour\nFIVE\n");
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    b.sync();
+    let want = "one\ntwo\nthree\nfour\nFIVE\n";
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, want, "the put-back was merged with again");
+    assert_eq!(a.read(".zshrc"), want);
+    // What the merge started from is in the laptop's history: nothing it had is lost.
+    let merged_from = blob_of("ONE\ntwo\nthree\nfour\nfive\n");
+    assert!(
+        history_blobs(&a, ".zshrc").contains(&Some(merged_from)),
+        "{:?}",
+        history_blobs(&a, ".zshrc")
+    );
+}

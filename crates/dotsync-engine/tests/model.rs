@@ -372,6 +372,20 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
          m0 append .zshrc; m0 switch-remote; m0 sync; m0 append .zshrc; m0 restore .zshrc #1; \
          m0 switch-remote #0",
     ),
+    (
+        "a merge pushed by a sync killed before writing it into the home: announced as this \
+         machine's own by the file it merged from, so the next sync takes the remote's version \
+         (found while building that, seed 502372): the file merged from was then in no history \
+         (lost-edit) until the pull that replaces it keeps it in a kept ref first",
+        "m0=both/remote m1=both/keep-both/take-remote/watched m2=both/remote | \
+         m0+m1 apart-lines .ssh/config; m0 lua-becomes dir; m1+m2 same-line:1 .zshrc; quiesce; \
+         remote delete-branch; m1 switch-remote; m1 sync; m2 rewrite .ssh/config; m2 sync; \
+         m2 rewrite .ssh/config; m0 sync --allow-mass-delete; \
+         m0 change:4 .config/nvim/settings.json; m2+m1 same-line:4 .config/nvim/settings.json; \
+         m0 append .config/nvim/lua/a.lua; m1 resolve #0 remote; m1 resolve #1 edited; \
+         m2 rewrite .zshrc; m2 change:4 .config/nvim/lua/a.lua; m1 change:1 .zshrc; \
+         m1 switch-remote #3; m2+m1 same-line:3 .zshrc; m2 crash-at apply::temp-written",
+    ),
 ];
 
 /// Random cases per run by default: well under a minute in a debug build on two cores.

@@ -1,7 +1,7 @@
 //! Versions by path: the bases (`sync_base`, what this machine last synced of each file) and
 //! the tables that announce what a sync is about to do (`pushed`, `pulled`, `preserve`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use dotsync_core::plan::Version;
 use dotsync_state::{Store, StoreError};
@@ -90,30 +90,60 @@ pub(super) fn put_versions(
 /// The `kind` of a `pushed` row that announces a deletion: the push removes the file.
 const DELETED: &str = "deleted";
 
-/// How many unrecorded pushes a config keeps announced: more than any run of kills and
-/// rejected pushes between two recorded syncs needs. An older one that goes only costs the
-/// next sync a better base (a conflict this machine has with itself, both sides kept).
-const ATTEMPTS_KEPT: i64 = 8;
-
-/// A push that was not recorded: the commit it carried and the versions it took from the
-/// home, deletions as `None`. Announced by a database from before commits were recorded, the
-/// commit is empty.
+/// A push that was not recorded: the commit it carried and the versions it announced as this
+/// machine's own, deletions as `None`. Announced by a database from before commits were
+/// recorded, the commit is empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PushAttempt {
+    /// Orders the attempts: a later one has a greater number.
+    pub attempt: i64,
     pub commit: String,
     pub versions: BTreeMap<String, Option<Version>>,
+    /// The paths whose version is the home's file a merge started from, not the commit's.
+    pub merge_inputs: BTreeSet<String>,
 }
 
 /// Records what a push of `commit` is about to carry from the home, deletions included (in
-/// one transaction, before the push), beside what earlier unrecorded pushes announced: if the
-/// process dies between the push and the record, the next sync finds this machine's own
-/// versions in the remote's history instead of conflicting with them.
-pub fn put_pushed(
+/// one transaction, before the push): if the process dies between the push and the record,
+/// the next sync finds this machine's own versions in the remote's history instead of
+/// conflicting with them. What earlier unrecorded pushes announced is replaced by `kept`
+/// (the caller's reading of them against the remote this push builds on). Each version comes
+/// with whether it is a merge's input.
+pub fn put_pushed<'a>(
     store: &Store,
     config_id: &str,
+    kept: &[PushAttempt],
     commit: &str,
-    versions: &[(String, Option<Version>)],
+    versions: impl IntoIterator<Item = (&'a str, Option<&'a Version>, bool)>,
 ) -> Result<(), StoreError> {
+    let insert = |tx: &rusqlite::Transaction<'_>,
+                  attempt: i64,
+                  commit: &str,
+                  path: &str,
+                  v: Option<&Version>,
+                  merge_input: bool| {
+        let (kind, blob, mode) = match v {
+            Some(v) => (kind_str(v.kind), v.blob.as_str(), v.mode),
+            None => (DELETED, "", 0),
+        };
+        exec(
+            tx,
+            "INSERT OR REPLACE INTO pushed
+               (config_id, attempt, commit_id, path, kind, blob, mode, merge_input)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                config_id,
+                attempt,
+                commit,
+                path,
+                kind,
+                blob,
+                mode,
+                merge_input
+            ],
+        )
+        .map_err(sql(store))
+    };
     store.transaction(|tx| {
         let attempt: i64 = tx
             .query_row(
@@ -124,22 +154,18 @@ pub fn put_pushed(
             .map_err(sql(store))?;
         exec(
             tx,
-            "DELETE FROM pushed WHERE config_id = ?1 AND attempt <= ?2",
-            params![config_id, attempt - ATTEMPTS_KEPT],
+            "DELETE FROM pushed WHERE config_id = ?1",
+            params![config_id],
         )
         .map_err(sql(store))?;
-        for (path, v) in versions {
-            let (kind, blob, mode) = match v {
-                Some(v) => (kind_str(v.kind), v.blob.as_str(), v.mode),
-                None => (DELETED, "", 0),
-            };
-            exec(
-                tx,
-                "INSERT OR REPLACE INTO pushed (config_id, attempt, commit_id, path, kind, blob, mode)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![config_id, attempt, commit, path, kind, blob, mode],
-            )
-            .map_err(sql(store))?;
+        for a in kept {
+            for (path, v) in &a.versions {
+                let input = a.merge_inputs.contains(path);
+                insert(tx, a.attempt, &a.commit, path, v.as_ref(), input)?;
+            }
+        }
+        for (path, v, input) in versions {
+            insert(tx, attempt, commit, path, v, input)?;
         }
         Ok(())
     })
@@ -150,7 +176,7 @@ pub fn load_pushed(store: &Store, config_id: &str) -> Result<Vec<PushAttempt>, S
     store.with_conn(|conn| {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT attempt, commit_id, path, kind, blob, mode FROM pushed
+                "SELECT attempt, commit_id, path, kind, blob, mode, merge_input FROM pushed
                  WHERE config_id = ?1 ORDER BY attempt DESC",
             )
             .map_err(sql(store))?;
@@ -171,21 +197,28 @@ pub fn load_pushed(store: &Store, config_id: &str) -> Result<Vec<PushAttempt>, S
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     version,
+                    r.get::<_, bool>(6)?,
                 ))
             })
             .map_err(sql(store))?;
-        let mut attempts: Vec<(i64, PushAttempt)> = Vec::new();
+        let mut attempts: Vec<PushAttempt> = Vec::new();
         for row in rows {
-            let (attempt, commit, path, version) = row.map_err(sql(store))?;
-            if attempts.last().is_none_or(|(a, _)| *a != attempt) {
-                let versions = BTreeMap::new();
-                attempts.push((attempt, PushAttempt { commit, versions }));
+            let (attempt, commit, path, version, merge_input) = row.map_err(sql(store))?;
+            if attempts.last().is_none_or(|a| a.attempt != attempt) {
+                attempts.push(PushAttempt {
+                    attempt,
+                    commit,
+                    ..PushAttempt::default()
+                });
             }
-            if let Some((_, a)) = attempts.last_mut() {
+            if let Some(a) = attempts.last_mut() {
+                if merge_input {
+                    a.merge_inputs.insert(path.clone());
+                }
                 a.versions.insert(path, version);
             }
         }
-        Ok(attempts.into_iter().map(|(_, a)| a).collect())
+        Ok(attempts)
     })
 }
 

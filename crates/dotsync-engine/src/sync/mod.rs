@@ -461,6 +461,8 @@ impl Engine {
                 mut home_changes,
                 pushed_bases,
                 settled_bases,
+                merged_from,
+                keep_home,
                 conflicts_set,
                 conflicts_cleared,
                 mut events,
@@ -498,6 +500,28 @@ impl Engine {
                 return Ok(());
             }
 
+            // What a merge pushed by a sync that died before writing it here started from:
+            // in no history yet, and about to be replaced by the remote's.
+            if !keep_home.is_empty() {
+                let names: Vec<String> = keep_home
+                    .iter()
+                    .map(|(p, _)| message::message_path(p))
+                    .collect();
+                self.keep_home(
+                    &repo,
+                    cfg,
+                    remote.tip.as_deref(),
+                    keep_home.into_iter(),
+                    &format!(
+                        "this machine's version of {} that a merge started from",
+                        names.join(", ")
+                    ),
+                    "A sync pushed the merge but stopped before writing it here; the next sync\n\
+                     takes the remote's version. This commit keeps the one the merge started\n\
+                     from, in this machine's history only.",
+                    true,
+                )?;
+            }
             // Versions a resolution replaced go into history with this push.
             let preserved_now =
                 self.preserve_queued(cfg, &repo, &remote, &queued_preserve, &mut preserve)?;
@@ -533,6 +557,7 @@ impl Engine {
                 &meta,
                 &preserve,
                 &pushed_bases,
+                &merged_from,
                 &events,
                 &key_merges,
                 em,

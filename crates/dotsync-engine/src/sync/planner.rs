@@ -54,6 +54,13 @@ pub(super) struct Planned {
     pub pushed_bases: Vec<(String, Option<Version>)>,
     /// Bases that hold already (both sides agree).
     pub settled_bases: Vec<(String, Option<Version>)>,
+    /// The home's version each merge this sync pushes started from: announced with the push
+    /// as this machine's own, so that after a kill before the merge reaches the home, what
+    /// the remote did since is taken, not merged with again.
+    pub merged_from: Vec<(String, Version)>,
+    /// Home versions a pull replaces that no history holds (what a merge pushed by a sync that
+    /// died before writing it here started from): kept in this machine's history first.
+    pub keep_home: Vec<(String, Version)>,
     pub conflicts_set: Vec<ConflictRecord>,
     pub conflicts_cleared: Vec<String>,
     /// File events to report once the push is in.
@@ -86,29 +93,79 @@ pub(super) struct OwnPushes {
     /// The version of each path the newest of them the remote's history holds carried: what
     /// the remote had of this machine's last, whatever came after it.
     landed: BTreeMap<String, Option<Version>>,
+    /// The paths of `landed` whose version is the home's file a merge started from: the
+    /// remote holds the merge, no history holds that version.
+    landed_merge_inputs: BTreeSet<String>,
 }
 
 impl OwnPushes {
-    /// Reads `attempts` (newest first) against the remote's `tip`. A commit this repository
-    /// does not have (made in another remote's) is in no history here.
+    /// Reads `attempts` (newest first) against the remote's `tip`.
     pub(super) fn read(repo: &Repo, attempts: &[PushAttempt], tip: Option<&str>) -> OwnPushes {
         let mut own = OwnPushes::default();
         for a in attempts {
             for (path, v) in &a.versions {
                 own.latest.entry(path.clone()).or_insert_with(|| v.clone());
             }
-            let in_history = !a.commit.is_empty()
-                && tip.is_some_and(|t| {
-                    t == a.commit || repo.is_ancestor(&a.commit, t).unwrap_or(false)
-                });
-            if in_history {
+            // Unknown (git failed) counts as not there: the recorded base stands.
+            if in_history(repo, &a.commit, tip).unwrap_or(false) {
                 for (path, v) in &a.versions {
-                    own.landed.entry(path.clone()).or_insert_with(|| v.clone());
+                    if !own.landed.contains_key(path) {
+                        own.landed.insert(path.clone(), v.clone());
+                        if a.merge_inputs.contains(path) {
+                            own.landed_merge_inputs.insert(path.clone());
+                        }
+                    }
                 }
             }
         }
         own
     }
+}
+
+/// What a new push keeps of the unrecorded ones before it (`attempts`, newest first), read
+/// against the remote's `tip` it builds on: of those in its history, each path's newest
+/// version; those not in it never landed (or were taken back) and go. So the record stays as
+/// small as the files pushed, however many syncs die or are rejected before one is recorded.
+/// One git could not place is kept whole.
+pub(super) fn landed_attempts(
+    repo: &Repo,
+    attempts: Vec<PushAttempt>,
+    tip: Option<&str>,
+) -> Vec<PushAttempt> {
+    let mut seen = BTreeSet::new();
+    let mut kept = Vec::new();
+    for mut a in attempts {
+        match in_history(repo, &a.commit, tip) {
+            Ok(false) => continue,
+            Ok(true) => {
+                a.versions.retain(|path, _| seen.insert(path.clone()));
+                a.merge_inputs.retain(|path| a.versions.contains_key(path));
+            }
+            Err(e) => tracing::warn!(
+                commit = %a.commit,
+                "could not tell whether an unrecorded push reached the remote: {e}"
+            ),
+        }
+        if !a.versions.is_empty() {
+            kept.push(a);
+        }
+    }
+    kept
+}
+
+/// Whether `commit` is in the history of the remote's `tip`. A commit this repository does not
+/// have (one made for another remote, or none recorded) is in none.
+fn in_history(repo: &Repo, commit: &str, tip: Option<&str>) -> Result<bool, SyncError> {
+    let Some(tip) = tip else {
+        return Ok(false);
+    };
+    if commit == tip {
+        return Ok(true);
+    }
+    if commit.is_empty() || !repo.has_object(commit) {
+        return Ok(false);
+    }
+    repo.is_ancestor(commit, tip)
 }
 
 impl Engine {
@@ -134,6 +191,8 @@ impl Engine {
             home_changes: Vec::new(),
             pushed_bases: Vec::new(),
             settled_bases: Vec::new(),
+            merged_from: Vec::new(),
+            keep_home: Vec::new(),
             conflicts_set: Vec::new(),
             conflicts_cleared: Vec::new(),
             events: Vec::new(),
@@ -154,6 +213,7 @@ impl Engine {
             // its own: when the remote holds exactly it, it is the base, not the other side.
             // A version this machine wrote into its home but did not get to record: when the
             // file holds exactly it, it is the base too.
+            let mut merge_input = false;
             let b = match (pushed.latest.get(&key), r, pulled.get(&key), l) {
                 (Some(Some(pv)), Some(rv), _, _) if pv == rv => Some(rv),
                 // A deletion it pushed: the remote without the file is its own doing, not the
@@ -163,9 +223,13 @@ impl Engine {
                 // The remote moved on from a version this machine pushed: what came after is
                 // the other side's change, this machine's since is its own (an older base
                 // would show both sides changing what this machine pushed, and would push it
-                // over another machine putting the file back).
+                // over another machine putting the file back). For a merge it pushed, the
+                // base is the file it merged from, which its home may still hold.
                 _ => match pushed.landed.get(&key) {
-                    Some(v) => v.as_ref(),
+                    Some(v) => {
+                        merge_input = pushed.landed_merge_inputs.contains(&key);
+                        v.as_ref()
+                    }
                     None => base,
                 },
             };
@@ -297,6 +361,11 @@ impl Engine {
                     }
                 }
                 Decision::Pull => {
+                    // The home still holds what a merge started from: the merge is the
+                    // remote's (or what came after it), that version is in no history yet.
+                    if merge_input && let Some(lv) = l {
+                        p.keep_home.push((key.clone(), lv.clone()));
+                    }
                     if let Some(rv) = r {
                         p.pull(path, rv, FileAction::Pulled, None);
                     } else {
@@ -336,6 +405,7 @@ impl Engine {
                         p.tree_changes
                             .push((key.clone(), Some((git_mode(Kind::File, mode), stored))));
                         p.meta.set_file_mode(&key, mode);
+                        p.merged_from.push((key.clone(), lv.clone()));
                     }
                     p.home_changes.push(HomeChange::Write {
                         path,
@@ -515,6 +585,7 @@ pub(super) fn drop_file_dir_clashes(remote: &RemoteState, p: &mut Planned, em: &
     }
     p.tree_changes.retain(|(path, _)| !bad.contains(path));
     p.pushed_bases.retain(|(path, _)| !bad.contains(path));
+    p.merged_from.retain(|(path, _)| !bad.contains(path));
     // Their modes stay as the remote has them too: a mode pushed for a file that is not in
     // the tree would be undone by the next machine, and the two would push it back and forth.
     for path in &bad {

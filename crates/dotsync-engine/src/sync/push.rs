@@ -39,6 +39,7 @@ impl Engine {
         meta: &crate::meta::Meta,
         preserve: &[(String, Option<(u32, String)>)],
         pushed_bases: &[(String, Option<Version>)],
+        merged_from: &[(String, Version)],
         events: &[(String, FileAction, u64, Option<String>)],
         key_merges: &[(String, String)],
         em: &mut Emitter<'_>,
@@ -98,8 +99,17 @@ impl Engine {
                 // process dies between the push and the record, the next sync recognises
                 // these as this machine's own versions instead of conflicting with them.
                 // Deletions too: the remote without the file is then this machine's doing.
-                if !pushed_bases.is_empty() {
-                    records::put_pushed(&self.store, &cfg.id, &commit, pushed_bases)?;
+                if !pushed_bases.is_empty() || !merged_from.is_empty() {
+                    let earlier = super::planner::landed_attempts(
+                        repo,
+                        records::load_pushed(&self.store, &cfg.id)?,
+                        remote.tip.as_deref(),
+                    );
+                    let announced = pushed_bases
+                        .iter()
+                        .map(|(p, v)| (p.as_str(), v.as_ref(), false))
+                        .chain(merged_from.iter().map(|(p, v)| (p.as_str(), Some(v), true)));
+                    records::put_pushed(&self.store, &cfg.id, &earlier, &commit, announced)?;
                 }
                 fail::fail_point!("sync::after-commit");
                 em.progress(Phase::Push, 0, None);

@@ -435,28 +435,59 @@ impl Engine {
         tip: &str,
         local: &BTreeMap<RepoPath, LocalEntry>,
     ) -> Result<(), SyncError> {
+        let files = local
+            .iter()
+            .map(|(p, e)| (p.to_string(), e.version.clone()));
+        self.keep_home(
+            repo,
+            cfg,
+            Some(tip),
+            files,
+            "this machine's files before taking the remote's",
+            "The remote's branch had been moved back; these versions are kept in this\n\
+             machine's history only.",
+            false,
+        )
+    }
+
+    /// Commits versions of this machine's files, read from the home, on top of `tip` to a kept
+    /// ref (this machine's history only, never pushed). With `exact`, a file that no longer
+    /// holds its version is left out; otherwise whatever it holds is kept.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn keep_home(
+        &self,
+        repo: &Repo,
+        cfg: &SyncConfig,
+        tip: Option<&str>,
+        files: impl Iterator<Item = (String, Version)>,
+        title: &str,
+        why: &str,
+        exact: bool,
+    ) -> Result<(), SyncError> {
         let mut changes = Vec::new();
-        for (path, e) in local {
-            let Ok(bytes) = crate::scan::read_synced(&path.under(&self.home), e.version.kind)
-            else {
+        for (path, v) in files {
+            let Ok(rp) = RepoPath::parse(&path) else {
+                continue;
+            };
+            let Ok(bytes) = crate::scan::read_synced(&rp.under(&self.home), v.kind) else {
                 continue;
             };
             let oid = repo.write_blob(&bytes)?;
-            changes.push((
-                path.to_string(),
-                Some((git_mode(e.version.kind, e.version.mode), oid)),
-            ));
+            if exact && oid != v.blob {
+                continue;
+            }
+            changes.push((path, Some((git_mode(v.kind, v.mode), oid))));
         }
-        let tree = repo.build_tree(Some(tip), &changes)?;
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let tree = repo.build_tree(tip, &changes)?;
+        repo.finish_pack()?;
         let machine = &self.machine;
-        let msg = format!(
-            "{machine}: this machine's files before taking the remote's\n\n\
-             The remote's branch had been moved back; these versions are kept in this\n\
-             machine's history only.\n\nDotsync-Machine: {machine}\n"
-        );
+        let msg = format!("{machine}: {title}\n\n{why}\n\nDotsync-Machine: {machine}\n");
         let commit = repo.commit_tree(
             &tree,
-            Some(tip),
+            tip,
             &msg,
             (
                 &format!("{machine} (dotsync)"),

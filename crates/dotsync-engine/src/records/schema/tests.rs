@@ -297,10 +297,10 @@ fn a_new_database_has_the_same_tables_as_one_of_the_single_list_opened_since() {
     assert_eq!(tables(&old_db), tables(&new_db));
 }
 
-/// Each unrecorded push is kept under its commit, newest first, the last eight of them; a
-/// recorded sync forgets them all.
+/// Each unrecorded push is kept under its commit, newest first; a new one replaces what was
+/// announced before with what the caller kept of it; a recorded sync forgets them all.
 #[test]
-fn pushes_are_announced_by_attempt_newest_first_and_the_last_eight_kept() {
+fn pushes_are_announced_by_attempt_newest_first() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(dir.path().join("home/.dotsync/state")).expect("mkdir");
     let store = open(dir.path());
@@ -311,38 +311,55 @@ fn pushes_are_announced_by_attempt_newest_first_and_the_last_eight_kept() {
     let home = dir.path().join("home");
     let cfg = input.validate(CONFIG.into(), &home).expect("valid");
     store.create_config(&cfg, &home).expect("config");
-    let v = |blob: &str| {
-        Some(dotsync_core::plan::Version {
-            kind: dotsync_core::plan::Kind::File,
-            blob: blob.to_owned(),
-            mode: 0o644,
-        })
+    let v = |blob: &str| dotsync_core::plan::Version {
+        kind: dotsync_core::plan::Kind::File,
+        blob: blob.to_owned(),
+        mode: 0o644,
     };
-    for i in 0..10 {
-        let versions = vec![
-            (".zshrc".to_owned(), v(&format!("blob{i}"))),
-            (
-                format!("only-in-{i}"),
-                if i % 2 == 0 { None } else { v("x") },
-            ),
-        ];
-        records::put_pushed(&store, &cfg.id, &format!("commit{i}"), &versions).expect("put");
-    }
+    let (zshrc, gone) = (v("zshrc1"), v("x"));
+    let first = [(".zshrc", Some(&zshrc), false), ("gone", None, false)];
+    records::put_pushed(&store, &cfg.id, &[], "commit1", first).expect("put");
     let pushed = records::load_pushed(&store, &cfg.id).expect("load");
-    let commits: Vec<&str> = pushed.iter().map(|a| a.commit.as_str()).collect();
+    assert_eq!(pushed.len(), 1);
+    assert_eq!(pushed[0].commit, "commit1");
+    assert_eq!(pushed[0].versions[".zshrc"], Some(zshrc.clone()));
     assert_eq!(
-        commits,
-        [
-            "commit9", "commit8", "commit7", "commit6", "commit5", "commit4", "commit3", "commit2"
-        ]
-    );
-    assert_eq!(pushed[0].versions.len(), 2);
-    assert_eq!(pushed[0].versions[".zshrc"], v("blob9"));
-    assert_eq!(pushed[0].versions["only-in-9"], v("x"));
-    assert_eq!(
-        pushed[1].versions["only-in-8"], None,
+        pushed[0].versions["gone"], None,
         "a deletion stays a deletion"
     );
+
+    // The second keeps the first; the third keeps only the second (the first went).
+    let zshrc2 = v("zshrc2");
+    records::put_pushed(
+        &store,
+        &cfg.id,
+        &pushed,
+        "commit2",
+        [(".zshrc", Some(&zshrc2), true)],
+    )
+    .expect("put");
+    let pushed = records::load_pushed(&store, &cfg.id).expect("load");
+    let commits: Vec<&str> = pushed.iter().map(|a| a.commit.as_str()).collect();
+    assert_eq!(commits, ["commit2", "commit1"]);
+    assert!(pushed[0].attempt > pushed[1].attempt);
+    records::put_pushed(
+        &store,
+        &cfg.id,
+        &pushed[..1],
+        "commit3",
+        [("new", Some(&gone), false)],
+    )
+    .expect("put");
+    let pushed = records::load_pushed(&store, &cfg.id).expect("load");
+    let commits: Vec<&str> = pushed.iter().map(|a| a.commit.as_str()).collect();
+    assert_eq!(commits, ["commit3", "commit2"]);
+    assert_eq!(pushed[1].versions[".zshrc"], Some(zshrc2));
+    assert!(
+        pushed[1].merge_inputs.contains(".zshrc"),
+        "a merge's input stays one"
+    );
+    assert!(pushed[0].merge_inputs.is_empty());
+
     let settled = records::Outcome {
         settled: true,
         ..Default::default()
