@@ -37,7 +37,10 @@
 //!    have (and a directory it has in its place is pushed too), and only covered paths change
 //!    (`pushed-unseen`, `deleted-unseen`, `pushed-uncovered`: a narrowed config never deletes
 //!    elsewhere); a file is added back to the remote only by a machine whose person touched it
-//!    or that joins with its own files (`resurrected`: a deletion elsewhere is never undone);
+//!    or that joins with its own files (`resurrected`: a deletion elsewhere is never undone),
+//!    and a file the remote has is changed or deleted there only by a merge or by a machine
+//!    whose person touched it since it last synced, or since a killed sync delivered the
+//!    person's version (`undone`: another machine's edit, put-back or restore is never undone);
 //! 7. joining another remote deletes nothing in the home, and `history` still lists every
 //!    version it listed before the switch.
 //!
@@ -385,6 +388,14 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
          m0 append .config/nvim/lua/a.lua; m1 resolve #0 remote; m1 resolve #1 edited; \
          m2 rewrite .zshrc; m2 change:4 .config/nvim/lua/a.lua; m1 change:1 .zshrc; \
          m1 switch-remote #3; m2+m1 same-line:3 .zshrc; m2 crash-at apply::temp-written",
+    ),
+    (
+        "a push killed before its record, then another machine puts the file back: the next \
+         sync read the older base, saw its own version as a change and pushed it over the \
+         put-back (undone; the model checks this since 2026-12-01, fifth session)",
+        "m0=both/keep-both m1=both/keep-both | m0 create .zshrc; quiesce; m0 append .zshrc; \
+         m0 crash-at sync::after-push; m0 sync; m1 sync; m1 restore .zshrc #1; m1 sync; \
+         m0 sync",
     ),
 ];
 
@@ -2599,6 +2610,26 @@ impl World {
                         ),
                     ));
                 }
+                // Likewise a file the remote had: changed or deleted there by a machine whose
+                // person did not touch it since it last synced (or since a killed sync put
+                // the person's version there), it undoes what the remote did with it since:
+                // another machine's edit, a put-back, a restore. Only a merge carries a file
+                // on without its person.
+                if !added
+                    && !own_again
+                    && !merged
+                    && !crashed
+                    && !m.dirty_near(p)
+                    && let Some(before) = tip_before.as_deref()
+                    && self.plain_changed(&rdir, before, raw, new.as_deref())
+                {
+                    return Err(self.fail(
+                        "undone",
+                        format!(
+                            "{name} changed ~/{p} on the remote ({what}) though its person did not touch it since it last synced: what the remote had is undone"
+                        ),
+                    ));
+                }
                 if let Some(b) = new {
                     // An encrypted file is held by its plaintext.
                     let b = &if encrypted(p) {
@@ -2737,7 +2768,37 @@ impl World {
             }
         }
 
+        // A killed sync that put the person's version of a file on the remote delivered the
+        // edit: from then on the file is the remote's again, unless the person touches it.
+        let delivered: BTreeSet<String> = if crashed && direction != Direction::Pull {
+            let mut tip: BTreeMap<&str, (EKind, String)> = BTreeMap::new();
+            let files = self.tip_files(r);
+            // A machine's own variant of a per-machine file stands for it over the shared one.
+            for variant in [false, true] {
+                for (raw, (kind, blob, _)) in &files {
+                    if raw.contains(dotsync_core::paths::MACHINE_MARK) == variant
+                        && let Some(p) = as_seen_by(raw, &name)
+                    {
+                        tip.insert(p, (*kind, blob.clone()));
+                    }
+                }
+            }
+            self.machines[i]
+                .dirty
+                .iter()
+                .filter(|p| {
+                    post.files.get(p.as_str()).is_some_and(|e| {
+                        tip.get(p.as_str())
+                            .is_some_and(|(k, b)| *k == e.kind && *b == e.blob)
+                    })
+                })
+                .cloned()
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
         let m = &mut self.machines[i];
+        m.dirty.retain(|p| !delivered.contains(p));
         if ok && direction != Direction::Pull {
             m.dirty.retain(|p| {
                 home_actions.get(p).is_some_and(|a| {
@@ -2907,6 +2968,23 @@ impl World {
             let _ = writeln!(s, "{} {:?}", m.name, m.last_error);
         }
         s
+    }
+
+    /// Whether the tree entry `raw` of `before` differs from `new` (a blob id, `None`: gone) in
+    /// what the person sees: an encrypted file by its plaintext, any other by blob or mode.
+    fn plain_changed(&self, dir: &Path, before: &str, raw: &str, new: Option<&str>) -> bool {
+        let Some(new) = new else {
+            return true;
+        };
+        let Ok(old) = git_at(dir, &["rev-parse", &format!("{before}:{raw}")]) else {
+            return true;
+        };
+        let old = old.trim();
+        if encrypted(raw) {
+            self.plain_id_of(dir, old) != self.plain_id_of(dir, new)
+        } else {
+            old != new
+        }
     }
 
     /// The remote tip's files: path → (kind, blob, mode).
