@@ -219,3 +219,150 @@ fn a_put_back_after_an_unrecorded_merge_is_taken() {
         history_blobs(&a, ".zshrc")
     );
 }
+
+/// A merge reaches the remote and the laptop's home, but the sync dies before its record. The
+/// desktop then takes back its own edit: the file is exactly the laptop's version the merge
+/// started from. That version was never on the remote by itself: the laptop takes the
+/// desktop's undo (found by a review: announced like a pushed version, it was the base).
+#[test]
+fn an_undo_elsewhere_equal_to_a_merge_input_is_taken() {
+    let point = "sync::before-record";
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.write(".vimrc", "v\n");
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.write(".vimrc", "v from b\n");
+    b.sync();
+    // L1: the laptop's version; the merge with the desktop's is pushed and written home.
+    let l1 = "ONE\ntwo\nthree\nfour\nfive\n";
+    a.write(".zshrc", l1);
+    die_at(&a, point);
+    let a = a.restart();
+    assert_eq!(a.read(".zshrc"), "ONE\ntwo\nthree\nfour\nFIVE\n", "{point}");
+    b.sync();
+    // The desktop takes back its own edit: the file is now exactly L1.
+    b.write(".zshrc", l1);
+    b.sync();
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{point}: {ev:?}");
+    b.sync();
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(
+        tip, l1,
+        "{point}: the desktop's undo was pushed over: {ev:?}"
+    );
+    assert_eq!(a.read(".zshrc"), l1, "{point}");
+}
+
+/// A push lands on remote X unrecorded; the config is pointed at another remote Y, whose first
+/// sync dies before its push leaves; the config goes back to X. The push to X is still known
+/// as this machine's own there: the desktop putting the file back on X is taken (found by a
+/// review: read against Y's history, it was dropped).
+#[test]
+fn a_put_back_is_taken_after_a_remote_switch_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    let six = "one\ntwo\nthree\nfour\nfive\nsix\n";
+    a.write(".zshrc", six);
+    die_at(&a, "sync::after-push");
+    let mut a = a.restart();
+    let x = a.cfg.remote.clone();
+    let y = bare_named(dir.path(), "fresh.git");
+    a.cfg.remote = y.to_str().unwrap().to_owned();
+    die_at(&a, "sync::after-commit");
+    let mut a = a.restart();
+    a.cfg.remote = x;
+    b.sync();
+    assert_eq!(b.read(".zshrc"), six);
+    b.write(".zshrc", FIVE);
+    b.sync();
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    b.sync();
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, FIVE, "the put-back was pushed over: {ev:?}");
+    assert_eq!(a.read(".zshrc"), FIVE);
+}
+
+/// The same without a second kill: remote Y refuses pushes (a hook, a read-only mirror), its
+/// sync fails, the config goes back to X.
+#[test]
+fn a_put_back_is_taken_after_a_failed_sync_on_another_remote() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    let six = "one\ntwo\nthree\nfour\nfive\nsix\n";
+    a.write(".zshrc", six);
+    die_at(&a, "sync::after-push");
+    let mut a = a.restart();
+    let x = a.cfg.remote.clone();
+    let y = bare_named(dir.path(), "readonly.git");
+    let hook = y.join("hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\nexit 1\n").unwrap();
+    let mut p = std::fs::metadata(&hook).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o755);
+    std::fs::set_permissions(&hook, p).unwrap();
+    a.cfg.remote = y.to_str().unwrap().to_owned();
+    let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+    assert!(r.is_err(), "the push to Y is refused: {ev:?}");
+    a.cfg.remote = x;
+    b.sync();
+    b.write(".zshrc", FIVE);
+    b.sync();
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, FIVE, "the put-back was pushed over: {ev:?}");
+}
+
+/// The laptop's merge is pushed, but the person saves the file while the push is under way, so
+/// the merge is not written (changed since the scan) and the sync records. The file's base is
+/// then what the merge started from: the desktop taking the laptop's line back out is taken,
+/// not merged with again (found by a review: the base stayed the one before the merge).
+#[test]
+fn a_put_back_after_a_merge_not_written_home_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+    let mut saved = false;
+    let s = a
+        .engine
+        .sync(&a.cfg, &dotsync_engine::SyncOptions::default(), &mut |e| {
+            if let dotsync_engine::SyncEvent::Progress { phase, .. } = e
+                && *phase == dotsync_engine::Phase::Push
+                && !saved
+            {
+                saved = true;
+                // The person saves while the push is under way (line three; a new size, so
+                // the change shows in any stat).
+                std::fs::write(a.home.join(".zshrc"), "ONE\ntwo\nTHREE!\nfour\nfive\n").unwrap();
+            }
+        })
+        .unwrap();
+    assert!(saved && s.ok, "{s:?}");
+    b.sync();
+    assert_eq!(b.read(".zshrc"), "ONE\ntwo\nthree\nfour\nFIVE\n");
+    // The desktop takes the laptop's ONE back out.
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(
+        tip, "one\ntwo\nTHREE!\nfour\nFIVE\n",
+        "the put-back was merged with again: {ev:?}"
+    );
+}

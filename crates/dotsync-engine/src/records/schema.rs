@@ -121,8 +121,8 @@ const MIGRATIONS: &[&str] = &[
     // kept beside those of earlier attempts that were not recorded either. The next sync takes
     // as a file's base the version of this machine's newest push that the remote's history
     // holds, even when the remote has moved on since. `merge_input`: the version is the home's
-    // file a merge started from (the commit holds the merge). Rows from before carry no
-    // commit (attempt 0, commit '').
+    // file a merge started from (the commit holds the merge). `url`: the remote pushed to.
+    // Rows from before carry no commit and no URL (attempt 0, commit '', url '').
     "CREATE TABLE pushed_by_attempt (
         config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
         attempt   INTEGER NOT NULL,
@@ -132,6 +132,7 @@ const MIGRATIONS: &[&str] = &[
         blob      TEXT NOT NULL,
         mode      INTEGER NOT NULL,
         merge_input INTEGER NOT NULL DEFAULT 0,
+        url       TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (config_id, attempt, path)
     ) WITHOUT ROWID;
     INSERT INTO pushed_by_attempt (config_id, attempt, commit_id, path, kind, blob, mode)

@@ -97,6 +97,8 @@ const DELETED: &str = "deleted";
 pub struct PushAttempt {
     /// Orders the attempts: a later one has a greater number.
     pub attempt: i64,
+    /// The remote it was pushed to (empty when announced by a database from before).
+    pub url: String,
     pub commit: String,
     pub versions: BTreeMap<String, Option<Version>>,
     /// The paths whose version is the home's file a merge started from, not the commit's.
@@ -113,12 +115,12 @@ pub fn put_pushed<'a>(
     store: &Store,
     config_id: &str,
     kept: &[PushAttempt],
+    url: &str,
     commit: &str,
     versions: impl IntoIterator<Item = (&'a str, Option<&'a Version>, bool)>,
 ) -> Result<(), StoreError> {
     let insert = |tx: &rusqlite::Transaction<'_>,
-                  attempt: i64,
-                  commit: &str,
+                  (attempt, url, commit): (i64, &str, &str),
                   path: &str,
                   v: Option<&Version>,
                   merge_input: bool| {
@@ -129,8 +131,8 @@ pub fn put_pushed<'a>(
         exec(
             tx,
             "INSERT OR REPLACE INTO pushed
-               (config_id, attempt, commit_id, path, kind, blob, mode, merge_input)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+               (config_id, attempt, commit_id, path, kind, blob, mode, merge_input, url)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 config_id,
                 attempt,
@@ -139,7 +141,8 @@ pub fn put_pushed<'a>(
                 kind,
                 blob,
                 mode,
-                merge_input
+                merge_input,
+                url
             ],
         )
         .map_err(sql(store))
@@ -161,11 +164,11 @@ pub fn put_pushed<'a>(
         for a in kept {
             for (path, v) in &a.versions {
                 let input = a.merge_inputs.contains(path);
-                insert(tx, a.attempt, &a.commit, path, v.as_ref(), input)?;
+                insert(tx, (a.attempt, &a.url, &a.commit), path, v.as_ref(), input)?;
             }
         }
         for (path, v, input) in versions {
-            insert(tx, attempt, commit, path, v, input)?;
+            insert(tx, (attempt, url, commit), path, v, input)?;
         }
         Ok(())
     })
@@ -176,7 +179,7 @@ pub fn load_pushed(store: &Store, config_id: &str) -> Result<Vec<PushAttempt>, S
     store.with_conn(|conn| {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT attempt, commit_id, path, kind, blob, mode, merge_input FROM pushed
+                "SELECT attempt, commit_id, path, kind, blob, mode, merge_input, url FROM pushed
                  WHERE config_id = ?1 ORDER BY attempt DESC",
             )
             .map_err(sql(store))?;
@@ -198,15 +201,17 @@ pub fn load_pushed(store: &Store, config_id: &str) -> Result<Vec<PushAttempt>, S
                     r.get::<_, String>(2)?,
                     version,
                     r.get::<_, bool>(6)?,
+                    r.get::<_, String>(7)?,
                 ))
             })
             .map_err(sql(store))?;
         let mut attempts: Vec<PushAttempt> = Vec::new();
         for row in rows {
-            let (attempt, commit, path, version, merge_input) = row.map_err(sql(store))?;
+            let (attempt, commit, path, version, merge_input, url) = row.map_err(sql(store))?;
             if attempts.last().is_none_or(|a| a.attempt != attempt) {
                 attempts.push(PushAttempt {
                     attempt,
+                    url,
                     commit,
                     ..PushAttempt::default()
                 });

@@ -440,7 +440,7 @@ impl Engine {
                 } else {
                     &pulled
                 };
-            let own_pushes = planner::OwnPushes::read(&repo, &pushed, remote.tip.as_deref());
+            let own_pushes = planner::OwnPushes::read(&repo, &pushed, url, remote.tip.as_deref());
             let planned = self.plan(
                 cfg,
                 &plan_opts,
@@ -597,6 +597,13 @@ impl Engine {
                     .extend(replaced.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
             }
             outcome.bases.extend(pushed_bases);
+            // A merge this push carried has, until it is written here, the file it started
+            // from as base: the remote holds the merge, the home that file (or the person's
+            // edit of it). A write that is skipped, fails or is cancelled leaves it so; one
+            // that happens records the merge after it.
+            outcome
+                .bases
+                .extend(merged_from.into_iter().map(|(p, v)| (p, Some(v))));
             outcome.bases.extend(settled_bases);
             outcome.preserved = preserved_now;
             outcome.settled = true;

@@ -99,12 +99,23 @@ pub(super) struct OwnPushes {
 }
 
 impl OwnPushes {
-    /// Reads `attempts` (newest first) against the remote's `tip`.
-    pub(super) fn read(repo: &Repo, attempts: &[PushAttempt], tip: Option<&str>) -> OwnPushes {
+    /// Reads `attempts` (newest first) against the remote at `url` and its `tip`: pushes to
+    /// other remotes say nothing of this one.
+    pub(super) fn read(
+        repo: &Repo,
+        attempts: &[PushAttempt],
+        url: &str,
+        tip: Option<&str>,
+    ) -> OwnPushes {
         let mut own = OwnPushes::default();
-        for a in attempts {
+        let mut seen = BTreeSet::new();
+        for a in attempts.iter().filter(|a| a.url.is_empty() || a.url == url) {
             for (path, v) in &a.versions {
-                own.latest.entry(path.clone()).or_insert_with(|| v.clone());
+                // What a merge started from was never on the remote by itself: the remote
+                // holding exactly it is someone else's doing (an edit taken back).
+                if seen.insert(path.clone()) && !a.merge_inputs.contains(path) {
+                    own.latest.insert(path.clone(), v.clone());
+                }
             }
             // Unknown (git failed) counts as not there: the recorded base stands.
             if in_history(repo, &a.commit, tip).unwrap_or(false) {
@@ -122,19 +133,25 @@ impl OwnPushes {
     }
 }
 
-/// What a new push keeps of the unrecorded ones before it (`attempts`, newest first), read
-/// against the remote's `tip` it builds on: of those in its history, each path's newest
-/// version; those not in it never landed (or were taken back) and go. So the record stays as
-/// small as the files pushed, however many syncs die or are rejected before one is recorded.
-/// One git could not place is kept whole.
+/// What a new push to `url` keeps of the unrecorded ones before it (`attempts`, newest
+/// first), read against the remote's `tip` it builds on: of those in its history, each path's
+/// newest version; those not in it never landed (or were taken back) and go. So the record
+/// stays as small as the files pushed, however many syncs die or are rejected before one is
+/// recorded. Pushes to other remotes stay as they are (the config may go back to one before
+/// a sync is recorded), and so does one git could not place.
 pub(super) fn landed_attempts(
     repo: &Repo,
     attempts: Vec<PushAttempt>,
+    url: &str,
     tip: Option<&str>,
 ) -> Vec<PushAttempt> {
     let mut seen = BTreeSet::new();
     let mut kept = Vec::new();
     for mut a in attempts {
+        if !a.url.is_empty() && a.url != url {
+            kept.push(a);
+            continue;
+        }
         match in_history(repo, &a.commit, tip) {
             Ok(false) => continue,
             Ok(true) => {

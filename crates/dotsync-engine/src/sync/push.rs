@@ -103,13 +103,14 @@ impl Engine {
                     let earlier = super::planner::landed_attempts(
                         repo,
                         records::load_pushed(&self.store, &cfg.id)?,
+                        url,
                         remote.tip.as_deref(),
                     );
                     let announced = pushed_bases
                         .iter()
                         .map(|(p, v)| (p.as_str(), v.as_ref(), false))
                         .chain(merged_from.iter().map(|(p, v)| (p.as_str(), Some(v), true)));
-                    records::put_pushed(&self.store, &cfg.id, &earlier, &commit, announced)?;
+                    records::put_pushed(&self.store, &cfg.id, &earlier, url, &commit, announced)?;
                 }
                 fail::fail_point!("sync::after-commit");
                 em.progress(Phase::Push, 0, None);

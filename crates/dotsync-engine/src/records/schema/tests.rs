@@ -221,6 +221,7 @@ fn a_database_of_the_single_list_opens_with_its_records_intact() {
     let pushed = records::load_pushed(&store, CONFIG).expect("pushed");
     assert_eq!(pushed.len(), 1);
     assert_eq!(pushed[0].commit, "");
+    assert_eq!(pushed[0].url, "");
     assert_eq!(
         pushed[0]
             .versions
@@ -318,10 +319,11 @@ fn pushes_are_announced_by_attempt_newest_first() {
     };
     let (zshrc, gone) = (v("zshrc1"), v("x"));
     let first = [(".zshrc", Some(&zshrc), false), ("gone", None, false)];
-    records::put_pushed(&store, &cfg.id, &[], "commit1", first).expect("put");
+    records::put_pushed(&store, &cfg.id, &[], "/srv/x.git", "commit1", first).expect("put");
     let pushed = records::load_pushed(&store, &cfg.id).expect("load");
     assert_eq!(pushed.len(), 1);
     assert_eq!(pushed[0].commit, "commit1");
+    assert_eq!(pushed[0].url, "/srv/x.git");
     assert_eq!(pushed[0].versions[".zshrc"], Some(zshrc.clone()));
     assert_eq!(
         pushed[0].versions["gone"], None,
@@ -334,6 +336,7 @@ fn pushes_are_announced_by_attempt_newest_first() {
         &store,
         &cfg.id,
         &pushed,
+        "/srv/y.git",
         "commit2",
         [(".zshrc", Some(&zshrc2), true)],
     )
@@ -346,6 +349,7 @@ fn pushes_are_announced_by_attempt_newest_first() {
         &store,
         &cfg.id,
         &pushed[..1],
+        "/srv/y.git",
         "commit3",
         [("new", Some(&gone), false)],
     )
@@ -359,6 +363,7 @@ fn pushes_are_announced_by_attempt_newest_first() {
         "a merge's input stays one"
     );
     assert!(pushed[0].merge_inputs.is_empty());
+    assert_eq!(pushed[1].url, "/srv/y.git");
 
     let settled = records::Outcome {
         settled: true,
