@@ -125,6 +125,8 @@ const REGRESSION_SEEDS: &[u64] = &[
     100534, 701853, 502372,  // The soak of 2026-12-01, third session.
     1701075, // The soak of 2026-12-01, fourth session.
     2100657, 2101171,
+    // The `undone` invariant run on the engine before the commit-tagged pushes (6a2895a).
+    5300247,
 ];
 
 /// Shrunk failing histories, replayed exactly: (what it found, history).
@@ -396,6 +398,13 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
         "m0=both/keep-both m1=both/keep-both | m0 create .zshrc; quiesce; m0 append .zshrc; \
          m0 crash-at sync::after-push; m0 sync; m1 sync; m1 restore .zshrc #1; m1 sync; \
          m0 sync",
+    ),
+    (
+        "seed 5300247 on 6a2895a, the first random case `undone` found: a push killed before \
+         its record, then a push machine's own symlink; the next sync read the older base and \
+         pushed its symlink back over the push machine's",
+        "m0=both/local/watched m1=push/keep-both | m0 crash-at sync::after-push; \
+         m0 symlink .ssh/config; m0 sync --allow-mass-delete; m1 symlink .ssh/config; m1 sync",
     ),
 ];
 
