@@ -366,3 +366,213 @@ fn a_put_back_after_a_merge_not_written_home_is_taken() {
         "the put-back was merged with again: {ev:?}"
     );
 }
+
+/// A merge is pushed, then the sync is cancelled before writing it home (the daemon stops).
+/// The next sync takes the merge; what the merge started from stays in this machine's
+/// history (found by a review: after a cancel nothing kept it).
+#[test]
+fn a_merge_input_is_kept_after_a_cancel_before_the_write() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    let l1 = "ONE\ntwo\nthree\nfour\nfive\n";
+    a.write(".zshrc", l1);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let opts = dotsync_engine::SyncOptions {
+        cancel: Some(cancel.clone()),
+        ..Default::default()
+    };
+    let r = a.engine.sync(&a.cfg, &opts, &mut |e| {
+        if let dotsync_engine::SyncEvent::Progress { phase, .. } = e
+            && *phase == dotsync_engine::Phase::Push
+        {
+            cancel.store(true, Ordering::SeqCst);
+        }
+    });
+    assert!(
+        matches!(r, Err(dotsync_engine::SyncError::Cancelled)),
+        "{r:?}"
+    );
+    let merged = "ONE\ntwo\nthree\nfour\nFIVE\n";
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, merged, "the merge was pushed");
+    assert_eq!(a.read(".zshrc"), l1, "and not written home");
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    assert_eq!(a.read(".zshrc"), merged);
+    let merged_from = blob_of(l1);
+    assert!(
+        history_blobs(&a, ".zshrc").contains(&Some(merged_from)),
+        "what the merge started from is in no history: {:?}",
+        history_blobs(&a, ".zshrc")
+    );
+}
+
+/// The laptop deletes a file and its sync dies before the push leaves; the person puts the
+/// file back as it was; the desktop deletes it. The deletion that never reached the remote
+/// is not the laptop's own there: the desktop's deletion is taken, not undone (found by a
+/// review).
+#[test]
+fn an_unlanded_deletion_does_not_resurrect_over_a_deletion_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.write(".config/nvim/init.lua", "x\n");
+    a.sync();
+    b.sync();
+    std::fs::remove_file(a.home.join(".zshrc")).unwrap();
+    die_at(&a, "sync::after-commit");
+    let a = a.restart();
+    // Put back exactly as it was (the base).
+    a.write(".zshrc", FIVE);
+    std::fs::remove_file(b.home.join(".zshrc")).unwrap();
+    b.sync();
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    let tree = git(
+        &remote_dir(dir.path()),
+        &["ls-tree", "-r", "--name-only", "main"],
+    );
+    assert!(
+        !tree.lines().any(|l| l == ".zshrc"),
+        "the desktop's deletion was undone: {:?}",
+        actions(&ev)
+    );
+}
+
+/// The killed merge of an encrypted file and of a settings file merged by key: the put-back
+/// elsewhere is taken, the merge input kept (in plaintext, in a kept ref only), and the
+/// remote never holds the plaintext.
+#[test]
+fn killed_merges_of_secret_and_key_merged_files_take_a_put_back() {
+    for (path, base, theirs, ours, merged) in [
+        (
+            ".ssh/config",
+            FIVE,
+            "one\ntwo\nthree\nfour\nFIVE\n",
+            "ONE\ntwo\nthree\nfour\nfive\n",
+            "ONE\ntwo\nthree\nfour\nFIVE\n",
+        ),
+        (
+            ".config/nvim/settings.json",
+            "{\n  \"a\": 1,\n  \"b\": 2\n}\n",
+            "{\n  \"a\": 1,\n  \"b\": 3\n}\n",
+            "{\n  \"a\": 5,\n  \"b\": 2\n}\n",
+            "{\n  \"a\": 5,\n  \"b\": 3\n}\n",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = bare(dir.path());
+        let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.config/nvim", "~/.ssh"],
+            "encrypt": [".ssh/**"], "structured_merge": true});
+        let a = machine(dir.path(), "laptop", &remote, cfg.clone());
+        let b = machine(dir.path(), "desktop", &remote, cfg);
+        a.engine.key_init().unwrap();
+        let exported = a.engine.key_export("pass phrase").unwrap();
+        b.engine.key_import(&exported, "pass phrase").unwrap();
+        a.write(path, base);
+        a.sync();
+        b.sync();
+        b.write(path, theirs);
+        b.sync();
+        a.write(path, ours);
+        die_at(&a, "sync::after-push");
+        let a = a.restart();
+        b.sync();
+        assert_eq!(b.read(path), merged, "{path}");
+        b.write(path, theirs);
+        b.sync();
+        let (s, ev) = a.sync();
+        assert_eq!(s.conflicts, 0, "{path}: {ev:?}");
+        b.sync();
+        assert_eq!(a.read(path), theirs, "{path}: {ev:?}");
+        assert_eq!(b.read(path), theirs, "{path}");
+        assert!(
+            history_blobs(&a, path).contains(&Some(blob_of(ours))),
+            "{path}: {:?}",
+            history_blobs(&a, path)
+        );
+        if path.starts_with(".ssh") {
+            let all = git(&remote_dir(dir.path()), &["rev-list", "--objects", "--all"]);
+            assert!(!all.contains(&blob_of(ours)), "plaintext on the remote");
+        }
+    }
+}
+
+/// The laptop's push lands unrecorded (killed); its next sync pulls the desktop's edit on top
+/// and is killed before its record too; the desktop takes its edit back out. The laptop's
+/// home holds exactly what it pulled, which is newer than its push: the undo is taken, not
+/// pushed over (found by a review: the push's rule came first).
+#[test]
+fn a_pull_killed_after_an_unrecorded_push_is_not_pushed_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    let six = "one\ntwo\nthree\nfour\nfive\nsix\n";
+    a.write(".zshrc", six);
+    die_at(&a, "sync::after-push");
+    let a = a.restart();
+    b.sync();
+    let seven = "one\ntwo\nthree\nfour\nfive\nsix\nseven\n";
+    b.write(".zshrc", seven);
+    b.sync();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    assert_eq!(a.read(".zshrc"), seven, "the pull was written");
+    // The desktop takes its line back out: the file is the laptop's pushed version again.
+    b.write(".zshrc", six);
+    b.sync();
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(
+        tip,
+        six,
+        "the desktop's undo was pushed over: {:?}",
+        actions(&ev)
+    );
+    assert_eq!(a.read(".zshrc"), six);
+}
+
+/// The same with a deletion: the laptop's deletion lands unrecorded, its next sync pulls the
+/// file the desktop put back and is killed before its record, the desktop deletes the file
+/// again. The pulled file is not new here: the deletion is taken.
+#[test]
+fn a_pull_killed_after_an_unrecorded_deletion_is_not_pushed_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.write(".config/nvim/init.lua", "x\n");
+    a.sync();
+    b.sync();
+    std::fs::remove_file(a.home.join(".zshrc")).unwrap();
+    die_at(&a, "sync::after-push");
+    let a = a.restart();
+    b.sync();
+    b.write(".zshrc", "back\n");
+    b.sync();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    assert_eq!(a.read(".zshrc"), "back\n", "the pull was written");
+    std::fs::remove_file(b.home.join(".zshrc")).unwrap();
+    b.sync();
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    let tree = git(
+        &remote_dir(dir.path()),
+        &["ls-tree", "-r", "--name-only", "main"],
+    );
+    assert!(
+        !tree.lines().any(|l| l == ".zshrc"),
+        "the desktop's deletion was undone: {:?}",
+        actions(&ev)
+    );
+}

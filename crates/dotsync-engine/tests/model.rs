@@ -406,6 +406,15 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
         "m0=both/local/watched m1=push/keep-both | m0 crash-at sync::after-push; \
          m0 symlink .ssh/config; m0 sync --allow-mass-delete; m1 symlink .ssh/config; m1 sync",
     ),
+    (
+        "found by a review: a push killed before its record, then a pull killed before its \
+         record; the other machine takes its edit back out. \"The remote's history holds this \
+         machine's push\" won over \"the home holds what this machine pulled\", and the \
+         pulled version was pushed over the undo (undone)",
+        "m0=both/keep-both m1=both/keep-both | m0 create .zshrc; quiesce; m0 append .zshrc; \
+         m0 crash-at sync::after-push; m0 sync; m1 sync; m1 append .zshrc; m1 sync; \
+         m0 crash-at sync::before-record; m0 sync; m1 restore .zshrc #1; m1 sync; m0 sync",
+    ),
 ];
 
 /// Random cases per run by default: well under a minute in a debug build on two cores.

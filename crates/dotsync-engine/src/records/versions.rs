@@ -110,7 +110,8 @@ pub struct PushAttempt {
 /// the next sync finds this machine's own versions in the remote's history instead of
 /// conflicting with them. What earlier unrecorded pushes announced is replaced by `kept`
 /// (the caller's reading of them against the remote this push builds on). Each version comes
-/// with whether it is a merge's input.
+/// with whether it is a merge's input. A `pulled` row of a path this push carries goes: the
+/// push knows the home better.
 pub fn put_pushed<'a>(
     store: &Store,
     config_id: &str,
@@ -169,6 +170,13 @@ pub fn put_pushed<'a>(
         }
         for (path, v, input) in versions {
             insert(tx, (attempt, url, commit), path, v, input)?;
+            // What an earlier killed sync wrote into the home is older news than this push.
+            exec(
+                tx,
+                "DELETE FROM pulled WHERE config_id = ?1 AND path = ?2",
+                params![config_id, path],
+            )
+            .map_err(sql(store))?;
         }
         Ok(())
     })

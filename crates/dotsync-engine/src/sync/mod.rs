@@ -502,26 +502,15 @@ impl Engine {
 
             // What a merge pushed by a sync that died before writing it here started from:
             // in no history yet, and about to be replaced by the remote's.
-            if !keep_home.is_empty() {
-                let names: Vec<String> = keep_home
-                    .iter()
-                    .map(|(p, _)| message::message_path(p))
-                    .collect();
-                self.keep_home(
-                    &repo,
-                    cfg,
-                    remote.tip.as_deref(),
-                    keep_home.into_iter(),
-                    &format!(
-                        "this machine's version of {} that a merge started from",
-                        names.join(", ")
-                    ),
-                    "A sync pushed the merge but stopped before writing it here; the next sync\n\
-                     takes the remote's version. This commit keeps the one the merge started\n\
-                     from, in this machine's history only.",
-                    true,
-                )?;
-            }
+            self.keep_versions(
+                &repo,
+                cfg,
+                remote.tip.as_deref(),
+                &keep_home,
+                "A sync pushed the merge but stopped before writing it here; this sync takes\n\
+                 the remote's version. This commit keeps the one the merge started from, in\n\
+                 this machine's history only.",
+            )?;
             // Versions a resolution replaced go into history with this push.
             let preserved_now =
                 self.preserve_queued(cfg, &repo, &remote, &queued_preserve, &mut preserve)?;
@@ -601,9 +590,11 @@ impl Engine {
             // from as base: the remote holds the merge, the home that file (or the person's
             // edit of it). A write that is skipped, fails or is cancelled leaves it so; one
             // that happens records the merge after it.
-            outcome
-                .bases
-                .extend(merged_from.into_iter().map(|(p, v)| (p, Some(v))));
+            outcome.bases.extend(
+                merged_from
+                    .iter()
+                    .map(|(p, v)| (p.clone(), Some(v.clone()))),
+            );
             outcome.bases.extend(settled_bases);
             outcome.preserved = preserved_now;
             outcome.settled = true;
@@ -666,7 +657,8 @@ impl Engine {
                 token: &token,
             };
             let home_untouched = home_changes.is_empty();
-            let failed = self.apply_changes(
+            let written_from = outcome.bases.len();
+            let applied = self.apply_changes(
                 cfg,
                 opts,
                 &repo,
@@ -675,7 +667,24 @@ impl Engine {
                 &target,
                 &mut outcome,
                 em,
+            );
+            // A merge this push carried that did not reach the home (the file changed
+            // meanwhile, the write failed, the sync was cancelled): what it started from is in
+            // no history, and the next sync takes the remote's version over it.
+            let unwritten: Vec<(String, Version)> = merged_from
+                .into_iter()
+                .filter(|(p, _)| !outcome.bases[written_from..].iter().any(|(q, _)| q == p))
+                .collect();
+            self.keep_versions(
+                &repo,
+                cfg,
+                new_tip.as_deref(),
+                &unwritten,
+                "This sync merged it and pushed the merge, but did not write the merge here;\n\
+                 the next sync takes the remote's version. This commit keeps the one the merge\n\
+                 started from, in this machine's history only.",
             )?;
+            let failed = applied?;
 
             // 6. Record. A sync with failures records no commit, so the next check runs a
             // full sync again instead of trusting "nothing moved".

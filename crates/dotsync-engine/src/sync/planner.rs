@@ -85,14 +85,17 @@ impl Planned {
 }
 
 /// This machine's pushes that were not recorded (killed between the push and the record, or
-/// rejected), as the plan reads them.
+/// rejected), as the plan reads them: per path, the newest of them that may have reached the
+/// remote decides.
 #[derive(Debug, Default)]
 pub(super) struct OwnPushes {
-    /// The version of each path the newest of them carried (`None`: a deletion).
-    latest: BTreeMap<String, Option<Version>>,
-    /// The version of each path the newest of them the remote's history holds carried: what
-    /// the remote had of this machine's last, whatever came after it.
+    /// The version (`None`: a deletion) of a push whose commit the remote's history holds:
+    /// what the remote had of this machine's last, whatever came after it.
     landed: BTreeMap<String, Option<Version>>,
+    /// The version of a push that cannot be placed in the remote's history (announced before
+    /// pushes carried their commit, or git could not tell): this machine's own only where the
+    /// remote holds exactly it.
+    unplaced: BTreeMap<String, Option<Version>>,
     /// The paths of `landed` whose version is the home's file a merge started from: the
     /// remote holds the merge, no history holds that version.
     landed_merge_inputs: BTreeSet<String>,
@@ -110,22 +113,28 @@ impl OwnPushes {
         let mut own = OwnPushes::default();
         let mut seen = BTreeSet::new();
         for a in attempts.iter().filter(|a| a.url.is_empty() || a.url == url) {
-            for (path, v) in &a.versions {
-                // What a merge started from was never on the remote by itself: the remote
-                // holding exactly it is someone else's doing (an edit taken back).
-                if seen.insert(path.clone()) && !a.merge_inputs.contains(path) {
-                    own.latest.insert(path.clone(), v.clone());
-                }
+            let placed = if a.commit.is_empty() {
+                None
+            } else {
+                in_history(repo, &a.commit, tip).ok()
+            };
+            // One that never reached the remote says nothing of it.
+            if placed == Some(false) {
+                continue;
             }
-            // Unknown (git failed) counts as not there: the recorded base stands.
-            if in_history(repo, &a.commit, tip).unwrap_or(false) {
-                for (path, v) in &a.versions {
-                    if !own.landed.contains_key(path) {
-                        own.landed.insert(path.clone(), v.clone());
-                        if a.merge_inputs.contains(path) {
-                            own.landed_merge_inputs.insert(path.clone());
-                        }
+            for (path, v) in &a.versions {
+                if !seen.insert(path.clone()) {
+                    continue;
+                }
+                if placed == Some(true) {
+                    own.landed.insert(path.clone(), v.clone());
+                    if a.merge_inputs.contains(path) {
+                        own.landed_merge_inputs.insert(path.clone());
                     }
+                } else if !a.merge_inputs.contains(path) {
+                    // What a merge started from was never on the remote by itself: the
+                    // remote holding exactly it is someone else's doing.
+                    own.unplaced.insert(path.clone(), v.clone());
                 }
             }
         }
@@ -226,29 +235,30 @@ impl Engine {
             }
             let key = path.to_string();
             let l = local_entry.map(|e| &e.version);
-            // A version this machine pushed but did not get to record (killed in between) is
-            // its own: when the remote holds exactly it, it is the base, not the other side.
-            // A version this machine wrote into its home but did not get to record: when the
-            // file holds exactly it, it is the base too.
+            // What a sync killed before its record left. A version it wrote into the home: when
+            // the file holds exactly it, it is the base (a `pulled` row is newer than any push
+            // of its file: a push forgets it). A version this machine pushed is its own: the
+            // base when the remote's history holds its commit, whatever came after it (an
+            // older base would show both sides changing it, and push it over another machine
+            // putting the file back); for a merge, the file it merged from, which its home may
+            // still hold. One that cannot be placed is the base where the remote holds exactly
+            // it; a deletion, where the remote has no file (a file here again is then new).
             let mut merge_input = false;
-            let b = match (pushed.latest.get(&key), r, pulled.get(&key), l) {
-                (Some(Some(pv)), Some(rv), _, _) if pv == rv => Some(rv),
-                // A deletion it pushed: the remote without the file is its own doing, not the
-                // other side's (a file there again at home is then new, never a conflict).
-                (Some(None), None, _, _) => None,
-                (_, _, Some(wv), Some(lv)) if wv == lv => Some(lv),
-                // The remote moved on from a version this machine pushed: what came after is
-                // the other side's change, this machine's since is its own (an older base
-                // would show both sides changing what this machine pushed, and would push it
-                // over another machine putting the file back). For a merge it pushed, the
-                // base is the file it merged from, which its home may still hold.
-                _ => match pushed.landed.get(&key) {
-                    Some(v) => {
-                        merge_input = pushed.landed_merge_inputs.contains(&key);
-                        v.as_ref()
-                    }
-                    None => base,
-                },
+            let b = match (
+                pulled.get(&key),
+                l,
+                pushed.landed.get(&key),
+                pushed.unplaced.get(&key),
+                r,
+            ) {
+                (Some(wv), Some(lv), _, _, _) if wv == lv => Some(lv),
+                (_, _, Some(v), _, _) => {
+                    merge_input = pushed.landed_merge_inputs.contains(&key);
+                    v.as_ref()
+                }
+                (_, _, _, Some(Some(pv)), Some(rv)) if pv == rv => Some(rv),
+                (_, _, _, Some(None), None) => None,
+                _ => base,
             };
             // The recorded base is behind: whatever is decided, it must be brought forward.
             let stale_base = b != base;

@@ -435,53 +435,82 @@ impl Engine {
         tip: &str,
         local: &BTreeMap<RepoPath, LocalEntry>,
     ) -> Result<(), SyncError> {
-        let files = local
-            .iter()
-            .map(|(p, e)| (p.to_string(), e.version.clone()));
-        self.keep_home(
+        let mut changes = Vec::new();
+        for (path, e) in local {
+            let Ok(bytes) = crate::scan::read_synced(&path.under(&self.home), e.version.kind)
+            else {
+                continue;
+            };
+            let oid = repo.write_blob(&bytes)?;
+            changes.push((
+                path.to_string(),
+                Some((git_mode(e.version.kind, e.version.mode), oid)),
+            ));
+        }
+        self.keep_tree(
             repo,
             cfg,
             Some(tip),
-            files,
+            &changes,
             "this machine's files before taking the remote's",
             "The remote's branch had been moved back; these versions are kept in this\n\
              machine's history only.",
-            false,
         )
     }
 
-    /// Commits versions of this machine's files, read from the home, on top of `tip` to a kept
-    /// ref (this machine's history only, never pushed). With `exact`, a file that no longer
-    /// holds its version is left out; otherwise whatever it holds is kept.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn keep_home(
+    /// Keeps versions whose blobs are in `repo` (what a merge started from) in a kept ref on
+    /// top of `tip`, named in the commit's title after `what`.
+    pub(super) fn keep_versions(
         &self,
         repo: &Repo,
         cfg: &SyncConfig,
         tip: Option<&str>,
-        files: impl Iterator<Item = (String, Version)>,
-        title: &str,
+        versions: &[(String, Version)],
         why: &str,
-        exact: bool,
     ) -> Result<(), SyncError> {
         let mut changes = Vec::new();
-        for (path, v) in files {
-            let Ok(rp) = RepoPath::parse(&path) else {
-                continue;
-            };
-            let Ok(bytes) = crate::scan::read_synced(&rp.under(&self.home), v.kind) else {
-                continue;
-            };
-            let oid = repo.write_blob(&bytes)?;
-            if exact && oid != v.blob {
+        for (path, v) in versions {
+            if !repo.has_object(&v.blob) {
+                tracing::warn!(config = %cfg.name, "the version of {path} a merge started from ({}) is not in the repository; it cannot be kept", v.blob);
                 continue;
             }
-            changes.push((path, Some((git_mode(v.kind, v.mode), oid))));
+            changes.push((
+                path.clone(),
+                Some((git_mode(v.kind, v.mode), v.blob.clone())),
+            ));
         }
+        let names: Vec<String> = changes
+            .iter()
+            .map(|(p, _)| super::message::message_path(p))
+            .collect();
+        self.keep_tree(
+            repo,
+            cfg,
+            tip,
+            &changes,
+            &format!(
+                "this machine's version of {} that a merge started from",
+                names.join(", ")
+            ),
+            why,
+        )
+    }
+
+    /// Commits `changes` (path, mode and blob, all in `repo`) on top of `tip` to a kept ref:
+    /// this machine's history only, never pushed.
+    pub(super) fn keep_tree(
+        &self,
+        repo: &Repo,
+        cfg: &SyncConfig,
+        tip: Option<&str>,
+        changes: &[(String, Option<(u32, String)>)],
+        title: &str,
+        why: &str,
+    ) -> Result<(), SyncError> {
         if changes.is_empty() {
             return Ok(());
         }
-        let tree = repo.build_tree(tip, &changes)?;
+        let tree = repo.build_tree(tip, changes)?;
         repo.finish_pack()?;
         let machine = &self.machine;
         let msg = format!("{machine}: {title}\n\n{why}\n\nDotsync-Machine: {machine}\n");
