@@ -576,3 +576,59 @@ fn a_pull_killed_after_an_unrecorded_deletion_is_not_pushed_back() {
         actions(&ev)
     );
 }
+
+/// A merge is pushed and the sync cancelled before writing it home, and keeping what the
+/// merge started from fails (a file in the way of the kept ref). Nothing is recorded then:
+/// the next sync still knows the merge's input as its own, keeps it, and takes the merge
+/// (found by a review: the cancel recorded first, and the input was in no history).
+#[test]
+fn a_merge_input_survives_a_keep_that_fails_after_a_cancel() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    let l1 = "ONE\ntwo\nthree\nfour\nfive\n";
+    a.write(".zshrc", l1);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let opts = dotsync_engine::SyncOptions {
+        cancel: Some(cancel.clone()),
+        ..Default::default()
+    };
+    let repos = a.home.join(".dotsync/state/repos");
+    let blocked: Vec<std::path::PathBuf> = std::fs::read_dir(&repos)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("refs/dotsync/kept/cfg_00000000000000aa"))
+        .collect();
+    let r = a.engine.sync(&a.cfg, &opts, &mut |e| {
+        if let dotsync_engine::SyncEvent::Progress { phase, .. } = e
+            && *phase == dotsync_engine::Phase::Push
+        {
+            cancel.store(true, Ordering::SeqCst);
+            for p in &blocked {
+                assert!(!p.exists(), "no kept refs yet: {p:?}");
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, "in the way\n").unwrap();
+            }
+        }
+    });
+    assert!(r.is_err(), "{r:?}");
+    for p in &blocked {
+        std::fs::remove_file(p).unwrap();
+    }
+    let merged = "ONE\ntwo\nthree\nfour\nFIVE\n";
+    assert_eq!(a.read(".zshrc"), l1, "not written home");
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    assert_eq!(a.read(".zshrc"), merged);
+    assert!(
+        history_blobs(&a, ".zshrc").contains(&Some(blob_of(l1))),
+        "what the merge started from is in no history: {:?}",
+        history_blobs(&a, ".zshrc")
+    );
+}

@@ -4,14 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use dotsync_core::SyncConfig;
 use dotsync_core::paths::RepoPath;
 use dotsync_core::plan::Version;
 
 use super::Emitter;
 use crate::apply::{ApplyError, Staged, Target};
 use crate::git::Repo;
-use crate::records::{self, Outcome};
+use crate::records::Outcome;
 use crate::scan::LocalEntry;
 use crate::{Engine, FileAction, SyncError, SyncOptions};
 
@@ -34,6 +33,15 @@ pub(super) enum HomeChange {
     },
 }
 
+/// How applying the home's changes ended.
+pub(super) enum Applied {
+    /// Every change was tried; `failed`: some file was skipped or failed (the home is then
+    /// behind the remote).
+    Done { failed: bool },
+    /// Cancelled between two files: what was applied is in the outcome, not yet recorded.
+    Cancelled,
+}
+
 /// A staged write, waiting for its rename.
 struct PendingWrite {
     path: RepoPath,
@@ -46,8 +54,7 @@ struct PendingWrite {
 
 impl Engine {
     /// Writes the remote's changes into the home, recording each file that made it in
-    /// `outcome`. Returns whether any file was skipped or failed (the home is then behind the
-    /// remote). A cancel between two files records what was applied and stops.
+    /// `outcome`. A cancel between two files stops there; the caller records what was applied.
     ///
     /// Removals come first (the caller sorted them so). Writes go in batches: each file's new
     /// bytes are staged in a temporary file beside it, one `syncfs` makes the batch durable,
@@ -57,7 +64,6 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn apply_changes(
         &self,
-        cfg: &SyncConfig,
         opts: &SyncOptions,
         repo: &Repo,
         scanned: &BTreeMap<RepoPath, LocalEntry>,
@@ -65,7 +71,7 @@ impl Engine {
         target: &Target<'_>,
         outcome: &mut Outcome,
         em: &mut Emitter<'_>,
-    ) -> Result<bool, SyncError> {
+    ) -> Result<Applied, SyncError> {
         const BATCH: usize = 256;
         let writes = home_changes
             .iter()
@@ -99,13 +105,12 @@ impl Engine {
             if let Some(c) = &opts.cancel
                 && c.load(Ordering::SeqCst)
             {
-                // What is applied so far is recorded; the rest comes next time.
+                // What is applied so far is recorded (by the caller); the rest comes next time.
                 for (staged, _) in pending {
                     staged.abandon();
                 }
                 outcome.failures = Some(em.failures.clone());
-                records::record(&self.store, &cfg.id, outcome)?;
-                return Err(SyncError::Cancelled);
+                return Ok(Applied::Cancelled);
             }
             if total > 20 && i % 100 == 0 {
                 em.progress(crate::Phase::Apply, i as u64, Some(total));
@@ -186,7 +191,7 @@ impl Engine {
         }
         failed |= self.commit_batch(target, &mut pending, batched, outcome, em);
         drop(blobs);
-        Ok(failed)
+        Ok(Applied::Done { failed })
     }
 
     /// Renames a batch of staged writes into place, after one flush of their bytes when they

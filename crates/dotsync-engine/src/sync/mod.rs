@@ -659,7 +659,6 @@ impl Engine {
             let home_untouched = home_changes.is_empty();
             let written_from = outcome.bases.len();
             let applied = self.apply_changes(
-                cfg,
                 opts,
                 &repo,
                 &scan.files,
@@ -667,7 +666,7 @@ impl Engine {
                 &target,
                 &mut outcome,
                 em,
-            );
+            )?;
             // A merge this push carried that did not reach the home (the file changed
             // meanwhile, the write failed, the sync was cancelled): what it started from is in
             // no history, and the next sync takes the remote's version over it.
@@ -684,7 +683,14 @@ impl Engine {
                  the next sync takes the remote's version. This commit keeps the one the merge\n\
                  started from, in this machine's history only.",
             )?;
-            let failed = applied?;
+            let failed = match applied {
+                home::Applied::Done { failed } => failed,
+                home::Applied::Cancelled => {
+                    // What is applied so far is recorded; the rest comes next time.
+                    records::record(&self.store, &cfg.id, &outcome)?;
+                    return Err(SyncError::Cancelled);
+                }
+            };
 
             // 6. Record. A sync with failures records no commit, so the next check runs a
             // full sync again instead of trusting "nothing moved".

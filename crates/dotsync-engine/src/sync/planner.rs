@@ -157,7 +157,8 @@ pub(super) fn landed_attempts(
     let mut seen = BTreeSet::new();
     let mut kept = Vec::new();
     for mut a in attempts {
-        if !a.url.is_empty() && a.url != url {
+        // Another remote's, or one announced before pushes carried their commit: as it is.
+        if (!a.url.is_empty() && a.url != url) || a.commit.is_empty() {
             kept.push(a);
             continue;
         }
