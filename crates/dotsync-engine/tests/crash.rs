@@ -632,3 +632,80 @@ fn a_merge_input_survives_a_keep_that_fails_after_a_cancel() {
         history_blobs(&a, ".zshrc")
     );
 }
+
+/// A cancel after a pulled file was written home and before a merge was, with the keep of the
+/// merge's input failing: nothing is recorded although the home was written. The next sync
+/// takes that as this machine's state (the `pulled` row), neither pushes the old version back
+/// nor conflicts; the merge input is kept; both machines converge.
+#[test]
+fn a_cancel_after_a_write_with_a_failed_keep_converges() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".config/nvim/a.lua", "a\n");
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".config/nvim/a.lua", "desktop a\n");
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    let l1 = "ONE\ntwo\nthree\nfour\nfive\n";
+    a.write(".zshrc", l1);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let opts = dotsync_engine::SyncOptions {
+        cancel: Some(cancel.clone()),
+        ..Default::default()
+    };
+    let repos = a.home.join(".dotsync/state/repos");
+    let blocked: Vec<std::path::PathBuf> = std::fs::read_dir(&repos)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("refs/dotsync/kept/cfg_00000000000000aa"))
+        .collect();
+    let r = a.engine.sync(&a.cfg, &opts, &mut |e| {
+        if let dotsync_engine::SyncEvent::File { path, action, .. } = e
+            && path == ".config/nvim/a.lua"
+            && *action == dotsync_engine::FileAction::Pulled
+        {
+            cancel.store(true, Ordering::SeqCst);
+            for p in &blocked {
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, "in the way\n").unwrap();
+            }
+        }
+    });
+    assert!(r.is_err(), "{r:?}");
+    assert!(
+        !matches!(r, Err(dotsync_engine::SyncError::Cancelled)),
+        "the keep failed: {r:?}"
+    );
+    for p in &blocked {
+        std::fs::remove_file(p).unwrap();
+    }
+    assert_eq!(a.read(".config/nvim/a.lua"), "desktop a\n", "written home");
+    assert_eq!(a.read(".zshrc"), l1, "not written home");
+    let merged = "ONE\ntwo\nthree\nfour\nFIVE\n";
+    let a = a.restart();
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    assert!(
+        !actions(&ev).iter().any(|(p, _)| p == ".config/nvim/a.lua"),
+        "the unrecorded write is this machine's state: {:?}",
+        actions(&ev)
+    );
+    assert_eq!(a.read(".zshrc"), merged);
+    assert!(
+        history_blobs(&a, ".zshrc").contains(&Some(blob_of(l1))),
+        "what the merge started from is in no history: {:?}",
+        history_blobs(&a, ".zshrc")
+    );
+    b.sync();
+    assert_eq!(a.files(), b.files());
+    let leftovers: Vec<_> = a
+        .files()
+        .into_keys()
+        .filter(|k| k.contains(".dotsync-tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
