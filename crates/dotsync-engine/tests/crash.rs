@@ -709,3 +709,40 @@ fn a_cancel_after_a_write_with_a_failed_keep_converges() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// A push announced by a database from before pushes carried their commit (attempt 0, no
+/// commit, no remote) still counts where the remote holds exactly its version, after a later
+/// sync dies before its push leaves: the person's next edit is pushed, not taken for a
+/// conflict with the machine's own earlier version (found by a review: the new push dropped
+/// such rows as not in the remote's history).
+#[test]
+fn a_push_announced_before_commits_were_recorded_outlives_a_later_push() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    a.write(".zshrc", "one\ntwo\nTHREE\nfour\nfive\n");
+    die_at(&a, "sync::after-push");
+    let a = a.restart();
+    // As a database from before migration 5 would hold it.
+    let db = rusqlite::Connection::open(a.home.join(".dotsync/state/dotsync.db")).unwrap();
+    let moved = db
+        .execute(
+            "UPDATE pushed SET attempt = 0, commit_id = '', url = ''",
+            [],
+        )
+        .unwrap();
+    assert_eq!(moved, 1);
+    drop(db);
+    a.write(".config/nvim/init.lua", "new\n");
+    die_at(&a, "sync::after-commit");
+    let a = a.restart();
+    // Next to the pushed line three: against the version before it, both sides changed it.
+    a.write(".zshrc", "one\nTWO\nTHREE\nfour\nfive\n");
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{ev:?}");
+    b.sync();
+    assert_eq!(b.read(".zshrc"), "one\nTWO\nTHREE\nfour\nfive\n");
+    assert_eq!(b.read(".config/nvim/init.lua"), "new\n");
+}
