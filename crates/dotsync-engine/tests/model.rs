@@ -126,7 +126,8 @@ const REGRESSION_SEEDS: &[u64] = &[
     1701075, // The soak of 2026-12-01, fourth session.
     2100657, 2101171,
     // The `undone` invariant run on the engine before the commit-tagged pushes (6a2895a).
-    5300247,
+    5300247, // The model's own mistake, in the check that came with it.
+    6300982,
 ];
 
 /// Shrunk failing histories, replayed exactly: (what it found, history).
@@ -405,6 +406,14 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
          pushed its symlink back over the push machine's",
         "m0=both/local/watched m1=push/keep-both | m0 crash-at sync::after-push; \
          m0 symlink .ssh/config; m0 sync --allow-mass-delete; m1 symlink .ssh/config; m1 sync",
+    ),
+    (
+        "seed 6300982, the model's mistake: after a sync killed before its push, the model took \
+         a chmod for delivered because the remote held the file's bytes (it compared no mode), \
+         then read the machine's own variant of the per-machine file as added back by its home \
+         path (resurrected)",
+        "m0=both/keep-both m1=both/keep-both | m1 change:4 .gitconfig; m1 sync; \
+         m1 crash-at sync::after-commit; m1 chmod:755 .gitconfig",
     ),
     (
         "found by a review: a push killed before its record, then a pull killed before its \
@@ -2614,7 +2623,9 @@ impl World {
                 // it back undoes that deletion. Its own files go out again only when it joins
                 // (a switch, a rewritten remote, a settled rewind, a widened config), and a push
                 // machine's files always win.
-                let added = new.is_some() && !tip_before_files.contains(p);
+                // By the path on the remote: a machine's variant of a per-machine file is its
+                // own entry there.
+                let added = new.is_some() && !tip_before_files.contains(raw);
                 let own_again = m.rejoined
                     || m.widened
                     || rewind.is_some()
@@ -2789,15 +2800,15 @@ impl World {
         // A killed sync that put the person's version of a file on the remote delivered the
         // edit: from then on the file is the remote's again, unless the person touches it.
         let delivered: BTreeSet<String> = if crashed && direction != Direction::Pull {
-            let mut tip: BTreeMap<&str, (EKind, String)> = BTreeMap::new();
+            let mut tip: BTreeMap<&str, (EKind, String, u32)> = BTreeMap::new();
             let files = self.tip_files(r);
             // A machine's own variant of a per-machine file stands for it over the shared one.
             for variant in [false, true] {
-                for (raw, (kind, blob, _)) in &files {
+                for (raw, (kind, blob, mode)) in &files {
                     if raw.contains(dotsync_core::paths::MACHINE_MARK) == variant
                         && let Some(p) = as_seen_by(raw, &name)
                     {
-                        tip.insert(p, (*kind, blob.clone()));
+                        tip.insert(p, (*kind, blob.clone(), *mode));
                     }
                 }
             }
@@ -2805,9 +2816,10 @@ impl World {
                 .dirty
                 .iter()
                 .filter(|p| {
+                    // Kind, bytes and mode: a chmod is an edit too (seed 6300982).
                     post.files.get(p.as_str()).is_some_and(|e| {
                         tip.get(p.as_str())
-                            .is_some_and(|(k, b)| *k == e.kind && *b == e.blob)
+                            .is_some_and(|(k, b, m)| *k == e.kind && *b == e.blob && *m == e.mode)
                     })
                 })
                 .cloned()
