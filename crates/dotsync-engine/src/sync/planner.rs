@@ -112,21 +112,18 @@ impl OwnPushes {
     ) -> OwnPushes {
         let mut own = OwnPushes::default();
         let mut seen = BTreeSet::new();
-        for a in attempts.iter().filter(|a| a.url.is_empty() || a.url == url) {
-            let placed = if a.commit.is_empty() {
-                None
-            } else {
-                in_history(repo, &a.commit, tip).ok()
+        for a in attempts {
+            let placed = match placement(repo, a, url, tip) {
+                // One to another remote, or one that never reached this one, says nothing.
+                Placement::Elsewhere | Placement::NeverLanded => continue,
+                Placement::Landed => true,
+                Placement::Unplaced => false,
             };
-            // One that never reached the remote says nothing of it.
-            if placed == Some(false) {
-                continue;
-            }
             for (path, v) in &a.versions {
                 if !seen.insert(path.clone()) {
                     continue;
                 }
-                if placed == Some(true) {
+                if placed {
                     own.landed.insert(path.clone(), v.clone());
                     if a.merge_inputs.contains(path) {
                         own.landed_merge_inputs.insert(path.clone());
@@ -157,21 +154,14 @@ pub(super) fn landed_attempts(
     let mut seen = BTreeSet::new();
     let mut kept = Vec::new();
     for mut a in attempts {
-        // Another remote's, or one announced before pushes carried their commit: as it is.
-        if (!a.url.is_empty() && a.url != url) || a.commit.is_empty() {
-            kept.push(a);
-            continue;
-        }
-        match in_history(repo, &a.commit, tip) {
-            Ok(false) => continue,
-            Ok(true) => {
+        match placement(repo, &a, url, tip) {
+            Placement::NeverLanded => continue,
+            Placement::Landed => {
                 a.versions.retain(|path, _| seen.insert(path.clone()));
                 a.merge_inputs.retain(|path| a.versions.contains_key(path));
             }
-            Err(e) => tracing::warn!(
-                commit = %a.commit,
-                "could not tell whether an unrecorded push reached the remote: {e}"
-            ),
+            // Another remote's, or one that cannot be placed: as it is.
+            Placement::Elsewhere | Placement::Unplaced => {}
         }
         if !a.versions.is_empty() {
             kept.push(a);
@@ -180,19 +170,47 @@ pub(super) fn landed_attempts(
     kept
 }
 
-/// Whether `commit` is in the history of the remote's `tip`. A commit this repository does not
-/// have (one made for another remote, or none recorded) is in none.
-fn in_history(repo: &Repo, commit: &str, tip: Option<&str>) -> Result<bool, SyncError> {
+/// Where an unrecorded push stands against the remote at `url` and its `tip`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// Pushed to another remote.
+    Elsewhere,
+    /// Its commit is in the remote's history.
+    Landed,
+    /// Its commit is not (never pushed, rejected, or taken back since; or made in another
+    /// remote's repository).
+    NeverLanded,
+    /// Announced before pushes carried their commit, or git could not tell.
+    Unplaced,
+}
+
+fn placement(repo: &Repo, a: &PushAttempt, url: &str, tip: Option<&str>) -> Placement {
+    if !a.url.is_empty() && a.url != url {
+        return Placement::Elsewhere;
+    }
+    if a.commit.is_empty() {
+        return Placement::Unplaced;
+    }
     let Some(tip) = tip else {
-        return Ok(false);
+        return Placement::NeverLanded;
     };
-    if commit == tip {
-        return Ok(true);
+    if a.commit == tip {
+        return Placement::Landed;
     }
-    if commit.is_empty() || !repo.has_object(commit) {
-        return Ok(false);
+    if !repo.has_object(&a.commit) {
+        return Placement::NeverLanded;
     }
-    repo.is_ancestor(commit, tip)
+    match repo.is_ancestor(&a.commit, tip) {
+        Ok(true) => Placement::Landed,
+        Ok(false) => Placement::NeverLanded,
+        Err(e) => {
+            tracing::warn!(
+                commit = %a.commit,
+                "could not tell whether an unrecorded push reached the remote: {e}"
+            );
+            Placement::Unplaced
+        }
+    }
 }
 
 impl Engine {

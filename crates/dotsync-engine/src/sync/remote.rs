@@ -459,7 +459,7 @@ impl Engine {
     }
 
     /// Keeps versions whose blobs are in `repo` (what a merge started from) in a kept ref on
-    /// top of `tip`, named in the commit's title after `what`.
+    /// top of `tip`; `why` is the commit message's body.
     pub(super) fn keep_versions(
         &self,
         repo: &Repo,
