@@ -127,11 +127,31 @@ const REGRESSION_SEEDS: &[u64] = &[
     2100657, 2101171,
     // The `undone` invariant run on the engine before the commit-tagged pushes (6a2895a).
     5300247, // The model's own mistake, in the check that came with it.
-    6300982,
+    6300982, // The sixth session's first soak, on the engine of stop 22 (90cf6b7).
+    6700973, 6701063,
 ];
 
 /// Shrunk failing histories, replayed exactly: (what it found, history).
 const REGRESSION_HISTORIES: &[(&str, &str)] = &[
+    (
+        "seed 6700973 on 90cf6b7: a pull machine's sync killed after it removed a file the \
+         remote had deleted; removals were not announced in `pulled`, so the next sync read the \
+         missing file as the person's deletion and held it for ever against the remote's new \
+         version (divergence)",
+        "m0=both/keep-both m1=push/keep-both/watched m2=pull/local/watched | \
+         m1 rewrite .config/nvim/init.lua; m1 sync --allow-mass-delete; \
+         m1 crash-at sync::after-commit; m2 sync; m0 sync; m2 crash-at sync::before-record; \
+         m0 delete .config/nvim/init.lua; m1 change:4 .config/nvim/init.lua",
+    ),
+    (
+        "seed 6701063 on 90cf6b7: a sync killed before its record pushed a merge and wrote it \
+         home; the remote was then rewound past the merge (not past the synced commit). The \
+         `pulled` row of the merge made it the base, and the next sync pulled the other \
+         machine's version over it: this machine's edit was in no history (lost-edit)",
+        "m0=both/keep-both/watched m1=both/keep-both m2=both/keep-both | m2 create .ssh/config; \
+         quiesce; m0 crash-at sync::before-record; m0+m1 apart-lines .ssh/config; \
+         m1 sync --allow-mass-delete; m0 sync --allow-mass-delete; remote rewind #3",
+    ),
     (
         "on_conflict = remote, a joining machine: machines hold different bytes, all quiet",
         "m0=both/keep-both m1=both/remote | m0 create .zshrc; m0 sync; m1 create .zshrc",

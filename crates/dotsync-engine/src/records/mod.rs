@@ -28,7 +28,8 @@ pub use sync_state::{
 };
 pub use tokens::{add_apply_token, apply_tokens, clear_apply_tokens, remove_apply_token};
 pub use versions::{
-    PushAttempt, Versions, count_bases, has_base, load, load_bases, load_pushed, put, put_pushed,
+    PushAttempt, count_bases, forget_pulled, has_base, load_bases, load_preserve, load_pulled,
+    load_pushed, put_pulled, put_pushed,
 };
 
 fn kind_str(k: Kind) -> &'static str {

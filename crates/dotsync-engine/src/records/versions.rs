@@ -87,8 +87,26 @@ pub(super) fn put_versions(
     Ok(())
 }
 
-/// The `kind` of a `pushed` row that announces a deletion: the push removes the file.
+/// The `kind` of a `pushed` or `pulled` row that announces a deletion: the sync removes the
+/// file.
 const DELETED: &str = "deleted";
+
+/// The columns of a `pushed` or `pulled` row for a version, a deletion as `None`.
+fn row_of(v: Option<&Version>) -> (&'static str, &str, u32) {
+    match v {
+        Some(v) => (kind_str(v.kind), v.blob.as_str(), v.mode),
+        None => (DELETED, "", 0),
+    }
+}
+
+/// The version a `pushed` or `pulled` row announces, a deletion as `None`.
+fn version_of(kind: &str, blob: String, mode: u32) -> Option<Version> {
+    (kind != DELETED).then(|| Version {
+        kind: parse_kind(kind),
+        blob,
+        mode,
+    })
+}
 
 /// A push that was not recorded: the commit it carried and the versions it announced as this
 /// machine's own, deletions as `None`. Announced by a database from before commits were
@@ -125,10 +143,7 @@ pub fn put_pushed<'a>(
                   path: &str,
                   v: Option<&Version>,
                   merge_input: bool| {
-        let (kind, blob, mode) = match v {
-            Some(v) => (kind_str(v.kind), v.blob.as_str(), v.mode),
-            None => (DELETED, "", 0),
-        };
+        let (kind, blob, mode) = row_of(v);
         exec(
             tx,
             "INSERT OR REPLACE INTO pushed
@@ -193,16 +208,7 @@ pub fn load_pushed(store: &Store, config_id: &str) -> Result<Vec<PushAttempt>, S
             .map_err(sql(store))?;
         let rows = stmt
             .query_map(params![config_id], |r| {
-                let kind = r.get::<_, String>(3)?;
-                let version = if kind == DELETED {
-                    None
-                } else {
-                    Some(Version {
-                        kind: parse_kind(&kind),
-                        blob: r.get(4)?,
-                        mode: r.get(5)?,
-                    })
-                };
+                let version = version_of(&r.get::<_, String>(3)?, r.get(4)?, r.get(5)?);
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
@@ -235,38 +241,79 @@ pub fn load_pushed(store: &Store, config_id: &str) -> Result<Vec<PushAttempt>, S
     })
 }
 
-/// The tables that hold versions by path besides the bases and `pushed`.
-#[derive(Debug, Clone, Copy)]
-pub enum Versions {
-    /// Versions a sync is about to write into the home, recorded before the writes.
-    Pulled,
-    /// This machine's versions a resolution replaced, committed to history by the next push.
-    Preserve,
-}
-
-impl Versions {
-    fn table(self) -> &'static str {
-        match self {
-            Versions::Pulled => "pulled",
-            Versions::Preserve => "preserve",
-        }
-    }
-}
-
-pub fn load(
+/// The versions a sync is about to leave in the home, recorded before the writes and removals
+/// (deletions as `None`): after a kill between them and the record, a file that holds such a
+/// version is known to be the remote's, not this machine's new file, and a file such a sync
+/// removed is known to be the remote's deletion, not the person's.
+pub fn load_pulled(
     store: &Store,
-    which: Versions,
+    config_id: &str,
+) -> Result<BTreeMap<String, Option<Version>>, StoreError> {
+    store.with_conn(|conn| {
+        let mut stmt = conn
+            .prepare_cached("SELECT path, kind, blob, mode FROM pulled WHERE config_id = ?1")
+            .map_err(sql(store))?;
+        let rows = stmt
+            .query_map(params![config_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    version_of(&r.get::<_, String>(1)?, r.get(2)?, r.get(3)?),
+                ))
+            })
+            .map_err(sql(store))?;
+        rows.collect::<Result<_, _>>().map_err(sql(store))
+    })
+}
+
+/// Records what a sync is about to leave in the home (see [`load_pulled`]), in one
+/// transaction.
+pub fn put_pulled(
+    store: &Store,
+    config_id: &str,
+    versions: &[(String, Option<Version>)],
+) -> Result<(), StoreError> {
+    store.transaction(|tx| {
+        for (path, v) in versions {
+            let (kind, blob, mode) = row_of(v.as_ref());
+            exec(
+                tx,
+                "INSERT INTO pulled (config_id, path, kind, blob, mode) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (config_id, path) DO UPDATE SET kind = ?3, blob = ?4, mode = ?5",
+                params![config_id, path, kind, blob, mode],
+            )
+            .map_err(sql(store))?;
+        }
+        Ok(())
+    })
+}
+
+/// Forgets the `pulled` rows of `paths`: what they announce is not the remote's.
+pub fn forget_pulled<'a>(
+    store: &Store,
+    config_id: &str,
+    paths: impl IntoIterator<Item = &'a String>,
+) -> Result<(), StoreError> {
+    let mut paths = paths.into_iter().peekable();
+    if paths.peek().is_none() {
+        return Ok(());
+    }
+    store.transaction(|tx| {
+        for path in paths {
+            exec(
+                tx,
+                "DELETE FROM pulled WHERE config_id = ?1 AND path = ?2",
+                params![config_id, path],
+            )
+            .map_err(sql(store))?;
+        }
+        Ok(())
+    })
+}
+
+/// This machine's versions a resolution replaced, to be committed to history by the next push.
+pub fn load_preserve(
+    store: &Store,
     config_id: &str,
 ) -> Result<BTreeMap<String, Version>, StoreError> {
-    load_versions(store, which.table(), config_id)
-}
-
-/// Records versions (in one transaction, before what they announce happens).
-pub fn put(
-    store: &Store,
-    which: Versions,
-    config_id: &str,
-    versions: &[(String, Version)],
-) -> Result<(), StoreError> {
-    store.transaction(|tx| put_versions(tx, which.table(), config_id, versions).map_err(sql(store)))
+    load_versions(store, "preserve", config_id)
 }

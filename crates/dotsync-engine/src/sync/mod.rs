@@ -441,6 +441,11 @@ impl Engine {
                     &pulled
                 };
             let own_pushes = planner::OwnPushes::read(&repo, &pushed, url, remote.tip.as_deref());
+            // A merge a killed sync wrote home and whose push the remote no longer holds is
+            // this machine's edit: its `pulled` row goes before a new push forgets that push.
+            if !opts.dry_run {
+                records::forget_pulled(&self.store, &cfg.id, own_pushes.unlanded_merges())?;
+            }
             let planned = self.plan(
                 cfg,
                 &plan_opts,
@@ -622,7 +627,10 @@ impl Engine {
                 HomeChange::Write { .. } => (1, std::cmp::Reverse(String::new())),
             });
             let token = dotsync_state::random_hex(8);
-            let writing: Vec<(String, Version)> = home_changes
+            // What the home is about to hold, announced before the first write or removal: a
+            // removal too, or the next sync after a kill reads the missing file as the
+            // person's deletion (and a pull machine holds it for ever).
+            let writing: Vec<(String, Option<Version>)> = home_changes
                 .iter()
                 .filter_map(|c| match c {
                     // A pull-only merge keeps the remote's version as its base (this machine's
@@ -632,8 +640,9 @@ impl Engine {
                         version,
                         base: None,
                         ..
-                    } => Some((path.to_string(), version.clone())),
-                    HomeChange::Write { .. } | HomeChange::Remove { .. } => None,
+                    } => Some((path.to_string(), Some(version.clone()))),
+                    HomeChange::Remove { path, .. } => Some((path.to_string(), None)),
+                    HomeChange::Write { .. } => None,
                 })
                 .collect();
             // Every write goes through a temporary file named with the token, so the token is
@@ -646,7 +655,7 @@ impl Engine {
                 records::add_apply_token(&self.store, &cfg.id, &token)?;
             }
             if !writing.is_empty() {
-                records::put(&self.store, records::Versions::Pulled, &cfg.id, &writing)?;
+                records::put_pulled(&self.store, &cfg.id, &writing)?;
             }
             let dir_mode = |rel: &str| meta.dir_mode(rel);
             let target = Target {
@@ -775,8 +784,8 @@ impl Engine {
             }
         }
         let pushed = records::load_pushed(&self.store, &cfg.id)?;
-        let pulled = records::load(&self.store, records::Versions::Pulled, &cfg.id)?;
-        let queued_preserve = records::load(&self.store, records::Versions::Preserve, &cfg.id)?;
+        let pulled = records::load_pulled(&self.store, &cfg.id)?;
+        let queued_preserve = records::load_preserve(&self.store, &cfg.id)?;
         Ok(Records {
             bases,
             forgotten,
@@ -879,7 +888,8 @@ struct Records {
     joined_before_any_sync: bool,
     /// What the pushes that were not recorded carried, newest first.
     pushed: Vec<records::PushAttempt>,
-    pulled: BTreeMap<String, Version>,
+    /// What a sync killed before its record was leaving in the home, removals as `None`.
+    pulled: BTreeMap<String, Option<Version>>,
     queued_preserve: BTreeMap<String, Version>,
 }
 

@@ -99,9 +99,19 @@ pub(super) struct OwnPushes {
     /// The paths of `landed` whose version is the home's file a merge started from: the
     /// remote holds the merge, no history holds that version.
     landed_merge_inputs: BTreeSet<String>,
+    /// The paths whose newest push was a merge whose commit the remote's history does not
+    /// hold (never pushed, or taken back since): the merge its sync wrote into the home is this
+    /// machine's own, not the remote's, whatever a `pulled` row of it says.
+    unlanded_merges: BTreeSet<String>,
 }
 
 impl OwnPushes {
+    /// The paths whose `pulled` row, if any, is this machine's unlanded merge (see
+    /// `unlanded_merges`).
+    pub(super) fn unlanded_merges(&self) -> &BTreeSet<String> {
+        &self.unlanded_merges
+    }
+
     /// Reads `attempts` (newest first) against the remote at `url` and its `tip`: pushes to
     /// other remotes say nothing of this one.
     pub(super) fn read(
@@ -114,8 +124,14 @@ impl OwnPushes {
         let mut seen = BTreeSet::new();
         for a in attempts {
             let placed = match placement(repo, a, url, tip) {
-                // One to another remote, or one that never reached this one, says nothing.
-                Placement::Elsewhere | Placement::NeverLanded => continue,
+                // One to another remote says nothing of this one.
+                Placement::Elsewhere => continue,
+                // Nor does one that never reached it, but for the merges it wrote home.
+                Placement::NeverLanded => {
+                    let newest = a.merge_inputs.iter().filter(|p| !seen.contains(*p));
+                    own.unlanded_merges.extend(newest.cloned());
+                    continue;
+                }
                 Placement::Landed => true,
                 Placement::Unplaced => false,
             };
@@ -226,7 +242,7 @@ impl Engine {
         remote: &RemoteState,
         open_conflicts: &BTreeMap<String, ConflictRecord>,
         pushed: &OwnPushes,
-        pulled: &BTreeMap<String, Version>,
+        pulled: &BTreeMap<String, Option<Version>>,
         em: &mut Emitter<'_>,
     ) -> Result<Planned, SyncError> {
         let mut p = Planned {
@@ -254,14 +270,16 @@ impl Engine {
             }
             let key = path.to_string();
             let l = local_entry.map(|e| &e.version);
-            // What a sync killed before its record left. A version it wrote into the home: when
-            // the file holds exactly it, it is the base (a `pulled` row is newer than any push
+            // What a sync killed before its record left. A version it wrote into the home (or a
+            // file it removed): when the file holds exactly it (is still absent), it is the base (a `pulled` row is newer than any push
             // of its file: a push forgets it). A version this machine pushed is its own: the
             // base when the remote's history holds its commit, whatever came after it (an
             // older base would show both sides changing it, and push it over another machine
             // putting the file back); for a merge, the file it merged from, which its home may
             // still hold. One that cannot be placed is the base where the remote holds exactly
             // it; a deletion, where the remote has no file (a file here again is then new).
+            // A merge it wrote home is the remote's only if its push is in the remote's history:
+            // one taken back (a rewound remote) is this machine's edit, to push again.
             let mut merge_input = false;
             let b = match (
                 pulled.get(&key),
@@ -270,7 +288,11 @@ impl Engine {
                 pushed.unplaced.get(&key),
                 r,
             ) {
-                (Some(wv), Some(lv), _, _, _) if wv == lv => Some(lv),
+                (Some(wv), l, _, _, _)
+                    if wv.as_ref() == l && !pushed.unlanded_merges.contains(&key) =>
+                {
+                    l
+                }
                 (_, _, Some(v), _, _) => {
                     merge_input = pushed.landed_merge_inputs.contains(&key);
                     v.as_ref()

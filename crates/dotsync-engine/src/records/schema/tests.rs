@@ -376,3 +376,61 @@ fn pushes_are_announced_by_attempt_newest_first() {
             .is_empty()
     );
 }
+
+/// What a sync is about to leave in the home is announced removals included; a push of a
+/// path, or forgetting it, takes its row back; a recorded sync forgets them all.
+#[test]
+fn pulled_rows_announce_writes_and_removals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("home/.dotsync/state")).expect("mkdir");
+    let store = open(dir.path());
+    let input: dotsync_core::ConfigInput = serde_json::from_value(serde_json::json!({
+        "name": "dots", "paths": ["~/.zshrc", "~/.vimrc", "~/.gitconfig"], "remote": "/srv/dots.git"
+    }))
+    .expect("parses");
+    let home = dir.path().join("home");
+    let cfg = input.validate(CONFIG.into(), &home).expect("valid");
+    store.create_config(&cfg, &home).expect("config");
+    let zshrc = dotsync_core::plan::Version {
+        kind: dotsync_core::plan::Kind::Symlink,
+        blob: "target".to_owned(),
+        mode: 0o777,
+    };
+    let rows = [
+        (".zshrc".to_owned(), Some(zshrc.clone())),
+        (".vimrc".to_owned(), None),
+        (".gitconfig".to_owned(), None),
+    ];
+    records::put_pulled(&store, &cfg.id, &rows).expect("put");
+    let pulled = records::load_pulled(&store, &cfg.id).expect("load");
+    assert_eq!(pulled.get(".zshrc"), Some(&Some(zshrc.clone())));
+    assert_eq!(
+        pulled.get(".vimrc"),
+        Some(&None),
+        "a removal is announced as one, not as an empty file"
+    );
+
+    records::forget_pulled(&store, &cfg.id, &[".vimrc".to_owned()]).expect("forget");
+    records::put_pushed(
+        &store,
+        &cfg.id,
+        &[],
+        "/srv/x.git",
+        "c1",
+        [(".zshrc", None, false)],
+    )
+    .expect("push");
+    let pulled = records::load_pulled(&store, &cfg.id).expect("load");
+    assert_eq!(pulled.keys().collect::<Vec<_>>(), [".gitconfig"]);
+
+    let settled = records::Outcome {
+        settled: true,
+        ..Default::default()
+    };
+    records::record(&store, &cfg.id, &settled).expect("record");
+    assert!(
+        records::load_pulled(&store, &cfg.id)
+            .expect("load")
+            .is_empty()
+    );
+}
