@@ -139,6 +139,11 @@ const MIGRATIONS: &[&str] = &[
         SELECT config_id, 0, '', path, kind, blob, mode FROM pushed;
     DROP TABLE pushed;
     ALTER TABLE pushed_by_attempt RENAME TO pushed;",
+    // 6: a `pulled` row may announce a removal (kind 'deleted', as in `pushed`), and one that
+    // announces this machine's merge names the commit its sync pushed it in
+    // (`merge_commit`, '' for a version that came from the remote): the merge is the remote's
+    // only while the remote's history holds that commit.
+    "ALTER TABLE pulled ADD COLUMN merge_commit TEXT NOT NULL DEFAULT '';",
 ];
 
 #[cfg(test)]

@@ -241,23 +241,35 @@ pub fn load_pushed(store: &Store, config_id: &str) -> Result<Vec<PushAttempt>, S
     })
 }
 
-/// The versions a sync is about to leave in the home, recorded before the writes and removals
-/// (deletions as `None`): after a kill between them and the record, a file that holds such a
-/// version is known to be the remote's, not this machine's new file, and a file such a sync
-/// removed is known to be the remote's deletion, not the person's.
-pub fn load_pulled(
-    store: &Store,
-    config_id: &str,
-) -> Result<BTreeMap<String, Option<Version>>, StoreError> {
+/// What a sync is about to leave in the home at a path, recorded before its writes and
+/// removals: after a kill between them and the record, a file that holds such a version is
+/// known to be the remote's, not this machine's new file, and a file such a sync removed is
+/// known to be the remote's deletion, not the person's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pulled {
+    /// The version written; `None`: the file is removed.
+    pub version: Option<Version>,
+    /// For a merge of this machine's edit with the remote's, the commit the sync pushed it in:
+    /// the merge is the remote's only while the remote's history holds that commit.
+    pub merge_commit: Option<String>,
+}
+
+pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pulled>, StoreError> {
     store.with_conn(|conn| {
         let mut stmt = conn
-            .prepare_cached("SELECT path, kind, blob, mode FROM pulled WHERE config_id = ?1")
+            .prepare_cached(
+                "SELECT path, kind, blob, mode, merge_commit FROM pulled WHERE config_id = ?1",
+            )
             .map_err(sql(store))?;
         let rows = stmt
             .query_map(params![config_id], |r| {
+                let merge_commit: String = r.get(4)?;
                 Ok((
                     r.get::<_, String>(0)?,
-                    version_of(&r.get::<_, String>(1)?, r.get(2)?, r.get(3)?),
+                    Pulled {
+                        version: version_of(&r.get::<_, String>(1)?, r.get(2)?, r.get(3)?),
+                        merge_commit: (!merge_commit.is_empty()).then_some(merge_commit),
+                    },
                 ))
             })
             .map_err(sql(store))?;
@@ -265,44 +277,23 @@ pub fn load_pulled(
     })
 }
 
-/// Records what a sync is about to leave in the home (see [`load_pulled`]), in one
-/// transaction.
+/// Records what a sync is about to leave in the home (see [`Pulled`]), in one transaction.
 pub fn put_pulled(
     store: &Store,
     config_id: &str,
-    versions: &[(String, Option<Version>)],
+    rows: &[(String, Pulled)],
 ) -> Result<(), StoreError> {
     store.transaction(|tx| {
-        for (path, v) in versions {
-            let (kind, blob, mode) = row_of(v.as_ref());
+        for (path, row) in rows {
+            let (kind, blob, mode) = row_of(row.version.as_ref());
+            let merge_commit = row.merge_commit.as_deref().unwrap_or("");
             exec(
                 tx,
-                "INSERT INTO pulled (config_id, path, kind, blob, mode) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (config_id, path) DO UPDATE SET kind = ?3, blob = ?4, mode = ?5",
-                params![config_id, path, kind, blob, mode],
-            )
-            .map_err(sql(store))?;
-        }
-        Ok(())
-    })
-}
-
-/// Forgets the `pulled` rows of `paths`: what they announce is not the remote's.
-pub fn forget_pulled<'a>(
-    store: &Store,
-    config_id: &str,
-    paths: impl IntoIterator<Item = &'a String>,
-) -> Result<(), StoreError> {
-    let mut paths = paths.into_iter().peekable();
-    if paths.peek().is_none() {
-        return Ok(());
-    }
-    store.transaction(|tx| {
-        for path in paths {
-            exec(
-                tx,
-                "DELETE FROM pulled WHERE config_id = ?1 AND path = ?2",
-                params![config_id, path],
+                "INSERT INTO pulled (config_id, path, kind, blob, mode, merge_commit)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (config_id, path)
+                 DO UPDATE SET kind = ?3, blob = ?4, mode = ?5, merge_commit = ?6",
+                params![config_id, path, kind, blob, mode, merge_commit],
             )
             .map_err(sql(store))?;
         }

@@ -433,19 +433,13 @@ impl Engine {
             // without the branch (a new, empty one; the branch deleted) holds none of them:
             // this machine's files go to it as on a first sync, even when it had no bases to
             // replace (its only sync that wrote files was killed before recording them).
-            let no_versions = BTreeMap::new();
-            let pulled_here =
-                if replaced_bases.is_some() || joined_before_any_sync || remote.tip.is_none() {
-                    &no_versions
-                } else {
-                    &pulled
-                };
+            let pulled_here = match remote.tip.as_deref() {
+                Some(tip) if replaced_bases.is_none() && !joined_before_any_sync => {
+                    planner::pulled_from_remote(&repo, &pulled, tip)
+                }
+                _ => BTreeMap::new(),
+            };
             let own_pushes = planner::OwnPushes::read(&repo, &pushed, url, remote.tip.as_deref());
-            // A merge a killed sync wrote home and whose push the remote no longer holds is
-            // this machine's edit: its `pulled` row goes before a new push forgets that push.
-            if !opts.dry_run {
-                records::forget_pulled(&self.store, &cfg.id, own_pushes.unlanded_merges())?;
-            }
             let planned = self.plan(
                 cfg,
                 &plan_opts,
@@ -456,7 +450,7 @@ impl Engine {
                 &remote,
                 &open_conflicts,
                 &own_pushes,
-                pulled_here,
+                &pulled_here,
                 em,
             )?;
             let Planned {
@@ -629,8 +623,9 @@ impl Engine {
             let token = dotsync_state::random_hex(8);
             // What the home is about to hold, announced before the first write or removal: a
             // removal too, or the next sync after a kill reads the missing file as the
-            // person's deletion (and a pull machine holds it for ever).
-            let writing: Vec<(String, Option<Version>)> = home_changes
+            // person's deletion (and a pull machine holds it for ever). A merge is the
+            // remote's only as long as the remote holds the commit this sync pushed it in.
+            let writing: Vec<(String, records::Pulled)> = home_changes
                 .iter()
                 .filter_map(|c| match c {
                     // A pull-only merge keeps the remote's version as its base (this machine's
@@ -639,9 +634,22 @@ impl Engine {
                         path,
                         version,
                         base: None,
+                        action,
                         ..
-                    } => Some((path.to_string(), Some(version.clone()))),
-                    HomeChange::Remove { path, .. } => Some((path.to_string(), None)),
+                    } => Some((
+                        path.to_string(),
+                        records::Pulled {
+                            version: Some(version.clone()),
+                            merge_commit: new_tip.clone().filter(|_| *action == FileAction::Merged),
+                        },
+                    )),
+                    HomeChange::Remove { path, .. } => Some((
+                        path.to_string(),
+                        records::Pulled {
+                            version: None,
+                            merge_commit: None,
+                        },
+                    )),
                     HomeChange::Write { .. } => None,
                 })
                 .collect();
@@ -888,8 +896,8 @@ struct Records {
     joined_before_any_sync: bool,
     /// What the pushes that were not recorded carried, newest first.
     pushed: Vec<records::PushAttempt>,
-    /// What a sync killed before its record was leaving in the home, removals as `None`.
-    pulled: BTreeMap<String, Option<Version>>,
+    /// What a sync killed before its record was leaving in the home.
+    pulled: BTreeMap<String, records::Pulled>,
     queued_preserve: BTreeMap<String, Version>,
 }
 

@@ -11,7 +11,7 @@ use super::remote::RemoteState;
 use super::{Emitter, HomeChange};
 use crate::git::{Repo, git_mode};
 use crate::meta::Meta;
-use crate::records::{ConflictRecord, PushAttempt, encode_version};
+use crate::records::{ConflictRecord, Pulled, PushAttempt, encode_version};
 use crate::scan::LocalEntry;
 use crate::{Engine, FileAction, SyncError, SyncOptions};
 
@@ -99,19 +99,9 @@ pub(super) struct OwnPushes {
     /// The paths of `landed` whose version is the home's file a merge started from: the
     /// remote holds the merge, no history holds that version.
     landed_merge_inputs: BTreeSet<String>,
-    /// The paths whose newest push was a merge whose commit the remote's history does not
-    /// hold (never pushed, or taken back since): the merge its sync wrote into the home is this
-    /// machine's own, not the remote's, whatever a `pulled` row of it says.
-    unlanded_merges: BTreeSet<String>,
 }
 
 impl OwnPushes {
-    /// The paths whose `pulled` row, if any, is this machine's unlanded merge (see
-    /// `unlanded_merges`).
-    pub(super) fn unlanded_merges(&self) -> &BTreeSet<String> {
-        &self.unlanded_merges
-    }
-
     /// Reads `attempts` (newest first) against the remote at `url` and its `tip`: pushes to
     /// other remotes say nothing of this one.
     pub(super) fn read(
@@ -124,14 +114,8 @@ impl OwnPushes {
         let mut seen = BTreeSet::new();
         for a in attempts {
             let placed = match placement(repo, a, url, tip) {
-                // One to another remote says nothing of this one.
-                Placement::Elsewhere => continue,
-                // Nor does one that never reached it, but for the merges it wrote home.
-                Placement::NeverLanded => {
-                    let newest = a.merge_inputs.iter().filter(|p| !seen.contains(*p));
-                    own.unlanded_merges.extend(newest.cloned());
-                    continue;
-                }
+                // One to another remote, or one that never reached this one, says nothing.
+                Placement::Elsewhere | Placement::NeverLanded => continue,
                 Placement::Landed => true,
                 Placement::Unplaced => false,
             };
@@ -210,23 +194,46 @@ fn placement(repo: &Repo, a: &PushAttempt, url: &str, tip: Option<&str>) -> Plac
     let Some(tip) = tip else {
         return Placement::NeverLanded;
     };
-    if a.commit == tip {
-        return Placement::Landed;
+    match history_holds(repo, tip, &a.commit) {
+        Some(true) => Placement::Landed,
+        Some(false) => Placement::NeverLanded,
+        None => Placement::Unplaced,
     }
-    if !repo.has_object(&a.commit) {
-        return Placement::NeverLanded;
+}
+
+/// Whether the history of `tip` holds `commit` (`None`: git could not tell).
+fn history_holds(repo: &Repo, tip: &str, commit: &str) -> Option<bool> {
+    if commit == tip {
+        return Some(true);
     }
-    match repo.is_ancestor(&a.commit, tip) {
-        Ok(true) => Placement::Landed,
-        Ok(false) => Placement::NeverLanded,
-        Err(e) => {
-            tracing::warn!(
-                commit = %a.commit,
-                "could not tell whether an unrecorded push reached the remote: {e}"
-            );
-            Placement::Unplaced
-        }
+    if !repo.has_object(commit) {
+        return Some(false);
     }
+    repo.is_ancestor(commit, tip)
+        .inspect_err(|e| {
+            tracing::warn!(%commit, "could not tell whether the remote's history holds a commit: {e}");
+        })
+        .ok()
+}
+
+/// The `pulled` rows (what a sync killed before its record was leaving in the home) that speak
+/// for the remote at `tip`. A merge such a sync wrote is the remote's only while the remote's
+/// history holds the commit that carried it: one the remote has lost since (moved back past it,
+/// not past the recorded commit) is this machine's edit again, to be merged and pushed anew.
+/// What git cannot place counts as the remote's.
+pub(super) fn pulled_from_remote(
+    repo: &Repo,
+    rows: &BTreeMap<String, Pulled>,
+    tip: &str,
+) -> BTreeMap<String, Option<Version>> {
+    rows.iter()
+        .filter(|(_, row)| {
+            row.merge_commit
+                .as_deref()
+                .is_none_or(|c| history_holds(repo, tip, c) != Some(false))
+        })
+        .map(|(path, row)| (path.clone(), row.version.clone()))
+        .collect()
 }
 
 impl Engine {
@@ -270,16 +277,16 @@ impl Engine {
             }
             let key = path.to_string();
             let l = local_entry.map(|e| &e.version);
-            // What a sync killed before its record left. A version it wrote into the home (or a
-            // file it removed): when the file holds exactly it (is still absent), it is the base (a `pulled` row is newer than any push
-            // of its file: a push forgets it). A version this machine pushed is its own: the
-            // base when the remote's history holds its commit, whatever came after it (an
-            // older base would show both sides changing it, and push it over another machine
-            // putting the file back); for a merge, the file it merged from, which its home may
-            // still hold. One that cannot be placed is the base where the remote holds exactly
-            // it; a deletion, where the remote has no file (a file here again is then new).
-            // A merge it wrote home is the remote's only if its push is in the remote's history:
-            // one taken back (a rewound remote) is this machine's edit, to push again.
+            // What a sync killed before its record left. A version it wrote into the home, or a
+            // file it removed: when the file holds exactly it (is still absent), it is the base
+            // (a `pulled` row is newer than any push of its file: a push forgets it; a merge's
+            // row counts only while the remote holds the merge, see `pulled_from_remote`). A
+            // version this machine pushed is its own: the base when the remote's history holds
+            // its commit, whatever came after it (an older base would show both sides changing
+            // it, and push it over another machine putting the file back); for a merge, the
+            // file it merged from, which its home may still hold. One that cannot be placed is
+            // the base where the remote holds exactly it; a deletion, where the remote has no
+            // file (a file here again is then new).
             let mut merge_input = false;
             let b = match (
                 pulled.get(&key),
@@ -288,11 +295,7 @@ impl Engine {
                 pushed.unplaced.get(&key),
                 r,
             ) {
-                (Some(wv), l, _, _, _)
-                    if wv.as_ref() == l && !pushed.unlanded_merges.contains(&key) =>
-                {
-                    l
-                }
+                (Some(wv), l, _, _, _) if wv.as_ref() == l => l,
                 (_, _, Some(v), _, _) => {
                     merge_input = pushed.landed_merge_inputs.contains(&key);
                     v.as_ref()

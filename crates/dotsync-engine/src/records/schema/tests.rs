@@ -10,6 +10,11 @@ use rusqlite::{Connection, params};
 use crate::Engine;
 use crate::records;
 
+/// The engine's schema version once every migration ran.
+fn engine_version() -> i64 {
+    i64::try_from(super::SCHEMA.migrations.len()).expect("a few migrations")
+}
+
 /// The single list of migrations dotsync-state kept for everyone before the split, verbatim,
 /// counted by `PRAGMA user_version`. A fixture: never edited.
 const OLD_MIGRATIONS: &[&str] = &[
@@ -194,7 +199,10 @@ fn a_database_of_the_single_list_opens_with_its_records_intact() {
     let store = open(dir.path());
     assert_eq!(
         store.schema_versions().expect("versions"),
-        vec![("engine".to_owned(), 5), ("state".to_owned(), 1)]
+        vec![
+            ("engine".to_owned(), engine_version()),
+            ("state".to_owned(), 1)
+        ]
     );
     assert_eq!(store.list_configs().expect("configs").len(), 1);
     let bases = records::load_bases(&store, CONFIG).expect("bases");
@@ -251,7 +259,10 @@ fn a_database_half_way_through_the_single_list_gets_the_rest_from_the_engine() {
         let store = open(dir.path());
         assert_eq!(
             store.schema_versions().expect("versions"),
-            vec![("engine".to_owned(), 5), ("state".to_owned(), 1)],
+            vec![
+                ("engine".to_owned(), engine_version()),
+                ("state".to_owned(), 1)
+            ],
             "after {n} old migrations"
         );
         // Every table of the last migration exists, and what was there is kept.
@@ -377,10 +388,11 @@ fn pushes_are_announced_by_attempt_newest_first() {
     );
 }
 
-/// What a sync is about to leave in the home is announced removals included; a push of a
-/// path, or forgetting it, takes its row back; a recorded sync forgets them all.
+/// What a sync is about to leave in the home is announced, removals included, and a merge
+/// with the commit that carried it; a push of a path takes its row back; a recorded sync
+/// forgets them all.
 #[test]
-fn pulled_rows_announce_writes_and_removals() {
+fn pulled_rows_announce_writes_removals_and_merges() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(dir.path().join("home/.dotsync/state")).expect("mkdir");
     let store = open(dir.path());
@@ -391,26 +403,41 @@ fn pulled_rows_announce_writes_and_removals() {
     let home = dir.path().join("home");
     let cfg = input.validate(CONFIG.into(), &home).expect("valid");
     store.create_config(&cfg, &home).expect("config");
-    let zshrc = dotsync_core::plan::Version {
-        kind: dotsync_core::plan::Kind::Symlink,
-        blob: "target".to_owned(),
-        mode: 0o777,
+    let v = |kind, blob: &str, mode| dotsync_core::plan::Version {
+        kind,
+        blob: blob.to_owned(),
+        mode,
     };
+    let zshrc = v(dotsync_core::plan::Kind::Symlink, "target", 0o777);
+    let merged = v(dotsync_core::plan::Kind::File, "merged", 0o600);
     let rows = [
-        (".zshrc".to_owned(), Some(zshrc.clone())),
-        (".vimrc".to_owned(), None),
-        (".gitconfig".to_owned(), None),
+        (
+            ".zshrc".to_owned(),
+            records::Pulled {
+                version: Some(zshrc.clone()),
+                merge_commit: None,
+            },
+        ),
+        (".vimrc".to_owned(), records::Pulled::default()),
+        (
+            ".gitconfig".to_owned(),
+            records::Pulled {
+                version: Some(merged.clone()),
+                merge_commit: Some("c0ffee".to_owned()),
+            },
+        ),
     ];
     records::put_pulled(&store, &cfg.id, &rows).expect("put");
     let pulled = records::load_pulled(&store, &cfg.id).expect("load");
-    assert_eq!(pulled.get(".zshrc"), Some(&Some(zshrc.clone())));
+    assert_eq!(pulled.len(), 3);
+    for (path, row) in &rows {
+        assert_eq!(&pulled[path], row, "{path} reads back as it was announced");
+    }
     assert_eq!(
-        pulled.get(".vimrc"),
-        Some(&None),
+        pulled[".vimrc"].version, None,
         "a removal is announced as one, not as an empty file"
     );
 
-    records::forget_pulled(&store, &cfg.id, &[".vimrc".to_owned()]).expect("forget");
     records::put_pushed(
         &store,
         &cfg.id,
@@ -421,7 +448,7 @@ fn pulled_rows_announce_writes_and_removals() {
     )
     .expect("push");
     let pulled = records::load_pulled(&store, &cfg.id).expect("load");
-    assert_eq!(pulled.keys().collect::<Vec<_>>(), [".gitconfig"]);
+    assert_eq!(pulled.keys().collect::<Vec<_>>(), [".gitconfig", ".vimrc"]);
 
     let settled = records::Outcome {
         settled: true,
