@@ -134,6 +134,23 @@ const REGRESSION_SEEDS: &[u64] = &[
 /// Shrunk failing histories, replayed exactly: (what it found, history).
 const REGRESSION_HISTORIES: &[(&str, &str)] = &[
     (
+        "found by a review of the first fix for seed 6701063, which forgot the `pulled` row of \
+         any path whose last push was an unlanded merge: a merge killed before its push, then \
+         a pull (on_conflict = remote) killed before its record; the row of that pull was \
+         forgotten and the pulled version pushed over the other machine's restore (undone)",
+        "m0=both/remote m1=both/keep-both | m0 create .zshrc; quiesce; m0+m1 apart-lines .zshrc; \
+         m1 sync; m0 crash-at sync::after-commit; m0 sync; m0+m1 same-line:1 .zshrc; m1 sync; \
+         m0 crash-at sync::before-record; m0 sync; m1 restore .zshrc #2; m1 sync; m0 sync",
+    ),
+    (
+        "the same review: a merge killed before its push, then the person's restore pulled over \
+         (on_conflict = local) by a sync killed before its record; forgetting that row pushed \
+         the restored version over the other machine's next edit (undone)",
+        "m0=both/local m1=both/keep-both | m0 create .zshrc; quiesce; m0+m1 apart-lines .zshrc; \
+         m1 sync; m0 crash-at sync::after-commit; m0 sync; m0 restore .zshrc #1; \
+         m0 crash-at sync::before-record; m0 sync; m1 change-last .zshrc; m1 sync; m0 sync",
+    ),
+    (
         "seed 6700973 on 90cf6b7: a pull machine's sync killed after it removed a file the \
          remote had deleted; removals were not announced in `pulled`, so the next sync read the \
          missing file as the person's deletion and held it for ever against the remote's new \
@@ -2664,10 +2681,21 @@ impl World {
                 // the person's version there), it undoes what the remote did with it since:
                 // another machine's edit, a put-back, a restore. Only a merge carries a file
                 // on without its person.
+                // A killed sync may not have reported its merge: a version its home never held
+                // is taken for one; a version it held is its own (or its home's) as ever.
+                let unheld = new.as_ref().is_some_and(|b| {
+                    let b = &if encrypted(p) {
+                        self.plain_id_of(&rdir, b)
+                    } else {
+                        b.clone()
+                    };
+                    let held = |s: &HomeScan| s.files.get(p).is_some_and(|e| &e.blob == b);
+                    !held(&pre) && !held(&post)
+                });
+                let maybe_merged = merged || (crashed && unheld);
                 if !added
                     && !own_again
-                    && !merged
-                    && !crashed
+                    && !maybe_merged
                     && !m.dirty_near(p)
                     && let Some(before) = tip_before.as_deref()
                     && self.plain_changed(&rdir, before, raw, new.as_deref())
