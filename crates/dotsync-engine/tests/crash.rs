@@ -746,3 +746,41 @@ fn a_push_announced_before_commits_were_recorded_outlives_a_later_push() {
     assert_eq!(b.read(".zshrc"), "one\nTWO\nTHREE\nfour\nfive\n");
     assert_eq!(b.read(".config/nvim/init.lua"), "new\n");
 }
+
+/// A pull machine (a server) merges the desktop's edit into its own held one and is killed
+/// before its record. What it wrote is the desktop's version plus its held line, so the
+/// desktop's version is the next sync's base: the desktop's next edit, on the line next to
+/// its first, merges without a conflict, and the desktop taking its first edit back is taken
+/// here too (with the older base the server held that line as its own for good).
+#[test]
+fn a_pull_only_merge_killed_before_its_record_keeps_the_remote_version_as_base() {
+    for (desktop_next, want) in [
+        (
+            "one\ntwo\nthree\nFOUR\nFIVE\n",
+            "ONE\ntwo\nthree\nFOUR\nFIVE\n",
+        ),
+        (FIVE, "ONE\ntwo\nthree\nfour\nfive\n"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = bare(dir.path());
+        let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]});
+        let mut pull = cfg.clone();
+        pull["direction"] = serde_json::json!("pull");
+        let server = machine(dir.path(), "server", &remote, pull);
+        let desktop = machine(dir.path(), "desktop", &remote, cfg);
+        desktop.write(".zshrc", FIVE);
+        desktop.sync();
+        server.sync();
+        server.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+        desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        desktop.sync();
+        die_at(&server, "sync::before-record");
+        let server = server.restart();
+        assert_eq!(server.read(".zshrc"), "ONE\ntwo\nthree\nfour\nFIVE\n");
+        desktop.write(".zshrc", desktop_next);
+        desktop.sync();
+        let (s, ev) = server.sync();
+        assert_eq!(s.conflicts, 0, "{desktop_next:?}: {:?}", actions(&ev));
+        assert_eq!(server.read(".zshrc"), want, "{:?}", actions(&ev));
+    }
+}

@@ -139,11 +139,16 @@ const MIGRATIONS: &[&str] = &[
         SELECT config_id, 0, '', path, kind, blob, mode FROM pushed;
     DROP TABLE pushed;
     ALTER TABLE pushed_by_attempt RENAME TO pushed;",
-    // 6: a `pulled` row may announce a removal (kind 'deleted', as in `pushed`), and one that
+    // 6: a `pulled` row may announce a removal (kind 'deleted', as in `pushed`); one that
     // announces this machine's merge names the commit its sync pushed it in
     // (`merge_commit`, '' for a version that came from the remote): the merge is the remote's
-    // only while the remote's history holds that commit.
-    "ALTER TABLE pulled ADD COLUMN merge_commit TEXT NOT NULL DEFAULT '';",
+    // only while the remote's history holds that commit; one that announces a pull machine's
+    // merge carries the base to take while the home holds it (`base_*`, the remote's version;
+    // NULL: the version written is the base).
+    "ALTER TABLE pulled ADD COLUMN merge_commit TEXT NOT NULL DEFAULT '';
+    ALTER TABLE pulled ADD COLUMN base_kind TEXT;
+    ALTER TABLE pulled ADD COLUMN base_blob TEXT;
+    ALTER TABLE pulled ADD COLUMN base_mode INTEGER;",
 ];
 
 #[cfg(test)]

@@ -249,6 +249,9 @@ pub fn load_pushed(store: &Store, config_id: &str) -> Result<Vec<PushAttempt>, S
 pub struct Pulled {
     /// The version written; `None`: the file is removed.
     pub version: Option<Version>,
+    /// The base to take while the home holds `version`, when it is not `version` itself: a
+    /// merge on a pull machine keeps the remote's version as base (its own part stays held).
+    pub base: Option<Version>,
     /// For a merge of this machine's edit with the remote's, the commit the sync pushed it in:
     /// the merge is the remote's only while the remote's history holds that commit.
     pub merge_commit: Option<String>,
@@ -258,16 +261,26 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
     store.with_conn(|conn| {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT path, kind, blob, mode, merge_commit FROM pulled WHERE config_id = ?1",
+                "SELECT path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode
+                 FROM pulled WHERE config_id = ?1",
             )
             .map_err(sql(store))?;
         let rows = stmt
             .query_map(params![config_id], |r| {
                 let merge_commit: String = r.get(4)?;
+                let base = match (
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, Option<u32>>(7)?,
+                ) {
+                    (Some(kind), Some(blob), Some(mode)) => version_of(&kind, blob, mode),
+                    _ => None,
+                };
                 Ok((
                     r.get::<_, String>(0)?,
                     Pulled {
                         version: version_of(&r.get::<_, String>(1)?, r.get(2)?, r.get(3)?),
+                        base,
                         merge_commit: (!merge_commit.is_empty()).then_some(merge_commit),
                     },
                 ))
@@ -287,13 +300,26 @@ pub fn put_pulled(
         for (path, row) in rows {
             let (kind, blob, mode) = row_of(row.version.as_ref());
             let merge_commit = row.merge_commit.as_deref().unwrap_or("");
+            let base = row.base.as_ref().map(|b| (kind_str(b.kind), &b.blob, b.mode));
             exec(
                 tx,
-                "INSERT INTO pulled (config_id, path, kind, blob, mode, merge_commit)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO pulled
+                   (config_id, path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (config_id, path)
-                 DO UPDATE SET kind = ?3, blob = ?4, mode = ?5, merge_commit = ?6",
-                params![config_id, path, kind, blob, mode, merge_commit],
+                 DO UPDATE SET kind = ?3, blob = ?4, mode = ?5, merge_commit = ?6,
+                   base_kind = ?7, base_blob = ?8, base_mode = ?9",
+                params![
+                    config_id,
+                    path,
+                    kind,
+                    blob,
+                    mode,
+                    merge_commit,
+                    base.map(|b| b.0),
+                    base.map(|b| b.1),
+                    base.map(|b| b.2)
+                ],
             )
             .map_err(sql(store))?;
         }

@@ -625,32 +625,30 @@ impl Engine {
             // removal too, or the next sync after a kill reads the missing file as the
             // person's deletion (and a pull machine holds it for ever). A merge is the
             // remote's only as long as the remote holds the commit this sync pushed it in.
+            // A pull-only merge keeps the remote's version as its base (this machine's part
+            // stays held), not the version written.
             let writing: Vec<(String, records::Pulled)> = home_changes
                 .iter()
-                .filter_map(|c| match c {
-                    // A pull-only merge keeps the remote's version as its base (this machine's
-                    // part stays held): never the written version.
+                .map(|c| match c {
                     HomeChange::Write {
                         path,
                         version,
-                        base: None,
+                        base,
                         action,
                         ..
-                    } => Some((
+                    } => (
                         path.to_string(),
                         records::Pulled {
                             version: Some(version.clone()),
-                            merge_commit: new_tip.clone().filter(|_| *action == FileAction::Merged),
+                            base: base.clone(),
+                            merge_commit: new_tip
+                                .clone()
+                                .filter(|_| *action == FileAction::Merged && base.is_none()),
                         },
-                    )),
-                    HomeChange::Remove { path, .. } => Some((
-                        path.to_string(),
-                        records::Pulled {
-                            version: None,
-                            merge_commit: None,
-                        },
-                    )),
-                    HomeChange::Write { .. } => None,
+                    ),
+                    HomeChange::Remove { path, .. } => {
+                        (path.to_string(), records::Pulled::default())
+                    }
                 })
                 .collect();
             // Every write goes through a temporary file named with the token, so the token is

@@ -225,14 +225,14 @@ pub(super) fn pulled_from_remote(
     repo: &Repo,
     rows: &BTreeMap<String, Pulled>,
     tip: &str,
-) -> BTreeMap<String, Option<Version>> {
+) -> BTreeMap<String, Pulled> {
     rows.iter()
         .filter(|(_, row)| {
             row.merge_commit
                 .as_deref()
                 .is_none_or(|c| history_holds(repo, tip, c) != Some(false))
         })
-        .map(|(path, row)| (path.clone(), row.version.clone()))
+        .map(|(path, row)| (path.clone(), row.clone()))
         .collect()
 }
 
@@ -249,7 +249,7 @@ impl Engine {
         remote: &RemoteState,
         open_conflicts: &BTreeMap<String, ConflictRecord>,
         pushed: &OwnPushes,
-        pulled: &BTreeMap<String, Option<Version>>,
+        pulled: &BTreeMap<String, Pulled>,
         em: &mut Emitter<'_>,
     ) -> Result<Planned, SyncError> {
         let mut p = Planned {
@@ -279,14 +279,15 @@ impl Engine {
             let l = local_entry.map(|e| &e.version);
             // What a sync killed before its record left. A version it wrote into the home, or a
             // file it removed: when the file holds exactly it (is still absent), it is the base
-            // (a `pulled` row is newer than any push of its file: a push forgets it; a merge's
-            // row counts only while the remote holds the merge, see `pulled_from_remote`). A
-            // version this machine pushed is its own: the base when the remote's history holds
-            // its commit, whatever came after it (an older base would show both sides changing
-            // it, and push it over another machine putting the file back); for a merge, the
-            // file it merged from, which its home may still hold. One that cannot be placed is
-            // the base where the remote holds exactly it; a deletion, where the remote has no
-            // file (a file here again is then new).
+            // (for a pull machine's merge, the remote's version it merged with). A `pulled` row
+            // is newer than any push of its file (a push forgets it); a merge's row counts only
+            // while the remote holds the merge (`pulled_from_remote`). A version this machine
+            // pushed is its own: the base when the remote's history holds its commit, whatever
+            // came after it (an older base would show both sides changing it, and push it over
+            // another machine putting the file back); for a merge, the file it merged from,
+            // which its home may still hold. One that cannot be placed is the base where the
+            // remote holds exactly it; a deletion, where the remote has no file (a file here
+            // again is then new).
             let mut merge_input = false;
             let b = match (
                 pulled.get(&key),
@@ -295,7 +296,7 @@ impl Engine {
                 pushed.unplaced.get(&key),
                 r,
             ) {
-                (Some(wv), l, _, _, _) if wv.as_ref() == l => l,
+                (Some(row), l, _, _, _) if row.version.as_ref() == l => row.base.as_ref().or(l),
                 (_, _, Some(v), _, _) => {
                     merge_input = pushed.landed_merge_inputs.contains(&key);
                     v.as_ref()

@@ -388,8 +388,8 @@ fn pushes_are_announced_by_attempt_newest_first() {
     );
 }
 
-/// What a sync is about to leave in the home is announced, removals included, and a merge
-/// with the commit that carried it; a push of a path takes its row back; a recorded sync
+/// What a sync is about to leave in the home is announced, removals included, a merge with
+/// the commit that carried it, a pull machine's merge with the base it keeps; a push of a path takes its row back; a recorded sync
 /// forgets them all.
 #[test]
 fn pulled_rows_announce_writes_removals_and_merges() {
@@ -415,6 +415,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
             ".zshrc".to_owned(),
             records::Pulled {
                 version: Some(zshrc.clone()),
+                base: Some(v(dotsync_core::plan::Kind::File, "remote's", 0o644)),
                 merge_commit: None,
             },
         ),
@@ -423,6 +424,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
             ".gitconfig".to_owned(),
             records::Pulled {
                 version: Some(merged.clone()),
+                base: None,
                 merge_commit: Some("c0ffee".to_owned()),
             },
         ),
