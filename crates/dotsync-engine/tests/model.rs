@@ -134,6 +134,16 @@ const REGRESSION_SEEDS: &[u64] = &[
 /// Shrunk failing histories, replayed exactly: (what it found, history).
 const REGRESSION_HISTORIES: &[(&str, &str)] = &[
     (
+        "found by a review (older than stop 22): a restore puts the remote's version back in \
+         the home and the sync that settles it is killed before its record. Nothing was \
+         written, so nothing was announced: the next sync read the older base, took the file \
+         for this machine's edit and pushed it over the other machine's next one (undone)",
+        "m0=both/local m1=both/keep-both | m0 create .zshrc; quiesce; m1 change-last .zshrc; \
+         m1 sync; m0 create .config/nvim/init.lua; m0 crash-at sync::after-commit; m0 sync; \
+         m0 restore .zshrc #0; m0 crash-at sync::before-record; m0 sync; \
+         m1 change-last .zshrc; m1 sync; m0 sync",
+    ),
+    (
         "found by a review of the first fix for seed 6701063, which forgot the `pulled` row of \
          any path whose last push was an unlanded merge: a merge killed before its push, then \
          a pull (on_conflict = remote) killed before its record; the row of that pull was \

@@ -594,6 +594,34 @@ impl Engine {
                     .iter()
                     .map(|(p, v)| (p.clone(), Some(v.clone()))),
             );
+            // What this sync settles without a write (the home already holds the remote's
+            // version; a pull machine keeps its own over the remote's) is announced like a
+            // write: killed before its record, the next sync would read the older base and
+            // take the home's version for the person's edit.
+            let settled_rows: Vec<(String, records::Pulled)> = settled_bases
+                .iter()
+                .filter_map(|(key, base)| {
+                    let local = RepoPath::parse(key)
+                        .ok()
+                        .and_then(|p| scan.files.get(&p))
+                        .map(|e| e.version.clone());
+                    let base = match base {
+                        b if *b == local => None,
+                        Some(b) => Some(b.clone()),
+                        // "No base while the home holds this file" has no row; the next sync
+                        // plans it as this one did.
+                        None => return None,
+                    };
+                    Some((
+                        key.clone(),
+                        records::Pulled {
+                            version: local,
+                            base,
+                            merge_commit: None,
+                        },
+                    ))
+                })
+                .collect();
             outcome.bases.extend(settled_bases);
             outcome.preserved = preserved_now;
             outcome.settled = true;
@@ -626,10 +654,10 @@ impl Engine {
             // person's deletion (and a pull machine holds it for ever). A merge is the
             // remote's only as long as the remote holds the commit this sync pushed it in.
             // A pull-only merge keeps the remote's version as its base (this machine's part
-            // stays held), not the version written.
-            let writing: Vec<(String, records::Pulled)> = home_changes
-                .iter()
-                .map(|c| match c {
+            // stays held), not the version written. A write's row comes after a settled one.
+            let mut writing = settled_rows;
+            writing.extend(home_changes.iter().map(|c| {
+                match c {
                     HomeChange::Write {
                         path,
                         version,
@@ -649,8 +677,8 @@ impl Engine {
                     HomeChange::Remove { path, .. } => {
                         (path.to_string(), records::Pulled::default())
                     }
-                })
-                .collect();
+                }
+            }));
             // Every write goes through a temporary file named with the token, so the token is
             // recorded before any write (a pull-only merge included): a sync killed mid-write
             // leaves only files the next one can prove are dotsync's.

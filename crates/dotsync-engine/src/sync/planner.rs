@@ -277,8 +277,8 @@ impl Engine {
             }
             let key = path.to_string();
             let l = local_entry.map(|e| &e.version);
-            // What a sync killed before its record left. A version it wrote into the home, or a
-            // file it removed: when the file holds exactly it (is still absent), it is the base
+            // What a sync killed before its record left. A version it wrote into the home (or
+            // settled there without a write), or a file it removed: when the file holds exactly it (is still absent), it is the base
             // (for a pull machine's merge, the remote's version it merged with). A `pulled` row
             // is newer than any push of its file (a push forgets it); a merge's row counts only
             // while the remote holds the merge (`pulled_from_remote`). A version this machine
