@@ -784,3 +784,37 @@ fn a_pull_only_merge_killed_before_its_record_keeps_the_remote_version_as_base()
         assert_eq!(server.read(".zshrc"), want, "{:?}", actions(&ev));
     }
 }
+
+/// The laptop merges its edit with the desktop's and pushes the merge, then is killed before
+/// its record; the remote is moved back to the desktop's commit (past the merge, not past
+/// what the laptop last recorded), and the desktop takes its edit back. The merge's remote
+/// side is what the laptop's next sync measures against: its own line goes out again and
+/// the desktop's take-back stays (with the older recorded base the laptop pushed the
+/// desktop's line back as its own).
+#[test]
+fn a_merge_the_remote_lost_is_measured_against_what_it_merged_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    let desktops = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    assert_eq!(a.read(".zshrc"), "ONE\ntwo\nthree\nfour\nFIVE\n", "merged");
+    git(
+        &remote_dir(dir.path()),
+        &["update-ref", "refs/heads/main", desktops.trim()],
+    );
+    b.write(".zshrc", FIVE);
+    b.sync();
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{:?}", actions(&ev));
+    let want = "ONE\ntwo\nthree\nfour\nfive\n";
+    assert_eq!(a.read(".zshrc"), want, "{:?}", actions(&ev));
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, want, "{:?}", actions(&ev));
+}

@@ -134,6 +134,25 @@ const REGRESSION_SEEDS: &[u64] = &[
 /// Shrunk failing histories, replayed exactly: (what it found, history).
 const REGRESSION_HISTORIES: &[(&str, &str)] = &[
     (
+        "found by a review of 4a1b3e7: a pull killed before its record, then a sync that \
+         announced the file's removal and was killed before the removal. The removal's row \
+         replaced the pull's, so the next sync took the pulled file for this machine's edit \
+         and pushed it back over the other machine's deletion (resurrected)",
+        "m0=both/local m1=both/keep-both | m0 create .zshrc; m0 create .config/nvim/init.lua; \
+         m0 create .config/nvim/lua/a.lua; m0 create .ssh/config; quiesce; \
+         m1 change:1 .config/nvim/init.lua; m1 sync; m0 crash-at sync::before-record; m0 sync; \
+         m1 delete .zshrc; m1 delete .config/nvim/init.lua; m1 sync; \
+         m0 crash-at sync::between-files; m0 sync; m0 sync",
+    ),
+    (
+        "the same review, older than stop 22: a pull killed before its record, then a sync \
+         that announced the next pull and was killed before writing it; the pulled file was \
+         pushed over the other machine's restore (undone)",
+        "m0=both/keep-both m1=both/keep-both | m0 create .zshrc; quiesce; m1 change:1 .zshrc; \
+         m1 sync; m0 crash-at sync::before-record; m0 sync; m1 restore .zshrc #1; m1 sync; \
+         m0 crash-at apply::temp-written; m0 sync; m0 sync",
+    ),
+    (
         "found by a review (older than stop 22): a restore puts the remote's version back in \
          the home and the sync that settles it is killed before its record. Nothing was \
          written, so nothing was announced: the next sync read the older base, took the file \

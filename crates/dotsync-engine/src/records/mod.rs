@@ -28,7 +28,7 @@ pub use sync_state::{
 };
 pub use tokens::{add_apply_token, apply_tokens, clear_apply_tokens, remove_apply_token};
 pub use versions::{
-    Pulled, PushAttempt, count_bases, has_base, load_bases, load_preserve, load_pulled,
+    Held, Pulled, PushAttempt, count_bases, has_base, load_bases, load_preserve, load_pulled,
     load_pushed, put_pulled, put_pushed,
 };
 

@@ -249,39 +249,74 @@ pub fn load_pushed(store: &Store, config_id: &str) -> Result<Vec<PushAttempt>, S
 pub struct Pulled {
     /// The version written; `None`: the file is removed.
     pub version: Option<Version>,
-    /// The base to take while the home holds `version`, when it is not `version` itself: a
-    /// merge on a pull machine keeps the remote's version as base (its own part stays held).
+    /// The base to take while the home holds `version`, when it is not `version` itself: the
+    /// remote's version a pull machine merged with or kept its own over (its own part stays
+    /// held). For a merge this machine pushed, the remote's version it merged with.
     pub base: Option<Version>,
     /// For a merge of this machine's edit with the remote's, the commit the sync pushed it in:
     /// the merge is the remote's only while the remote's history holds that commit.
     pub merge_commit: Option<String>,
+    /// What the home held when the sync planned this change, and the base it planned with,
+    /// when a `pulled` row of a sync killed before gave that base: until the write or removal
+    /// happens, the next sync plans the file as this one did.
+    pub held: Option<Held>,
+}
+
+/// The home's version (`None`: absent) a sync planned a change from, and the base it used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Held {
+    pub home: Option<Version>,
+    pub base: Option<Version>,
+}
+
+/// The (kind, blob, mode) of three nullable columns; `None` when any is NULL.
+fn nullable_row(
+    r: &rusqlite::Row<'_>,
+    first: usize,
+) -> rusqlite::Result<Option<(String, String, u32)>> {
+    Ok(
+        match (
+            r.get::<_, Option<String>>(first)?,
+            r.get::<_, Option<String>>(first + 1)?,
+            r.get::<_, Option<u32>>(first + 2)?,
+        ) {
+            (Some(kind), Some(blob), Some(mode)) => Some((kind, blob, mode)),
+            _ => None,
+        },
+    )
 }
 
 pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pulled>, StoreError> {
     store.with_conn(|conn| {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode
+                "SELECT path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode,
+                   held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode
                  FROM pulled WHERE config_id = ?1",
             )
             .map_err(sql(store))?;
         let rows = stmt
             .query_map(params![config_id], |r| {
                 let merge_commit: String = r.get(4)?;
-                let base = match (
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                    r.get::<_, Option<u32>>(7)?,
-                ) {
-                    (Some(kind), Some(blob), Some(mode)) => version_of(&kind, blob, mode),
-                    _ => None,
-                };
+                let version =
+                    |(kind, blob, mode): (String, String, u32)| version_of(&kind, blob, mode);
+                let held = nullable_row(r, 8)?.map(|home| Held {
+                    home: version(home),
+                    base: None,
+                });
                 Ok((
                     r.get::<_, String>(0)?,
                     Pulled {
                         version: version_of(&r.get::<_, String>(1)?, r.get(2)?, r.get(3)?),
-                        base,
+                        base: nullable_row(r, 5)?.and_then(version),
                         merge_commit: (!merge_commit.is_empty()).then_some(merge_commit),
+                        held: match held {
+                            Some(h) => Some(Held {
+                                base: nullable_row(r, 11)?.and_then(version),
+                                ..h
+                            }),
+                            None => None,
+                        },
                     },
                 ))
             })
@@ -300,15 +335,24 @@ pub fn put_pulled(
         for (path, row) in rows {
             let (kind, blob, mode) = row_of(row.version.as_ref());
             let merge_commit = row.merge_commit.as_deref().unwrap_or("");
-            let base = row.base.as_ref().map(|b| (kind_str(b.kind), &b.blob, b.mode));
+            let base = row.base.as_ref().map(|b| row_of(Some(b)));
+            let held = row.held.as_ref().map(|h| row_of(h.home.as_ref()));
+            let held_base = row
+                .held
+                .as_ref()
+                .and_then(|h| h.base.as_ref())
+                .map(|b| row_of(Some(b)));
             exec(
                 tx,
                 "INSERT INTO pulled
-                   (config_id, path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                   (config_id, path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode,
+                    held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                  ON CONFLICT (config_id, path)
                  DO UPDATE SET kind = ?3, blob = ?4, mode = ?5, merge_commit = ?6,
-                   base_kind = ?7, base_blob = ?8, base_mode = ?9",
+                   base_kind = ?7, base_blob = ?8, base_mode = ?9,
+                   held_kind = ?10, held_blob = ?11, held_mode = ?12,
+                   held_base_kind = ?13, held_base_blob = ?14, held_base_mode = ?15",
                 params![
                     config_id,
                     path,
@@ -318,7 +362,13 @@ pub fn put_pulled(
                     merge_commit,
                     base.map(|b| b.0),
                     base.map(|b| b.1),
-                    base.map(|b| b.2)
+                    base.map(|b| b.2),
+                    held.map(|b| b.0),
+                    held.map(|b| b.1),
+                    held.map(|b| b.2),
+                    held_base.map(|b| b.0),
+                    held_base.map(|b| b.1),
+                    held_base.map(|b| b.2)
                 ],
             )
             .map_err(sql(store))?;

@@ -462,6 +462,8 @@ impl Engine {
                 settled_bases,
                 merged_from,
                 keep_home,
+                merged_with,
+                row_bases,
                 conflicts_set,
                 conflicts_cleared,
                 mut events,
@@ -618,6 +620,7 @@ impl Engine {
                             version: local,
                             base,
                             merge_commit: None,
+                            held: None,
                         },
                     ))
                 })
@@ -656,28 +659,47 @@ impl Engine {
             // A pull-only merge keeps the remote's version as its base (this machine's part
             // stays held), not the version written. A write's row comes after a settled one.
             let mut writing = settled_rows;
-            writing.extend(home_changes.iter().map(|c| {
-                match c {
-                    HomeChange::Write {
-                        path,
-                        version,
-                        base,
-                        action,
-                        ..
-                    } => (
-                        path.to_string(),
-                        records::Pulled {
+            // Until its write or removal happens, the home holds what this sync planned from:
+            // when a row of a sync killed before gave its base, that base goes on with it.
+            let planned_from = |path: &RepoPath| {
+                row_bases.get(path.as_str()).map(|base| records::Held {
+                    home: scan.files.get(path).map(|e| e.version.clone()),
+                    base: base.clone(),
+                })
+            };
+            writing.extend(home_changes.iter().map(|c| match c {
+                HomeChange::Write {
+                    path,
+                    version,
+                    base,
+                    action,
+                    ..
+                } => {
+                    let pushed_merge = *action == FileAction::Merged && base.is_none();
+                    let row = match new_tip.as_ref().filter(|_| pushed_merge) {
+                        // What it started from is announced with the push.
+                        Some(tip) => records::Pulled {
+                            version: Some(version.clone()),
+                            base: merged_with.get(path.as_str()).cloned(),
+                            merge_commit: Some(tip.clone()),
+                            held: None,
+                        },
+                        None => records::Pulled {
                             version: Some(version.clone()),
                             base: base.clone(),
-                            merge_commit: new_tip
-                                .clone()
-                                .filter(|_| *action == FileAction::Merged && base.is_none()),
+                            merge_commit: None,
+                            held: planned_from(path),
                         },
-                    ),
-                    HomeChange::Remove { path, .. } => {
-                        (path.to_string(), records::Pulled::default())
-                    }
+                    };
+                    (path.to_string(), row)
                 }
+                HomeChange::Remove { path, .. } => (
+                    path.to_string(),
+                    records::Pulled {
+                        held: planned_from(path),
+                        ..records::Pulled::default()
+                    },
+                ),
             }));
             // Every write goes through a temporary file named with the token, so the token is
             // recorded before any write (a pull-only merge included): a sync killed mid-write

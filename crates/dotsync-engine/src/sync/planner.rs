@@ -61,6 +61,11 @@ pub(super) struct Planned {
     /// Home versions a pull replaces that no history holds (what a merge pushed by a sync that
     /// died before writing it here started from): kept in this machine's history first.
     pub keep_home: Vec<(String, Version)>,
+    /// The remote's version each merge this sync pushes started from (the merge's other side).
+    pub merged_with: BTreeMap<String, Version>,
+    /// Bases a `pulled` row gave (a sync killed before its record): a new row of the path
+    /// carries it on for as long as its write or removal has not happened.
+    pub row_bases: BTreeMap<String, Option<Version>>,
     pub conflicts_set: Vec<ConflictRecord>,
     pub conflicts_cleared: Vec<String>,
     /// File events to report once the push is in.
@@ -217,23 +222,41 @@ fn history_holds(repo: &Repo, tip: &str, commit: &str) -> Option<bool> {
 }
 
 /// The `pulled` rows (what a sync killed before its record was leaving in the home) that speak
-/// for the remote at `tip`. A merge such a sync wrote is the remote's only while the remote's
-/// history holds the commit that carried it: one the remote has lost since (moved back past it,
-/// not past the recorded commit) is this machine's edit again, to be merged and pushed anew.
-/// What git cannot place counts as the remote's.
+/// for the remote at `tip`. A merge such a sync pushed and wrote is the remote's while the
+/// remote's history holds the commit that carried it; once the remote lost it (moved back past
+/// it, not past the recorded commit), the merge is this machine's edit on top of the remote's
+/// version it merged with, the base while the remote still holds the commit the merge was
+/// made on; otherwise the row says nothing. What git cannot place counts as the remote's.
 pub(super) fn pulled_from_remote(
     repo: &Repo,
     rows: &BTreeMap<String, Pulled>,
     tip: &str,
 ) -> BTreeMap<String, Pulled> {
-    rows.iter()
-        .filter(|(_, row)| {
-            row.merge_commit
-                .as_deref()
-                .is_none_or(|c| history_holds(repo, tip, c) != Some(false))
-        })
-        .map(|(path, row)| (path.clone(), row.clone()))
-        .collect()
+    let mut here = BTreeMap::new();
+    for (path, row) in rows {
+        let Some(commit) = &row.merge_commit else {
+            here.insert(path.clone(), row.clone());
+            continue;
+        };
+        let merge = Pulled {
+            version: row.version.clone(),
+            base: None,
+            merge_commit: None,
+            held: None,
+        };
+        if history_holds(repo, tip, commit) != Some(false) {
+            here.insert(path.clone(), merge);
+            continue;
+        }
+        let made_on = repo.rev_parse(&format!("{commit}^"));
+        if let (Some(made_on), Some(other_side)) = (made_on, &row.base)
+            && history_holds(repo, tip, &made_on) != Some(false)
+        {
+            let base = Some(other_side.clone());
+            here.insert(path.clone(), Pulled { base, ..merge });
+        }
+    }
+    here
 }
 
 impl Engine {
@@ -261,6 +284,8 @@ impl Engine {
             settled_bases: Vec::new(),
             merged_from: Vec::new(),
             keep_home: Vec::new(),
+            merged_with: BTreeMap::new(),
+            row_bases: BTreeMap::new(),
             conflicts_set: Vec::new(),
             conflicts_cleared: Vec::new(),
             events: Vec::new(),
@@ -279,9 +304,11 @@ impl Engine {
             let l = local_entry.map(|e| &e.version);
             // What a sync killed before its record left. A version it wrote into the home (or
             // settled there without a write), or a file it removed: when the file holds exactly it (is still absent), it is the base
-            // (for a pull machine's merge, the remote's version it merged with). A `pulled` row
-            // is newer than any push of its file (a push forgets it); a merge's row counts only
-            // while the remote holds the merge (`pulled_from_remote`). A version this machine
+            // (for a pull machine's merge, the remote's version it merged with); while the file
+            // still holds what it held before (the write or removal never happened), the base
+            // that sync planned it with. A `pulled` row is newer than any push of its file (a
+            // push forgets it); a merge's row is read against the remote's history
+            // (`pulled_from_remote`). A version this machine
             // pushed is its own: the base when the remote's history holds its commit, whatever
             // came after it (an older base would show both sides changing it, and push it over
             // another machine putting the file back); for a merge, the file it merged from,
@@ -296,7 +323,17 @@ impl Engine {
                 pushed.unplaced.get(&key),
                 r,
             ) {
-                (Some(row), l, _, _, _) if row.version.as_ref() == l => row.base.as_ref().or(l),
+                (Some(row), l, _, _, _) if row.version.as_ref() == l => {
+                    let b = row.base.as_ref().or(l);
+                    p.row_bases.insert(key.clone(), b.cloned());
+                    b
+                }
+                // The row of a sync killed before this write or removal happened: the base it
+                // planned the home's file with.
+                (Some(Pulled { held: Some(h), .. }), l, _, _, _) if h.home.as_ref() == l => {
+                    p.row_bases.insert(key.clone(), h.base.clone());
+                    h.base.as_ref()
+                }
                 (_, _, Some(v), _, _) => {
                     merge_input = pushed.landed_merge_inputs.contains(&key);
                     v.as_ref()
@@ -478,6 +515,7 @@ impl Engine {
                             .push((key.clone(), Some((git_mode(Kind::File, mode), stored))));
                         p.meta.set_file_mode(&key, mode);
                         p.merged_from.push((key.clone(), lv.clone()));
+                        p.merged_with.insert(key.clone(), rv.clone());
                     }
                     p.home_changes.push(HomeChange::Write {
                         path,

@@ -389,7 +389,8 @@ fn pushes_are_announced_by_attempt_newest_first() {
 }
 
 /// What a sync is about to leave in the home is announced, removals included, a merge with
-/// the commit that carried it, a pull machine's merge with the base it keeps; a push of a path takes its row back; a recorded sync
+/// the commit that carried it, a pull machine's merge with the base it keeps, and what the
+/// home held before (absent or not, with a base or none); a push of a path takes its row back; a recorded sync
 /// forgets them all.
 #[test]
 fn pulled_rows_announce_writes_removals_and_merges() {
@@ -417,15 +418,29 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                 version: Some(zshrc.clone()),
                 base: Some(v(dotsync_core::plan::Kind::File, "remote's", 0o644)),
                 merge_commit: None,
+                held: Some(records::Held {
+                    home: None,
+                    base: Some(v(dotsync_core::plan::Kind::File, "older", 0o600)),
+                }),
             },
         ),
-        (".vimrc".to_owned(), records::Pulled::default()),
+        (
+            ".vimrc".to_owned(),
+            records::Pulled {
+                held: Some(records::Held {
+                    home: Some(zshrc.clone()),
+                    base: None,
+                }),
+                ..records::Pulled::default()
+            },
+        ),
         (
             ".gitconfig".to_owned(),
             records::Pulled {
                 version: Some(merged.clone()),
                 base: None,
                 merge_commit: Some("c0ffee".to_owned()),
+                held: None,
             },
         ),
     ];
