@@ -818,3 +818,86 @@ fn a_merge_the_remote_lost_is_measured_against_what_it_merged_with() {
     let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
     assert_eq!(tip, want, "{:?}", actions(&ev));
 }
+
+/// As above, when the same push carried a kept version first (`on_conflict = remote` on
+/// another file): the merge's commit sits on that one, not on the remote's tip it was made
+/// on, and the desktop's take-back must still be taken.
+#[test]
+fn a_merge_the_remote_lost_after_a_keep_commit_is_measured_against_what_it_merged_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.ssh"]});
+    let mut laptop = cfg.clone();
+    laptop["on_conflict"] = serde_json::json!("remote");
+    let a = machine(dir.path(), "laptop", &remote, laptop);
+    let b = machine(dir.path(), "desktop", &remote, cfg);
+    a.write(".zshrc", FIVE);
+    a.write(".ssh/config", "x\n");
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.write(".ssh/config", "desktop\n");
+    b.sync();
+    let desktops = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+    a.write(".ssh/config", "laptop\n");
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    assert_eq!(a.read(".zshrc"), "ONE\ntwo\nthree\nfour\nFIVE\n", "merged");
+    git(
+        &remote_dir(dir.path()),
+        &["update-ref", "refs/heads/main", desktops.trim()],
+    );
+    b.write(".zshrc", FIVE);
+    b.sync();
+    let (_, ev) = a.sync();
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, "ONE\ntwo\nthree\nfour\nfive\n", "{:?}", actions(&ev));
+}
+
+/// A merge the remote lost is merged again and pushed, and that sync is killed before the new
+/// merge is written; the remote loses that one too and the desktop takes an edit back. The
+/// home still holds the first merge: the base it was planned with goes on with the new row.
+#[test]
+fn a_merge_redone_after_a_lost_one_and_not_written_keeps_the_base_of_the_first() {
+    let nine = "1\n2\n3\n4\n5\n6\n7\n8\n9\n";
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", nine);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "1\n2\n3\n4\n5\n6\n7\n8\nNINE\n");
+    b.sync();
+    let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    a.write(".zshrc", "ONE\n2\n3\n4\n5\n6\n7\n8\n9\n");
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    git(
+        &remote_dir(dir.path()),
+        &["update-ref", "refs/heads/main", first.trim()],
+    );
+    b.write(".zshrc", "1\n2\n3\n4\nFIVE\n6\n7\n8\nNINE\n");
+    b.sync();
+    let second = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    die_at(&a, "apply::temp-written");
+    let a = a.restart();
+    assert_eq!(
+        a.read(".zshrc"),
+        "ONE\n2\n3\n4\n5\n6\n7\n8\nNINE\n",
+        "the second merge is not written"
+    );
+    git(
+        &remote_dir(dir.path()),
+        &["update-ref", "refs/heads/main", second.trim()],
+    );
+    b.write(".zshrc", "1\n2\n3\n4\nFIVE\n6\n7\n8\n9\n");
+    b.sync();
+    let (_, ev) = a.sync();
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(
+        tip,
+        "ONE\n2\n3\n4\nFIVE\n6\n7\n8\n9\n",
+        "{:?}",
+        actions(&ev)
+    );
+}

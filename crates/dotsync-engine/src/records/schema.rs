@@ -145,9 +145,10 @@ const MIGRATIONS: &[&str] = &[
     // only while the remote's history holds that commit; one that announces a pull machine's
     // merge carries the base to take while the home holds it (`base_*`, the remote's version;
     // NULL: the version written is the base), as does a pushed merge (the remote's version it
-    // merged with). `held_*`: what the home held when the change was planned ('deleted':
-    // absent) and the base it was planned with (`held_base_*`, NULL: none), when a row of an
-    // earlier killed sync gave that base; NULL when no row did.
+    // merged with, and `merged_on`, the remote's tip the merge was made on). `held_*`: what
+    // the home held when the change was planned ('deleted': absent) and the base it was
+    // planned with (`held_base_*`, NULL: none), when a row of an earlier killed sync gave that
+    // base; NULL when no row did.
     "ALTER TABLE pulled ADD COLUMN merge_commit TEXT NOT NULL DEFAULT '';
     ALTER TABLE pulled ADD COLUMN base_kind TEXT;
     ALTER TABLE pulled ADD COLUMN base_blob TEXT;
@@ -157,7 +158,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE pulled ADD COLUMN held_mode INTEGER;
     ALTER TABLE pulled ADD COLUMN held_base_kind TEXT;
     ALTER TABLE pulled ADD COLUMN held_base_blob TEXT;
-    ALTER TABLE pulled ADD COLUMN held_base_mode INTEGER;",
+    ALTER TABLE pulled ADD COLUMN held_base_mode INTEGER;
+    ALTER TABLE pulled ADD COLUMN merged_on TEXT NOT NULL DEFAULT '';",
 ];
 
 #[cfg(test)]

@@ -256,6 +256,8 @@ pub struct Pulled {
     /// For a merge of this machine's edit with the remote's, the commit the sync pushed it in:
     /// the merge is the remote's only while the remote's history holds that commit.
     pub merge_commit: Option<String>,
+    /// For such a merge, the remote's tip it was made on (the commit `base` comes from).
+    pub merged_on: Option<String>,
     /// What the home held when the sync planned this change, and the base it planned with,
     /// when a `pulled` row of a sync killed before gave that base: until the write or removal
     /// happens, the next sync plans the file as this one did.
@@ -291,13 +293,15 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
         let mut stmt = conn
             .prepare_cached(
                 "SELECT path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode,
-                   held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode
+                   held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode,
+                   merged_on
                  FROM pulled WHERE config_id = ?1",
             )
             .map_err(sql(store))?;
         let rows = stmt
             .query_map(params![config_id], |r| {
                 let merge_commit: String = r.get(4)?;
+                let merged_on: String = r.get(14)?;
                 let version =
                     |(kind, blob, mode): (String, String, u32)| version_of(&kind, blob, mode);
                 let held = nullable_row(r, 8)?.map(|home| Held {
@@ -310,6 +314,7 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
                         version: version_of(&r.get::<_, String>(1)?, r.get(2)?, r.get(3)?),
                         base: nullable_row(r, 5)?.and_then(version),
                         merge_commit: (!merge_commit.is_empty()).then_some(merge_commit),
+                        merged_on: (!merged_on.is_empty()).then_some(merged_on),
                         held: match held {
                             Some(h) => Some(Held {
                                 base: nullable_row(r, 11)?.and_then(version),
@@ -335,6 +340,7 @@ pub fn put_pulled(
         for (path, row) in rows {
             let (kind, blob, mode) = row_of(row.version.as_ref());
             let merge_commit = row.merge_commit.as_deref().unwrap_or("");
+            let merged_on = row.merged_on.as_deref().unwrap_or("");
             let base = row.base.as_ref().map(|b| row_of(Some(b)));
             let held = row.held.as_ref().map(|h| row_of(h.home.as_ref()));
             let held_base = row
@@ -346,13 +352,15 @@ pub fn put_pulled(
                 tx,
                 "INSERT INTO pulled
                    (config_id, path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode,
-                    held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                    held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode,
+                    merged_on)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
                  ON CONFLICT (config_id, path)
                  DO UPDATE SET kind = ?3, blob = ?4, mode = ?5, merge_commit = ?6,
                    base_kind = ?7, base_blob = ?8, base_mode = ?9,
                    held_kind = ?10, held_blob = ?11, held_mode = ?12,
-                   held_base_kind = ?13, held_base_blob = ?14, held_base_mode = ?15",
+                   held_base_kind = ?13, held_base_blob = ?14, held_base_mode = ?15,
+                   merged_on = ?16",
                 params![
                     config_id,
                     path,
@@ -368,7 +376,8 @@ pub fn put_pulled(
                     held.map(|b| b.2),
                     held_base.map(|b| b.0),
                     held_base.map(|b| b.1),
-                    held_base.map(|b| b.2)
+                    held_base.map(|b| b.2),
+                    merged_on
                 ],
             )
             .map_err(sql(store))?;

@@ -619,8 +619,7 @@ impl Engine {
                         records::Pulled {
                             version: local,
                             base,
-                            merge_commit: None,
-                            held: None,
+                            ..records::Pulled::default()
                         },
                     ))
                 })
@@ -677,18 +676,20 @@ impl Engine {
                 } => {
                     let pushed_merge = *action == FileAction::Merged && base.is_none();
                     let row = match new_tip.as_ref().filter(|_| pushed_merge) {
-                        // What it started from is announced with the push.
+                        // What it started from is announced with the push too; that one
+                        // speaks only while the push is in the remote's history.
                         Some(tip) => records::Pulled {
                             version: Some(version.clone()),
                             base: merged_with.get(path.as_str()).cloned(),
                             merge_commit: Some(tip.clone()),
-                            held: None,
+                            merged_on: remote.tip.clone(),
+                            held: planned_from(path),
                         },
                         None => records::Pulled {
                             version: Some(version.clone()),
                             base: base.clone(),
-                            merge_commit: None,
                             held: planned_from(path),
+                            ..records::Pulled::default()
                         },
                     };
                     (path.to_string(), row)

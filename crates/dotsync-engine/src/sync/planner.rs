@@ -223,10 +223,11 @@ fn history_holds(repo: &Repo, tip: &str, commit: &str) -> Option<bool> {
 
 /// The `pulled` rows (what a sync killed before its record was leaving in the home) that speak
 /// for the remote at `tip`. A merge such a sync pushed and wrote is the remote's while the
-/// remote's history holds the commit that carried it; once the remote lost it (moved back past
-/// it, not past the recorded commit), the merge is this machine's edit on top of the remote's
-/// version it merged with, the base while the remote still holds the commit the merge was
-/// made on; otherwise the row says nothing. What git cannot place counts as the remote's.
+/// remote's history holds the commit that carried it (what the home held before it is then
+/// the pushed merge input's business). Once the remote lost it (moved back past it, not past
+/// the recorded commit), the merge is this machine's edit on top of the remote's version it
+/// merged with: that is the base while the remote still holds the tip the merge was made on;
+/// otherwise the row says nothing. What git cannot place counts as the remote's.
 pub(super) fn pulled_from_remote(
     repo: &Repo,
     rows: &BTreeMap<String, Pulled>,
@@ -238,22 +239,24 @@ pub(super) fn pulled_from_remote(
             here.insert(path.clone(), row.clone());
             continue;
         };
-        let merge = Pulled {
-            version: row.version.clone(),
-            base: None,
-            merge_commit: None,
-            held: None,
-        };
         if history_holds(repo, tip, commit) != Some(false) {
+            let merge = Pulled {
+                version: row.version.clone(),
+                ..Pulled::default()
+            };
             here.insert(path.clone(), merge);
             continue;
         }
-        let made_on = repo.rev_parse(&format!("{commit}^"));
-        if let (Some(made_on), Some(other_side)) = (made_on, &row.base)
-            && history_holds(repo, tip, &made_on) != Some(false)
+        if let (Some(made_on), Some(other_side)) = (&row.merged_on, &row.base)
+            && history_holds(repo, tip, made_on) != Some(false)
         {
-            let base = Some(other_side.clone());
-            here.insert(path.clone(), Pulled { base, ..merge });
+            let lost = Pulled {
+                version: row.version.clone(),
+                base: Some(other_side.clone()),
+                held: row.held.clone(),
+                ..Pulled::default()
+            };
+            here.insert(path.clone(), lost);
         }
     }
     here

@@ -418,6 +418,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                 version: Some(zshrc.clone()),
                 base: Some(v(dotsync_core::plan::Kind::File, "remote's", 0o644)),
                 merge_commit: None,
+                merged_on: None,
                 held: Some(records::Held {
                     home: None,
                     base: Some(v(dotsync_core::plan::Kind::File, "older", 0o600)),
@@ -440,6 +441,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                 version: Some(merged.clone()),
                 base: None,
                 merge_commit: Some("c0ffee".to_owned()),
+                merged_on: Some("decaf".to_owned()),
                 held: None,
             },
         ),
