@@ -901,3 +901,50 @@ fn a_merge_redone_after_a_lost_one_and_not_written_keeps_the_base_of_the_first()
         actions(&ev)
     );
 }
+
+/// As above, but the remote is then moved back past the tip the redone merge was made on, to
+/// the first merge's: the redone merge says nothing any more, and what the home held before it
+/// (the first merge, with its base) still does.
+#[test]
+fn a_redone_merge_lost_past_its_own_tip_keeps_the_base_of_the_first() {
+    let nine = "1\n2\n3\n4\n5\n6\n7\n8\n9\n";
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", nine);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "1\n2\n3\n4\n5\n6\n7\n8\nNINE\n");
+    b.sync();
+    let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    a.write(".zshrc", "ONE\n2\n3\n4\n5\n6\n7\n8\n9\n");
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    let back = |m: &str| {
+        git(
+            &remote_dir(dir.path()),
+            &["update-ref", "refs/heads/main", m.trim()],
+        )
+    };
+    back(&first);
+    b.write(".zshrc", "1\n2\n3\n4\nFIVE\n6\n7\n8\nNINE\n");
+    b.sync();
+    die_at(&a, "apply::temp-written");
+    let a = a.restart();
+    assert_eq!(
+        a.read(".zshrc"),
+        "ONE\n2\n3\n4\n5\n6\n7\n8\nNINE\n",
+        "the second merge is not written"
+    );
+    back(&first);
+    let (r, _) = b.sync_with(&dotsync_engine::SyncOptions {
+        rewind: Some(dotsync_engine::RewindChoice::TakeRemote),
+        ..Default::default()
+    });
+    r.unwrap();
+    assert_eq!(b.read(".zshrc"), "1\n2\n3\n4\n5\n6\n7\n8\nNINE\n");
+    b.write(".zshrc", nine);
+    b.sync();
+    let (_, ev) = a.sync();
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, "ONE\n2\n3\n4\n5\n6\n7\n8\n9\n", "{:?}", actions(&ev));
+}

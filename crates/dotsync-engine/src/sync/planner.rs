@@ -221,42 +221,56 @@ fn history_holds(repo: &Repo, tip: &str, commit: &str) -> Option<bool> {
         .ok()
 }
 
-/// The `pulled` rows (what a sync killed before its record was leaving in the home) that speak
-/// for the remote at `tip`. A merge such a sync pushed and wrote is the remote's while the
-/// remote's history holds the commit that carried it (what the home held before it is then
-/// the pushed merge input's business). Once the remote lost it (moved back past it, not past
-/// the recorded commit), the merge is this machine's edit on top of the remote's version it
-/// merged with: that is the base while the remote still holds the tip the merge was made on;
-/// otherwise the row says nothing. What git cannot place counts as the remote's.
+/// What a `pulled` row says of a file's base: while the home holds `home` (`None`: the file
+/// is absent), the base is `base`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RowBase {
+    home: Option<Version>,
+    base: Option<Version>,
+}
+
+/// What the `pulled` rows (what a sync killed before its record was leaving in the home) say
+/// of each file's base against the remote at `tip`, first match first. A row's version is its
+/// own base (for a pull machine's merge or a file it keeps, the remote's version), and while
+/// the home still holds what the row's change was planned from, the base it was planned with.
+/// A merge this machine pushed and wrote is the remote's while the remote's history holds the
+/// commit that carried it (what the home held before it is then the pushed merge input's
+/// business). Once the remote lost it (moved back past it, not past the recorded commit), the
+/// merge is this machine's edit on top of the remote's version it merged with: that is the
+/// base while the remote still holds the tip the merge was made on. What git cannot place
+/// counts as the remote's.
 pub(super) fn pulled_from_remote(
     repo: &Repo,
     rows: &BTreeMap<String, Pulled>,
     tip: &str,
-) -> BTreeMap<String, Pulled> {
+) -> BTreeMap<String, Vec<RowBase>> {
     let mut here = BTreeMap::new();
     for (path, row) in rows {
-        let Some(commit) = &row.merge_commit else {
-            here.insert(path.clone(), row.clone());
-            continue;
+        let written = |base: Option<&Version>| RowBase {
+            home: row.version.clone(),
+            base: base.or(row.version.as_ref()).cloned(),
         };
-        if history_holds(repo, tip, commit) != Some(false) {
-            let merge = Pulled {
-                version: row.version.clone(),
-                ..Pulled::default()
-            };
-            here.insert(path.clone(), merge);
-            continue;
+        let mut says = Vec::new();
+        match &row.merge_commit {
+            None => says.push(written(row.base.as_ref())),
+            Some(commit) if history_holds(repo, tip, commit) != Some(false) => {
+                here.insert(path.clone(), vec![written(None)]);
+                continue;
+            }
+            Some(_) => {
+                if let (Some(made_on), Some(other_side)) = (&row.merged_on, &row.base)
+                    && history_holds(repo, tip, made_on) != Some(false)
+                {
+                    says.push(written(Some(other_side)));
+                }
+            }
         }
-        if let (Some(made_on), Some(other_side)) = (&row.merged_on, &row.base)
-            && history_holds(repo, tip, made_on) != Some(false)
-        {
-            let lost = Pulled {
-                version: row.version.clone(),
-                base: Some(other_side.clone()),
-                held: row.held.clone(),
-                ..Pulled::default()
-            };
-            here.insert(path.clone(), lost);
+        says.extend(row.held.as_ref().map(|h| RowBase {
+            home: h.home.clone(),
+            base: h.base.clone(),
+        }));
+        if !says.is_empty() {
+            here.insert(path.clone(), says);
         }
     }
     here
@@ -275,7 +289,7 @@ impl Engine {
         remote: &RemoteState,
         open_conflicts: &BTreeMap<String, ConflictRecord>,
         pushed: &OwnPushes,
-        pulled: &BTreeMap<String, Pulled>,
+        pulled: &BTreeMap<String, Vec<RowBase>>,
         em: &mut Emitter<'_>,
     ) -> Result<Planned, SyncError> {
         let mut p = Planned {
@@ -305,37 +319,30 @@ impl Engine {
             }
             let key = path.to_string();
             let l = local_entry.map(|e| &e.version);
-            // What a sync killed before its record left. A version it wrote into the home (or
-            // settled there without a write), or a file it removed: when the file holds exactly it (is still absent), it is the base
-            // (for a pull machine's merge, the remote's version it merged with); while the file
-            // still holds what it held before (the write or removal never happened), the base
-            // that sync planned it with. A `pulled` row is newer than any push of its file (a
-            // push forgets it); a merge's row is read against the remote's history
-            // (`pulled_from_remote`). A version this machine
-            // pushed is its own: the base when the remote's history holds its commit, whatever
-            // came after it (an older base would show both sides changing it, and push it over
-            // another machine putting the file back); for a merge, the file it merged from,
-            // which its home may still hold. One that cannot be placed is the base where the
-            // remote holds exactly it; a deletion, where the remote has no file (a file here
-            // again is then new).
+            // What a sync killed before its record left. What it left in the home (written,
+            // removed, or settled there without a write) or, before that happened, what the
+            // home held then: while the file holds exactly it, the base its row gives
+            // (`pulled_from_remote`). A `pulled` row is newer than any push of its file (a push
+            // forgets it). A version this machine pushed is its own: the base when the
+            // remote's history holds its commit, whatever came after it (an older base would
+            // show both sides changing it, and push it over another machine putting the file
+            // back); for a merge, the file it merged from, which its home may still hold. One
+            // that cannot be placed is the base where the remote holds exactly it; a deletion,
+            // where the remote has no file (a file here again is then new).
             let mut merge_input = false;
+            let row_base = pulled
+                .get(&key)
+                .and_then(|says| says.iter().find(|rb| rb.home.as_ref() == l));
             let b = match (
-                pulled.get(&key),
+                row_base,
                 l,
                 pushed.landed.get(&key),
                 pushed.unplaced.get(&key),
                 r,
             ) {
-                (Some(row), l, _, _, _) if row.version.as_ref() == l => {
-                    let b = row.base.as_ref().or(l);
-                    p.row_bases.insert(key.clone(), b.cloned());
-                    b
-                }
-                // The row of a sync killed before this write or removal happened: the base it
-                // planned the home's file with.
-                (Some(Pulled { held: Some(h), .. }), l, _, _, _) if h.home.as_ref() == l => {
-                    p.row_bases.insert(key.clone(), h.base.clone());
-                    h.base.as_ref()
+                (Some(rb), _, _, _, _) => {
+                    p.row_bases.insert(key.clone(), rb.base.clone());
+                    rb.base.as_ref()
                 }
                 (_, _, Some(v), _, _) => {
                     merge_input = pushed.landed_merge_inputs.contains(&key);
