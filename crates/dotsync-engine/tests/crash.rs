@@ -805,10 +805,7 @@ fn a_merge_the_remote_lost_is_measured_against_what_it_merged_with() {
     die_at(&a, "sync::before-record");
     let a = a.restart();
     assert_eq!(a.read(".zshrc"), "ONE\ntwo\nthree\nfour\nFIVE\n", "merged");
-    git(
-        &remote_dir(dir.path()),
-        &["update-ref", "refs/heads/main", desktops.trim()],
-    );
+    move_main_back(dir.path(), &desktops);
     b.write(".zshrc", FIVE);
     b.sync();
     let (s, ev) = a.sync();
@@ -844,10 +841,7 @@ fn a_merge_the_remote_lost_after_a_keep_commit_is_measured_against_what_it_merge
     die_at(&a, "sync::before-record");
     let a = a.restart();
     assert_eq!(a.read(".zshrc"), "ONE\ntwo\nthree\nfour\nFIVE\n", "merged");
-    git(
-        &remote_dir(dir.path()),
-        &["update-ref", "refs/heads/main", desktops.trim()],
-    );
+    move_main_back(dir.path(), &desktops);
     b.write(".zshrc", FIVE);
     b.sync();
     let (_, ev) = a.sync();
@@ -862,22 +856,7 @@ fn a_merge_the_remote_lost_after_a_keep_commit_is_measured_against_what_it_merge
 fn a_merge_redone_after_a_lost_one_and_not_written_keeps_the_base_of_the_first() {
     let nine = "1\n2\n3\n4\n5\n6\n7\n8\n9\n";
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", nine);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "1\n2\n3\n4\n5\n6\n7\n8\nNINE\n");
-    b.sync();
-    let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
-    a.write(".zshrc", "ONE\n2\n3\n4\n5\n6\n7\n8\n9\n");
-    die_at(&a, "sync::before-record");
-    let a = a.restart();
-    git(
-        &remote_dir(dir.path()),
-        &["update-ref", "refs/heads/main", first.trim()],
-    );
-    b.write(".zshrc", "1\n2\n3\n4\nFIVE\n6\n7\n8\nNINE\n");
-    b.sync();
+    let (a, b, _) = merge_lost_then_desktop_edits(dir.path(), nine);
     let second = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
     die_at(&a, "apply::temp-written");
     let a = a.restart();
@@ -886,10 +865,7 @@ fn a_merge_redone_after_a_lost_one_and_not_written_keeps_the_base_of_the_first()
         "ONE\n2\n3\n4\n5\n6\n7\n8\nNINE\n",
         "the second merge is not written"
     );
-    git(
-        &remote_dir(dir.path()),
-        &["update-ref", "refs/heads/main", second.trim()],
-    );
+    move_main_back(dir.path(), &second);
     b.write(".zshrc", "1\n2\n3\n4\nFIVE\n6\n7\n8\n9\n");
     b.sync();
     let (_, ev) = a.sync();
@@ -909,25 +885,7 @@ fn a_merge_redone_after_a_lost_one_and_not_written_keeps_the_base_of_the_first()
 fn a_redone_merge_lost_past_its_own_tip_keeps_the_base_of_the_first() {
     let nine = "1\n2\n3\n4\n5\n6\n7\n8\n9\n";
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", nine);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "1\n2\n3\n4\n5\n6\n7\n8\nNINE\n");
-    b.sync();
-    let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
-    a.write(".zshrc", "ONE\n2\n3\n4\n5\n6\n7\n8\n9\n");
-    die_at(&a, "sync::before-record");
-    let a = a.restart();
-    let back = |m: &str| {
-        git(
-            &remote_dir(dir.path()),
-            &["update-ref", "refs/heads/main", m.trim()],
-        )
-    };
-    back(&first);
-    b.write(".zshrc", "1\n2\n3\n4\nFIVE\n6\n7\n8\nNINE\n");
-    b.sync();
+    let (a, b, first) = merge_lost_then_desktop_edits(dir.path(), nine);
     die_at(&a, "apply::temp-written");
     let a = a.restart();
     assert_eq!(
@@ -935,7 +893,7 @@ fn a_redone_merge_lost_past_its_own_tip_keeps_the_base_of_the_first() {
         "ONE\n2\n3\n4\n5\n6\n7\n8\nNINE\n",
         "the second merge is not written"
     );
-    back(&first);
+    move_main_back(dir.path(), &first);
     let (r, _) = b.sync_with(&dotsync_engine::SyncOptions {
         rewind: Some(dotsync_engine::RewindChoice::TakeRemote),
         ..Default::default()
@@ -947,4 +905,33 @@ fn a_redone_merge_lost_past_its_own_tip_keeps_the_base_of_the_first() {
     let (_, ev) = a.sync();
     let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
     assert_eq!(tip, "ONE\n2\n3\n4\n5\n6\n7\n8\n9\n", "{:?}", actions(&ev));
+}
+
+/// Moves the remote's `main` back to `commit` (a force-push or reset elsewhere).
+fn move_main_back(dir: &std::path::Path, commit: &str) {
+    git(
+        &remote_dir(dir),
+        &["update-ref", "refs/heads/main", commit.trim()],
+    );
+}
+
+/// The start of the redone-merge tests: the desktop changes line nine of `nine`; the laptop
+/// changes line one, merges, pushes and writes the merge, and is killed before its record;
+/// the remote is moved back to the desktop's commit (returned), and the desktop changes line
+/// five on top of it.
+fn merge_lost_then_desktop_edits(dir: &std::path::Path, nine: &str) -> (Machine, Machine, String) {
+    let (a, b) = two(dir);
+    a.write(".zshrc", nine);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "1\n2\n3\n4\n5\n6\n7\n8\nNINE\n");
+    b.sync();
+    let first = git(&remote_dir(dir), &["rev-parse", "main"]);
+    a.write(".zshrc", "ONE\n2\n3\n4\n5\n6\n7\n8\n9\n");
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    move_main_back(dir, &first);
+    b.write(".zshrc", "1\n2\n3\n4\nFIVE\n6\n7\n8\nNINE\n");
+    b.sync();
+    (a, b, first)
 }
