@@ -935,3 +935,145 @@ fn merge_lost_then_desktop_edits(dir: &std::path::Path, nine: &str) -> (Machine,
     b.sync();
     (a, b, first)
 }
+
+/// The laptop pulls the desktop's edit of line five and is killed before its record; the
+/// person then edits line one. The pull was written, so the desktop's version is the base:
+/// the desktop taking its edit back is taken, and the laptop's own line goes out (with the
+/// older base the laptop pushed the desktop's line back over the take-back as its own).
+#[test]
+fn an_edit_after_a_pull_killed_before_its_record_does_not_undo_a_take_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    assert_eq!(
+        a.read(".zshrc"),
+        "one\ntwo\nthree\nfour\nFIVE\n",
+        "the pull was written"
+    );
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+    b.write(".zshrc", FIVE);
+    b.sync();
+    let (s, ev) = a.sync();
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, "ONE\ntwo\nthree\nfour\nfive\n", "{:?}", actions(&ev));
+    assert_eq!(s.conflicts, 0);
+    b.sync();
+    assert_eq!(b.read(".zshrc"), tip);
+}
+
+/// The same on a pull machine (a server): with the older base, the desktop's line pulled
+/// before the kill was held there as the server's own edit for good.
+#[test]
+fn a_pull_machine_edit_after_a_killed_pull_takes_a_take_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]});
+    let mut pull = cfg.clone();
+    pull["direction"] = serde_json::json!("pull");
+    let server = machine(dir.path(), "server", &remote, pull);
+    let desktop = machine(dir.path(), "desktop", &remote, cfg);
+    desktop.write(".zshrc", FIVE);
+    desktop.sync();
+    server.sync();
+    desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    desktop.sync();
+    die_at(&server, "sync::before-record");
+    let server = server.restart();
+    assert_eq!(server.read(".zshrc"), "one\ntwo\nthree\nfour\nFIVE\n");
+    server.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+    desktop.write(".zshrc", FIVE);
+    desktop.sync();
+    let (s, ev) = server.sync();
+    assert_eq!(s.conflicts, 0, "{:?}", actions(&ev));
+    server.sync();
+    assert_eq!(
+        server.read(".zshrc"),
+        "ONE\ntwo\nthree\nfour\nfive\n",
+        "{:?}",
+        actions(&ev)
+    );
+}
+
+/// The laptop merges its line one with the desktop's line five, pushes and writes the merge,
+/// and is killed before its record; the person edits line three, and the desktop takes its
+/// line five back. The merge was written, so it is the base: the take-back stays.
+#[test]
+fn an_edit_after_a_merge_killed_before_its_record_does_not_undo_a_take_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    assert_eq!(a.read(".zshrc"), "ONE\ntwo\nthree\nfour\nFIVE\n", "merged");
+    a.write(".zshrc", "ONE\ntwo\nTHREE\nfour\nFIVE\n");
+    b.sync();
+    b.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+    b.sync();
+    let (s, ev) = a.sync();
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, "ONE\ntwo\nTHREE\nfour\nfive\n", "{:?}", actions(&ev));
+    assert_eq!(s.conflicts, 0);
+}
+
+/// The laptop is killed after writing the pull's temporary file, before putting it in place:
+/// the pull never reached `.zshrc`. The person's edit of line one is on the older version, so
+/// the desktop's line five (still on the remote) is merged in, not reverted.
+#[test]
+fn an_edit_after_a_pull_killed_before_its_write_keeps_the_other_machines_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    die_at(&a, "apply::temp-written");
+    let a = a.restart();
+    assert_eq!(a.read(".zshrc"), FIVE, "the pull was not written");
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+    let (s, ev) = a.sync();
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, "ONE\ntwo\nthree\nfour\nFIVE\n", "{:?}", actions(&ev));
+    assert_eq!(s.conflicts, 0);
+    assert_eq!(a.read(".zshrc"), tip);
+}
+
+/// The person's edit after a killed pull sits right next to the pulled line, so the content
+/// cannot tell whether the pull was written; the desktop takes its line back. Whether the
+/// laptop's file is pushed or merged depends on that, so it is a conflict: both versions are
+/// kept and nothing is pushed over the take-back.
+#[test]
+fn an_edit_next_to_a_pull_killed_before_its_record_is_a_conflict_when_it_matters() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    a.write(".zshrc", "one\ntwo\nthree\nFOUR\nFIVE\n");
+    b.write(".zshrc", FIVE);
+    b.sync();
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 1, "{:?}", actions(&ev));
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, FIVE, "the take-back stays on the remote");
+    assert_eq!(
+        a.read(".zshrc"),
+        "one\ntwo\nthree\nFOUR\nFIVE\n",
+        "and the edit here"
+    );
+}

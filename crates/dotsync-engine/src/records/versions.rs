@@ -258,17 +258,23 @@ pub struct Pulled {
     pub merge_commit: Option<String>,
     /// For such a merge, the remote's tip it was made on (the commit `base` comes from).
     pub merged_on: Option<String>,
-    /// What the home held when the sync planned this change, and the base it planned with,
-    /// when a `pulled` row of a sync killed before gave that base: until the write or removal
-    /// happens, the next sync plans the file as this one did.
+    /// What the home held when the sync planned this change (so the next sync can tell
+    /// whether a write happened once the person edited the file), and the base it planned
+    /// with when a `pulled` row of a sync killed before gave that base: until the write or
+    /// removal happens, the next sync plans the file as this one did.
     pub held: Option<Held>,
 }
 
-/// The home's version (`None`: absent) a sync planned a change from, and the base it used.
+/// The home's version (`None`: absent) a sync planned a change from, and the base a `pulled`
+/// row gave it (`None`: no row did, the base was the usual one; `Some(None)`: no file).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Held {
     pub home: Option<Version>,
-    pub base: Option<Version>,
+    #[allow(
+        clippy::option_option,
+        reason = "no base given (NULL) differs from a base that is no file ('deleted')"
+    )]
+    pub base: Option<Option<Version>>,
 }
 
 /// The (kind, blob, mode) of three nullable columns; `None` when any is NULL.
@@ -317,7 +323,7 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
                         merged_on: (!merged_on.is_empty()).then_some(merged_on),
                         held: match held {
                             Some(h) => Some(Held {
-                                base: nullable_row(r, 11)?.and_then(version),
+                                base: nullable_row(r, 11)?.map(version),
                                 ..h
                             }),
                             None => None,
@@ -347,7 +353,7 @@ pub fn put_pulled(
                 .held
                 .as_ref()
                 .and_then(|h| h.base.as_ref())
-                .map(|b| row_of(Some(b)));
+                .map(|b| row_of(b.as_ref()));
             exec(
                 tx,
                 "INSERT INTO pulled

@@ -660,10 +660,12 @@ impl Engine {
             let mut writing = settled_rows;
             // Until its write or removal happens, the home holds what this sync planned from:
             // when a row of a sync killed before gave its base, that base goes on with it.
+            // What the home held also tells the next sync, once the person edited the file,
+            // whether the write happened.
             let planned_from = |path: &RepoPath| {
-                row_bases.get(path.as_str()).map(|base| records::Held {
+                Some(records::Held {
                     home: scan.files.get(path).map(|e| e.version.clone()),
-                    base: base.clone(),
+                    base: row_bases.get(path.as_str()).cloned(),
                 })
             };
             writing.extend(home_changes.iter().map(|c| match c {

@@ -229,51 +229,85 @@ pub(super) struct RowBase {
     base: Option<Version>,
 }
 
+/// What the `pulled` row of a file says: its (home, base) pairs, first match first, and for a
+/// write, what the home held before it and what it wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct RowSays {
+    pairs: Vec<RowBase>,
+    write: Option<(Option<Version>, Version)>,
+}
+
+impl RowSays {
+    fn base_while(&self, home: Option<&Version>) -> Option<&RowBase> {
+        self.pairs.iter().find(|rb| rb.home.as_ref() == home)
+    }
+}
+
 /// What the `pulled` rows (what a sync killed before its record was leaving in the home) say
-/// of each file's base against the remote at `tip`, first match first. A row's version is its
-/// own base (for a pull machine's merge or a file it keeps, the remote's version), and while
-/// the home still holds what the row's change was planned from, the base it was planned with.
-/// A merge this machine pushed and wrote is the remote's while the remote's history holds the
-/// commit that carried it (what the home held before it is then the pushed merge input's
-/// business). Once the remote lost it (moved back past it, not past the recorded commit), the
-/// merge is this machine's edit on top of the remote's version it merged with: that is the
-/// base while the remote still holds the tip the merge was made on. What git cannot place
-/// counts as the remote's.
+/// of each file's base against the remote at `tip`. A row's version is its own base (for a
+/// pull machine's merge or a file it keeps, the remote's version), and while the home still
+/// holds what the row's change was planned from, the base it was planned with. A merge this
+/// machine pushed and wrote is the remote's while the remote's history holds the commit that
+/// carried it (what the home held before it is then the pushed merge input's business). Once
+/// the remote lost it (moved back past it, not past the recorded commit), the merge is this
+/// machine's edit on top of the remote's version it merged with: that is the base while the
+/// remote still holds the tip the merge was made on. What git cannot place counts as the
+/// remote's. A write also names what the home held before it: once the person edited the
+/// file, the planner tells from the content whether the write happened.
 pub(super) fn pulled_from_remote(
     repo: &Repo,
     rows: &BTreeMap<String, Pulled>,
     tip: &str,
-) -> BTreeMap<String, Vec<RowBase>> {
+) -> BTreeMap<String, RowSays> {
     let mut here = BTreeMap::new();
     for (path, row) in rows {
         let written = |base: Option<&Version>| RowBase {
             home: row.version.clone(),
             base: base.or(row.version.as_ref()).cloned(),
         };
-        let mut says = Vec::new();
+        let mut says = RowSays {
+            write: row
+                .version
+                .clone()
+                .zip(row.held.as_ref())
+                .map(|(v, h)| (h.home.clone(), v)),
+            ..RowSays::default()
+        };
         match &row.merge_commit {
-            None => says.push(written(row.base.as_ref())),
+            None => says.pairs.push(written(row.base.as_ref())),
             Some(commit) if history_holds(repo, tip, commit) != Some(false) => {
-                here.insert(path.clone(), vec![written(None)]);
+                says.pairs.push(written(None));
+                here.insert(path.clone(), says);
                 continue;
             }
             Some(_) => {
                 if let (Some(made_on), Some(other_side)) = (&row.merged_on, &row.base)
                     && history_holds(repo, tip, made_on) != Some(false)
                 {
-                    says.push(written(Some(other_side)));
+                    says.pairs.push(written(Some(other_side)));
                 }
             }
         }
-        says.extend(row.held.as_ref().map(|h| RowBase {
-            home: h.home.clone(),
-            base: h.base.clone(),
+        says.pairs.extend(row.held.as_ref().and_then(|h| {
+            h.base.as_ref().map(|base| RowBase {
+                home: h.home.clone(),
+                base: base.clone(),
+            })
         }));
-        if !says.is_empty() {
+        if !says.pairs.is_empty() {
             here.insert(path.clone(), says);
         }
     }
     here
+}
+
+/// Whether a write is in the home.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Yes,
+    No,
+    /// The content cannot tell (binary files, an edit next to the written change).
+    Unknown,
 }
 
 impl Engine {
@@ -289,7 +323,7 @@ impl Engine {
         remote: &RemoteState,
         open_conflicts: &BTreeMap<String, ConflictRecord>,
         pushed: &OwnPushes,
-        pulled: &BTreeMap<String, Vec<RowBase>>,
+        pulled: &BTreeMap<String, RowSays>,
         em: &mut Emitter<'_>,
     ) -> Result<Planned, SyncError> {
         let mut p = Planned {
@@ -330,28 +364,42 @@ impl Engine {
             // that cannot be placed is the base where the remote holds exactly it; a deletion,
             // where the remote has no file (a file here again is then new).
             let mut merge_input = false;
-            let row_base = pulled
-                .get(&key)
-                .and_then(|says| says.iter().find(|rb| rb.home.as_ref() == l));
-            let b = match (
-                row_base,
-                l,
-                pushed.landed.get(&key),
-                pushed.unplaced.get(&key),
-                r,
-            ) {
-                (Some(rb), _, _, _, _) => {
-                    p.row_bases.insert(key.clone(), rb.base.clone());
-                    rb.base.as_ref()
-                }
-                (_, _, Some(v), _, _) => {
+            let fallback = match (l, pushed.landed.get(&key), pushed.unplaced.get(&key), r) {
+                (_, Some(v), _, _) => {
                     merge_input = pushed.landed_merge_inputs.contains(&key);
                     v.as_ref()
                 }
-                (_, _, _, Some(Some(pv)), Some(rv)) if pv == rv => Some(rv),
-                (_, _, _, Some(None), None) => None,
+                (_, _, Some(Some(pv)), Some(rv)) if pv == rv => Some(rv),
+                (_, _, Some(None), None) => None,
                 _ => base,
             };
+            // The person edited a file since a sync killed before its record was to write it
+            // (the home holds neither what it held then nor what was written): whether the
+            // write happened decides the base. When the content cannot tell, and the two
+            // readings would not settle the file alike, it is a conflict: both kept.
+            let says = pulled.get(&key);
+            let mut uncertain = None;
+            let row_base = match says {
+                Some(says) => says.base_while(l).or_else(|| {
+                    let (before, after) = says.write.as_ref()?;
+                    let if_written = says.base_while(Some(after))?;
+                    let if_not = says.base_while(before.as_ref());
+                    match self.written(repo, &path, before.as_ref(), after, l) {
+                        Written::Yes => Some(if_written),
+                        Written::No => if_not,
+                        Written::Unknown => {
+                            uncertain = Some(if_not.map_or(fallback, |rb| rb.base.as_ref()));
+                            Some(if_written)
+                        }
+                    }
+                }),
+                None => None,
+            };
+            if let Some(rb) = row_base {
+                merge_input = false;
+                p.row_bases.insert(key.clone(), rb.base.clone());
+            }
+            let b = row_base.map_or(fallback, |rb| rb.base.as_ref());
             // The recorded base is behind: whatever is decided, it must be brought forward.
             let stale_base = b != base;
             let size = local_entry.map_or(0, |e| e.size);
@@ -393,6 +441,18 @@ impl Engine {
             }
 
             let mut decision = plan::decide(b, l, r, cfg.direction, true);
+            let mut unsure = false;
+            if let Some(other) = uncertain
+                && (plan::decide(other, l, r, cfg.direction, true) != decision
+                    || (decision == Decision::Merge && other != b))
+            {
+                unsure = true;
+                decision = Decision::Conflict(if l.is_none() || r.is_none() {
+                    ConflictWhy::DeleteVsChange
+                } else {
+                    ConflictWhy::BothChanged
+                });
+            }
             let mut merged: Option<Vec<u8>> = None;
             // Set when the merge went key by key: the keys merged, or those both changed.
             let mut merged_keys: Option<Vec<String>> = None;
@@ -584,6 +644,9 @@ impl Engine {
                                 }
                             };
                             let detail = match &conflict_keys {
+                                _ if unsure => "changed here after a sync stopped before it \
+                                    finished, and changed on the remote; both kept"
+                                    .to_owned(),
                                 Some(keys) => {
                                     format!("both machines changed {}; both kept", key_list(keys))
                                 }
@@ -660,6 +723,51 @@ impl Engine {
             });
         }
         Ok(p)
+    }
+
+    /// Whether a write a sync killed before its record announced is in the home, which now
+    /// holds `now`: neither what it held before (`before`) nor what was written (`after`),
+    /// the person edited the file since. A file that was absent and is there now was written.
+    /// For text files: merging the written change (from `before` to `after`) into the home
+    /// gives back the home exactly when the home already holds it; a clean merge that changes
+    /// the home shows the write never happened.
+    fn written(
+        &self,
+        repo: &Repo,
+        path: &RepoPath,
+        before: Option<&Version>,
+        after: &Version,
+        now: Option<&Version>,
+    ) -> Written {
+        let (Some(before), Some(now)) = (before, now) else {
+            return match (before, now) {
+                (None, Some(_)) => Written::Yes,
+                _ => Written::Unknown,
+            };
+        };
+        if [before, after, now].iter().any(|v| v.kind != Kind::File) {
+            return Written::Unknown;
+        }
+        let Ok(ours) = crate::scan::read_synced(&path.under(&self.home), Kind::File) else {
+            return Written::Unknown;
+        };
+        if crate::git::blob_id(&ours) != now.blob {
+            return Written::Unknown;
+        }
+        let Ok(blobs) = repo.read_blobs(&[before.blob.as_str(), after.blob.as_str()]) else {
+            return Written::Unknown;
+        };
+        let [was, wrote] = &blobs[..] else {
+            return Written::Unknown;
+        };
+        if !(is_text(was) && is_text(wrote) && is_text(&ours)) {
+            return Written::Unknown;
+        }
+        match repo.merge_text(&ours, was, wrote) {
+            Ok(Some(merged)) if merged == ours => Written::Yes,
+            Ok(Some(_)) => Written::No,
+            Ok(None) | Err(_) => Written::Unknown,
+        }
     }
 }
 

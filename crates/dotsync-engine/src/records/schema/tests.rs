@@ -421,7 +421,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                 merged_on: None,
                 held: Some(records::Held {
                     home: None,
-                    base: Some(v(dotsync_core::plan::Kind::File, "older", 0o600)),
+                    base: Some(Some(v(dotsync_core::plan::Kind::File, "older", 0o600))),
                 }),
             },
         ),
@@ -430,7 +430,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
             records::Pulled {
                 held: Some(records::Held {
                     home: Some(zshrc.clone()),
-                    base: None,
+                    base: Some(None),
                 }),
                 ..records::Pulled::default()
             },
@@ -442,7 +442,10 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                 base: None,
                 merge_commit: Some("c0ffee".to_owned()),
                 merged_on: Some("decaf".to_owned()),
-                held: None,
+                held: Some(records::Held {
+                    home: Some(zshrc.clone()),
+                    base: None,
+                }),
             },
         ),
     ];
