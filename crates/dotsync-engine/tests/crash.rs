@@ -1077,3 +1077,30 @@ fn an_edit_next_to_a_pull_killed_before_its_record_is_a_conflict_when_it_matters
         "and the edit here"
     );
 }
+
+/// A pull of a new file killed before its write leaves the home as it was: the file is still
+/// absent, and the next sync pulls it. With `on_conflict = local` a wrong "cannot tell" made it
+/// a conflict settled by deleting the other machine's file on the remote.
+#[test]
+fn a_new_file_whose_pull_died_before_its_write_is_pulled_not_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]});
+    let mut local = cfg.clone();
+    local["on_conflict"] = serde_json::json!("local");
+    let laptop = machine(dir.path(), "laptop", &remote, local);
+    let desktop = machine(dir.path(), "desktop", &remote, cfg);
+    desktop.write(".zshrc", FIVE);
+    desktop.sync();
+    die_at(&laptop, "apply::temp-written");
+    let laptop = laptop.restart();
+    assert!(
+        !laptop.home.join(".zshrc").exists(),
+        "the pull was not written"
+    );
+    let (s, ev) = laptop.sync();
+    assert_eq!(s.conflicts, 0, "{:?}", actions(&ev));
+    assert_eq!(laptop.read(".zshrc"), FIVE, "{:?}", actions(&ev));
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, FIVE, "the desktop's file stays on the remote");
+}

@@ -384,6 +384,10 @@ impl Engine {
                     let (before, after) = says.write.as_ref()?;
                     let if_written = says.base_while(Some(after))?;
                     let if_not = says.base_while(before.as_ref());
+                    if before.as_ref() == l {
+                        // Not written (no row gave the base it was planned with).
+                        return None;
+                    }
                     match self.written(repo, &path, before.as_ref(), after, l) {
                         Written::Yes => Some(if_written),
                         Written::No => if_not,
