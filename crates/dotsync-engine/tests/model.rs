@@ -41,6 +41,10 @@
 //!    and a file the remote has is changed or deleted there only by a merge or by a machine
 //!    whose person touched it since it last synced, or since a killed sync delivered the
 //!    person's version (`undone`: another machine's edit, put-back or restore is never undone);
+//!    and when its person did touch it, every line the pushed text has and the remote did not
+//!    is one that person wrote (every edit writes lines of its own) or took by a resolution or
+//!    a restore, unless its policy settled a conflict or it joins (`undone-line`: a line
+//!    another machine took back is not pushed again under the person's edit);
 //! 7. joining another remote deletes nothing in the home, and `history` still lists every
 //!    version it listed before the switch.
 //!
@@ -129,6 +133,7 @@ const REGRESSION_SEEDS: &[u64] = &[
     5300247, // The model's own mistake, in the check that came with it.
     6300982, // The sixth session's first soak, on the engine of stop 22 (90cf6b7).
     6700973, 6701063,
+    10500010, // The seventh session's first soak, on 1cb65c9 (its first try at telling writes).
 ];
 
 /// Shrunk failing histories, replayed exactly: (what it found, history).
@@ -197,6 +202,13 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
         "m0=both/keep-both/watched m1=both/keep-both m2=both/keep-both | m2 create .ssh/config; \
          quiesce; m0 crash-at sync::before-record; m0+m1 apart-lines .ssh/config; \
          m1 sync --allow-mass-delete; m0 sync --allow-mass-delete; remote rewind #3",
+    ),
+    (
+        "seed 10500010 on 1cb65c9: a pull of a new file killed before its write; the next sync \
+         took the file absent as it was before for a file the person deleted after the write \
+         (cannot tell), made it a conflict, and on_conflict = local deleted it (undone)",
+        "m0=both/local/watched m1=both/keep-both/watched | m1 create .ssh/config; \
+         m0 crash-at apply::temp-written",
     ),
     (
         "on_conflict = remote, a joining machine: machines hold different bytes, all quiet",
@@ -523,6 +535,14 @@ fn as_seen_by<'a>(path: &'a str, name: &str) -> Option<&'a str> {
 /// Whether `path` is one of the [`ENCRYPTED`] files.
 fn encrypted(path: &str) -> bool {
     path.starts_with(".ssh/")
+}
+
+/// The lines of a text file (none for a binary one).
+fn text_lines(bytes: &[u8]) -> BTreeSet<&str> {
+    if bytes.contains(&0) {
+        return BTreeSet::new();
+    }
+    std::str::from_utf8(bytes).map_or_else(|_| BTreeSet::new(), |t| t.lines().collect())
 }
 
 /// A settings file edited key by key (one `"key": "value"` per line), so that edits on two
@@ -1704,6 +1724,10 @@ struct Machine {
     touched: BTreeSet<String>,
     /// Paths the person changed here that no sync has taken up yet.
     dirty: BTreeSet<String>,
+    /// Lines the person wrote here (every edit writes lines no other edit writes), or took
+    /// as theirs by a resolution or a restore: a line this machine pushes that the remote did
+    /// not have must be one of these (see `undone-line`).
+    own_lines: BTreeSet<String>,
     /// The last sync's result: `None` if it succeeded, else the error kind.
     last_error: Option<&'static str>,
     /// Paths the last sync reported as failed.
@@ -1975,6 +1999,7 @@ impl World {
                     remote: 0,
                     touched: BTreeSet::new(),
                     dirty: BTreeSet::new(),
+                    own_lines: BTreeSet::new(),
                     last_error: None,
                     last_failed: BTreeSet::new(),
                     outside,
@@ -2239,11 +2264,26 @@ impl World {
                 std::fs::create_dir_all(abs.parent().unwrap()).unwrap();
                 std::os::unix::fs::symlink(format!("target-t{t}"), &abs).unwrap();
                 self.machines[i].touch(rel);
+                // A symlink's blob is its target: a line of the person's too.
+                self.machines[i].own_lines.insert(format!("target-t{t}"));
                 None
             }
             Edit::Create => None,
         };
         if let Some(c) = content {
+            let before = if is_file {
+                std::fs::read(&abs).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            let before = text_lines(&before);
+            let m = &mut self.machines[i];
+            m.own_lines.extend(
+                text_lines(&c)
+                    .into_iter()
+                    .filter(|l| !before.contains(l))
+                    .map(str::to_owned),
+            );
             if is_link {
                 std::fs::remove_file(&abs).unwrap();
             }
@@ -2251,6 +2291,14 @@ impl World {
             write_file(&abs, &c);
             self.machines[i].touch(rel);
         }
+    }
+
+    /// The person took what the home now holds at `rel` as theirs (a resolution, a restore).
+    fn own_all_lines(&mut self, i: usize, rel: &str) {
+        let m = &mut self.machines[i];
+        let c = std::fs::read(m.home.join(rel)).unwrap_or_default();
+        m.own_lines
+            .extend(text_lines(&c).into_iter().map(str::to_owned));
     }
 
     fn reshape(&mut self, i: usize, shape: Shape) {
@@ -2319,6 +2367,9 @@ impl World {
         self.log(|| format!("resolve {path}: {r:?}"));
         self.stats.resolutions += 1;
         self.machines[i].touch(&path);
+        if let Some(p) = as_seen_by(&path, &self.machines[i].name.clone()) {
+            self.own_all_lines(i, p);
+        }
     }
 
     fn restore(&mut self, i: usize, path: usize, pick: u8) {
@@ -2339,6 +2390,7 @@ impl World {
         self.log(|| format!("restore {rel} at {}: {r:?}", &commit[..8]));
         self.stats.restores += 1;
         self.machines[i].touch(rel);
+        self.own_all_lines(i, rel);
     }
 
     // --- the remote's mishaps -----------------------------------------------------------------
@@ -2735,6 +2787,35 @@ impl World {
                             "{name} changed ~/{p} on the remote ({what}) though its person did not touch it since it last synced: what the remote had is undone"
                         ),
                     ));
+                }
+                // A file the person touched goes out with the person's lines. A line the remote
+                // did not have that no person here wrote came from another machine through the
+                // remote, which dropped it since (that machine took it back, or replaced it):
+                // pushing it again undoes that. Only this machine's settled policy may.
+                let resolved = acts.iter().any(|(a, _)| *a == FileAction::Resolved);
+                if !added
+                    && !own_again
+                    && !resolved
+                    && m.dirty_near(p)
+                    && p != JSON_PATH
+                    && !encrypted(p)
+                    && let (Some(before), Some(b)) = (tip_before.as_deref(), new)
+                {
+                    let old = git_bytes(&rdir, &["cat-file", "blob", &format!("{before}:{raw}")]);
+                    let pushed = git_bytes(&rdir, &["cat-file", "blob", b]);
+                    let old = text_lines(&old);
+                    let foreign: Vec<&str> = text_lines(&pushed)
+                        .into_iter()
+                        .filter(|l| !old.contains(l) && !m.own_lines.contains(*l))
+                        .collect();
+                    if !foreign.is_empty() {
+                        return Err(self.fail(
+                            "undone-line",
+                            format!(
+                                "{name} pushed ~/{p} ({what}) with lines the remote had dropped and no person of {name} wrote: {foreign:?}"
+                            ),
+                        ));
+                    }
                 }
                 if let Some(b) = new {
                     // An encrypted file is held by its plaintext.
