@@ -3875,6 +3875,38 @@ fn model_checks_catch_injected_faults() {
     assert!(leaked.status.success());
     assert_eq!(class(w.check_kept()), Some("plaintext"));
 
+    // A line another machine took back, pushed again beside the person's edit: what a stale
+    // base does (injected here by moving the recorded base back; the engine's own base would
+    // merge the take-back in).
+    let mut w = quiet();
+    let zshrc = w.machines[0].home.join(".zshrc");
+    let first = std::fs::read(&zshrc).unwrap();
+    w.apply(&Op::Edit {
+        m: 1,
+        path: 0,
+        edit: Edit::Append,
+    })
+    .unwrap();
+    w.quiesce().unwrap();
+    std::fs::write(w.machines[1].home.join(".zshrc"), &first).unwrap();
+    w.machines[1].touch(".zshrc");
+    assert_eq!(w.sync(1, false).unwrap(), None);
+    let mut edited = b"m0's own line\n".to_vec();
+    edited.extend(std::fs::read(&zshrc).unwrap());
+    std::fs::write(&zshrc, &edited).unwrap();
+    w.machines[0].touch(".zshrc");
+    w.machines[0].own_lines.insert("m0's own line".into());
+    w.machines[0]
+        .store
+        .with_conn(|c| {
+            c.execute(
+                "UPDATE sync_base SET blob = ?1 WHERE path = '.zshrc'",
+                [blob_id(&first)],
+            )
+        })
+        .unwrap();
+    assert_eq!(class(w.sync(0, false).map(|_| ())), Some("undone-line"));
+
     let w = quiet();
     let nvim = w.machines[0].home.join(".config/nvim");
     std::fs::create_dir_all(&nvim).unwrap();
