@@ -1104,3 +1104,113 @@ fn a_new_file_whose_pull_died_before_its_write_is_pulled_not_deleted() {
     let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
     assert_eq!(tip, FIVE, "the desktop's file stays on the remote");
 }
+
+fn mode_of(m: &Machine, rel: &str) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(m.home.join(rel))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The desktop makes a script executable; the laptop's pull of that is killed before its
+/// write, and the person then edits the script. The mode still the old one says the write
+/// never happened (the content cannot: it did not change): the desktop's mode is merged in,
+/// not taken back.
+#[test]
+fn an_edit_after_a_mode_pull_killed_before_its_write_keeps_the_other_machines_mode() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".config/nvim/tool.sh", FIVE);
+    std::fs::set_permissions(
+        a.home.join(".config/nvim/tool.sh"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    a.sync();
+    b.sync();
+    std::fs::set_permissions(
+        b.home.join(".config/nvim/tool.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    b.sync();
+    die_at(&a, "apply::temp-written");
+    let a = a.restart();
+    assert_eq!(mode_of(&a, ".config/nvim/tool.sh"), 0o644, "not written");
+    a.write(".config/nvim/tool.sh", "ONE\ntwo\nthree\nfour\nfive\n");
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{:?}", actions(&ev));
+    b.sync();
+    for m in [&a, &b] {
+        assert_eq!(
+            mode_of(m, ".config/nvim/tool.sh"),
+            0o755,
+            "{:?}",
+            actions(&ev)
+        );
+        assert_eq!(
+            m.read(".config/nvim/tool.sh"),
+            "ONE\ntwo\nthree\nfour\nfive\n"
+        );
+    }
+}
+
+/// The desktop adds a file; the laptop's pull of it is killed before its write, and the
+/// person makes a file of their own at that path. Whose it is cannot be told: a conflict,
+/// both kept, not the laptop's pushed over the desktop's.
+#[test]
+fn a_file_made_here_after_a_new_file_pull_killed_before_its_write_is_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".config/nvim/init.lua", "desktop\n");
+    b.sync();
+    die_at(&a, "apply::temp-written");
+    let a = a.restart();
+    a.write(".config/nvim/init.lua", "laptop\n");
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 1, "{:?}", actions(&ev));
+    let tip = git(
+        &remote_dir(dir.path()),
+        &["show", "main:.config/nvim/init.lua"],
+    );
+    assert_eq!(tip, "desktop\n");
+    assert_eq!(a.read(".config/nvim/init.lua"), "laptop\n");
+}
+
+/// A symlink's new target pulled but not written (killed before the write), the home
+/// untouched: it is pulled, even under `on_conflict = local` (the content test cannot read a
+/// link, and the untouched home needs none).
+#[test]
+fn a_symlink_pull_killed_before_its_write_is_pulled_under_on_conflict_local() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.config/nvim"]});
+    let mut local = cfg.clone();
+    local["on_conflict"] = serde_json::json!("local");
+    let a = machine(dir.path(), "laptop", &remote, local);
+    let b = machine(dir.path(), "desktop", &remote, cfg);
+    a.write(".config/nvim/one.lua", "1\n");
+    std::os::unix::fs::symlink("one.lua", a.home.join(".config/nvim/link.lua")).unwrap();
+    a.sync();
+    b.sync();
+    std::fs::remove_file(b.home.join(".config/nvim/link.lua")).unwrap();
+    std::os::unix::fs::symlink("two.lua", b.home.join(".config/nvim/link.lua")).unwrap();
+    b.sync();
+    die_at(&a, "apply::temp-written");
+    let a = a.restart();
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{:?}", actions(&ev));
+    let tip = git(
+        &remote_dir(dir.path()),
+        &["show", "main:.config/nvim/link.lua"],
+    );
+    assert_eq!(tip, "two.lua", "{:?}", actions(&ev));
+    let link = std::fs::read_link(a.home.join(".config/nvim/link.lua")).unwrap();
+    assert_eq!(link, std::path::Path::new("two.lua"));
+}

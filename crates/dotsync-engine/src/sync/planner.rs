@@ -731,10 +731,13 @@ impl Engine {
 
     /// Whether a write a sync killed before its record announced is in the home, which now
     /// holds `now`: neither what it held before (`before`) nor what was written (`after`),
-    /// the person edited the file since. A file that was absent and is there now was written.
-    /// For text files: merging the written change (from `before` to `after`) into the home
-    /// gives back the home exactly when the home already holds it; a clean merge that changes
-    /// the home shows the write never happened.
+    /// the person edited the file since. What the write changed answers: a mode it changed,
+    /// by the mode the file has now (the old one, the new one, or neither: cannot tell); the
+    /// content of a text file, by merging the written change (from `before` to `after`) into
+    /// the home: that gives back the home when the home holds it already, and a clean merge
+    /// that changes the home shows the write never happened (a person who took the written
+    /// change back by hand reads as the latter). Both must agree. A file absent before and
+    /// there now cannot tell: the person may have made their own.
     fn written(
         &self,
         repo: &Repo,
@@ -744,11 +747,36 @@ impl Engine {
         now: Option<&Version>,
     ) -> Written {
         let (Some(before), Some(now)) = (before, now) else {
-            return match (before, now) {
-                (None, Some(_)) => Written::Yes,
-                _ => Written::Unknown,
-            };
+            return Written::Unknown;
         };
+        let by_mode = if before.mode == after.mode {
+            None
+        } else if now.mode == after.mode {
+            Some(Written::Yes)
+        } else if now.mode == before.mode {
+            Some(Written::No)
+        } else {
+            Some(Written::Unknown)
+        };
+        let by_content = ((before.kind, &before.blob) != (after.kind, &after.blob))
+            .then(|| self.text_written(repo, path, before, after, now));
+        match (by_mode, by_content) {
+            (Some(m), Some(c)) if m == c => m,
+            (Some(m), None) => m,
+            (None, Some(c)) => c,
+            _ => Written::Unknown,
+        }
+    }
+
+    /// The content half of [`Self::written`]: text files only.
+    fn text_written(
+        &self,
+        repo: &Repo,
+        path: &RepoPath,
+        before: &Version,
+        after: &Version,
+        now: &Version,
+    ) -> Written {
         if [before, after, now].iter().any(|v| v.kind != Kind::File) {
             return Written::Unknown;
         }
