@@ -45,6 +45,8 @@
 //!    is one that person wrote (every edit writes lines of its own) or took by a resolution or
 //!    a restore, unless its policy settled a conflict or it joins (`undone-line`: a line
 //!    another machine took back is not pushed again under the person's edit);
+//!    and a quiet `pull` machine's text files hold no line the tip lacks that its person did
+//!    not write (`held-line`: such a line is the remote's, held there for good);
 //! 7. joining another remote deletes nothing in the home, and `history` still lists every
 //!    version it listed before the switch.
 //!
@@ -209,6 +211,21 @@ const REGRESSION_HISTORIES: &[(&str, &str)] = &[
          (cannot tell), made it a conflict, and on_conflict = local deleted it (undone)",
         "m0=both/local/watched m1=both/keep-both/watched | m1 create .ssh/config; \
          m0 crash-at apply::temp-written",
+    ),
+    (
+        "the fourth review of the sixth session, as a history (fails on b9e814f): a pull killed \
+         before its record, the person's edit of another line, the other machine's restore \
+         taking its line back; the pulled line was pushed back as this machine's (undone-line)",
+        "m0=both/keep-both m1=both/keep-both | m1 create .zshrc; quiesce; m1 change:3 .zshrc; \
+         m1 sync; m0 crash-at sync::before-record; m0 sync; m0 change:0 .zshrc; \
+         m1 restore .zshrc #1; m1 sync",
+    ),
+    (
+        "the same on a pull machine (fails on b9e814f): the pulled line was held there as the \
+         person's own for good (held-line)",
+        "m0=pull/keep-both m1=both/keep-both | m1 create .zshrc; quiesce; m1 change:3 .zshrc; \
+         m1 sync; m0 crash-at sync::before-record; m0 sync; m0 change:0 .zshrc; \
+         m1 restore .zshrc #1; m1 sync",
     ),
     (
         "on_conflict = remote, a joining machine: machines hold different bytes, all quiet",
@@ -3294,7 +3311,39 @@ impl World {
                 .chain(tip.keys().filter(|p| m.covers(p)))
                 .collect();
             for p in paths {
-                if conflicted.contains(p) || (!check_all && m.touched.contains(p.as_str())) {
+                if conflicted.contains(p) {
+                    continue;
+                }
+                if !check_all && m.touched.contains(p.as_str()) {
+                    // A pull machine keeps its person's changes, and only those: every line
+                    // of a text file it holds that the tip does not have is one its person
+                    // wrote or took (`held-line`: a line the remote took back since is not
+                    // held there as the person's for good). Unless its policy settled a
+                    // conflict by keeping its whole version.
+                    if m.spec.on_conflict != OnConflict::Local
+                        && p.as_str() != JSON_PATH
+                        && !encrypted(p)
+                        && let (Some(h), Some((EKind::File, b, _))) = (home.get(p), tip.get(p))
+                        && h.kind == EKind::File
+                    {
+                        let here = std::fs::read(m.home.join(p)).unwrap_or_default();
+                        let there = git_bytes(&self.remote_at(m.remote), &["cat-file", "blob", b]);
+                        let there = text_lines(&there);
+                        let held: Vec<&str> = text_lines(&here)
+                            .into_iter()
+                            .filter(|l| !there.contains(l) && !m.own_lines.contains(*l))
+                            .collect();
+                        if !held.is_empty() {
+                            return Err(self.fail(
+                                "held-line",
+                                format!(
+                                    "{} (pull) is quiet and holds lines in ~/{p} its person never wrote and the remote's tip {} does not have: {held:?}",
+                                    m.name,
+                                    tip_id.as_deref().map_or("(no branch)", |t| &t[..10]),
+                                ),
+                            ));
+                        }
+                    }
                     continue;
                 }
                 let h = home.get(p);
