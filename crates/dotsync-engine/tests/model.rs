@@ -2349,19 +2349,26 @@ impl World {
             std::fs::remove_file(&lua).unwrap();
         }
         std::fs::create_dir_all(&nvim).unwrap();
-        match shape {
+        let written = match shape {
             Shape::File => {
                 let c = self.lines("lua file", 2);
                 write_file(&lua, &c);
+                c
             }
             Shape::Dir => {
                 std::fs::create_dir(&lua).unwrap();
                 let c = self.lines("a.lua", 4);
                 write_file(&lua.join("a.lua"), &c);
+                c
             }
-            Shape::Symlink => std::os::unix::fs::symlink(OUTSIDE_TARGET, &lua).unwrap(),
-        }
+            Shape::Symlink => {
+                std::os::unix::fs::symlink(OUTSIDE_TARGET, &lua).unwrap();
+                OUTSIDE_TARGET.as_bytes().to_vec()
+            }
+        };
         let m = &mut self.machines[i];
+        m.own_lines
+            .extend(text_lines(&written).into_iter().map(str::to_owned));
         m.touch(LUA_DIR);
         m.touch(&format!("{LUA_DIR}/a.lua"));
     }
