@@ -1214,3 +1214,153 @@ fn a_symlink_pull_killed_before_its_write_is_pulled_under_on_conflict_local() {
     let link = std::fs::read_link(a.home.join(".config/nvim/link.lua")).unwrap();
     assert_eq!(link, std::path::Path::new("two.lua"));
 }
+
+/// A pull killed before its record, then a sync with nothing new killed too (it only settles
+/// the file), then the person's edit and the desktop's take-back. The second sync's row must
+/// not replace the first's (it would forget what the home held before the write): the
+/// take-back stays.
+#[test]
+fn an_edit_after_two_killed_syncs_does_not_undo_a_take_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    assert_eq!(a.read(".zshrc"), "one\ntwo\nthree\nfour\nFIVE\n", "pulled");
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+    b.write(".zshrc", FIVE);
+    b.sync();
+    let (s, ev) = a.sync();
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, "ONE\ntwo\nthree\nfour\nfive\n", "{:?}", actions(&ev));
+    assert_eq!(s.conflicts, 0);
+}
+
+/// The same with a merge, then the remote moved back past it: the merge's row (its commit,
+/// what it merged with) outlives the second kill, and the laptop's own line is kept.
+#[test]
+fn a_merge_then_a_killed_settle_then_a_rewind_keeps_this_machines_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    let desktops = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    move_main_back(dir.path(), &desktops);
+    b.write(".zshrc", FIVE);
+    b.sync();
+    let (s, ev) = a.sync();
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, "ONE\ntwo\nthree\nfour\nfive\n", "{:?}", actions(&ev));
+    assert_eq!(a.read(".zshrc"), "ONE\ntwo\nthree\nfour\nfive\n");
+    assert_eq!(s.conflicts, 0);
+}
+
+/// A pull machine's merge killed before its record, then a sync that completes and holds the
+/// file (with or without a new edit of the server's): the base the row gave is recorded, so
+/// the desktop taking its line back is taken, not held as the server's for good.
+#[test]
+fn a_held_file_after_a_killed_pull_only_merge_takes_a_take_back() {
+    for edit in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = bare(dir.path());
+        let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]});
+        let mut pull = cfg.clone();
+        pull["direction"] = serde_json::json!("pull");
+        let server = machine(dir.path(), "server", &remote, pull);
+        let desktop = machine(dir.path(), "desktop", &remote, cfg);
+        desktop.write(".zshrc", FIVE);
+        desktop.sync();
+        server.sync();
+        server.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+        desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        desktop.sync();
+        die_at(&server, "sync::before-record");
+        let server = server.restart();
+        assert_eq!(server.read(".zshrc"), "ONE\ntwo\nthree\nfour\nFIVE\n");
+        if edit {
+            server.write(".zshrc", "ONE\ntwo\nTHREE\nfour\nFIVE\n");
+        }
+        let (s, ev) = server.sync();
+        assert_eq!(s.conflicts, 0, "edit {edit}: {:?}", actions(&ev));
+        desktop.write(".zshrc", FIVE);
+        desktop.sync();
+        let (s, ev) = server.sync();
+        assert_eq!(s.conflicts, 0, "edit {edit}: {:?}", actions(&ev));
+        let want = if edit {
+            "ONE\ntwo\nTHREE\nfour\nfive\n"
+        } else {
+            "ONE\ntwo\nthree\nfour\nfive\n"
+        };
+        assert_eq!(
+            server.read(".zshrc"),
+            want,
+            "edit {edit}: {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// A conflict the content could not vouch for (the person's edit of the line a killed pull
+/// was to change), settled by `on_conflict = remote` and killed before the write: the next
+/// sync asks again and takes the remote's, as without the second kill; the unsure base was
+/// not carried on as a certain one (it pushed the laptop's line over the desktop's).
+#[test]
+fn an_unsure_conflict_taken_from_the_remote_is_not_pushed_after_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]});
+    let mut theirs = cfg.clone();
+    theirs["on_conflict"] = serde_json::json!("remote");
+    let a = machine(dir.path(), "laptop", &remote, theirs);
+    let b = machine(dir.path(), "desktop", &remote, cfg);
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    die_at(&a, "apply::temp-written");
+    let a = a.restart();
+    assert_eq!(a.read(".zshrc"), FIVE, "not written");
+    a.write(".zshrc", "one\ntwo\nthree\nfour\n5\n");
+    die_at(&a, "apply::temp-written");
+    let a = a.restart();
+    let (_, ev) = a.sync();
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, "one\ntwo\nthree\nfour\nFIVE\n", "{:?}", actions(&ev));
+    assert_eq!(a.read(".zshrc"), tip);
+}
+
+/// A key edited after a killed pull of a settings file: keys sit on adjacent lines, so a line
+/// merge cannot tell whether the pull was written; the key-level merge can. No conflict.
+#[test]
+fn a_key_edit_after_a_killed_pull_of_a_json_file_is_not_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    let p = ".config/nvim/settings.json";
+    a.write(p, "{\n  \"a\": 1,\n  \"b\": 2\n}\n");
+    a.sync();
+    b.sync();
+    b.write(p, "{\n  \"a\": 1,\n  \"b\": 3\n}\n");
+    b.sync();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    a.write(p, "{\n  \"a\": 5,\n  \"b\": 3\n}\n");
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{:?}", actions(&ev));
+    b.sync();
+    assert_eq!(b.read(p), "{\n  \"a\": 5,\n  \"b\": 3\n}\n");
+}

@@ -607,6 +607,12 @@ impl Engine {
                         .ok()
                         .and_then(|p| scan.files.get(&p))
                         .map(|e| e.version.clone());
+                    // A row of a sync killed before that gave this very base says so already,
+                    // and more (what the home held before its write, a merge's commit):
+                    // replacing it would lose that.
+                    if *base == local && row_bases.get(key.as_str()) == Some(&local) {
+                        return None;
+                    }
                     let base = match base {
                         b if *b == local => None,
                         Some(b) => Some(b.clone()),

@@ -388,7 +388,7 @@ impl Engine {
                         // Not written (no row gave the base it was planned with).
                         return None;
                     }
-                    match self.written(repo, &path, before.as_ref(), after, l) {
+                    match self.written(cfg, repo, &path, before.as_ref(), after, l) {
                         Written::Yes => Some(if_written),
                         Written::No => if_not,
                         Written::Unknown => {
@@ -401,7 +401,11 @@ impl Engine {
             };
             if let Some(rb) = row_base {
                 merge_input = false;
-                p.row_bases.insert(key.clone(), rb.base.clone());
+                // A base the content could not vouch for is not carried on as a certain one:
+                // the next sync asks again.
+                if uncertain.is_none() {
+                    p.row_bases.insert(key.clone(), rb.base.clone());
+                }
             }
             let b = row_base.map_or(fallback, |rb| rb.base.as_ref());
             // The recorded base is behind: whatever is decided, it must be brought forward.
@@ -520,6 +524,12 @@ impl Engine {
                     }
                 }
                 Decision::Hold(why) => {
+                    // The file stays as it is, measured against the base a row gave: that is
+                    // recorded, or the row's word is gone with the record and the older base
+                    // reads the remote's part of the file as this machine's for good.
+                    if stale_base && row_base.is_some() && uncertain.is_none() {
+                        p.settled_bases.push((key.clone(), b.cloned()));
+                    }
                     p.events
                         .push((key, FileAction::Skipped, 0, Some(why.into())));
                 }
@@ -740,6 +750,7 @@ impl Engine {
     /// there now cannot tell: the person may have made their own.
     fn written(
         &self,
+        cfg: &SyncConfig,
         repo: &Repo,
         path: &RepoPath,
         before: Option<&Version>,
@@ -759,7 +770,7 @@ impl Engine {
             Some(Written::Unknown)
         };
         let by_content = ((before.kind, &before.blob) != (after.kind, &after.blob))
-            .then(|| self.text_written(repo, path, before, after, now));
+            .then(|| self.text_written(cfg, repo, path, before, after, now));
         match (by_mode, by_content) {
             (Some(m), Some(c)) if m == c => m,
             (Some(m), None) => m,
@@ -768,9 +779,11 @@ impl Engine {
         }
     }
 
-    /// The content half of [`Self::written`]: text files only.
+    /// The content half of [`Self::written`]: text files only, line by line, then key by key
+    /// for a settings file the config merges so (keys sit on adjacent lines).
     fn text_written(
         &self,
+        cfg: &SyncConfig,
         repo: &Repo,
         path: &RepoPath,
         before: &Version,
@@ -795,10 +808,20 @@ impl Engine {
         if !(is_text(was) && is_text(wrote) && is_text(&ours)) {
             return Written::Unknown;
         }
-        match repo.merge_text(&ours, was, wrote) {
-            Ok(Some(merged)) if merged == ours => Written::Yes,
-            Ok(Some(_)) => Written::No,
-            Ok(None) | Err(_) => Written::Unknown,
+        let merged = match repo.merge_text(&ours, was, wrote) {
+            Ok(Some(merged)) => merged,
+            Ok(None) => match structured_format(cfg, &path.to_string())
+                .map(|f| dotsync_merge::merge(f, was, &ours, wrote))
+            {
+                Some(Ok(m)) => m.bytes,
+                _ => return Written::Unknown,
+            },
+            Err(_) => return Written::Unknown,
+        };
+        if merged == ours {
+            Written::Yes
+        } else {
+            Written::No
         }
     }
 }
