@@ -1364,3 +1364,48 @@ fn a_key_edit_after_a_killed_pull_of_a_json_file_is_not_a_conflict() {
     b.sync();
     assert_eq!(b.read(p), "{\n  \"a\": 5,\n  \"b\": 3\n}\n");
 }
+
+/// The person appends below a line a killed pull appended (the commonest edit of a shell rc
+/// file): the line merge calls the two appends a conflict, but the home carries the pulled
+/// line, so the pull was written and the person's line goes out. No conflict.
+#[test]
+fn an_append_after_a_killed_pull_of_an_append_is_not_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nfive\nalias a=1\n");
+    b.sync();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    let mine = "one\ntwo\nthree\nfour\nfive\nalias a=1\nalias b=2\n";
+    a.write(".zshrc", mine);
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 0, "{:?}", actions(&ev));
+    b.sync();
+    assert_eq!(b.read(".zshrc"), mine);
+}
+
+/// The other way round: the pull of an append was killed before its write and the person
+/// appended a line of their own. The home does not carry the pulled line: both appends
+/// meet at the end of the file, a conflict with both kept, not the pulled line lost.
+#[test]
+fn an_append_after_a_pull_of_an_append_killed_before_its_write_keeps_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nfive\nalias a=1\n");
+    b.sync();
+    die_at(&a, "apply::temp-written");
+    let a = a.restart();
+    let mine = "one\ntwo\nthree\nfour\nfive\nalias b=2\n";
+    a.write(".zshrc", mine);
+    let (s, ev) = a.sync();
+    assert_eq!(s.conflicts, 1, "{:?}", actions(&ev));
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(tip, "one\ntwo\nthree\nfour\nfive\nalias a=1\n");
+    assert_eq!(a.read(".zshrc"), mine);
+}

@@ -814,6 +814,7 @@ impl Engine {
                 .map(|f| dotsync_merge::merge(f, was, &ours, wrote))
             {
                 Some(Ok(m)) => m.bytes,
+                _ if holds_every_line_change(was, wrote, &ours) => return Written::Yes,
                 _ => return Written::Unknown,
             },
             Err(_) => return Written::Unknown,
@@ -824,6 +825,39 @@ impl Engine {
             Written::No
         }
     }
+}
+
+/// Whether `now` carries every line change from `was` to `wrote`, counted line by line: each
+/// line `wrote` has more (or fewer) times than `was`, `now` has at least as many more (or
+/// fewer). What the line merge calls a conflict because the person edited right beside the
+/// written change (an append below a pulled append) passes; a home that never got the write
+/// does not, unless its person made the very same change.
+fn holds_every_line_change(was: &[u8], wrote: &[u8], now: &[u8]) -> bool {
+    fn counts(b: &[u8]) -> BTreeMap<&[u8], i64> {
+        let mut c = BTreeMap::new();
+        for line in b.split_inclusive(|&x| x == b'\n') {
+            *c.entry(line.strip_suffix(b"\n").unwrap_or(line))
+                .or_insert(0) += 1;
+        }
+        c
+    }
+    let (was, wrote, now) = (counts(was), counts(wrote), counts(now));
+    let count = |c: &BTreeMap<&[u8], i64>, line: &[u8]| c.get(line).copied().unwrap_or(0);
+    let mut changed = false;
+    for line in was.keys().chain(wrote.keys()) {
+        let by_write = count(&wrote, line) - count(&was, line);
+        let by_now = count(&now, line) - count(&was, line);
+        changed |= by_write != 0;
+        let holds = match by_write.signum() {
+            1 => by_now >= by_write,
+            -1 => by_now <= by_write,
+            _ => true,
+        };
+        if !holds {
+            return false;
+        }
+    }
+    changed
 }
 
 /// A path cannot be a file in one place and a directory in another of the same tree (a local
@@ -992,6 +1026,26 @@ mod tests {
             remote_commit: None,
             detected_at: 0,
         }
+    }
+
+    #[test]
+    fn a_home_holds_a_line_change_when_it_carries_every_line_added_and_none_removed() {
+        let was = b"a\nb\n}\n";
+        // The write appended `c` and changed `b` to `B`.
+        let wrote = b"a\nB\n}\nc\n";
+        let holds = |now: &[u8]| holds_every_line_change(was, wrote, now);
+        assert!(holds(b"a\nB\n}\nc\nd\n"), "an append below the written one");
+        assert!(holds(b"x\nB\n}\nc\n"), "an edit elsewhere");
+        assert!(!holds(b"a\nb\n}\nd\n"), "the home never got it");
+        assert!(!holds(b"a\nB\n}\n"), "half of it");
+        assert!(!holds(b"a\nB\nb\n}\nc\n"), "a removed line is still there");
+        // A repeated line counts: the write added a second `}`.
+        assert!(!holds_every_line_change(b"}\n", b"}\n}\n", b"}\nx\n"));
+        assert!(holds_every_line_change(b"}\n", b"}\n}\n", b"}\n}\nx\n"));
+        assert!(
+            !holds_every_line_change(b"a\n", b"a\n", b"a\nb\n"),
+            "no change, no answer"
+        );
     }
 
     #[test]
