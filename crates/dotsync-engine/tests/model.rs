@@ -2314,7 +2314,12 @@ impl World {
     /// The person took what the home now holds at `rel` as theirs (a resolution, a restore).
     fn own_all_lines(&mut self, i: usize, rel: &str) {
         let m = &mut self.machines[i];
-        let c = std::fs::read(m.home.join(rel)).unwrap_or_default();
+        let abs = m.home.join(rel);
+        // A symlink's blob is its target (seed 12100229: a restore of a symlink).
+        let c = match std::fs::read_link(&abs) {
+            Ok(target) => target.into_os_string().into_encoded_bytes(),
+            Err(_) => std::fs::read(&abs).unwrap_or_default(),
+        };
         m.own_lines
             .extend(text_lines(&c).into_iter().map(str::to_owned));
     }
