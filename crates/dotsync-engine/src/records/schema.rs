@@ -160,6 +160,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE pulled ADD COLUMN held_base_blob TEXT;
     ALTER TABLE pulled ADD COLUMN held_base_mode INTEGER;
     ALTER TABLE pulled ADD COLUMN merged_on TEXT NOT NULL DEFAULT '';",
+    // 7: a push of a path marks its `pulled` row with the commit it carries instead of
+    // deleting it: the row is older news only once that push is in the remote's history (a
+    // push killed before it left, refused or failed leaves the row in force).
+    "ALTER TABLE pulled ADD COLUMN pushed_over TEXT NOT NULL DEFAULT '';",
 ];
 
 #[cfg(test)]

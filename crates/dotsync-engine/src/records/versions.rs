@@ -188,8 +188,8 @@ pub fn put_pushed<'a>(
             // What an earlier killed sync wrote into the home is older news than this push.
             exec(
                 tx,
-                "DELETE FROM pulled WHERE config_id = ?1 AND path = ?2",
-                params![config_id, path],
+                "UPDATE pulled SET pushed_over = ?3 WHERE config_id = ?1 AND path = ?2",
+                params![config_id, path, commit],
             )
             .map_err(sql(store))?;
         }
@@ -263,6 +263,9 @@ pub struct Pulled {
     /// with when a `pulled` row of a sync killed before gave that base: until the write or
     /// removal happens, the next sync plans the file as this one did.
     pub held: Option<Held>,
+    /// The commit of a push of this path made after the row was written: while the remote's
+    /// history holds it, the row says nothing (the push is newer).
+    pub pushed_over: Option<String>,
 }
 
 /// The home's version (`None`: absent) a sync planned a change from, and the base a `pulled`
@@ -300,7 +303,7 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
             .prepare_cached(
                 "SELECT path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode,
                    held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode,
-                   merged_on
+                   merged_on, pushed_over
                  FROM pulled WHERE config_id = ?1",
             )
             .map_err(sql(store))?;
@@ -308,6 +311,7 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
             .query_map(params![config_id], |r| {
                 let merge_commit: String = r.get(4)?;
                 let merged_on: String = r.get(14)?;
+                let pushed_over: String = r.get(15)?;
                 let version =
                     |(kind, blob, mode): (String, String, u32)| version_of(&kind, blob, mode);
                 let held = nullable_row(r, 8)?.map(|home| Held {
@@ -321,6 +325,7 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
                         base: nullable_row(r, 5)?.and_then(version),
                         merge_commit: (!merge_commit.is_empty()).then_some(merge_commit),
                         merged_on: (!merged_on.is_empty()).then_some(merged_on),
+                        pushed_over: (!pushed_over.is_empty()).then_some(pushed_over),
                         held: match held {
                             Some(h) => Some(Held {
                                 base: nullable_row(r, 11)?.map(version),
@@ -366,7 +371,7 @@ pub fn put_pulled(
                    base_kind = ?7, base_blob = ?8, base_mode = ?9,
                    held_kind = ?10, held_blob = ?11, held_mode = ?12,
                    held_base_kind = ?13, held_base_blob = ?14, held_base_mode = ?15,
-                   merged_on = ?16",
+                   merged_on = ?16, pushed_over = ''",
                 params![
                     config_id,
                     path,

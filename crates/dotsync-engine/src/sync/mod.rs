@@ -464,6 +464,7 @@ impl Engine {
                 keep_home,
                 merged_with,
                 row_bases,
+                passing_bases,
                 conflicts_set,
                 conflicts_cleared,
                 mut events,
@@ -671,7 +672,10 @@ impl Engine {
             let planned_from = |path: &RepoPath| {
                 Some(records::Held {
                     home: scan.files.get(path).map(|e| e.version.clone()),
-                    base: row_bases.get(path.as_str()).cloned(),
+                    base: row_bases
+                        .get(path.as_str())
+                        .filter(|_| !passing_bases.contains(path.as_str()))
+                        .cloned(),
                 })
             };
             writing.extend(home_changes.iter().map(|c| match c {
@@ -692,6 +696,7 @@ impl Engine {
                             merge_commit: Some(tip.clone()),
                             merged_on: remote.tip.clone(),
                             held: planned_from(path),
+                            pushed_over: None,
                         },
                         None => records::Pulled {
                             version: Some(version.clone()),
@@ -757,6 +762,14 @@ impl Engine {
                  the next sync takes the remote's version. This commit keeps the one the merge\n\
                  started from, in this machine's history only.",
             )?;
+            // A base a row of a sync killed before gave, for a file whose planned change did
+            // not happen (cancelled, skipped as changed since the scan, failed, held): the
+            // record clears the rows, so it is recorded itself, or the older base speaks again.
+            for (k, b) in &row_bases {
+                if !outcome.bases.iter().any(|(q, _)| q == k) {
+                    outcome.bases.push((k.clone(), b.clone()));
+                }
+            }
             let failed = match applied {
                 home::Applied::Done { failed } => failed,
                 home::Applied::Cancelled => {

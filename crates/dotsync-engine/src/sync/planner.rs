@@ -66,6 +66,9 @@ pub(super) struct Planned {
     /// Bases a `pulled` row gave (a sync killed before its record): a new row of the path
     /// carries it on for as long as its write or removal has not happened.
     pub row_bases: BTreeMap<String, Option<Version>>,
+    /// Of those, the ones that hold only while the remote's history holds a pushed merge:
+    /// a new row does not carry them on.
+    pub passing_bases: BTreeSet<String>,
     pub conflicts_set: Vec<ConflictRecord>,
     pub conflicts_cleared: Vec<String>,
     /// File events to report once the push is in.
@@ -227,6 +230,10 @@ fn history_holds(repo: &Repo, tip: &str, commit: &str) -> Option<bool> {
 pub(super) struct RowBase {
     home: Option<Version>,
     base: Option<Version>,
+    /// Whether the base holds whatever the remote does later: not a pushed merge's, which
+    /// holds only while the remote's history holds the merge. A new row of the file does
+    /// not carry such a base on as its own (it cannot carry the condition).
+    lasting: bool,
 }
 
 /// What the `pulled` row of a file says: its (home, base) pairs, first match first, and for a
@@ -261,9 +268,16 @@ pub(super) fn pulled_from_remote(
 ) -> BTreeMap<String, RowSays> {
     let mut here = BTreeMap::new();
     for (path, row) in rows {
+        // A push of the file made after the row that reached the remote is newer news.
+        if let Some(c) = &row.pushed_over
+            && history_holds(repo, tip, c) != Some(false)
+        {
+            continue;
+        }
         let written = |base: Option<&Version>| RowBase {
             home: row.version.clone(),
             base: base.or(row.version.as_ref()).cloned(),
+            lasting: true,
         };
         let mut says = RowSays {
             write: row
@@ -276,7 +290,10 @@ pub(super) fn pulled_from_remote(
         match &row.merge_commit {
             None => says.pairs.push(written(row.base.as_ref())),
             Some(commit) if history_holds(repo, tip, commit) != Some(false) => {
-                says.pairs.push(written(None));
+                says.pairs.push(RowBase {
+                    lasting: false,
+                    ..written(None)
+                });
                 here.insert(path.clone(), says);
                 continue;
             }
@@ -292,6 +309,7 @@ pub(super) fn pulled_from_remote(
             h.base.as_ref().map(|base| RowBase {
                 home: h.home.clone(),
                 base: base.clone(),
+                lasting: true,
             })
         }));
         if !says.pairs.is_empty() {
@@ -337,6 +355,7 @@ impl Engine {
             keep_home: Vec::new(),
             merged_with: BTreeMap::new(),
             row_bases: BTreeMap::new(),
+            passing_bases: BTreeSet::new(),
             conflicts_set: Vec::new(),
             conflicts_cleared: Vec::new(),
             events: Vec::new(),
@@ -356,8 +375,8 @@ impl Engine {
             // What a sync killed before its record left. What it left in the home (written,
             // removed, or settled there without a write) or, before that happened, what the
             // home held then: while the file holds exactly it, the base its row gives
-            // (`pulled_from_remote`). A `pulled` row is newer than any push of its file (a push
-            // forgets it). A version this machine pushed is its own: the base when the
+            // (`pulled_from_remote`). A `pulled` row is newer than any push of its file (one
+            // a landed push marked is silent). A version this machine pushed is its own: the base when the
             // remote's history holds its commit, whatever came after it (an older base would
             // show both sides changing it, and push it over another machine putting the file
             // back); for a merge, the file it merged from, which its home may still hold. One
@@ -405,6 +424,9 @@ impl Engine {
                 // the next sync asks again.
                 if uncertain.is_none() {
                     p.row_bases.insert(key.clone(), rb.base.clone());
+                    if !rb.lasting {
+                        p.passing_bases.insert(key.clone());
+                    }
                 }
             }
             let b = row_base.map_or(fallback, |rb| rb.base.as_ref());
@@ -829,9 +851,11 @@ impl Engine {
 
 /// Whether `now` carries every line change from `was` to `wrote`, counted line by line: each
 /// line `wrote` has more (or fewer) times than `was`, `now` has at least as many more (or
-/// fewer). What the line merge calls a conflict because the person edited right beside the
-/// written change (an append below a pulled append) passes; a home that never got the write
-/// does not, unless its person made the very same change.
+/// fewer), and the write added a line `was` did not have at all. What the line merge calls a
+/// conflict because the person edited right beside the written change (an append below a
+/// pulled append) passes; a home that never got the write does not, unless its person typed
+/// the very lines it added. A write that only removes lines, or only adds lines the file
+/// had already (a `fi`, a blank line), cannot be told from the person's own edit.
 fn holds_every_line_change(was: &[u8], wrote: &[u8], now: &[u8]) -> bool {
     fn counts(b: &[u8]) -> BTreeMap<&[u8], i64> {
         let mut c = BTreeMap::new();
@@ -843,11 +867,11 @@ fn holds_every_line_change(was: &[u8], wrote: &[u8], now: &[u8]) -> bool {
     }
     let (was, wrote, now) = (counts(was), counts(wrote), counts(now));
     let count = |c: &BTreeMap<&[u8], i64>, line: &[u8]| c.get(line).copied().unwrap_or(0);
-    let mut changed = false;
+    let mut new_line = false;
     for line in was.keys().chain(wrote.keys()) {
         let by_write = count(&wrote, line) - count(&was, line);
         let by_now = count(&now, line) - count(&was, line);
-        changed |= by_write != 0;
+        new_line |= by_write > 0 && count(&was, line) == 0;
         let holds = match by_write.signum() {
             1 => by_now >= by_write,
             -1 => by_now <= by_write,
@@ -857,7 +881,7 @@ fn holds_every_line_change(was: &[u8], wrote: &[u8], now: &[u8]) -> bool {
             return false;
         }
     }
-    changed
+    new_line
 }
 
 /// A path cannot be a file in one place and a directory in another of the same tree (a local
@@ -1039,9 +1063,18 @@ mod tests {
         assert!(!holds(b"a\nb\n}\nd\n"), "the home never got it");
         assert!(!holds(b"a\nB\n}\n"), "half of it");
         assert!(!holds(b"a\nB\nb\n}\nc\n"), "a removed line is still there");
-        // A repeated line counts: the write added a second `}`.
+        // A repeated line counts, but a write that adds only lines the file had already
+        // (a second `}`) cannot be told from the person's block ending the same way.
         assert!(!holds_every_line_change(b"}\n", b"}\n}\n", b"}\nx\n"));
-        assert!(holds_every_line_change(b"}\n", b"}\n}\n", b"}\n}\nx\n"));
+        assert!(!holds_every_line_change(b"}\n", b"}\n}\n", b"}\n}\nx\n"));
+        assert!(holds_every_line_change(
+            b"}\n",
+            b"}\n}\nz\n",
+            b"}\n}\nz\nx\n"
+        ));
+        assert!(!holds_every_line_change(b"}\n", b"}\n}\nz\n", b"}\nz\nx\n"));
+        // Nor a write that only removes: the person's edit of that line removes it too.
+        assert!(!holds_every_line_change(b"a\nb\n", b"a\n", b"a\nB\n"));
         assert!(
             !holds_every_line_change(b"a\n", b"a\n", b"a\nb\n"),
             "no change, no answer"

@@ -423,6 +423,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                     home: None,
                     base: Some(Some(v(dotsync_core::plan::Kind::File, "older", 0o600))),
                 }),
+                pushed_over: None,
             },
         ),
         (
@@ -446,6 +447,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                     home: Some(zshrc.clone()),
                     base: None,
                 }),
+                pushed_over: None,
             },
         ),
     ];
@@ -469,8 +471,14 @@ fn pulled_rows_announce_writes_removals_and_merges() {
         [(".zshrc", None, false)],
     )
     .expect("push");
+    // A push marks the row with its commit (the row is older news once the push landed);
+    // a new row of the path clears the mark.
     let pulled = records::load_pulled(&store, &cfg.id).expect("load");
-    assert_eq!(pulled.keys().collect::<Vec<_>>(), [".gitconfig", ".vimrc"]);
+    assert_eq!(pulled[".zshrc"].pushed_over.as_deref(), Some("c1"));
+    assert_eq!(pulled[".vimrc"].pushed_over, None);
+    records::put_pulled(&store, &cfg.id, &rows[..1]).expect("put");
+    let pulled = records::load_pulled(&store, &cfg.id).expect("load");
+    assert_eq!(pulled[".zshrc"], rows[0].1);
 
     let settled = records::Outcome {
         settled: true,
