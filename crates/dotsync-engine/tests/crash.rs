@@ -1713,3 +1713,113 @@ fn an_edit_above_a_pulled_line_after_a_killed_pull_is_pushed() {
     let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
     assert_eq!(tip, mine);
 }
+
+/// A pull killed before its record; the person's line one goes out and lands, the
+/// sync killed after the push; the person's line three is announced in a push that never
+/// leaves (killed after the commit). The desktop takes line one back. The push of line one
+/// landed, so it is the base: the take-back stays and line three goes out (when the second
+/// push's mark replaced the first one's, the pulled row spoke again and its older base read
+/// line one as this machine's edit, pushed over the take-back).
+#[test]
+fn a_push_that_never_left_after_a_landed_one_does_not_wake_the_pulled_row() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        b.sync();
+        die_at(&a, "sync::before-record");
+        let a = a.restart();
+        a.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+        let a = if kill {
+            die_at(&a, "sync::after-push");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(
+            git(&remote_dir(dir.path()), &["show", "main:.zshrc"]),
+            "ONE\ntwo\nthree\nfour\nFIVE\n",
+            "kill {kill}: landed"
+        );
+        a.write(".zshrc", "ONE\ntwo\nTHREE\nfour\nFIVE\n");
+        die_at(&a, "sync::after-commit");
+        let a = a.restart();
+        b.sync();
+        assert_eq!(b.read(".zshrc"), "ONE\ntwo\nthree\nfour\nFIVE\n");
+        b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        b.sync();
+        let (s, ev) = a.sync();
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            tip,
+            "one\ntwo\nTHREE\nfour\nFIVE\n",
+            "kill {kill}: the take-back was pushed over: {:?}",
+            actions(&ev)
+        );
+        assert_eq!(s.conflicts, 0, "kill {kill}");
+    }
+}
+
+/// A pull killed before its record; the desktop takes its line back; the person
+/// edits line one, and the next sync finds the file still being written (held, not planned).
+/// That sync records, and keeps the pulled row of the file it did not plan (clearing it, the
+/// older base spoke again and the desktop's line five went over its take-back as this
+/// machine's edit). Without the kill the take-back is merged in too.
+#[test]
+fn a_file_still_being_written_after_a_killed_pull_does_not_undo_a_take_back() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), "one\ntwo\nthree\nfour\nFIVE\n", "pulled");
+        b.write(".zshrc", FIVE);
+        b.sync();
+        let mine = "ONE\ntwo\nthree\nfour\nFIVE\n";
+        a.write(".zshrc", mine);
+        let path = a.home.join(".zshrc");
+        let saver = std::thread::spawn(move || {
+            // The person saves again while the sync waits for the file to settle (it waits
+            // four seconds from the first save; its scan of one file takes milliseconds).
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            std::fs::write(path, mine).unwrap();
+        });
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions {
+            settle: std::time::Duration::from_secs(4),
+            ..Default::default()
+        });
+        saver.join().unwrap();
+        r.unwrap();
+        assert!(
+            ev.iter().any(
+                |e| matches!(e, dotsync_engine::SyncEvent::File { path, action, .. }
+                if path == ".zshrc" && *action == dotsync_engine::FileAction::Skipped)
+            ),
+            "kill {kill}: held: {:?}",
+            actions(&ev)
+        );
+        let (s, ev) = a.sync();
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            tip,
+            "ONE\ntwo\nthree\nfour\nfive\n",
+            "kill {kill}: the take-back was pushed over: {:?}",
+            actions(&ev)
+        );
+        assert_eq!(s.conflicts, 0, "kill {kill}");
+    }
+}

@@ -1,6 +1,6 @@
 //! What one sync learned, written in one transaction at its end.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use dotsync_core::plan::Version;
 use dotsync_state::{Store, StoreError};
@@ -29,6 +29,9 @@ pub struct Outcome {
     pub failures: Option<Vec<(String, String)>>,
     /// Versions to queue for the next push (a resolution keeps this machine's version).
     pub preserve_add: Vec<(String, Version)>,
+    /// Paths whose `pulled` rows a settled sync keeps: files it did not plan (still being
+    /// written, unreadable), whose row still speaks for the next sync that does.
+    pub keep_pulled: BTreeSet<String>,
 }
 
 impl Outcome {
@@ -123,8 +126,26 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
         if o.settled {
             exec(tx, "DELETE FROM pushed WHERE config_id = ?1", params![config_id])
                 .map_err(&e)?;
-            exec(tx, "DELETE FROM pulled WHERE config_id = ?1", params![config_id])
-                .map_err(&e)?;
+            if o.keep_pulled.is_empty() {
+                exec(tx, "DELETE FROM pulled WHERE config_id = ?1", params![config_id])
+                    .map_err(&e)?;
+            } else {
+                let paths: Vec<String> = tx
+                    .prepare("SELECT path FROM pulled WHERE config_id = ?1")
+                    .and_then(|mut st| {
+                        st.query_map(params![config_id], |r| r.get(0))?
+                            .collect::<Result<_, _>>()
+                    })
+                    .map_err(&e)?;
+                for path in paths.iter().filter(|p| !o.keep_pulled.contains(*p)) {
+                    exec(
+                        tx,
+                        "DELETE FROM pulled WHERE config_id = ?1 AND path = ?2",
+                        params![config_id, path],
+                    )
+                    .map_err(&e)?;
+                }
+            }
             exec(
  tx,
                 "DELETE FROM apply_tokens WHERE config_id = ?1",

@@ -188,7 +188,8 @@ pub fn put_pushed<'a>(
             // What an earlier killed sync wrote into the home is older news than this push.
             exec(
                 tx,
-                "UPDATE pulled SET pushed_over = ?3 WHERE config_id = ?1 AND path = ?2",
+                "UPDATE pulled SET pushed_over = trim(pushed_over || ' ' || ?3)
+                 WHERE config_id = ?1 AND path = ?2",
                 params![config_id, path, commit],
             )
             .map_err(sql(store))?;
@@ -263,9 +264,10 @@ pub struct Pulled {
     /// with when a `pulled` row of a sync killed before gave that base: until the write or
     /// removal happens, the next sync plans the file as this one did.
     pub held: Option<Held>,
-    /// The commit of a push of this path made after the row was written: while the remote's
-    /// history holds it, the row says nothing (the push is newer).
-    pub pushed_over: Option<String>,
+    /// The commits of the pushes of this path made after the row was written: while the
+    /// remote's history holds any of them, the row says nothing (that push is newer). Every
+    /// one is kept: a later push that never lands must not wake a row a landed one silenced.
+    pub pushed_over: Vec<String>,
 }
 
 /// The home's version (`None`: absent) a sync planned a change from, and the base a `pulled`
@@ -325,7 +327,7 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
                         base: nullable_row(r, 5)?.and_then(version),
                         merge_commit: (!merge_commit.is_empty()).then_some(merge_commit),
                         merged_on: (!merged_on.is_empty()).then_some(merged_on),
-                        pushed_over: (!pushed_over.is_empty()).then_some(pushed_over),
+                        pushed_over: pushed_over.split_whitespace().map(str::to_owned).collect(),
                         held: match held {
                             Some(h) => Some(Held {
                                 base: nullable_row(r, 11)?.map(version),

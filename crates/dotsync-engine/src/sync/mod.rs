@@ -634,6 +634,13 @@ impl Engine {
             outcome.bases.extend(settled_bases);
             outcome.preserved = preserved_now;
             outcome.settled = true;
+            // A file this sync did not plan (still being written, unreadable) keeps the row a
+            // sync killed before left for it: the next sync that plans it needs its word.
+            outcome.keep_pulled = excluded
+                .iter()
+                .filter(|p| pulled.contains_key(p.as_str()))
+                .cloned()
+                .collect();
             if let Some(tip) = &new_tip {
                 outcome.synced = Some((tip.clone(), url.to_owned()));
             } else if history_here
@@ -696,7 +703,7 @@ impl Engine {
                             merge_commit: Some(tip.clone()),
                             merged_on: remote.tip.clone(),
                             held: planned_from(path),
-                            pushed_over: None,
+                            pushed_over: Vec::new(),
                         },
                         None => records::Pulled {
                             version: Some(version.clone()),

@@ -269,8 +269,10 @@ pub(super) fn pulled_from_remote(
     let mut here = BTreeMap::new();
     for (path, row) in rows {
         // A push of the file made after the row that reached the remote is newer news.
-        if let Some(c) = &row.pushed_over
-            && history_holds(repo, tip, c) != Some(false)
+        if row
+            .pushed_over
+            .iter()
+            .any(|c| history_holds(repo, tip, c) != Some(false))
         {
             continue;
         }

@@ -423,7 +423,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                     home: None,
                     base: Some(Some(v(dotsync_core::plan::Kind::File, "older", 0o600))),
                 }),
-                pushed_over: None,
+                pushed_over: Vec::new(),
             },
         ),
         (
@@ -447,7 +447,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                     home: Some(zshrc.clone()),
                     base: None,
                 }),
-                pushed_over: None,
+                pushed_over: Vec::new(),
             },
         ),
     ];
@@ -474,8 +474,20 @@ fn pulled_rows_announce_writes_removals_and_merges() {
     // A push marks the row with its commit (the row is older news once the push landed);
     // a new row of the path clears the mark.
     let pulled = records::load_pulled(&store, &cfg.id).expect("load");
-    assert_eq!(pulled[".zshrc"].pushed_over.as_deref(), Some("c1"));
-    assert_eq!(pulled[".vimrc"].pushed_over, None);
+    assert_eq!(pulled[".zshrc"].pushed_over, ["c1"]);
+    assert!(pulled[".vimrc"].pushed_over.is_empty());
+    // Every push is kept: a later one that never lands must not hide a landed one.
+    records::put_pushed(
+        &store,
+        &cfg.id,
+        &[],
+        "/srv/x.git",
+        "c2",
+        [(".zshrc", None, false)],
+    )
+    .expect("push");
+    let pulled = records::load_pulled(&store, &cfg.id).expect("load");
+    assert_eq!(pulled[".zshrc"].pushed_over, ["c1", "c2"]);
     records::put_pulled(&store, &cfg.id, &rows[..1]).expect("put");
     let pulled = records::load_pulled(&store, &cfg.id).expect("load");
     assert_eq!(pulled[".zshrc"], rows[0].1);
