@@ -137,6 +137,7 @@ const REGRESSION_SEEDS: &[u64] = &[
     6700973, 6701063,
     10500010, // The seventh session's first soak, on 1cb65c9 (its first try at telling writes).
     11500480, // The model's mistake: a widened pull machine's own file the remote deleted.
+    12500047, // The model's mistake: on_conflict = local settled a conflict, killed after its push.
 ];
 
 /// Shrunk failing histories, replayed exactly: (what it found, history).
@@ -2822,7 +2823,10 @@ impl World {
                 // did not have that no person here wrote came from another machine through the
                 // remote, which dropped it since (that machine took it back, or replaced it):
                 // pushing it again undoes that. Only this machine's settled policy may.
-                let resolved = acts.iter().any(|(a, _)| *a == FileAction::Resolved);
+                // A sync killed after its push reported nothing: under `on_conflict = local`
+                // it may have settled a conflict (seed 12500047).
+                let resolved = acts.iter().any(|(a, _)| *a == FileAction::Resolved)
+                    || (crashed && m.spec.on_conflict == OnConflict::Local);
                 if !added
                     && !own_again
                     && !resolved
