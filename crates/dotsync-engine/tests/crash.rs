@@ -1764,13 +1764,14 @@ fn a_push_that_never_left_after_a_landed_one_does_not_wake_the_pulled_row() {
     }
 }
 
-/// A pull killed before its record; the desktop takes its line back; the person
-/// edits line one, and the next sync finds the file still being written (held, not planned).
-/// That sync records, and keeps the pulled row of the file it did not plan (clearing it, the
-/// older base spoke again and the desktop's line five went over its take-back as this
-/// machine's edit). Without the kill the take-back is merged in too.
+/// A pull killed before its record; the desktop takes its line back; the person edits line
+/// one, and the next sync skips the file (too large for a moment: not planned, like a file
+/// still being written or unreadable). That sync records, and keeps the pulled row of the
+/// file it did not plan (clearing it, the older base spoke again and the desktop's line five
+/// went over its take-back as this machine's edit). Without the kill the take-back is merged
+/// in too.
 #[test]
-fn a_file_still_being_written_after_a_killed_pull_does_not_undo_a_take_back() {
+fn a_file_not_planned_after_a_killed_pull_does_not_undo_a_take_back() {
     for kill in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = two(dir.path());
@@ -1791,27 +1792,17 @@ fn a_file_still_being_written_after_a_killed_pull_does_not_undo_a_take_back() {
         b.sync();
         let mine = "ONE\ntwo\nthree\nfour\nFIVE\n";
         a.write(".zshrc", mine);
-        let path = a.home.join(".zshrc");
-        let saver = std::thread::spawn(move || {
-            // The person saves again while the sync waits for the file to settle (it waits
-            // four seconds from the first save; its scan of one file takes milliseconds).
-            std::thread::sleep(std::time::Duration::from_secs(1));
-            std::fs::write(path, mine).unwrap();
-        });
-        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions {
-            settle: std::time::Duration::from_secs(4),
-            ..Default::default()
-        });
-        saver.join().unwrap();
-        r.unwrap();
+        make_huge(&a, ".zshrc");
+        let (_, ev) = a.sync();
         assert!(
             ev.iter().any(
                 |e| matches!(e, dotsync_engine::SyncEvent::File { path, action, .. }
                 if path == ".zshrc" && *action == dotsync_engine::FileAction::Skipped)
             ),
-            "kill {kill}: held: {:?}",
+            "kill {kill}: skipped: {:?}",
             actions(&ev)
         );
+        shrink_back(&a, ".zshrc", mine);
         let (s, ev) = a.sync();
         let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
         assert_eq!(
@@ -1821,5 +1812,101 @@ fn a_file_still_being_written_after_a_killed_pull_does_not_undo_a_take_back() {
             actions(&ev)
         );
         assert_eq!(s.conflicts, 0, "kill {kill}");
+    }
+}
+
+/// Makes `rel` a sparse file over the largest size dotsync syncs, so the next scan skips it
+/// (the sync does not plan it); [`shrink_back`] cuts it back to `content`.
+fn make_huge(m: &Machine, rel: &str) {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(m.home.join(rel))
+        .unwrap();
+    f.set_len(101 << 20).unwrap();
+}
+
+fn shrink_back(m: &Machine, rel: &str, content: &str) {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(m.home.join(rel))
+        .unwrap();
+    f.set_len(content.len() as u64).unwrap();
+    assert_eq!(m.read(rel), content);
+}
+
+/// A push that landed but was killed before its record, then a sync that skips the file
+/// (too large for a moment): the push's own record outlives that sync's record, so the
+/// pushed version stays this machine's base and the desktop's take-back is taken.
+#[test]
+fn a_file_not_planned_after_a_killed_push_does_not_undo_a_take_back() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let mine = "ONE\ntwo\nthree\nfour\nfive\n";
+        a.write(".zshrc", mine);
+        let a = if kill {
+            die_at(&a, "sync::after-push");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        make_huge(&a, ".zshrc");
+        a.sync();
+        shrink_back(&a, ".zshrc", mine);
+        b.sync();
+        assert_eq!(b.read(".zshrc"), mine);
+        b.write(".zshrc", FIVE);
+        b.sync();
+        let (s, ev) = a.sync();
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(tip, FIVE, "kill {kill}: {:?}", actions(&ev));
+        assert_eq!(a.read(".zshrc"), FIVE, "kill {kill}");
+        assert_eq!(s.conflicts, 0, "kill {kill}");
+    }
+}
+
+/// A pull killed before its record, then the config pointed at another remote while the file
+/// is skipped: the row made against the first remote says nothing against the second. The
+/// laptop joins it as any machine joins: its differing file is a conflict, both kept, not
+/// overwritten by the other remote's.
+#[test]
+fn a_kept_row_does_not_speak_against_a_remote_joined_since() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.sync();
+        let mut a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled);
+        let other = bare_named(dir.path(), "other.git");
+        let c = machine(
+            dir.path(),
+            "server",
+            &other,
+            serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]}),
+        );
+        c.write(".zshrc", "the server's own\n");
+        c.sync();
+        a.cfg.remote = other.to_str().unwrap().to_owned();
+        make_huge(&a, ".zshrc");
+        a.sync();
+        shrink_back(&a, ".zshrc", pulled);
+        let (s, ev) = a.sync();
+        assert_eq!(a.read(".zshrc"), pulled, "kill {kill}: {:?}", actions(&ev));
+        assert_eq!(s.conflicts, 1, "kill {kill}: {:?}", actions(&ev));
     }
 }

@@ -29,9 +29,9 @@ pub struct Outcome {
     pub failures: Option<Vec<(String, String)>>,
     /// Versions to queue for the next push (a resolution keeps this machine's version).
     pub preserve_add: Vec<(String, Version)>,
-    /// Paths whose `pulled` rows a settled sync keeps: files it did not plan (still being
-    /// written, unreadable), whose row still speaks for the next sync that does.
-    pub keep_pulled: BTreeSet<String>,
+    /// Paths whose `pulled` and `pushed` rows a settled sync keeps: files it did not plan
+    /// (still being written, unreadable), whose rows still speak for the next sync that does.
+    pub keep_rows: BTreeSet<String>,
 }
 
 impl Outcome {
@@ -124,23 +124,29 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
         }
         put_versions(tx, "preserve", config_id, &o.preserve_add).map_err(&e)?;
         if o.settled {
-            exec(tx, "DELETE FROM pushed WHERE config_id = ?1", params![config_id])
-                .map_err(&e)?;
-            if o.keep_pulled.is_empty() {
-                exec(tx, "DELETE FROM pulled WHERE config_id = ?1", params![config_id])
+            for table in ["pushed", "pulled"] {
+                if o.keep_rows.is_empty() {
+                    exec(
+                        tx,
+                        &format!("DELETE FROM {table} WHERE config_id = ?1"),
+                        params![config_id],
+                    )
                     .map_err(&e)?;
-            } else {
+                    continue;
+                }
                 let paths: Vec<String> = tx
-                    .prepare("SELECT path FROM pulled WHERE config_id = ?1")
+                    .prepare(&format!(
+                        "SELECT DISTINCT path FROM {table} WHERE config_id = ?1"
+                    ))
                     .and_then(|mut st| {
                         st.query_map(params![config_id], |r| r.get(0))?
                             .collect::<Result<_, _>>()
                     })
                     .map_err(&e)?;
-                for path in paths.iter().filter(|p| !o.keep_pulled.contains(*p)) {
+                for path in paths.iter().filter(|p| !o.keep_rows.contains(*p)) {
                     exec(
                         tx,
-                        "DELETE FROM pulled WHERE config_id = ?1 AND path = ?2",
+                        &format!("DELETE FROM {table} WHERE config_id = ?1 AND path = ?2"),
                         params![config_id, path],
                     )
                     .map_err(&e)?;

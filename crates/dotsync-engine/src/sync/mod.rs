@@ -634,13 +634,27 @@ impl Engine {
             outcome.bases.extend(settled_bases);
             outcome.preserved = preserved_now;
             outcome.settled = true;
-            // A file this sync did not plan (still being written, unreadable) keeps the row a
-            // sync killed before left for it: the next sync that plans it needs its word.
-            outcome.keep_pulled = excluded
-                .iter()
-                .filter(|p| pulled.contains_key(p.as_str()))
-                .cloned()
-                .collect();
+            // A file this sync did not plan (still being written, unreadable, or below such a
+            // directory) keeps the rows a sync killed before left for it (`pulled`, `pushed`):
+            // the next sync that plans it needs their word. Only rows this sync could have
+            // read: against a remote joined since, or a replaced history, they say nothing.
+            let rows_speak_here =
+                replaced_bases.is_none() && !joined_before_any_sync && remote.tip.is_some();
+            let unplanned = |p: &str| {
+                excluded.iter().any(|x| {
+                    p == x.as_str()
+                        || p.strip_prefix(x.as_str())
+                            .is_some_and(|r| r.starts_with('/'))
+                })
+            };
+            if rows_speak_here {
+                outcome.keep_rows = pulled
+                    .keys()
+                    .chain(pushed.iter().flat_map(|a| a.versions.keys()))
+                    .filter(|p| unplanned(p))
+                    .cloned()
+                    .collect();
+            }
             if let Some(tip) = &new_tip {
                 outcome.synced = Some((tip.clone(), url.to_owned()));
             } else if history_here
