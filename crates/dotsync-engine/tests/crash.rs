@@ -95,6 +95,18 @@ fn die_at(m: &Machine, point: &str) {
 
 const FIVE: &str = "one\ntwo\nthree\nfour\nfive\n";
 
+/// The laptop and the desktop synced on [`FIVE`], then the desktop's edit of line five
+/// (`FIVE`) pushed: the start of most tests of a killed pull.
+fn desktop_edited_line_five(dir: &std::path::Path) -> (Machine, Machine) {
+    let (a, b) = two(dir);
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    (a, b)
+}
+
 /// The laptop's push lands but the sync dies before recording it; the desktop builds on the
 /// pushed version while the laptop edits on. The laptop's pushed version is the base of the
 /// merge: two edits on different lines merge, and the laptop does not conflict with its own
@@ -191,12 +203,7 @@ fn a_put_back_is_taken_after_many_syncs_that_died_before_their_push() {
 #[test]
 fn a_put_back_after_an_unrecorded_merge_is_taken() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, b) = desktop_edited_line_five(dir.path());
     a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
     die_at(&a, "sync::after-push");
     let a = a.restart();
@@ -330,12 +337,7 @@ fn a_put_back_is_taken_after_a_failed_sync_on_another_remote() {
 #[test]
 fn a_put_back_after_a_merge_not_written_home_is_taken() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, b) = desktop_edited_line_five(dir.path());
     a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
     let mut saved = false;
     let s = a
@@ -375,12 +377,7 @@ fn a_merge_input_is_kept_after_a_cancel_before_the_write() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, _desktop) = desktop_edited_line_five(dir.path());
     let l1 = "ONE\ntwo\nthree\nfour\nfive\n";
     a.write(".zshrc", l1);
     let cancel = Arc::new(AtomicBool::new(false));
@@ -586,12 +583,7 @@ fn a_merge_input_survives_a_keep_that_fails_after_a_cancel() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, _desktop) = desktop_edited_line_five(dir.path());
     let l1 = "ONE\ntwo\nthree\nfour\nfive\n";
     a.write(".zshrc", l1);
     let cancel = Arc::new(AtomicBool::new(false));
@@ -794,12 +786,7 @@ fn a_pull_only_merge_killed_before_its_record_keeps_the_remote_version_as_base()
 #[test]
 fn a_merge_the_remote_lost_is_measured_against_what_it_merged_with() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, b) = desktop_edited_line_five(dir.path());
     let desktops = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
     a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
     die_at(&a, "sync::before-record");
@@ -943,12 +930,7 @@ fn merge_lost_then_desktop_edits(dir: &std::path::Path, nine: &str) -> (Machine,
 #[test]
 fn an_edit_after_a_pull_killed_before_its_record_does_not_undo_a_take_back() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, b) = desktop_edited_line_five(dir.path());
     die_at(&a, "sync::before-record");
     let a = a.restart();
     assert_eq!(
@@ -1006,12 +988,7 @@ fn a_pull_machine_edit_after_a_killed_pull_takes_a_take_back() {
 #[test]
 fn an_edit_after_a_merge_killed_before_its_record_does_not_undo_a_take_back() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, b) = desktop_edited_line_five(dir.path());
     a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
     die_at(&a, "sync::before-record");
     let a = a.restart();
@@ -1032,12 +1009,7 @@ fn an_edit_after_a_merge_killed_before_its_record_does_not_undo_a_take_back() {
 #[test]
 fn an_edit_after_a_pull_killed_before_its_write_keeps_the_other_machines_line() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, _desktop) = desktop_edited_line_five(dir.path());
     die_at(&a, "apply::temp-written");
     let a = a.restart();
     assert_eq!(a.read(".zshrc"), FIVE, "the pull was not written");
@@ -1056,12 +1028,7 @@ fn an_edit_after_a_pull_killed_before_its_write_keeps_the_other_machines_line() 
 #[test]
 fn an_edit_next_to_a_pull_killed_before_its_record_is_a_conflict_when_it_matters() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, b) = desktop_edited_line_five(dir.path());
     die_at(&a, "sync::before-record");
     let a = a.restart();
     a.write(".zshrc", "one\ntwo\nthree\nFOUR\nFIVE\n");
@@ -1222,12 +1189,7 @@ fn a_symlink_pull_killed_before_its_write_is_pulled_under_on_conflict_local() {
 #[test]
 fn an_edit_after_two_killed_syncs_does_not_undo_a_take_back() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, b) = desktop_edited_line_five(dir.path());
     die_at(&a, "sync::before-record");
     let a = a.restart();
     assert_eq!(a.read(".zshrc"), "one\ntwo\nthree\nfour\nFIVE\n", "pulled");
@@ -1247,12 +1209,7 @@ fn an_edit_after_two_killed_syncs_does_not_undo_a_take_back() {
 #[test]
 fn a_merge_then_a_killed_settle_then_a_rewind_keeps_this_machines_line() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, b) = desktop_edited_line_five(dir.path());
     let desktops = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
     a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
     die_at(&a, "sync::before-record");
@@ -1419,12 +1376,7 @@ fn a_cancel_after_a_pull_killed_before_its_record_does_not_undo_a_take_back() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, b) = desktop_edited_line_five(dir.path());
     die_at(&a, "sync::before-record");
     let a = a.restart();
     assert_eq!(a.read(".zshrc"), "one\ntwo\nthree\nfour\nFIVE\n", "pulled");
@@ -1468,12 +1420,7 @@ fn a_cancel_after_a_pull_killed_before_its_record_does_not_undo_a_take_back() {
 #[test]
 fn a_write_skipped_after_a_pull_killed_before_its_record_does_not_undo_a_take_back() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, b) = desktop_edited_line_five(dir.path());
     die_at(&a, "sync::before-record");
     let a = a.restart();
     b.write(".zshrc", FIVE);
@@ -1514,12 +1461,7 @@ fn a_write_skipped_after_a_pull_killed_before_its_record_does_not_undo_a_take_ba
 #[test]
 fn a_push_that_never_left_after_a_killed_pull_does_not_undo_a_take_back() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, b) = desktop_edited_line_five(dir.path());
     die_at(&a, "sync::before-record");
     let a = a.restart();
     a.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
@@ -1543,12 +1485,7 @@ fn a_push_that_never_left_after_a_killed_pull_does_not_undo_a_take_back() {
 #[test]
 fn a_failed_push_after_a_killed_pull_does_not_undo_a_take_back() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, b) = desktop_edited_line_five(dir.path());
     die_at(&a, "sync::before-record");
     let a = a.restart();
     a.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
@@ -1661,12 +1598,7 @@ fn an_edit_of_a_line_whose_deletion_was_pulled_but_not_written_is_a_conflict() {
 #[test]
 fn a_pull_killed_before_its_write_on_a_killed_merge_then_a_rewind_keeps_this_machines_line() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, b) = desktop_edited_line_five(dir.path());
     let desktops = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
     a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
     die_at(&a, "sync::before-record");
@@ -1698,12 +1630,7 @@ fn a_pull_killed_before_its_write_on_a_killed_merge_then_a_rewind_keeps_this_mac
 #[test]
 fn an_edit_above_a_pulled_line_after_a_killed_pull_is_pushed() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two(dir.path());
-    a.write(".zshrc", FIVE);
-    a.sync();
-    b.sync();
-    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-    b.sync();
+    let (a, _desktop) = desktop_edited_line_five(dir.path());
     die_at(&a, "sync::before-record");
     let a = a.restart();
     let mine = "one\ntwo\nthree\nFOUR\nFIVE\n";
@@ -1724,12 +1651,7 @@ fn an_edit_above_a_pulled_line_after_a_killed_pull_is_pushed() {
 fn a_push_that_never_left_after_a_landed_one_does_not_wake_the_pulled_row() {
     for kill in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b) = two(dir.path());
-        a.write(".zshrc", FIVE);
-        a.sync();
-        b.sync();
-        b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-        b.sync();
+        let (a, b) = desktop_edited_line_five(dir.path());
         die_at(&a, "sync::before-record");
         let a = a.restart();
         a.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
@@ -1774,12 +1696,7 @@ fn a_push_that_never_left_after_a_landed_one_does_not_wake_the_pulled_row() {
 fn a_file_not_planned_after_a_killed_pull_does_not_undo_a_take_back() {
     for kill in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b) = two(dir.path());
-        a.write(".zshrc", FIVE);
-        a.sync();
-        b.sync();
-        b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
-        b.sync();
+        let (a, b) = desktop_edited_line_five(dir.path());
         let a = if kill {
             die_at(&a, "sync::before-record");
             a.restart()
