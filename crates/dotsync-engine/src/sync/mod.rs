@@ -786,10 +786,15 @@ impl Engine {
             // A base a row of a sync killed before gave, for a file whose planned change did
             // not happen (cancelled, skipped as changed since the scan, failed, held): the
             // record clears the rows, so it is recorded itself, or the older base speaks again.
-            for (k, b) in &row_bases {
-                if !outcome.bases.iter().any(|(q, _)| q == k) {
-                    outcome.bases.push((k.clone(), b.clone()));
-                }
+            if !row_bases.is_empty() {
+                let recorded: BTreeSet<String> =
+                    outcome.bases.iter().map(|(q, _)| q.clone()).collect();
+                outcome.bases.extend(
+                    row_bases
+                        .iter()
+                        .filter(|(k, _)| !recorded.contains(*k))
+                        .map(|(k, b)| (k.clone(), b.clone())),
+                );
             }
             let failed = match applied {
                 home::Applied::Done { failed } => failed,
