@@ -1594,7 +1594,9 @@ fn an_edit_of_a_line_whose_deletion_was_pulled_but_not_written_is_a_conflict() {
 /// laptop's next sync pulls that and is killed before the write. The remote is then moved
 /// back to the desktop's first commit, past the merge. The merge the home still holds is no
 /// longer the remote's: the laptop's line one is its own edit and goes out again (as when
-/// the second sync is not there), not lost to the desktop's older version.
+/// the second sync is not there), not lost to the desktop's older version. (The pull from the
+/// lost commit was never written: nothing here came from it, so there is no rewind to ask
+/// about.)
 #[test]
 fn a_pull_killed_before_its_write_on_a_killed_merge_then_a_rewind_keeps_this_machines_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -1826,4 +1828,218 @@ fn a_kept_row_does_not_speak_against_a_remote_joined_since() {
         assert_eq!(a.read(".zshrc"), pulled, "kill {kill}: {:?}", actions(&ev));
         assert_eq!(s.conflicts, 1, "kill {kill}: {:?}", actions(&ev));
     }
+}
+
+/// A pull killed before its record, the file skipped by the next sync, then the remote moved
+/// back and the laptop's choice is "push local": its file goes out, the row made against the
+/// lost history does not pull the older version over it. (After the kill, the file the pull
+/// wrote from the lost commit is read again only once it is back: the question comes again
+/// then, and gets the same answer.)
+#[test]
+fn a_kept_row_does_not_undo_push_local_after_a_rewind() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled);
+        make_huge(&a, ".zshrc");
+        a.sync();
+        move_main_back(dir.path(), &first);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions {
+            rewind: Some(dotsync_engine::RewindChoice::PushLocal),
+            ..Default::default()
+        });
+        r.unwrap_or_else(|e| panic!("kill {kill}: {e} {ev:?}"));
+        shrink_back(&a, ".zshrc", pulled);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let asked = matches!(r, Err(dotsync_engine::SyncError::Rewound { .. }));
+        assert_eq!(asked, kill, "{r:?}");
+        let ev = if asked {
+            let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions {
+                rewind: Some(dotsync_engine::RewindChoice::PushLocal),
+                ..Default::default()
+            });
+            r.unwrap();
+            ev
+        } else {
+            ev
+        };
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (pulled.to_owned(), pulled.to_owned()),
+            "kill {kill}: {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// A pull killed before its record; the person edits the pulled line itself (the content
+/// cannot tell whether the pull was written); the desktop takes its line back. With
+/// `on_conflict = remote` the laptop's sync takes the take-back (the person's file kept in
+/// history), and is killed before that write. The next sync must still take the take-back,
+/// not push the person's file (with the desktop's line) over it.
+#[test]
+fn an_unsure_take_back_taken_from_the_remote_is_not_pushed_over_after_a_kill() {
+    for second_kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = bare(dir.path());
+        let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]});
+        let mut theirs = cfg.clone();
+        theirs["on_conflict"] = serde_json::json!("remote");
+        let a = machine(dir.path(), "laptop", &remote, theirs);
+        let b = machine(dir.path(), "desktop", &remote, cfg);
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        b.sync();
+        die_at(&a, "sync::before-record");
+        let a = a.restart();
+        let mine = "one\ntwo\nthree\nfour\nFIVE!\n";
+        a.write(".zshrc", mine);
+        b.write(".zshrc", FIVE);
+        b.sync();
+        let a = if second_kill {
+            die_at(&a, "apply::temp-written");
+            let a = a.restart();
+            assert_eq!(a.read(".zshrc"), mine, "not written");
+            a
+        } else {
+            a
+        };
+        let (_, ev) = a.sync();
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            tip,
+            FIVE,
+            "second kill {second_kill}: the take-back was pushed over: {:?}",
+            actions(&ev)
+        );
+        assert_eq!(a.read(".zshrc"), FIVE, "second kill {second_kill}");
+        assert!(history_blobs(&a, ".zshrc").contains(&Some(blob_of(mine))));
+    }
+}
+
+/// A pull killed before its record, then the remote moved back to exactly the commit this
+/// machine last recorded: the record fits the remote, but the home holds a version from a
+/// commit the remote lost. That is a rewind, asked like one (the pull's row must not make the
+/// remote's older version read as its change, nor the home's as the person's edit); each
+/// answer does what it says, and nothing is lost.
+#[test]
+fn a_remote_moved_back_past_a_killed_pull_is_a_rewind() {
+    for choice in [
+        dotsync_engine::RewindChoice::PushLocal,
+        dotsync_engine::RewindChoice::TakeRemote,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.sync();
+        die_at(&a, "sync::before-record");
+        let a = a.restart();
+        assert_eq!(a.read(".zshrc"), pulled, "the pull was written");
+        move_main_back(dir.path(), &first);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        assert!(
+            matches!(r, Err(dotsync_engine::SyncError::Rewound { .. })),
+            "{choice:?}: {r:?} {:?}",
+            actions(&ev)
+        );
+        let tip = || git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip()),
+            (pulled.to_owned(), FIVE.to_owned())
+        );
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions {
+            rewind: Some(choice),
+            ..Default::default()
+        });
+        r.unwrap_or_else(|e| panic!("{choice:?}: {e} {:?}", actions(&ev)));
+        let now = match choice {
+            dotsync_engine::RewindChoice::PushLocal => pulled,
+            dotsync_engine::RewindChoice::TakeRemote => FIVE,
+        };
+        assert_eq!((a.read(".zshrc"), tip()), (now.to_owned(), now.to_owned()));
+        assert!(history_blobs(&a, ".zshrc").contains(&Some(blob_of(pulled))));
+        let (_, ev) = a.sync();
+        assert!(
+            actions(&ev).is_empty(),
+            "{choice:?}: settled: {:?}",
+            actions(&ev)
+        );
+        let (r, _) = b.sync_with(&dotsync_engine::SyncOptions {
+            rewind: Some(dotsync_engine::RewindChoice::TakeRemote),
+            ..Default::default()
+        });
+        r.unwrap();
+        assert_eq!(b.read(".zshrc"), now);
+    }
+}
+
+/// As in the unsure take-back above, but the write `on_conflict = remote` decided does not
+/// happen because the person edits the file again while the sync runs (it is skipped as
+/// changed since the scan). The sync's record keeps its row, so the next sync asks the same
+/// question and takes the take-back, instead of pushing the person's file over it.
+#[test]
+fn an_unsure_take_back_not_written_is_asked_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]});
+    let mut theirs = cfg.clone();
+    theirs["on_conflict"] = serde_json::json!("remote");
+    let a = machine(dir.path(), "laptop", &remote, theirs);
+    let b = machine(dir.path(), "desktop", &remote, cfg);
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    let mine = "one\ntwo\nthree\nfour\nFIVE!\n";
+    a.write(".zshrc", mine);
+    b.write(".zshrc", FIVE);
+    b.sync();
+    // The person's second edit lands between the scan and the write.
+    let again = "ONE\ntwo\nthree\nfour\nFIVE!\n";
+    let file = a.home.join(".zshrc");
+    let scenario = fail::FailScenario::setup();
+    fail::cfg_callback("sync::after-scan", move || {
+        std::fs::write(&file, again).unwrap();
+    })
+    .unwrap();
+    let (_, ev) = a.sync();
+    fail::remove("sync::after-scan");
+    scenario.teardown();
+    assert_eq!(a.read(".zshrc"), again, "not written: {:?}", actions(&ev));
+    let (_, ev) = a.sync();
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(
+        tip,
+        FIVE,
+        "the take-back was pushed over: {:?}",
+        actions(&ev)
+    );
+    assert_eq!(a.read(".zshrc"), FIVE);
+    // The person's file as the sync read it (`mine` was gone by then) stays in history.
+    assert!(history_blobs(&a, ".zshrc").contains(&Some(blob_of(again))));
 }

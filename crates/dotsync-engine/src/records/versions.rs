@@ -268,6 +268,10 @@ pub struct Pulled {
     /// remote's history holds any of them, the row says nothing (that push is newer). Every
     /// one is kept: a later push that never lands must not wake a row a landed one silenced.
     pub pushed_over: Vec<String>,
+    /// The remote's tip the sync planned against (`None`: no tip, or a row from before this
+    /// was recorded): everything the row says came from that commit's files, so the row
+    /// speaks only while the remote's history holds it.
+    pub planned_on: Option<String>,
 }
 
 /// The home's version (`None`: absent) a sync planned a change from, and the base a `pulled`
@@ -280,6 +284,17 @@ pub struct Held {
         reason = "no base given (NULL) differs from a base that is no file ('deleted')"
     )]
     pub base: Option<Option<Version>>,
+    /// When `base` was one of two bases the content could not choose between (a write of a
+    /// sync killed before, then the person's edit next to it), the other one (`Some(None)`:
+    /// no file): the next sync asks the same question.
+    #[allow(
+        clippy::option_option,
+        reason = "no other base (NULL) differs from another base that is no file ('deleted')"
+    )]
+    pub alt: Option<Option<Version>>,
+    /// The remote's tip the sync whose row gave `base` planned against (`None`: this row's
+    /// own `planned_on`): the base speaks only while the remote's history holds it.
+    pub on: Option<String>,
 }
 
 /// The (kind, blob, mode) of three nullable columns; `None` when any is NULL.
@@ -305,7 +320,8 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
             .prepare_cached(
                 "SELECT path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode,
                    held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode,
-                   merged_on, pushed_over
+                   merged_on, pushed_over, planned_on, held_alt_kind, held_alt_blob, held_alt_mode,
+                   held_on
                  FROM pulled WHERE config_id = ?1",
             )
             .map_err(sql(store))?;
@@ -314,11 +330,14 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
                 let merge_commit: String = r.get(4)?;
                 let merged_on: String = r.get(14)?;
                 let pushed_over: String = r.get(15)?;
+                let planned_on: String = r.get(16)?;
                 let version =
                     |(kind, blob, mode): (String, String, u32)| version_of(&kind, blob, mode);
                 let held = nullable_row(r, 8)?.map(|home| Held {
                     home: version(home),
                     base: None,
+                    alt: None,
+                    on: None,
                 });
                 Ok((
                     r.get::<_, String>(0)?,
@@ -328,9 +347,14 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
                         merge_commit: (!merge_commit.is_empty()).then_some(merge_commit),
                         merged_on: (!merged_on.is_empty()).then_some(merged_on),
                         pushed_over: pushed_over.split_whitespace().map(str::to_owned).collect(),
+                        planned_on: (!planned_on.is_empty()).then_some(planned_on),
                         held: match held {
                             Some(h) => Some(Held {
                                 base: nullable_row(r, 11)?.map(version),
+                                alt: nullable_row(r, 17)?.map(version),
+                                on: r
+                                    .get::<_, String>(20)
+                                    .map(|on| (!on.is_empty()).then_some(on))?,
                                 ..h
                             }),
                             None => None,
@@ -354,6 +378,12 @@ pub fn put_pulled(
             let (kind, blob, mode) = row_of(row.version.as_ref());
             let merge_commit = row.merge_commit.as_deref().unwrap_or("");
             let merged_on = row.merged_on.as_deref().unwrap_or("");
+            let planned_on = row.planned_on.as_deref().unwrap_or("");
+            let held_on = row
+                .held
+                .as_ref()
+                .and_then(|h| h.on.as_deref())
+                .unwrap_or("");
             let base = row.base.as_ref().map(|b| row_of(Some(b)));
             let held = row.held.as_ref().map(|h| row_of(h.home.as_ref()));
             let held_base = row
@@ -361,19 +391,26 @@ pub fn put_pulled(
                 .as_ref()
                 .and_then(|h| h.base.as_ref())
                 .map(|b| row_of(b.as_ref()));
+            let held_alt = row
+                .held
+                .as_ref()
+                .and_then(|h| h.alt.as_ref())
+                .map(|b| row_of(b.as_ref()));
             exec(
                 tx,
                 "INSERT INTO pulled
                    (config_id, path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode,
                     held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode,
-                    merged_on)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                    merged_on, planned_on, held_alt_kind, held_alt_blob, held_alt_mode, held_on)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                   ?17, ?18, ?19, ?20, ?21)
                  ON CONFLICT (config_id, path)
                  DO UPDATE SET kind = ?3, blob = ?4, mode = ?5, merge_commit = ?6,
                    base_kind = ?7, base_blob = ?8, base_mode = ?9,
                    held_kind = ?10, held_blob = ?11, held_mode = ?12,
                    held_base_kind = ?13, held_base_blob = ?14, held_base_mode = ?15,
-                   merged_on = ?16, pushed_over = ''",
+                   merged_on = ?16, pushed_over = '', planned_on = ?17,
+                   held_alt_kind = ?18, held_alt_blob = ?19, held_alt_mode = ?20, held_on = ?21",
                 params![
                     config_id,
                     path,
@@ -390,7 +427,12 @@ pub fn put_pulled(
                     held_base.map(|b| b.0),
                     held_base.map(|b| b.1),
                     held_base.map(|b| b.2),
-                    merged_on
+                    merged_on,
+                    planned_on,
+                    held_alt.map(|b| b.0),
+                    held_alt.map(|b| b.1),
+                    held_alt.map(|b| b.2),
+                    held_on
                 ],
             )
             .map_err(sql(store))?;

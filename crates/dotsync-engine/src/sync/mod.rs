@@ -402,6 +402,14 @@ impl Engine {
             excluded.extend(remote.skipped.iter().cloned());
             // What the bases are relative to must still be in the remote's history; a remote
             // that was replaced, emptied or moved back is never read as edits or deletions.
+            // A sync killed before its record may have written files from a commit the
+            // remote has lost since: the home holds what the remote dropped, a rewind too.
+            let lost_row_commit = match remote.tip.as_deref() {
+                Some(tip) if !joined_before_any_sync && !pulled.is_empty() => {
+                    planner::lost_row_commit(&repo, &pulled, tip, &scan.files, &excluded)
+                }
+                _ => None,
+            };
             let replaced_bases = self.bases_for_remote(
                 cfg,
                 opts,
@@ -411,6 +419,7 @@ impl Engine {
                 &remote,
                 &bases,
                 &scan.files,
+                lost_row_commit.as_deref(),
             )?;
             let plan_bases = replaced_bases.as_ref().unwrap_or(&bases);
             let mut plan_opts = opts.clone();
@@ -465,6 +474,8 @@ impl Engine {
                 merged_with,
                 row_bases,
                 passing_bases,
+                unsure_bases,
+                base_on,
                 conflicts_set,
                 conflicts_cleared,
                 mut events,
@@ -626,6 +637,7 @@ impl Engine {
                         records::Pulled {
                             version: local,
                             base,
+                            planned_on: remote.tip.clone(),
                             ..records::Pulled::default()
                         },
                     ))
@@ -640,18 +652,11 @@ impl Engine {
             // read: against a remote joined since, or a replaced history, they say nothing.
             let rows_speak_here =
                 replaced_bases.is_none() && !joined_before_any_sync && remote.tip.is_some();
-            let unplanned = |p: &str| {
-                excluded.iter().any(|x| {
-                    p == x.as_str()
-                        || p.strip_prefix(x.as_str())
-                            .is_some_and(|r| r.starts_with('/'))
-                })
-            };
             if rows_speak_here {
                 outcome.keep_rows = pulled
                     .keys()
                     .chain(pushed.iter().flat_map(|a| a.versions.keys()))
-                    .filter(|p| unplanned(p))
+                    .filter(|p| planner::below_any(&excluded, p))
                     .cloned()
                     .collect();
             }
@@ -691,12 +696,16 @@ impl Engine {
             // What the home held also tells the next sync, once the person edited the file,
             // whether the write happened.
             let planned_from = |path: &RepoPath| {
+                let unsure = unsure_bases.get(path.as_str());
                 Some(records::Held {
                     home: scan.files.get(path).map(|e| e.version.clone()),
                     base: row_bases
                         .get(path.as_str())
                         .filter(|_| !passing_bases.contains(path.as_str()))
+                        .or(unsure.map(|(b, _)| b))
                         .cloned(),
+                    alt: unsure.map(|(_, other)| other.clone()),
+                    on: base_on.get(path.as_str()).cloned(),
                 })
             };
             writing.extend(home_changes.iter().map(|c| match c {
@@ -718,11 +727,13 @@ impl Engine {
                             merged_on: remote.tip.clone(),
                             held: planned_from(path),
                             pushed_over: Vec::new(),
+                            planned_on: remote.tip.clone(),
                         },
                         None => records::Pulled {
                             version: Some(version.clone()),
                             base: base.clone(),
                             held: planned_from(path),
+                            planned_on: remote.tip.clone(),
                             ..records::Pulled::default()
                         },
                     };
@@ -732,6 +743,7 @@ impl Engine {
                     path.to_string(),
                     records::Pulled {
                         held: planned_from(path),
+                        planned_on: remote.tip.clone(),
                         ..records::Pulled::default()
                     },
                 ),
@@ -757,6 +769,18 @@ impl Engine {
                 token: &token,
             };
             let home_untouched = home_changes.is_empty();
+            // A change planned on a base the content could not vouch for: if it does not
+            // happen (failed, cancelled, changed since the scan), the row this sync wrote
+            // stays, so the next sync asks the same question.
+            let unsure_changes: Vec<String> = home_changes
+                .iter()
+                .map(|c| match c {
+                    HomeChange::Write { path, .. } | HomeChange::Remove { path, .. } => {
+                        path.to_string()
+                    }
+                })
+                .filter(|p| unsure_bases.contains_key(p.as_str()))
+                .collect();
             let written_from = outcome.bases.len();
             let applied = self.apply_changes(
                 opts,
@@ -795,6 +819,15 @@ impl Engine {
                         .filter(|(k, _)| !recorded.contains(*k))
                         .map(|(k, b)| (k.clone(), b.clone())),
                 );
+            }
+            if !unsure_changes.is_empty() {
+                let recorded: BTreeSet<&str> =
+                    outcome.bases.iter().map(|(q, _)| q.as_str()).collect();
+                let unapplied: Vec<String> = unsure_changes
+                    .into_iter()
+                    .filter(|p| !recorded.contains(p.as_str()))
+                    .collect();
+                outcome.keep_rows.extend(unapplied);
             }
             let failed = match applied {
                 home::Applied::Done { failed } => failed,

@@ -69,6 +69,12 @@ pub(super) struct Planned {
     /// Of those, the ones that hold only while the remote's history holds a pushed merge:
     /// a new row does not carry them on.
     pub passing_bases: BTreeSet<String>,
+    /// Bases a `pulled` row gave that the content could not vouch for, with the other base
+    /// it could not rule out: a new row of the path carries both, so that after another kill
+    /// the question is asked again instead of either reading taken for certain.
+    pub unsure_bases: BTreeMap<String, (Option<Version>, Option<Version>)>,
+    /// For the bases above, the remote's tip the sync whose row gave them planned against.
+    pub base_on: BTreeMap<String, String>,
     pub conflicts_set: Vec<ConflictRecord>,
     pub conflicts_cleared: Vec<String>,
     /// File events to report once the push is in.
@@ -224,6 +230,76 @@ fn history_holds(repo: &Repo, tip: &str, commit: &str) -> Option<bool> {
         .ok()
 }
 
+/// Whether the remote's history at `tip` holds commits, each asked of git once (the rows of
+/// one killed sync all name the same commit).
+struct Placed<'a> {
+    repo: &'a Repo,
+    tip: &'a str,
+    known: std::cell::RefCell<BTreeMap<String, Option<bool>>>,
+}
+
+impl<'a> Placed<'a> {
+    fn new(repo: &'a Repo, tip: &'a str) -> Self {
+        Placed {
+            repo,
+            tip,
+            known: std::cell::RefCell::default(),
+        }
+    }
+
+    fn holds(&self, commit: &str) -> Option<bool> {
+        if let Some(known) = self.known.borrow().get(commit) {
+            return *known;
+        }
+        let holds = history_holds(self.repo, self.tip, commit);
+        self.known.borrow_mut().insert(commit.to_owned(), holds);
+        holds
+    }
+
+    /// Whether a push of the row's file made after it reached the remote (newer news).
+    fn pushed_over(&self, row: &Pulled) -> bool {
+        row.pushed_over.iter().any(|c| self.holds(c) != Some(false))
+    }
+}
+
+/// A commit that a sync killed before its record planned against and wrote into the home
+/// from, which the remote's history at `tip` no longer holds: the remote was moved back past
+/// what this home holds, even when it is back exactly where the last record says. (A row
+/// whose write did not happen says nothing then, and its file is planned as before it.)
+pub(super) fn lost_row_commit(
+    repo: &Repo,
+    rows: &BTreeMap<String, Pulled>,
+    tip: &str,
+    local: &BTreeMap<RepoPath, LocalEntry>,
+    excluded: &BTreeSet<String>,
+) -> Option<String> {
+    let placed = Placed::new(repo, tip);
+    rows.iter()
+        .filter(|(path, row)| {
+            let here = RepoPath::parse(path)
+                .ok()
+                .and_then(|p| local.get(&p))
+                .map(|e| &e.version);
+            row.held.as_ref().is_some_and(|h| h.home != row.version)
+                && here == row.version.as_ref()
+                && !below_any(excluded, path)
+                && !placed.pushed_over(row)
+        })
+        .filter_map(|(_, row)| row.planned_on.as_deref())
+        .find(|c| repo.has_object(c) && placed.holds(c) == Some(false))
+        .map(str::to_owned)
+}
+
+/// Whether `path` is one of `paths` or below one of them.
+pub(super) fn below_any(paths: &BTreeSet<String>, path: &str) -> bool {
+    paths.iter().any(|x| {
+        path == x.as_str()
+            || path
+                .strip_prefix(x.as_str())
+                .is_some_and(|r| r.starts_with('/'))
+    })
+}
+
 /// What a `pulled` row says of a file's base: while the home holds `home` (`None`: the file
 /// is absent), the base is `base`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,6 +310,16 @@ pub(super) struct RowBase {
     /// holds only while the remote's history holds the merge. A new row of the file does
     /// not carry such a base on as its own (it cannot carry the condition).
     lasting: bool,
+    /// When a sync killed before could not tell `base` from another base (the content could
+    /// not say whether a write happened), that other one: the question is asked again.
+    #[allow(
+        clippy::option_option,
+        reason = "no other base differs from another base that is no file"
+    )]
+    unsure: Option<Option<Version>>,
+    /// The remote's tip the sync that gave this base planned against: a row that carries the
+    /// base on carries the condition too.
+    on: Option<String>,
 }
 
 /// What the `pulled` row of a file says: its (home, base) pairs, first match first, and for a
@@ -260,26 +346,29 @@ impl RowSays {
 /// machine's edit on top of the remote's version it merged with: that is the base while the
 /// remote still holds the tip the merge was made on. What git cannot place counts as the
 /// remote's. A write also names what the home held before it: once the person edited the
-/// file, the planner tells from the content whether the write happened.
+/// file, the planner tells from the content whether the write happened. A row whose sync
+/// planned against a commit the remote's history no longer holds says nothing: what it took
+/// for the remote's is gone from there (the remote was moved back past it), and only the
+/// records of a finished sync still speak.
 pub(super) fn pulled_from_remote(
     repo: &Repo,
     rows: &BTreeMap<String, Pulled>,
     tip: &str,
 ) -> BTreeMap<String, RowSays> {
     let mut here = BTreeMap::new();
+    let placed = Placed::new(repo, tip);
     for (path, row) in rows {
         // A push of the file made after the row that reached the remote is newer news.
-        if row
-            .pushed_over
-            .iter()
-            .any(|c| history_holds(repo, tip, c) != Some(false))
-        {
+        if placed.pushed_over(row) {
             continue;
         }
+        let holds = |on: Option<&String>| on.is_none_or(|c| placed.holds(c) != Some(false));
         let written = |base: Option<&Version>| RowBase {
             home: row.version.clone(),
             base: base.or(row.version.as_ref()).cloned(),
             lasting: true,
+            unsure: None,
+            on: row.planned_on.clone(),
         };
         let mut says = RowSays {
             write: row
@@ -290,8 +379,11 @@ pub(super) fn pulled_from_remote(
             ..RowSays::default()
         };
         match &row.merge_commit {
+            // The remote lost the commit this row's sync planned against: what it took for
+            // the remote's is not there any more.
+            _ if !holds(row.planned_on.as_ref()) => {}
             None => says.pairs.push(written(row.base.as_ref())),
-            Some(commit) if history_holds(repo, tip, commit) != Some(false) => {
+            Some(commit) if placed.holds(commit) != Some(false) => {
                 says.pairs.push(RowBase {
                     lasting: false,
                     ..written(None)
@@ -301,17 +393,22 @@ pub(super) fn pulled_from_remote(
             }
             Some(_) => {
                 if let (Some(made_on), Some(other_side)) = (&row.merged_on, &row.base)
-                    && history_holds(repo, tip, made_on) != Some(false)
+                    && placed.holds(made_on) != Some(false)
                 {
                     says.pairs.push(written(Some(other_side)));
                 }
             }
         }
+        // The base an older row gave speaks while the commit that row's sync planned against
+        // is in the remote's history, even when this row's is not.
         says.pairs.extend(row.held.as_ref().and_then(|h| {
-            h.base.as_ref().map(|base| RowBase {
+            let on = h.on.as_ref().or(row.planned_on.as_ref());
+            h.base.as_ref().filter(|_| holds(on)).map(|base| RowBase {
                 home: h.home.clone(),
                 base: base.clone(),
                 lasting: true,
+                unsure: h.alt.clone(),
+                on: on.cloned(),
             })
         }));
         if !says.pairs.is_empty() {
@@ -357,6 +454,8 @@ impl Engine {
             keep_home: Vec::new(),
             merged_with: BTreeMap::new(),
             row_bases: BTreeMap::new(),
+            unsure_bases: BTreeMap::new(),
+            base_on: BTreeMap::new(),
             passing_bases: BTreeSet::new(),
             conflicts_set: Vec::new(),
             conflicts_cleared: Vec::new(),
@@ -400,34 +499,49 @@ impl Engine {
             // readings would not settle the file alike, it is a conflict: both kept.
             let says = pulled.get(&key);
             let mut uncertain = None;
-            let row_base = match says {
-                Some(says) => says.base_while(l).or_else(|| {
-                    let (before, after) = says.write.as_ref()?;
-                    let if_written = says.base_while(Some(after))?;
-                    let if_not = says.base_while(before.as_ref());
-                    if before.as_ref() == l {
-                        // Not written (no row gave the base it was planned with).
-                        return None;
+            let row_base = says.and_then(|says| {
+                if let Some(rb) = says.base_while(l) {
+                    return Some(rb);
+                }
+                let (before, after) = says.write.as_ref()?;
+                let if_written = says.base_while(Some(after))?;
+                let if_not = says.base_while(before.as_ref());
+                if before.as_ref() == l {
+                    // Not written (no row gave the base it was planned with).
+                    return None;
+                }
+                match self.written(cfg, repo, &path, before.as_ref(), after, l) {
+                    Written::Yes => Some(if_written),
+                    Written::No => if_not,
+                    Written::Unknown => {
+                        uncertain = Some(if_not.map_or(fallback, |rb| rb.base.as_ref()));
+                        Some(if_written)
                     }
-                    match self.written(cfg, repo, &path, before.as_ref(), after, l) {
-                        Written::Yes => Some(if_written),
-                        Written::No => if_not,
-                        Written::Unknown => {
-                            uncertain = Some(if_not.map_or(fallback, |rb| rb.base.as_ref()));
-                            Some(if_written)
-                        }
-                    }
-                }),
-                None => None,
-            };
+                }
+            });
+            // A sync killed before could not tell either: the same question again.
+            if uncertain.is_none()
+                && let Some(other) = row_base.and_then(|rb| rb.unsure.as_ref())
+            {
+                uncertain = Some(other.as_ref());
+            }
             if let Some(rb) = row_base {
                 merge_input = false;
                 // A base the content could not vouch for is not carried on as a certain one:
-                // the next sync asks again.
-                if uncertain.is_none() {
-                    p.row_bases.insert(key.clone(), rb.base.clone());
-                    if !rb.lasting {
-                        p.passing_bases.insert(key.clone());
+                // the next sync asks again (a row this sync writes carries both).
+                if let Some(on) = &rb.on {
+                    p.base_on.insert(key.clone(), on.clone());
+                }
+                match uncertain {
+                    None => {
+                        p.row_bases.insert(key.clone(), rb.base.clone());
+                        if !rb.lasting {
+                            p.passing_bases.insert(key.clone());
+                        }
+                    }
+                    Some(other) => {
+                        p.unsure_bases
+                            .insert(key.clone(), (rb.base.clone(), other.cloned()));
                     }
                 }
             }

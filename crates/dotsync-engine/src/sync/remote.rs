@@ -310,7 +310,10 @@ impl Engine {
     /// The bases to plan from, when the recorded ones no longer fit the remote (`None`: they
     /// do). The bases are relative to the commit this machine last synced; if the remote's
     /// branch is gone, was replaced by another repository, or no longer contains that commit,
-    /// reading the difference as edits would delete or revert files everywhere.
+    /// reading the difference as edits would delete or revert files everywhere. A sync killed
+    /// before its record may have written files from a newer commit (`lost_row_commit`, one
+    /// the remote no longer holds): that is a rewind too, even when the remote is back exactly
+    /// where the record says.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn bases_for_remote(
         &self,
@@ -322,13 +325,23 @@ impl Engine {
         remote: &RemoteState,
         bases: &BTreeMap<String, Version>,
         local: &BTreeMap<RepoPath, LocalEntry>,
+        lost_row_commit: Option<&str>,
     ) -> Result<Option<BTreeMap<String, Version>>, SyncError> {
+        // Where the remote still holds what the record says: a rewind only if a killed sync's
+        // rows came from a commit it lost.
+        let fits = || match lost_row_commit {
+            None => Ok(None),
+            Some(lost) => {
+                self.keep(repo, cfg, lost)?;
+                self.after_rewind(cfg, opts, repo, lost, remote, bases, local)
+            }
+        };
         if let (Some(tip), Some((s, synced_url))) = (&remote.tip, synced)
             && s == tip
             && synced_url.as_deref().is_none_or(|u| u == url)
         {
             // The usual case: the remote is where this machine left it.
-            return Ok(None);
+            return fits();
         }
         let known = synced.filter(|(s, _)| repo.has_commit(s));
         let Some(tip) = &remote.tip else {
@@ -344,7 +357,7 @@ impl Engine {
             return Ok(None);
         };
         if s == tip {
-            return Ok(None);
+            return fits();
         }
         if known.is_none() || old_url.as_deref().is_some_and(|o| o != url) {
             // Synced through another repository: this machine joins this one as a machine
@@ -353,7 +366,7 @@ impl Engine {
             return Ok(Some(BTreeMap::new()));
         }
         if repo.is_ancestor(s, tip)? {
-            return Ok(None);
+            return fits();
         }
         if !repo.have_common_history(s, tip)? {
             // A history unrelated to the one synced: the remote was recreated (and another
@@ -372,13 +385,32 @@ impl Engine {
         if same_files {
             // The remote holds exactly what this machine last synced (another machine pushed
             // its files back): nothing here would change, so there is nothing to choose.
-            return Ok(None);
+            return fits();
         }
+        self.after_rewind(cfg, opts, repo, s, remote, bases, local)
+    }
+
+    /// The bases after the remote was moved back past `synced`, as the person chose (none
+    /// chosen yet: the sync stops and asks).
+    #[allow(clippy::too_many_arguments)]
+    fn after_rewind(
+        &self,
+        cfg: &SyncConfig,
+        opts: &SyncOptions,
+        repo: &Repo,
+        synced: &str,
+        remote: &RemoteState,
+        bases: &BTreeMap<String, Version>,
+        local: &BTreeMap<RepoPath, LocalEntry>,
+    ) -> Result<Option<BTreeMap<String, Version>>, SyncError> {
         let remote_of = |k: &str| RepoPath::parse(k).ok().and_then(|rp| remote.files.get(&rp));
+        let Some(tip) = &remote.tip else {
+            return Ok(Some(BTreeMap::new()));
+        };
         match opts.rewind {
             None => Err(SyncError::Rewound {
                 branch: cfg.branch.clone(),
-                synced: s.clone(),
+                synced: synced.to_owned(),
             }),
             Some(crate::RewindChoice::PushLocal) => {
                 if cfg.direction == dotsync_core::Direction::Pull {

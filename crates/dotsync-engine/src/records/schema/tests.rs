@@ -422,8 +422,11 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                 held: Some(records::Held {
                     home: None,
                     base: Some(Some(v(dotsync_core::plan::Kind::File, "older", 0o600))),
+                    alt: Some(None),
+                    on: Some("older-tip".to_owned()),
                 }),
                 pushed_over: Vec::new(),
+                planned_on: Some("tip".to_owned()),
             },
         ),
         (
@@ -432,6 +435,8 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                 held: Some(records::Held {
                     home: Some(zshrc.clone()),
                     base: Some(None),
+                    alt: Some(Some(merged.clone())),
+                    on: None,
                 }),
                 ..records::Pulled::default()
             },
@@ -446,8 +451,11 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                 held: Some(records::Held {
                     home: Some(zshrc.clone()),
                     base: None,
+                    alt: None,
+                    on: None,
                 }),
                 pushed_over: Vec::new(),
+                planned_on: None,
             },
         ),
     ];
