@@ -2043,3 +2043,279 @@ fn an_unsure_take_back_not_written_is_asked_again() {
     // The person's file as the sync read it (`mine` was gone by then) stays in history.
     assert!(history_blobs(&a, ".zshrc").contains(&Some(blob_of(again))));
 }
+
+/// The remote's `main` replaced by a commit of the same tree on the same parent (the desktop
+/// amended its commit's message and force-pushed): the commit is gone, its files are not.
+fn amend_main(dir: &std::path::Path) -> String {
+    let r = remote_dir(dir);
+    let tree = git(&r, &["rev-parse", "main^{tree}"]);
+    let parent = git(&r, &["rev-parse", "main~1"]);
+    let amended = git(
+        &r,
+        &[
+            "-c",
+            "user.name=desktop",
+            "-c",
+            "user.email=desktop@example.invalid",
+            "commit-tree",
+            tree.trim(),
+            "-p",
+            parent.trim(),
+            "-m",
+            "the same change, its message amended",
+        ],
+    );
+    move_main_back(dir, &amended);
+    amended
+}
+
+/// A pull killed before its record; the desktop then amends the commit it pulled (same files,
+/// another message) and force-pushes it. The remote lost that commit but holds exactly what
+/// the pull wrote here: the home holds nothing the remote lost, so there is nothing to ask,
+/// as when the pull had recorded.
+#[test]
+fn an_amended_commit_with_the_same_files_after_a_killed_pull_is_no_rewind() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = desktop_edited_line_five(dir.path());
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled);
+        amend_main(dir.path());
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        assert!(
+            r.is_ok(),
+            "kill {kill}: asked about a rewind that lost nothing here: {r:?} {:?}",
+            actions(&ev)
+        );
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (pulled.to_owned(), pulled.to_owned())
+        );
+        let (r, _) = b.sync_with(&dotsync_engine::SyncOptions::default());
+        assert!(r.is_ok(), "kill {kill}: the desktop: {r:?}");
+    }
+}
+
+/// The laptop pulls the desktop's edit of line five (killed before its record) and the person
+/// then edits line one; meanwhile the remote is moved back past the desktop's commit (someone
+/// discarded it). The home holds what the remote lost, as when the pull had recorded: the
+/// laptop asks (a rewind), and does not push the discarded line five back as its own edit.
+#[test]
+fn an_edit_after_a_killed_pull_the_remote_lost_is_a_rewind_not_a_push() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled, "the pull was written");
+        let mine = "ONE\ntwo\nthree\nfour\nFIVE\n";
+        a.write(".zshrc", mine);
+        move_main_back(dir.path(), &first);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert!(
+            matches!(r, Err(dotsync_engine::SyncError::Rewound { .. })),
+            "kill {kill}: not asked: {r:?} {:?}; the remote now holds {tip:?}",
+            actions(&ev)
+        );
+        assert_eq!(tip, FIVE, "kill {kill}: the discarded line went back out");
+        assert_eq!(a.read(".zshrc"), mine);
+    }
+}
+
+/// The laptop's first sync pulls the desktop's files, among them one the desktop just added,
+/// and is killed before its record; then the remote is moved back past that commit (the new
+/// file discarded). The home holds what the remote lost, as when the first sync had recorded:
+/// the laptop asks, and does not push the discarded file back as its own new file.
+#[test]
+fn a_killed_first_sync_then_a_rewind_does_not_push_the_discarded_file_back() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        b.write(".zshrc", FIVE);
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        b.write(".config/nvim/new.lua", "the desktop's new file\n");
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".config/nvim/new.lua"), "the desktop's new file\n");
+        move_main_back(dir.path(), &first);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let on_remote = git(
+            &remote_dir(dir.path()),
+            &["ls-tree", "-r", "--name-only", "main"],
+        );
+        assert!(
+            !on_remote.contains("new.lua"),
+            "kill {kill}: the discarded file went back out: {r:?} {:?}",
+            actions(&ev)
+        );
+        assert!(
+            matches!(r, Err(dotsync_engine::SyncError::Rewound { .. })),
+            "kill {kill}: not asked: {r:?} {:?}",
+            actions(&ev)
+        );
+        assert_eq!(a.read(".config/nvim/new.lua"), "the desktop's new file\n");
+    }
+}
+
+/// The config moved to a mirror of its remote (same commits) and synced there; the desktop
+/// did too and pushed an edit there; the laptop's pull of it is killed before its record. The
+/// config goes back to the first remote, which nobody moved (it is still at the commit the
+/// laptop last recorded). Without the kill this is a machine joining a remote, not a rewind;
+/// with it, it is no question about the first remote having been moved back either, and the
+/// home keeps the file it holds.
+#[test]
+fn rows_of_another_remote_are_no_rewind_of_this_one() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = remote_dir(dir.path());
+        let x_tip = git(&first, &["rev-parse", "main"]);
+        let mirror = bare_named(dir.path(), "mirror.git");
+        git(&first, &["push", "-q", mirror.to_str().unwrap(), "main"]);
+        let (mut a, mut b) = (a, b);
+        let x = a.cfg.remote.clone();
+        a.cfg.remote = mirror.to_str().unwrap().to_owned();
+        b.cfg.remote = mirror.to_str().unwrap().to_owned();
+        a.sync();
+        b.sync();
+        let theirs = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", theirs);
+        b.sync();
+        let mut a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), theirs);
+        a.cfg.remote = x;
+        assert_eq!(
+            git(&first, &["rev-parse", "main"]),
+            x_tip,
+            "nobody moved it"
+        );
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        assert!(
+            !matches!(r, Err(dotsync_engine::SyncError::Rewound { .. })),
+            "kill {kill}: asked about a rewind of a remote nobody moved: {r:?} {:?}",
+            actions(&ev)
+        );
+        r.unwrap();
+        assert_eq!(a.read(".zshrc"), theirs, "kill {kill}: {:?}", actions(&ev));
+    }
+}
+
+/// A sync against another remote (a server's, with thousands of files) killed before its
+/// record, then the config back on the first remote: the next sync reads the killed sync's
+/// thousands of rows, whose commit this repository does not hold. Reading them must not start
+/// one git process per row. Counted by running the scenario again in a child of this test
+/// with a `git` first on PATH that logs its calls (the crate has no `unsafe` to set PATH here).
+#[test]
+fn thousands_of_rows_of_a_commit_not_here_are_read_without_a_git_process_each() {
+    const ROWS: usize = 2000;
+    if let Ok(log) = std::env::var("DOTSYNC_TEST_GIT_LOG") {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, _b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        let other = bare_named(dir.path(), "other.git");
+        let c = machine(
+            dir.path(),
+            "server",
+            &other,
+            serde_json::json!({"name": "dots", "paths": ["~/.config/nvim"]}),
+        );
+        for i in 0..ROWS {
+            c.write(&format!(".config/nvim/f{i}.lua"), &format!("{i}\n"));
+        }
+        c.sync();
+        let mut a = a;
+        let x = a.cfg.remote.clone();
+        a.cfg.remote = other.to_str().unwrap().to_owned();
+        die_at(&a, "sync::before-record");
+        let mut a = a.restart();
+        a.cfg.remote = x;
+        std::fs::write(&log, "").unwrap();
+        let (s, ev) = a.sync();
+        assert_eq!(s.pushed, ROWS as u64, "{:?}", &actions(&ev)[..3]);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8(real.stdout).unwrap();
+    let shim = dir.path().join("bin");
+    std::fs::create_dir_all(&shim).unwrap();
+    let log = dir.path().join("git-calls");
+    std::fs::write(
+        shim.join("git"),
+        format!(
+            "#!/bin/sh\necho \"$*\" >> \"$DOTSYNC_TEST_GIT_LOG\"\nexec {} \"$@\"\n",
+            real.trim()
+        ),
+    )
+    .unwrap();
+    let mut p = std::fs::metadata(shim.join("git")).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o755);
+    std::fs::set_permissions(shim.join("git"), p).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "thousands_of_rows_of_a_commit_not_here_are_read_without_a_git_process_each",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(
+            "PATH",
+            format!("{}:{}", shim.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("DOTSYNC_TEST_GIT_LOG", &log)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr)
+    );
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let cat_file = calls.lines().filter(|l| l.contains("cat-file")).count();
+    assert!(
+        calls.lines().count() < 100,
+        "the sync after the kill ran {} git processes for {ROWS} rows ({cat_file} of them \
+         `cat-file`)",
+        calls.lines().count()
+    );
+}

@@ -165,14 +165,16 @@ const MIGRATIONS: &[&str] = &[
     // push killed before it left, refused or failed leaves the row in force).
     "ALTER TABLE pulled ADD COLUMN pushed_over TEXT NOT NULL DEFAULT '';",
     // 8: `planned_on`, the remote's tip the sync that wrote the row planned against ('': a
-    // row from before, or no tip): the row speaks only while the remote's history holds it
-    // (a remote moved back past it lost what the row says). `held_alt_*`: when the base the
+    // row from before, or no tip), and `planned_url`, that remote: the row speaks only while
+    // the remote's history holds that tip (a remote moved back past it lost what the row
+    // says), and a home holding what it wrote then is a rewind of that remote. `held_alt_*`: when the base the
     // change was planned with was one of two the content could not choose between, the
     // other one ('deleted': no file; NULL: the base was certain), so that the next sync asks
     // the same question instead of taking either for certain. `held_on`: the `planned_on` of
     // the row that gave the held base ('': this row's own), the commit that base depends on.
     "ALTER TABLE pulled ADD COLUMN planned_on TEXT NOT NULL DEFAULT '';
     ALTER TABLE pulled ADD COLUMN held_on TEXT NOT NULL DEFAULT '';
+    ALTER TABLE pulled ADD COLUMN planned_url TEXT NOT NULL DEFAULT '';
     ALTER TABLE pulled ADD COLUMN held_alt_kind TEXT;
     ALTER TABLE pulled ADD COLUMN held_alt_blob TEXT;
     ALTER TABLE pulled ADD COLUMN held_alt_mode INTEGER;",

@@ -272,6 +272,9 @@ pub struct Pulled {
     /// was recorded): everything the row says came from that commit's files, so the row
     /// speaks only while the remote's history holds it.
     pub planned_on: Option<String>,
+    /// The remote (its URL) that sync planned against (`None`: a row from before this was
+    /// recorded).
+    pub planned_url: Option<String>,
 }
 
 /// The home's version (`None`: absent) a sync planned a change from, and the base a `pulled`
@@ -321,7 +324,7 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
                 "SELECT path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode,
                    held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode,
                    merged_on, pushed_over, planned_on, held_alt_kind, held_alt_blob, held_alt_mode,
-                   held_on
+                   held_on, planned_url
                  FROM pulled WHERE config_id = ?1",
             )
             .map_err(sql(store))?;
@@ -331,6 +334,7 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
                 let merged_on: String = r.get(14)?;
                 let pushed_over: String = r.get(15)?;
                 let planned_on: String = r.get(16)?;
+                let planned_url: String = r.get(21)?;
                 let version =
                     |(kind, blob, mode): (String, String, u32)| version_of(&kind, blob, mode);
                 let held = nullable_row(r, 8)?.map(|home| Held {
@@ -348,6 +352,7 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
                         merged_on: (!merged_on.is_empty()).then_some(merged_on),
                         pushed_over: pushed_over.split_whitespace().map(str::to_owned).collect(),
                         planned_on: (!planned_on.is_empty()).then_some(planned_on),
+                        planned_url: (!planned_url.is_empty()).then_some(planned_url),
                         held: match held {
                             Some(h) => Some(Held {
                                 base: nullable_row(r, 11)?.map(version),
@@ -379,6 +384,7 @@ pub fn put_pulled(
             let merge_commit = row.merge_commit.as_deref().unwrap_or("");
             let merged_on = row.merged_on.as_deref().unwrap_or("");
             let planned_on = row.planned_on.as_deref().unwrap_or("");
+            let planned_url = row.planned_url.as_deref().unwrap_or("");
             let held_on = row
                 .held
                 .as_ref()
@@ -401,16 +407,18 @@ pub fn put_pulled(
                 "INSERT INTO pulled
                    (config_id, path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode,
                     held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode,
-                    merged_on, planned_on, held_alt_kind, held_alt_blob, held_alt_mode, held_on)
+                    merged_on, planned_on, held_alt_kind, held_alt_blob, held_alt_mode, held_on,
+                    planned_url)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                   ?17, ?18, ?19, ?20, ?21)
+                   ?17, ?18, ?19, ?20, ?21, ?22)
                  ON CONFLICT (config_id, path)
                  DO UPDATE SET kind = ?3, blob = ?4, mode = ?5, merge_commit = ?6,
                    base_kind = ?7, base_blob = ?8, base_mode = ?9,
                    held_kind = ?10, held_blob = ?11, held_mode = ?12,
                    held_base_kind = ?13, held_base_blob = ?14, held_base_mode = ?15,
                    merged_on = ?16, pushed_over = '', planned_on = ?17,
-                   held_alt_kind = ?18, held_alt_blob = ?19, held_alt_mode = ?20, held_on = ?21",
+                   held_alt_kind = ?18, held_alt_blob = ?19, held_alt_mode = ?20, held_on = ?21,
+                   planned_url = ?22",
                 params![
                     config_id,
                     path,
@@ -432,7 +440,8 @@ pub fn put_pulled(
                     held_alt.map(|b| b.0),
                     held_alt.map(|b| b.1),
                     held_alt.map(|b| b.2),
-                    held_on
+                    held_on,
+                    planned_url
                 ],
             )
             .map_err(sql(store))?;

@@ -404,11 +404,10 @@ impl Engine {
             // that was replaced, emptied or moved back is never read as edits or deletions.
             // A sync killed before its record may have written files from a commit the
             // remote has lost since: the home holds what the remote dropped, a rewind too.
-            let lost_row_commit = match remote.tip.as_deref() {
-                Some(tip) if !joined_before_any_sync && !pulled.is_empty() => {
-                    planner::lost_row_commit(&repo, &pulled, tip, &scan.files, &excluded)
-                }
-                _ => None,
+            let lost_row_commit = if joined_before_any_sync || pulled.is_empty() {
+                None
+            } else {
+                self.lost_row_commit(cfg, &repo, &pulled, &remote, url, &scan.files, &excluded)
             };
             let replaced_bases = self.bases_for_remote(
                 cfg,
@@ -638,6 +637,7 @@ impl Engine {
                             version: local,
                             base,
                             planned_on: remote.tip.clone(),
+                            planned_url: Some(url.to_owned()),
                             ..records::Pulled::default()
                         },
                     ))
@@ -728,12 +728,14 @@ impl Engine {
                             held: planned_from(path),
                             pushed_over: Vec::new(),
                             planned_on: remote.tip.clone(),
+                            planned_url: Some(url.to_owned()),
                         },
                         None => records::Pulled {
                             version: Some(version.clone()),
                             base: base.clone(),
                             held: planned_from(path),
                             planned_on: remote.tip.clone(),
+                            planned_url: Some(url.to_owned()),
                             ..records::Pulled::default()
                         },
                     };
@@ -744,6 +746,7 @@ impl Engine {
                     records::Pulled {
                         held: planned_from(path),
                         planned_on: remote.tip.clone(),
+                        planned_url: Some(url.to_owned()),
                         ..records::Pulled::default()
                     },
                 ),

@@ -235,7 +235,8 @@ fn history_holds(repo: &Repo, tip: &str, commit: &str) -> Option<bool> {
 struct Placed<'a> {
     repo: &'a Repo,
     tip: &'a str,
-    known: std::cell::RefCell<BTreeMap<String, Option<bool>>>,
+    /// Per commit: whether this repository has it, and whether the tip's history holds it.
+    known: std::cell::RefCell<BTreeMap<String, (bool, Option<bool>)>>,
 }
 
 impl<'a> Placed<'a> {
@@ -247,13 +248,29 @@ impl<'a> Placed<'a> {
         }
     }
 
-    fn holds(&self, commit: &str) -> Option<bool> {
+    fn place(&self, commit: &str) -> (bool, Option<bool>) {
         if let Some(known) = self.known.borrow().get(commit) {
             return *known;
         }
-        let holds = history_holds(self.repo, self.tip, commit);
-        self.known.borrow_mut().insert(commit.to_owned(), holds);
-        holds
+        let here = commit == self.tip || self.repo.has_object(commit);
+        let holds = if here {
+            history_holds(self.repo, self.tip, commit)
+        } else {
+            Some(false)
+        };
+        self.known
+            .borrow_mut()
+            .insert(commit.to_owned(), (here, holds));
+        (here, holds)
+    }
+
+    fn holds(&self, commit: &str) -> Option<bool> {
+        self.place(commit).1
+    }
+
+    /// A commit this repository has that the tip's history does not hold (moved back past).
+    fn lost(&self, commit: &str) -> bool {
+        self.place(commit) == (true, Some(false))
     }
 
     /// Whether a push of the row's file made after it reached the remote (newer news).
@@ -262,32 +279,51 @@ impl<'a> Placed<'a> {
     }
 }
 
-/// A commit that a sync killed before its record planned against and wrote into the home
-/// from, which the remote's history at `tip` no longer holds: the remote was moved back past
-/// what this home holds, even when it is back exactly where the last record says. (A row
-/// whose write did not happen says nothing then, and its file is planned as before it.)
-pub(super) fn lost_row_commit(
-    repo: &Repo,
-    rows: &BTreeMap<String, Pulled>,
-    tip: &str,
-    local: &BTreeMap<RepoPath, LocalEntry>,
-    excluded: &BTreeSet<String>,
-) -> Option<String> {
-    let placed = Placed::new(repo, tip);
-    rows.iter()
-        .filter(|(path, row)| {
-            let here = RepoPath::parse(path)
-                .ok()
-                .and_then(|p| local.get(&p))
-                .map(|e| &e.version);
-            row.held.as_ref().is_some_and(|h| h.home != row.version)
-                && here == row.version.as_ref()
-                && !below_any(excluded, path)
-                && !placed.pushed_over(row)
-        })
-        .filter_map(|(_, row)| row.planned_on.as_deref())
-        .find(|c| repo.has_object(c) && placed.holds(c) == Some(false))
-        .map(str::to_owned)
+impl Engine {
+    /// A commit of this remote that a sync killed before its record planned against and
+    /// wrote into the home from, which the remote's history no longer holds, while the home
+    /// still holds what it wrote there and the remote does not: the remote was moved back
+    /// past what this home holds, even when it is back exactly where the last record says.
+    /// (A row whose write did not happen, or whose version the remote holds again, says
+    /// nothing then, and its file is planned as before it.)
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn lost_row_commit(
+        &self,
+        cfg: &SyncConfig,
+        repo: &Repo,
+        rows: &BTreeMap<String, Pulled>,
+        remote: &RemoteState,
+        url: &str,
+        local: &BTreeMap<RepoPath, LocalEntry>,
+        excluded: &BTreeSet<String>,
+    ) -> Option<String> {
+        let tip = remote.tip.as_deref()?;
+        let placed = Placed::new(repo, tip);
+        rows.iter()
+            .filter(|(_, row)| row.planned_url.as_deref() == Some(url))
+            .find_map(|(path, row)| {
+                let commit = row.planned_on.as_deref()?;
+                let held = row.held.as_ref()?;
+                let path = RepoPath::parse(path).ok()?;
+                let here = local.get(&path).map(|e| &e.version);
+                let wrote = row.version.as_ref();
+                let lost = held.home.as_ref() != wrote
+                    && remote.files.get(&path) != wrote
+                    && here != held.home.as_ref()
+                    && !below_any(excluded, path.as_str())
+                    && placed.lost(commit)
+                    && !placed.pushed_over(row)
+                    && (here == wrote
+                        || match (held.home.as_ref(), wrote) {
+                            (Some(before), Some(after)) => {
+                                self.written(cfg, repo, &path, Some(before), after, here)
+                                    != Written::No
+                            }
+                            _ => true,
+                        });
+                lost.then(|| commit.to_owned())
+            })
+    }
 }
 
 /// Whether `path` is one of `paths` or below one of them.

@@ -354,7 +354,9 @@ impl Engine {
             return Ok((!bases.is_empty()).then(BTreeMap::new));
         };
         let Some((s, old_url)) = synced else {
-            return Ok(None);
+            // Never synced: a first sync killed before its record may still have written
+            // files from a commit the remote lost since.
+            return fits();
         };
         if s == tip {
             return fits();

@@ -427,6 +427,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                 }),
                 pushed_over: Vec::new(),
                 planned_on: Some("tip".to_owned()),
+                planned_url: Some("/srv/x.git".to_owned()),
             },
         ),
         (
@@ -456,6 +457,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                 }),
                 pushed_over: Vec::new(),
                 planned_on: None,
+                planned_url: None,
             },
         ),
     ];
