@@ -2319,3 +2319,181 @@ fn thousands_of_rows_of_a_commit_not_here_are_read_without_a_git_process_each() 
         calls.lines().count()
     );
 }
+
+/// Runs one sync of `m` answering a rewind with `choice`, that dies at `point`.
+fn die_answering(m: &Machine, point: &str, choice: dotsync_engine::RewindChoice) {
+    let scenario = fail::FailScenario::setup();
+    fail::cfg(point, "panic").unwrap();
+    let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        m.sync_with(&dotsync_engine::SyncOptions {
+            rewind: Some(choice),
+            ..Default::default()
+        })
+    }));
+    fail::remove(point);
+    scenario.teardown();
+    assert!(died.is_err(), "{point}: the crash point was never reached");
+}
+
+/// A pull killed before its record (or recorded), then the remote moved back past it: the
+/// laptop is asked, and the person answers "take the remote's files". That sync is killed
+/// before its write reached the home. The next sync does not push the discarded line back
+/// as the person's edit: it asks again (as it does when the pull had recorded), and the
+/// answer takes the remote's file.
+#[test]
+fn take_remote_killed_before_its_write_does_not_push_the_discarded_line_back() {
+    for pull_killed in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.sync();
+        let a = if pull_killed {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled);
+        move_main_back(dir.path(), &first);
+        let (r, _) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        assert!(
+            matches!(r, Err(dotsync_engine::SyncError::Rewound { .. })),
+            "pull killed {pull_killed}: {r:?}"
+        );
+        die_answering(
+            &a,
+            "apply::temp-written",
+            dotsync_engine::RewindChoice::TakeRemote,
+        );
+        let a = a.restart();
+        assert_eq!(a.read(".zshrc"), pulled, "not written");
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            tip,
+            FIVE,
+            "pull killed {pull_killed}: the discarded line went back out after the person \
+             chose to take the remote's files: {r:?} {:?}",
+            actions(&ev)
+        );
+        assert!(
+            matches!(r, Err(dotsync_engine::SyncError::Rewound { .. })),
+            "pull killed {pull_killed}: asked again: {r:?}"
+        );
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions {
+            rewind: Some(dotsync_engine::RewindChoice::TakeRemote),
+            ..Default::default()
+        });
+        r.unwrap_or_else(|e| panic!("{e} {:?}", actions(&ev)));
+        assert_eq!(a.read(".zshrc"), FIVE, "pull killed {pull_killed}");
+        assert!(history_blobs(&a, ".zshrc").contains(&Some(blob_of(pulled))));
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        r.unwrap_or_else(|e| panic!("answered once: {e} {:?}", actions(&ev)));
+    }
+}
+
+/// Two kills in a row: the laptop's pull of the desktop's line five is killed before its
+/// record; its next sync, pulling the desktop's following edit of line one, is killed before
+/// that write. Then the remote is moved back past both commits (someone discarded them). The
+/// home still holds line five from a commit the remote lost, as when the first pull had
+/// recorded: the laptop asks, and does not push the discarded line back as its own edit.
+#[test]
+fn two_killed_pulls_then_a_rewind_past_both_is_asked_not_pushed() {
+    for first_killed in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.sync();
+        let a = if first_killed {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled, "the first pull was written");
+        b.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+        b.sync();
+        die_at(&a, "apply::temp-written");
+        let a = a.restart();
+        assert_eq!(a.read(".zshrc"), pulled, "the second pull was not written");
+        move_main_back(dir.path(), &first);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            tip,
+            FIVE,
+            "first killed {first_killed}: the discarded line went back out: {r:?} {:?}",
+            actions(&ev)
+        );
+        assert!(
+            matches!(r, Err(dotsync_engine::SyncError::Rewound { .. })),
+            "first killed {first_killed}: not asked: {r:?} {:?}",
+            actions(&ev)
+        );
+        assert_eq!(a.read(".zshrc"), pulled);
+    }
+}
+
+/// A pull-only laptop: its pull of the desktop's line five is killed before its record; the
+/// person edits line one; the next sync holds that edit (a pull machine keeps its own) and is
+/// killed before its record too. Then the remote is moved back past the desktop's commit. The
+/// home holds the discarded line five, as when the pull had recorded: the laptop asks (and
+/// taking the remote's files keeps the person's file in history), instead of holding the
+/// discarded line for ever as if it were the person's.
+#[test]
+fn a_pull_machine_held_edit_after_two_kills_then_a_rewind_is_asked() {
+    for first_killed in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = bare(dir.path());
+        let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]});
+        let mut pull = cfg.clone();
+        pull["direction"] = serde_json::json!("pull");
+        let b = machine(dir.path(), "desktop", &remote, cfg);
+        let a = machine(dir.path(), "laptop", &remote, pull);
+        b.write(".zshrc", FIVE);
+        b.sync();
+        a.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.sync();
+        let a = if first_killed {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled);
+        let mine = "ONE\ntwo\nthree\nfour\nFIVE\n";
+        a.write(".zshrc", mine);
+        die_at(&a, "sync::before-record");
+        let a = a.restart();
+        move_main_back(dir.path(), &first);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        assert!(
+            matches!(r, Err(dotsync_engine::SyncError::Rewound { .. })),
+            "first killed {first_killed}: not asked: {r:?} {:?}",
+            actions(&ev)
+        );
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions {
+            rewind: Some(dotsync_engine::RewindChoice::TakeRemote),
+            ..Default::default()
+        });
+        r.unwrap_or_else(|e| panic!("{e} {:?}", actions(&ev)));
+        assert_eq!(a.read(".zshrc"), FIVE, "first killed {first_killed}");
+        assert!(history_blobs(&a, ".zshrc").contains(&Some(blob_of(mine))));
+    }
+}

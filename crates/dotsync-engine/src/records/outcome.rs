@@ -124,7 +124,7 @@ pub fn record(store: &Store, config_id: &str, o: &Outcome) -> Result<(), StoreEr
         }
         put_versions(tx, "preserve", config_id, &o.preserve_add).map_err(&e)?;
         if o.settled {
-            for table in ["pushed", "pulled"] {
+            for table in ["pushed", "pulled", "written_from"] {
                 if o.keep_rows.is_empty() {
                     exec(
                         tx,

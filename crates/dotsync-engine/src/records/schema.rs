@@ -167,14 +167,33 @@ const MIGRATIONS: &[&str] = &[
     // 8: `planned_on`, the remote's tip the sync that wrote the row planned against ('': a
     // row from before, or no tip), and `planned_url`, that remote: the row speaks only while
     // the remote's history holds that tip (a remote moved back past it lost what the row
-    // says), and a home holding what it wrote then is a rewind of that remote. `held_alt_*`: when the base the
-    // change was planned with was one of two the content could not choose between, the
-    // other one ('deleted': no file; NULL: the base was certain), so that the next sync asks
-    // the same question instead of taking either for certain. `held_on`: the `planned_on` of
+    // says). `held_alt_*`: when the base the change was planned with was one of two the
+    // content could not choose between, the other one ('deleted': no file; NULL: the base
+    // was certain), so that the next sync asks the same question instead of taking either
+    // for certain. `held_on`: the `planned_on` of
     // the row that gave the held base ('': this row's own), the commit that base depends on.
+    // `written_from`: every write or removal a sync announced (the version, 'deleted' for a
+    // removal, and what the home held before), under the remote's tip and URL it planned
+    // against; unlike a `pulled` row, a later sync's row does not replace it. Until a record
+    // clears it, a home that still holds such a write from a commit the remote lost is a
+    // rewind; `pushed_over` as in `pulled`.
     "ALTER TABLE pulled ADD COLUMN planned_on TEXT NOT NULL DEFAULT '';
     ALTER TABLE pulled ADD COLUMN held_on TEXT NOT NULL DEFAULT '';
     ALTER TABLE pulled ADD COLUMN planned_url TEXT NOT NULL DEFAULT '';
+    CREATE TABLE written_from (
+        config_id   TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        path        TEXT NOT NULL,
+        commit_id   TEXT NOT NULL,
+        url         TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        blob        TEXT NOT NULL,
+        mode        INTEGER NOT NULL,
+        before_kind TEXT NOT NULL,
+        before_blob TEXT NOT NULL,
+        before_mode INTEGER NOT NULL,
+        pushed_over TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (config_id, path, commit_id, kind, blob, mode)
+    ) WITHOUT ROWID;
     ALTER TABLE pulled ADD COLUMN held_alt_kind TEXT;
     ALTER TABLE pulled ADD COLUMN held_alt_blob TEXT;
     ALTER TABLE pulled ADD COLUMN held_alt_mode INTEGER;",

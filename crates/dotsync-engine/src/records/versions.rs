@@ -186,13 +186,17 @@ pub fn put_pushed<'a>(
         for (path, v, input) in versions {
             insert(tx, (attempt, url, commit), path, v, input)?;
             // What an earlier killed sync wrote into the home is older news than this push.
-            exec(
-                tx,
-                "UPDATE pulled SET pushed_over = trim(pushed_over || ' ' || ?3)
-                 WHERE config_id = ?1 AND path = ?2",
-                params![config_id, path, commit],
-            )
-            .map_err(sql(store))?;
+            for table in ["pulled", "written_from"] {
+                exec(
+                    tx,
+                    &format!(
+                        "UPDATE {table} SET pushed_over = trim(pushed_over || ' ' || ?3)
+                         WHERE config_id = ?1 AND path = ?2"
+                    ),
+                    params![config_id, path, commit],
+                )
+                .map_err(sql(store))?;
+            }
         }
         Ok(())
     })
@@ -456,4 +460,80 @@ pub fn load_preserve(
     config_id: &str,
 ) -> Result<BTreeMap<String, Version>, StoreError> {
     load_versions(store, "preserve", config_id)
+}
+
+/// A write or removal a sync announced before making it (see `written_from` in the schema):
+/// kept until a record, whatever later syncs announce for the path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenFrom {
+    pub path: String,
+    /// The remote's tip the sync planned against, and its URL.
+    pub commit: String,
+    pub url: String,
+    /// The version written (`None`: the file removed).
+    pub version: Option<Version>,
+    /// What the home held before (`None`: no file).
+    pub before: Option<Version>,
+    /// The commits of the pushes of this path made since (as in [`Pulled::pushed_over`]).
+    pub pushed_over: Vec<String>,
+}
+
+pub fn put_written_from(
+    store: &Store,
+    config_id: &str,
+    entries: &[WrittenFrom],
+) -> Result<(), StoreError> {
+    store.transaction(|tx| {
+        for w in entries {
+            let (kind, blob, mode) = row_of(w.version.as_ref());
+            let (before_kind, before_blob, before_mode) = row_of(w.before.as_ref());
+            exec(
+                tx,
+                "INSERT OR IGNORE INTO written_from
+                   (config_id, path, commit_id, url, kind, blob, mode,
+                    before_kind, before_blob, before_mode)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    config_id,
+                    w.path,
+                    w.commit,
+                    w.url,
+                    kind,
+                    blob,
+                    mode,
+                    before_kind,
+                    before_blob,
+                    before_mode
+                ],
+            )
+            .map_err(sql(store))?;
+        }
+        Ok(())
+    })
+}
+
+pub fn load_written_from(store: &Store, config_id: &str) -> Result<Vec<WrittenFrom>, StoreError> {
+    store.with_conn(|conn| {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT path, commit_id, url, kind, blob, mode, before_kind, before_blob,
+                   before_mode, pushed_over
+                 FROM written_from WHERE config_id = ?1",
+            )
+            .map_err(sql(store))?;
+        let rows = stmt
+            .query_map(params![config_id], |r| {
+                let pushed_over: String = r.get(9)?;
+                Ok(WrittenFrom {
+                    path: r.get(0)?,
+                    commit: r.get(1)?,
+                    url: r.get(2)?,
+                    version: version_of(&r.get::<_, String>(3)?, r.get(4)?, r.get(5)?),
+                    before: version_of(&r.get::<_, String>(6)?, r.get(7)?, r.get(8)?),
+                    pushed_over: pushed_over.split_whitespace().map(str::to_owned).collect(),
+                })
+            })
+            .map_err(sql(store))?;
+        rows.collect::<Result<_, _>>().map_err(sql(store))
+    })
 }

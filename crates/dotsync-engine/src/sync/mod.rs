@@ -225,6 +225,7 @@ impl Engine {
             joined_before_any_sync,
             pushed,
             pulled,
+            written_from,
             queued_preserve,
         } = loaded?;
         let cache = cache.into_inner().unwrap_or_default();
@@ -404,10 +405,18 @@ impl Engine {
             // that was replaced, emptied or moved back is never read as edits or deletions.
             // A sync killed before its record may have written files from a commit the
             // remote has lost since: the home holds what the remote dropped, a rewind too.
-            let lost_row_commit = if joined_before_any_sync || pulled.is_empty() {
+            let lost_row_commit = if joined_before_any_sync || written_from.is_empty() {
                 None
             } else {
-                self.lost_row_commit(cfg, &repo, &pulled, &remote, url, &scan.files, &excluded)
+                self.lost_row_commit(
+                    cfg,
+                    &repo,
+                    &written_from,
+                    &remote,
+                    url,
+                    &scan.files,
+                    &excluded,
+                )
             };
             let replaced_bases = self.bases_for_remote(
                 cfg,
@@ -763,6 +772,33 @@ impl Engine {
             if !writing.is_empty() {
                 records::put_pulled(&self.store, &cfg.id, &writing)?;
             }
+            // Each write and removal is also kept apart, under the commit it came from, until
+            // a record: a later sync's row of the path must not hide that the home may hold
+            // what a commit the remote lost since had.
+            if let Some(tip) = &remote.tip {
+                let announced: Vec<records::WrittenFrom> = home_changes
+                    .iter()
+                    .map(|c| {
+                        let (path, version) = match c {
+                            HomeChange::Write { path, version, .. } => {
+                                (path, Some(version.clone()))
+                            }
+                            HomeChange::Remove { path, .. } => (path, None),
+                        };
+                        records::WrittenFrom {
+                            path: path.to_string(),
+                            commit: tip.clone(),
+                            url: url.to_owned(),
+                            version,
+                            before: scan.files.get(path).map(|e| e.version.clone()),
+                            pushed_over: Vec::new(),
+                        }
+                    })
+                    .collect();
+                if !announced.is_empty() {
+                    records::put_written_from(&self.store, &cfg.id, &announced)?;
+                }
+            }
             let dir_mode = |rel: &str| meta.dir_mode(rel);
             let target = Target {
                 home: &self.home,
@@ -925,6 +961,7 @@ impl Engine {
         }
         let pushed = records::load_pushed(&self.store, &cfg.id)?;
         let pulled = records::load_pulled(&self.store, &cfg.id)?;
+        let written_from = records::load_written_from(&self.store, &cfg.id)?;
         let queued_preserve = records::load_preserve(&self.store, &cfg.id)?;
         Ok(Records {
             bases,
@@ -936,6 +973,7 @@ impl Engine {
             joined_before_any_sync,
             pushed,
             pulled,
+            written_from,
             queued_preserve,
         })
     }
@@ -1030,6 +1068,8 @@ struct Records {
     pushed: Vec<records::PushAttempt>,
     /// What a sync killed before its record was leaving in the home.
     pulled: BTreeMap<String, records::Pulled>,
+    /// Every write or removal announced since the last record (see `records::WrittenFrom`).
+    written_from: Vec<records::WrittenFrom>,
     queued_preserve: BTreeMap<String, Version>,
 }
 

@@ -11,7 +11,7 @@ use super::remote::RemoteState;
 use super::{Emitter, HomeChange};
 use crate::git::{Repo, git_mode};
 use crate::meta::Meta;
-use crate::records::{ConflictRecord, Pulled, PushAttempt, encode_version};
+use crate::records::{ConflictRecord, Pulled, PushAttempt, WrittenFrom, encode_version};
 use crate::scan::LocalEntry;
 use crate::{Engine, FileAction, SyncError, SyncOptions};
 
@@ -281,17 +281,18 @@ impl<'a> Placed<'a> {
 
 impl Engine {
     /// A commit of this remote that a sync killed before its record planned against and
-    /// wrote into the home from, which the remote's history no longer holds, while the home
-    /// still holds what it wrote there and the remote does not: the remote was moved back
-    /// past what this home holds, even when it is back exactly where the last record says.
-    /// (A row whose write did not happen, or whose version the remote holds again, says
-    /// nothing then, and its file is planned as before it.)
+    /// wrote into the home from (`written_from`: every write since the last record, however
+    /// many syncs were killed), which the remote's history no longer holds, while the home
+    /// still holds what it wrote there (or the person's edit of it) and the remote does not:
+    /// the remote was moved back past what this home holds, even when it is back exactly
+    /// where the last record says. (A write that did not happen, or whose version the remote
+    /// holds again, says nothing then.)
     #[allow(clippy::too_many_arguments)]
     pub(super) fn lost_row_commit(
         &self,
         cfg: &SyncConfig,
         repo: &Repo,
-        rows: &BTreeMap<String, Pulled>,
+        written_from: &[WrittenFrom],
         remote: &RemoteState,
         url: &str,
         local: &BTreeMap<RepoPath, LocalEntry>,
@@ -299,30 +300,27 @@ impl Engine {
     ) -> Option<String> {
         let tip = remote.tip.as_deref()?;
         let placed = Placed::new(repo, tip);
-        rows.iter()
-            .filter(|(_, row)| row.planned_url.as_deref() == Some(url))
-            .find_map(|(path, row)| {
-                let commit = row.planned_on.as_deref()?;
-                let held = row.held.as_ref()?;
-                let path = RepoPath::parse(path).ok()?;
-                let here = local.get(&path).map(|e| &e.version);
-                let wrote = row.version.as_ref();
-                let lost = held.home.as_ref() != wrote
-                    && remote.files.get(&path) != wrote
-                    && here != held.home.as_ref()
-                    && !below_any(excluded, path.as_str())
-                    && placed.lost(commit)
-                    && !placed.pushed_over(row)
-                    && (here == wrote
-                        || match (held.home.as_ref(), wrote) {
-                            (Some(before), Some(after)) => {
-                                self.written(cfg, repo, &path, Some(before), after, here)
-                                    != Written::No
-                            }
-                            _ => true,
-                        });
-                lost.then(|| commit.to_owned())
-            })
+        written_from.iter().find_map(|w| {
+            let path = RepoPath::parse(&w.path).ok()?;
+            let here = local.get(&path).map(|e| &e.version);
+            let wrote = w.version.as_ref();
+            let before = w.before.as_ref();
+            let lost = w.url == url
+                && before != wrote
+                && remote.files.get(&path) != wrote
+                && here != before
+                && !below_any(excluded, path.as_str())
+                && placed.lost(&w.commit)
+                && !w.pushed_over.iter().any(|c| placed.holds(c) != Some(false))
+                && (here == wrote
+                    || match (before, wrote) {
+                        (Some(before), Some(after)) => {
+                            self.written(cfg, repo, &path, Some(before), after, here) != Written::No
+                        }
+                        _ => true,
+                    });
+            lost.then(|| w.commit.clone())
+        })
     }
 }
 
