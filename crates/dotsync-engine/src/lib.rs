@@ -121,9 +121,9 @@ pub enum SyncError {
     },
     #[error(
         "the remote's branch {branch} was moved back: commit {}, which this machine last \
-         synced from, is no longer in its history (someone force-pushed or reset it). Nothing was \
-         changed here. Choose one: push this machine's files back to the remote, or take the \
-         remote's files (this machine's versions stay in its history)",
+         synced with or took files from, is no longer in its history (someone force-pushed or \
+         reset it). Nothing was changed here. Choose one: push this machine's files back to \
+         the remote, or take the remote's files (this machine's versions stay in its history)",
         synced.get(..12).unwrap_or(synced)
     )]
     Rewound { branch: String, synced: String },
