@@ -2497,3 +2497,156 @@ fn a_pull_machine_held_edit_after_two_kills_then_a_rewind_is_asked() {
         assert!(history_blobs(&a, ".zshrc").contains(&Some(blob_of(mine))));
     }
 }
+
+/// The laptop's pull of the desktop's line five in `.zshrc` is killed before its record (or
+/// recorded); the person then takes `.zshrc` out of the config (it is no longer synced), and
+/// the remote is moved back past the desktop's commit. The config's files on the remote are
+/// exactly what the laptop last synced: without the kill the laptop asks nothing, and a file
+/// the config no longer covers is nothing the sync may ask about.
+#[test]
+fn a_file_taken_out_of_the_config_after_a_killed_pull_is_no_rewind() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.write(".config/nvim/init.lua", "init\n");
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.sync();
+        let mut a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled);
+        let n = a.cfg.paths.len();
+        a.cfg.paths.retain(|p| p != "~/.zshrc");
+        assert_eq!(a.cfg.paths.len(), n - 1, "{:?}", a.cfg.paths);
+        move_main_back(dir.path(), &first);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        assert!(
+            r.is_ok(),
+            "kill {kill}: asked about a file the config no longer syncs: {r:?} {:?}",
+            actions(&ev)
+        );
+        assert_eq!(a.read(".zshrc"), pulled, "kill {kill}: left alone");
+    }
+}
+
+/// Two pulls in a row on the laptop (the desktop's line five, then its line one), both
+/// killed before their record (or both recorded). The desktop then rewords its older commit
+/// and force-pushes (same files, new commits). The remote holds exactly what the laptop's
+/// home holds: nothing here was lost, and without the kills the laptop asks nothing.
+#[test]
+fn a_reworded_older_commit_after_two_killed_pulls_is_no_rewind() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let r = remote_dir(dir.path());
+        let first = git(&r, &["rev-parse", "main"]);
+        b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        let both = "ONE\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", both);
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), both);
+        // `git rebase -i` rewording main~1: the same trees on new commits.
+        let commit = |tree: &str, parent: &str| {
+            git(
+                &r,
+                &[
+                    "-c",
+                    "user.name=desktop",
+                    "-c",
+                    "user.email=desktop@example.invalid",
+                    "commit-tree",
+                    tree,
+                    "-p",
+                    parent,
+                    "-m",
+                    "reworded",
+                ],
+            )
+            .trim()
+            .to_owned()
+        };
+        let t1 = git(&r, &["rev-parse", "main~1^{tree}"]);
+        let t2 = git(&r, &["rev-parse", "main^{tree}"]);
+        let c1 = commit(t1.trim(), first.trim());
+        let c2 = commit(t2.trim(), &c1);
+        move_main_back(dir.path(), &c2);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        assert!(
+            r.is_ok(),
+            "kill {kill}: asked about a rewind though the remote holds what this home holds: \
+             {r:?} {:?}",
+            actions(&ev)
+        );
+        assert_eq!(a.read(".zshrc"), both);
+    }
+}
+
+/// The laptop's pull of the desktop's line five is killed before its record (or recorded);
+/// the person does not want it and puts the previous version back with `dotsync restore`.
+/// A restore is the person's edit like any other (its doc: "the next sync pushes it"): the
+/// next sync pushes it, and does not pull the desktop's line back over it.
+#[test]
+fn a_restore_after_a_killed_pull_is_the_persons_edit() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled);
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        assert_eq!(a.read(".zshrc"), FIVE);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (FIVE.to_owned(), FIVE.to_owned()),
+            "kill {kill}: the restore was undone: {r:?} {:?}",
+            actions(&ev)
+        );
+        b.sync();
+        assert_eq!(
+            b.read(".zshrc"),
+            FIVE,
+            "kill {kill}: the desktop takes the restore"
+        );
+    }
+}

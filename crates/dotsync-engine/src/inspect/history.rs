@@ -244,6 +244,7 @@ impl Engine {
         // a restore cannot lose an edit.
         let repo = Repo::open_or_init(&repo_dir)?;
         let tip = repo.rev_parse(&tracking_ref(&cfg.branch));
+        let replaced = self.home_version(&repo, &rp)?;
         let preserve = self.preserve_current(&repo, cfg, &rp, tip.as_deref())?;
         if !preserve.is_empty() {
             records::record(
@@ -278,6 +279,27 @@ impl Engine {
                 source,
             })?;
         records::remove_apply_token(&self.store, &cfg.id, &token)?;
+        // A sync killed before its record may have written the version this replaces: its
+        // row would read the restored file (what the home held before that write) as the
+        // write never made, and pull it again over the person's restore. The restore is the
+        // person's edit: while the home holds it, the base is what the row gave for the
+        // version it replaced, under the same condition.
+        if let Some(row) = records::load_pulled(&self.store, &cfg.id)?.remove(rp.as_str())
+            && row.merge_commit.is_none()
+            && row.held.is_some()
+            && row.version.is_some()
+            && row.version == replaced
+            && let Some(restored) = self.home_version(&repo, &rp)?
+        {
+            let row = records::Pulled {
+                version: Some(restored),
+                base: row.base.or(row.version),
+                planned_on: row.planned_on,
+                planned_url: row.planned_url,
+                ..records::Pulled::default()
+            };
+            records::put_pulled(&self.store, &cfg.id, &[(rp.to_string(), row)])?;
+        }
         Ok(bytes.len() as u64)
     }
 }

@@ -33,32 +33,10 @@ impl Engine {
         rp: &RepoPath,
         on: Option<&str>,
     ) -> Result<Vec<(String, Version)>, SyncError> {
-        let abs = rp.under(&self.home);
-        let Ok(m) = std::fs::symlink_metadata(&abs) else {
+        let Some(version) = self.home_version(repo, rp)? else {
             return Ok(Vec::new());
         };
-        let kind = if m.file_type().is_symlink() {
-            Kind::Symlink
-        } else if m.is_file() {
-            Kind::File
-        } else {
-            return Ok(Vec::new());
-        };
-        let bytes = crate::scan::read_synced(&abs, kind).map_err(|source| SyncError::Io {
-            path: abs.clone(),
-            source,
-        })?;
-        let oid = repo.write_blob(&bytes)?;
-        let mode = if kind == Kind::Symlink {
-            0o777
-        } else {
-            crate::meta::file_perm(std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
-        };
-        let version = Version {
-            kind,
-            blob: oid.clone(),
-            mode,
-        };
+        let (kind, oid, mode) = (version.kind, version.blob.clone(), version.mode);
         let base = records::load_bases(&self.store, &cfg.id)?.remove(rp.as_str());
         if base.as_ref().is_some_and(|b| b.blob == oid) {
             return Ok(Vec::new());
@@ -91,6 +69,33 @@ impl Engine {
             return Ok(Vec::new());
         }
         Ok(vec![(rp.to_string(), version)])
+    }
+
+    /// The home's version of `rp` (its blob written to `repo`), as a scan reads it; `None`
+    /// when there is no file (or not one a config syncs).
+    fn home_version(&self, repo: &Repo, rp: &RepoPath) -> Result<Option<Version>, SyncError> {
+        let abs = rp.under(&self.home);
+        let Ok(m) = std::fs::symlink_metadata(&abs) else {
+            return Ok(None);
+        };
+        let kind = if m.file_type().is_symlink() {
+            Kind::Symlink
+        } else if m.is_file() {
+            Kind::File
+        } else {
+            return Ok(None);
+        };
+        let bytes = crate::scan::read_synced(&abs, kind).map_err(|source| SyncError::Io {
+            path: abs.clone(),
+            source,
+        })?;
+        let blob = repo.write_blob(&bytes)?;
+        let mode = if kind == Kind::Symlink {
+            0o777
+        } else {
+            crate::meta::file_perm(std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
+        };
+        Ok(Some(Version { kind, blob, mode }))
     }
 
     #[allow(

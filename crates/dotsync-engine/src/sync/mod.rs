@@ -961,7 +961,10 @@ impl Engine {
         }
         let pushed = records::load_pushed(&self.store, &cfg.id)?;
         let pulled = records::load_pulled(&self.store, &cfg.id)?;
-        let written_from = records::load_written_from(&self.store, &cfg.id)?;
+        // Only of files the config still covers: what it no longer syncs is no question of
+        // its own.
+        let mut written_from = records::load_written_from(&self.store, &cfg.id)?;
+        written_from.retain(|w| coverage.covers(&w.path));
         let queued_preserve = records::load_preserve(&self.store, &cfg.id)?;
         Ok(Records {
             bases,

@@ -286,7 +286,7 @@ impl Engine {
     /// still holds what it wrote there (or the person's edit of it) and the remote does not:
     /// the remote was moved back past what this home holds, even when it is back exactly
     /// where the last record says. (A write that did not happen, or whose version the remote
-    /// holds again, says nothing then.)
+    /// holds again, or a file the remote holds as the home does, says nothing then.)
     #[allow(clippy::too_many_arguments)]
     pub(super) fn lost_row_commit(
         &self,
@@ -308,6 +308,7 @@ impl Engine {
             let lost = w.url == url
                 && before != wrote
                 && remote.files.get(&path) != wrote
+                && remote.files.get(&path) != here
                 && here != before
                 && !below_any(excluded, path.as_str())
                 && placed.lost(&w.commit)
