@@ -2650,3 +2650,212 @@ fn a_restore_after_a_killed_pull_is_the_persons_edit() {
         );
     }
 }
+
+/// The laptop's pull of the desktop's line five is killed before its record (or recorded);
+/// the person puts the previous version back with `dotsync restore`, then edits line one of
+/// it before syncing. The file is the person's edit (the restore, then the edit): the next
+/// sync pushes it as it is, and does not merge the desktop's line five back into it.
+#[test]
+fn an_edit_after_a_restore_after_a_killed_pull_is_pushed_as_it_is() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled);
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        assert_eq!(a.read(".zshrc"), FIVE);
+        let mine = "ONE\ntwo\nthree\nfour\nfive\n";
+        a.write(".zshrc", mine);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (mine.to_owned(), mine.to_owned()),
+            "kill {kill}: the restore was undone: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// The same, with a second `dotsync restore` (of an older version) instead of an edit: the
+/// file is what the person restored last, and the next sync pushes it as it is.
+#[test]
+fn two_restores_after_a_killed_pull_push_the_last_one() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        let six = "one\ntwo\nthree\nfour\nfive\nsix\n";
+        a.write(".zshrc", six);
+        a.sync();
+        let zero = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled);
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        a.engine.restore(&a.cfg, ".zshrc", zero.trim()).unwrap();
+        assert_eq!(a.read(".zshrc"), six);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (six.to_owned(), six.to_owned()),
+            "kill {kill}: the restore was not pushed as it is: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// The desktop deletes `.zshrc`; the laptop's pull of that deletion is killed before its
+/// record (or recorded). The person wants the file back and restores it from history. A
+/// restore is the person's edit: the next sync pushes the file back, it does not delete it
+/// again.
+#[test]
+fn a_restore_of_a_file_whose_deletion_a_killed_pull_made_is_pushed() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.write(".config/nvim/init.lua", "init\n");
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        std::fs::remove_file(b.home.join(".zshrc")).unwrap();
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert!(!a.home.join(".zshrc").exists(), "the deletion was pulled");
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        assert_eq!(a.read(".zshrc"), FIVE);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let here = std::fs::read_to_string(a.home.join(".zshrc")).ok();
+        let tip = git(&remote_dir(dir.path()), &["ls-tree", "main", ".zshrc"]);
+        assert_eq!(
+            here.as_deref(),
+            Some(FIVE),
+            "kill {kill}: the restored file was deleted again: {r:?} {:?}",
+            actions(&ev)
+        );
+        assert!(
+            !tip.is_empty(),
+            "kill {kill}: not pushed: {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// The laptop's pull of the desktop's line five is killed before its record (or recorded);
+/// the person edits line one and the push of that lands, its sync killed before its record.
+/// Then the person restores the desktop's commit, then the original version (two restores).
+/// The file is the original version, restored by the person: the next sync pushes it as it
+/// is, and does not merge the laptop's own older line one back into it.
+#[test]
+fn a_restore_after_a_landed_push_over_a_killed_pull_is_pushed_as_it_is() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.sync();
+        let desktops = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled);
+        let mine = "ONE\ntwo\nthree\nfour\nFIVE\n";
+        a.write(".zshrc", mine);
+        die_at(&a, "sync::after-push");
+        let a = a.restart();
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(tip, mine, "the push landed");
+        a.engine.restore(&a.cfg, ".zshrc", desktops.trim()).unwrap();
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        assert_eq!(a.read(".zshrc"), FIVE);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (FIVE.to_owned(), FIVE.to_owned()),
+            "kill {kill}: the restore was not pushed as it is: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// A restore after a killed pull (as in `a_restore_after_a_killed_pull_is_the_persons_edit`),
+/// then the sync that pushes it killed at each step, then one more sync: the restore is out.
+#[test]
+fn a_restore_after_a_killed_pull_survives_a_second_kill() {
+    for point in POINTS {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.write(".config/nvim/init.lua", "desktop\n");
+        b.sync();
+        die_at(&a, "sync::before-record");
+        let a = a.restart();
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        b.write(".config/nvim/other.lua", "desktop again\n");
+        b.sync();
+        // Killed there, where the sync reaches that point (one write: never between files).
+        let scenario = fail::FailScenario::setup();
+        fail::cfg(*point, "panic").unwrap();
+        let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            a.sync_with(&dotsync_engine::SyncOptions::default())
+        }));
+        fail::remove(*point);
+        scenario.teardown();
+        assert_eq!(died.is_err(), *point != "sync::between-files", "{point}");
+        let a = a.restart();
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (FIVE.to_owned(), FIVE.to_owned()),
+            "{point}: the restore was undone: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}

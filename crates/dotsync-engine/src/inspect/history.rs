@@ -279,26 +279,28 @@ impl Engine {
                 source,
             })?;
         records::remove_apply_token(&self.store, &cfg.id, &token)?;
-        // A sync killed before its record may have written the version this replaces: its
-        // row would read the restored file (what the home held before that write) as the
-        // write never made, and pull it again over the person's restore. The restore is the
-        // person's edit: while the home holds it, the base is what the row gave for the
-        // version it replaced, under the same condition.
+        // A sync killed before its record may have written (or removed) the version this
+        // replaces: its row would read the restored file as that write never made, and pull
+        // it again over the person's restore. The restore is the person's edit: what the row
+        // gave as the base for the version replaced is recorded as the base, as the sync
+        // would have, and the row goes (any later edit or restore is measured against it).
         if let Some(row) = records::load_pulled(&self.store, &cfg.id)?.remove(rp.as_str())
             && row.merge_commit.is_none()
-            && row.held.is_some()
-            && row.version.is_some()
+            && row.held.as_ref().is_some_and(|h| h.home != row.version)
             && row.version == replaced
-            && let Some(restored) = self.home_version(&repo, &rp)?
+            && tip
+                .as_deref()
+                .is_some_and(|t| crate::sync::row_speaks(&repo, &row, t))
         {
-            let row = records::Pulled {
-                version: Some(restored),
-                base: row.base.or(row.version),
-                planned_on: row.planned_on,
-                planned_url: row.planned_url,
-                ..records::Pulled::default()
-            };
-            records::put_pulled(&self.store, &cfg.id, &[(rp.to_string(), row)])?;
+            records::record(
+                &self.store,
+                &cfg.id,
+                &Outcome {
+                    bases: vec![(rp.to_string(), row.base.or(row.version))],
+                    ..Outcome::default()
+                },
+            )?;
+            records::forget_pulled(&self.store, &cfg.id, rp.as_str())?;
         }
         Ok(bytes.len() as u64)
     }

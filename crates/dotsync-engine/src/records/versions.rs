@@ -376,6 +376,18 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
     })
 }
 
+/// Drops the `pulled` row of `path` (its word was recorded otherwise).
+pub fn forget_pulled(store: &Store, config_id: &str, path: &str) -> Result<(), StoreError> {
+    store.with_conn(|conn| {
+        conn.execute(
+            "DELETE FROM pulled WHERE config_id = ?1 AND path = ?2",
+            params![config_id, path],
+        )
+        .map(|_| ())
+        .map_err(sql(store))
+    })
+}
+
 /// Records what a sync is about to leave in the home (see [`Pulled`]), in one transaction.
 pub fn put_pulled(
     store: &Store,

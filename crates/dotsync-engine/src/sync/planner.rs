@@ -335,6 +335,18 @@ pub(super) fn below_any(paths: &BTreeSet<String>, path: &str) -> bool {
     })
 }
 
+/// Whether a `pulled` row still speaks against the remote at `tip`: the remote's history holds
+/// the commit its sync planned against, and no later push of the file that landed there made
+/// it older news (`restore` asks before it takes the row's word for the version it replaces).
+pub(crate) fn row_speaks(repo: &Repo, row: &Pulled, tip: &str) -> bool {
+    let placed = Placed::new(repo, tip);
+    !placed.pushed_over(row)
+        && row
+            .planned_on
+            .as_deref()
+            .is_none_or(|c| placed.holds(c) != Some(false))
+}
+
 /// What a `pulled` row says of a file's base: while the home holds `home` (`None`: the file
 /// is absent), the base is `base`.
 #[derive(Debug, Clone, PartialEq, Eq)]
