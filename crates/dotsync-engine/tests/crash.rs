@@ -2859,3 +2859,47 @@ fn a_restore_after_a_killed_pull_survives_a_second_kill() {
         );
     }
 }
+
+/// The laptop's push of its line one lands but its sync dies before the record; the desktop
+/// pulls it and edits line five; the laptop's pull of that is killed before its record (or
+/// recorded). The person restores the version from before both edits. The restore is the
+/// person's edit: the next sync pushes it as it is; it does not merge the desktop's line five
+/// back in (the unrecorded push is older news than the killed pull's row, whose base the
+/// restore records).
+#[test]
+fn a_restore_after_a_killed_pull_over_an_unrecorded_push_is_pushed_as_it_is() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+        die_at(&a, "sync::after-push");
+        let a = a.restart();
+        b.sync();
+        let pulled = "ONE\ntwo\nthree\nfour\nFIVE\n";
+        assert_eq!(b.read(".zshrc"), "ONE\ntwo\nthree\nfour\nfive\n");
+        b.write(".zshrc", pulled);
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled);
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        assert_eq!(a.read(".zshrc"), FIVE);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (FIVE.to_owned(), FIVE.to_owned()),
+            "kill {kill}: the restore was not pushed as it is: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}

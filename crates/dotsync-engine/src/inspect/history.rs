@@ -283,11 +283,15 @@ impl Engine {
         // replaces: its row would read the restored file as that write never made, and pull
         // it again over the person's restore. The restore is the person's edit: what the row
         // gave as the base for the version replaced is recorded as the base, as the sync
-        // would have, and the row goes (any later edit or restore is measured against it).
+        // would have, and the row goes (any later edit or restore is measured against it),
+        // with the path's unrecorded pushes: the speaking row is newer news than them.
         if let Some(row) = records::load_pulled(&self.store, &cfg.id)?.remove(rp.as_str())
             && row.merge_commit.is_none()
             && row.held.as_ref().is_some_and(|h| h.home != row.version)
             && row.version == replaced
+            // A push of the path since may have landed without the last fetched tip showing
+            // it (a sync killed after its push): then the push is the newer news.
+            && row.pushed_over.is_empty()
             && tip
                 .as_deref()
                 .is_some_and(|t| crate::sync::row_speaks(&repo, &row, t))
@@ -300,7 +304,7 @@ impl Engine {
                     ..Outcome::default()
                 },
             )?;
-            records::forget_pulled(&self.store, &cfg.id, rp.as_str())?;
+            records::forget_rows(&self.store, &cfg.id, rp.as_str())?;
         }
         Ok(bytes.len() as u64)
     }

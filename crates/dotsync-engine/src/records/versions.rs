@@ -376,15 +376,19 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
     })
 }
 
-/// Drops the `pulled` row of `path` (its word was recorded otherwise).
-pub fn forget_pulled(store: &Store, config_id: &str, path: &str) -> Result<(), StoreError> {
-    store.with_conn(|conn| {
-        conn.execute(
-            "DELETE FROM pulled WHERE config_id = ?1 AND path = ?2",
-            params![config_id, path],
-        )
-        .map(|_| ())
-        .map_err(sql(store))
+/// Drops the `pulled` row of `path` and the `pushed` versions announced for it: the row's
+/// word was recorded otherwise, and a speaking row is newer news than any push of the path.
+pub fn forget_rows(store: &Store, config_id: &str, path: &str) -> Result<(), StoreError> {
+    store.transaction(|tx| {
+        for table in ["pulled", "pushed"] {
+            exec(
+                tx,
+                &format!("DELETE FROM {table} WHERE config_id = ?1 AND path = ?2"),
+                params![config_id, path],
+            )
+            .map_err(sql(store))?;
+        }
+        Ok(())
     })
 }
 
