@@ -2903,3 +2903,91 @@ fn a_restore_after_a_killed_pull_over_an_unrecorded_push_is_pushed_as_it_is() {
         );
     }
 }
+
+/// The laptop's pull of the desktop's line five is killed before its record (or recorded);
+/// the person edits line one of the pulled file, then puts the original version back with
+/// `dotsync restore`. The restore is the person's edit: the next sync pushes it as it is,
+/// and does not pull the desktop's line five over it.
+#[test]
+fn a_restore_after_an_edit_after_a_killed_pull_is_pushed_as_it_is() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled);
+        a.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        assert_eq!(a.read(".zshrc"), FIVE);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (FIVE.to_owned(), FIVE.to_owned()),
+            "kill {kill}: the restore was undone: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// A pull-only server (`on_conflict = local`) and the desktop both change line five; the
+/// server's sync keeps its own line (a held edit) and is killed before its record (or
+/// recorded). The person puts the original version back with `dotsync restore`: a pull-only
+/// machine holds it as the person's edit, the next sync does not pull the desktop's line.
+#[test]
+fn a_restore_on_a_pull_machine_after_a_killed_keep_local_is_held() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = bare(dir.path());
+        let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]});
+        let mut pull = cfg.clone();
+        pull["direction"] = serde_json::json!("pull");
+        pull["on_conflict"] = serde_json::json!("local");
+        let server = machine(dir.path(), "server", &remote, pull);
+        let desktop = machine(dir.path(), "desktop", &remote, cfg);
+        desktop.write(".zshrc", FIVE);
+        desktop.sync();
+        server.sync();
+        let first = git(&remote, &["rev-parse", "main"]);
+        let mine = "one\ntwo\nthree\nfour\nfive (server)\n";
+        server.write(".zshrc", mine);
+        desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        desktop.sync();
+        let server = if kill {
+            die_at(&server, "sync::before-record");
+            server.restart()
+        } else {
+            server.sync();
+            server
+        };
+        assert_eq!(
+            server.read(".zshrc"),
+            mine,
+            "kill {kill}: its own line kept"
+        );
+        server
+            .engine
+            .restore(&server.cfg, ".zshrc", first.trim())
+            .unwrap();
+        assert_eq!(server.read(".zshrc"), FIVE);
+        let (r, ev) = server.sync_with(&dotsync_engine::SyncOptions::default());
+        assert_eq!(
+            server.read(".zshrc"),
+            FIVE,
+            "kill {kill}: the restore was undone: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}

@@ -335,6 +335,36 @@ pub(super) fn below_any(paths: &BTreeSet<String>, path: &str) -> bool {
     })
 }
 
+impl Engine {
+    /// Whether the home, holding `now` at `path`, holds the write or removal a `pulled` row
+    /// announced: exactly, or under the person's edit as the planner tells it (`restore`
+    /// asks before it replaces the file).
+    pub(crate) fn holds_write(
+        &self,
+        cfg: &SyncConfig,
+        repo: &Repo,
+        path: &RepoPath,
+        row: &Pulled,
+        now: Option<&Version>,
+    ) -> bool {
+        let Some(held) = &row.held else {
+            return false;
+        };
+        if held.home == row.version {
+            return false;
+        }
+        if now == row.version.as_ref() {
+            return true;
+        }
+        match (held.home.as_ref(), row.version.as_ref()) {
+            (Some(before), Some(after)) if now != Some(before) => {
+                self.written(cfg, repo, path, Some(before), after, now) == Written::Yes
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Whether a `pulled` row still speaks against the remote at `tip`: the remote's history holds
 /// the commit its sync planned against, and no later push of the file that landed there made
 /// it older news (`restore` asks before it takes the row's word for the version it replaces).
