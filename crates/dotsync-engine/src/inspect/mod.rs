@@ -21,6 +21,17 @@ pub use conflicts::{ConflictInfo, Resolution};
 pub use files::{FileState, FileStatus};
 pub use history::HistoryEntry;
 
+/// The kind a sync would take a home entry for (`None`: neither a file nor a symlink).
+fn synced_kind(m: &std::fs::Metadata) -> Option<Kind> {
+    if m.file_type().is_symlink() {
+        Some(Kind::Symlink)
+    } else if m.is_file() {
+        Some(Kind::File)
+    } else {
+        None
+    }
+}
+
 impl Engine {
     /// Keeps the home's current version of `rp` in history before it is replaced: a commit
     /// on top of `on` (or on nothing) under a kept ref at once, and the version returned for
@@ -78,11 +89,7 @@ impl Engine {
         let Ok(m) = std::fs::symlink_metadata(&abs) else {
             return Ok(None);
         };
-        let kind = if m.file_type().is_symlink() {
-            Kind::Symlink
-        } else if m.is_file() {
-            Kind::File
-        } else {
+        let Some(kind) = synced_kind(&m) else {
             return Ok(None);
         };
         let bytes = crate::scan::read_synced(&abs, kind).map_err(|source| SyncError::Io {
@@ -140,11 +147,7 @@ impl Engine {
         let Ok(m) = std::fs::symlink_metadata(&abs) else {
             return Ok(None);
         };
-        let kind = if m.file_type().is_symlink() {
-            Kind::Symlink
-        } else if m.is_file() {
-            Kind::File
-        } else {
+        let Some(kind) = synced_kind(&m) else {
             return Err(SyncError::Invalid(format!("~/{rp} is not a file")));
         };
         crate::scan::read_synced(&abs, kind)
