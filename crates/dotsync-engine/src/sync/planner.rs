@@ -273,9 +273,10 @@ impl<'a> Placed<'a> {
         self.place(commit) == (true, Some(false))
     }
 
-    /// Whether a push of the row's file made after it reached the remote (newer news).
-    fn pushed_over(&self, row: &Pulled) -> bool {
-        row.pushed_over.iter().any(|c| self.holds(c) != Some(false))
+    /// Whether one of the pushes of a file made after a row (or entry) was written, by their
+    /// commits, reached the remote (newer news).
+    fn pushed_over(&self, commits: &[String]) -> bool {
+        commits.iter().any(|c| self.holds(c) != Some(false))
     }
 }
 
@@ -312,7 +313,7 @@ impl Engine {
                 && here != before
                 && !below_any(excluded, path.as_str())
                 && placed.lost(&w.commit)
-                && !w.pushed_over.iter().any(|c| placed.holds(c) != Some(false))
+                && !placed.pushed_over(&w.pushed_over)
                 && (here == wrote
                     || match (before, wrote) {
                         (Some(before), Some(after)) => {
@@ -370,7 +371,7 @@ impl Engine {
 /// it older news (`restore` asks before it takes the row's word for the version it replaces).
 pub(crate) fn row_speaks(repo: &Repo, row: &Pulled, tip: &str) -> bool {
     let placed = Placed::new(repo, tip);
-    !placed.pushed_over(row)
+    !placed.pushed_over(&row.pushed_over)
         && row
             .planned_on
             .as_deref()
@@ -436,7 +437,7 @@ pub(super) fn pulled_from_remote(
     let placed = Placed::new(repo, tip);
     for (path, row) in rows {
         // A push of the file made after the row that reached the remote is newer news.
-        if placed.pushed_over(row) {
+        if placed.pushed_over(&row.pushed_over) {
             continue;
         }
         let holds = |on: Option<&String>| on.is_none_or(|c| placed.holds(c) != Some(false));
