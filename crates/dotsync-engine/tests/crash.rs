@@ -2991,3 +2991,43 @@ fn a_restore_on_a_pull_machine_after_a_killed_keep_local_is_held() {
         );
     }
 }
+
+/// Both machines change a different line; the laptop's sync merges them, pushes the merge and
+/// writes it, and is killed before its record (or records). The person restores the original
+/// version: the restore is the person's edit, pushed as it is (a completed sync records the
+/// merge as the base; a killed one's row says the same while the remote holds the merge).
+#[test]
+fn a_restore_after_a_killed_pushed_merge_is_pushed_as_it_is() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        b.sync();
+        a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        let merged = "ONE\ntwo\nthree\nfour\nFIVE\n";
+        assert_eq!(a.read(".zshrc"), merged);
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(tip, merged, "the merge was pushed");
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        assert_eq!(a.read(".zshrc"), FIVE);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (FIVE.to_owned(), FIVE.to_owned()),
+            "kill {kill}: the restore was not pushed as it is: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}

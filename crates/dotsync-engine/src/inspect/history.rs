@@ -246,32 +246,19 @@ impl Engine {
         let tip = repo.rev_parse(&tracking_ref(&cfg.branch));
         let replaced = self.home_version(&repo, &rp)?;
         // A sync killed before its record may have written (or removed) the version this
-        // replaces, or the one the person edited into it: its row would read the restored
-        // file as that write never made, and pull it again over the person's restore. The
-        // restore is the person's edit: the base the row gave for the version replaced is
-        // recorded, as the sync would have, and the row goes (any later edit or restore is
-        // measured against it), with the path's unrecorded pushes: a speaking row is newer
-        // news than them. (A push of the path since may have landed without the last
-        // fetched tip showing it: then the push is the newer news, and nothing changes.)
+        // replaces, merged into it, or the person edited it since: its row would read the
+        // restored file as that write never made, and pull it again over the person's
+        // restore. The restore is the person's edit: the base the next sync would take from
+        // the row for the version replaced is recorded, as the sync would have, and the row
+        // goes (any later edit or restore is measured against it), with the path's unrecorded
+        // pushes: a speaking row is newer news than them. (A push of the path since may have
+        // landed without the last fetched tip showing it: then the push is the newer news,
+        // and nothing changes. A row that cannot say for sure stays, to ask again.)
         let row_base = records::load_pulled(&self.store, &cfg.id)?
             .remove(rp.as_str())
-            .filter(|row| {
-                row.merge_commit.is_none()
-                    && row.pushed_over.is_empty()
-                    && tip
-                        .as_deref()
-                        .is_some_and(|t| crate::sync::row_speaks(&repo, row, t))
-            })
-            .and_then(|row| match &row.held {
-                // A write or removal, made (exactly, or edited since).
-                Some(_) if self.holds_write(cfg, &repo, &rp, &row, replaced.as_ref()) => {
-                    Some(row.base.or(row.version))
-                }
-                // Settled without a write (a pull machine kept its own): its base while the
-                // home holds that version.
-                None if row.base.is_some() && row.version == replaced => Some(row.base),
-                _ => None,
-            });
+            .zip(tip.as_deref())
+            .filter(|(row, _)| row.pushed_over.is_empty())
+            .and_then(|(row, tip)| self.row_base(cfg, &repo, &rp, &row, tip, replaced.as_ref()));
         let preserve = self.preserve_current(&repo, cfg, &rp, tip.as_deref())?;
         if !preserve.is_empty() {
             records::record(

@@ -20,7 +20,6 @@ use dotsync_core::plan::Version;
 use dotsync_core::remote::expand_remote;
 
 mod emit;
-pub(crate) use planner::row_speaks;
 mod home;
 pub(crate) mod message;
 mod planner;

@@ -336,48 +336,6 @@ pub(super) fn below_any(paths: &BTreeSet<String>, path: &str) -> bool {
     })
 }
 
-impl Engine {
-    /// Whether the home, holding `now` at `path`, holds the write or removal a `pulled` row
-    /// announced: exactly, or under the person's edit as the planner tells it (`restore`
-    /// asks before it replaces the file).
-    pub(crate) fn holds_write(
-        &self,
-        cfg: &SyncConfig,
-        repo: &Repo,
-        path: &RepoPath,
-        row: &Pulled,
-        now: Option<&Version>,
-    ) -> bool {
-        let Some(held) = &row.held else {
-            return false;
-        };
-        if held.home == row.version {
-            return false;
-        }
-        if now == row.version.as_ref() {
-            return true;
-        }
-        match (held.home.as_ref(), row.version.as_ref()) {
-            (Some(before), Some(after)) if now != Some(before) => {
-                self.written(cfg, repo, path, Some(before), after, now) == Written::Yes
-            }
-            _ => false,
-        }
-    }
-}
-
-/// Whether a `pulled` row still speaks against the remote at `tip`: the remote's history holds
-/// the commit its sync planned against, and no later push of the file that landed there made
-/// it older news (`restore` asks before it takes the row's word for the version it replaces).
-pub(crate) fn row_speaks(repo: &Repo, row: &Pulled, tip: &str) -> bool {
-    let placed = Placed::new(repo, tip);
-    !placed.pushed_over(&row.pushed_over)
-        && row
-            .planned_on
-            .as_deref()
-            .is_none_or(|c| placed.holds(c) != Some(false))
-}
-
 /// What a `pulled` row says of a file's base: while the home holds `home` (`None`: the file
 /// is absent), the base is `base`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -496,6 +454,77 @@ pub(super) fn pulled_from_remote(
     here
 }
 
+/// How a file's `pulled` row reads the home holding what it holds now.
+pub(super) enum Reading<'s> {
+    /// The base it gives.
+    Sure(&'s RowBase),
+    /// The person edited the file a sync killed before its record was to write, and the
+    /// content cannot tell whether the write happened: the base if it did, and if it did not
+    /// (`None`: no row gave one).
+    Unsure {
+        written: &'s RowBase,
+        not: Option<&'s RowBase>,
+    },
+}
+
+impl Engine {
+    /// What a file's `pulled` row says its base is while the home holds `now`: the base a
+    /// pair gives for exactly `now`, or, once the person edited the file since a write (the
+    /// home holds neither what it held then nor what was written), the base of whichever
+    /// happened, as the content tells (`None`: the row says nothing of `now`).
+    pub(super) fn read_row<'s>(
+        &self,
+        cfg: &SyncConfig,
+        repo: &Repo,
+        path: &RepoPath,
+        says: &'s RowSays,
+        now: Option<&Version>,
+    ) -> Option<Reading<'s>> {
+        if let Some(rb) = says.base_while(now) {
+            return Some(Reading::Sure(rb));
+        }
+        let (before, after) = says.write.as_ref()?;
+        let if_written = says.base_while(Some(after))?;
+        let if_not = says.base_while(before.as_ref());
+        if before.as_ref() == now {
+            // Not written (no row gave the base it was planned with).
+            return None;
+        }
+        match self.written(cfg, repo, path, before.as_ref(), after, now) {
+            Written::Yes => Some(Reading::Sure(if_written)),
+            Written::No => if_not.map(Reading::Sure),
+            Written::Unknown => Some(Reading::Unsure {
+                written: if_written,
+                not: if_not,
+            }),
+        }
+    }
+
+    /// The base the next sync would take from `path`'s `pulled` row against the remote at
+    /// `tip` while the home holds `now`, when the row says it for sure (`restore` records it
+    /// before it replaces the file: the restore is the person's edit of that version).
+    #[allow(
+        clippy::option_option,
+        reason = "no base a row gives differs from a base that is no file"
+    )]
+    pub(crate) fn row_base(
+        &self,
+        cfg: &SyncConfig,
+        repo: &Repo,
+        path: &RepoPath,
+        row: &Pulled,
+        tip: &str,
+        now: Option<&Version>,
+    ) -> Option<Option<Version>> {
+        let rows = BTreeMap::from([(path.to_string(), row.clone())]);
+        let says = pulled_from_remote(repo, &rows, tip).remove(path.as_str())?;
+        match self.read_row(cfg, repo, path, &says, now)? {
+            Reading::Sure(rb) if rb.unsure.is_none() => Some(rb.base.clone()),
+            _ => None,
+        }
+    }
+}
+
 /// Whether a write is in the home.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Written {
@@ -577,26 +606,14 @@ impl Engine {
             // readings would not settle the file alike, it is a conflict: both kept.
             let says = pulled.get(&key);
             let mut uncertain = None;
-            let row_base = says.and_then(|says| {
-                if let Some(rb) = says.base_while(l) {
-                    return Some(rb);
-                }
-                let (before, after) = says.write.as_ref()?;
-                let if_written = says.base_while(Some(after))?;
-                let if_not = says.base_while(before.as_ref());
-                if before.as_ref() == l {
-                    // Not written (no row gave the base it was planned with).
-                    return None;
-                }
-                match self.written(cfg, repo, &path, before.as_ref(), after, l) {
-                    Written::Yes => Some(if_written),
-                    Written::No => if_not,
-                    Written::Unknown => {
-                        uncertain = Some(if_not.map_or(fallback, |rb| rb.base.as_ref()));
-                        Some(if_written)
+            let row_base =
+                says.and_then(|says| match self.read_row(cfg, repo, &path, says, l)? {
+                    Reading::Sure(rb) => Some(rb),
+                    Reading::Unsure { written, not } => {
+                        uncertain = Some(not.map_or(fallback, |rb| rb.base.as_ref()));
+                        Some(written)
                     }
-                }
-            });
+                });
             // A sync killed before could not tell either: the same question again.
             if uncertain.is_none()
                 && let Some(other) = row_base.and_then(|rb| rb.unsure.as_ref())
