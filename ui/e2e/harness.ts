@@ -218,6 +218,9 @@ export async function newPage(
   opts: { colorScheme?: "light" | "dark" } = {},
 ): Promise<{ ctx: BrowserContext; page: Page; problems: string[]; httpErrors: string[] }> {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: opts.colorScheme ?? "light" });
+  // A wait for something the daemons do by themselves (a watcher's sync) took over Playwright's
+  // 30 s on a loaded 2-core machine; each test's own 90 s budget still bounds it.
+  ctx.setDefaultTimeout(60_000);
   const page = await ctx.newPage();
   const problems: string[] = [];
   const httpErrors: string[] = [];
