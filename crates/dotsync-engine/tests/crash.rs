@@ -3031,3 +3031,532 @@ fn a_restore_after_a_killed_pushed_merge_is_pushed_as_it_is() {
         );
     }
 }
+
+/// The laptop's pull of the desktop's line five is killed before its record; the person edits
+/// line one and the sync that pushes it dies before its push leaves (or its push fails). The
+/// person then restores the original version. The restore is the person's edit of the file
+/// holding line one: the next sync pushes it as it is, and does not pull line five back over it.
+#[test]
+fn a_restore_after_a_push_that_never_left_over_a_killed_pull_is_pushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+    b.write(".zshrc", pulled);
+    b.sync();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    assert_eq!(a.read(".zshrc"), pulled);
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+    die_at(&a, "sync::after-commit");
+    let a = a.restart();
+    a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+    assert_eq!(a.read(".zshrc"), FIVE);
+    let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(
+        (a.read(".zshrc"), tip),
+        (FIVE.to_owned(), FIVE.to_owned()),
+        "the restore was undone: {r:?} {:?}",
+        actions(&ev)
+    );
+}
+
+/// As `a_restore_after_a_push_that_never_left_over_a_killed_pull_is_pushed`, with the
+/// push failing for real (the remote refuses it) instead of a kill, and with a restore of a
+/// version that is not the one the home held before the pull: the restore replaced the
+/// person's edit of the pulled file, so it is pushed as it is; the desktop's line five is not
+/// merged back into it.
+#[test]
+fn a_restore_after_a_failed_push_over_a_killed_pull_is_pushed_as_it_is() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    let six = "zero\none\ntwo\nthree\nfour\nfive\n";
+    a.write(".zshrc", six);
+    a.sync();
+    let zero = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+    b.write(".zshrc", pulled);
+    b.sync();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    assert_eq!(a.read(".zshrc"), pulled);
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+    let hook = remote_dir(dir.path()).join("hooks/pre-receive");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(&hook, "#!/bin/sh\nexit 1\n").unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (r, _) = a.sync_with(&dotsync_engine::SyncOptions::default());
+    assert!(r.is_err(), "the push failed: {r:?}");
+    std::fs::remove_file(&hook).unwrap();
+    a.engine.restore(&a.cfg, ".zshrc", zero.trim()).unwrap();
+    assert_eq!(a.read(".zshrc"), six);
+    let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(
+        (a.read(".zshrc"), tip),
+        (six.to_owned(), six.to_owned()),
+        "the restore was not pushed as it is: {r:?} {:?}",
+        actions(&ev)
+    );
+}
+
+/// The laptop merges its line one with the desktop's line nine, pushes the merge and writes
+/// it, and is killed before its record. The remote is then moved back to the desktop's
+/// commit (past the merge, not past what the laptop recorded) — before or after the person
+/// restores an older version of the laptop's own (line one changed, line nine not). The
+/// merge the remote lost is this machine's edit on top of the desktop's version (as
+/// `a_merge_the_remote_lost_is_measured_against_what_it_merged_with` says), so the restore
+/// is the person's edit on top of it too: pushed as it is, not merged with the remote "taking
+/// line one back".
+#[test]
+fn a_restore_after_a_killed_pushed_merge_the_remote_lost_is_pushed_as_it_is() {
+    for rewind_first in [false, true] {
+        let nine = "1\n2\n3\n4\n5\n6\n7\n8\n9\n";
+        let old_mine = "ONE\n2\n3\n4\n5\n6\n7\n8\n9\nten\n";
+        let mine = "ONE\n2\n3\n4\n5\n6\n7\n8\n9\n";
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", old_mine);
+        a.sync();
+        let old = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        a.write(".zshrc", nine);
+        a.sync();
+        b.sync();
+        b.write(".zshrc", "1\n2\n3\n4\n5\n6\n7\n8\nNINE\n");
+        b.sync();
+        let desktops = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        a.write(".zshrc", mine);
+        die_at(&a, "sync::before-record");
+        let a = a.restart();
+        assert_eq!(
+            a.read(".zshrc"),
+            "ONE\n2\n3\n4\n5\n6\n7\n8\nNINE\n",
+            "merged"
+        );
+        if rewind_first {
+            move_main_back(dir.path(), &desktops);
+        }
+        a.engine.restore(&a.cfg, ".zshrc", old.trim()).unwrap();
+        if !rewind_first {
+            move_main_back(dir.path(), &desktops);
+        }
+        assert_eq!(a.read(".zshrc"), old_mine);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (old_mine.to_owned(), old_mine.to_owned()),
+            "rewind first {rewind_first}: the restore was not pushed as it is: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// Both machines make the same edit (line one); the laptop's sync only settles the file
+/// (a row, no write) and is killed before its record. The remote is then moved back past the
+/// desktop's commit, and the person restores an older version of the laptop's (line one
+/// changed, a line six). The laptop's line one is its own edit on the remote that lost it:
+/// the next sync pushes the restore as it is (or asks about the rewind); it does not merge
+/// "line one taken back" into the restore.
+#[test]
+fn a_restore_after_a_killed_settle_then_a_rewind_is_not_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    let old = "ONE\ntwo\nthree\nfour\nfive\nsix\n";
+    a.write(".zshrc", old);
+    a.sync();
+    let zero = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    a.write(".zshrc", FIVE);
+    a.write(".config/nvim/init.lua", "1\n");
+    a.sync();
+    b.sync();
+    let synced = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    let same = "ONE\ntwo\nthree\nfour\nfive\n";
+    b.write(".zshrc", same);
+    b.sync();
+    a.write(".zshrc", same);
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    move_main_back(dir.path(), &synced);
+    a.engine.restore(&a.cfg, ".zshrc", zero.trim()).unwrap();
+    assert_eq!(a.read(".zshrc"), old);
+    let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+    if let Err(dotsync_engine::SyncError::Rewound { .. }) = r {
+        return;
+    }
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(
+        (a.read(".zshrc"), tip),
+        (old.to_owned(), old.to_owned()),
+        "the restore was merged with the rewind: {r:?} {:?}",
+        actions(&ev)
+    );
+}
+
+/// The desktop makes a script executable; the laptop's pull of that mode is killed before its
+/// record. The person restores the original version (mode 0644): a mode-only restore is the
+/// person's edit of the pulled file, pushed as it is.
+#[test]
+fn a_mode_only_restore_after_a_killed_mode_pull_is_pushed() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    let p = ".config/nvim/tool.sh";
+    a.write(p, FIVE);
+    std::fs::set_permissions(a.home.join(p), std::fs::Permissions::from_mode(0o644)).unwrap();
+    a.sync();
+    b.sync();
+    let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    std::fs::set_permissions(b.home.join(p), std::fs::Permissions::from_mode(0o755)).unwrap();
+    b.sync();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    assert_eq!(mode_of(&a, p), 0o755, "written");
+    a.engine.restore(&a.cfg, p, first.trim()).unwrap();
+    assert_eq!(mode_of(&a, p), 0o644, "restored");
+    let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+    b.sync();
+    assert_eq!(
+        (mode_of(&a, p), mode_of(&b, p)),
+        (0o644, 0o644),
+        "the restore was undone: {r:?} {:?}",
+        actions(&ev)
+    );
+}
+
+/// The desktop replaces a file by a symlink; the laptop's pull of that is killed before its
+/// record. The person restores the file: the next sync pushes the file, not the link back.
+#[test]
+fn a_file_restored_over_a_killed_symlink_pull_is_pushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    let p = ".config/nvim/link.lua";
+    a.write(".config/nvim/one.lua", "1\n");
+    a.write(p, FIVE);
+    a.sync();
+    b.sync();
+    let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    std::fs::remove_file(b.home.join(p)).unwrap();
+    std::os::unix::fs::symlink("one.lua", b.home.join(p)).unwrap();
+    b.sync();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    assert!(a.home.join(p).is_symlink(), "written");
+    a.engine.restore(&a.cfg, p, first.trim()).unwrap();
+    assert!(!a.home.join(p).is_symlink());
+    let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+    b.sync();
+    assert!(
+        !a.home.join(p).is_symlink() && !b.home.join(p).is_symlink(),
+        "the restore was undone: {r:?} {:?}",
+        actions(&ev)
+    );
+    assert_eq!((a.read(p), b.read(p)), (FIVE.to_owned(), FIVE.to_owned()));
+}
+
+/// The reverse: the desktop replaces a symlink by a file; the laptop's pull is killed before
+/// its record; the person restores the link.
+#[test]
+fn a_symlink_restored_over_a_killed_file_pull_is_pushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    let p = ".config/nvim/link.lua";
+    a.write(".config/nvim/one.lua", "1\n");
+    std::os::unix::fs::symlink("one.lua", a.home.join(p)).unwrap();
+    a.sync();
+    b.sync();
+    let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    std::fs::remove_file(b.home.join(p)).unwrap();
+    b.write(p, FIVE);
+    b.sync();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    assert!(!a.home.join(p).is_symlink(), "written");
+    a.engine.restore(&a.cfg, p, first.trim()).unwrap();
+    assert!(a.home.join(p).is_symlink());
+    let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+    b.sync();
+    assert!(
+        a.home.join(p).is_symlink() && b.home.join(p).is_symlink(),
+        "the restore was undone: {r:?} {:?}",
+        actions(&ev)
+    );
+}
+
+/// A pull-only server merges the desktop's line five into its own line one (its line held),
+/// killed before its record. The person restores the original version on the server: held
+/// as the person's edit, the desktop's line five not merged back in, nothing pushed.
+#[test]
+fn a_restore_on_a_pull_machine_after_a_killed_pull_only_merge_is_held() {
+    for kill in ["sync::before-record", "apply::temp-written"] {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = bare(dir.path());
+        let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]});
+        let mut pull = cfg.clone();
+        pull["direction"] = serde_json::json!("pull");
+        let server = machine(dir.path(), "server", &remote, pull);
+        let desktop = machine(dir.path(), "desktop", &remote, cfg);
+        desktop.write(".zshrc", FIVE);
+        desktop.sync();
+        server.sync();
+        let first = git(&remote, &["rev-parse", "main"]);
+        server.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+        desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        desktop.sync();
+        die_at(&server, kill);
+        let server = server.restart();
+        server
+            .engine
+            .restore(&server.cfg, ".zshrc", first.trim())
+            .unwrap();
+        assert_eq!(server.read(".zshrc"), FIVE);
+        let (r, ev) = server.sync_with(&dotsync_engine::SyncOptions::default());
+        let want = if kill == "sync::before-record" {
+            FIVE
+        } else {
+            // Not written: the restore is the person's edit of the server's own line one,
+            // which had not seen the desktop's line five yet.
+            "one\ntwo\nthree\nfour\nFIVE\n"
+        };
+        assert_eq!(
+            server.read(".zshrc"),
+            want,
+            "{kill}: {r:?} {:?}",
+            actions(&ev)
+        );
+        let tip = git(&remote, &["show", "main:.zshrc"]);
+        assert_eq!(tip, "one\ntwo\nthree\nfour\nFIVE\n", "{kill}");
+    }
+}
+
+/// Two pulls killed in a row: the first (the desktop's line five) written, the second (the
+/// desktop's line one, on top) killed before its write, so the home holds the first. The
+/// person restores the original version: that is the person's edit of the first pull; the
+/// desktop's line one, which this home never held, is merged in, line five is not.
+#[test]
+fn a_restore_after_two_killed_pulls_merges_only_the_unseen_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    b.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    die_at(&a, "apply::temp-written");
+    let a = a.restart();
+    assert_eq!(a.read(".zshrc"), "one\ntwo\nthree\nfour\nFIVE\n");
+    a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+    let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+    let want = "ONE\ntwo\nthree\nfour\nfive\n";
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(
+        (a.read(".zshrc"), tip),
+        (want.to_owned(), want.to_owned()),
+        "{r:?} {:?}",
+        actions(&ev)
+    );
+}
+
+/// The laptop's merge of its line one with the desktop's line five is pushed, and its sync
+/// killed before the merge is written: the home still holds the laptop's edit. The person
+/// restores the original version over it: that is the person's edit of the laptop's version
+/// (line one taken back), the desktop's line five, which this home never held, merged in.
+#[test]
+fn a_restore_over_a_pushed_merge_not_written_keeps_the_desktops_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+    die_at(&a, "apply::temp-written");
+    let a = a.restart();
+    assert_eq!(
+        a.read(".zshrc"),
+        "ONE\ntwo\nthree\nfour\nfive\n",
+        "not written"
+    );
+    a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+    let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+    b.sync();
+    let want = "one\ntwo\nthree\nfour\nFIVE\n";
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(
+        (a.read(".zshrc"), tip, b.read(".zshrc")),
+        (want.to_owned(), want.to_owned(), want.to_owned()),
+        "{r:?} {:?}",
+        actions(&ev)
+    );
+    assert!(history_blobs(&a, ".zshrc").contains(&Some(blob_of("ONE\ntwo\nthree\nfour\nfive\n"))));
+}
+
+/// A restore after a killed pushed merge (as in
+/// `a_restore_after_a_killed_pushed_merge_is_pushed_as_it_is`), then the sync that pushes it
+/// killed at each step, then one more sync: the restore is out, as it is.
+#[test]
+fn a_restore_after_a_killed_pushed_merge_survives_a_second_kill() {
+    for point in POINTS {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        b.sync();
+        a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+        die_at(&a, "sync::before-record");
+        let a = a.restart();
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        b.write(".config/nvim/other.lua", "desktop again\n");
+        b.sync();
+        let scenario = fail::FailScenario::setup();
+        fail::cfg(*point, "panic").unwrap();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            a.sync_with(&dotsync_engine::SyncOptions::default())
+        }));
+        fail::remove(*point);
+        scenario.teardown();
+        let a = a.restart();
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (FIVE.to_owned(), FIVE.to_owned()),
+            "{point}: the restore was undone: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// A restore of a file whose deletion a killed pull made, then the sync that pushes it killed
+/// at each step, then one more sync: the file is back on the remote.
+#[test]
+fn a_restore_of_a_killed_deletion_survives_a_second_kill() {
+    for point in POINTS {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.write(".config/nvim/init.lua", "init\n");
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        std::fs::remove_file(b.home.join(".zshrc")).unwrap();
+        b.sync();
+        die_at(&a, "sync::before-record");
+        let a = a.restart();
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        b.write(".config/nvim/other.lua", "desktop again\n");
+        b.sync();
+        let scenario = fail::FailScenario::setup();
+        fail::cfg(*point, "panic").unwrap();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            a.sync_with(&dotsync_engine::SyncOptions::default())
+        }));
+        fail::remove(*point);
+        scenario.teardown();
+        let a = a.restart();
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (FIVE.to_owned(), FIVE.to_owned()),
+            "{point}: the restore was undone: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// A restore after a killed pushed merge, then the person's edit of line three, and the
+/// desktop's newer edit of line one meanwhile: the restore-then-edit is the person's edit of
+/// the merge; the desktop's newer line one conflicts with it (both changed line one), it is
+/// not pushed over.
+#[test]
+fn a_restore_then_edit_after_a_killed_pushed_merge_does_not_push_over_a_newer_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path());
+    a.write(".zshrc", FIVE);
+    a.sync();
+    b.sync();
+    let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+    b.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+    die_at(&a, "sync::before-record");
+    let a = a.restart();
+    b.sync();
+    b.write(".zshrc", "One!\ntwo\nthree\nfour\nFIVE\n");
+    b.sync();
+    a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+    a.write(".zshrc", "one\ntwo\nTHREE\nfour\nfive\n");
+    let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(
+        tip,
+        "One!\ntwo\nthree\nfour\nFIVE\n",
+        "{r:?} {:?}",
+        actions(&ev)
+    );
+    assert_eq!(a.read(".zshrc"), "one\ntwo\nTHREE\nfour\nfive\n");
+    assert_eq!(r.unwrap().conflicts, 1, "{:?}", actions(&ev));
+}
+
+/// A pull-only server (`on_conflict = local`) keeps its own line five over the desktop's
+/// (killed before its record), then merges the desktop's next edit (line one) into it, killed
+/// before that write. The person restores the original version: the server holds it as the
+/// person's edit of its own file, with the desktop's line one (never seen here) merged in and
+/// the desktop's line five not.
+#[test]
+fn a_restore_on_a_pull_machine_after_two_kills_merges_only_the_unseen_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]});
+    let mut pull = cfg.clone();
+    pull["direction"] = serde_json::json!("pull");
+    pull["on_conflict"] = serde_json::json!("local");
+    let server = machine(dir.path(), "server", &remote, pull);
+    let desktop = machine(dir.path(), "desktop", &remote, cfg);
+    desktop.write(".zshrc", FIVE);
+    desktop.sync();
+    server.sync();
+    let first = git(&remote, &["rev-parse", "main"]);
+    let mine = "one\ntwo\nthree\nfour\nfive (server)\n";
+    server.write(".zshrc", mine);
+    desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+    desktop.sync();
+    die_at(&server, "sync::before-record");
+    let server = server.restart();
+    assert_eq!(server.read(".zshrc"), mine);
+    desktop.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+    desktop.sync();
+    die_at(&server, "apply::temp-written");
+    let server = server.restart();
+    assert_eq!(server.read(".zshrc"), mine, "not written");
+    server
+        .engine
+        .restore(&server.cfg, ".zshrc", first.trim())
+        .unwrap();
+    let (r, ev) = server.sync_with(&dotsync_engine::SyncOptions::default());
+    assert_eq!(
+        server.read(".zshrc"),
+        "ONE\ntwo\nthree\nfour\nfive\n",
+        "{r:?} {:?}",
+        actions(&ev)
+    );
+}

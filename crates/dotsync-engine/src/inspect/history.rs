@@ -245,20 +245,6 @@ impl Engine {
         let repo = Repo::open_or_init(&repo_dir)?;
         let tip = repo.rev_parse(&tracking_ref(&cfg.branch));
         let replaced = self.home_version(&repo, &rp)?;
-        // A sync killed before its record may have written (or removed) the version this
-        // replaces, merged into it, or the person edited it since: its row would read the
-        // restored file as that write never made, and pull it again over the person's
-        // restore. The restore is the person's edit: the base the next sync would take from
-        // the row for the version replaced is recorded, as the sync would have, and the row
-        // goes (any later edit or restore is measured against it), with the path's unrecorded
-        // pushes: a speaking row is newer news than them. (A push of the path since may have
-        // landed without the last fetched tip showing it: then the push is the newer news,
-        // and nothing changes. A row that cannot say for sure stays, to ask again.)
-        let row_base = records::load_pulled(&self.store, &cfg.id)?
-            .remove(rp.as_str())
-            .zip(tip.as_deref())
-            .filter(|(row, _)| row.pushed_over.is_empty())
-            .and_then(|(row, tip)| self.row_base(cfg, &repo, &rp, &row, tip, replaced.as_ref()));
         let preserve = self.preserve_current(&repo, cfg, &rp, tip.as_deref())?;
         if !preserve.is_empty() {
             records::record(
@@ -270,6 +256,14 @@ impl Engine {
                 },
             )?;
         }
+        // A sync killed before its record may have written (or removed) the version this
+        // replaces, merged into it, or settled it: its `pulled` row reads the home against
+        // the remote the next sync fetches. The restore is the person's edit of the version
+        // it replaced: the row reads that version from now on, not the restored file (which
+        // may be exactly what the home held before that sync, read as "never written").
+        // Marked before the write (while the home is unchanged, the mark reads the same);
+        // after a first restore everything is the person's, so the first mark stays.
+        records::mark_restored(&self.store, &cfg.id, rp.as_str(), replaced.as_ref())?;
         let state_dir = self.layout.state_dir();
         let roots = self.config_roots(cfg);
         let none = |_: &str| None;
@@ -293,17 +287,6 @@ impl Engine {
                 source,
             })?;
         records::remove_apply_token(&self.store, &cfg.id, &token)?;
-        if let Some(base) = row_base {
-            records::record(
-                &self.store,
-                &cfg.id,
-                &Outcome {
-                    bases: vec![(rp.to_string(), base)],
-                    ..Outcome::default()
-                },
-            )?;
-            records::forget_rows(&self.store, &cfg.id, rp.as_str())?;
-        }
         Ok(bytes.len() as u64)
     }
 }

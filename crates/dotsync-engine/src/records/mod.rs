@@ -28,8 +28,8 @@ pub use sync_state::{
 };
 pub use tokens::{add_apply_token, apply_tokens, clear_apply_tokens, remove_apply_token};
 pub use versions::{
-    Held, Pulled, PushAttempt, WrittenFrom, count_bases, forget_rows, has_base, load_bases,
-    load_preserve, load_pulled, load_pushed, load_written_from, put_pulled, put_pushed,
+    Held, Pulled, PushAttempt, WrittenFrom, count_bases, has_base, load_bases, load_preserve,
+    load_pulled, load_pushed, load_written_from, mark_restored, put_pulled, put_pushed,
     put_written_from,
 };
 

@@ -197,6 +197,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE pulled ADD COLUMN held_alt_kind TEXT;
     ALTER TABLE pulled ADD COLUMN held_alt_blob TEXT;
     ALTER TABLE pulled ADD COLUMN held_alt_mode INTEGER;",
+    // 9: `restored_*`: the version the home held ('deleted': no file) when the person first
+    // replaced the file with `dotsync restore` while this row stood (NULL: no restore since).
+    // The row is read as if the home still held that version: what the person did since is
+    // their own edit of it. A new row of the path clears it.
+    "ALTER TABLE pulled ADD COLUMN restored_kind TEXT;
+    ALTER TABLE pulled ADD COLUMN restored_blob TEXT;
+    ALTER TABLE pulled ADD COLUMN restored_mode INTEGER;",
 ];
 
 #[cfg(test)]

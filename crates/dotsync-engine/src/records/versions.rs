@@ -279,6 +279,15 @@ pub struct Pulled {
     /// The remote (its URL) that sync planned against (`None`: a row from before this was
     /// recorded).
     pub planned_url: Option<String>,
+    /// What the home held (`Some(None)`: no file) when the person first replaced the file
+    /// with `dotsync restore` while this row stood: the row is read as if the home still
+    /// held it, and whatever the home holds now is the person's edit of it (`None`: no
+    /// restore since the row).
+    #[allow(
+        clippy::option_option,
+        reason = "no restore (NULL) differs from a restore over no file ('deleted')"
+    )]
+    pub restored_over: Option<Option<Version>>,
 }
 
 /// The home's version (`None`: absent) a sync planned a change from, and the base a `pulled`
@@ -328,7 +337,7 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
                 "SELECT path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode,
                    held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode,
                    merged_on, pushed_over, planned_on, held_alt_kind, held_alt_blob, held_alt_mode,
-                   held_on, planned_url
+                   held_on, planned_url, restored_kind, restored_blob, restored_mode
                  FROM pulled WHERE config_id = ?1",
             )
             .map_err(sql(store))?;
@@ -357,6 +366,7 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
                         pushed_over: pushed_over.split_whitespace().map(str::to_owned).collect(),
                         planned_on: (!planned_on.is_empty()).then_some(planned_on),
                         planned_url: (!planned_url.is_empty()).then_some(planned_url),
+                        restored_over: nullable_row(r, 22)?.map(version),
                         held: match held {
                             Some(h) => Some(Held {
                                 base: nullable_row(r, 11)?.map(version),
@@ -376,18 +386,24 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
     })
 }
 
-/// Drops the `pulled` row of `path` and the `pushed` versions announced for it: the row's
-/// word was recorded otherwise, and a speaking row is newer news than any push of the path.
-pub fn forget_rows(store: &Store, config_id: &str, path: &str) -> Result<(), StoreError> {
+/// Marks the `pulled` row of `path`, if there is one, as read from now on as if the home held
+/// `replaced` (`None`: no file): the person replaced that version with `dotsync restore`. A
+/// row marked before keeps its first mark: everything since was the person's.
+pub fn mark_restored(
+    store: &Store,
+    config_id: &str,
+    path: &str,
+    replaced: Option<&Version>,
+) -> Result<(), StoreError> {
+    let (kind, blob, mode) = row_of(replaced);
     store.transaction(|tx| {
-        for table in ["pulled", "pushed"] {
-            exec(
-                tx,
-                &format!("DELETE FROM {table} WHERE config_id = ?1 AND path = ?2"),
-                params![config_id, path],
-            )
-            .map_err(sql(store))?;
-        }
+        exec(
+            tx,
+            "UPDATE pulled SET restored_kind = ?3, restored_blob = ?4, restored_mode = ?5
+             WHERE config_id = ?1 AND path = ?2 AND restored_kind IS NULL",
+            params![config_id, path, kind, blob, mode],
+        )
+        .map_err(sql(store))?;
         Ok(())
     })
 }
@@ -422,15 +438,16 @@ pub fn put_pulled(
                 .as_ref()
                 .and_then(|h| h.alt.as_ref())
                 .map(|b| row_of(b.as_ref()));
+            let restored = row.restored_over.as_ref().map(|b| row_of(b.as_ref()));
             exec(
                 tx,
                 "INSERT INTO pulled
                    (config_id, path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode,
                     held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode,
                     merged_on, planned_on, held_alt_kind, held_alt_blob, held_alt_mode, held_on,
-                    planned_url)
+                    planned_url, restored_kind, restored_blob, restored_mode)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                   ?17, ?18, ?19, ?20, ?21, ?22)
+                   ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
                  ON CONFLICT (config_id, path)
                  DO UPDATE SET kind = ?3, blob = ?4, mode = ?5, merge_commit = ?6,
                    base_kind = ?7, base_blob = ?8, base_mode = ?9,
@@ -438,7 +455,8 @@ pub fn put_pulled(
                    held_base_kind = ?13, held_base_blob = ?14, held_base_mode = ?15,
                    merged_on = ?16, pushed_over = '', planned_on = ?17,
                    held_alt_kind = ?18, held_alt_blob = ?19, held_alt_mode = ?20, held_on = ?21,
-                   planned_url = ?22",
+                   planned_url = ?22, restored_kind = ?23, restored_blob = ?24,
+                   restored_mode = ?25",
                 params![
                     config_id,
                     path,
@@ -461,7 +479,10 @@ pub fn put_pulled(
                     held_alt.map(|b| b.1),
                     held_alt.map(|b| b.2),
                     held_on,
-                    planned_url
+                    planned_url,
+                    restored.map(|b| b.0),
+                    restored.map(|b| b.1),
+                    restored.map(|b| b.2)
                 ],
             )
             .map_err(sql(store))?;

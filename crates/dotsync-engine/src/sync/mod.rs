@@ -738,6 +738,7 @@ impl Engine {
                             pushed_over: Vec::new(),
                             planned_on: remote.tip.clone(),
                             planned_url: Some(url.to_owned()),
+                            restored_over: None,
                         },
                         None => records::Pulled {
                             version: Some(version.clone()),

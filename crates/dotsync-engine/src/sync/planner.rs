@@ -364,6 +364,13 @@ pub(super) struct RowBase {
 pub(super) struct RowSays {
     pairs: Vec<RowBase>,
     write: Option<(Option<Version>, Version)>,
+    /// What the home held when the person replaced the file with `dotsync restore`: the row
+    /// reads that, whatever the home holds now (the person's edit of it).
+    #[allow(
+        clippy::option_option,
+        reason = "no restore differs from a restore over no file"
+    )]
+    restored_over: Option<Option<Version>>,
 }
 
 impl RowSays {
@@ -412,6 +419,7 @@ pub(super) fn pulled_from_remote(
                 .clone()
                 .zip(row.held.as_ref())
                 .map(|(v, h)| (h.home.clone(), v)),
+            restored_over: row.restored_over.clone(),
             ..RowSays::default()
         };
         match &row.merge_commit {
@@ -499,30 +507,6 @@ impl Engine {
             }),
         }
     }
-
-    /// The base the next sync would take from `path`'s `pulled` row against the remote at
-    /// `tip` while the home holds `now`, when the row says it for sure (`restore` records it
-    /// before it replaces the file: the restore is the person's edit of that version).
-    #[allow(
-        clippy::option_option,
-        reason = "no base a row gives differs from a base that is no file"
-    )]
-    pub(crate) fn row_base(
-        &self,
-        cfg: &SyncConfig,
-        repo: &Repo,
-        path: &RepoPath,
-        row: &Pulled,
-        tip: &str,
-        now: Option<&Version>,
-    ) -> Option<Option<Version>> {
-        let rows = BTreeMap::from([(path.to_string(), row.clone())]);
-        let says = pulled_from_remote(repo, &rows, tip).remove(path.as_str())?;
-        match self.read_row(cfg, repo, path, &says, now)? {
-            Reading::Sure(rb) if rb.unsure.is_none() => Some(rb.base.clone()),
-            _ => None,
-        }
-    }
 }
 
 /// Whether a write is in the home.
@@ -606,14 +590,17 @@ impl Engine {
             // readings would not settle the file alike, it is a conflict: both kept.
             let says = pulled.get(&key);
             let mut uncertain = None;
-            let row_base =
-                says.and_then(|says| match self.read_row(cfg, repo, &path, says, l)? {
+            let row_base = says.and_then(|says| {
+                // After a `dotsync restore`, as the home was then: the rest is the person's.
+                let home = says.restored_over.as_ref().map_or(l, Option::as_ref);
+                match self.read_row(cfg, repo, &path, says, home)? {
                     Reading::Sure(rb) => Some(rb),
                     Reading::Unsure { written, not } => {
                         uncertain = Some(not.map_or(fallback, |rb| rb.base.as_ref()));
                         Some(written)
                     }
-                });
+                }
+            });
             // A sync killed before could not tell either: the same question again.
             if uncertain.is_none()
                 && let Some(other) = row_base.and_then(|rb| rb.unsure.as_ref())
@@ -1026,12 +1013,15 @@ impl Engine {
         if [before, after, now].iter().any(|v| v.kind != Kind::File) {
             return Written::Unknown;
         }
-        let Ok(ours) = crate::scan::read_synced(&path.under(&self.home), Kind::File) else {
-            return Written::Unknown;
+        // The home's file, or, when `now` is what the home held before a `dotsync restore`,
+        // that version from history (the restore put it there first).
+        let ours = match crate::scan::read_synced(&path.under(&self.home), Kind::File) {
+            Ok(ours) if crate::git::blob_id(&ours) == now.blob => ours,
+            _ => match repo.read_blobs(&[now.blob.as_str()]) {
+                Ok(mut b) if b.len() == 1 => b.remove(0),
+                _ => return Written::Unknown,
+            },
         };
-        if crate::git::blob_id(&ours) != now.blob {
-            return Written::Unknown;
-        }
         let Ok(blobs) = repo.read_blobs(&[before.blob.as_str(), after.blob.as_str()]) else {
             return Written::Unknown;
         };

@@ -428,6 +428,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                 pushed_over: Vec::new(),
                 planned_on: Some("tip".to_owned()),
                 planned_url: Some("/srv/x.git".to_owned()),
+                restored_over: Some(Some(merged.clone())),
             },
         ),
         (
@@ -458,6 +459,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                 pushed_over: Vec::new(),
                 planned_on: None,
                 planned_url: None,
+                restored_over: Some(None),
             },
         ),
     ];
@@ -470,6 +472,20 @@ fn pulled_rows_announce_writes_removals_and_merges() {
     assert_eq!(
         pulled[".vimrc"].version, None,
         "a removal is announced as one, not as an empty file"
+    );
+
+    // A restore marks the row with what the home held; a second restore keeps the first
+    // mark; a new row of the path (a later sync's) starts unmarked.
+    records::mark_restored(&store, &cfg.id, ".vimrc", Some(&merged)).expect("mark");
+    records::mark_restored(&store, &cfg.id, ".vimrc", None).expect("mark again");
+    records::mark_restored(&store, &cfg.id, ".no-row", None).expect("no row, no mark");
+    let marked = records::load_pulled(&store, &cfg.id).expect("load");
+    assert_eq!(marked[".vimrc"].restored_over, Some(Some(merged.clone())));
+    assert!(!marked.contains_key(".no-row"), "a mark makes no row");
+    records::put_pulled(&store, &cfg.id, &rows[1..2]).expect("put again");
+    assert_eq!(
+        records::load_pulled(&store, &cfg.id).expect("load")[".vimrc"].restored_over,
+        None
     );
 
     records::put_pushed(
