@@ -371,6 +371,9 @@ pub(super) struct RowSays {
         reason = "no restore differs from a restore over no file"
     )]
     restored_over: Option<Option<Version>>,
+    /// A row of a file the sync settled without a write (a pull machine's held edit, or a
+    /// base brought forward): what the home holds since descends from what it held then.
+    settled: bool,
 }
 
 impl RowSays {
@@ -420,6 +423,7 @@ pub(super) fn pulled_from_remote(
                 .zip(row.held.as_ref())
                 .map(|(v, h)| (h.home.clone(), v)),
             restored_over: row.restored_over.clone(),
+            settled: row.held.is_none() && row.merge_commit.is_none(),
             ..RowSays::default()
         };
         match &row.merge_commit {
@@ -477,9 +481,10 @@ pub(super) enum Reading<'s> {
 
 impl Engine {
     /// What a file's `pulled` row says its base is while the home holds `now`: the base a
-    /// pair gives for exactly `now`, or, once the person edited the file since a write (the
-    /// home holds neither what it held then nor what was written), the base of whichever
-    /// happened, as the content tells (`None`: the row says nothing of `now`).
+    /// pair gives for exactly `now`; once the person edited the file since a write (the home
+    /// holds neither what it held then nor what was written), the base of whichever happened,
+    /// as the content tells; since a settle (no write), the base it settled (`None`: the row
+    /// says nothing of `now`).
     pub(super) fn read_row<'s>(
         &self,
         cfg: &SyncConfig,
@@ -491,7 +496,15 @@ impl Engine {
         if let Some(rb) = says.base_while(now) {
             return Some(Reading::Sure(rb));
         }
-        let (before, after) = says.write.as_ref()?;
+        let Some((before, after)) = says.write.as_ref() else {
+            // Nothing was to be written: the person edited the file as the sync left it, and
+            // an edit keeps the base it settled (a recorded sync's would too).
+            return says
+                .pairs
+                .first()
+                .filter(|_| says.settled)
+                .map(Reading::Sure);
+        };
         let if_written = says.base_while(Some(after))?;
         let if_not = says.base_while(before.as_ref());
         if before.as_ref() == now {
