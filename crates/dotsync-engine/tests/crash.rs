@@ -3881,3 +3881,351 @@ fn push_machine_restore_after_killed_settle_is_pushed() {
         actions(&ev)
     );
 }
+
+/// Makes the `pulled` rows of `m` look like rows a dotsync from before 1cb65c9 wrote (no
+/// `held_*`, no `planned_on`/`planned_url`, no `written_from`): that dotsync wrote a plain
+/// write row with `held` NULL.
+fn as_rows_of_before_held(m: &Machine) {
+    let db = dotsync_state::Layout::new(m.home.join(".dotsync")).db_path();
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.execute_batch(
+        "UPDATE pulled SET held_kind = NULL, held_blob = NULL, held_mode = NULL,
+           held_base_kind = NULL, held_base_blob = NULL, held_base_mode = NULL,
+           held_alt_kind = NULL, held_alt_blob = NULL, held_alt_mode = NULL, held_on = '',
+           planned_on = '', planned_url = '';
+         DELETE FROM written_from;",
+    )
+    .unwrap();
+}
+
+/// Upgrade with a killed pull: a dotsync from before 1cb65c9 (held NULL on plain write rows,
+/// same schema up to migration 8) announced the pull of the desktop's line five and was killed
+/// before writing it; the new dotsync starts. The home still holds the old version (the
+/// person may edit line one). The row has no `held` as a settle row has none, but it is no
+/// settle: the desktop's line is pulled (read as one, the old home would read as the person's
+/// edit of the desktop's version and be pushed over it).
+#[test]
+fn legacy_write_row_killed_before_its_write_is_not_read_as_a_settle() {
+    for edit in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = desktop_edited_line_five(dir.path());
+        die_at(&a, "apply::temp-written");
+        let a = a.restart();
+        assert_eq!(a.read(".zshrc"), FIVE, "not written");
+        as_rows_of_before_held(&a);
+        let want = if edit {
+            a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+            "ONE\ntwo\nthree\nfour\nFIVE\n"
+        } else {
+            "one\ntwo\nthree\nfour\nFIVE\n"
+        };
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (want.to_owned(), want.to_owned()),
+            "edit {edit}: the desktop's line five was pushed over: {r:?} {:?}",
+            actions(&ev)
+        );
+        b.sync();
+        assert_eq!(b.read(".zshrc"), want);
+    }
+}
+
+/// Upgrade with a killed merge: a dotsync from before migration 6 (a `pulled` row was only the
+/// version to be written: no `held`, no `merge_commit`) merged the laptop's line one with the
+/// desktop's line five, pushed the merge and was killed before writing it; the new dotsync
+/// starts. The merge is written here (read as a settle, the merge input would read as the
+/// person's edit of the merge and be pushed over it).
+#[test]
+fn legacy_row_of_a_pushed_merge_killed_before_its_write_is_not_read_as_a_settle() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = desktop_edited_line_five(dir.path());
+    a.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+    die_at(&a, "apply::temp-written");
+    let a = a.restart();
+    assert_eq!(
+        a.read(".zshrc"),
+        "ONE\ntwo\nthree\nfour\nfive\n",
+        "not written"
+    );
+    let merged = "ONE\ntwo\nthree\nfour\nFIVE\n";
+    assert_eq!(
+        git(&remote_dir(dir.path()), &["show", "main:.zshrc"]),
+        merged
+    );
+    as_rows_of_before_held(&a);
+    let db = dotsync_state::Layout::new(a.home.join(".dotsync")).db_path();
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .execute_batch(
+            "UPDATE pulled SET merge_commit = '', merged_on = '', base_kind = NULL,
+               base_blob = NULL, base_mode = NULL;",
+        )
+        .unwrap();
+    let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(
+        (a.read(".zshrc"), tip),
+        (merged.to_owned(), merged.to_owned()),
+        "the desktop's line five was pushed over: {r:?} {:?}",
+        actions(&ev)
+    );
+    b.sync();
+    assert_eq!(b.read(".zshrc"), merged, "the desktop keeps the merge");
+}
+
+fn pull_keep_local_server(dir: &std::path::Path) -> (Machine, Machine, std::path::PathBuf) {
+    let remote = bare(dir);
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.config/nvim"]});
+    let mut pull = cfg.clone();
+    pull["direction"] = serde_json::json!("pull");
+    pull["on_conflict"] = serde_json::json!("local");
+    let server = machine(dir, "server", &remote, pull);
+    let desktop = machine(dir, "desktop", &remote, cfg);
+    desktop.write(".zshrc", FIVE);
+    desktop.sync();
+    server.sync();
+    (server, desktop, remote)
+}
+
+/// Push-only laptop and the desktop make the same edit; the laptop's settle (`InSync`, base
+/// brought forward) is killed or recorded; the person reverts it. The push machine pushes
+/// its revert (as the recorded settle does).
+#[test]
+fn push_machine_same_edit_settle_then_revert_is_pushed() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = bare(dir.path());
+        let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.config/nvim"]});
+        let mut push = cfg.clone();
+        push["direction"] = serde_json::json!("push");
+        let laptop = machine(dir.path(), "laptop", &remote, push);
+        let desktop = machine(dir.path(), "desktop", &remote, cfg);
+        laptop.write(".zshrc", FIVE);
+        laptop.sync();
+        desktop.sync();
+        let same = "one\ntwo\nthree\nfour\nFIVE\n";
+        desktop.write(".zshrc", same);
+        desktop.sync();
+        laptop.write(".zshrc", same);
+        let laptop = if kill {
+            die_at(&laptop, "sync::before-record");
+            laptop.restart()
+        } else {
+            laptop.sync();
+            laptop
+        };
+        laptop.write(".zshrc", FIVE);
+        let (r, ev) = laptop.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote, &["show", "main:.zshrc"]);
+        assert_eq!(tip, FIVE, "kill {kill}: {r:?} {:?}", actions(&ev));
+    }
+}
+
+/// Pull-only server, `on_conflict = local`: both change line five, the server keeps its own
+/// (settle row: its file, base the desktop's version), killed or recorded; the desktop then
+/// changes line one, the person line three. The server merges the desktop's line one only.
+#[test]
+fn pull_keep_local_settle_then_both_edit_other_lines() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, desktop, _remote) = pull_keep_local_server(dir.path());
+        desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        desktop.sync();
+        server.write(".zshrc", "one\ntwo\nthree\nfour\n5!\n");
+        let server = if kill {
+            die_at(&server, "sync::before-record");
+            server.restart()
+        } else {
+            server.sync();
+            server
+        };
+        desktop.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+        desktop.sync();
+        server.write(".zshrc", "one\ntwo\nTHREE\nfour\n5!\n");
+        let (r, ev) = server.sync_with(&dotsync_engine::SyncOptions::default());
+        assert_eq!(
+            server.read(".zshrc"),
+            "ONE\ntwo\nTHREE\nfour\n5!\n",
+            "kill {kill}: {r:?} {:?}",
+            actions(&ev)
+        );
+        assert_eq!(r.unwrap().conflicts, 0, "kill {kill}");
+    }
+}
+
+/// Same keep-local settle, killed or recorded; the person deletes the file; the desktop
+/// changes line one. Whatever the recorded sync does, the killed one does too.
+#[test]
+fn pull_keep_local_settle_then_person_deletes() {
+    let mut outs = Vec::new();
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, desktop, remote) = pull_keep_local_server(dir.path());
+        desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        desktop.sync();
+        server.write(".zshrc", "one\ntwo\nthree\nfour\n5!\n");
+        let server = if kill {
+            die_at(&server, "sync::before-record");
+            server.restart()
+        } else {
+            server.sync();
+            server
+        };
+        std::fs::remove_file(server.home.join(".zshrc")).unwrap();
+        let (r1, _) = server.sync_with(&dotsync_engine::SyncOptions::default());
+        let here1 = std::fs::read_to_string(server.home.join(".zshrc")).ok();
+        desktop.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+        desktop.sync();
+        let (r2, ev) = server.sync_with(&dotsync_engine::SyncOptions::default());
+        let here2 = std::fs::read_to_string(server.home.join(".zshrc")).ok();
+        let tip = git(&remote, &["show", "main:.zshrc"]);
+        outs.push((
+            here1,
+            r1.map(|s| s.conflicts).ok(),
+            here2,
+            r2.map(|s| s.conflicts).ok(),
+            tip,
+            actions(&ev),
+        ));
+    }
+    assert_eq!(outs[0], outs[1]);
+}
+
+/// Both machines make the same change of line five; the laptop's settle (base brought
+/// forward) is killed or recorded; the desktop takes its change back, the person edits line
+/// one. The laptop merges: its line one, the desktop's take-back.
+#[test]
+fn same_change_settle_then_desktop_reverts_and_person_edits() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = desktop_edited_line_five(dir.path());
+        a.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        b.write(".zshrc", FIVE);
+        b.sync();
+        a.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let want = "ONE\ntwo\nthree\nfour\nfive\n";
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (want.to_owned(), want.to_owned()),
+            "kill {kill}: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// Keep-local settle killed or recorded; the person restores the original, edits line one;
+/// the desktop edits line three. The server merges line three only; its line five stays.
+#[test]
+fn pull_keep_local_settle_then_restore_edit_and_desktop_edit() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, desktop, remote) = pull_keep_local_server(dir.path());
+        let first = git(&remote, &["rev-parse", "main"]);
+        desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        desktop.sync();
+        server.write(".zshrc", "one\ntwo\nthree\nfour\n5!\n");
+        let server = if kill {
+            die_at(&server, "sync::before-record");
+            server.restart()
+        } else {
+            server.sync();
+            server
+        };
+        server
+            .engine
+            .restore(&server.cfg, ".zshrc", first.trim())
+            .unwrap();
+        server.write(".zshrc", "ONE\ntwo\nthree\nfour\nfive\n");
+        desktop.write(".zshrc", "one\ntwo\nTHREE\nfour\nFIVE\n");
+        desktop.sync();
+        let (r, ev) = server.sync_with(&dotsync_engine::SyncOptions::default());
+        assert_eq!(
+            server.read(".zshrc"),
+            "ONE\ntwo\nTHREE\nfour\nfive\n",
+            "kill {kill}: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// Keep-local settle killed or recorded; a recorded sync skips the file (too large: the
+/// row is kept) while the desktop changes line one; the file is back and the person edits
+/// line three. The server merges line one; its line five stays.
+#[test]
+fn pull_keep_local_settle_kept_row_across_a_skip_then_edits() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, desktop, _remote) = pull_keep_local_server(dir.path());
+        desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        desktop.sync();
+        let mine = "one\ntwo\nthree\nfour\n5!\n";
+        server.write(".zshrc", mine);
+        let server = if kill {
+            die_at(&server, "sync::before-record");
+            server.restart()
+        } else {
+            server.sync();
+            server
+        };
+        make_huge(&server, ".zshrc");
+        desktop.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+        desktop.write(".config/nvim/init.lua", "x\n");
+        desktop.sync();
+        server.sync();
+        shrink_back(&server, ".zshrc", mine);
+        server.write(".zshrc", "one\ntwo\nTHREE\nfour\n5!\n");
+        let (r, ev) = server.sync_with(&dotsync_engine::SyncOptions::default());
+        assert_eq!(
+            server.read(".zshrc"),
+            "ONE\ntwo\nTHREE\nfour\n5!\n",
+            "kill {kill}: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// Keep-local settle killed or recorded; the desktop changes line one; the server's merge of
+/// it is killed before its write (a write row replaces the settle row, carrying its base as
+/// held); the person edits line three. The server merges line one; its line five stays.
+#[test]
+fn pull_keep_local_settle_then_merge_killed_before_write_then_edit() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, desktop, _remote) = pull_keep_local_server(dir.path());
+        desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        desktop.sync();
+        let mine = "one\ntwo\nthree\nfour\n5!\n";
+        server.write(".zshrc", mine);
+        let server = if kill {
+            die_at(&server, "sync::before-record");
+            server.restart()
+        } else {
+            server.sync();
+            server
+        };
+        desktop.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+        desktop.sync();
+        die_at(&server, "apply::temp-written");
+        let server = server.restart();
+        assert_eq!(server.read(".zshrc"), mine);
+        server.write(".zshrc", "one\ntwo\nTHREE\nfour\n5!\n");
+        let (r, ev) = server.sync_with(&dotsync_engine::SyncOptions::default());
+        assert_eq!(
+            server.read(".zshrc"),
+            "ONE\ntwo\nTHREE\nfour\n5!\n",
+            "kill {kill}: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}

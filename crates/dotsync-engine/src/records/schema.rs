@@ -200,10 +200,14 @@ const MIGRATIONS: &[&str] = &[
     // 9: `restored_*`: the version the home held ('deleted': no file) when the person first
     // replaced the file with `dotsync restore` while this row stood (NULL: no restore since).
     // The row is read as if the home still held that version: what the person did since is
-    // their own edit of it. A new row of the path clears it.
+    // their own edit of it. A new row of the path clears it. `settled`: 1 for a row of a file
+    // the sync settled without a write (what the home holds since descends from its version);
+    // 0 for every other row, and for every row written before (a write row then had no
+    // `held_*` either).
     "ALTER TABLE pulled ADD COLUMN restored_kind TEXT;
     ALTER TABLE pulled ADD COLUMN restored_blob TEXT;
-    ALTER TABLE pulled ADD COLUMN restored_mode INTEGER;",
+    ALTER TABLE pulled ADD COLUMN restored_mode INTEGER;
+    ALTER TABLE pulled ADD COLUMN settled INTEGER NOT NULL DEFAULT 0;",
 ];
 
 #[cfg(test)]

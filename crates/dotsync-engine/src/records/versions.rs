@@ -288,6 +288,10 @@ pub struct Pulled {
         reason = "no restore (NULL) differs from a restore over no file ('deleted')"
     )]
     pub restored_over: Option<Option<Version>>,
+    /// A row of a file the sync settled without a write (a pull machine's held edit, a base
+    /// brought forward): whatever the home holds since descends from `version`. (A row
+    /// without `held` is not enough to tell: write rows of older versions had none.)
+    pub settled: bool,
 }
 
 /// The home's version (`None`: absent) a sync planned a change from, and the base a `pulled`
@@ -337,7 +341,7 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
                 "SELECT path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode,
                    held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode,
                    merged_on, pushed_over, planned_on, held_alt_kind, held_alt_blob, held_alt_mode,
-                   held_on, planned_url, restored_kind, restored_blob, restored_mode
+                   held_on, planned_url, restored_kind, restored_blob, restored_mode, settled
                  FROM pulled WHERE config_id = ?1",
             )
             .map_err(sql(store))?;
@@ -367,6 +371,7 @@ pub fn load_pulled(store: &Store, config_id: &str) -> Result<BTreeMap<String, Pu
                         planned_on: (!planned_on.is_empty()).then_some(planned_on),
                         planned_url: (!planned_url.is_empty()).then_some(planned_url),
                         restored_over: nullable_row(r, 22)?.map(version),
+                        settled: r.get(25)?,
                         held: match held {
                             Some(h) => Some(Held {
                                 base: nullable_row(r, 11)?.map(version),
@@ -445,9 +450,9 @@ pub fn put_pulled(
                    (config_id, path, kind, blob, mode, merge_commit, base_kind, base_blob, base_mode,
                     held_kind, held_blob, held_mode, held_base_kind, held_base_blob, held_base_mode,
                     merged_on, planned_on, held_alt_kind, held_alt_blob, held_alt_mode, held_on,
-                    planned_url, restored_kind, restored_blob, restored_mode)
+                    planned_url, restored_kind, restored_blob, restored_mode, settled)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                   ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
+                   ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)
                  ON CONFLICT (config_id, path)
                  DO UPDATE SET kind = ?3, blob = ?4, mode = ?5, merge_commit = ?6,
                    base_kind = ?7, base_blob = ?8, base_mode = ?9,
@@ -456,7 +461,7 @@ pub fn put_pulled(
                    merged_on = ?16, pushed_over = '', planned_on = ?17,
                    held_alt_kind = ?18, held_alt_blob = ?19, held_alt_mode = ?20, held_on = ?21,
                    planned_url = ?22, restored_kind = ?23, restored_blob = ?24,
-                   restored_mode = ?25",
+                   restored_mode = ?25, settled = ?26",
                 params![
                     config_id,
                     path,
@@ -482,7 +487,8 @@ pub fn put_pulled(
                     planned_url,
                     restored.map(|b| b.0),
                     restored.map(|b| b.1),
-                    restored.map(|b| b.2)
+                    restored.map(|b| b.2),
+                    row.settled
                 ],
             )
             .map_err(sql(store))?;

@@ -647,6 +647,7 @@ impl Engine {
                             base,
                             planned_on: remote.tip.clone(),
                             planned_url: Some(url.to_owned()),
+                            settled: true,
                             ..records::Pulled::default()
                         },
                     ))
@@ -739,6 +740,7 @@ impl Engine {
                             planned_on: remote.tip.clone(),
                             planned_url: Some(url.to_owned()),
                             restored_over: None,
+                            settled: false,
                         },
                         None => records::Pulled {
                             version: Some(version.clone()),

@@ -423,7 +423,7 @@ pub(super) fn pulled_from_remote(
                 .zip(row.held.as_ref())
                 .map(|(v, h)| (h.home.clone(), v)),
             restored_over: row.restored_over.clone(),
-            settled: row.held.is_none() && row.merge_commit.is_none(),
+            settled: row.settled,
             ..RowSays::default()
         };
         match &row.merge_commit {

@@ -429,6 +429,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                 planned_on: Some("tip".to_owned()),
                 planned_url: Some("/srv/x.git".to_owned()),
                 restored_over: Some(Some(merged.clone())),
+                settled: true,
             },
         ),
         (
@@ -460,6 +461,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
                 planned_on: None,
                 planned_url: None,
                 restored_over: Some(None),
+                settled: false,
             },
         ),
     ];
