@@ -4229,3 +4229,412 @@ fn pull_keep_local_settle_then_merge_killed_before_write_then_edit() {
         );
     }
 }
+
+/// Two configs of the laptop cover ~/.zshrc, each with its own remote (allowed: overlap is
+/// refused only on the same remote). The work desktop edits line five on the work remote;
+/// the laptop's pull of it (config `work`) is killed before its record (or recorded); the
+/// person puts the previous version back with `dotsync restore` through the other config
+/// (`dots`, whose history has it too). The restore is the person's edit: the work config
+/// pushes it; it does not pull the desktop's line back over it.
+#[test]
+fn restore_through_another_config_after_a_killed_pull_is_the_persons_edit() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = bare(dir.path());
+        let work_remote = bare_named(dir.path(), "work.git");
+        let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc"]});
+        let a = machine(dir.path(), "laptop", &remote, cfg);
+        let work = second_config(&a, &work_remote);
+        let wcfg = serde_json::json!({"name": "work", "paths": ["~/.zshrc"]});
+        let b = machine(dir.path(), "desktop", &work_remote, wcfg);
+        a.write(".zshrc", FIVE);
+        a.sync();
+        sync_cfg(&a, &work);
+        let first = git(&remote, &["rev-parse", "main"]);
+        b.sync();
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".zshrc", pulled);
+        b.sync();
+        let a = if kill {
+            let scenario = fail::FailScenario::setup();
+            fail::cfg("sync::before-record", "panic").unwrap();
+            let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut ev = Vec::new();
+                a.engine
+                    .sync(&work, &dotsync_engine::SyncOptions::default(), &mut |e| {
+                        ev.push(e.clone());
+                    })
+            }));
+            fail::remove("sync::before-record");
+            scenario.teardown();
+            assert!(died.is_err());
+            a.restart()
+        } else {
+            sync_cfg(&a, &work);
+            a
+        };
+        assert_eq!(a.read(".zshrc"), pulled);
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        assert_eq!(a.read(".zshrc"), FIVE);
+        let ev = sync_cfg(&a, &work);
+        let tip = git(&work_remote, &["show", "main:.zshrc"]);
+        assert_eq!(
+            (a.read(".zshrc"), tip),
+            (FIVE.to_owned(), FIVE.to_owned()),
+            "kill {kill}: the restore was undone: {ev:?}"
+        );
+        a.sync();
+        assert_eq!(git(&remote, &["show", "main:.zshrc"]), FIVE, "kill {kill}");
+    }
+}
+
+fn share_key(from: &Machine, to: &Machine) {
+    let exported = from.engine.key_export("pass phrase").unwrap();
+    to.engine.key_import(&exported, "pass phrase").unwrap();
+}
+
+const R16_LOCAL: &str =
+    "one\n# dotsync:local-begin\nsecret laptop\n# dotsync:local-end\nthree\nfour\nfive\n";
+
+/// A second config of the laptop (`work`, another remote) that covers the same file.
+fn second_config(m: &Machine, remote: &std::path::Path) -> dotsync_core::SyncConfig {
+    let input: dotsync_core::ConfigInput = serde_json::from_value(serde_json::json!({
+        "name": "work", "paths": ["~/.zshrc"], "remote": remote.to_str().unwrap()}))
+    .unwrap();
+    let cfg = input
+        .validate("cfg_00000000000000bb".into(), &m.home)
+        .unwrap();
+    m.store.create_config(&cfg, &m.home).unwrap();
+    cfg
+}
+
+fn sync_cfg(
+    m: &Machine,
+    cfg: &dotsync_core::SyncConfig,
+) -> Vec<(String, dotsync_engine::FileAction)> {
+    let mut events = Vec::new();
+    m.engine
+        .sync(cfg, &dotsync_engine::SyncOptions::default(), &mut |e| {
+            events.push(e.clone());
+        })
+        .unwrap();
+    actions(&events)
+}
+
+/// Encrypted file: the desktop edits line five; the laptop's pull is killed (or recorded);
+/// the person restores the first version. The next sync pushes the restore (encrypted), the
+/// desktop takes it.
+#[test]
+fn encrypted_restore_after_killed_pull_is_pushed() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = bare(dir.path());
+        let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.npmrc"],
+            "encrypt": [".npmrc"]});
+        let a = machine(dir.path(), "laptop", &remote, cfg.clone());
+        let b = machine(dir.path(), "desktop", &remote, cfg);
+        a.engine.key_init().unwrap();
+        share_key(&a, &b);
+        a.write(".npmrc", FIVE);
+        a.sync();
+        b.sync();
+        assert_eq!(b.read(".npmrc"), FIVE);
+        let first = git(&remote, &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".npmrc", pulled);
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".npmrc"), pulled);
+        a.engine.restore(&a.cfg, ".npmrc", first.trim()).unwrap();
+        assert_eq!(a.read(".npmrc"), FIVE);
+        let mine = "ONE\ntwo\nthree\nfour\nfive\n";
+        a.write(".npmrc", mine);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        assert_eq!(
+            a.read(".npmrc"),
+            mine,
+            "kill {kill}: {r:?} {:?}",
+            actions(&ev)
+        );
+        b.sync();
+        assert_eq!(
+            b.read(".npmrc"),
+            mine,
+            "kill {kill}: the desktop takes the restore"
+        );
+    }
+}
+
+/// Encrypted file: the desktop edits line five; the laptop's pull is killed (or recorded);
+/// the person edits line one of the pulled file, then restores the first version (the mark
+/// is the person's edit, read from the store as plaintext). The restore is pushed as it is.
+#[test]
+fn encrypted_edit_then_restore_after_killed_pull_is_pushed() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = bare(dir.path());
+        let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.npmrc"],
+            "encrypt": [".npmrc"]});
+        let a = machine(dir.path(), "laptop", &remote, cfg.clone());
+        let b = machine(dir.path(), "desktop", &remote, cfg);
+        a.engine.key_init().unwrap();
+        share_key(&a, &b);
+        a.write(".npmrc", FIVE);
+        a.sync();
+        b.sync();
+        let first = git(&remote, &["rev-parse", "main"]);
+        let pulled = "one\ntwo\nthree\nfour\nFIVE\n";
+        b.write(".npmrc", pulled);
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".npmrc"), pulled);
+        a.write(".npmrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+        a.engine.restore(&a.cfg, ".npmrc", first.trim()).unwrap();
+        assert_eq!(a.read(".npmrc"), FIVE);
+        b.write(".npmrc", "one\ntwo\nTHREE\nfour\nFIVE\n");
+        b.sync();
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let want = "one\ntwo\nTHREE\nfour\nfive\n";
+        assert_eq!(
+            a.read(".npmrc"),
+            want,
+            "kill {kill}: {r:?} {:?}",
+            actions(&ev)
+        );
+        b.sync();
+        assert_eq!(b.read(".npmrc"), want, "kill {kill}");
+    }
+}
+
+/// A file with a local-only block: the desktop edits line five; the laptop's pull is killed
+/// (or recorded); the person restores the first version and edits line one. The next sync
+/// pushes it (the block stays here), the desktop takes it.
+#[test]
+fn local_block_restore_after_killed_pull_is_pushed() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", R16_LOCAL);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let synced = "one\n# dotsync:local-begin\n# dotsync:local-end\nthree\nfour\nfive\n";
+        assert_eq!(b.read(".zshrc"), synced);
+        b.write(".zshrc", &synced.replace("five", "FIVE"));
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        assert_eq!(a.read(".zshrc"), R16_LOCAL.replace("five", "FIVE"));
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        assert_eq!(a.read(".zshrc"), R16_LOCAL);
+        a.write(".zshrc", &R16_LOCAL.replace("one", "ONE"));
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        assert_eq!(
+            a.read(".zshrc"),
+            R16_LOCAL.replace("one", "ONE"),
+            "kill {kill}: {r:?} {:?}",
+            actions(&ev)
+        );
+        b.sync();
+        assert_eq!(
+            b.read(".zshrc"),
+            synced.replace("one", "ONE"),
+            "kill {kill}"
+        );
+    }
+}
+
+/// Local-only block: the desktop edits line five; the laptop's pull is killed (or
+/// recorded); the person edits line one and the block, then restores the first version; the
+/// desktop edits line three. The laptop merges line three into its restore only.
+#[test]
+fn local_block_edit_then_restore_after_killed_pull_merges_only_the_new_line() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", R16_LOCAL);
+        a.sync();
+        b.sync();
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main"]);
+        let synced = "one\n# dotsync:local-begin\n# dotsync:local-end\nthree\nfour\nfive\n";
+        b.write(".zshrc", &synced.replace("five", "FIVE"));
+        b.sync();
+        let a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        a.write(
+            ".zshrc",
+            &R16_LOCAL
+                .replace("five", "FIVE")
+                .replace("one", "ONE")
+                .replace("secret laptop", "secret laptop 2"),
+        );
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        let restored = R16_LOCAL.replace("secret laptop", "secret laptop 2");
+        assert_eq!(a.read(".zshrc"), restored);
+        b.write(
+            ".zshrc",
+            &synced.replace("five", "FIVE").replace("three", "THREE"),
+        );
+        b.sync();
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        assert_eq!(
+            a.read(".zshrc"),
+            restored.replace("three", "THREE"),
+            "kill {kill}: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// Per-machine file: the laptop has an unsynced edit of its own variant and restores the
+/// desk's variant into its file (supported, see secrets.rs). The laptop's edit is kept in
+/// history, but must never travel into the desk's variant (the desk's home).
+#[test]
+fn restore_of_another_machines_variant_does_not_push_into_that_variant() {
+    const M: &str = ".config/monitors.xml";
+    let dir = tempfile::tempdir().unwrap();
+    let remote = bare(dir.path());
+    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.config", "~/.zshrc"],
+        "per_machine": [".config/monitors.xml"]});
+    let a = machine(dir.path(), "laptop", &remote, cfg.clone());
+    let b = machine(dir.path(), "desk", &remote, cfg);
+    a.write(M, "<laptop one screen/>\n");
+    b.write(M, "<desk two screens/>\n");
+    a.sync();
+    b.sync();
+    a.sync();
+    let other = a
+        .engine
+        .history(&a.cfg, ".config/monitors.xml##machine.desk")
+        .unwrap();
+    a.write(M, "<laptop unsynced edit/>\n");
+    a.engine
+        .restore(
+            &a.cfg,
+            ".config/monitors.xml##machine.desk",
+            &other[0].commit,
+        )
+        .unwrap();
+    assert_eq!(a.read(M), "<desk two screens/>\n");
+    a.sync();
+    b.sync();
+    let desk_variant = git(
+        &remote,
+        &["show", "main:.config/monitors.xml##machine.desk"],
+    );
+    assert_eq!(
+        (b.read(M), desk_variant),
+        (
+            "<desk two screens/>\n".to_owned(),
+            "<desk two screens/>\n".to_owned()
+        ),
+        "the laptop's own edit went into the desk's variant"
+    );
+}
+
+/// Pull-only server, `on_conflict = local`: the server deletes the file while the desktop
+/// edits it; the server keeps its deletion (settle row: no file, base the desktop's), killed
+/// or recorded; the person creates the file again; the desktop edits line one. Whatever the
+/// recorded sync does, the killed one does too.
+#[test]
+fn pull_keep_local_kept_deletion_then_file_made_again() {
+    let mut outs = Vec::new();
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, desktop, remote) = pull_keep_local_server(dir.path());
+        desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        desktop.sync();
+        std::fs::remove_file(server.home.join(".zshrc")).unwrap();
+        let server = if kill {
+            die_at(&server, "sync::before-record");
+            server.restart()
+        } else {
+            server.sync();
+            server
+        };
+        assert!(!server.home.join(".zshrc").exists());
+        server.write(".zshrc", "one\ntwo\nthree\nfour\nmine\n");
+        let (r1, ev1) = server.sync_with(&dotsync_engine::SyncOptions::default());
+        let here1 = std::fs::read_to_string(server.home.join(".zshrc")).ok();
+        desktop.write(".zshrc", "ONE\ntwo\nthree\nfour\nFIVE\n");
+        desktop.sync();
+        let (r2, ev) = server.sync_with(&dotsync_engine::SyncOptions::default());
+        let here2 = std::fs::read_to_string(server.home.join(".zshrc")).ok();
+        let tip = git(&remote, &["show", "main:.zshrc"]);
+        outs.push((
+            here1,
+            r1.map(|s| s.conflicts).ok(),
+            actions(&ev1),
+            here2,
+            r2.map(|s| s.conflicts).ok(),
+            tip,
+            actions(&ev),
+        ));
+    }
+    assert_eq!(outs[0], outs[1]);
+}
+
+/// The laptop's pull is killed (or recorded); the person restores the first version; the
+/// file is taken out of the config (a sync) and put back (a sync). Whatever the recorded
+/// history does, the killed one does too.
+#[test]
+fn restore_after_killed_pull_then_path_out_and_back() {
+    let mut outs = Vec::new();
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = desktop_edited_line_five(dir.path());
+        let first = git(&remote_dir(dir.path()), &["rev-parse", "main~1"]);
+        let mut a = if kill {
+            die_at(&a, "sync::before-record");
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        a.engine.restore(&a.cfg, ".zshrc", first.trim()).unwrap();
+        let full = a.cfg.clone();
+        let mut input: dotsync_core::ConfigInput = serde_json::from_value(serde_json::json!({
+            "name": "dots", "paths": ["~/.config/nvim", "~/.ssh"],
+            "remote": remote_dir(dir.path()).to_str().unwrap()}))
+        .unwrap();
+        input.name = "dots".into();
+        let narrow = input.validate(full.id.clone(), &a.home).unwrap();
+        a.cfg = narrow;
+        let (r0, _) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        a.cfg = full;
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        b.sync();
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        outs.push((
+            r0.map(|s| s.conflicts).ok(),
+            a.read(".zshrc"),
+            b.read(".zshrc"),
+            tip,
+            r.map(|s| s.conflicts).ok(),
+            actions(&ev),
+        ));
+    }
+    assert_eq!(outs[0], outs[1]);
+}

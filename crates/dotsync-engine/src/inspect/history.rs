@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
 
 use dotsync_core::SyncConfig;
 use dotsync_core::paths::RepoPath;
@@ -236,6 +237,7 @@ impl Engine {
             )));
         }
         let (bytes, version) = self.version_at(cfg, &rp, rev)?;
+        self.mark_restored_elsewhere(cfg, &abs)?;
         let (repo_dir, lock) = self.repo_and_lock(cfg);
         let _guard = lock
             .lock()
@@ -288,5 +290,34 @@ impl Engine {
             })?;
         records::remove_apply_token(&self.store, &cfg.id, &token)?;
         Ok(bytes.len() as u64)
+    }
+
+    /// Another config covering the same file (each on its own remote) may have a `pulled`
+    /// row of it from a sync killed before its record: the restore is the person's edit for
+    /// that config too, and its row is marked the same way (each under its own repository's
+    /// lock, taken one at a time, before the file changes).
+    fn mark_restored_elsewhere(&self, cfg: &SyncConfig, abs: &Path) -> Result<(), SyncError> {
+        let Some(rel) = abs.strip_prefix(&self.home).ok().and_then(Path::to_str) else {
+            return Ok(());
+        };
+        for other in self.store.list_configs()? {
+            if other.id == cfg.id || !self.coverage(&other)?.covers_file(abs) {
+                continue;
+            }
+            let Ok(rp) = self.history_path(&other, rel) else {
+                continue;
+            };
+            if !records::load_pulled(&self.store, &other.id)?.contains_key(rp.as_str()) {
+                continue;
+            }
+            let (repo_dir, lock) = self.repo_and_lock(&other);
+            let _guard = lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let repo = Repo::open_or_init(&repo_dir)?;
+            let replaced = self.home_version(&repo, &rp)?;
+            records::mark_restored(&self.store, &other.id, rp.as_str(), replaced.as_ref())?;
+        }
+        Ok(())
     }
 }
