@@ -3568,15 +3568,7 @@ fn a_restore_on_a_pull_machine_after_two_kills_merges_only_the_unseen_edit() {
 #[test]
 fn pull_machine_restore_then_killed_hold_then_edit_keeps_the_restore() {
     let dir = tempfile::tempdir().unwrap();
-    let remote = bare(dir.path());
-    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.config/nvim"]});
-    let mut pull = cfg.clone();
-    pull["direction"] = serde_json::json!("pull");
-    let server = machine(dir.path(), "server", &remote, pull);
-    let desktop = machine(dir.path(), "desktop", &remote, cfg);
-    desktop.write(".zshrc", FIVE);
-    desktop.sync();
-    server.sync();
+    let (server, desktop, remote) = pull_server(dir.path(), None);
     let first = git(&remote, &["rev-parse", "main"]);
     desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
     desktop.sync();
@@ -3613,16 +3605,7 @@ fn pull_machine_restore_then_killed_hold_then_edit_keeps_the_restore() {
 #[test]
 fn pull_keep_local_restore_then_killed_keep_then_edit_keeps_the_restore() {
     let dir = tempfile::tempdir().unwrap();
-    let remote = bare(dir.path());
-    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.config/nvim"]});
-    let mut pull = cfg.clone();
-    pull["direction"] = serde_json::json!("pull");
-    pull["on_conflict"] = serde_json::json!("local");
-    let server = machine(dir.path(), "server", &remote, pull);
-    let desktop = machine(dir.path(), "desktop", &remote, cfg);
-    desktop.write(".zshrc", FIVE);
-    desktop.sync();
-    server.sync();
+    let (server, desktop, remote) = pull_server(dir.path(), Some("local"));
     let first = git(&remote, &["rev-parse", "main"]);
     desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
     desktop.sync();
@@ -3649,20 +3632,12 @@ fn pull_keep_local_restore_then_killed_keep_then_edit_keeps_the_restore() {
     );
 }
 
-/// Control for the first finding: the same pull-only restore, with the sync after it NOT
-/// killed (it records the base), then the edit of line one: the restore stays (passes).
+/// The same pull-only restore, with the sync after it recorded (not killed), then the edit
+/// of line one: the restore stays.
 #[test]
 fn pull_machine_restore_then_hold_then_edit() {
     let dir = tempfile::tempdir().unwrap();
-    let remote = bare(dir.path());
-    let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.config/nvim"]});
-    let mut pull = cfg.clone();
-    pull["direction"] = serde_json::json!("pull");
-    let server = machine(dir.path(), "server", &remote, pull);
-    let desktop = machine(dir.path(), "desktop", &remote, cfg);
-    desktop.write(".zshrc", FIVE);
-    desktop.sync();
-    server.sync();
+    let (server, desktop, remote) = pull_server(dir.path(), None);
     let first = git(&remote, &["rev-parse", "main"]);
     desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
     desktop.sync();
@@ -3975,12 +3950,19 @@ fn legacy_row_of_a_pushed_merge_killed_before_its_write_is_not_read_as_a_settle(
     assert_eq!(b.read(".zshrc"), merged, "the desktop keeps the merge");
 }
 
-fn pull_keep_local_server(dir: &std::path::Path) -> (Machine, Machine, std::path::PathBuf) {
+/// A pull-only server (with `on_conflict` when given) and a desktop, both on `FIVE` in
+/// `~/.zshrc` (their config has `~/.config/nvim` too): the server, the desktop, the remote.
+fn pull_server(
+    dir: &std::path::Path,
+    on_conflict: Option<&str>,
+) -> (Machine, Machine, std::path::PathBuf) {
     let remote = bare(dir);
     let cfg = serde_json::json!({"name": "dots", "paths": ["~/.zshrc", "~/.config/nvim"]});
     let mut pull = cfg.clone();
     pull["direction"] = serde_json::json!("pull");
-    pull["on_conflict"] = serde_json::json!("local");
+    if let Some(on_conflict) = on_conflict {
+        pull["on_conflict"] = serde_json::json!(on_conflict);
+    }
     let server = machine(dir, "server", &remote, pull);
     let desktop = machine(dir, "desktop", &remote, cfg);
     desktop.write(".zshrc", FIVE);
@@ -4030,7 +4012,7 @@ fn push_machine_same_edit_settle_then_revert_is_pushed() {
 fn pull_keep_local_settle_then_both_edit_other_lines() {
     for kill in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let (server, desktop, _remote) = pull_keep_local_server(dir.path());
+        let (server, desktop, _remote) = pull_server(dir.path(), Some("local"));
         desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
         desktop.sync();
         server.write(".zshrc", "one\ntwo\nthree\nfour\n5!\n");
@@ -4062,7 +4044,7 @@ fn pull_keep_local_settle_then_person_deletes() {
     let mut outs = Vec::new();
     for kill in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let (server, desktop, remote) = pull_keep_local_server(dir.path());
+        let (server, desktop, remote) = pull_server(dir.path(), Some("local"));
         desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
         desktop.sync();
         server.write(".zshrc", "one\ntwo\nthree\nfour\n5!\n");
@@ -4130,7 +4112,7 @@ fn same_change_settle_then_desktop_reverts_and_person_edits() {
 fn pull_keep_local_settle_then_restore_edit_and_desktop_edit() {
     for kill in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let (server, desktop, remote) = pull_keep_local_server(dir.path());
+        let (server, desktop, remote) = pull_server(dir.path(), Some("local"));
         let first = git(&remote, &["rev-parse", "main"]);
         desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
         desktop.sync();
@@ -4166,7 +4148,7 @@ fn pull_keep_local_settle_then_restore_edit_and_desktop_edit() {
 fn pull_keep_local_settle_kept_row_across_a_skip_then_edits() {
     for kill in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let (server, desktop, _remote) = pull_keep_local_server(dir.path());
+        let (server, desktop, _remote) = pull_server(dir.path(), Some("local"));
         desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
         desktop.sync();
         let mine = "one\ntwo\nthree\nfour\n5!\n";
@@ -4202,7 +4184,7 @@ fn pull_keep_local_settle_kept_row_across_a_skip_then_edits() {
 fn pull_keep_local_settle_then_merge_killed_before_write_then_edit() {
     for kill in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let (server, desktop, _remote) = pull_keep_local_server(dir.path());
+        let (server, desktop, _remote) = pull_server(dir.path(), Some("local"));
         desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
         desktop.sync();
         let mine = "one\ntwo\nthree\nfour\n5!\n";
@@ -4563,7 +4545,7 @@ fn pull_keep_local_kept_deletion_then_file_made_again() {
     let mut outs = Vec::new();
     for kill in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let (server, desktop, remote) = pull_keep_local_server(dir.path());
+        let (server, desktop, remote) = pull_server(dir.path(), Some("local"));
         desktop.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
         desktop.sync();
         std::fs::remove_file(server.home.join(".zshrc")).unwrap();
