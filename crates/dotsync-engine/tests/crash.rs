@@ -4620,3 +4620,65 @@ fn restore_after_killed_pull_then_path_out_and_back() {
     }
     assert_eq!(outs[0], outs[1]);
 }
+
+/// Line five in conflict on the laptop; the desktop then takes the laptop's version (both
+/// sides agree). The laptop's sync that clears the conflict is killed before its record (or
+/// records); the person edits line one; then (`again`) the desktop changes line five once
+/// more, or not. The outcome is the recorded clear's: the edit is pushed (no conflict the
+/// machines no longer have), and a new change of the same line on both sides is a new
+/// conflict with both kept.
+#[test]
+fn a_conflict_cleared_by_a_killed_sync_stays_cleared() {
+    for again in [false, true] {
+        let mut outs = Vec::new();
+        for kill in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let (a, b) = desktop_edited_line_five(dir.path());
+            let mine = "one\ntwo\nthree\nfour\n5!\n";
+            a.write(".zshrc", mine);
+            let (s, _) = a.sync();
+            assert_eq!(s.conflicts, 1);
+            b.write(".zshrc", mine);
+            b.sync();
+            let a = if kill {
+                die_at(&a, "sync::before-record");
+                a.restart()
+            } else {
+                a.sync();
+                a
+            };
+            if again {
+                b.write(".zshrc", "one\ntwo\nthree\nfour\n5?\n");
+                b.sync();
+            }
+            let edit = if again {
+                "ONE\ntwo\nthree\nfour\n5.\n"
+            } else {
+                "ONE\ntwo\nthree\nfour\n5!\n"
+            };
+            a.write(".zshrc", edit);
+            let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+            let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+            let open: Vec<String> = a
+                .engine
+                .conflicts(std::slice::from_ref(&a.cfg))
+                .unwrap()
+                .into_iter()
+                .map(|c| c.path)
+                .collect();
+            if again {
+                assert_eq!(open, [".zshrc"], "kill {kill}: both changed line five");
+                assert_eq!(a.read(".zshrc"), edit, "kill {kill}: kept");
+            } else {
+                assert_eq!(
+                    (a.read(".zshrc"), tip.clone(), open.len()),
+                    (edit.to_owned(), edit.to_owned(), 0),
+                    "kill {kill}: {r:?} {:?}",
+                    actions(&ev)
+                );
+            }
+            outs.push((a.read(".zshrc"), tip, open, actions(&ev)));
+        }
+        assert_eq!(outs[0], outs[1], "again {again}: killed as recorded");
+    }
+}
