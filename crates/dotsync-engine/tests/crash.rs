@@ -4682,3 +4682,208 @@ fn a_conflict_cleared_by_a_killed_sync_stays_cleared() {
         assert_eq!(outs[0], outs[1], "again {again}: killed as recorded");
     }
 }
+
+/// A conflict cleared by a killed sync; the person edits line one and the next sync (the
+/// change clears the conflict and pushes the edit) is killed too, after its push; the person
+/// edits line two. Recorded, the edit is pushed; killed twice, it should be the same.
+#[test]
+fn cleared_conflict_then_killed_push_then_edit() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, _b, _) = cleared_conflict_laptop(dir.path(), kill);
+        a.write(".zshrc", "ONE\ntwo\nthree\nfour\n5!\n");
+        let a = sync_or_die(a, kill);
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            tip, "ONE\ntwo\nthree\nfour\n5!\n",
+            "kill {kill}: the push landed"
+        );
+        let edit = "ONE\nTWO\nthree\nfour\n5!\n";
+        a.write(".zshrc", edit);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (tip, open_conflicts_of(&a)),
+            (edit.to_owned(), Vec::<String>::new()),
+            "kill {kill}: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// A conflict cleared by a killed sync; the desktop changes line three; the laptop's next
+/// sync pulls it (the change clears the conflict) and is killed after the write; the person
+/// edits line one. Recorded, the edit is pushed.
+#[test]
+fn cleared_conflict_then_killed_pull_then_edit() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, _) = cleared_conflict_laptop(dir.path(), kill);
+        let w = "one\ntwo\nTHREE\nfour\n5!\n";
+        b.write(".zshrc", w);
+        b.sync();
+        let a = sync_or_die(a, kill);
+        assert_eq!(a.read(".zshrc"), w, "kill {kill}: pulled");
+        let edit = "ONE\ntwo\nTHREE\nfour\n5!\n";
+        a.write(".zshrc", edit);
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        assert_eq!(
+            (tip, open_conflicts_of(&a)),
+            (edit.to_owned(), Vec::<String>::new()),
+            "kill {kill}: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// A conflict cleared by a killed sync is gone from the list at once (it went with the
+/// settle's row): there is nothing to resolve, and the next sync leaves the version both
+/// machines agreed on as it is.
+#[test]
+fn a_conflict_cleared_by_a_killed_sync_is_not_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _b, mine) = cleared_conflict_laptop(dir.path(), true);
+    assert_eq!(open_conflicts_of(&a), Vec::<String>::new());
+    assert!(
+        a.engine
+            .resolve(&a.cfg, ".zshrc", dotsync_engine::Resolution::Remote)
+            .is_err(),
+        "nothing to resolve"
+    );
+    let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+    let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+    assert_eq!(
+        (tip, a.read(".zshrc")),
+        (mine.to_owned(), mine.to_owned()),
+        "{r:?} {:?}",
+        actions(&ev)
+    );
+}
+
+/// A conflict cleared by a killed sync (or recorded); the config then moves to a new, empty
+/// remote. Recorded, the laptop's files go to it as on a first sync; killed, they should too.
+#[test]
+fn cleared_conflict_then_a_new_empty_remote() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut a, _b, mine) = cleared_conflict_laptop(dir.path(), kill);
+        let y = bare_named(dir.path(), "fresh.git");
+        a.cfg.remote = y.to_str().unwrap().to_owned();
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = std::process::Command::new("git")
+            .args(["show", "main:.zshrc"])
+            .current_dir(&y)
+            .output()
+            .unwrap();
+        assert_eq!(
+            (
+                String::from_utf8_lossy(&tip.stdout).into_owned(),
+                open_conflicts_of(&a)
+            ),
+            (mine.to_owned(), Vec::<String>::new()),
+            "kill {kill}: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// The laptop deletes .zshrc while the desktop changed it: a conflict. The desktop deletes
+/// it too; the laptop's clear (both sides: no file) is killed before its record (or
+/// recorded). The desktop then makes a new .zshrc. Recorded, the laptop pulls it.
+#[test]
+fn cleared_deletion_conflict_then_new_file_elsewhere() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = desktop_edited_line_five(dir.path());
+        std::fs::remove_file(a.home.join(".zshrc")).unwrap();
+        let (s, _) = a.sync();
+        assert_eq!(s.conflicts, 1);
+        std::fs::remove_file(b.home.join(".zshrc")).unwrap();
+        b.sync();
+        let a = sync_or_die(a, kill);
+        b.write(".zshrc", "new\n");
+        b.sync();
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let home = std::fs::read_to_string(a.home.join(".zshrc")).ok();
+        assert_eq!(
+            (home, open_conflicts_of(&a)),
+            (Some("new\n".to_owned()), Vec::<String>::new()),
+            "kill {kill}: {r:?} {:?}",
+            actions(&ev)
+        );
+    }
+}
+
+/// Pull-only server: a conflict on line five; the desktop takes the server's version; the
+/// server's clear is killed (or recorded); the person edits line one on the server. Held as
+/// the server's own change either way, no conflict.
+#[test]
+fn pull_machine_cleared_conflict_then_edit() {
+    let mut outs = Vec::new();
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, d, remote) = pull_server(dir.path(), None);
+        d.write(".zshrc", "one\ntwo\nthree\nfour\nFIVE\n");
+        d.sync();
+        let mine = "one\ntwo\nthree\nfour\n5!\n";
+        s.write(".zshrc", mine);
+        let (sum, ev) = s.sync();
+        assert_eq!(sum.conflicts, 1, "{ev:?}");
+        d.write(".zshrc", mine);
+        d.sync();
+        let s = sync_or_die(s, kill);
+        let edit = "ONE\ntwo\nthree\nfour\n5!\n";
+        s.write(".zshrc", edit);
+        let (_, ev) = s.sync();
+        let tip = git(&remote, &["show", "main:.zshrc"]);
+        assert_eq!(
+            (s.read(".zshrc"), tip.clone(), open_conflicts_of(&s)),
+            (edit.to_owned(), mine.to_owned(), Vec::<String>::new()),
+            "kill {kill}: {:?}",
+            actions(&ev)
+        );
+        outs.push(actions(&ev));
+    }
+    assert_eq!(outs[0], outs[1]);
+}
+
+fn open_conflicts_of(a: &Machine) -> Vec<String> {
+    a.engine
+        .conflicts(std::slice::from_ref(&a.cfg))
+        .unwrap()
+        .into_iter()
+        .map(|c| c.path)
+        .collect()
+}
+
+/// The laptop's conflict on line five; the desktop takes the laptop's version; the laptop's
+/// clear is killed before its record (or recorded). Returns the laptop, the desktop and the
+/// agreed version.
+fn cleared_conflict_laptop(dir: &std::path::Path, kill: bool) -> (Machine, Machine, &'static str) {
+    let (a, b) = desktop_edited_line_five(dir);
+    let mine = "one\ntwo\nthree\nfour\n5!\n";
+    a.write(".zshrc", mine);
+    let (s, _) = a.sync();
+    assert_eq!(s.conflicts, 1);
+    b.write(".zshrc", mine);
+    b.sync();
+    let a = if kill {
+        die_at(&a, "sync::before-record");
+        a.restart()
+    } else {
+        a.sync();
+        a
+    };
+    (a, b, mine)
+}
+
+fn sync_or_die(a: Machine, kill: bool) -> Machine {
+    if kill {
+        die_at(&a, "sync::before-record");
+        a.restart()
+    } else {
+        a.sync();
+        a
+    }
+}

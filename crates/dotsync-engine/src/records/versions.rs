@@ -413,13 +413,23 @@ pub fn mark_restored(
     })
 }
 
-/// Records what a sync is about to leave in the home (see [`Pulled`]), in one transaction.
+/// Records what a sync is about to leave in the home (see [`Pulled`]), and drops the
+/// conflicts it clears, in one transaction.
 pub fn put_pulled(
     store: &Store,
     config_id: &str,
     rows: &[(String, Pulled)],
+    cleared: &[String],
 ) -> Result<(), StoreError> {
     store.transaction(|tx| {
+        for path in cleared {
+            exec(
+                tx,
+                "DELETE FROM conflicts WHERE config_id = ?1 AND path = ?2",
+                params![config_id, path],
+            )
+            .map_err(sql(store))?;
+        }
         for (path, row) in rows {
             let (kind, blob, mode) = row_of(row.version.as_ref());
             let merge_commit = row.merge_commit.as_deref().unwrap_or("");

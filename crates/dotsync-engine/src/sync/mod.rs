@@ -772,8 +772,12 @@ impl Engine {
             {
                 records::add_apply_token(&self.store, &cfg.id, &token)?;
             }
-            if !writing.is_empty() {
-                records::put_pulled(&self.store, &cfg.id, &writing)?;
+            // A conflict this sync clears (both sides agree now) goes with the rows, not at the
+            // record: killed before it, the next syncs read the rows (the settle's base) as
+            // after a recorded clear, and the person is never asked about a conflict the
+            // machines no longer have.
+            if !writing.is_empty() || !outcome.conflicts_cleared.is_empty() {
+                records::put_pulled(&self.store, &cfg.id, &writing, &outcome.conflicts_cleared)?;
             }
             // Each write and removal is also kept apart, under the commit it came from, until
             // a record: a later sync's row of the path must not hide that the home may hold

@@ -645,20 +645,7 @@ impl Engine {
             let stale_base = b != base;
             let size = local_entry.map_or(0, |e| e.size);
 
-            // A sync killed before its record cleared this conflict (both sides agreed then)
-            // and left the row of that settle: as after a recorded clear, the file is planned
-            // from the base it settled, and the conflict goes (unless this plan makes a new
-            // one). Only a clear settles a file in conflict (a conflict is planned before any
-            // other decision, and a record drops every older row).
-            let cleared_unrecorded = open_conflicts.contains_key(&key)
-                && l != r
-                && uncertain.is_none()
-                && row_base.is_some()
-                && says.is_some_and(|s| s.settled);
-            if cleared_unrecorded {
-                p.conflicts_cleared.push(key.clone());
-            }
-            if let Some(c) = open_conflicts.get(&key).filter(|_| !cleared_unrecorded) {
+            if let Some(c) = open_conflicts.get(&key) {
                 if l == r {
                     p.conflicts_cleared.push(key.clone());
                     p.settled_bases.push((key.clone(), l.cloned()));
@@ -974,14 +961,6 @@ impl Engine {
         }
 
         drop_file_dir_clashes(remote, &mut p, em);
-        // A conflict cleared above that this plan made again stays (the record sets
-        // conflicts, then clears them).
-        let set: BTreeSet<&str> = p.conflicts_set.iter().map(|c| c.path.as_str()).collect();
-        let cleared = std::mem::take(&mut p.conflicts_cleared);
-        p.conflicts_cleared = cleared
-            .into_iter()
-            .filter(|k| !set.contains(k.as_str()))
-            .collect();
         let tracked = bases.len().max(local.len());
         if deletions >= 2 && deletions * 2 > tracked && !opts.allow_mass_delete {
             return Err(SyncError::MassDelete {

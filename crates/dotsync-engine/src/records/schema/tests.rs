@@ -465,7 +465,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
             },
         ),
     ];
-    records::put_pulled(&store, &cfg.id, &rows).expect("put");
+    records::put_pulled(&store, &cfg.id, &rows, &[]).expect("put");
     let pulled = records::load_pulled(&store, &cfg.id).expect("load");
     assert_eq!(pulled.len(), 3);
     for (path, row) in &rows {
@@ -484,7 +484,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
     let marked = records::load_pulled(&store, &cfg.id).expect("load");
     assert_eq!(marked[".vimrc"].restored_over, Some(Some(merged.clone())));
     assert!(!marked.contains_key(".no-row"), "a mark makes no row");
-    records::put_pulled(&store, &cfg.id, &rows[1..2]).expect("put again");
+    records::put_pulled(&store, &cfg.id, &rows[1..2], &[]).expect("put again");
     assert_eq!(
         records::load_pulled(&store, &cfg.id).expect("load")[".vimrc"].restored_over,
         None
@@ -516,7 +516,7 @@ fn pulled_rows_announce_writes_removals_and_merges() {
     .expect("push");
     let pulled = records::load_pulled(&store, &cfg.id).expect("load");
     assert_eq!(pulled[".zshrc"].pushed_over, ["c1", "c2"]);
-    records::put_pulled(&store, &cfg.id, &rows[..1]).expect("put");
+    records::put_pulled(&store, &cfg.id, &rows[..1], &[]).expect("put");
     let pulled = records::load_pulled(&store, &cfg.id).expect("load");
     assert_eq!(pulled[".zshrc"], rows[0].1);
 
