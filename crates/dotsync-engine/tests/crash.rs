@@ -4887,3 +4887,339 @@ fn sync_or_die(a: Machine, kill: bool) -> Machine {
         a
     }
 }
+
+/// The desktop deletes .zshrc while the laptop changed it: a conflict on the laptop, whose
+/// person then puts the file back as it was (the conflict stays: the remote has no file).
+/// The config drops ~/.zshrc (that sync killed before its record, or recorded) and takes it
+/// back; then the desktop changes another file. Recorded, the laptop's file is a new file and
+/// stays (pushed back); killed, the same: the conflict of a file the config no longer covers
+/// goes at the record, with its base, not before.
+#[test]
+fn uncovered_delete_conflict_killed_then_path_back() {
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = two(dir.path());
+        a.write(".zshrc", FIVE);
+        a.sync();
+        b.sync();
+        std::fs::remove_file(b.home.join(".zshrc")).unwrap();
+        b.sync();
+        a.write(".zshrc", "one\ntwo\nthree\nfour\n5!\n");
+        let (s, _) = a.sync();
+        assert_eq!(s.conflicts, 1);
+        a.write(".zshrc", FIVE);
+        let (s, _) = a.sync();
+        assert_eq!(s.conflicts, 1, "still in conflict");
+        let full = a.cfg.clone();
+        let mut a = a;
+        a.cfg = narrowed(&a, dir.path());
+        let mut a = sync_or_die(a, kill);
+        a.cfg = full;
+        let (r1, ev1) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        b.write(".config/nvim/init.lua", "x\n");
+        b.sync();
+        let (r2, ev2) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let out = (
+            std::fs::read_to_string(a.home.join(".zshrc")).ok(),
+            open_conflicts_of(&a),
+            r1.map(|s| s.conflicts).map_err(|e| e.to_string()),
+            actions(&ev1),
+            r2.map(|s| s.conflicts).map_err(|e| e.to_string()),
+            actions(&ev2),
+        );
+        assert_eq!(
+            out.0.as_deref(),
+            Some(FIVE),
+            "kill {kill}: the file kept through its conflict is deleted: {out:?}"
+        );
+        // Recorded, the file is new again and pushed; killed, the deletion against the
+        // person's file is still a conflict (both kept): either way nothing is decided
+        // for the person.
+        let tip = std::process::Command::new("git")
+            .args(["show", "main:.zshrc"])
+            .current_dir(remote_dir(dir.path()))
+            .output()
+            .unwrap();
+        assert!(
+            out.1 == [".zshrc"] || tip.stdout == FIVE.as_bytes(),
+            "kill {kill}: neither listed nor pushed: {out:?}"
+        );
+    }
+}
+
+/// Line five in conflict on the laptop; the person puts the file back as it was (the base),
+/// the conflict stays (the desktop's line five differs). The config drops ~/.zshrc; that
+/// sync (which forgets the conflict and the base) is killed before its record, or records;
+/// the path is added back. Recorded, the file is a conflict again (no base, both differ);
+/// killed, the same (the uncovered conflict and its base go together, at the record).
+#[test]
+fn uncovered_conflict_killed_then_path_back() {
+    let mut outs = Vec::new();
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, _b) = desktop_edited_line_five(dir.path());
+        a.write(".zshrc", "one\ntwo\nthree\nfour\n5!\n");
+        let (s, _) = a.sync();
+        assert_eq!(s.conflicts, 1);
+        a.write(".zshrc", FIVE);
+        let (s, _) = a.sync();
+        assert_eq!(s.conflicts, 1, "still in conflict");
+        let full = a.cfg.clone();
+        let mut a = a;
+        a.cfg = narrowed(&a, dir.path());
+        let mut a = sync_or_die(a, kill);
+        a.cfg = full;
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        let out = (
+            a.read(".zshrc"),
+            tip,
+            open_conflicts_of(&a),
+            r.map(|s| s.conflicts).ok(),
+            actions(&ev),
+        );
+        assert!(
+            !out.2.is_empty() || out.0 == out.1,
+            "kill {kill}: the laptop differs from the remote and lists no conflict: {out:?}"
+        );
+        outs.push(out);
+    }
+    assert_eq!(outs[0], outs[1], "killed as recorded");
+}
+
+/// A conflict cleared by a killed sync (or recorded); the desktop then changes line five
+/// again; the laptop's config moves to a mirror of the remote (the same commits, another
+/// URL). Recorded, the laptop pulls the desktop's new line five (its base is the agreed
+/// version); killed, it should too, not list a conflict the machines no longer have.
+#[test]
+fn cleared_conflict_then_a_mirror_remote() {
+    let mut outs = Vec::new();
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut a, b, _mine) = cleared_conflict_laptop(dir.path(), kill);
+        let w = "one\ntwo\nthree\nfour\n5?\n";
+        b.write(".zshrc", w);
+        b.sync();
+        let mirror = dir.path().join("mirror.git");
+        git(
+            dir.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                remote_dir(dir.path()).to_str().unwrap(),
+                mirror.to_str().unwrap(),
+            ],
+        );
+        a.cfg.remote = mirror.to_str().unwrap().to_owned();
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        let out = (
+            a.read(".zshrc"),
+            open_conflicts_of(&a),
+            r.map(|s| s.conflicts).ok(),
+            actions(&ev),
+        );
+        outs.push(out);
+    }
+    assert_eq!(outs[0], outs[1], "killed as recorded");
+}
+
+/// Line five in conflict on the laptop; the desktop agrees and adds a file; the laptop's
+/// sync that clears the conflict and pulls the file is killed at each point (or records);
+/// the person edits line one, the desktop line three. Every kill ends as the recorded sync.
+#[test]
+fn cleared_conflict_with_a_pull_killed_anywhere() {
+    let mut outs = Vec::new();
+    // Killed after its scan, the sync never planned: the conflict is the person's to clear.
+    for point in [None]
+        .into_iter()
+        .chain(POINTS[1..].iter().map(|p| Some(*p)))
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = desktop_edited_line_five(dir.path());
+        let mine = "one\ntwo\nthree\nfour\n5!\n";
+        a.write(".zshrc", mine);
+        let (s, _) = a.sync();
+        assert_eq!(s.conflicts, 1);
+        b.write(".zshrc", mine);
+        b.write(".config/nvim/new.lua", "new\n");
+        b.write(".config/nvim/new2.lua", "new2\n");
+        b.sync();
+        let a = if let Some(p) = point {
+            if !maybe_die_at(&a, p) {
+                // The clear is planned after the scan: nothing to kill before it.
+                continue;
+            }
+            a.restart()
+        } else {
+            a.sync();
+            a
+        };
+        a.write(".zshrc", "ONE\ntwo\nthree\nfour\n5!\n");
+        b.write(".zshrc", "one\ntwo\nTHREE\nfour\n5!\n");
+        b.sync();
+        let (r, _) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        a.sync();
+        b.sync();
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        let out = (
+            a.read(".zshrc"),
+            b.read(".zshrc"),
+            tip,
+            a.read(".config/nvim/new.lua"),
+            open_conflicts_of(&a),
+            r.map(|s| s.conflicts).map_err(|e| e.to_string()),
+        );
+        outs.push((point, out));
+    }
+    for (p, o) in &outs[1..] {
+        assert_eq!(&outs[0].1, o, "{p:?} as recorded");
+    }
+}
+
+/// The laptop deletes .zshrc while the desktop changed it; the desktop deletes it too; the
+/// laptop's clear is killed (or recorded); the person makes a new .zshrc on the laptop.
+/// Recorded, it is pushed as a new file.
+#[test]
+fn cleared_deletion_conflict_then_new_file_here() {
+    let mut outs = Vec::new();
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = desktop_edited_line_five(dir.path());
+        std::fs::remove_file(a.home.join(".zshrc")).unwrap();
+        let (s, _) = a.sync();
+        assert_eq!(s.conflicts, 1);
+        std::fs::remove_file(b.home.join(".zshrc")).unwrap();
+        b.sync();
+        let a = sync_or_die(a, kill);
+        a.write(".zshrc", "mine\n");
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        b.sync();
+        let out = (
+            std::fs::read_to_string(b.home.join(".zshrc")).ok(),
+            open_conflicts_of(&a),
+            r.map(|s| s.conflicts).map_err(|e| e.to_string()),
+            actions(&ev),
+        );
+        outs.push(out);
+    }
+    assert_eq!(outs[0], outs[1], "killed as recorded");
+}
+
+/// Line five in conflict on the laptop, whose config then becomes push-only; the desktop
+/// agrees; the laptop's clear is killed (or recorded); the person edits line one, the
+/// desktop line three. Compared with the recorded clear.
+#[test]
+fn push_machine_cleared_conflict_then_edits() {
+    let mut outs = Vec::new();
+    for kill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut a, b) = desktop_edited_line_five(dir.path());
+        let mine = "one\ntwo\nthree\nfour\n5!\n";
+        a.write(".zshrc", mine);
+        let (s, _) = a.sync();
+        assert_eq!(s.conflicts, 1);
+        a.cfg.direction = dotsync_core::Direction::Push;
+        b.write(".zshrc", mine);
+        b.sync();
+        let a = sync_or_die(a, kill);
+        a.write(".zshrc", "ONE\ntwo\nthree\nfour\n5!\n");
+        let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+        b.sync();
+        let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+        let out = (
+            a.read(".zshrc"),
+            b.read(".zshrc"),
+            tip,
+            open_conflicts_of(&a),
+            r.map(|s| s.conflicts).map_err(|e| e.to_string()),
+            actions(&ev),
+        );
+        outs.push(out);
+    }
+    assert_eq!(outs[0], outs[1], "killed as recorded");
+}
+
+/// A dry-run sync of a conflict both sides now agree on, and one of a config that no
+/// longer covers a file in conflict, clear nothing.
+#[test]
+fn dry_run_clears_no_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = desktop_edited_line_five(dir.path());
+    let mine = "one\ntwo\nthree\nfour\n5!\n";
+    a.write(".zshrc", mine);
+    let (s, _) = a.sync();
+    assert_eq!(s.conflicts, 1);
+    b.write(".zshrc", mine);
+    b.sync();
+    let dry = dotsync_engine::SyncOptions {
+        dry_run: true,
+        ..Default::default()
+    };
+    let (r, _) = a.sync_with(&dry);
+    r.unwrap();
+    assert_eq!(open_conflicts_of(&a), [".zshrc"]);
+    let mut a = a;
+    let full = a.cfg.clone();
+    a.cfg = narrowed(&a, dir.path());
+    let (r, _) = a.sync_with(&dry);
+    r.unwrap();
+    a.cfg = full;
+    assert_eq!(open_conflicts_of(&a), [".zshrc"]);
+}
+
+/// A conflict cleared by a killed sync (or recorded) on a laptop whose config now says
+/// `on_conflict` local or remote; the person edits line one, the desktop changes line five
+/// again. Compared with the recorded clear.
+#[test]
+fn cleared_conflict_under_on_conflict_then_both_edit() {
+    for how in [
+        dotsync_core::OnConflict::Local,
+        dotsync_core::OnConflict::Remote,
+    ] {
+        let mut outs = Vec::new();
+        for kill in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut a, b, _) = cleared_conflict_laptop(dir.path(), kill);
+            a.cfg.on_conflict = how;
+            b.write(".zshrc", "one\ntwo\nthree\nfour\n5?\n");
+            b.sync();
+            a.write(".zshrc", "ONE\ntwo\nthree\nfour\n5!\n");
+            let (r, ev) = a.sync_with(&dotsync_engine::SyncOptions::default());
+            b.sync();
+            let tip = git(&remote_dir(dir.path()), &["show", "main:.zshrc"]);
+            let out = (
+                a.read(".zshrc"),
+                b.read(".zshrc"),
+                tip,
+                open_conflicts_of(&a),
+                r.map(|s| s.conflicts).map_err(|e| e.to_string()),
+                actions(&ev),
+            );
+            outs.push(out);
+        }
+        assert_eq!(outs[0], outs[1], "{how:?}: killed as recorded");
+    }
+}
+
+/// The config without ~/.zshrc (as `restore_after_killed_pull_then_path_out_and_back`).
+fn narrowed(a: &Machine, dir: &std::path::Path) -> dotsync_core::SyncConfig {
+    let mut input: dotsync_core::ConfigInput = serde_json::from_value(serde_json::json!({
+        "name": "dots", "paths": ["~/.config/nvim", "~/.ssh"],
+        "remote": remote_dir(dir).to_str().unwrap()}))
+    .unwrap();
+    input.name = "dots".into();
+    input.validate(a.cfg.id.clone(), &a.home).unwrap()
+}
+
+/// Runs one sync of `m` that dies at `point`; false when it was never reached.
+fn maybe_die_at(m: &Machine, point: &str) -> bool {
+    let scenario = fail::FailScenario::setup();
+    fail::cfg(point, "panic").unwrap();
+    let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        m.sync_with(&dotsync_engine::SyncOptions::default())
+    }));
+    fail::remove(point);
+    scenario.teardown();
+    died.is_err()
+}

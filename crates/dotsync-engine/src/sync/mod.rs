@@ -682,7 +682,9 @@ impl Engine {
                 outcome.synced = Some((s.clone(), url.to_owned()));
             }
             outcome.conflicts_set = conflicts_set;
-            outcome.conflicts_cleared.extend(conflicts_cleared);
+            outcome
+                .conflicts_cleared
+                .extend(conflicts_cleared.iter().cloned());
             outcome.stats = stat_rows(&scan.files);
             outcome.stats.extend(stale_stats.iter().cloned());
 
@@ -772,12 +774,13 @@ impl Engine {
             {
                 records::add_apply_token(&self.store, &cfg.id, &token)?;
             }
-            // A conflict this sync clears (both sides agree now) goes with the rows, not at the
-            // record: killed before it, the next syncs read the rows (the settle's base) as
-            // after a recorded clear, and the person is never asked about a conflict the
-            // machines no longer have.
-            if !writing.is_empty() || !outcome.conflicts_cleared.is_empty() {
-                records::put_pulled(&self.store, &cfg.id, &writing, &outcome.conflicts_cleared)?;
+            // A conflict this sync clears because both sides agree now goes with the rows, not
+            // at the record: killed before it, the next syncs read the rows (the settle's
+            // base) as after a recorded clear, and the person is never asked about a conflict
+            // the machines no longer have. (One of a file the config no longer covers goes at
+            // the record, with the file's base: until then it still speaks.)
+            if !writing.is_empty() || !conflicts_cleared.is_empty() {
+                records::put_pulled(&self.store, &cfg.id, &writing, &conflicts_cleared)?;
             }
             // Each write and removal is also kept apart, under the commit it came from, until
             // a record: a later sync's row of the path must not hide that the home may hold
