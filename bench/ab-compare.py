@@ -60,7 +60,7 @@ def main():
     ap.add_argument("--nochange", type=int, default=25, help="rounds of nothing changed")
     ap.add_argument("--edits", type=int, default=10, help="rounds of 1 edit A->B")
     ap.add_argument("--mkhome", default=os.environ.get(
-        "DOTSYNC_MKHOME", os.path.join(HERE, "..", "..", "shared", "bench", "mkhome.py")))
+        "DOTSYNC_MKHOME", os.path.join(HERE, "mkhome.py")))
     args = ap.parse_args()
     bins = []
     for b in args.bin:

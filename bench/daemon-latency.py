@@ -15,7 +15,7 @@
    polling every 2 ms (plain file reads, no process spawned).
 
 2. Idle, one machine C whose config covers --files files (default 10,000, made by
-   /work/shared/bench/mkhome.py), with the listener for pokes (loopback) and a relay (mosquitto on
+   bench/mkhome.py, or --mkhome), with the listener for pokes (loopback) and a relay (mosquitto on
    loopback) on: after the first sync and a short settle, the daemon's resident
    memory, CPU time (its own, and its children's: the git of the remote check), context switches
    (a wake-up count) and inotify watches, over --idle seconds (default 60).
@@ -50,7 +50,6 @@ import time
 import urllib.request
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MKHOME = "/work/shared/bench/mkhome.py"
 
 
 class Machine:
@@ -316,13 +315,13 @@ def latency(world, dotsync, edits, mode):
             broker.stop()
 
 
-def idle(world, dotsync, files, seconds, relay):
+def idle(world, dotsync, mkhome, files, seconds, relay):
     remote = os.path.join(world, "big.git")
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", remote], check=True)
     broker = Mosquitto(world) if relay else None
     c = Machine(world, "idle", dotsync, {"DOTSYNC_RELAY": broker.url} if broker else {})
     shutil.rmtree(c.home)
-    subprocess.run([sys.executable, MKHOME, c.home, "--files", str(files), "--seed", "4"],
+    subprocess.run([sys.executable, mkhome, c.home, "--files", str(files), "--seed", "4"],
                    check=True, stdout=subprocess.DEVNULL)
     entries = sorted(e for e in os.listdir(c.home) if e != ".dotsync")
     n_files = sum(len(fs) for _, _, fs in os.walk(c.home))
@@ -384,6 +383,9 @@ def main():
     ap.add_argument("--no-relay-idle", action="store_true",
                     help="measure idle without the relay (no mosquitto needed)")
     ap.add_argument("--files", type=int, default=10000)
+    ap.add_argument("--mkhome", default=os.environ.get(
+        "DOTSYNC_MKHOME", os.path.join(REPO_ROOT, "bench", "mkhome.py")),
+        help="path of mkhome.py (default: $DOTSYNC_MKHOME, else bench/mkhome.py)")
     ap.add_argument("--idle", type=int, default=60, help="idle seconds to measure")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--skip-idle", action="store_true")
@@ -433,7 +435,7 @@ def main():
         if not args.skip_idle:
             print("\n## Idle: %d files watched, %d s, listener for pokes%s on\n" % (
                 args.files, args.idle, "" if args.no_relay_idle else " and relay"))
-            r = idle(world, dotsync, args.files, args.idle, not args.no_relay_idle)
+            r = idle(world, dotsync, args.mkhome, args.files, args.idle, not args.no_relay_idle)
             print("- files in the config: %d (%d top-level paths); first sync %.1f s" % (
                 r["files"], r["entries"], r["first_sync_s"]))
             print("- inotify watches: %d; threads: %d; state %s, watch %s" % (

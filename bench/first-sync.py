@@ -86,7 +86,7 @@ def main():
     ap.add_argument("--files", type=int, default=10000)
     ap.add_argument("--reps", type=int, default=4, help="runs of each binary")
     ap.add_argument("--mkhome", default=os.environ.get(
-        "DOTSYNC_MKHOME", os.path.join(HERE, "..", "..", "shared", "bench", "mkhome.py")))
+        "DOTSYNC_MKHOME", os.path.join(HERE, "mkhome.py")))
     ap.add_argument("--tmp", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
     args = ap.parse_args()
     bins = []

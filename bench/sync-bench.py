@@ -956,7 +956,7 @@ def parse_args(argv):
                     help="do not run cargo build when using the default binary")
     ap.add_argument("--mkhome", default=os.environ.get("DOTSYNC_MKHOME"),
                     help="path of mkhome.py (default: $DOTSYNC_MKHOME, else "
-                         "../shared/bench/mkhome.py relative to the repository root)")
+                         "bench/mkhome.py)")
     ap.add_argument("--seed", type=int, default=7, help="mkhome.py seed (default: %(default)s)")
     ap.add_argument("--tmp", default="/tmp", help="where temporary trees go (default: /tmp)")
     ap.add_argument("--phases", action="store_true",
@@ -982,8 +982,7 @@ def parse_args(argv):
     if args.no_unison:
         args.unison = None
     if not args.mkhome:
-        args.mkhome = os.path.normpath(os.path.join(REPO_ROOT, "..", "shared", "bench",
-                                                    "mkhome.py"))
+        args.mkhome = os.path.join(REPO_ROOT, "bench", "mkhome.py")
     if not os.path.isfile(args.mkhome):
         ap.error("mkhome.py not found at %s; pass --mkhome PATH or set DOTSYNC_MKHOME" %
                  args.mkhome)
