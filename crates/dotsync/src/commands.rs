@@ -26,7 +26,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Pause { name } => return Ok(crate::newcomer::pause(name.as_deref(), false)?),
         Command::Key(cmd) => return Ok(crate::key_cmd::run(cmd)?),
         Command::Resume { name } => return Ok(crate::newcomer::pause(name.as_deref(), true)?),
-        Command::Completions { shell } => crate::newcomer::completions(shell),
+        Command::Completions { shell } => crate::newcomer::completions(shell)?,
         Command::Man { dir } => crate::newcomer::man(dir.as_deref())?,
         Command::Config(cmd) => return Ok(config(cmd)?),
         Command::Which { path, json } => return Ok(which(&path, json)?),

@@ -28,7 +28,8 @@ fn main() -> ExitCode {
     match commands::run(args) {
         Ok(code) => code,
         // A reader that went away (`dotsync log F --json | head -1`) ends the command quietly,
-        // as `ls` does; every write to stdout goes through `out`, which reports it.
+        // as `ls` does; every write to stdout reports it (through `out`, or a streamed command's
+        // own locked stdout).
         Err(err) if err.kind == error::Kind::BrokenPipe => err.kind.exit_code(),
         Err(err) => {
             render::print_error(&err);

@@ -464,9 +464,13 @@ pub fn pause(name: Option<&str>, resume: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn completions(shell: clap_complete::Shell) {
+/// `dotsync completions SHELL`: the script, written through `out` (`clap_complete`'s own writer
+/// panics when the reader went away: `dotsync completions bash | head`).
+pub fn completions(shell: clap_complete::Shell) -> std::io::Result<()> {
     let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "dotsync", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "dotsync", &mut script);
+    crate::out::write_bytes(&script)
 }
 
 /// `dotsync man`: the page `dotsync(1)` on stdout; with `dir`, it and one page per command

@@ -740,3 +740,31 @@ fn a_reader_that_goes_away_ends_the_cli_quietly_without_a_panic() {
         assert!(err.is_empty(), "{args:?} said: {err}");
     }
 }
+
+/// `dotsync completions bash | head -1`, `dotsync man | head`: output smaller than a pipe holds,
+/// so the reader is gone before the first byte; the command still ends quietly with status 0.
+#[test]
+fn a_reader_that_goes_away_ends_completions_and_man_quietly() {
+    let w = World::new();
+    let m = w.machine("m");
+    for args in [
+        &["completions", "bash"][..],
+        &["completions", "zsh"],
+        &["man"],
+    ] {
+        // The reader is gone before the command writes a byte (a pipe's buffer would otherwise
+        // take the whole page and the command would never see the reader go).
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = m
+            .cmd()
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?}: {stderr}", out.status);
+        assert!(stderr.is_empty(), "{args:?} said: {stderr}");
+    }
+}
