@@ -30,6 +30,9 @@
 //! 3. nothing is written outside the config's roots or into what it ignores (decoys around them
 //!    must not change, a symlinked directory is never written through) and no temporary file is
 //!    left behind by a sync that returned (a crashed one may leave them for the next);
+//! 4. old or new bytes: while a sync runs, a thread reads the machine's home over and over
+//!    ([`Observer`]); every version it finds at a path is the one before the sync or the one
+//!    after, never a torn or intermediate one (`old-or-new`);
 //! 5. a `push` machine's home is never written by a sync; a `pull` machine never moves the
 //!    remote;
 //! 6. what a sync changes on the remote comes from its home and its config: a pushed version is
@@ -55,8 +58,7 @@
 //! 7. joining another remote deletes nothing in the home, and `history` still lists every
 //!    version it listed before the switch.
 //!
-//! (4, old-or-new bytes at every instant, needs a scheduler inside the engine and is not checked
-//! here.) `model_regression_seeds` replays the failures found so far and fails until the engine
+//! `model_regression_seeds` replays the failures found so far and fails until the engine
 //! fixes them; `model_random_cases` runs fresh cases;
 //! `model_every_crash_point_is_reached_and_survived` makes sure each crash point really fires
 //! in the model. Crash points are process-wide: the
@@ -1556,7 +1558,7 @@ fn entry_of(abs: &Path, m: &std::fs::Metadata) -> Option<Entry> {
                 .to_vec(),
         )
     } else if m.is_file() {
-        (EKind::File, std::fs::read(abs).ok()?)
+        (EKind::File, read_nofollow(abs)?)
     } else {
         return None;
     };
@@ -1568,6 +1570,90 @@ fn entry_of(abs: &Path, m: &std::fs::Metadata) -> Option<Entry> {
         ino: m.ino(),
         preview: preview(&bytes),
     })
+}
+
+/// A file's bytes, or `None` if it is (now) a symlink or gone: the observer reads while the
+/// engine replaces files, and must not take a symlink's target for the file's content.
+fn read_nofollow(abs: &Path) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(abs)
+        .ok()?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// Invariant 4, old or new bytes: while a sync runs, another thread reads the machine's home
+/// over and over, as the person's editor or shell might. Every version it finds at a path must
+/// be the one the path held before the sync or the one it holds after (a write is a temporary
+/// file renamed over the target), never a torn or half-written one. A path may be missing for
+/// an instant (a directory replaced by a file); that is not a version.
+struct Observer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Observed>,
+}
+
+/// What the observer saw: how many times it read the home, and each version it found at each
+/// path.
+#[derive(Default)]
+struct Observed {
+    rounds: u64,
+    seen: BTreeMap<String, Vec<Entry>>,
+}
+
+impl Observer {
+    fn start(home: &Path, roots: &[&'static str], ignore: &Ignore) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (home, roots, ignore) = (home.to_path_buf(), roots.to_vec(), ignore.clone());
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut out = Observed::default();
+            // One more round after the stop, so a sync too short to be seen is seen at its end.
+            loop {
+                let last = stopped.load(std::sync::atomic::Ordering::Acquire);
+                for (path, e) in scan_home(&home, &roots, &ignore).files {
+                    let seen = out.seen.entry(path).or_default();
+                    if !seen.iter().any(|s| s.kind == e.kind && s.blob == e.blob) {
+                        seen.push(e);
+                    }
+                }
+                out.rounds += 1;
+                if last {
+                    return out;
+                }
+            }
+        });
+        Observer { stop, thread }
+    }
+
+    fn finish(self) -> Observed {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        self.thread.join().expect("the observer thread")
+    }
+}
+
+/// The versions `seen` found that are neither the one before (`pre`) nor the one after (`post`).
+fn torn_reads(pre: &HomeScan, post: &HomeScan, seen: &Observed) -> Vec<String> {
+    let same =
+        |a: Option<&Entry>, b: &Entry| a.is_some_and(|a| a.kind == b.kind && a.blob == b.blob);
+    let mut out = Vec::new();
+    for (path, versions) in &seen.seen {
+        for v in versions {
+            if !same(pre.files.get(path), v) && !same(post.files.get(path), v) {
+                out.push(format!(
+                    "{path} held {} (before: {}; after: {})",
+                    v.show(),
+                    pre.files.get(path).map_or("nothing".into(), Entry::show),
+                    post.files.get(path).map_or("nothing".into(), Entry::show),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// The files under a machine's roots, without following symlinks.
@@ -1887,6 +1973,8 @@ struct Stats {
     switches: u64,
     /// Syncs of watched machines that reused their last scan instead of walking.
     no_walks: u64,
+    /// Times the observer read a syncing machine's home (invariant 4).
+    observed: u64,
 }
 
 impl Stats {
@@ -1907,6 +1995,7 @@ impl Stats {
         self.config_changes += o.config_changes;
         self.switches += o.switches;
         self.no_walks += o.no_walks;
+        self.observed += o.observed;
     }
 }
 
@@ -2638,6 +2727,7 @@ impl World {
             ..Default::default()
         };
         let crash = m.crash_at;
+        let reader = Observer::start(&m.home, &m.roots, &m.ignore);
         // `None`: the process died at the armed crash point.
         let res: Option<Result<SyncSummary, SyncError>> = match crash {
             None => Some(
@@ -2657,6 +2747,7 @@ impl World {
                 out.ok()
             }
         };
+        let observed = reader.finish();
         let crashed = res.is_none();
         if crashed {
             let m = &mut self.machines[i];
@@ -2743,6 +2834,17 @@ impl World {
             )
         });
 
+        self.stats.observed += observed.rounds;
+        let torn = torn_reads(&pre, &post, &observed);
+        if !torn.is_empty() {
+            return Err(self.fail(
+                "old-or-new",
+                format!(
+                    "{name}: while a sync ran, the home held a version that is neither the one before nor the one after:\n      {}",
+                    torn.join("\n      ")
+                ),
+            ));
+        }
         if !crashed && !post.temps.is_empty() {
             return Err(self.fail(
                 "temp-file",
@@ -3857,7 +3959,7 @@ fn check_seed(seed: u64, shrink_budget: Duration, trace: bool) -> Result<Stats, 
 
 fn summary(label: &str, cases: u64, stats: &Stats, elapsed: Duration) {
     eprintln!(
-        "{label}: {cases} cases in {:.1}s ({:.2} cases/s): {} ops, {} syncs ({} failed as allowed), {} crashes injected, {} conflicts, {} merges ({} by key), {} resolved by policy, {} resolutions, {} restores, {} rewinds, {} rewinds settled, {} config changes, {} remote switches, {} quiescences, {} syncs without a walk",
+        "{label}: {cases} cases in {:.1}s ({:.2} cases/s): {} ops, {} syncs ({} failed as allowed), {} crashes injected, {} conflicts, {} merges ({} by key), {} resolved by policy, {} resolutions, {} restores, {} rewinds, {} rewinds settled, {} config changes, {} remote switches, {} quiescences, {} syncs without a walk, {} reads of a home while it synced",
         elapsed.as_secs_f64(),
         cases as f64 / elapsed.as_secs_f64().max(1e-9),
         stats.ops,
@@ -3876,6 +3978,7 @@ fn summary(label: &str, cases: u64, stats: &Stats, elapsed: Duration) {
         stats.switches,
         stats.quiescences,
         stats.no_walks,
+        stats.observed,
     );
 }
 
@@ -4051,6 +4154,32 @@ fn model_checks_catch_injected_faults() {
         })
         .unwrap();
     assert_eq!(class(w.sync(0, false).map(|_| ())), Some("undone-line"));
+
+    // A torn version of a file while a sync runs, as an engine that wrote in place would leave
+    // for an instant: injected when m1's sync has written the temporary file of a pull, into a
+    // file that sync does not change, and put back whole before the sync goes on.
+    let mut w = quiet();
+    w.apply(&Op::Edit {
+        m: 0,
+        path: 2,
+        edit: Edit::Create,
+    })
+    .unwrap();
+    assert_eq!(w.sync(0, false).unwrap(), None);
+    let zshrc = w.machines[1].home.join(".zshrc");
+    let whole = std::fs::read(&zshrc).unwrap();
+    assert!(whole.len() > 1, "{whole:?}");
+    let scenario = fail::FailScenario::setup();
+    fail::cfg_callback("apply::temp-written", move || {
+        std::fs::write(&zshrc, &whole[..whole.len() / 2]).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        std::fs::write(&zshrc, &whole).unwrap();
+    })
+    .unwrap();
+    let torn = w.sync(1, false).map(|_| ());
+    fail::remove("apply::temp-written");
+    scenario.teardown();
+    assert_eq!(class(torn), Some("old-or-new"));
 
     let w = quiet();
     let nvim = w.machines[0].home.join(".config/nvim");
