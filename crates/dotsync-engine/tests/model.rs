@@ -727,6 +727,22 @@ enum Edit {
     Chmod(u32),
     /// Replaced by a (dangling) symlink.
     Symlink,
+    /// Moved (`mv`) to another of the plain paths ([`rename_target`]), over what is there.
+    Rename(u8),
+}
+
+/// Where `Edit::Rename(n)` moves `PATHS[path]`: one of the other paths that are neither
+/// encrypted nor per machine (moving a secret into a plain file pushes it in the clear, which is
+/// the person's doing, not the engine's); `None` for those two.
+fn rename_target(path: usize, n: u8) -> Option<usize> {
+    let plain = |p: usize| PATHS[p] != ".ssh/config" && PATHS[p] != PER_MACHINE;
+    if !plain(path) {
+        return None;
+    }
+    let others: Vec<usize> = (0..PATHS.len())
+        .filter(|&p| p != path && plain(p))
+        .collect();
+    others.get(n as usize % others.len().max(1)).copied()
 }
 
 /// What `~/.config/nvim/lua` becomes.
@@ -883,6 +899,7 @@ impl fmt::Display for Edit {
             Edit::Binary => f.write_str("binary"),
             Edit::Chmod(m) => write!(f, "chmod:{m:o}"),
             Edit::Symlink => f.write_str("symlink"),
+            Edit::Rename(n) => write!(f, "rename:{n}"),
         }
     }
 }
@@ -1103,6 +1120,7 @@ fn parse_op(s: &str, machines: usize) -> Result<Op, String> {
         "symlink" => edit(Edit::Symlink),
         v if v.starts_with("change:") => edit(Edit::Change(num(&v[7..], 10)? as u8)),
         v if v.starts_with("chmod:") => edit(Edit::Chmod(num(&v[6..], 8)?)),
+        v if v.starts_with("rename:") => edit(Edit::Rename(num(&v[7..], 10)? as u8)),
         "lua-becomes" => Ok(Op::Reshape {
             m,
             shape: match t.get(2) {
@@ -1229,6 +1247,7 @@ const EDIT_WEIGHTS: &[(u8, u64)] = &[
     (6, 3),  // binary
     (7, 6),  // chmod
     (8, 3),  // symlink
+    (9, 4),  // rename
 ];
 
 fn gen_edit(rng: &mut Rng, edits: &[(u8, u64)]) -> Edit {
@@ -1241,7 +1260,8 @@ fn gen_edit(rng: &mut Rng, edits: &[(u8, u64)]) -> Edit {
         5 => Edit::Empty,
         6 => Edit::Binary,
         7 => Edit::Chmod([0o600, 0o755, 0o644][rng.below(3) as usize]),
-        _ => Edit::Symlink,
+        8 => Edit::Symlink,
+        _ => Edit::Rename(rng.below(3) as u8),
     }
 }
 
@@ -1273,7 +1293,7 @@ impl OpKind {
 /// (operation kinds: `edit`, `same-line`, `apart-lines`, `reshape`, `sync`, `resolve`,
 /// `restore`, `rewind`, `delete-branch`, `offline`, `quiesce`, `crash`, `settle`, `config`,
 /// `ignore`, `switch-remote`; plus `on-conflict-remote`, `on-conflict-local`, `push`, `pull`, `symlink`,
-/// `binary`, `dropped-roots`), to look past a known bug for the next one.
+/// `binary`, `rename`, `dropped-roots`), to look past a known bug for the next one.
 fn without() -> BTreeSet<String> {
     std::env::var("DOTSYNC_MODEL_WITHOUT")
         .unwrap_or_default()
@@ -1375,7 +1395,9 @@ fn generate(seed: u64) -> (Spec, Vec<Op>) {
     let off = without();
     let weights = masked(OP_WEIGHTS, |k| off.contains(k.name()));
     let edits = masked(EDIT_WEIGHTS, |e| {
-        (e == 6 && off.contains("binary")) || (e == 8 && off.contains("symlink"))
+        (e == 6 && off.contains("binary"))
+            || (e == 8 && off.contains("symlink"))
+            || (e == 9 && off.contains("rename"))
     });
     let mut rng = Rng::new(seed);
     // Which machines are watched comes from a stream of its own: the rest of a seed's case is
@@ -2313,6 +2335,12 @@ impl World {
         if meta.as_ref().is_some_and(std::fs::Metadata::is_dir) {
             return;
         }
+        if let Edit::Rename(n) = edit {
+            if meta.is_some() {
+                self.rename(i, path, n);
+            }
+            return;
+        }
         let is_file = meta.as_ref().is_some_and(std::fs::Metadata::is_file);
         let is_link = meta.as_ref().is_some_and(|m| m.file_type().is_symlink());
         let exists = meta.is_some();
@@ -2420,7 +2448,7 @@ impl World {
                 self.machines[i].own_lines.insert(format!("target-t{t}"));
                 None
             }
-            Edit::Create => None,
+            Edit::Create | Edit::Rename(_) => None,
         };
         if let Some(c) = content {
             let before = if is_file {
@@ -2443,6 +2471,28 @@ impl World {
             write_file(&abs, &c);
             self.machines[i].touch(rel);
         }
+    }
+
+    /// `mv PATHS[path] PATHS[rename_target]`: the file (or symlink) leaves its path and replaces
+    /// whatever file is at the other; its lines are the person's at the new path.
+    fn rename(&mut self, i: usize, path: usize, n: u8) {
+        let Some(to) = rename_target(path, n) else {
+            return;
+        };
+        let (from_rel, to_rel) = (PATHS[path], PATHS[to]);
+        let home = self.machines[i].home.clone();
+        if !self.machines[i].covers(to_rel) || !Self::parents_ok(&home, to_rel) {
+            return;
+        }
+        let dest = home.join(to_rel);
+        if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+            return;
+        }
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::rename(home.join(from_rel), &dest).unwrap();
+        self.machines[i].touch(from_rel);
+        self.machines[i].touch(to_rel);
+        self.own_all_lines(i, to_rel);
     }
 
     /// The person took what the home now holds at `rel` as theirs (a resolution, a restore).
