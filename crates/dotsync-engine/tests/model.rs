@@ -4220,10 +4220,12 @@ fn model_checks_catch_injected_faults() {
     let whole = std::fs::read(&zshrc).unwrap();
     assert!(whole.len() > 1, "{whole:?}");
     let scenario = fail::FailScenario::setup();
+    // (Ignoring write errors: under `cargo test`, another test's sync in this process may run
+    // the callback too, after this world is gone.)
     fail::cfg_callback("apply::temp-written", move || {
-        std::fs::write(&zshrc, &whole[..whole.len() / 2]).unwrap();
+        let _ = std::fs::write(&zshrc, &whole[..whole.len() / 2]);
         std::thread::sleep(Duration::from_millis(50));
-        std::fs::write(&zshrc, &whole).unwrap();
+        let _ = std::fs::write(&zshrc, &whole);
     })
     .unwrap();
     let torn = w.sync(1, false).map(|_| ());
