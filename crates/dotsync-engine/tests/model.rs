@@ -1555,6 +1555,11 @@ struct Entry {
 }
 
 impl Entry {
+    /// The same version: kind and bytes (mode and times aside).
+    fn same_version(&self, other: &Entry) -> bool {
+        self.kind == other.kind && self.blob == other.blob
+    }
+
     fn show(&self) -> String {
         match self.kind {
             EKind::File => format!("file {:o} {}", self.mode, self.preview),
@@ -1639,7 +1644,7 @@ impl Observer {
                 let last = stopped.load(std::sync::atomic::Ordering::Acquire);
                 for (path, e) in scan_home(&home, &roots, &ignore).files {
                     let seen = out.seen.entry(path).or_default();
-                    if !seen.iter().any(|s| s.kind == e.kind && s.blob == e.blob) {
+                    if !seen.iter().any(|s| s.same_version(&e)) {
                         seen.push(e);
                     }
                 }
@@ -1660,8 +1665,7 @@ impl Observer {
 
 /// The versions `seen` found that are neither the one before (`pre`) nor the one after (`post`).
 fn torn_reads(pre: &HomeScan, post: &HomeScan, seen: &Observed) -> Vec<String> {
-    let same =
-        |a: Option<&Entry>, b: &Entry| a.is_some_and(|a| a.kind == b.kind && a.blob == b.blob);
+    let same = |a: Option<&Entry>, b: &Entry| a.is_some_and(|a| a.same_version(b));
     let mut out = Vec::new();
     for (path, versions) in &seen.seen {
         for v in versions {
